@@ -1,0 +1,56 @@
+"""Shared timing helpers for the benchmarks: interleaved rounds in one
+process, reporting the median per-call time of each contender."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def per_call(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call of fn over `number` calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def calibrate(fn: Callable[[], object], target: float = 0.02) -> int:
+    """How many calls of fn take about `target` seconds."""
+    fn()
+    n = 1
+    while True:
+        t = per_call(fn, n) * n
+        if t >= target or n >= 1 << 22:
+            return max(1, int(n * target / max(t, 1e-9)))
+        n *= 4
+
+
+def compare(
+    contenders: dict[str, Callable[[], object]], rounds: int = 15, settle: float = 0.0
+) -> dict[str, float]:
+    """Median seconds per call of each contender, measured in interleaved
+    rounds so that machine noise hits all of them alike.
+
+    `settle` sleeps between contenders: each library brings its own BLAS
+    thread pool, whose threads spin for a while after a call and would steal
+    the cores from the next contender."""
+    numbers = {name: calibrate(fn) for name, fn in contenders.items()}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            if settle:
+                time.sleep(settle)
+            samples[name].append(per_call(fn, numbers[name]))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def try_import_torch():
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+        return torch
+    except Exception:
+        return None

@@ -1,0 +1,54 @@
+// The op catalogue: one declaration per op (ops.def), queryable at run time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace devrt {
+
+enum class OpId : int16_t {
+#define DEVRT_OP(name, family, nin, nout, attrs) name,
+#include "devrt/ops.def"
+#undef DEVRT_OP
+  NumOps
+};
+constexpr int kNumOps = static_cast<int>(OpId::NumOps);
+
+enum class OpFamily : int8_t {
+  Unary,         // numeric in, same dtype out
+  UnaryFloat,    // integers are computed in the default float type
+  UnaryRound,    // floor/ceil/round: identity on integers
+  UnaryLogical,  // any dtype in, bool out
+  UnaryBitwise,  // bool and integers only
+  Binary,        // promoted dtype in and out
+  BinaryFloat,   // like Binary, integers promoted to the default float
+  BinaryBitwise, // bool and integers only
+  Compare,       // promoted dtype in, bool out
+  Where,
+  Reduce,
+  ArgReduce,
+  Softmax,
+  Matmul,
+  Copy,
+  Creation,
+  Random,
+  Index,
+};
+
+struct OpDef {
+  OpId id;
+  const char *name;
+  OpFamily family;
+  int num_inputs; // -1: variadic
+  int num_outputs;
+  std::vector<std::string> attrs;
+};
+
+const OpDef &op_def(OpId op);
+const char *op_name(OpId op);
+const char *family_name(OpFamily f);
+// Returns false for an unknown name.
+bool op_from_name(const std::string &name, OpId *out);
+
+} // namespace devrt

@@ -1,0 +1,110 @@
+// The core's op functions: shape and dtype inference, promotion and
+// broadcasting, then one kernel call through the dispatcher. Front ends and
+// bindings call these; they never compute anything themselves.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "devrt/catalogue.h"
+#include "devrt/tensor.h"
+
+namespace devrt {
+
+// A number given by the user, exact for integers.
+struct Scalar {
+  enum Kind : int8_t { Bool, Int, Float } kind = Float;
+  int64_t i = 0;
+  double f = 0;
+  static Scalar from_bool(bool v) { return {Bool, v ? 1 : 0, v ? 1.0 : 0.0}; }
+  static Scalar from_int(int64_t v) {
+    return {Int, v, static_cast<double>(v)};
+  }
+  static Scalar from_double(double v);
+  // The dtype a Python number of this kind gets: bool, int64, float64.
+  DType natural_dtype() const;
+};
+
+// --- elementwise ----------------------------------------------------------
+Tensor unary(OpId op, const Tensor &x);
+Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
+             std::optional<Scalar> hi);
+Tensor binary(OpId op, const Tensor &a, const Tensor &b);
+// `a op s`, or `s op a` when scalar_first; s promotes weakly.
+Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first);
+// a = a op b, in place; b broadcasts to a's shape and the result type must
+// be castable to a's dtype.
+void binary_inplace(OpId op, const Tensor &a, const Tensor &b);
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
+// Broadcast shape of two shapes; `op` names the op in the error message.
+Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
+// The dtype binary `op` computes in and the dtype it returns.
+void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
+                         DType *compute, DType *result);
+
+// --- reductions -----------------------------------------------------------
+// axes == nullopt reduces over every axis.
+Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
+              bool keepdim, int64_t correction = 1);
+Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
+                  bool keepdim);
+Tensor softmax(OpId op, const Tensor &x, int64_t axis);
+// Normalises axes against rank (negative wrap, range and duplicate checks).
+Dims normalize_axes(const char *op, const Dims &axes, int64_t rank);
+int64_t normalize_axis(const char *op, int64_t axis, int64_t rank);
+
+// --- linear algebra -------------------------------------------------------
+Tensor matmul(const Tensor &a, const Tensor &b);
+
+// --- memory ---------------------------------------------------------------
+Tensor cast(const Tensor &x, DType dtype); // x itself when already dtype
+Tensor contiguous(const Tensor &x);        // x itself when contiguous
+Tensor clone(const Tensor &x);
+void copy_(const Tensor &dst, const Tensor &src); // src broadcasts to dst
+Tensor to_device(const Tensor &x, Device device);
+// Copies nbytes of contiguous `x` into host memory at dst.
+void copy_to_host(const Tensor &x, void *dst);
+Scalar item(const Tensor &x);
+
+// --- creation -------------------------------------------------------------
+Tensor full(const Dims &shape, Scalar value, DType dtype, Device device);
+void fill_(const Tensor &t, Scalar value);
+Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
+              Device device);
+Tensor linspace(double start, double end, int64_t steps, DType dtype,
+                Device device);
+Tensor rand(const Dims &shape, DType dtype, Device device);
+Tensor randn(const Dims &shape, DType dtype, Device device);
+Tensor randint(int64_t low, int64_t high, const Dims &shape, DType dtype,
+               Device device);
+void manual_seed(uint64_t seed);
+uint64_t initial_seed();
+// A tensor holding a Python number, in `dtype`, marked as a wrapped number.
+Tensor scalar_tensor(Scalar s, DType dtype, Device device);
+
+// --- views (no kernels; share storage) ------------------------------------
+Tensor view(const Tensor &x, const Dims &shape);
+Tensor reshape(const Tensor &x, const Dims &shape);
+Tensor transpose(const Tensor &x, int64_t d0, int64_t d1);
+Tensor t(const Tensor &x);
+Tensor permute(const Tensor &x, const Dims &dims);
+Tensor expand(const Tensor &x, const Dims &shape);
+Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims);
+Tensor unsqueeze(const Tensor &x, int64_t dim);
+Tensor slice(const Tensor &x, int64_t dim, std::optional<int64_t> start,
+             std::optional<int64_t> stop, int64_t step);
+Tensor select(const Tensor &x, int64_t dim, int64_t index);
+Tensor flatten(const Tensor &x, int64_t start, int64_t end);
+
+// --- indexing -------------------------------------------------------------
+Tensor nonzero(const Tensor &x); // (n, ndim) int64
+// NumPy advanced indexing: indices[d] indexes dimension d (int64 or bool
+// tensors; a bool tensor stands for its nonzero() columns); nullopt keeps
+// the dimension whole.
+Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx);
+void index_put_(const Tensor &dst,
+                const std::vector<std::optional<Tensor>> &idx,
+                const Tensor &values, bool accumulate);
+
+} // namespace devrt

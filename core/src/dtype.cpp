@@ -1,0 +1,59 @@
+#include "devrt/dtype.h"
+
+#include <cstring>
+
+namespace devrt {
+
+namespace {
+struct DTypeInfo {
+  const char *name;
+  size_t size;
+};
+constexpr DTypeInfo kInfo[kNumDTypes] = {
+    {"bool", 1},    {"uint8", 1},    {"int32", 4},   {"int64", 8},
+    {"float16", 2}, {"bfloat16", 2}, {"float32", 4}, {"float64", 8},
+};
+
+int category(DType t) { return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1); }
+
+// Promotion between two types of the same category, as NumPy: the wider one;
+// float16 with bfloat16 and uint8 with a signed type need a wider type.
+DType promote_same_category(DType a, DType b) {
+  if (a == b)
+    return a;
+  if ((a == DType::Float16 && b == DType::BFloat16) ||
+      (a == DType::BFloat16 && b == DType::Float16))
+    return DType::Float32;
+  // Numbering already orders widths within a category; uint8 with int32/64
+  // is representable in the signed type.
+  return static_cast<int>(a) > static_cast<int>(b) ? a : b;
+}
+} // namespace
+
+size_t itemsize(DType t) { return kInfo[static_cast<int>(t)].size; }
+const char *dtype_name(DType t) { return kInfo[static_cast<int>(t)].name; }
+
+bool dtype_from_name(const std::string &name, DType *out) {
+  for (int i = 0; i < kNumDTypes; ++i) {
+    if (name == kInfo[i].name) {
+      *out = static_cast<DType>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+DType promote_types(DType a, DType b, bool a_weak, bool b_weak) {
+  if (a_weak == b_weak)
+    return category(a) == category(b)
+               ? promote_same_category(a, b)
+               : (category(a) > category(b) ? a : b);
+  DType strong = a_weak ? b : a;
+  DType weak = a_weak ? a : b;
+  if (category(weak) <= category(strong))
+    return strong;
+  // A weak number of a higher category: its category's default type.
+  return category(weak) == 2 ? kDefaultFloat : DType::Int64;
+}
+
+} // namespace devrt

@@ -1,0 +1,181 @@
+// Creation ops: fill, ranges and the seeded random generator.
+#include <cmath>
+#include <mutex>
+
+#include "../dispatch.h"
+
+namespace devrt {
+
+namespace {
+
+struct Generator {
+  std::mutex mu;
+  uint64_t seed = 0x5EEDDE7A5EEDull;
+  uint64_t offset = 0;
+
+  // Reserves n counters; returns (seed, first counter).
+  std::pair<uint64_t, uint64_t> take(int64_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    uint64_t first = offset;
+    offset += static_cast<uint64_t>(n);
+    return {seed, first};
+  }
+};
+
+Generator &generator() {
+  static Generator g;
+  return g;
+}
+
+void require_floating(const char *op, DType t) {
+  if (!is_floating(t))
+    fail(ErrorKind::Type, "[", op, "] needs a floating dtype, got ",
+         dtype_name(t));
+}
+
+} // namespace
+
+void manual_seed(uint64_t seed) {
+  Generator &g = generator();
+  std::lock_guard<std::mutex> lock(g.mu);
+  g.seed = seed;
+  g.offset = 0;
+}
+
+uint64_t initial_seed() {
+  Generator &g = generator();
+  std::lock_guard<std::mutex> lock(g.mu);
+  return g.seed;
+}
+
+void fill_(const Tensor &t, Scalar value) {
+  if (t->numel() == 0)
+    return;
+  if (!t->is_contiguous()) {
+    copy_(t, scalar_tensor(value, t->dtype, t->device));
+    return;
+  }
+  Launch k(OpId::fill, t->device, t->dtype);
+  k.output(t).attr_scalar(value).run();
+  t->bump_version();
+}
+
+Tensor full(const Dims &shape, Scalar value, DType dtype, Device device) {
+  Tensor y = empty(shape, dtype, device);
+  fill_(y, value);
+  return y;
+}
+
+Tensor scalar_tensor(Scalar s, DType dtype, Device device) {
+  Tensor y = empty(Dims{}, dtype, device);
+  if (host_accessible(device)) {
+    // Written directly: a binary op with a Python number skips a kernel.
+    void *p = y->data_ptr();
+    switch (dtype) {
+    case DType::Float32: *static_cast<float *>(p) = static_cast<float>(s.f); break;
+    case DType::Float64: *static_cast<double *>(p) = s.f; break;
+    case DType::Int64: *static_cast<int64_t *>(p) = s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i; break;
+    case DType::Int32: *static_cast<int32_t *>(p) = static_cast<int32_t>(s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i); break;
+    case DType::Bool: *static_cast<bool *>(p) = s.f != 0; break;
+    default: fill_(y, s); break;
+    }
+  } else {
+    fill_(y, s);
+  }
+  y->wrapped_number = true;
+  return y;
+}
+
+Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
+              Device device) {
+  if (step.f == 0)
+    fail(ErrorKind::Value, "[arange] step must be non-zero");
+  if (dtype == DType::Bool)
+    fail(ErrorKind::Type, "[arange] bool is not a valid dtype for arange");
+  if (!std::isfinite(start.f) || !std::isfinite(end.f) || !std::isfinite(step.f))
+    fail(ErrorKind::Value, "[arange] start, end and step must be finite, got ",
+         start.f, ", ", end.f, ", ", step.f);
+  double len;
+  if (start.kind != Scalar::Float && end.kind != Scalar::Float &&
+      step.kind != Scalar::Float) {
+    int64_t span = end.i - start.i;
+    len = static_cast<double>((span + step.i + (step.i > 0 ? -1 : 1)) / step.i);
+  } else {
+    len = std::ceil((end.f - start.f) / step.f);
+  }
+  if (len < 0)
+    len = 0;
+  if (len > 9e15)
+    fail(ErrorKind::Value, "[arange] range of ", len, " elements is too large");
+  Tensor y = empty(Dims{static_cast<int64_t>(len)}, dtype, device);
+  if (len == 0)
+    return y;
+  Launch k(OpId::arange, device, dtype);
+  k.output(y).attr_scalar(start).attr_scalar(step).run();
+  return y;
+}
+
+Tensor linspace(double start, double end, int64_t steps, DType dtype,
+                Device device) {
+  if (steps < 0)
+    fail(ErrorKind::Value, "[linspace] number of steps must be non-negative, "
+                           "got ",
+         steps);
+  Tensor y = empty(Dims{steps}, dtype, device);
+  if (steps == 0)
+    return y;
+  double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
+  Launch k(OpId::arange, device, dtype);
+  k.output(y)
+      .attr_scalar(Scalar::from_double(start))
+      .attr_scalar(Scalar::from_double(step))
+      .run();
+  return y;
+}
+
+Tensor rand(const Dims &shape, DType dtype, Device device) {
+  require_floating("rand", dtype);
+  Tensor y = empty(shape, dtype, device);
+  if (y->numel() == 0)
+    return y;
+  auto [seed, offset] = generator().take(y->numel());
+  Launch k(OpId::random_uniform, device, dtype);
+  k.output(y).attr_float(0.0).attr_float(1.0);
+  k.attr_int(static_cast<int64_t>(seed)).attr_int(static_cast<int64_t>(offset));
+  k.run();
+  return y;
+}
+
+Tensor randn(const Dims &shape, DType dtype, Device device) {
+  require_floating("randn", dtype);
+  Tensor y = empty(shape, dtype, device);
+  if (y->numel() == 0)
+    return y;
+  auto [seed, offset] = generator().take(y->numel());
+  Launch k(OpId::random_normal, device, dtype);
+  k.output(y).attr_float(0.0).attr_float(1.0);
+  k.attr_int(static_cast<int64_t>(seed)).attr_int(static_cast<int64_t>(offset));
+  k.run();
+  return y;
+}
+
+Tensor randint(int64_t low, int64_t high, const Dims &shape, DType dtype,
+               Device device) {
+  if (high <= low)
+    fail(ErrorKind::Value, "[randint] high (", high,
+         ") must be greater than low (", low, ")");
+  if (!is_integral(dtype) || dtype == DType::UInt8)
+    fail(ErrorKind::Type, "[randint] needs an int32 or int64 dtype, got ",
+         dtype_name(dtype));
+  Tensor y = empty(shape, dtype, device);
+  if (y->numel() == 0)
+    return y;
+  auto [seed, offset] = generator().take(y->numel());
+  Launch k(OpId::random_integers, device, dtype);
+  k.output(y).attr_int(low).attr_int(high);
+  k.attr_int(static_cast<int64_t>(seed)).attr_int(static_cast<int64_t>(offset));
+  k.run();
+  return y;
+}
+
+} // namespace devrt

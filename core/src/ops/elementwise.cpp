@@ -1,0 +1,212 @@
+// Elementwise ops: promotion, broadcasting and the kernel call.
+#include <algorithm>
+
+#include "../dispatch.h"
+
+namespace devrt {
+
+namespace {
+
+void check_same_device(OpId op, const Tensor &a, const Tensor &b) {
+  if (a->device != b->device) [[unlikely]]
+    fail(ErrorKind::Value, "[", op_name(op),
+         "] expected all tensors on one device, got ", device_str(a->device),
+         " and ", device_str(b->device));
+}
+
+bool bitwise_ok(DType t) { return t == DType::Bool || is_integral(t); }
+
+} // namespace
+
+Scalar Scalar::from_double(double v) {
+  Scalar s;
+  s.kind = Float;
+  s.f = v;
+  // Out-of-range values keep only their double form.
+  s.i = (v > -9.2e18 && v < 9.2e18) ? static_cast<int64_t>(v) : 0;
+  return s;
+}
+
+DType Scalar::natural_dtype() const {
+  return kind == Bool ? DType::Bool
+                      : (kind == Int ? DType::Int64 : DType::Float64);
+}
+
+Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
+  if (a == b)
+    return a;
+  size_t n = std::max(a.size(), b.size());
+  Dims out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      fail(ErrorKind::Value, "[", op, "] shapes ", a, " and ", b,
+           " cannot be broadcast together (dimension ", i, ": ", da, " vs ",
+           db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
+                         DType *compute, DType *result) {
+  DType t = promote_types(a, b, a_weak, b_weak);
+  const OpDef &def = op_def(op);
+  switch (def.family) {
+  case OpFamily::BinaryFloat:
+    if (!is_floating(t))
+      t = kDefaultFloat;
+    *compute = *result = t;
+    return;
+  case OpFamily::BinaryBitwise:
+    if (!bitwise_ok(t))
+      fail(ErrorKind::Type, "[", def.name,
+           "] needs bool or integer tensors, got ", dtype_name(a), " and ",
+           dtype_name(b));
+    *compute = *result = t;
+    return;
+  case OpFamily::Compare:
+    *compute = t;
+    *result = DType::Bool;
+    return;
+  default:
+    if (t == DType::Bool && op != OpId::maximum && op != OpId::minimum) {
+      // Arithmetic on two bools counts in int64, as NumPy's sum of bools;
+      // PyTorch's add of bools is logical or, a trap we do not copy.
+      t = DType::Int64;
+    }
+    *compute = *result = t;
+  }
+}
+
+Tensor unary(OpId op, const Tensor &x) {
+  const OpDef &def = op_def(op);
+  DType in = x->dtype, out = x->dtype;
+  switch (def.family) {
+  case OpFamily::UnaryFloat:
+    if (!is_floating(in))
+      in = out = kDefaultFloat;
+    break;
+  case OpFamily::UnaryRound:
+    if (!is_floating(in))
+      return clone(x);
+    break;
+  case OpFamily::UnaryLogical:
+    out = DType::Bool;
+    break;
+  case OpFamily::UnaryBitwise:
+    if (!bitwise_ok(in))
+      fail(ErrorKind::Type, "[", def.name,
+           "] needs a bool or integer tensor, got ", dtype_name(in));
+    break;
+  default:
+    if (in == DType::Bool)
+      fail(ErrorKind::Type, "[", def.name,
+           "] is not defined for bool tensors");
+    break;
+  }
+  Tensor src = cast(x, in);
+  Launch k(op, x->device, in);
+  Tensor y = empty(x->shape, out, x->device);
+  k.input(src).output(y).run();
+  return y;
+}
+
+Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
+             std::optional<Scalar> hi) {
+  if (!lo && !hi)
+    fail(ErrorKind::Value, "[clamp] at least one of min and max is required");
+  if (x->dtype == DType::Bool)
+    fail(ErrorKind::Type, "[clamp] is not defined for bool tensors");
+  // A float bound on an integer tensor computes in float, as PyTorch.
+  DType t = x->dtype;
+  if (!is_floating(t) && ((lo && lo->kind == Scalar::Float) ||
+                          (hi && hi->kind == Scalar::Float)))
+    t = kDefaultFloat;
+  Tensor src = cast(x, t);
+  Launch k(OpId::clamp, x->device, t);
+  Tensor y = empty(x->shape, t, x->device);
+  k.input(src).output(y);
+  lo ? k.attr_scalar(*lo) : k.attr_none();
+  hi ? k.attr_scalar(*hi) : k.attr_none();
+  k.run();
+  return y;
+}
+
+Tensor binary(OpId op, const Tensor &a, const Tensor &b) {
+  check_same_device(op, a, b);
+  DType compute, result;
+  binary_result_types(op, a->dtype, b->dtype, a->wrapped_number,
+                      b->wrapped_number, &compute, &result);
+  Dims shape = broadcast_shapes(op_name(op), a->shape, b->shape);
+  Launch k(op, a->device, compute);
+  Tensor ac = cast(a, compute), bc = cast(b, compute);
+  Tensor y = empty(shape, result, a->device);
+  k.input(ac, shape).input(bc, shape).output(y).run();
+  return y;
+}
+
+Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
+  DType compute, result;
+  DType st = s.natural_dtype();
+  if (scalar_first)
+    binary_result_types(op, st, a->dtype, true, false, &compute, &result);
+  else
+    binary_result_types(op, a->dtype, st, false, true, &compute, &result);
+  // The number is materialised directly in the compute type: no cast.
+  Tensor b = scalar_tensor(s, compute, a->device);
+  Launch k(op, a->device, compute);
+  Tensor ac = cast(a, compute);
+  Tensor y = empty(a->shape, result, a->device);
+  if (scalar_first)
+    k.input(b, a->shape).input(ac);
+  else
+    k.input(ac).input(b, a->shape);
+  k.output(y).run();
+  return y;
+}
+
+void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
+  check_same_device(op, a, b);
+  DType compute, result;
+  binary_result_types(op, a->dtype, b->dtype, false, b->wrapped_number,
+                      &compute, &result);
+  auto category = [](DType t) {
+    return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
+  };
+  if (category(result) > category(a->dtype))
+    fail(ErrorKind::Type, "[", op_name(op), "] result type ",
+         dtype_name(result), " cannot be stored in-place into a ",
+         dtype_name(a->dtype), " tensor");
+  Dims shape = broadcast_shapes(op_name(op), a->shape, b->shape);
+  if (shape != a->shape)
+    fail(ErrorKind::Value, "[", op_name(op), "] in-place result of shape ",
+         shape, " does not fit the destination of shape ", a->shape);
+  if (compute == a->dtype && result == a->dtype && a->is_contiguous()) {
+    // Elementwise kernels read each element before writing it, so the
+    // output may alias the first input.
+    Launch k(op, a->device, compute);
+    Tensor bc = cast(b, compute);
+    k.input(a).input(bc, shape).output(a).run();
+    a->bump_version();
+    return;
+  }
+  copy_(a, binary(op, a, b));
+}
+
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
+  check_same_device(OpId::where, cond, a);
+  check_same_device(OpId::where, a, b);
+  DType t = promote_types(a->dtype, b->dtype, a->wrapped_number,
+                          b->wrapped_number);
+  Dims shape = broadcast_shapes(
+      "where", broadcast_shapes("where", cond->shape, a->shape), b->shape);
+  Launch k(OpId::where, a->device, t);
+  Tensor c = cast(cond, DType::Bool), ac = cast(a, t), bc = cast(b, t);
+  Tensor y = empty(shape, t, a->device);
+  k.input(c, shape).input(ac, shape).input(bc, shape).output(y).run();
+  return y;
+}
+
+} // namespace devrt

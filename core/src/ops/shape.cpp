@@ -1,0 +1,248 @@
+// View ops: new geometry over the same storage, no kernel involved.
+#include <algorithm>
+
+#include "../dispatch.h"
+
+namespace devrt {
+
+namespace {
+
+// Resolves one -1 entry and checks the element count.
+Dims infer_shape(const char *op, const Tensor &x, const Dims &shape) {
+  Dims out = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      if (infer >= 0)
+        fail(ErrorKind::Value, "[", op, "] only one dimension can be -1, got ",
+             shape);
+      infer = static_cast<int64_t>(i);
+    } else if (out[i] < 0) {
+      fail(ErrorKind::Value, "[", op, "] invalid dimension ", out[i],
+           " in shape ", shape);
+    } else {
+      known *= out[i];
+    }
+  }
+  int64_t n = x->numel();
+  if (infer >= 0) {
+    if (known == 0 || n % known != 0)
+      fail(ErrorKind::Value, "[", op, "] cannot reshape tensor of shape ",
+           x->shape, " (", n, " elements) into shape ", shape);
+    out[infer] = n / known;
+  } else if (known != n) {
+    fail(ErrorKind::Value, "[", op, "] cannot reshape tensor of shape ",
+         x->shape, " (", n, " elements) into shape ", shape, " (", known,
+         " elements)");
+  }
+  return out;
+}
+
+// Strides for viewing x as `shape` without a copy, if they exist. x's
+// dimensions split into chunks whose elements are laid out contiguously with
+// each other; each chunk must map onto whole dimensions of `shape`, which
+// then step through the chunk at its base stride.
+bool view_strides(const Tensor &x, const Dims &shape, Dims *strides) {
+  int64_t nd = static_cast<int64_t>(shape.size());
+  if (x->numel() == 0 || x->is_contiguous()) {
+    *strides = contiguous_strides(shape);
+    return true;
+  }
+  strides->assign(shape.size(), 0);
+  int64_t vd = nd - 1;
+  int64_t base = x->strides.back(), x_numel = 1, v_numel = 1;
+  for (int64_t d = x->ndim() - 1; d >= 0; --d) {
+    x_numel *= x->shape[d];
+    bool chunk_ends =
+        d == 0 || (x->shape[d - 1] != 1 &&
+                   x->strides[d - 1] != x_numel * base);
+    if (!chunk_ends)
+      continue;
+    while (vd >= 0 && (v_numel < x_numel || shape[vd] == 1)) {
+      (*strides)[vd] = v_numel * base;
+      v_numel *= shape[vd];
+      --vd;
+    }
+    if (v_numel != x_numel)
+      return false;
+    if (d > 0) {
+      base = x->strides[d - 1];
+      x_numel = v_numel = 1;
+    }
+  }
+  return vd == -1;
+}
+
+} // namespace
+
+Tensor view(const Tensor &x, const Dims &shape) {
+  Dims s = infer_shape("view", x, shape);
+  Dims strides;
+  if (!view_strides(x, s, &strides))
+    fail(ErrorKind::Value, "[view] a tensor of shape ", x->shape,
+         " with strides ", x->strides, " cannot be viewed as ", s,
+         " without a copy; use reshape()");
+  return alias(x, s, strides, x->offset);
+}
+
+Tensor reshape(const Tensor &x, const Dims &shape) {
+  Dims s = infer_shape("reshape", x, shape);
+  Dims strides;
+  if (view_strides(x, s, &strides))
+    return alias(x, s, strides, x->offset);
+  Tensor c = contiguous(x);
+  return alias(c, s, contiguous_strides(s), c->offset);
+}
+
+Tensor transpose(const Tensor &x, int64_t d0, int64_t d1) {
+  int64_t r = x->ndim();
+  if (r == 0)
+    return x;
+  d0 = normalize_axis("transpose", d0, r);
+  d1 = normalize_axis("transpose", d1, r);
+  Dims shape = x->shape, strides = x->strides;
+  std::swap(shape[d0], shape[d1]);
+  std::swap(strides[d0], strides[d1]);
+  return alias(x, shape, strides, x->offset);
+}
+
+Tensor t(const Tensor &x) {
+  if (x->ndim() > 2)
+    fail(ErrorKind::Value, "[t] expects a tensor with at most 2 dimensions, "
+                           "got shape ",
+         x->shape, "; use transpose() or permute()");
+  return x->ndim() < 2 ? x : transpose(x, 0, 1);
+}
+
+Tensor permute(const Tensor &x, const Dims &dims) {
+  if (static_cast<int64_t>(dims.size()) != x->ndim())
+    fail(ErrorKind::Value, "[permute] got ", dims.size(),
+         " dimensions for a tensor of shape ", x->shape);
+  Dims norm(dims.size());
+  std::vector<bool> seen(dims.size(), false);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    norm[i] = normalize_axis("permute", dims[i], x->ndim());
+    if (seen[norm[i]])
+      fail(ErrorKind::Value, "[permute] dimension ", dims[i],
+           " repeats in ", dims);
+    seen[norm[i]] = true;
+  }
+  Dims shape(dims.size()), strides(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) {
+    shape[i] = x->shape[norm[i]];
+    strides[i] = x->strides[norm[i]];
+  }
+  return alias(x, shape, strides, x->offset);
+}
+
+Tensor expand(const Tensor &x, const Dims &shape) {
+  size_t n = shape.size(), k = x->shape.size();
+  if (n < k)
+    fail(ErrorKind::Value, "[expand] cannot expand shape ", x->shape,
+         " to fewer dimensions ", shape);
+  Dims out(n), strides(n);
+  for (size_t i = 0; i < n; ++i) {
+    bool old = i >= n - k;
+    int64_t xs = old ? x->shape[i - (n - k)] : 1;
+    int64_t want = shape[i] == -1 && old ? xs : shape[i];
+    if (want < 0)
+      fail(ErrorKind::Value, "[expand] invalid size ", shape[i], " in ", shape);
+    if (old && xs == want) {
+      strides[i] = x->strides[i - (n - k)];
+    } else if (xs == 1) {
+      strides[i] = 0;
+    } else {
+      fail(ErrorKind::Value, "[expand] cannot expand shape ", x->shape,
+           " to ", shape, " (dimension ", i, ": ", xs, " vs ", want, ")");
+    }
+    out[i] = want;
+  }
+  return alias(x, out, strides, x->offset);
+}
+
+Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims) {
+  Dims which;
+  if (dims)
+    which = normalize_axes("squeeze", *dims, x->ndim());
+  Dims shape, strides;
+  for (int64_t i = 0; i < x->ndim(); ++i) {
+    bool listed =
+        !dims || std::find(which.begin(), which.end(), i) != which.end();
+    if (listed && x->shape[i] == 1)
+      continue; // as PyTorch: a listed dim of size != 1 is kept silently
+    shape.push_back(x->shape[i]);
+    strides.push_back(x->strides[i]);
+  }
+  return alias(x, shape, strides, x->offset);
+}
+
+Tensor unsqueeze(const Tensor &x, int64_t dim) {
+  int64_t d = normalize_axis("unsqueeze", dim, x->ndim() + 1);
+  Dims shape = x->shape, strides = x->strides;
+  int64_t st = d < x->ndim() ? x->shape[d] * x->strides[d] : 1;
+  shape.insert(d, 1);
+  strides.insert(d, st);
+  return alias(x, shape, strides, x->offset);
+}
+
+Tensor slice(const Tensor &x, int64_t dim, std::optional<int64_t> start,
+             std::optional<int64_t> stop, int64_t step) {
+  if (x->ndim() == 0)
+    fail(ErrorKind::Index, "[slice] cannot slice a 0-d tensor");
+  int64_t d = normalize_axis("slice", dim, x->ndim());
+  if (step <= 0)
+    fail(ErrorKind::Value, "[slice] step must be positive, got ", step);
+  int64_t n = x->shape[d];
+  auto clip = [n](int64_t v) {
+    if (v < 0)
+      v += n;
+    return std::min(std::max<int64_t>(v, 0), n);
+  };
+  int64_t b = start ? clip(*start) : 0;
+  int64_t e = stop ? clip(*stop) : n;
+  int64_t len = e > b ? (e - b + step - 1) / step : 0;
+  Dims shape = x->shape, strides = x->strides;
+  shape[d] = len;
+  strides[d] = x->strides[d] * step;
+  return alias(x, shape, strides, x->offset + (len ? b * x->strides[d] : 0));
+}
+
+Tensor select(const Tensor &x, int64_t dim, int64_t index) {
+  if (x->ndim() == 0)
+    fail(ErrorKind::Index, "[select] cannot index a 0-d tensor");
+  int64_t d = normalize_axis("select", dim, x->ndim());
+  int64_t n = x->shape[d];
+  if (index < -n || index >= n)
+    fail(ErrorKind::Index, "[select] index ", index,
+         " is out of range for dimension ", d, " with size ", n);
+  if (index < 0)
+    index += n;
+  Dims shape = x->shape, strides = x->strides;
+  shape.erase(d);
+  strides.erase(d);
+  return alias(x, shape, strides, x->offset + index * x->strides[d]);
+}
+
+Tensor flatten(const Tensor &x, int64_t start, int64_t end) {
+  if (x->ndim() == 0)
+    return reshape(x, Dims{1});
+  int64_t s = normalize_axis("flatten", start, x->ndim());
+  int64_t e = normalize_axis("flatten", end, x->ndim());
+  if (s > e)
+    fail(ErrorKind::Value, "[flatten] start dim ", start,
+         " comes after end dim ", end);
+  Dims shape;
+  int64_t merged = 1;
+  for (int64_t i = 0; i < x->ndim(); ++i) {
+    if (i < s || i > e) {
+      shape.push_back(x->shape[i]);
+    } else {
+      merged *= x->shape[i];
+      if (i == e)
+        shape.push_back(merged);
+    }
+  }
+  return reshape(x, shape);
+}
+
+} // namespace devrt

@@ -1,0 +1,197 @@
+// Batched matrix product: float32/float64 through OpenBLAS, integers by a
+// plain i-k-j loop.
+#include "kernels.h"
+#include "strided.h"
+
+#include <cblas.h>
+
+#include <climits>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+namespace devrt_cpu {
+namespace {
+
+void gemm(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
+          const float *b, int ldb, float *c, int ldc) {
+  scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                    tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b,
+                    ldb, 0.0f, c, ldc);
+}
+void gemm(bool ta, bool tb, int m, int n, int k, const double *a, int lda,
+          const double *b, int ldb, double *c, int ldc) {
+  scipy_cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                    tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b,
+                    ldb, 0.0, c, ldc);
+}
+
+// How BLAS can read a rows x cols matrix with element strides (rs, cs) in
+// place: row-major (trans = false, ld = rs) or column-major (trans = true,
+// ld = cs). False when neither fits; rows, cols >= 1.
+bool blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool *trans,
+               int64_t *ld) {
+  if (rows == 1 && (cs == 1 || cols == 1)) { // the row stride is never used
+    *trans = false;
+    *ld = cols;
+  } else if (rows == 1 || (rs == 1 && cs >= rows)) {
+    *trans = true;
+    *ld = cs;
+  } else if (cols == 1 || (cs == 1 && rs >= cols)) {
+    *trans = false;
+    *ld = rs;
+  } else {
+    return false;
+  }
+  return *ld >= 1 && *ld <= INT_MAX;
+}
+
+// One operand, ready for BLAS: in place, or gathered into `scratch`.
+template <typename T> struct BlasOperand {
+  const T *data;
+  bool trans;
+  int ld;
+};
+
+template <typename T>
+BlasOperand<T> blas_operand(const T *p, int64_t rows, int64_t cols, int64_t rs,
+                            int64_t cs, std::vector<T> &scratch) {
+  bool trans;
+  int64_t ld;
+  if (blas_view(rows, cols, rs, cs, &trans, &ld))
+    return {p, trans, static_cast<int>(ld)};
+  scratch.resize(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      scratch[i * cols + j] = p[i * rs + j * cs];
+  return {scratch.data(), false, static_cast<int>(cols)};
+}
+
+// y[j] += a * b[j], wrapping.
+template <typename T>
+DEVRT_CPU_CLONES void axpy_row(T *y, T a, const T *b, int64_t n) {
+  for (int64_t j = 0; j < n; ++j)
+    y[j] = wrap_add(y[j], wrap_mul(a, b[j]));
+}
+
+struct Dims {
+  int64_t m, n, k;
+  int64_t ars, acs, brs, bcs, yrs; // element strides
+};
+
+void check_int(int64_t v, const char *what) {
+  if (v > INT_MAX)
+    fail(DEVRT_ERROR_VALUE, std::string(what) + " = " + std::to_string(v) +
+                                " exceeds the 32-bit BLAS limit");
+}
+
+template <typename T>
+void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
+  check_int(d.m, "M");
+  check_int(d.n, "N");
+  check_int(d.k, "K");
+  check_int(d.yrs, "the output's row stride");
+  std::vector<T> sa, sb;
+  for_each_row(batch, base, 0, batch.numel, [&](char *const *p, int64_t cnt) {
+    for (int64_t i = 0; i < cnt; ++i) {
+      const T *a = reinterpret_cast<const T *>(p[0] + i * batch.inner_stride(0));
+      const T *b = reinterpret_cast<const T *>(p[1] + i * batch.inner_stride(1));
+      T *y = reinterpret_cast<T *>(p[2] + i * batch.inner_stride(2));
+      const BlasOperand<T> oa = blas_operand(a, d.m, d.k, d.ars, d.acs, sa);
+      const BlasOperand<T> ob = blas_operand(b, d.k, d.n, d.brs, d.bcs, sb);
+      gemm(oa.trans, ob.trans, static_cast<int>(d.m), static_cast<int>(d.n),
+           static_cast<int>(d.k), oa.data, oa.ld, ob.data, ob.ld, y,
+           static_cast<int>(d.yrs));
+    }
+  });
+}
+
+// Rows of all batch elements are independent: split them over the pool.
+template <typename T>
+void int_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
+  const int64_t grain = std::max<int64_t>(1, kGrainCheap / (d.k * d.n));
+  parallel_for(batch.numel * d.m, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      char *p[3];
+      seek(batch, base, r / d.m, p);
+      const int64_t i = r % d.m;
+      const T *a = reinterpret_cast<const T *>(p[0]) + i * d.ars;
+      const T *b = reinterpret_cast<const T *>(p[1]);
+      T *y = reinterpret_cast<T *>(p[2]) + i * d.yrs;
+      std::memset(static_cast<void *>(y), 0, static_cast<size_t>(d.n) * sizeof(T));
+      for (int64_t k = 0; k < d.k; ++k) {
+        const T aik = a[k * d.acs];
+        const T *bk = b + k * d.brs;
+        if (d.bcs == 1) {
+          axpy_row(y, aik, bk, d.n);
+        } else {
+          for (int64_t j = 0; j < d.n; ++j)
+            y[j] = wrap_add(y[j], wrap_mul(aik, bk[j * d.bcs]));
+        }
+      }
+    }
+  });
+}
+
+void matmul(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &a = call.inputs[0], &b = call.inputs[1],
+                   &y = call.outputs[0];
+  expect_dtype(b, a.dtype, "b");
+  expect_dtype(y, a.dtype, "y");
+  const int r = y.ndim;
+  check_rank(r);
+  if (r < 2 || a.ndim != r || b.ndim != r)
+    fail(DEVRT_ERROR_RUNTIME, "expected operands of one rank >= 2, got " +
+                                  std::to_string(a.ndim) + ", " +
+                                  std::to_string(b.ndim) + " and " +
+                                  std::to_string(r));
+  Dims d{a.shape[r - 2], b.shape[r - 1], a.shape[r - 1],
+         a.strides[r - 2], a.strides[r - 1], b.strides[r - 2],
+         b.strides[r - 1], y.strides[r - 2]};
+  if (b.shape[r - 2] != d.k || y.shape[r - 2] != d.m || y.shape[r - 1] != d.n)
+    fail(DEVRT_ERROR_RUNTIME, "shapes do not chain");
+  if (d.n > 1 && y.strides[r - 1] != 1)
+    fail(DEVRT_ERROR_RUNTIME, "the output's rows must be contiguous");
+  if (d.m > 1 && d.yrs < d.n)
+    fail(DEVRT_ERROR_RUNTIME, "the output's rows overlap");
+  if (d.m == 1)
+    d.yrs = std::max<int64_t>(d.n, 1);
+
+  Layout<3> batch;
+  batch.ndim = r - 2;
+  for (int i = 0; i < r - 2; ++i) {
+    if (a.shape[i] != y.shape[i] || b.shape[i] != y.shape[i])
+      fail(DEVRT_ERROR_RUNTIME, "batch dimensions are not broadcast");
+    batch.shape[i] = y.shape[i];
+    batch.numel *= y.shape[i];
+    const int64_t size = itemsize(y.dtype);
+    batch.stride[i][0] = a.strides[i] * size;
+    batch.stride[i][1] = b.strides[i] * size;
+    batch.stride[i][2] = y.strides[i] * size;
+  }
+  if (batch.numel == 0 || d.m == 0 || d.n == 0)
+    return;
+  batch.coalesce();
+  char *base[3] = {static_cast<char *>(a.data), static_cast<char *>(b.data),
+                   static_cast<char *>(y.data)};
+  Numeric::dispatch(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (d.k == 0) {
+      map<T>(kGrainCheap, [] { return T(0); }, y);
+      return;
+    }
+    if constexpr (std::is_floating_point_v<T>)
+      float_matmul<T>(batch, base, d);
+    else
+      int_matmul<T>(batch, base, d);
+  });
+}
+
+} // namespace
+
+void register_matmul_kernels() {
+  register_kernel("matmul", Numeric::mask, kernel_entry<matmul>);
+}
+
+} // namespace devrt_cpu

@@ -1,0 +1,166 @@
+#include "parallel.h"
+
+#include <devrt/c_api.h>
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace devrt_cpu {
+namespace detail {
+namespace {
+
+thread_local bool t_in_parallel = false;
+
+// Note: one job at a time. A caller publishes the job under m_ and bumps
+// generation_; workers that wake join it (joined_), claim pieces from next_
+// and leave. A new job is only published once joined_ is back to zero, so a
+// worker never claims a piece of one job with the function of another.
+class Pool {
+public:
+  bool run(int64_t n, int64_t grain, RangeFn fn, void *ctx) {
+    std::unique_lock<std::mutex> use(use_, std::try_to_lock);
+    if (!use.owns_lock())
+      return false;
+    const int64_t threads = devrt_num_threads();
+    const int64_t pieces = std::min(threads, (n + grain - 1) / grain);
+    if (pieces <= 1)
+      return false;
+    grow(static_cast<int>(threads - 1));
+
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      left_cv_.wait(lk, [&] { return joined_ == 0; });
+      fn_ = fn;
+      ctx_ = ctx;
+      n_ = n;
+      pieces_ = pieces;
+      piece_size_ = (n + pieces - 1) / pieces;
+      seats_ = static_cast<int>(pieces - 1);
+      next_.store(0, std::memory_order_relaxed);
+      done_.store(0, std::memory_order_relaxed);
+      error_ = nullptr;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_cv_.notify_all();
+
+    work(fn, ctx, n, pieces, piece_size_);
+
+    std::unique_lock<std::mutex> lk(m_);
+    left_cv_.wait(lk, [&] {
+      return done_.load(std::memory_order_acquire) == pieces;
+    });
+    if (error_) {
+      std::exception_ptr e = error_;
+      error_ = nullptr;
+      std::rethrow_exception(e);
+    }
+    return true;
+  }
+
+private:
+  void work(RangeFn fn, void *ctx, int64_t n, int64_t pieces,
+            int64_t piece_size) {
+    t_in_parallel = true;
+    for (int64_t p; (p = next_.fetch_add(1, std::memory_order_relaxed)) <
+                    pieces;) {
+      const int64_t b = p * piece_size;
+      const int64_t e = std::min(n, b + piece_size);
+      try {
+        if (b < e)
+          fn(ctx, b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(m_);
+        if (!error_)
+          error_ = std::current_exception();
+      }
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == pieces) {
+        std::lock_guard<std::mutex> lk(m_);
+        left_cv_.notify_all();
+      }
+    }
+    t_in_parallel = false;
+  }
+
+  void worker() {
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lk(m_);
+      wake_cv_.wait(lk, [&] {
+        return generation_.load(std::memory_order_acquire) != seen;
+      });
+      seen = generation_.load(std::memory_order_acquire);
+      if (seats_ == 0)
+        continue;
+      --seats_;
+      ++joined_;
+      const RangeFn fn = fn_;
+      void *const ctx = ctx_;
+      const int64_t n = n_, pieces = pieces_, piece_size = piece_size_;
+      lk.unlock();
+      work(fn, ctx, n, pieces, piece_size);
+      lk.lock();
+      if (--joined_ == 0)
+        left_cv_.notify_all();
+    }
+  }
+
+  // Called with use_ held.
+  void grow(int workers) {
+    while (workers_ < workers) {
+      std::thread([this] { worker(); }).detach();
+      ++workers_;
+    }
+  }
+
+  std::mutex use_; // one parallel_for on the pool at a time
+  std::mutex m_;   // guards the job below
+  std::condition_variable wake_cv_, left_cv_;
+  std::atomic<uint64_t> generation_{0};
+  RangeFn fn_ = nullptr;
+  void *ctx_ = nullptr;
+  int64_t n_ = 0, pieces_ = 0, piece_size_ = 0;
+  int seats_ = 0;  // workers still wanted for this job
+  int joined_ = 0; // workers inside this job
+  std::atomic<int64_t> next_{0}, done_{0};
+  std::exception_ptr error_;
+  int workers_ = 0;
+};
+
+// Note: the pool is never destroyed (its detached workers may outlive static
+// destruction). A forked child has none of the parent's threads, so it drops
+// the inherited pool and builds its own on first use.
+std::atomic<Pool *> g_pool{nullptr};
+
+void forget_pool_in_child() { g_pool.store(nullptr); }
+
+Pool &pool() {
+  Pool *p = g_pool.load(std::memory_order_acquire);
+  if (p)
+    return *p;
+  static std::once_flag atfork_once;
+  std::call_once(atfork_once,
+                 [] { pthread_atfork(nullptr, nullptr, forget_pool_in_child); });
+  Pool *fresh = new Pool;
+  if (!g_pool.compare_exchange_strong(p, fresh)) {
+    delete fresh;
+    return *p;
+  }
+  return *fresh;
+}
+
+} // namespace
+
+bool run_on_pool(int64_t n, int64_t grain, RangeFn fn, void *ctx) {
+  if (t_in_parallel || devrt_num_threads() <= 1)
+    return false;
+  return pool().run(n, std::max<int64_t>(grain, 1), fn, ctx);
+}
+
+} // namespace detail
+} // namespace devrt_cpu

@@ -1,0 +1,169 @@
+"""devrt: a deep-learning runtime with a C++ core and plugin device backends.
+
+``import devrt`` gives PyTorch-style tensors; every numeric operation runs
+as an op of the core's catalogue on the tensor's device.
+"""
+
+from __future__ import annotations
+
+from devrt import _C
+from devrt._C import (  # noqa: F401 - the public surface
+    OutOfMemoryError,
+    Tensor,
+    abs,
+    add,
+    all,
+    amax,
+    amin,
+    any,
+    arange,
+    argmax,
+    argmin,
+    bfloat16,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    bmm,
+    broadcast_shapes,
+    catalogue,
+    ceil,
+    clamp,
+    clip,
+    clone,
+    cos,
+    device,
+    div,
+    divide,
+    dtype,
+    dtype_from_name,
+    empty,
+    empty_cache,
+    eq,
+    erf,
+    exp,
+    expm1,
+    flatten,
+    float16,
+    float32,
+    float64,
+    floor,
+    floor_divide,
+    from_dlpack,
+    from_numpy,
+    full,
+    ge,
+    gt,
+    initial_seed,
+    int32,
+    int64,
+    le,
+    linspace,
+    log,
+    log1p,
+    log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    manual_seed,
+    matmul,
+    max,
+    maximum,
+    mean,
+    memory_stats,
+    min,
+    minimum,
+    mm,
+    mul,
+    multiply,
+    ne,
+    neg,
+    negative,
+    nonzero,
+    ones,
+    permute,
+    pow,
+    prod,
+    rand,
+    randint,
+    randn,
+    reciprocal,
+    relu,
+    remainder,
+    reset_peak_memory_stats,
+    reshape,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    sqrt,
+    squeeze,
+    std,
+    sub,
+    subtract,
+    sum,
+    synchronize,
+    t,
+    tan,
+    tanh,
+    transpose,
+    true_divide,
+    uint8,
+    unsqueeze,
+    var,
+    where,
+    zeros,
+)
+from devrt._C import bool  # noqa: F401,A004 - devrt.bool mirrors torch.bool
+from devrt import return_types  # noqa: F401
+from devrt._tensor import (  # noqa: F401
+    as_tensor,
+    empty_like,
+    full_like,
+    ones_like,
+    rand_like,
+    randn_like,
+    tensor,
+    zeros_like,
+)
+from devrt.hookspecs import hookimpl  # noqa: F401
+from devrt.plugins import plugin_status, register_plugin  # noqa: F401
+
+__version__ = "0.1.0"
+
+long = int64
+half = float16
+double = float64
+float = float32  # noqa: A001 - torch.float is float32
+int = int32  # noqa: A001 - torch.int is int32
+
+
+def is_tensor(obj: object) -> bool:
+    """True for devrt tensors."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of `input`."""
+    return input.numel()
+
+
+def backends() -> list[dict]:
+    """Every device type known to the core, with its device count and how many
+    catalogue ops it implements."""
+    return _C.backends()
+
+
+def _bootstrap() -> None:
+    from devrt import _tensor, plugins
+
+    _tensor._install()
+    plugins.load_plugins()
+
+
+_bootstrap()
+del _bootstrap

@@ -1,0 +1,326 @@
+"""The parts of the Tensor surface that are plain Python: construction from
+data, indexing syntax, printing and conversions to Python objects. Every
+numeric operation they perform is a core op."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from devrt import _C
+from devrt._C import Tensor
+
+_DEFAULT_FOR_KIND = {"f": _C.float32, "i": _C.int64, "u": None, "b": _C.bool}
+
+
+def _numpy_from_data(data: Any, dtype: Any) -> np.ndarray:
+    """A new NumPy array holding `data` (nested sequences, arrays, numbers)."""
+    try:
+        arr = np.array(data, copy=True)
+    except ValueError as exc:
+        raise ValueError(f"[tensor] ragged nested sequence: {exc}") from None
+    if arr.dtype == object:
+        raise TypeError(
+            f"[tensor] cannot build a tensor from {type(data).__name__} holding "
+            f"non-numeric or ragged data"
+        )
+    if not isinstance(data, np.ndarray) and dtype is None:
+        # Python floats become float32 and ints int64, as PyTorch does.
+        default = _DEFAULT_FOR_KIND.get(arr.dtype.kind)
+        if default is not None:
+            dtype = default
+    if dtype is not None:
+        dt = _C.dtype_from_name(dtype) if isinstance(dtype, str) else dtype
+        if dt is _C.bfloat16:
+            return arr  # converted by the core below
+        arr = arr.astype(np.dtype(dt.name) if isinstance(dt, _C.dtype) else dt)
+    return arr
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """A new tensor holding a copy of `data` (nested sequences, arrays, numbers)."""
+    if isinstance(data, Tensor):
+        out = data.to(device=device, dtype=dtype, copy=True)
+    elif isinstance(data, (bool, numbers.Number, np.generic)) and not isinstance(data, complex):
+        out = _C._scalar_tensor(data, dtype, device)
+    else:
+        arr = _numpy_from_data(data, dtype)
+        out = _C.from_numpy(arr)
+        if dtype is not None:
+            out = out.to(dtype=dtype)
+        if device is not None:
+            out = out.to(device)
+    return out
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Like tensor(), but shares memory with a Tensor or NumPy array when it can."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and dtype is None and device is None:
+        try:
+            return _C.from_numpy(data)
+        except (TypeError, ValueError):
+            pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+def _like(name: str, fill: Any):
+    def fn(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
+        dtype = input.dtype if dtype is None else dtype
+        device = input.device if device is None else device
+        if fill is None:
+            return _C.empty(input.shape, dtype=dtype, device=device)
+        if fill == "rand":
+            return _C.rand(input.shape, dtype=dtype, device=device)
+        if fill == "randn":
+            return _C.randn(input.shape, dtype=dtype, device=device)
+        return _C.full(input.shape, fill, dtype=dtype, device=device)
+
+    fn.__name__ = name
+    fn.__doc__ = f"A tensor shaped like `input` ({name.removesuffix('_like')})."
+    return fn
+
+
+zeros_like = _like("zeros_like", 0)
+ones_like = _like("ones_like", 1)
+empty_like = _like("empty_like", None)
+rand_like = _like("rand_like", "rand")
+randn_like = _like("randn_like", "randn")
+
+
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor shaped like `input`, filled with `fill_value`."""
+    return _C.full(
+        input.shape,
+        fill_value,
+        dtype=input.dtype if dtype is None else dtype,
+        device=input.device if device is None else device,
+    )
+
+
+# --- indexing -----------------------------------------------------------------
+
+
+def _index_tensor(key: Any, like: Tensor) -> Tensor:
+    if isinstance(key, Tensor):
+        return key
+    t = tensor(key, device=like.device)
+    if t.dtype not in (_C.bool, _C.int64, _C.int32, _C.uint8):
+        raise IndexError(f"[index] indices must be integers or booleans, got {t.dtype}")
+    return t
+
+
+def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
+    """Applies the basic part of an index (ints, slices, None, ...) as views
+    and returns the view with the per-dimension advanced indices left over."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    consumed = 0
+    for k in key:
+        if k is None or k is Ellipsis:
+            continue
+        if isinstance(k, Tensor) and k.dtype is _C.bool:
+            consumed += max(k.ndim, 1)
+        elif isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            consumed += max(k.ndim, 1)
+        else:
+            consumed += 1
+    if sum(k is Ellipsis for k in key) > 1:
+        raise IndexError("[index] an index can only have a single ellipsis ('...')")
+    if consumed > t.ndim:
+        raise IndexError(
+            f"[index] too many indices for tensor of dimension {t.ndim} (got {consumed})"
+        )
+    view = t
+    dim = 0
+    advanced: list = []
+    for k in key:
+        if k is Ellipsis:
+            skip = t.ndim - consumed
+            advanced.extend([None] * skip)
+            dim += skip
+        elif k is None:
+            view = view.unsqueeze(dim)
+            advanced.append(None)
+            dim += 1
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            start = None if k.start is None else int(k.start)
+            stop = None if k.stop is None else int(k.stop)
+            view = view._slice(dim, start, stop, step)
+            advanced.append(None)
+            dim += 1
+        elif isinstance(k, (bool, np.bool_)):
+            raise IndexError("[index] a Python bool is not a valid index; use a boolean tensor")
+        elif isinstance(k, numbers.Integral) or (isinstance(k, Tensor) and k.ndim == 0 and not k.is_floating_point() and k.dtype is not _C.bool):
+            view = view._select(dim, int(k))
+        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
+            idx = _index_tensor(k, view)
+            advanced.append(idx)
+            dim += idx.ndim if idx.dtype is _C.bool else 1
+        else:
+            raise IndexError(
+                f"[index] only integers, slices, ellipsis, None, and integer or boolean "
+                f"tensors are valid indices, got {type(k).__name__}"
+            )
+    return view, advanced
+
+
+def _getitem(self: Tensor, key: Any) -> Tensor:
+    view, advanced = _parse_key(self, key)
+    if any(a is not None for a in advanced):
+        return _C._index(view, advanced)
+    return view
+
+
+def _setitem(self: Tensor, key: Any, value: Any) -> None:
+    view, advanced = _parse_key(self, key)
+    if isinstance(value, Tensor):
+        values = value
+    else:
+        values = tensor(value, dtype=self.dtype, device=self.device)
+    if any(a is not None for a in advanced):
+        _C._index_put_(view, advanced, values.to(self.dtype), False)
+    else:
+        _C._copy_(view, values)
+
+
+def _index_put_(self: Tensor, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+    _C._index_put_(self, list(indices), values, accumulate)
+    return self
+
+
+# --- Python conversions and printing -----------------------------------------------
+
+
+def _host_numpy(t: Tensor) -> np.ndarray:
+    if t.dtype is _C.bfloat16:
+        t = t.float()
+    return t.numpy(force=True)
+
+
+def _tolist(self: Tensor) -> Any:
+    return _host_numpy(self).tolist()
+
+
+def _single(self: Tensor, what: str) -> Any:
+    if self.numel() != 1:
+        raise ValueError(
+            f"[{what}] only a tensor with one element can be converted to a Python "
+            f"{what}, got shape {tuple(self.shape)}"
+        )
+    return self.item()
+
+
+def _bool(self: Tensor) -> bool:
+    if self.numel() != 1:
+        raise ValueError(
+            f"[bool] the truth value of a tensor with {self.numel()} elements is "
+            f"ambiguous; use .any() or .all()"
+        )
+    return bool(self.item())
+
+
+def _index(self: Tensor) -> int:
+    if self.dtype.is_floating_point or self.dtype is _C.bool or self.numel() != 1:
+        raise TypeError(
+            f"[index] only a one-element integer tensor can be used as an index, got "
+            f"{self.dtype} of shape {tuple(self.shape)}"
+        )
+    return int(self.item())
+
+
+def _len(self: Tensor) -> int:
+    if self.ndim == 0:
+        raise TypeError("[len] len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _iter(self: Tensor):
+    if self.ndim == 0:
+        raise TypeError("[iter] iteration over a 0-d tensor")
+    return (self._select(0, i) for i in range(self.shape[0]))
+
+
+def _repr(self: Tensor) -> str:
+    arr = _host_numpy(self)
+    prefix = "tensor("
+    if arr.size == 0:
+        body = "[]"
+    elif arr.dtype.kind == "f":
+        finite = arr[np.isfinite(arr)]
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        big = finite.size > 0 and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
+        if integral and not big:
+            fmt = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
+        elif big:
+            fmt = {"float_kind": lambda v: f"{v:.4e}"}
+        else:
+            fmt = {"float_kind": lambda v: f"{v:.4f}"}
+        body = np.array2string(arr, separator=", ", prefix=prefix, formatter=fmt, threshold=1000, edgeitems=3)
+    else:
+        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3)
+    extras = []
+    if self.device.type != "cpu":
+        extras.append(f"device='{self.device}'")
+    if self.dtype not in (_C.float32, _C.int64, _C.bool) or arr.size == 0 and self.dtype is not _C.float32:
+        extras.append(f"dtype={self.dtype!r}")
+    grad_fn = getattr(self, "grad_fn", None)
+    if grad_fn is not None:
+        extras.append(f"grad_fn=<{type(grad_fn).__name__}>")
+    elif getattr(self, "requires_grad", False):
+        extras.append("requires_grad=True")
+    if arr.size == 0 and self.ndim > 1:
+        extras.append(f"size={tuple(self.shape)}")
+    return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _format(self: Tensor, spec: str) -> str:
+    if self.ndim == 0:
+        return format(self.item(), spec)
+    return format(_repr(self), spec)
+
+
+def _new(kind: str):
+    def fn(self: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        dtype = self.dtype if dtype is None else dtype
+        device = self.device if device is None else device
+        if kind == "tensor":
+            return tensor(args[0], dtype=dtype, device=device)
+        if kind == "full":
+            return _C.full(args[0], args[1], dtype=dtype, device=device)
+        return getattr(_C, kind)(*args, dtype=dtype, device=device)
+
+    fn.__name__ = f"new_{kind}"
+    return fn
+
+
+def _install() -> None:
+    """Attaches the Python-level methods to the core's Tensor class."""
+    methods = {
+        "__getitem__": _getitem,
+        "__setitem__": _setitem,
+        "index_put_": _index_put_,
+        "tolist": _tolist,
+        "__repr__": _repr,
+        "__str__": _repr,
+        "__format__": _format,
+        "__bool__": _bool,
+        "__float__": lambda self: float(_single(self, "float")),
+        "__int__": lambda self: int(_single(self, "int")),
+        "__index__": _index,
+        "__len__": _len,
+        "__iter__": _iter,
+        "new_tensor": _new("tensor"),
+        "new_zeros": _new("zeros"),
+        "new_ones": _new("ones"),
+        "new_empty": _new("empty"),
+        "new_full": _new("full"),
+    }
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+    # NumPy defers binary operators with a Tensor to the Tensor.
+    Tensor.__array_priority__ = 1000

@@ -1,0 +1,13 @@
+"""Named tuples returned by ops with several results (as torch.return_types)."""
+
+from typing import Any, NamedTuple
+
+
+class max(NamedTuple):  # noqa: A001 - mirrors torch.return_types.max
+    values: Any
+    indices: Any
+
+
+class min(NamedTuple):  # noqa: A001 - mirrors torch.return_types.min
+    values: Any
+    indices: Any

@@ -1,0 +1,54 @@
+// Shared declarations of the _C bindings: one init_<area>() per file, and
+// the conversions between Python objects and core types.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "devrt/ops.h"
+#include "devrt/registry.h"
+#include "devrt/tensor.h"
+
+namespace py = pybind11;
+
+namespace devrt::bind {
+
+void init_convert(py::module_ &m);
+void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
+void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
+void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
+void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
+void init_backends(py::module_ &m);
+
+// The Python object for a dtype (devrt.float32 ...): one per dtype, so that
+// `t.dtype is devrt.float32` holds.
+py::object dtype_object(DType t);
+// dtype from devrt.float32, "float32", numpy dtypes and types, Python's
+// float/int/bool; `op` names the caller in the error message.
+DType to_dtype(const char *op, py::handle h);
+std::optional<DType> to_optional_dtype(const char *op, py::handle h);
+// device from devrt.device, "cuda:0", or an int (a CUDA ordinal).
+Device to_device(const char *op, py::handle h);
+py::object device_object(Device d);
+// A NumPy dtype as a devrt dtype; false when devrt has no such type.
+bool numpy_dtype_to_dtype(const py::dtype &dt, DType *out);
+
+// A Python number (bool, int, float, NumPy scalar) as a Scalar; false if h
+// is not a number.
+bool to_scalar(py::handle h, Scalar *out);
+// A shape from (2, 3), [2, 3] or *args of ints.
+Dims to_dims(const char *op, py::handle h);
+Dims dims_from_args(const char *op, const py::args &args);
+// Optional axes: None, an int, or a sequence of ints.
+std::optional<Dims> to_axes(const char *op, py::handle h);
+
+// Any tensor-like operand: a Tensor, a Python number (a wrapped number on
+// `like`'s device), or a nested sequence / array (through devrt.tensor).
+Tensor as_tensor(const char *op, py::handle h, const Tensor &like);
+
+py::tuple dims_tuple(const Dims &d);
+
+} // namespace devrt::bind

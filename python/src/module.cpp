@@ -1,0 +1,52 @@
+// devrt._C: thin bindings over the core. The package devrt re-exports it.
+#include "bindings.h"
+
+#include "devrt/error.h"
+
+namespace devrt::bind {
+namespace {
+
+PyObject *g_oom_error = nullptr;
+
+void translate(std::exception_ptr p) {
+  try {
+    if (p)
+      std::rethrow_exception(p);
+  } catch (const Error &e) {
+    PyObject *type = PyExc_RuntimeError;
+    switch (e.kind()) {
+    case ErrorKind::Value: type = PyExc_ValueError; break;
+    case ErrorKind::Index: type = PyExc_IndexError; break;
+    case ErrorKind::Type: type = PyExc_TypeError; break;
+    case ErrorKind::NotImplemented: type = PyExc_NotImplementedError; break;
+    case ErrorKind::OutOfMemory: type = g_oom_error; break;
+    case ErrorKind::Runtime: type = PyExc_RuntimeError; break;
+    }
+    PyErr_SetString(type, e.what());
+  }
+}
+
+} // namespace
+} // namespace devrt::bind
+
+PYBIND11_MODULE(_C, m) {
+  using namespace devrt;
+  using namespace devrt::bind;
+  m.doc() = "devrt's C++ core: tensors, the op catalogue and dispatcher, "
+            "allocators and backends.";
+  g_oom_error = PyErr_NewExceptionWithDoc(
+      "devrt.OutOfMemoryError",
+      "A device ran out of memory even after its cache was emptied. The "
+      "message carries the allocator's statistics.",
+      PyExc_MemoryError, nullptr);
+  m.attr("OutOfMemoryError") = py::handle(g_oom_error);
+  py::register_exception_translator(&translate);
+
+  py::class_<TensorImpl, Tensor> cls(m, "Tensor");
+  init_convert(m);
+  init_tensor(m, cls);
+  init_ops(m, cls);
+  init_numpy(m, cls);
+  init_dlpack(m, cls);
+  init_backends(m);
+}

@@ -1,0 +1,389 @@
+// Math: module functions (devrt.add ...), Tensor methods and Python
+// operators. Each is one call into the core.
+#include "bindings.h"
+
+#include "devrt/error.h"
+
+namespace devrt::bind {
+
+namespace {
+
+struct Named {
+  const char *name;
+  OpId op;
+};
+
+const Named kUnary[] = {
+    {"neg", OpId::neg},         {"negative", OpId::neg},
+    {"abs", OpId::abs},         {"sign", OpId::sign},
+    {"relu", OpId::relu},       {"exp", OpId::exp},
+    {"log", OpId::log},         {"sqrt", OpId::sqrt},
+    {"rsqrt", OpId::rsqrt},     {"sin", OpId::sin},
+    {"cos", OpId::cos},         {"tan", OpId::tan},
+    {"tanh", OpId::tanh},       {"sigmoid", OpId::sigmoid},
+    {"erf", OpId::erf},         {"log1p", OpId::log1p},
+    {"expm1", OpId::expm1},     {"reciprocal", OpId::reciprocal},
+    {"floor", OpId::floor},     {"ceil", OpId::ceil},
+    {"round", OpId::round},     {"logical_not", OpId::logical_not},
+    {"bitwise_not", OpId::bitwise_not},
+};
+
+const Named kBinary[] = {
+    {"add", OpId::add},
+    {"sub", OpId::sub},
+    {"subtract", OpId::sub},
+    {"mul", OpId::mul},
+    {"multiply", OpId::mul},
+    {"div", OpId::div},
+    {"divide", OpId::div},
+    {"true_divide", OpId::div},
+    {"pow", OpId::pow},
+    {"maximum", OpId::maximum},
+    {"minimum", OpId::minimum},
+    {"floor_divide", OpId::floor_divide},
+    {"remainder", OpId::remainder},
+    {"eq", OpId::eq},
+    {"ne", OpId::ne},
+    {"lt", OpId::lt},
+    {"le", OpId::le},
+    {"gt", OpId::gt},
+    {"ge", OpId::ge},
+    {"logical_and", OpId::logical_and},
+    {"logical_or", OpId::logical_or},
+    {"logical_xor", OpId::logical_xor},
+    {"bitwise_and", OpId::bitwise_and},
+    {"bitwise_or", OpId::bitwise_or},
+    {"bitwise_xor", OpId::bitwise_xor},
+};
+
+// a op b where either side may be a Python number.
+py::object apply_binary(OpId op, py::handle a, py::handle b) {
+  bool a_t = py::isinstance<TensorImpl>(a), b_t = py::isinstance<TensorImpl>(b);
+  Scalar s;
+  if (a_t && b_t)
+    return py::cast(binary(op, a.cast<Tensor>(), b.cast<Tensor>()));
+  if (a_t && to_scalar(b, &s))
+    return py::cast(binary_scalar(op, a.cast<Tensor>(), s, false));
+  if (b_t && to_scalar(a, &s))
+    return py::cast(binary_scalar(op, b.cast<Tensor>(), s, true));
+  if (a_t)
+    return py::cast(binary(op, a.cast<Tensor>(),
+                           as_tensor(op_name(op), b, a.cast<Tensor>())));
+  if (b_t)
+    return py::cast(binary(op, as_tensor(op_name(op), a, b.cast<Tensor>()),
+                           b.cast<Tensor>()));
+  fail(ErrorKind::Type, "[", op_name(op), "] expected a tensor operand, got ",
+       py::repr(a).cast<std::string>(), " and ",
+       py::repr(b).cast<std::string>());
+}
+
+// Python operators return NotImplemented for operands they do not know, so
+// that Python can try the reflected operation.
+bool operand_ok(py::handle h) {
+  Scalar s;
+  return py::isinstance<TensorImpl>(h) || to_scalar(h, &s) ||
+         py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h) ||
+         py::isinstance<py::array>(h);
+}
+
+std::optional<Scalar> opt_scalar(const char *op, py::handle h) {
+  if (h.is_none())
+    return std::nullopt;
+  Scalar s;
+  if (!to_scalar(h, &s))
+    fail(ErrorKind::Type, "[", op, "] bound must be a number, got ",
+         py::repr(h).cast<std::string>());
+  return s;
+}
+
+Tensor reduce_py(OpId op, const Tensor &x, py::object dim, bool keepdim,
+                 py::object dtype) {
+  Tensor src = x;
+  if (!dtype.is_none())
+    src = cast(x, to_dtype(op_name(op), dtype));
+  return reduce(op, src, to_axes(op_name(op), dim), keepdim);
+}
+
+// max/min: max() reduces everything; max(dim) returns (values, indices);
+// max(tensor) is maximum.
+py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
+                    const Tensor &x, py::object dim, bool keepdim) {
+  if (dim.is_none())
+    return py::cast(reduce(reduce_op, x, std::nullopt, false));
+  if (py::isinstance<TensorImpl>(dim))
+    return py::cast(binary(binary_op, x, dim.cast<Tensor>()));
+  int64_t d = dim.cast<int64_t>();
+  Tensor values = reduce(reduce_op, x, Dims{d}, keepdim);
+  Tensor indices = arg_reduce(arg_op, x, d, keepdim);
+  py::object result_type =
+      py::module_::import("devrt").attr("return_types").attr(
+          reduce_op == OpId::max ? "max" : "min");
+  return result_type(values, indices);
+}
+
+int64_t correction_of(py::object unbiased, py::object correction) {
+  if (!correction.is_none())
+    return correction.cast<int64_t>();
+  if (!unbiased.is_none())
+    return unbiased.cast<bool>() ? 1 : 0;
+  return 1;
+}
+
+} // namespace
+
+void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
+  for (const Named &u : kUnary) {
+    OpId op = u.op;
+    auto fn = [op](const Tensor &x) { return unary(op, x); };
+    m.def(u.name, fn, py::arg("input"));
+    cls.def(u.name, fn);
+    // In-place form: computed, then written back (shares the value checks
+    // of copy_).
+    cls.def((std::string(u.name) + "_").c_str(), [op](const Tensor &x) {
+      copy_(x, unary(op, x));
+      return x;
+    });
+  }
+  for (const Named &b : kBinary) {
+    OpId op = b.op;
+    auto fn = [op](py::handle a, py::handle o) { return apply_binary(op, a, o); };
+    m.def(b.name, fn, py::arg("input"), py::arg("other"));
+    cls.def(b.name, fn, py::arg("other"));
+    cls.def((std::string(b.name) + "_").c_str(),
+            [op](const Tensor &a, py::handle o) {
+              binary_inplace(op, a, as_tensor(op_name(op), o, a));
+              return a;
+            });
+  }
+
+  // Python operators.
+  struct Operator {
+    const char *name, *reflected, *inplace;
+    OpId op;
+  };
+  const Operator ops[] = {
+      {"__add__", "__radd__", "__iadd__", OpId::add},
+      {"__sub__", "__rsub__", "__isub__", OpId::sub},
+      {"__mul__", "__rmul__", "__imul__", OpId::mul},
+      {"__truediv__", "__rtruediv__", "__itruediv__", OpId::div},
+      {"__floordiv__", "__rfloordiv__", "__ifloordiv__", OpId::floor_divide},
+      {"__mod__", "__rmod__", "__imod__", OpId::remainder},
+      {"__pow__", "__rpow__", "__ipow__", OpId::pow},
+      {"__and__", "__rand__", "__iand__", OpId::bitwise_and},
+      {"__or__", "__ror__", "__ior__", OpId::bitwise_or},
+      {"__xor__", "__rxor__", "__ixor__", OpId::bitwise_xor},
+  };
+  for (const Operator &o : ops) {
+    OpId op = o.op;
+    cls.def(o.name, [op](py::handle a, py::handle b) -> py::object {
+      if (!operand_ok(b))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return apply_binary(op, a, b);
+    });
+    cls.def(o.reflected, [op](py::handle a, py::handle b) -> py::object {
+      if (!operand_ok(b))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return apply_binary(op, b, a);
+    });
+    cls.def(o.inplace, [op](const Tensor &a, py::handle b) {
+      binary_inplace(op, a, as_tensor(op_name(op), b, a));
+      return a;
+    });
+  }
+  const Named compares[] = {{"__eq__", OpId::eq}, {"__ne__", OpId::ne},
+                            {"__lt__", OpId::lt}, {"__le__", OpId::le},
+                            {"__gt__", OpId::gt}, {"__ge__", OpId::ge}};
+  for (const Named &c : compares) {
+    OpId op = c.op;
+    cls.def(c.name, [op](py::handle a, py::handle b) -> py::object {
+      if (!operand_ok(b))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return apply_binary(op, a, b);
+    });
+  }
+  cls.attr("__hash__") = py::module_::import("builtins").attr("object").attr("__hash__");
+  cls.def("__neg__", [](const Tensor &x) { return unary(OpId::neg, x); })
+      .def("__pos__", [](const Tensor &x) { return x; })
+      .def("__abs__", [](const Tensor &x) { return unary(OpId::abs, x); })
+      .def("__invert__", [](const Tensor &x) {
+        return unary(x->dtype == DType::Bool ? OpId::logical_not
+                                             : OpId::bitwise_not,
+                     x);
+      });
+
+  // clamp
+  auto clamp_fn = [](const Tensor &x, py::object lo, py::object hi) {
+    return clamp(x, opt_scalar("clamp", lo), opt_scalar("clamp", hi));
+  };
+  for (const char *name : {"clamp", "clip"}) {
+    m.def(name, clamp_fn, py::arg("input"), py::arg("min") = py::none(),
+          py::arg("max") = py::none());
+    cls.def(name, clamp_fn, py::arg("min") = py::none(),
+            py::arg("max") = py::none());
+  }
+  cls.def(
+      "clamp_",
+      [=](const Tensor &x, py::object lo, py::object hi) {
+        copy_(x, clamp_fn(x, lo, hi));
+        return x;
+      },
+      py::arg("min") = py::none(), py::arg("max") = py::none());
+
+  auto where_fn = [](py::handle c, py::handle a, py::handle b) {
+    Tensor cond = c.cast<Tensor>();
+    Tensor at = as_tensor("where", a, cond), bt = as_tensor("where", b, cond);
+    return where(cond, at, bt);
+  };
+  m.def("where", where_fn, py::arg("condition"), py::arg("input"),
+        py::arg("other"));
+  cls.def(
+      "where",
+      [=](py::handle self, py::handle c, py::handle other) {
+        return where_fn(c, self, other);
+      },
+      py::arg("condition"), py::arg("other"));
+
+  // Reductions.
+  const Named reductions[] = {{"sum", OpId::sum},   {"prod", OpId::prod},
+                              {"mean", OpId::mean}, {"amax", OpId::max},
+                              {"amin", OpId::min}};
+  for (const Named &r : reductions) {
+    OpId op = r.op;
+    auto fn = [op](const Tensor &x, py::object dim, bool keepdim,
+                   py::object dtype) { return reduce_py(op, x, dim, keepdim, dtype); };
+    m.def(r.name, fn, py::arg("input"), py::arg("dim") = py::none(),
+          py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none());
+    cls.def(r.name, fn, py::arg("dim") = py::none(),
+            py::arg("keepdim") = false, py::kw_only(),
+            py::arg("dtype") = py::none());
+  }
+  for (auto [name, op] : {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
+    OpId o = op;
+    auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
+      return reduce(o, x, to_axes(op_name(o), dim), keepdim);
+    };
+    m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  }
+  auto max_fn = [](const Tensor &x, py::object dim, bool keepdim) {
+    return extremum(OpId::max, OpId::argmax, OpId::maximum, x, dim, keepdim);
+  };
+  auto min_fn = [](const Tensor &x, py::object dim, bool keepdim) {
+    return extremum(OpId::min, OpId::argmin, OpId::minimum, x, dim, keepdim);
+  };
+  m.def("max", max_fn, py::arg("input"), py::arg("dim") = py::none(),
+        py::arg("keepdim") = false);
+  cls.def("max", max_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  m.def("min", min_fn, py::arg("input"), py::arg("dim") = py::none(),
+        py::arg("keepdim") = false);
+  cls.def("min", min_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  for (auto [name, op] :
+       {std::pair{"argmax", OpId::argmax}, std::pair{"argmin", OpId::argmin}}) {
+    OpId o = op;
+    auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
+      return arg_reduce(o, x,
+                        dim.is_none() ? std::nullopt
+                                      : std::optional<int64_t>(dim.cast<int64_t>()),
+                        keepdim);
+    };
+    m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  }
+  // std is a composite: sqrt of var.
+  for (bool is_std : {false, true}) {
+    auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
+                       bool keepdim, py::object correction) {
+      Tensor v = reduce(OpId::var, x, to_axes("var", dim), keepdim,
+                        correction_of(unbiased, correction));
+      return is_std ? unary(OpId::sqrt, v) : v;
+    };
+    const char *name = is_std ? "std" : "var";
+    m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
+          py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
+          py::kw_only(), py::arg("correction") = py::none());
+    cls.def(name, fn, py::arg("dim") = py::none(),
+            py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
+            py::kw_only(), py::arg("correction") = py::none());
+  }
+  for (auto [name, op] : {std::pair{"softmax", OpId::softmax},
+                          std::pair{"log_softmax", OpId::log_softmax}}) {
+    OpId o = op;
+    auto fn = [o](const Tensor &x, int64_t dim, py::object dtype) {
+      Tensor src = dtype.is_none() ? x : cast(x, to_dtype(op_name(o), dtype));
+      return softmax(o, src, dim);
+    };
+    m.def(name, fn, py::arg("input"), py::arg("dim"), py::arg("dtype") = py::none());
+    cls.def(name, fn, py::arg("dim"), py::arg("dtype") = py::none());
+  }
+
+  // Linear algebra.
+  auto mm = [](const Tensor &a, const Tensor &b) {
+    if (a->ndim() != 2 || b->ndim() != 2)
+      fail(ErrorKind::Value, "[mm] expects two 2-D tensors, got shapes ",
+           a->shape, " and ", b->shape);
+    return matmul(a, b);
+  };
+  auto bmm = [](const Tensor &a, const Tensor &b) {
+    if (a->ndim() != 3 || b->ndim() != 3 || a->shape[0] != b->shape[0])
+      fail(ErrorKind::Value,
+           "[bmm] expects two 3-D tensors with equal batch sizes, got shapes ",
+           a->shape, " and ", b->shape);
+    return matmul(a, b);
+  };
+  m.def("matmul", &matmul, py::arg("input"), py::arg("other"));
+  cls.def("matmul", &matmul, py::arg("other"));
+  m.def("mm", mm, py::arg("input"), py::arg("mat2"));
+  cls.def("mm", mm, py::arg("mat2"));
+  m.def("bmm", bmm, py::arg("input"), py::arg("mat2"));
+  cls.def("bmm", bmm, py::arg("mat2"));
+  cls.def("__matmul__", [](const Tensor &a, py::handle b) -> py::object {
+    if (!py::isinstance<TensorImpl>(b))
+      return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(matmul(a, b.cast<Tensor>()));
+  });
+  cls.def("__rmatmul__", [](const Tensor &a, py::handle b) -> py::object {
+    if (!py::isinstance<TensorImpl>(b))
+      return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(matmul(b.cast<Tensor>(), a));
+  });
+
+  // Views and memory as module functions.
+  m.def("reshape", [](const Tensor &x, py::object shape) {
+    return reshape(x, to_dims("reshape", shape));
+  }, py::arg("input"), py::arg("shape"));
+  m.def("transpose", &transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
+  m.def("t", &devrt::t, py::arg("input"));
+  m.def("permute", [](const Tensor &x, py::object dims) {
+    return permute(x, to_dims("permute", dims));
+  }, py::arg("input"), py::arg("dims"));
+  m.def("squeeze", [](const Tensor &x, py::object dim) {
+    return squeeze(x, to_axes("squeeze", dim));
+  }, py::arg("input"), py::arg("dim") = py::none());
+  m.def("unsqueeze", &unsqueeze, py::arg("input"), py::arg("dim"));
+  m.def("flatten", &flatten, py::arg("input"), py::arg("start_dim") = 0,
+        py::arg("end_dim") = -1);
+  m.def("clone", &clone, py::arg("input"));
+  m.def("nonzero", &nonzero, py::arg("input"));
+  cls.def("nonzero", &nonzero);
+  m.def("broadcast_shapes", [](py::args shapes) {
+    Dims out;
+    for (py::handle s : shapes)
+      out = broadcast_shapes("broadcast_shapes", out, to_dims("broadcast_shapes", s));
+    return dims_tuple(out);
+  });
+  m.def("_index", &index, py::arg("input"), py::arg("indices"));
+  m.def("_index_put_", &index_put_, py::arg("input"), py::arg("indices"),
+        py::arg("values"), py::arg("accumulate") = false);
+  m.def("_fill_", [](const Tensor &t, py::handle v) {
+    Scalar s;
+    if (!to_scalar(v, &s))
+      fail(ErrorKind::Type, "[fill_] value must be a number");
+    fill_(t, s);
+  });
+  m.def("_copy_", &copy_, py::arg("dst"), py::arg("src"));
+}
+
+} // namespace devrt::bind
