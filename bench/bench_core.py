@@ -24,10 +24,10 @@ def bench_matmul(sizes: list[int], torch) -> list[tuple]:
         a = rng.standard_normal((n, n), dtype=np.float32)
         b = rng.standard_normal((n, n), dtype=np.float32)
         da, db = devrt.from_numpy(a), devrt.from_numpy(b)
-        contenders = {"devrt": lambda: da @ db, "numpy": lambda: a @ b}
+        contenders = {"devrt": lambda x=da, y=db: x @ y, "numpy": lambda x=a, y=b: x @ y}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            contenders["torch"] = lambda: ta @ tb
+            contenders["torch"] = lambda x=ta, y=tb: x @ y
         t = compare(contenders, rounds=7 if n >= 2048 else 11, settle=0.3)
         flops = 2.0 * n**3
         rows.append((f"matmul f32 n={n}", {k: flops / v / 1e9 for k, v in t.items()}, "GFLOP/s"))
@@ -40,10 +40,10 @@ def bench_small_ops(torch) -> list[tuple]:
         a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         b = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
         da, db = devrt.from_numpy(a), devrt.from_numpy(b)
-        contenders = {"devrt": lambda: da + db, "numpy": lambda: a + b}
+        contenders = {"devrt": lambda x=da, y=db: x + y, "numpy": lambda x=a, y=b: x + y}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            contenders["torch"] = lambda: ta + tb
+            contenders["torch"] = lambda x=ta, y=tb: x + y
         t = compare(contenders)
         name = "x".join(map(str, shape))
         rows.append((f"add f32 {name}", {k: v * 1e6 for k, v in t.items()}, "us/call"))
@@ -57,7 +57,11 @@ def report(rows: list[tuple]) -> None:
         ratios = []
         for other in ("numpy", "torch"):
             if other in values:
-                r = values["devrt"] / values[other] if higher_is_better else values[other] / values["devrt"]
+                r = (
+                    values["devrt"] / values[other]
+                    if higher_is_better
+                    else values[other] / values["devrt"]
+                )
                 ratios.append(f"devrt/{other} speed {r:5.2f}x")
         print(f"{name:<22} {unit:<8} " + "  ".join(parts) + "   " + "  ".join(ratios))
 
@@ -67,7 +71,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 2048])
     args = parser.parse_args()
     torch = try_import_torch()
-    print(f"devrt {devrt.__version__}, numpy {np.__version__}, torch {torch.__version__ if torch else 'not installed'}")
+    print(
+        f"devrt {devrt.__version__}, numpy {np.__version__}, torch {torch.__version__ if torch else 'not installed'}"
+    )
     print("speed ratios > 1 mean devrt is faster\n")
     report(bench_matmul(args.sizes, torch))
     report(bench_small_ops(torch))

@@ -34,24 +34,42 @@ const char *op_name(OpId op) { return op_def(op).name; }
 
 const char *family_name(OpFamily f) {
   switch (f) {
-  case OpFamily::Unary: return "unary";
-  case OpFamily::UnaryFloat: return "unary_float";
-  case OpFamily::UnaryRound: return "unary_round";
-  case OpFamily::UnaryLogical: return "unary_logical";
-  case OpFamily::UnaryBitwise: return "unary_bitwise";
-  case OpFamily::Binary: return "binary";
-  case OpFamily::BinaryFloat: return "binary_float";
-  case OpFamily::BinaryBitwise: return "binary_bitwise";
-  case OpFamily::Compare: return "compare";
-  case OpFamily::Where: return "where";
-  case OpFamily::Reduce: return "reduce";
-  case OpFamily::ArgReduce: return "arg_reduce";
-  case OpFamily::Softmax: return "softmax";
-  case OpFamily::Matmul: return "matmul";
-  case OpFamily::Copy: return "copy";
-  case OpFamily::Creation: return "creation";
-  case OpFamily::Random: return "random";
-  case OpFamily::Index: return "index";
+  case OpFamily::Unary:
+    return "unary";
+  case OpFamily::UnaryFloat:
+    return "unary_float";
+  case OpFamily::UnaryRound:
+    return "unary_round";
+  case OpFamily::UnaryLogical:
+    return "unary_logical";
+  case OpFamily::UnaryBitwise:
+    return "unary_bitwise";
+  case OpFamily::Binary:
+    return "binary";
+  case OpFamily::BinaryFloat:
+    return "binary_float";
+  case OpFamily::BinaryBitwise:
+    return "binary_bitwise";
+  case OpFamily::Compare:
+    return "compare";
+  case OpFamily::Where:
+    return "where";
+  case OpFamily::Reduce:
+    return "reduce";
+  case OpFamily::ArgReduce:
+    return "arg_reduce";
+  case OpFamily::Softmax:
+    return "softmax";
+  case OpFamily::Matmul:
+    return "matmul";
+  case OpFamily::Copy:
+    return "copy";
+  case OpFamily::Creation:
+    return "creation";
+  case OpFamily::Random:
+    return "random";
+  case OpFamily::Index:
+    return "index";
   }
   return "?";
 }

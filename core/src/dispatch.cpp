@@ -1,6 +1,5 @@
 #include "dispatch.h"
 
-
 namespace devrt {
 
 Launch &Launch::add(bool output, const Tensor &t, const Dims *shape) {

@@ -16,8 +16,7 @@ class Launch {
 public:
   // Finds the kernel for (op, device, dtype); throws NotImplementedError.
   Launch(OpId op, Device device, DType dtype)
-      : op_(op), device_(device),
-        kernel_(find_kernel(op, device, dtype)) {}
+      : op_(op), device_(device), kernel_(find_kernel(op, device, dtype)) {}
 
   // An operand viewed as it is.
   Launch &input(const Tensor &t) { return add(false, t, nullptr); }
@@ -28,12 +27,16 @@ public:
   Launch &output(const Tensor &t) { return add(true, t, nullptr); }
 
   Launch &attr_none() { return push_attr(DEVRT_ATTR_NONE, 0, 0.0); }
-  Launch &attr_int(int64_t v) { return push_attr(DEVRT_ATTR_INT, v, double(v)); }
+  Launch &attr_int(int64_t v) {
+    return push_attr(DEVRT_ATTR_INT, v, double(v));
+  }
   Launch &attr_float(double v) {
     return push_attr(DEVRT_ATTR_FLOAT, int64_t(v), v);
   }
   Launch &attr_bool(bool v) { return push_attr(DEVRT_ATTR_BOOL, v, v); }
-  Launch &attr_scalar(Scalar s) { return push_attr(DEVRT_ATTR_SCALAR, s.i, s.f); }
+  Launch &attr_scalar(Scalar s) {
+    return push_attr(DEVRT_ATTR_SCALAR, s.i, s.f);
+  }
   Launch &attr_ints(const Dims &v);
 
   void run();

@@ -14,7 +14,9 @@ constexpr DTypeInfo kInfo[kNumDTypes] = {
     {"float16", 2}, {"bfloat16", 2}, {"float32", 4}, {"float64", 8},
 };
 
-int category(DType t) { return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1); }
+int category(DType t) {
+  return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
+}
 
 // Promotion between two types of the same category, as NumPy: the wider one;
 // float16 with bfloat16 and uint8 with a signed type need a wider type.
@@ -45,9 +47,8 @@ bool dtype_from_name(const std::string &name, DType *out) {
 
 DType promote_types(DType a, DType b, bool a_weak, bool b_weak) {
   if (a_weak == b_weak)
-    return category(a) == category(b)
-               ? promote_same_category(a, b)
-               : (category(a) > category(b) ? a : b);
+    return category(a) == category(b) ? promote_same_category(a, b)
+                                      : (category(a) > category(b) ? a : b);
   DType strong = a_weak ? b : a;
   DType weak = a_weak ? a : b;
   if (category(weak) <= category(strong))

@@ -163,8 +163,8 @@ void load_plugin_library(const std::string &path) {
   if (!h)
     fail(ErrorKind::Runtime, "[load_plugin] cannot load ", path, ": ",
          dlerror());
-  auto init = reinterpret_cast<devrt_plugin_init_fn>(
-      dlsym(h, "devrt_plugin_init"));
+  auto init =
+      reinterpret_cast<devrt_plugin_init_fn>(dlsym(h, "devrt_plugin_init"));
   if (!init)
     fail(ErrorKind::Runtime, "[load_plugin] ", path,
          " does not export devrt_plugin_init");
@@ -191,12 +191,13 @@ std::vector<BackendInfo> backends() {
   return out;
 }
 
-const devrt_backend_desc &backend_desc(int type) { return reg().slots[type].desc; }
+const devrt_backend_desc &backend_desc(int type) {
+  return reg().slots[type].desc;
+}
 
 CachingAllocator &allocator(Device device) {
   BackendSlot &s = reg().slots[device.type];
-  if (device.index < 0 ||
-      device.index >= static_cast<int>(s.allocators.size()))
+  if (device.index < 0 || device.index >= static_cast<int>(s.allocators.size()))
     fail(ErrorKind::Value, "[device] ", device_str(device),
          " does not exist: '", s.info.name, "' has ", s.allocators.size(),
          " device(s)");
@@ -224,8 +225,7 @@ uint32_t kernel_dtypes(OpId op, int device_type) {
 }
 
 const KernelEntry &find_kernel(OpId op, Device device, DType dtype) {
-  const KernelEntry &e =
-      reg().kernels[static_cast<int>(op)][device.type];
+  const KernelEntry &e = reg().kernels[static_cast<int>(op)][device.type];
   if (e.fn && (e.dtypes & dtype_bit(dtype))) [[likely]]
     return e;
   std::ostringstream have;
@@ -244,7 +244,7 @@ const KernelEntry &find_kernel(OpId op, Device device, DType dtype) {
 
 std::string device_str(Device d) {
   const BackendSlot &s = reg().slots[d.type];
-  if (d.type == 0)
+  if (d.type == 0 && d.index == 0)
     return "cpu";
   return s.info.name + ":" + std::to_string(d.index);
 }

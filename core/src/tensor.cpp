@@ -44,15 +44,20 @@ Dims contiguous_strides(const Dims &shape) {
   return strides;
 }
 
-int64_t shape_numel(const Dims &shape) {
-  int64_t n = 1;
+int64_t shape_numel(const Dims &shape, const char *op) {
+  // Overflow is checked on the product of the non-zero sizes: a zero
+  // anywhere does not make an absurd shape valid.
+  int64_t n = 1, nonzero = 1;
   for (int64_t s : shape) {
     if (s < 0)
-      fail(ErrorKind::Value, "[empty] negative dimension ", s, " in shape ",
+      fail(ErrorKind::Value, "[", op, "] negative dimension ", s, " in shape ",
            shape);
-    if (s != 0 && n > std::numeric_limits<int64_t>::max() / s)
-      fail(ErrorKind::Value, "[empty] shape ", shape,
-           " has more elements than fit in int64");
+    if (s != 0) {
+      if (nonzero > std::numeric_limits<int64_t>::max() / s)
+        fail(ErrorKind::Value, "[", op, "] shape ", shape,
+             " has more elements than fit in int64");
+      nonzero *= s;
+    }
     n *= s;
   }
   return n;
@@ -61,8 +66,8 @@ int64_t shape_numel(const Dims &shape) {
 Tensor empty(const Dims &shape, DType dtype, Device device) {
   int64_t n = shape_numel(shape);
   size_t isz = itemsize(dtype);
-  if (n > 0 && static_cast<uint64_t>(n) >
-                   std::numeric_limits<uint64_t>::max() / 2 / isz)
+  if (n > 0 &&
+      static_cast<uint64_t>(n) > std::numeric_limits<uint64_t>::max() / 2 / isz)
     fail(ErrorKind::Value, "[empty] shape ", shape, " of ", dtype_name(dtype),
          " needs more bytes than fit in 64 bits");
   auto storage = std::make_shared<Storage>();
@@ -78,6 +83,20 @@ Tensor empty(const Dims &shape, DType dtype, Device device) {
   t->dtype = dtype;
   t->device = device;
   return t;
+}
+
+bool partially_overlaps(const TensorImpl &a, const TensorImpl &b) {
+  if (a.storage != b.storage || a.numel() == 0 || b.numel() == 0)
+    return false;
+  if (a.offset == b.offset && a.shape == b.shape && a.strides == b.strides)
+    return false;
+  auto extent = [](const TensorImpl &t) {
+    int64_t last = t.offset;
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      last += (t.shape[i] - 1) * t.strides[i];
+    return last;
+  };
+  return a.offset <= extent(b) && b.offset <= extent(a);
 }
 
 Tensor make_view(const std::shared_ptr<Storage> &storage, int64_t offset,

@@ -1,6 +1,6 @@
 // The CPU backend's entry point: registers the "cpu" device and its kernels.
-#include "kernels.h"
 #include "kernel_util.h"
+#include "kernels.h"
 
 #include <devrt/c_api.h>
 
@@ -40,9 +40,9 @@ int host_synchronize(void *, int32_t) { return DEVRT_OK; }
 extern "C" DEVRT_EXPORT int devrt_plugin_init(uint32_t abi_version) {
   using namespace devrt_cpu;
   if (abi_version != DEVRT_ABI_VERSION) {
-    const std::string message =
-        "[cpu] plugin built for devrt ABI " + std::to_string(DEVRT_ABI_VERSION) +
-        ", core offers " + std::to_string(abi_version);
+    const std::string message = "[cpu] plugin built for devrt ABI " +
+                                std::to_string(DEVRT_ABI_VERSION) +
+                                ", core offers " + std::to_string(abi_version);
     devrt_set_error(message.c_str());
     return DEVRT_ERROR_RUNTIME;
   }

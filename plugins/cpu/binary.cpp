@@ -25,12 +25,12 @@ struct Div {
 // NaN in either operand wins; between equals (+0, -0) b wins, as in NumPy.
 struct Maximum {
   template <typename T> T operator()(T a, T b) const {
-    return (a > b || a != a) ? a : b;
+    return ((a > b) | (a != a)) ? a : b;
   }
 };
 struct Minimum {
   template <typename T> T operator()(T a, T b) const {
-    return (a < b || a != a) ? a : b;
+    return ((a < b) | (a != a)) ? a : b;
   }
 };
 
@@ -196,8 +196,7 @@ void where(const devrt_kernel_call &call) {
   dispatch_bytes(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     map<T, bool, T, T>(
-        kGrainCheap, [](bool c, T x, T z) { return c ? x : z; }, y, cond, a,
-        b);
+        kGrainCheap, [](bool c, T x, T z) { return c ? x : z; }, y, cond, a, b);
   });
 }
 

@@ -55,37 +55,87 @@ template <typename To, typename From> storage_t<To> convert(storage_t<From> v) {
   }
 }
 
-void copy_same_dtype(const devrt_view &src, const devrt_view &dst) {
+// Copies a source that runs down the destination's columns (a transpose)
+// tile by tile, so both sides stay in cache.
+template <typename Out, typename In, typename F>
+void copy_tiles(const Layout<2> &l, char *const *base, F f) {
+  constexpr int64_t kTile = 32;
+  const int nd = l.ndim;
+  const int64_t rows = l.shape[nd - 2], cols = l.shape[nd - 1];
+  const int64_t drs = l.stride[nd - 2][0], scs = l.stride[nd - 1][1];
+  Layout<2> outer; // the dimensions above the last two
+  outer.ndim = nd - 2;
+  for (int d = 0; d < nd - 2; ++d) {
+    outer.shape[d] = l.shape[d];
+    outer.stride[d][0] = l.stride[d][0];
+    outer.stride[d][1] = l.stride[d][1];
+    outer.numel *= l.shape[d];
+  }
+  outer.coalesce();
+  const int64_t bands = (rows + kTile - 1) / kTile;
+  parallel_for(outer.numel * bands,
+               std::max<int64_t>(1, kGrainCheap / (kTile * cols)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t item = b; item < e; ++item) {
+                   char *p[2];
+                   seek(outer, base, item / bands, p);
+                   const int64_t r0 = (item % bands) * kTile;
+                   const int64_t r1 = std::min(rows, r0 + kTile);
+                   for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+                     const int64_t c1 = std::min(cols, c0 + kTile);
+                     for (int64_t r = r0; r < r1; ++r) {
+                       Out *d = reinterpret_cast<Out *>(p[0] + r * drs);
+                       const char *s = p[1] + r * int64_t{sizeof(In)};
+                       for (int64_t c = c0; c < c1; ++c)
+                         d[c] = f(*reinterpret_cast<const In *>(s + c * scs));
+                     }
+                   }
+                 }
+               });
+}
+
+// dst = f(src) for storage types Out, In.
+template <typename Out, typename In, typename F>
+void convert_views(const devrt_view &src, const devrt_view &dst, F f) {
   const Layout<2> l = make_layout<2>({&dst, &src});
   if (l.numel == 0)
     return;
-  const int64_t size = itemsize(dst.dtype);
-  if (l.ndim == 1 && l.inner_stride(0) == size && l.inner_stride(1) == size) {
-    char *d = static_cast<char *>(dst.data);
-    const char *s = static_cast<const char *>(src.data);
-    parallel_for(l.numel * size, kGrainCheap * 8, [&](int64_t b, int64_t e) {
-      std::memcpy(d + b, s + b, static_cast<size_t>(e - b));
-    });
+  if (l.ndim >= 2 && l.inner_stride(0) == int64_t{sizeof(Out)} &&
+      l.stride[l.ndim - 2][1] == int64_t{sizeof(In)} &&
+      l.inner_stride(1) != int64_t{sizeof(In)}) {
+    char *base[2] = {static_cast<char *>(dst.data),
+                     static_cast<char *>(src.data)};
+    copy_tiles<Out, In>(l, base, f);
     return;
   }
-  dispatch_bytes(dst.dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    map<T, T>(kGrainCheap, [](T v) { return v; }, dst, src);
-  });
+  map<Out, In>(kGrainCheap, f, dst, src);
 }
 
 void copy(const devrt_kernel_call &call) {
   expect_arity(call, 1, 1);
   const devrt_view &src = call.inputs[0], &dst = call.outputs[0];
-  if (src.dtype == dst.dtype)
-    return copy_same_dtype(src, dst);
+  if (src.dtype == dst.dtype) {
+    if (is_contiguous(src) && is_contiguous(dst)) {
+      char *d = static_cast<char *>(dst.data);
+      const char *s = static_cast<const char *>(src.data);
+      parallel_for(numel(dst) * itemsize(dst.dtype), kGrainCheap * 8,
+                   [&](int64_t b, int64_t e) {
+                     std::memcpy(d + b, s + b, static_cast<size_t>(e - b));
+                   });
+      return;
+    }
+    dispatch_bytes(dst.dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      convert_views<T, T>(src, dst, [](T v) { return v; });
+    });
+    return;
+  }
   AllTypes::dispatch(src.dtype, [&](auto from) {
     using From = typename decltype(from)::marker;
     AllTypes::dispatch(dst.dtype, [&](auto to) {
       using To = typename decltype(to)::marker;
-      map<storage_t<To>, storage_t<From>>(
-          kGrainCheap, [](storage_t<From> v) { return convert<To, From>(v); },
-          dst, src);
+      convert_views<storage_t<To>, storage_t<From>>(
+          src, dst, [](storage_t<From> v) { return convert<To, From>(v); });
     });
   });
 }
@@ -126,9 +176,11 @@ void arange(const devrt_kernel_call &call) {
     parallel_for(y.shape[0], kGrainCheap, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         if constexpr (std::is_floating_point_v<T>)
-          out[i * stride] = static_cast<T>(start.f + static_cast<double>(i) * step.f);
+          out[i * stride] =
+              static_cast<T>(start.f + static_cast<double>(i) * step.f);
         else
-          out[i * stride] = static_cast<T>(wrap_add(start.i, wrap_mul(i, step.i)));
+          out[i * stride] =
+              static_cast<T>(wrap_add(start.i, wrap_mul(i, step.i)));
       }
     });
   });

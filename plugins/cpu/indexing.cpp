@@ -30,8 +30,8 @@ void nonzero(const devrt_kernel_call &call) {
   expect_dtype(y, DEVRT_INT64, "y");
   check_rank(x.ndim);
   if (y.ndim != 2 || y.shape[1] != x.ndim)
-    fail(DEVRT_ERROR_RUNTIME, "the output must have shape (n, " +
-                                  std::to_string(x.ndim) + ")");
+    fail(DEVRT_ERROR_RUNTIME,
+         "the output must have shape (n, " + std::to_string(x.ndim) + ")");
   const int64_t expected = y.shape[0];
   // x unmerged (each dimension's index is written), as at least rank 1.
   Layout<1> l;
@@ -44,7 +44,8 @@ void nonzero(const devrt_kernel_call &call) {
     l.numel *= x.shape[d];
   }
   const int64_t chunks = (l.numel + kGrainCheap - 1) / kGrainCheap;
-  std::unique_ptr<int64_t[]> start(new int64_t[static_cast<size_t>(chunks) + 1]);
+  std::unique_ptr<int64_t[]> start(
+      new int64_t[static_cast<size_t>(chunks) + 1]);
   char *base[1] = {static_cast<char *>(x.data)};
   int64_t *out = static_cast<int64_t *>(y.data);
   const int64_t ys0 = y.strides[0], ys1 = y.strides[1];
@@ -62,7 +63,8 @@ void nonzero(const devrt_kernel_call &call) {
         chunk_range(c, &b, &e);
         for_each_row(l, base, b, e, [&](char *const *p, int64_t n) {
           for (int64_t j = 0; j < n; ++j)
-            count += is_nonzero<Marker>(*reinterpret_cast<const T *>(p[0] + j * is));
+            count +=
+                is_nonzero<Marker>(*reinterpret_cast<const T *>(p[0] + j * is));
         });
         start[c + 1] = count;
       }
@@ -89,7 +91,8 @@ void nonzero(const devrt_kernel_call &call) {
             rest /= l.shape[d];
           }
           for (int64_t j = 0; j < n; ++j) {
-            if (!is_nonzero<Marker>(*reinterpret_cast<const T *>(p[0] + j * is)))
+            if (!is_nonzero<Marker>(
+                    *reinterpret_cast<const T *>(p[0] + j * is)))
               continue;
             int64_t *o = out + row++ * ys0;
             for (int d = 0; d < x.ndim - 1; ++d)
@@ -109,12 +112,13 @@ void nonzero(const devrt_kernel_call &call) {
 struct Indices {
   int k = 0;
   const devrt_view *idx = nullptr;
-  int bnd = 0;            // rank of B
+  int bnd = 0; // rank of B
   const int64_t *bshape = nullptr;
   int64_t bnumel = 1;
 };
 
-Indices gather_indices(const devrt_kernel_call &call, const devrt_view &indexed) {
+Indices gather_indices(const devrt_kernel_call &call,
+                       const devrt_view &indexed) {
   Indices ix;
   ix.k = call.n_inputs - 1;
   ix.idx = call.inputs + 1;
@@ -191,10 +195,9 @@ int64_t indexed_offset(const BatchWalk &w, int k, const devrt_view &indexed) {
     const int64_t size = indexed.shape[j];
     int64_t i = w.index(j);
     if (i < -size || i >= size)
-      fail(DEVRT_ERROR_INDEX, "index " + std::to_string(i) +
-                                  " is out of bounds for dimension " +
-                                  std::to_string(j) + " with size " +
-                                  std::to_string(size));
+      fail(DEVRT_ERROR_INDEX,
+           "index " + std::to_string(i) + " is out of bounds for dimension " +
+               std::to_string(j) + " with size " + std::to_string(size));
     if (i < 0)
       i += size;
     off += i * indexed.strides[j];
@@ -211,7 +214,8 @@ Layout<2> block_layout(const devrt_view &dense, const devrt_view &indexed,
   if (dense.ndim != ix.bnd + rest)
     fail(DEVRT_ERROR_RUNTIME, "rank " + std::to_string(dense.ndim) +
                                   " does not match the index shape and the " +
-                                  std::to_string(rest) + " trailing dimensions");
+                                  std::to_string(rest) +
+                                  " trailing dimensions");
   for (int d = 0; d < ix.bnd; ++d)
     if (dense.shape[d] != ix.bshape[d])
       fail(DEVRT_ERROR_RUNTIME, "shape does not start with the index shape");
@@ -240,12 +244,14 @@ void copy_run(char *d, int64_t ds, const char *s, int64_t ss, int64_t n) {
     return;
   }
   for (int64_t i = 0; i < n; ++i)
-    *reinterpret_cast<T *>(d + i * ds) = *reinterpret_cast<const T *>(s + i * ss);
+    *reinterpret_cast<T *>(d + i * ds) =
+        *reinterpret_cast<const T *>(s + i * ss);
 }
 
 void index(const devrt_kernel_call &call) {
   if (call.n_inputs < 1 || call.n_outputs != 1)
-    fail(DEVRT_ERROR_RUNTIME, "expected a source, index tensors and one output");
+    fail(DEVRT_ERROR_RUNTIME,
+         "expected a source, index tensors and one output");
   const devrt_view &src = call.inputs[0], &y = call.outputs[0];
   expect_dtype(y, src.dtype, "y");
   check_rank(src.ndim);
@@ -261,10 +267,10 @@ void index(const devrt_kernel_call &call) {
                    BatchWalk w(ix, y);
                    w.seek(b0);
                    for (int64_t b = b0; b < b1; ++b, w.next()) {
-                     char *base[2] = {
-                         static_cast<char *>(y.data) + w.dense_offset(),
-                         static_cast<char *>(src.data) +
-                             indexed_offset(w, ix.k, src)};
+                     char *base[2] = {static_cast<char *>(y.data) +
+                                          w.dense_offset(),
+                                      static_cast<char *>(src.data) +
+                                          indexed_offset(w, ix.k, src)};
                      for_each_row(block, base, 0, block.numel,
                                   [&](char *const *p, int64_t n) {
                                     copy_run<T>(p[0], ys, p[1], ss, n);
@@ -278,7 +284,8 @@ void index(const devrt_kernel_call &call) {
 template <typename Marker>
 storage_t<Marker> add_values(storage_t<Marker> a, storage_t<Marker> b) {
   if constexpr (std::is_same_v<Marker, Float16>)
-    return devrt::float_to_half(devrt::half_to_float(a) + devrt::half_to_float(b));
+    return devrt::float_to_half(devrt::half_to_float(a) +
+                                devrt::half_to_float(b));
   else if constexpr (std::is_same_v<Marker, BFloat16>)
     return devrt::float_to_bfloat16(devrt::bfloat16_to_float(a) +
                                     devrt::bfloat16_to_float(b));
@@ -316,10 +323,10 @@ void index_put(const devrt_kernel_call &call) {
                    BatchWalk w(ix, values);
                    w.seek(0);
                    for (int64_t b = 0; b < ix.bnumel; ++b, w.next()) {
-                     char *base[2] = {
-                         static_cast<char *>(values.data) + w.dense_offset(),
-                         static_cast<char *>(dst.data) +
-                             indexed_offset(w, ix.k, dst)};
+                     char *base[2] = {static_cast<char *>(values.data) +
+                                          w.dense_offset(),
+                                      static_cast<char *>(dst.data) +
+                                          indexed_offset(w, ix.k, dst)};
                      for_each_row(block, base, r0, r1,
                                   [&](char *const *p, int64_t n) { op(p, n); });
                    }
@@ -340,7 +347,8 @@ void index_put(const devrt_kernel_call &call) {
     scatter([&](char *const *p, int64_t n) {
       for (int64_t i = 0; i < n; ++i) {
         T *d = reinterpret_cast<T *>(p[1] + i * ds);
-        *d = add_values<Marker>(*d, *reinterpret_cast<const T *>(p[0] + i * vs));
+        *d =
+            add_values<Marker>(*d, *reinterpret_cast<const T *>(p[0] + i * vs));
       }
     });
   });

@@ -33,8 +33,8 @@ struct KernelError {
 }
 
 inline const char *dtype_name(int32_t dtype) {
-  static const char *const names[] = {"bool",    "uint8",    "int32",
-                                      "int64",   "float16",  "bfloat16",
+  static const char *const names[] = {"bool",    "uint8",   "int32",
+                                      "int64",   "float16", "bfloat16",
                                       "float32", "float64"};
   return dtype >= 0 && dtype < DEVRT_NUM_DTYPES ? names[dtype] : "unknown";
 }
@@ -138,9 +138,9 @@ inline const devrt_attr &attr(const devrt_kernel_call &call, int32_t i,
     fail(DEVRT_ERROR_RUNTIME, "missing attribute " + std::to_string(i));
   const devrt_attr &a = call.attrs[i];
   if (a.kind != kind && !(optional && a.kind == DEVRT_ATTR_NONE))
-    fail(DEVRT_ERROR_RUNTIME, "attribute " + std::to_string(i) +
-                                  " has kind " + std::to_string(a.kind) +
-                                  ", expected " + std::to_string(kind));
+    fail(DEVRT_ERROR_RUNTIME, "attribute " + std::to_string(i) + " has kind " +
+                                  std::to_string(a.kind) + ", expected " +
+                                  std::to_string(kind));
   return a;
 }
 
@@ -194,8 +194,8 @@ template <typename T> struct Tag {
 // Calls f(Tag<T>{}) for the T among Ts whose dtype is `dtype`; any other
 // dtype is a TYPE error.
 template <typename... Ts, typename F> void dispatch(int32_t dtype, F &&f) {
-  bool done = ((dtype == dtype_of<Ts>::value ? (f(Tag<Ts>{}), true) : false) ||
-               ...);
+  bool done =
+      ((dtype == dtype_of<Ts>::value ? (f(Tag<Ts>{}), true) : false) || ...);
   if (!done)
     fail(DEVRT_ERROR_TYPE,
          std::string("no CPU kernel for dtype ") + dtype_name(dtype));
@@ -238,7 +238,8 @@ template <typename F> void dispatch_bytes(int32_t dtype, F &&f) {
 template <typename T> inline T wrap_add(T a, T b) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+    return static_cast<T>(
+        static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
   } else {
     return a + b;
   }
@@ -246,7 +247,8 @@ template <typename T> inline T wrap_add(T a, T b) {
 template <typename T> inline T wrap_sub(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));
+    return static_cast<T>(
+        static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));
   } else {
     return a - b;
   }
@@ -256,7 +258,8 @@ template <typename T> inline T wrap_mul(T a, T b) {
     using U = std::make_unsigned_t<T>;
     // uint8_t would promote to int: keep the product unsigned and wide.
     using W = std::conditional_t<(sizeof(U) < sizeof(unsigned)), unsigned, U>;
-    return static_cast<T>(static_cast<U>(static_cast<W>(a) * static_cast<W>(b)));
+    return static_cast<T>(
+        static_cast<U>(static_cast<W>(a) * static_cast<W>(b)));
   } else {
     return a * b;
   }

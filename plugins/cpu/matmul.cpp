@@ -94,8 +94,10 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   std::vector<T> sa, sb;
   for_each_row(batch, base, 0, batch.numel, [&](char *const *p, int64_t cnt) {
     for (int64_t i = 0; i < cnt; ++i) {
-      const T *a = reinterpret_cast<const T *>(p[0] + i * batch.inner_stride(0));
-      const T *b = reinterpret_cast<const T *>(p[1] + i * batch.inner_stride(1));
+      const T *a =
+          reinterpret_cast<const T *>(p[0] + i * batch.inner_stride(0));
+      const T *b =
+          reinterpret_cast<const T *>(p[1] + i * batch.inner_stride(1));
       T *y = reinterpret_cast<T *>(p[2] + i * batch.inner_stride(2));
       const BlasOperand<T> oa = blas_operand(a, d.m, d.k, d.ars, d.acs, sa);
       const BlasOperand<T> ob = blas_operand(b, d.k, d.n, d.brs, d.bcs, sb);
@@ -118,7 +120,8 @@ void int_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
       const T *a = reinterpret_cast<const T *>(p[0]) + i * d.ars;
       const T *b = reinterpret_cast<const T *>(p[1]);
       T *y = reinterpret_cast<T *>(p[2]) + i * d.yrs;
-      std::memset(static_cast<void *>(y), 0, static_cast<size_t>(d.n) * sizeof(T));
+      std::memset(static_cast<void *>(y), 0,
+                  static_cast<size_t>(d.n) * sizeof(T));
       for (int64_t k = 0; k < d.k; ++k) {
         const T aik = a[k * d.acs];
         const T *bk = b + k * d.brs;
@@ -142,15 +145,16 @@ void matmul(const devrt_kernel_call &call) {
   const int r = y.ndim;
   check_rank(r);
   if (r < 2 || a.ndim != r || b.ndim != r)
-    fail(DEVRT_ERROR_RUNTIME, "expected operands of one rank >= 2, got " +
-                                  std::to_string(a.ndim) + ", " +
-                                  std::to_string(b.ndim) + " and " +
-                                  std::to_string(r));
-  Dims d{a.shape[r - 2], b.shape[r - 1], a.shape[r - 1],
+    fail(DEVRT_ERROR_RUNTIME,
+         "expected operands of one rank >= 2, got " + std::to_string(a.ndim) +
+             ", " + std::to_string(b.ndim) + " and " + std::to_string(r));
+  Dims d{a.shape[r - 2],   b.shape[r - 1],   a.shape[r - 1],
          a.strides[r - 2], a.strides[r - 1], b.strides[r - 2],
          b.strides[r - 1], y.strides[r - 2]};
   if (b.shape[r - 2] != d.k || y.shape[r - 2] != d.m || y.shape[r - 1] != d.n)
     fail(DEVRT_ERROR_RUNTIME, "shapes do not chain");
+  if (numel(y) == 0)
+    return;
   if (d.n > 1 && y.strides[r - 1] != 1)
     fail(DEVRT_ERROR_RUNTIME, "the output's rows must be contiguous");
   if (d.m > 1 && d.yrs < d.n)
@@ -170,8 +174,6 @@ void matmul(const devrt_kernel_call &call) {
     batch.stride[i][1] = b.strides[i] * size;
     batch.stride[i][2] = y.strides[i] * size;
   }
-  if (batch.numel == 0 || d.m == 0 || d.n == 0)
-    return;
   batch.coalesce();
   char *base[3] = {static_cast<char *>(a.data), static_cast<char *>(b.data),
                    static_cast<char *>(y.data)};

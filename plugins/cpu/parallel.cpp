@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -16,6 +17,37 @@ namespace detail {
 namespace {
 
 thread_local bool t_in_parallel = false;
+
+// Pieces per thread: a worker that wakes late costs at most one small piece.
+constexpr int64_t kPiecesPerThread = 4;
+// Waking a sleeping thread can take tens of microseconds (more in VMs), so a
+// worker spins a while for the next job (kernels come in bursts) and the
+// caller spins for the last pieces, before either sleeps.
+constexpr auto kWorkerSpin = std::chrono::microseconds(100);
+constexpr auto kCallerSpin = std::chrono::microseconds(50);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until pred() or `limit` has passed; returns pred().
+template <typename Pred, typename Duration>
+bool spin_until(Pred pred, Duration limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred())
+        return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return pred();
+  }
+}
 
 // Note: one job at a time. A caller publishes the job under m_ and bumps
 // generation_; workers that wake join it (joined_), claim pieces from next_
@@ -28,7 +60,8 @@ public:
     if (!use.owns_lock())
       return false;
     const int64_t threads = devrt_num_threads();
-    const int64_t pieces = std::min(threads, (n + grain - 1) / grain);
+    const int64_t pieces =
+        std::min(threads * kPiecesPerThread, (n + grain - 1) / grain);
     if (pieces <= 1)
       return false;
     grow(static_cast<int>(threads - 1));
@@ -41,7 +74,7 @@ public:
       n_ = n;
       pieces_ = pieces;
       piece_size_ = (n + pieces - 1) / pieces;
-      seats_ = static_cast<int>(pieces - 1);
+      seats_ = static_cast<int>(std::min(threads, pieces) - 1);
       next_.store(0, std::memory_order_relaxed);
       done_.store(0, std::memory_order_relaxed);
       error_ = nullptr;
@@ -51,10 +84,12 @@ public:
 
     work(fn, ctx, n, pieces, piece_size_);
 
-    std::unique_lock<std::mutex> lk(m_);
-    left_cv_.wait(lk, [&] {
+    auto finished = [&] {
       return done_.load(std::memory_order_acquire) == pieces;
-    });
+    };
+    spin_until(finished, kCallerSpin);
+    std::unique_lock<std::mutex> lk(m_);
+    left_cv_.wait(lk, finished);
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
@@ -67,8 +102,8 @@ private:
   void work(RangeFn fn, void *ctx, int64_t n, int64_t pieces,
             int64_t piece_size) {
     t_in_parallel = true;
-    for (int64_t p; (p = next_.fetch_add(1, std::memory_order_relaxed)) <
-                    pieces;) {
+    for (int64_t p;
+         (p = next_.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
       const int64_t b = p * piece_size;
       const int64_t e = std::min(n, b + piece_size);
       try {
@@ -89,11 +124,13 @@ private:
 
   void worker() {
     uint64_t seen = 0;
+    auto published = [&] {
+      return generation_.load(std::memory_order_acquire) != seen;
+    };
     for (;;) {
+      spin_until(published, kWorkerSpin);
       std::unique_lock<std::mutex> lk(m_);
-      wake_cv_.wait(lk, [&] {
-        return generation_.load(std::memory_order_acquire) != seen;
-      });
+      wake_cv_.wait(lk, published);
       seen = generation_.load(std::memory_order_acquire);
       if (seats_ == 0)
         continue;
@@ -144,8 +181,9 @@ Pool &pool() {
   if (p)
     return *p;
   static std::once_flag atfork_once;
-  std::call_once(atfork_once,
-                 [] { pthread_atfork(nullptr, nullptr, forget_pool_in_child); });
+  std::call_once(atfork_once, [] {
+    pthread_atfork(nullptr, nullptr, forget_pool_in_child);
+  });
   Pool *fresh = new Pool;
   if (!g_pool.compare_exchange_strong(p, fresh)) {
     delete fresh;

@@ -4,6 +4,7 @@
 #include "strided.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -45,8 +46,9 @@ template <typename T> struct Max {
                ? -std::numeric_limits<T>::infinity()
                : std::numeric_limits<T>::lowest();
   }
+  static constexpr bool kGreatest = true;
   static Acc lift(T v) { return v; }
-  static Acc combine(Acc a, Acc b) { return (a >= b || a != a) ? a : b; }
+  static Acc combine(Acc a, Acc b) { return ((a >= b) | (a != a)) ? a : b; }
 };
 
 template <typename T> struct Min {
@@ -57,9 +59,14 @@ template <typename T> struct Min {
                ? std::numeric_limits<T>::infinity()
                : std::numeric_limits<T>::max();
   }
+  static constexpr bool kGreatest = false;
   static Acc lift(T v) { return v; }
-  static Acc combine(Acc a, Acc b) { return (a <= b || a != a) ? a : b; }
+  static Acc combine(Acc a, Acc b) { return ((a <= b) | (a != a)) ? a : b; }
 };
+
+template <typename R> struct is_extreme : std::false_type {};
+template <typename T> struct is_extreme<Max<T>> : std::true_type {};
+template <typename T> struct is_extreme<Min<T>> : std::true_type {};
 
 struct Any {
   using Acc = bool;
@@ -121,10 +128,41 @@ template <typename T> inline T pairwise_sum(const T *x, int64_t n) {
   return total;
 }
 
+// Floating max/min: GCC turns the NaN test of scalar lanes back into a
+// branch, so these lanes are explicit GCC vectors (lowered to whatever the
+// clone's instruction set has), with combine written out inline.
+template <typename R, typename T>
+inline T extreme_lanes(const T *x, int64_t n) {
+  typedef T V __attribute__((vector_size(32)));
+  constexpr int64_t W = 32 / sizeof(T), K = 4;
+  V acc[K];
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t w = 0; w < W; ++w)
+      acc[k][w] = R::identity();
+  int64_t i = 0;
+  for (; i + K * W <= n; i += K * W)
+    for (int64_t k = 0; k < K; ++k) {
+      V v;
+      std::memcpy(&v, x + i + k * W, sizeof v);
+      const auto keep =
+          (R::kGreatest ? acc[k] >= v : acc[k] <= v) | (acc[k] != acc[k]);
+      acc[k] = keep ? acc[k] : v;
+    }
+  T r = R::identity();
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t w = 0; w < W; ++w)
+      r = R::combine(r, T(acc[k][w]));
+  for (; i < n; ++i)
+    r = R::combine(r, x[i]);
+  return r;
+}
+
 template <typename R, typename T>
 DEVRT_CPU_CLONES typename R::Acc reduce_contiguous(const T *x, int64_t n) {
   if constexpr (R::kPairwise)
     return typename R::Acc(pairwise_sum(x, n));
+  else if constexpr (is_extreme<R>::value && std::is_floating_point_v<T>)
+    return extreme_lanes<R>(x, n);
   else
     return lanes<R, 64 / sizeof(typename R::Acc)>(x, n, R::identity());
 }
@@ -151,9 +189,9 @@ typename R::Acc reduce_run(const char *p, int64_t n, int64_t byte_stride) {
 
 // ---- the N-d driver --------------------------------------------------------
 
-constexpr int64_t kChunk = 32768;     // elements of one partial result
-constexpr int64_t kFewOutputs = 16;   // below: split each reduction itself
-constexpr int64_t kColumns = 512;     // accumulators of one row block
+constexpr int64_t kChunk = 32768;   // elements of one partial result
+constexpr int64_t kFewOutputs = 16; // below: split each reduction itself
+constexpr int64_t kColumns = 512;   // accumulators of one row block
 
 // Dimensions [0, upto) of the joint (x, y) layout, split into those kept (y
 // stride non-zero) and those reduced.
@@ -201,8 +239,8 @@ void reduce(const devrt_view &x, const devrt_view &y, Fin fin) {
     l.stride[d][0] = x.strides[d] * int64_t{sizeof(T)};
     l.stride[d][1] = kept ? y.strides[d] * int64_t{sizeof(T)} : 0;
     if (kept && x.shape[d] > 1 && y.strides[d] == 0)
-      fail(DEVRT_ERROR_RUNTIME, "output has stride 0 in dimension " +
-                                    std::to_string(d));
+      fail(DEVRT_ERROR_RUNTIME,
+           "output has stride 0 in dimension " + std::to_string(d));
     if (!kept)
       count *= x.shape[d];
   }
@@ -269,7 +307,8 @@ void reduce(const devrt_view &x, const devrt_view &y, Fin fin) {
       }
       return;
     }
-    const int64_t grain = std::max<int64_t>(1, kGrainCheap / (count * kColumns));
+    const int64_t grain =
+        std::max<int64_t>(1, kGrainCheap / (count * kColumns));
     parallel_for(items, grain, [&](int64_t i0, int64_t i1) {
       Acc acc[kColumns];
       for (int64_t item = i0; item < i1; ++item) {
@@ -308,7 +347,8 @@ void reduce(const devrt_view &x, const devrt_view &y, Fin fin) {
         char *xp = p[0] + j * kx;
         parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
           for (int64_t c = c0; c < c1; ++c)
-            part[c] = reduce_range(xp, c * kChunk, std::min(count, (c + 1) * kChunk));
+            part[c] =
+                reduce_range(xp, c * kChunk, std::min(count, (c + 1) * kChunk));
         });
         Acc a = part[0];
         for (int64_t c = 1; c < chunks; ++c)
@@ -437,7 +477,7 @@ template <bool Greatest> void arg_reduction(const devrt_kernel_call &call) {
     fail(DEVRT_ERROR_VALUE, "attempt to get the extremum of an empty sequence");
   Numeric::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    devrt_view xk = x;   // x without the reduced axis (size 1 there)
+    devrt_view xk = x; // x without the reduced axis (size 1 there)
     int64_t shape[kMaxDims];
     for (int d = 0; d < x.ndim; ++d)
       shape[d] = d == axis ? 1 : x.shape[d];
@@ -454,9 +494,10 @@ template <bool Greatest> void arg_reduction(const devrt_kernel_call &call) {
           const T *xp = reinterpret_cast<const T *>(p[0] + j * xs);
           parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
             for (int64_t c = c0; c < c1; ++c)
-              idx[c] = c * kChunk + arg_scan<Greatest>(
-                                        xp + c * kChunk * s,
-                                        std::min(kChunk, n - c * kChunk), s, &vals[c]);
+              idx[c] = c * kChunk +
+                       arg_scan<Greatest>(xp + c * kChunk * s,
+                                          std::min(kChunk, n - c * kChunk), s,
+                                          &vals[c]);
           });
           T b = vals[0];
           int64_t bi = idx[0];
@@ -470,14 +511,14 @@ template <bool Greatest> void arg_reduction(const devrt_kernel_call &call) {
       });
       return;
     }
-    parallel_rows(l, base, std::max<int64_t>(1, kGrainCheap / n),
-                  [&](char *const *p, int64_t m) {
-                    T b;
-                    for (int64_t j = 0; j < m; ++j)
-                      *reinterpret_cast<int64_t *>(p[1] + j * ys) =
-                          arg_scan<Greatest>(
-                              reinterpret_cast<const T *>(p[0] + j * xs), n, s, &b);
-                  });
+    parallel_rows(
+        l, base, std::max<int64_t>(1, kGrainCheap / n),
+        [&](char *const *p, int64_t m) {
+          T b;
+          for (int64_t j = 0; j < m; ++j)
+            *reinterpret_cast<int64_t *>(p[1] + j * ys) = arg_scan<Greatest>(
+                reinterpret_cast<const T *>(p[0] + j * xs), n, s, &b);
+        });
   });
 }
 

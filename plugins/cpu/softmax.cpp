@@ -12,11 +12,12 @@ namespace {
 constexpr int64_t kColumns = 256; // columns handled together when inner > 1
 
 template <typename T> T nan_max(T a, T b) {
-  return (a >= b || a != a) ? a : b;
+  return ((a >= b) | (a != a)) ? a : b;
 }
 
 // One softmax over n contiguous elements (src may equal dst).
-template <bool Log, typename T> void softmax_row(const T *src, T *dst, int64_t n) {
+template <bool Log, typename T>
+void softmax_row(const T *src, T *dst, int64_t n) {
   T m = -std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < n; ++i)
     m = nan_max(m, src[i]);

@@ -70,12 +70,14 @@ template <int N> struct Layout {
 inline void check_rank(int ndim) {
   if (ndim > kMaxDims || ndim < 0)
     fail(DEVRT_ERROR_NOT_IMPLEMENTED,
-         "tensors of rank " + std::to_string(ndim) + " are not supported (at most " +
-             std::to_string(kMaxDims) + ")");
+         "tensors of rank " + std::to_string(ndim) +
+             " are not supported (at most " + std::to_string(kMaxDims) + ")");
 }
 
-// Whether v is laid out row-major without gaps.
+// Whether v is laid out row-major without gaps (an empty view always is).
 inline bool is_contiguous(const devrt_view &v) {
+  if (numel(v) == 0)
+    return true;
   int64_t expected = 1;
   for (int d = v.ndim - 1; d >= 0; --d) {
     if (v.shape[d] != 1 && v.strides[d] != expected)
@@ -105,11 +107,11 @@ Layout<N> make_layout(const std::array<const devrt_view *, N> &views) {
     const int64_t size = itemsize(v.dtype);
     for (int d = 0; d < ref.ndim; ++d) {
       if (v.shape[d] != ref.shape[d])
-        fail(DEVRT_ERROR_RUNTIME, "operand " + std::to_string(k) +
-                                      " has size " + std::to_string(v.shape[d]) +
-                                      " in dimension " + std::to_string(d) +
-                                      ", expected " +
-                                      std::to_string(ref.shape[d]));
+        fail(DEVRT_ERROR_RUNTIME,
+             "operand " + std::to_string(k) + " has size " +
+                 std::to_string(v.shape[d]) + " in dimension " +
+                 std::to_string(d) + ", expected " +
+                 std::to_string(ref.shape[d]));
       l.stride[d][k] = v.strides[d] * size;
     }
   }
@@ -180,9 +182,8 @@ void for_each_row(const Layout<N> &l, char *const *base, int64_t begin,
 template <int N, typename RowFn>
 void parallel_rows(const Layout<N> &l, char *const *base, int64_t grain,
                    RowFn &&row) {
-  parallel_for(l.numel, grain, [&](int64_t b, int64_t e) {
-    for_each_row(l, base, b, e, row);
-  });
+  parallel_for(l.numel, grain,
+               [&](int64_t b, int64_t e) { for_each_row(l, base, b, e, row); });
 }
 
 // ---- elementwise map -------------------------------------------------------
@@ -207,14 +208,34 @@ void strided(std::index_sequence<Is...>, int64_t n, F f, Out *out,
     out[i * out_stride] = f(in[i * st[Is]]...);
 }
 
+// Calls f(integral_constant<Ms>) for mask == Ms; returns false if none is.
 template <typename F, unsigned... Ms>
-void with_mask(unsigned mask, F &&f, std::integer_sequence<unsigned, Ms...>) {
-  ((mask == Ms ? (f(std::integral_constant<unsigned, Ms>{}), 0) : 0), ...);
+bool with_mask(unsigned mask, F &&f, std::integer_sequence<unsigned, Ms...>) {
+  return ((mask == Ms ? (f(std::integral_constant<unsigned, Ms>{}), true)
+                      : false) ||
+          ...);
 }
+
+// The broadcast masks with a contiguous loop of their own: none or one
+// broadcast input (more is rare, and each mask is three compiled clones).
+template <std::size_t Inputs> struct FastMasks;
+template <> struct FastMasks<0> {
+  using type = std::integer_sequence<unsigned, 0>;
+};
+template <> struct FastMasks<1> {
+  using type = std::integer_sequence<unsigned, 0, 1>;
+};
+template <> struct FastMasks<2> {
+  using type = std::integer_sequence<unsigned, 0, 1, 2>;
+};
+template <> struct FastMasks<3> {
+  using type = std::integer_sequence<unsigned, 0, 1, 2, 4>;
+};
 
 template <typename Out, typename... In, typename F, std::size_t... Is>
 void map_impl(std::index_sequence<Is...> seq, int64_t grain, F f,
-              const devrt_view &out, const std::array<const devrt_view *, sizeof...(In)> &in) {
+              const devrt_view &out,
+              const std::array<const devrt_view *, sizeof...(In)> &in) {
   constexpr int N = 1 + sizeof...(In);
   const Layout<N> l = make_layout<N>({&out, in[Is]...});
   if (l.numel == 0)
@@ -231,19 +252,18 @@ void map_impl(std::index_sequence<Is...> seq, int64_t grain, F f,
     else
       fast &= s == sizes[k];
   }
-  if (fast) {
-    with_mask(
-        mask,
-        [&](auto m) {
-          parallel_rows(l, base, grain, [&](char *const *p, int64_t n) {
-            contiguous<decltype(m)::value>(seq, n, f,
-                                           reinterpret_cast<Out *>(p[0]),
-                                           reinterpret_cast<const In *>(p[Is + 1])...);
-          });
-        },
-        std::make_integer_sequence<unsigned, (1u << sizeof...(In))>{});
+  if (fast &&
+      with_mask(
+          mask,
+          [&](auto m) {
+            parallel_rows(l, base, grain, [&](char *const *p, int64_t n) {
+              contiguous<decltype(m)::value>(
+                  seq, n, f, reinterpret_cast<Out *>(p[0]),
+                  reinterpret_cast<const In *>(p[Is + 1])...);
+            });
+          },
+          typename FastMasks<sizeof...(In)>::type{}))
     return;
-  }
   const int64_t os = l.inner_stride(0) / int64_t{sizeof(Out)};
   const std::array<int64_t, sizeof...(In)> st = {
       (l.inner_stride(Is + 1) / int64_t{sizeof(In)})...};

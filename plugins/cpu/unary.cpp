@@ -116,7 +116,8 @@ template <typename T> T bound(const devrt_attr &a) {
     return static_cast<T>(a.f);
   } else {
     using L = std::numeric_limits<T>;
-    return static_cast<T>(std::min<int64_t>(std::max<int64_t>(a.i, L::min()), L::max()));
+    return static_cast<T>(
+        std::min<int64_t>(std::max<int64_t>(a.i, L::min()), L::max()));
   }
 }
 
@@ -133,10 +134,13 @@ void clamp(const devrt_kernel_call &call) {
     using T = typename decltype(tag)::type;
     const T l = has_lo ? bound<T>(lo) : T(0), h = has_hi ? bound<T>(hi) : T(0);
     if (has_lo && has_hi)
-      map<T, T>(kGrainCheap, [l, h](T v) {
-        v = v < l ? l : v;
-        return v > h ? h : v;
-      }, y, x);
+      map<T, T>(
+          kGrainCheap,
+          [l, h](T v) {
+            v = v < l ? l : v;
+            return v > h ? h : v;
+          },
+          y, x);
     else if (has_lo)
       map<T, T>(kGrainCheap, [l](T v) { return v < l ? l : v; }, y, x);
     else if (has_hi)

@@ -6,7 +6,10 @@ as an op of the core's catalogue on the tensor's device.
 
 from __future__ import annotations
 
-from devrt import _C
+from devrt import (
+    _C,
+    return_types,  # noqa: F401
+)
 from devrt._C import (  # noqa: F401 - the public surface
     OutOfMemoryError,
     Tensor,
@@ -25,6 +28,7 @@ from devrt._C import (  # noqa: F401 - the public surface
     bitwise_or,
     bitwise_xor,
     bmm,
+    bool,  # noqa: F401,A004 - devrt.bool mirrors torch.bool
     broadcast_shapes,
     catalogue,
     ceil,
@@ -118,8 +122,6 @@ from devrt._C import (  # noqa: F401 - the public surface
     where,
     zeros,
 )
-from devrt._C import bool  # noqa: F401,A004 - devrt.bool mirrors torch.bool
-from devrt import return_types  # noqa: F401
 from devrt._tensor import (  # noqa: F401
     as_tensor,
     empty_like,

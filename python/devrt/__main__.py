@@ -35,7 +35,9 @@ def _backends(_args: argparse.Namespace) -> int:
             print(f"    {key}: {value}")
     for name, b in by_name.items():
         if name not in shown and not b["registered"]:
-            print(f"{'(core)':<12} {'no backend':<8} {name:<12} {b['device_count']:>7} {'0/' + str(total):>9}")
+            print(
+                f"{'(core)':<12} {'no backend':<8} {name:<12} {b['device_count']:>7} {'0/' + str(total):>9}"
+            )
     try:
         import devrt.cuda as cuda
 

@@ -21,12 +21,12 @@ def _numpy_from_data(data: Any, dtype: Any) -> np.ndarray:
         arr = np.array(data, copy=True)
     except ValueError as exc:
         raise ValueError(f"[tensor] ragged nested sequence: {exc}") from None
-    if arr.dtype == object:
+    if arr.dtype.kind not in "biuf":
         raise TypeError(
-            f"[tensor] cannot build a tensor from {type(data).__name__} holding "
-            f"non-numeric or ragged data"
+            f"[tensor] cannot build a tensor from {type(data).__name__} of NumPy dtype "
+            f"{arr.dtype}; devrt holds bool, uint8, int32, int64 and floating types"
         )
-    if not isinstance(data, np.ndarray) and dtype is None:
+    if not isinstance(data, (np.ndarray, np.generic)) and dtype is None:
         # Python floats become float32 and ints int64, as PyTorch does.
         default = _DEFAULT_FOR_KIND.get(arr.dtype.kind)
         if default is not None:
@@ -43,7 +43,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """A new tensor holding a copy of `data` (nested sequences, arrays, numbers)."""
     if isinstance(data, Tensor):
         out = data.to(device=device, dtype=dtype, copy=True)
-    elif isinstance(data, (bool, numbers.Number, np.generic)) and not isinstance(data, complex):
+    elif isinstance(data, (bool, numbers.Number)) and not isinstance(data, (complex, np.generic)):
         out = _C._scalar_tensor(data, dtype, device)
     else:
         arr = _numpy_from_data(data, dtype)
@@ -107,7 +107,8 @@ def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any 
 def _index_tensor(key: Any, like: Tensor) -> Tensor:
     if isinstance(key, Tensor):
         return key
-    t = tensor(key, device=like.device)
+    empty = isinstance(key, (list, tuple)) and len(key) == 0
+    t = tensor(key, dtype=_C.int64 if empty else None, device=like.device)
     if t.dtype not in (_C.bool, _C.int64, _C.int32, _C.uint8):
         raise IndexError(f"[index] indices must be integers or booleans, got {t.dtype}")
     return t
@@ -135,13 +136,15 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
             f"[index] too many indices for tensor of dimension {t.ndim} (got {consumed})"
         )
     view = t
-    dim = 0
+    dim = 0  # the dimension of `view` the next key applies to
+    source_dim = 0  # the same dimension, counted in `t`
     advanced: list = []
     for k in key:
         if k is Ellipsis:
             skip = t.ndim - consumed
             advanced.extend([None] * skip)
             dim += skip
+            source_dim += skip
         elif k is None:
             view = view.unsqueeze(dim)
             advanced.append(None)
@@ -153,14 +156,29 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
             view = view._slice(dim, start, stop, step)
             advanced.append(None)
             dim += 1
+            source_dim += 1
         elif isinstance(k, (bool, np.bool_)):
             raise IndexError("[index] a Python bool is not a valid index; use a boolean tensor")
-        elif isinstance(k, numbers.Integral) or (isinstance(k, Tensor) and k.ndim == 0 and not k.is_floating_point() and k.dtype is not _C.bool):
-            view = view._select(dim, int(k))
+        elif isinstance(k, numbers.Integral) or (
+            isinstance(k, Tensor)
+            and k.ndim == 0
+            and not k.is_floating_point()
+            and k.dtype is not _C.bool
+        ):
+            k = int(k)
+            n = view.shape[dim]
+            if not -n <= k < n:
+                raise IndexError(
+                    f"[index] index {k} is out of range for dimension {source_dim} with size {n}"
+                )
+            view = view._select(dim, k)
+            source_dim += 1
         elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
             idx = _index_tensor(k, view)
             advanced.append(idx)
-            dim += idx.ndim if idx.dtype is _C.bool else 1
+            step = idx.ndim if idx.dtype is _C.bool else 1
+            dim += step
+            source_dim += step
         else:
             raise IndexError(
                 f"[index] only integers, slices, ellipsis, None, and integer or boolean "
@@ -245,28 +263,49 @@ def _iter(self: Tensor):
     return (self._select(0, i) for i in range(self.shape[0]))
 
 
+def _float_formatter(arr: np.ndarray):
+    """PyTorch's choice of format: whole numbers as `3.`, others with four
+    decimals, scientific notation for wide ranges; padded to one width."""
+    finite = arr[np.isfinite(arr)].astype(np.float64)
+    magnitude = np.abs(finite[finite != 0])
+    integral = bool(np.all(finite == np.round(finite)))
+    sci = magnitude.size > 0 and (
+        magnitude.max() / magnitude.min() > 1000
+        or magnitude.max() > 1e8
+        or (not integral and magnitude.min() < 1e-4)
+    )
+    if sci:
+        fmt = "{:.4e}".format
+    elif integral:
+        fmt = lambda v: f"{v:.0f}."  # noqa: E731
+    else:
+        fmt = "{:.4f}".format
+    # The width comes from the non-zero values, as PyTorch's (-0. is not wider).
+    nonzero = finite[finite != 0]
+    width = (
+        max((len(fmt(v)) for v in (nonzero.min(), nonzero.max())), default=0) if nonzero.size else 0
+    )
+    return lambda v: fmt(v).rjust(width) if np.isfinite(v) else str(v)
+
+
 def _repr(self: Tensor) -> str:
     arr = _host_numpy(self)
     prefix = "tensor("
     if arr.size == 0:
         body = "[]"
-    elif arr.dtype.kind == "f":
-        finite = arr[np.isfinite(arr)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size > 0 and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
-        if integral and not big:
-            fmt = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
-        elif big:
-            fmt = {"float_kind": lambda v: f"{v:.4e}"}
-        else:
-            fmt = {"float_kind": lambda v: f"{v:.4f}"}
-        body = np.array2string(arr, separator=", ", prefix=prefix, formatter=fmt, threshold=1000, edgeitems=3)
     else:
-        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3)
+        formatter = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
+        body = np.array2string(
+            arr, separator=", ", prefix=prefix, formatter=formatter, threshold=1000, edgeitems=3
+        ).replace(", ...,", ",  ...,")
     extras = []
     if self.device.type != "cpu":
         extras.append(f"device='{self.device}'")
-    if self.dtype not in (_C.float32, _C.int64, _C.bool) or arr.size == 0 and self.dtype is not _C.float32:
+    if (
+        self.dtype not in (_C.float32, _C.int64, _C.bool)
+        or arr.size == 0
+        and self.dtype is not _C.float32
+    ):
         extras.append(f"dtype={self.dtype!r}")
     grad_fn = getattr(self, "grad_fn", None)
     if grad_fn is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pluggy
 
@@ -47,9 +48,7 @@ class BackendRegistry:
         _C.register_python_backend(name, device_count)
         self._status.backends.append(name)
 
-    def register_kernel(
-        self, op: str, backend: str, dtypes: Iterable[Any], fn: Callable
-    ) -> None:
+    def register_kernel(self, op: str, backend: str, dtypes: Iterable[Any], fn: Callable) -> None:
         """Register ``fn(inputs, outputs, attrs)`` for ``op`` on ``backend``."""
         _C.register_python_kernel(op, backend, list(dtypes), fn)
 
@@ -88,12 +87,15 @@ def _register(name: str, target: str, load: Callable[[], Any]) -> PluginStatus:
 
 def load_plugins() -> None:
     """Discover and register every backend plugin (once per process)."""
-    targets: dict[str, tuple[str, Callable[[], Any]]] = {}
+    # Built-ins first: a third-party plugin may use CPU tensors while it
+    # registers, and the CPU backend must own host memory before that.
+    targets: dict[str, tuple[str, Callable[[], Any]]] = {
+        name: (module, lambda m=module: importlib.import_module(m))
+        for name, module in BUILTIN_PLUGINS.items()
+    }
     if os.environ.get("DEVRT_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true", "yes"):
         for ep in entry_points(group="devrt.backends"):
             targets.setdefault(ep.name, (ep.value, ep.load))
-    for name, module in BUILTIN_PLUGINS.items():
-        targets.setdefault(name, (module, lambda m=module: importlib.import_module(m)))
     for name, (target, load) in targets.items():
         if name not in _status:
             _register(name, target, load)

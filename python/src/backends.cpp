@@ -41,10 +41,14 @@ py::array view_as_numpy(const devrt_view &v) {
 
 py::object attr_value(const devrt_attr &a) {
   switch (a.kind) {
-  case DEVRT_ATTR_INT: return py::int_(a.i);
-  case DEVRT_ATTR_FLOAT: return py::float_(a.f);
-  case DEVRT_ATTR_BOOL: return py::bool_(a.i != 0);
-  case DEVRT_ATTR_DTYPE: return dtype_object(static_cast<DType>(a.i));
+  case DEVRT_ATTR_INT:
+    return py::int_(a.i);
+  case DEVRT_ATTR_FLOAT:
+    return py::float_(a.f);
+  case DEVRT_ATTR_BOOL:
+    return py::bool_(a.i != 0);
+  case DEVRT_ATTR_DTYPE:
+    return dtype_object(static_cast<DType>(a.i));
   case DEVRT_ATTR_INTS: {
     py::tuple t(a.count);
     for (int i = 0; i < a.count; ++i)
@@ -55,7 +59,8 @@ py::object attr_value(const devrt_attr &a) {
     // Exact integers stay ints.
     return static_cast<double>(a.i) == a.f ? py::object(py::int_(a.i))
                                            : py::object(py::float_(a.f));
-  default: return py::none();
+  default:
+    return py::none();
   }
 }
 
@@ -79,11 +84,16 @@ int py_kernel(const devrt_kernel_call *call) {
     return DEVRT_OK;
   } catch (py::error_already_set &e) {
     int status = DEVRT_ERROR_RUNTIME;
-    if (e.matches(PyExc_ValueError)) status = DEVRT_ERROR_VALUE;
-    else if (e.matches(PyExc_IndexError)) status = DEVRT_ERROR_INDEX;
-    else if (e.matches(PyExc_TypeError)) status = DEVRT_ERROR_TYPE;
-    else if (e.matches(PyExc_NotImplementedError)) status = DEVRT_ERROR_NOT_IMPLEMENTED;
-    else if (e.matches(PyExc_MemoryError)) status = DEVRT_ERROR_OUT_OF_MEMORY;
+    if (e.matches(PyExc_ValueError))
+      status = DEVRT_ERROR_VALUE;
+    else if (e.matches(PyExc_IndexError))
+      status = DEVRT_ERROR_INDEX;
+    else if (e.matches(PyExc_TypeError))
+      status = DEVRT_ERROR_TYPE;
+    else if (e.matches(PyExc_NotImplementedError))
+      status = DEVRT_ERROR_NOT_IMPLEMENTED;
+    else if (e.matches(PyExc_MemoryError))
+      status = DEVRT_ERROR_OUT_OF_MEMORY;
     std::snprintf(call->error, call->error_size, "[%s] %s", call->op, e.what());
     return status;
   } catch (const std::exception &e) {

@@ -22,18 +22,38 @@ PyObject *g_dtypes[kNumDTypes];
 
 bool numpy_kind_to_dtype(char kind, size_t size, DType *out) {
   switch (kind) {
-  case 'b': *out = DType::Bool; return size == 1;
-  case 'u': *out = DType::UInt8; return size == 1;
+  case 'b':
+    *out = DType::Bool;
+    return size == 1;
+  case 'u':
+    *out = DType::UInt8;
+    return size == 1;
   case 'i':
-    if (size == 4) { *out = DType::Int32; return true; }
-    if (size == 8) { *out = DType::Int64; return true; }
+    if (size == 4) {
+      *out = DType::Int32;
+      return true;
+    }
+    if (size == 8) {
+      *out = DType::Int64;
+      return true;
+    }
     return false;
   case 'f':
-    if (size == 2) { *out = DType::Float16; return true; }
-    if (size == 4) { *out = DType::Float32; return true; }
-    if (size == 8) { *out = DType::Float64; return true; }
+    if (size == 2) {
+      *out = DType::Float16;
+      return true;
+    }
+    if (size == 4) {
+      *out = DType::Float32;
+      return true;
+    }
+    if (size == 8) {
+      *out = DType::Float64;
+      return true;
+    }
     return false;
-  default: return false;
+  default:
+    return false;
   }
 }
 
@@ -67,8 +87,8 @@ DType to_dtype(const char *op, py::handle h) {
          "; devrt supports bool, uint8, int32, int64, float16, bfloat16, "
          "float32, float64");
   } catch (const py::error_already_set &) {
-    fail(ErrorKind::Type, "[", op, "] not a dtype: ",
-         py::repr(h).cast<std::string>());
+    fail(ErrorKind::Type, "[", op,
+         "] not a dtype: ", py::repr(h).cast<std::string>());
   }
 }
 
@@ -93,8 +113,8 @@ Device to_device(const char *op, py::handle h) {
     return parse_device(h.cast<std::string>());
   if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr()))
     return parse_device("cuda:" + std::to_string(h.cast<int64_t>()));
-  fail(ErrorKind::Type, "[", op, "] not a device: ",
-       py::repr(h).cast<std::string>());
+  fail(ErrorKind::Type, "[", op,
+       "] not a device: ", py::repr(h).cast<std::string>());
 }
 
 py::object device_object(Device d) { return py::cast(DeviceObj{d}); }
@@ -137,8 +157,9 @@ Dims to_dims(const char *op, py::handle h) {
     return d;
   }
   if (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h))
-    fail(ErrorKind::Type, "[", op, "] expected a shape (a sequence of ints), "
-                                   "got ",
+    fail(ErrorKind::Type, "[", op,
+         "] expected a shape (a sequence of ints), "
+         "got ",
          py::repr(h).cast<std::string>());
   for (py::handle item : py::reinterpret_borrow<py::sequence>(h)) {
     if (!PyLong_Check(item.ptr()) && !PyIndex_Check(item.ptr()))
@@ -197,12 +218,14 @@ void init_convert(py::module_ &m) {
                              [](const DTypeObj &d) { return itemsize(d.t); })
       .def_property_readonly("name",
                              [](const DTypeObj &d) { return dtype_name(d.t); })
-      .def("__repr__", [](const DTypeObj &d) {
-        return std::string("devrt.") + dtype_name(d.t);
-      })
+      .def("__repr__",
+           [](const DTypeObj &d) {
+             return std::string("devrt.") + dtype_name(d.t);
+           })
       .def("__reduce__", [](const DTypeObj &d) {
-        return py::make_tuple(py::module_::import("devrt").attr("dtype_from_name"),
-                              py::make_tuple(dtype_name(d.t)));
+        return py::make_tuple(
+            py::module_::import("devrt").attr("dtype_from_name"),
+            py::make_tuple(dtype_name(d.t)));
       });
   for (int i = 0; i < kNumDTypes; ++i) {
     DType t = static_cast<DType>(i);
@@ -222,20 +245,19 @@ void init_convert(py::module_ &m) {
              if (type.find(':') != std::string::npos)
                fail(ErrorKind::Value, "[device] index given twice: '", type,
                     "' and ", *index);
-             return DeviceObj{parse_device(type + ":" + std::to_string(*index))};
+             return DeviceObj{
+                 parse_device(type + ":" + std::to_string(*index))};
            }),
            py::arg("type"), py::arg("index") = py::none())
-      .def_property_readonly("type",
-                             [](const DeviceObj &d) {
-                               return backends()[d.d.type].name;
-                             })
+      .def_property_readonly(
+          "type", [](const DeviceObj &d) { return backends()[d.d.type].name; })
       .def_property_readonly("index",
                              [](const DeviceObj &d) { return d.d.index; })
       .def("__str__", [](const DeviceObj &d) { return device_str(d.d); })
       .def("__repr__",
            [](const DeviceObj &d) {
              std::string type = backends()[d.d.type].name;
-             if (d.d.is_cpu())
+             if (d.d.is_cpu() && d.d.index == 0)
                return std::string("device(type='cpu')");
              return "device(type='" + type +
                     "', index=" + std::to_string(d.d.index) + ")";

@@ -8,8 +8,19 @@ namespace devrt::bind {
 
 namespace {
 
-enum : int32_t { kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLCUDAManaged = 13 };
-enum : uint8_t { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBfloat = 4, kDLBool = 6 };
+enum : int32_t {
+  kDLCPU = 1,
+  kDLCUDA = 2,
+  kDLCUDAHost = 3,
+  kDLCUDAManaged = 13
+};
+enum : uint8_t {
+  kDLInt = 0,
+  kDLUInt = 1,
+  kDLFloat = 2,
+  kDLBfloat = 4,
+  kDLBool = 6
+};
 
 struct DLDevice {
   int32_t device_type;
@@ -55,25 +66,38 @@ struct Export {
 DLDataType dl_dtype(DType t) {
   uint8_t bits = static_cast<uint8_t>(itemsize(t) * 8);
   switch (t) {
-  case DType::Bool: return {kDLBool, 8, 1};
-  case DType::UInt8: return {kDLUInt, 8, 1};
+  case DType::Bool:
+    return {kDLBool, 8, 1};
+  case DType::UInt8:
+    return {kDLUInt, 8, 1};
   case DType::Int32:
-  case DType::Int64: return {kDLInt, bits, 1};
-  case DType::BFloat16: return {kDLBfloat, 16, 1};
-  default: return {kDLFloat, bits, 1};
+  case DType::Int64:
+    return {kDLInt, bits, 1};
+  case DType::BFloat16:
+    return {kDLBfloat, 16, 1};
+  default:
+    return {kDLFloat, bits, 1};
   }
 }
 
 DType from_dl_dtype(DLDataType d) {
   if (d.lanes == 1) {
-    if (d.code == kDLBool && d.bits == 8) return DType::Bool;
-    if (d.code == kDLUInt && d.bits == 8) return DType::UInt8;
-    if (d.code == kDLInt && d.bits == 32) return DType::Int32;
-    if (d.code == kDLInt && d.bits == 64) return DType::Int64;
-    if (d.code == kDLFloat && d.bits == 16) return DType::Float16;
-    if (d.code == kDLFloat && d.bits == 32) return DType::Float32;
-    if (d.code == kDLFloat && d.bits == 64) return DType::Float64;
-    if (d.code == kDLBfloat && d.bits == 16) return DType::BFloat16;
+    if (d.code == kDLBool && d.bits == 8)
+      return DType::Bool;
+    if (d.code == kDLUInt && d.bits == 8)
+      return DType::UInt8;
+    if (d.code == kDLInt && d.bits == 32)
+      return DType::Int32;
+    if (d.code == kDLInt && d.bits == 64)
+      return DType::Int64;
+    if (d.code == kDLFloat && d.bits == 16)
+      return DType::Float16;
+    if (d.code == kDLFloat && d.bits == 32)
+      return DType::Float32;
+    if (d.code == kDLFloat && d.bits == 64)
+      return DType::Float64;
+    if (d.code == kDLBfloat && d.bits == 16)
+      return DType::BFloat16;
   }
   fail(ErrorKind::Type, "[from_dlpack] unsupported DLPack dtype (code ",
        int(d.code), ", bits ", int(d.bits), ", lanes ", d.lanes, ")");
@@ -189,8 +213,8 @@ Tensor import_capsule(py::capsule cap) {
   bool versioned = PyCapsule_IsValid(c, "dltensor_versioned");
   if (!versioned && !PyCapsule_IsValid(c, "dltensor"))
     fail(ErrorKind::Value, "[from_dlpack] not an unconsumed DLPack capsule");
-  void *managed = PyCapsule_GetPointer(c, versioned ? "dltensor_versioned"
-                                                    : "dltensor");
+  void *managed =
+      PyCapsule_GetPointer(c, versioned ? "dltensor_versioned" : "dltensor");
   DLTensor *dl;
   if (versioned) {
     auto *m = static_cast<DLManagedTensorVersioned *>(managed);
@@ -208,8 +232,9 @@ Tensor import_capsule(py::capsule cap) {
                              : contiguous_strides(shape);
   for (int i = 0; i < dl->ndim; ++i)
     if (strides[i] < 0)
-      fail(ErrorKind::Value, "[from_dlpack] negative strides are not "
-                             "supported, got ",
+      fail(ErrorKind::Value,
+           "[from_dlpack] negative strides are not "
+           "supported, got ",
            strides);
   int64_t extent = 1;
   for (int i = 0; i < dl->ndim; ++i)
@@ -256,7 +281,8 @@ void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           return import_capsule(obj.cast<py::capsule>());
         if (!py::hasattr(obj, "__dlpack__"))
           fail(ErrorKind::Type, "[from_dlpack] object of type ",
-               py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>(),
+               py::str(py::type::handle_of(obj).attr("__name__"))
+                   .cast<std::string>(),
                " does not implement __dlpack__");
         py::object cap;
         try {

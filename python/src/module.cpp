@@ -15,12 +15,24 @@ void translate(std::exception_ptr p) {
   } catch (const Error &e) {
     PyObject *type = PyExc_RuntimeError;
     switch (e.kind()) {
-    case ErrorKind::Value: type = PyExc_ValueError; break;
-    case ErrorKind::Index: type = PyExc_IndexError; break;
-    case ErrorKind::Type: type = PyExc_TypeError; break;
-    case ErrorKind::NotImplemented: type = PyExc_NotImplementedError; break;
-    case ErrorKind::OutOfMemory: type = g_oom_error; break;
-    case ErrorKind::Runtime: type = PyExc_RuntimeError; break;
+    case ErrorKind::Value:
+      type = PyExc_ValueError;
+      break;
+    case ErrorKind::Index:
+      type = PyExc_IndexError;
+      break;
+    case ErrorKind::Type:
+      type = PyExc_TypeError;
+      break;
+    case ErrorKind::NotImplemented:
+      type = PyExc_NotImplementedError;
+      break;
+    case ErrorKind::OutOfMemory:
+      type = g_oom_error;
+      break;
+    case ErrorKind::Runtime:
+      type = PyExc_RuntimeError;
+      break;
     }
     PyErr_SetString(type, e.what());
   }

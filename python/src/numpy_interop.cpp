@@ -17,14 +17,22 @@ void release_pyobject(void *ctx) {
 
 py::dtype numpy_dtype(const char *op, DType t) {
   switch (t) {
-  case DType::Bool: return py::dtype("bool");
-  case DType::UInt8: return py::dtype("uint8");
-  case DType::Int32: return py::dtype("int32");
-  case DType::Int64: return py::dtype("int64");
-  case DType::Float16: return py::dtype("float16");
-  case DType::Float32: return py::dtype("float32");
-  case DType::Float64: return py::dtype("float64");
-  case DType::BFloat16: break;
+  case DType::Bool:
+    return py::dtype("bool");
+  case DType::UInt8:
+    return py::dtype("uint8");
+  case DType::Int32:
+    return py::dtype("int32");
+  case DType::Int64:
+    return py::dtype("int64");
+  case DType::Float16:
+    return py::dtype("float16");
+  case DType::Float32:
+    return py::dtype("float32");
+  case DType::Float64:
+    return py::dtype("float64");
+  case DType::BFloat16:
+    break;
   }
   fail(ErrorKind::Type, "[", op, "] NumPy has no ", dtype_name(t),
        " type; convert with .float() first");
@@ -47,7 +55,7 @@ Tensor from_numpy(py::array arr) {
     if (arr.shape(i) > 1 && (st < 0 || st % isz != 0))
       fail(ErrorKind::Value, "[from_numpy] array strides ",
            py::str(py::cast(std::vector<ssize_t>(arr.strides(),
-                                                  arr.strides() + arr.ndim())))
+                                                 arr.strides() + arr.ndim())))
                .cast<std::string>(),
            " are negative or not a multiple of the item size ", isz,
            "; pass a copy (np.ascontiguousarray)");
@@ -82,20 +90,24 @@ py::array to_numpy(const Tensor &t) {
 void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("from_numpy", &from_numpy, py::arg("ndarray"),
         "A tensor sharing the memory of a NumPy array (no copy).");
-  cls.def("numpy", [](const Tensor &t, bool force) {
-    if (force && !host_accessible(t->device))
-      return to_numpy(to_device(t, kCPU));
-    return to_numpy(t);
-  }, py::arg("force") = false,
-         "A NumPy array sharing this tensor's memory (no copy).");
+  cls.def(
+      "numpy",
+      [](const Tensor &t, bool force) {
+        if (force && !host_accessible(t->device))
+          return to_numpy(to_device(t, kCPU));
+        return to_numpy(t);
+      },
+      py::arg("force") = false,
+      "A NumPy array sharing this tensor's memory (no copy).");
   cls.def(
       "__array__",
       [](const Tensor &t, py::object dtype, py::object copy) -> py::object {
-        py::array a = to_numpy(host_accessible(t->device) ? t
-                                                          : to_device(t, kCPU));
+        py::array a =
+            to_numpy(host_accessible(t->device) ? t : to_device(t, kCPU));
+        bool force_copy = !copy.is_none() && copy.cast<bool>();
         if (!dtype.is_none())
-          return a.attr("astype")(dtype);
-        if (!copy.is_none() && copy.cast<bool>())
+          return a.attr("astype")(dtype, py::arg("copy") = force_copy);
+        if (force_copy)
           return a.attr("copy")();
         return a;
       },

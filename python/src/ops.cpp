@@ -14,17 +14,28 @@ struct Named {
 };
 
 const Named kUnary[] = {
-    {"neg", OpId::neg},         {"negative", OpId::neg},
-    {"abs", OpId::abs},         {"sign", OpId::sign},
-    {"relu", OpId::relu},       {"exp", OpId::exp},
-    {"log", OpId::log},         {"sqrt", OpId::sqrt},
-    {"rsqrt", OpId::rsqrt},     {"sin", OpId::sin},
-    {"cos", OpId::cos},         {"tan", OpId::tan},
-    {"tanh", OpId::tanh},       {"sigmoid", OpId::sigmoid},
-    {"erf", OpId::erf},         {"log1p", OpId::log1p},
-    {"expm1", OpId::expm1},     {"reciprocal", OpId::reciprocal},
-    {"floor", OpId::floor},     {"ceil", OpId::ceil},
-    {"round", OpId::round},     {"logical_not", OpId::logical_not},
+    {"neg", OpId::neg},
+    {"negative", OpId::neg},
+    {"abs", OpId::abs},
+    {"sign", OpId::sign},
+    {"relu", OpId::relu},
+    {"exp", OpId::exp},
+    {"log", OpId::log},
+    {"sqrt", OpId::sqrt},
+    {"rsqrt", OpId::rsqrt},
+    {"sin", OpId::sin},
+    {"cos", OpId::cos},
+    {"tan", OpId::tan},
+    {"tanh", OpId::tanh},
+    {"sigmoid", OpId::sigmoid},
+    {"erf", OpId::erf},
+    {"log1p", OpId::log1p},
+    {"expm1", OpId::expm1},
+    {"reciprocal", OpId::reciprocal},
+    {"floor", OpId::floor},
+    {"ceil", OpId::ceil},
+    {"round", OpId::round},
+    {"logical_not", OpId::logical_not},
     {"bitwise_not", OpId::bitwise_not},
 };
 
@@ -86,6 +97,16 @@ bool operand_ok(py::handle h) {
          py::isinstance<py::array>(h);
 }
 
+// a op= b; a Python number is made directly in the compute dtype.
+Tensor inplace(OpId op, const Tensor &a, py::handle b) {
+  Scalar s;
+  if (to_scalar(b, &s))
+    binary_inplace(op, a, s);
+  else
+    binary_inplace(op, a, as_tensor(op_name(op), b, a));
+  return a;
+}
+
 std::optional<Scalar> opt_scalar(const char *op, py::handle h) {
   if (h.is_none())
     return std::nullopt;
@@ -115,9 +136,9 @@ py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
   int64_t d = dim.cast<int64_t>();
   Tensor values = reduce(reduce_op, x, Dims{d}, keepdim);
   Tensor indices = arg_reduce(arg_op, x, d, keepdim);
-  py::object result_type =
-      py::module_::import("devrt").attr("return_types").attr(
-          reduce_op == OpId::max ? "max" : "min");
+  py::object result_type = py::module_::import("devrt")
+                               .attr("return_types")
+                               .attr(reduce_op == OpId::max ? "max" : "min");
   return result_type(values, indices);
 }
 
@@ -146,14 +167,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   }
   for (const Named &b : kBinary) {
     OpId op = b.op;
-    auto fn = [op](py::handle a, py::handle o) { return apply_binary(op, a, o); };
+    auto fn = [op](py::handle a, py::handle o) {
+      return apply_binary(op, a, o);
+    };
     m.def(b.name, fn, py::arg("input"), py::arg("other"));
     cls.def(b.name, fn, py::arg("other"));
     cls.def((std::string(b.name) + "_").c_str(),
-            [op](const Tensor &a, py::handle o) {
-              binary_inplace(op, a, as_tensor(op_name(op), o, a));
-              return a;
-            });
+            [op](const Tensor &a, py::handle o) { return inplace(op, a, o); });
   }
 
   // Python operators.
@@ -185,10 +205,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         return py::reinterpret_borrow<py::object>(Py_NotImplemented);
       return apply_binary(op, b, a);
     });
-    cls.def(o.inplace, [op](const Tensor &a, py::handle b) {
-      binary_inplace(op, a, as_tensor(op_name(op), b, a));
-      return a;
-    });
+    cls.def(o.inplace,
+            [op](const Tensor &a, py::handle b) { return inplace(op, a, b); });
   }
   const Named compares[] = {{"__eq__", OpId::eq}, {"__ne__", OpId::ne},
                             {"__lt__", OpId::lt}, {"__le__", OpId::le},
@@ -201,14 +219,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       return apply_binary(op, a, b);
     });
   }
-  cls.attr("__hash__") = py::module_::import("builtins").attr("object").attr("__hash__");
+  cls.attr("__hash__") =
+      py::module_::import("builtins").attr("object").attr("__hash__");
   cls.def("__neg__", [](const Tensor &x) { return unary(OpId::neg, x); })
       .def("__pos__", [](const Tensor &x) { return x; })
       .def("__abs__", [](const Tensor &x) { return unary(OpId::abs, x); })
       .def("__invert__", [](const Tensor &x) {
-        return unary(x->dtype == DType::Bool ? OpId::logical_not
-                                             : OpId::bitwise_not,
-                     x);
+        return unary(
+            x->dtype == DType::Bool ? OpId::logical_not : OpId::bitwise_not, x);
       });
 
   // clamp
@@ -244,21 +262,25 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("condition"), py::arg("other"));
 
   // Reductions.
-  const Named reductions[] = {{"sum", OpId::sum},   {"prod", OpId::prod},
-                              {"mean", OpId::mean}, {"amax", OpId::max},
+  const Named reductions[] = {{"sum", OpId::sum},
+                              {"prod", OpId::prod},
+                              {"mean", OpId::mean},
+                              {"amax", OpId::max},
                               {"amin", OpId::min}};
   for (const Named &r : reductions) {
     OpId op = r.op;
     auto fn = [op](const Tensor &x, py::object dim, bool keepdim,
-                   py::object dtype) { return reduce_py(op, x, dim, keepdim, dtype); };
+                   py::object dtype) {
+      return reduce_py(op, x, dim, keepdim, dtype);
+    };
     m.def(r.name, fn, py::arg("input"), py::arg("dim") = py::none(),
           py::arg("keepdim") = false, py::kw_only(),
           py::arg("dtype") = py::none());
-    cls.def(r.name, fn, py::arg("dim") = py::none(),
-            py::arg("keepdim") = false, py::kw_only(),
-            py::arg("dtype") = py::none());
+    cls.def(r.name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false,
+            py::kw_only(), py::arg("dtype") = py::none());
   }
-  for (auto [name, op] : {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
+  for (auto [name, op] :
+       {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
     OpId o = op;
     auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
       return reduce(o, x, to_axes(op_name(o), dim), keepdim);
@@ -275,17 +297,20 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   };
   m.def("max", max_fn, py::arg("input"), py::arg("dim") = py::none(),
         py::arg("keepdim") = false);
-  cls.def("max", max_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  cls.def("max", max_fn, py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
   m.def("min", min_fn, py::arg("input"), py::arg("dim") = py::none(),
         py::arg("keepdim") = false);
-  cls.def("min", min_fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  cls.def("min", min_fn, py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
   for (auto [name, op] :
        {std::pair{"argmax", OpId::argmax}, std::pair{"argmin", OpId::argmin}}) {
     OpId o = op;
     auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
       return arg_reduce(o, x,
-                        dim.is_none() ? std::nullopt
-                                      : std::optional<int64_t>(dim.cast<int64_t>()),
+                        dim.is_none()
+                            ? std::nullopt
+                            : std::optional<int64_t>(dim.cast<int64_t>()),
                         keepdim);
     };
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
@@ -315,7 +340,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       Tensor src = dtype.is_none() ? x : cast(x, to_dtype(op_name(o), dtype));
       return softmax(o, src, dim);
     };
-    m.def(name, fn, py::arg("input"), py::arg("dim"), py::arg("dtype") = py::none());
+    m.def(name, fn, py::arg("input"), py::arg("dim"),
+          py::arg("dtype") = py::none());
     cls.def(name, fn, py::arg("dim"), py::arg("dtype") = py::none());
   }
 
@@ -351,17 +377,27 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   });
 
   // Views and memory as module functions.
-  m.def("reshape", [](const Tensor &x, py::object shape) {
-    return reshape(x, to_dims("reshape", shape));
-  }, py::arg("input"), py::arg("shape"));
-  m.def("transpose", &transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
+  m.def(
+      "reshape",
+      [](const Tensor &x, py::object shape) {
+        return reshape(x, to_dims("reshape", shape));
+      },
+      py::arg("input"), py::arg("shape"));
+  m.def("transpose", &transpose, py::arg("input"), py::arg("dim0"),
+        py::arg("dim1"));
   m.def("t", &devrt::t, py::arg("input"));
-  m.def("permute", [](const Tensor &x, py::object dims) {
-    return permute(x, to_dims("permute", dims));
-  }, py::arg("input"), py::arg("dims"));
-  m.def("squeeze", [](const Tensor &x, py::object dim) {
-    return squeeze(x, to_axes("squeeze", dim));
-  }, py::arg("input"), py::arg("dim") = py::none());
+  m.def(
+      "permute",
+      [](const Tensor &x, py::object dims) {
+        return permute(x, to_dims("permute", dims));
+      },
+      py::arg("input"), py::arg("dims"));
+  m.def(
+      "squeeze",
+      [](const Tensor &x, py::object dim) {
+        return squeeze(x, to_axes("squeeze", dim));
+      },
+      py::arg("input"), py::arg("dim") = py::none());
   m.def("unsqueeze", &unsqueeze, py::arg("input"), py::arg("dim"));
   m.def("flatten", &flatten, py::arg("input"), py::arg("start_dim") = 0,
         py::arg("end_dim") = -1);
@@ -371,7 +407,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("broadcast_shapes", [](py::args shapes) {
     Dims out;
     for (py::handle s : shapes)
-      out = broadcast_shapes("broadcast_shapes", out, to_dims("broadcast_shapes", s));
+      out = broadcast_shapes("broadcast_shapes", out,
+                             to_dims("broadcast_shapes", s));
     return dims_tuple(out);
   });
   m.def("_index", &index, py::arg("input"), py::arg("indices"));

@@ -7,8 +7,8 @@ namespace devrt::bind {
 
 namespace {
 
-int64_t dim_arg(const Tensor &t, int64_t d) {
-  return normalize_axis("size", d, t->ndim());
+int64_t dim_arg(const char *op, const Tensor &t, int64_t d) {
+  return normalize_axis(op, d, t->ndim());
 }
 
 // .to(device), .to(dtype), .to(device, dtype), .to(other), keywords too.
@@ -51,24 +51,23 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.doc() = "An n-dimensional array on one device.";
   cls.def_property_readonly(
          "shape", [](const Tensor &t) { return dims_tuple(t->shape); })
-      .def_property_readonly("dtype",
-                             [](const Tensor &t) { return dtype_object(t->dtype); })
-      .def_property_readonly("device",
-                             [](const Tensor &t) { return device_object(t->device); })
+      .def_property_readonly(
+          "dtype", [](const Tensor &t) { return dtype_object(t->dtype); })
+      .def_property_readonly(
+          "device", [](const Tensor &t) { return device_object(t->device); })
       .def_property_readonly("ndim", [](const Tensor &t) { return t->ndim(); })
       .def_property_readonly("is_cuda",
                              [](const Tensor &t) {
                                return backends()[t->device.type].name == "cuda";
                              })
-      .def_property_readonly(
-          "itemsize", [](const Tensor &t) { return itemsize(t->dtype); })
+      .def_property_readonly("itemsize",
+                             [](const Tensor &t) { return itemsize(t->dtype); })
       .def_property_readonly(
           "nbytes",
           [](const Tensor &t) { return t->numel() * itemsize(t->dtype); })
-      .def_property_readonly("_version",
-                             [](const Tensor &t) {
-                               return t->storage->version.load();
-                             })
+      .def_property_readonly(
+          "_version",
+          [](const Tensor &t) { return t->storage->version.load(); })
       .def("dim", [](const Tensor &t) { return t->ndim(); })
       .def("numel", [](const Tensor &t) { return t->numel(); })
       .def("element_size", [](const Tensor &t) { return itemsize(t->dtype); })
@@ -77,7 +76,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           [](const Tensor &t, py::object dim) -> py::object {
             if (dim.is_none())
               return dims_tuple(t->shape);
-            return py::int_(t->shape[dim_arg(t, dim.cast<int64_t>())]);
+            return py::int_(t->shape[dim_arg("size", t, dim.cast<int64_t>())]);
           },
           py::arg("dim") = py::none())
       .def(
@@ -85,7 +84,8 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           [](const Tensor &t, py::object dim) -> py::object {
             if (dim.is_none())
               return dims_tuple(t->strides);
-            return py::int_(t->strides[dim_arg(t, dim.cast<int64_t>())]);
+            return py::int_(
+                t->strides[dim_arg("stride", t, dim.cast<int64_t>())]);
           },
           py::arg("dim") = py::none())
       .def("storage_offset", [](const Tensor &t) { return t->offset; })
@@ -103,7 +103,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
            [](const Tensor &t, py::args shape) {
              if (shape.size() == 1 && !PyLong_Check(shape[0].ptr()) &&
                  !py::isinstance<py::sequence>(shape[0]))
-               return cast(t, to_dtype("view", shape[0]));
+               return view_dtype(t, to_dtype("view", shape[0]));
              return view(t, dims_from_args("view", shape));
            })
       .def("reshape",
@@ -140,10 +140,8 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       .def("unsqueeze", &unsqueeze, py::arg("dim"))
       .def("flatten", &flatten, py::arg("start_dim") = 0,
            py::arg("end_dim") = -1)
-      .def("narrow",
-           [](const Tensor &t, int64_t dim, int64_t start, int64_t length) {
-             return slice(t, dim, start, start + length, 1);
-           })
+      .def("narrow", &narrow, py::arg("dim"), py::arg("start"),
+           py::arg("length"))
       .def("contiguous", &contiguous)
       .def("clone", &clone)
       .def("detach",
@@ -223,10 +221,12 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         if (!to_scalar(value, &s))
           fail(ErrorKind::Type, "[full] fill value must be a number, got ",
                py::repr(value).cast<std::string>());
-        DType fallback = s.kind == Scalar::Float
-                             ? DType::Float32
-                             : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool);
-        return full(to_dims("full", shape), s, dt(dtype, fallback), dev(device));
+        DType fallback =
+            s.kind == Scalar::Float
+                ? DType::Float32
+                : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool);
+        return full(to_dims("full", shape), s, dt(dtype, fallback),
+                    dev(device));
       },
       py::arg("size"), py::arg("fill_value"), py::kw_only(),
       py::arg("dtype") = py::none(), py::arg("device") = py::none());
@@ -325,13 +325,14 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       [](py::handle v, py::object dtype, py::object device) {
         Scalar s;
         if (!to_scalar(v, &s))
-          fail(ErrorKind::Type, "[tensor] not a number: ",
-               py::repr(v).cast<std::string>());
+          fail(ErrorKind::Type,
+               "[tensor] not a number: ", py::repr(v).cast<std::string>());
         std::optional<DType> t = to_optional_dtype("tensor", dtype);
-        DType d = t ? *t
-                    : (s.kind == Scalar::Float
-                           ? DType::Float32
-                           : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool));
+        DType d =
+            t ? *t
+              : (s.kind == Scalar::Float
+                     ? DType::Float32
+                     : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool));
         Tensor r = scalar_tensor(s, d, to_device("tensor", device));
         r->wrapped_number = false;
         return r;

@@ -18,9 +18,7 @@ struct Scalar {
   int64_t i = 0;
   double f = 0;
   static Scalar from_bool(bool v) { return {Bool, v ? 1 : 0, v ? 1.0 : 0.0}; }
-  static Scalar from_int(int64_t v) {
-    return {Int, v, static_cast<double>(v)};
-  }
+  static Scalar from_int(int64_t v) { return {Int, v, static_cast<double>(v)}; }
   static Scalar from_double(double v);
   // The dtype a Python number of this kind gets: bool, int64, float64.
   DType natural_dtype() const;
@@ -36,6 +34,7 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first);
 // a = a op b, in place; b broadcasts to a's shape and the result type must
 // be castable to a's dtype.
 void binary_inplace(OpId op, const Tensor &a, const Tensor &b);
+void binary_inplace(OpId op, const Tensor &a, Scalar s);
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
 // Broadcast shape of two shapes; `op` names the op in the error message.
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
@@ -96,6 +95,9 @@ Tensor slice(const Tensor &x, int64_t dim, std::optional<int64_t> start,
              std::optional<int64_t> stop, int64_t step);
 Tensor select(const Tensor &x, int64_t dim, int64_t index);
 Tensor flatten(const Tensor &x, int64_t start, int64_t end);
+Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length);
+// The same bytes read as another dtype (as NumPy's ndarray.view(dtype)).
+Tensor view_dtype(const Tensor &x, DType dtype);
 
 // --- indexing -------------------------------------------------------------
 Tensor nonzero(const Tensor &x); // (n, ndim) int64

@@ -30,8 +30,7 @@ DEVRT_RNG_FN uint64_t devrt_rng_mix(uint64_t z) {
  * one element needs (Box-Muller takes two). */
 DEVRT_RNG_FN uint64_t devrt_rng_bits(uint64_t seed, uint64_t counter,
                                      uint32_t lane) {
-  return devrt_rng_mix(devrt_rng_mix(seed ^ ((uint64_t)lane << 62)) ^
-                       counter);
+  return devrt_rng_mix(devrt_rng_mix(seed ^ ((uint64_t)lane << 62)) ^ counter);
 }
 
 /* Uniform double in [0, 1) with 53 random bits. */

@@ -61,13 +61,18 @@ public:
 using Tensor = std::shared_ptr<TensorImpl>;
 
 Dims contiguous_strides(const Dims &shape);
-int64_t shape_numel(const Dims &shape); // throws on overflow
+// Throws ValueError for negative sizes or an overflowing element count.
+int64_t shape_numel(const Dims &shape, const char *op = "empty");
 
 // A new uninitialised contiguous tensor from the device's caching allocator.
 Tensor empty(const Dims &shape, DType dtype, Device device);
 // A tensor viewing `storage` with the given geometry (no copy).
 Tensor make_view(const std::shared_ptr<Storage> &storage, int64_t offset,
                  Dims shape, Dims strides, DType dtype, Device device);
+// Whether writing `a` may change what `b` reads: same storage and
+// overlapping element ranges. Identical views do not count: an elementwise
+// kernel reads each element before it writes it.
+bool partially_overlaps(const TensorImpl &a, const TensorImpl &b);
 // A view of `t` with other geometry, sharing its storage.
 Tensor alias(const Tensor &t, Dims shape, Dims strides, int64_t offset);
 

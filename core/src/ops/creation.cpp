@@ -72,12 +72,26 @@ Tensor scalar_tensor(Scalar s, DType dtype, Device device) {
     // Written directly: a binary op with a Python number skips a kernel.
     void *p = y->data_ptr();
     switch (dtype) {
-    case DType::Float32: *static_cast<float *>(p) = static_cast<float>(s.f); break;
-    case DType::Float64: *static_cast<double *>(p) = s.f; break;
-    case DType::Int64: *static_cast<int64_t *>(p) = s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i; break;
-    case DType::Int32: *static_cast<int32_t *>(p) = static_cast<int32_t>(s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i); break;
-    case DType::Bool: *static_cast<bool *>(p) = s.f != 0; break;
-    default: fill_(y, s); break;
+    case DType::Float32:
+      *static_cast<float *>(p) = static_cast<float>(s.f);
+      break;
+    case DType::Float64:
+      *static_cast<double *>(p) = s.f;
+      break;
+    case DType::Int64:
+      *static_cast<int64_t *>(p) =
+          s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i;
+      break;
+    case DType::Int32:
+      *static_cast<int32_t *>(p) = static_cast<int32_t>(
+          s.kind == Scalar::Float ? static_cast<int64_t>(s.f) : s.i);
+      break;
+    case DType::Bool:
+      *static_cast<bool *>(p) = s.f != 0;
+      break;
+    default:
+      fill_(y, s);
+      break;
     }
   } else {
     fill_(y, s);
@@ -92,7 +106,8 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
     fail(ErrorKind::Value, "[arange] step must be non-zero");
   if (dtype == DType::Bool)
     fail(ErrorKind::Type, "[arange] bool is not a valid dtype for arange");
-  if (!std::isfinite(start.f) || !std::isfinite(end.f) || !std::isfinite(step.f))
+  if (!std::isfinite(start.f) || !std::isfinite(end.f) ||
+      !std::isfinite(step.f))
     fail(ErrorKind::Value, "[arange] start, end and step must be finite, got ",
          start.f, ", ", end.f, ", ", step.f);
   double len;
@@ -118,19 +133,24 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
 Tensor linspace(double start, double end, int64_t steps, DType dtype,
                 Device device) {
   if (steps < 0)
-    fail(ErrorKind::Value, "[linspace] number of steps must be non-negative, "
-                           "got ",
+    fail(ErrorKind::Value,
+         "[linspace] number of steps must be non-negative, "
+         "got ",
          steps);
-  Tensor y = empty(Dims{steps}, dtype, device);
+  // As NumPy: computed in float64, the last value set to `end` exactly,
+  // then converted (so integer dtypes truncate the exact values).
+  Tensor y = empty(Dims{steps}, DType::Float64, device);
   if (steps == 0)
-    return y;
+    return cast(y, dtype);
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
-  Launch k(OpId::arange, device, dtype);
+  Launch k(OpId::arange, device, DType::Float64);
   k.output(y)
       .attr_scalar(Scalar::from_double(start))
       .attr_scalar(Scalar::from_double(step))
       .run();
-  return y;
+  if (steps > 1)
+    fill_(select(y, 0, steps - 1), Scalar::from_double(end));
+  return cast(y, dtype);
 }
 
 Tensor rand(const Dims &shape, DType dtype, Device device) {

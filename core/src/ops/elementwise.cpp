@@ -42,8 +42,8 @@ Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
       fail(ErrorKind::Value, "[", op, "] shapes ", a, " and ", b,
-           " cannot be broadcast together (dimension ", i, ": ", da, " vs ",
-           db, ")");
+           " cannot be broadcast together (dimension ", i, ": ", da, " vs ", db,
+           ")");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -102,8 +102,7 @@ Tensor unary(OpId op, const Tensor &x) {
     break;
   default:
     if (in == DType::Bool)
-      fail(ErrorKind::Type, "[", def.name,
-           "] is not defined for bool tensors");
+      fail(ErrorKind::Type, "[", def.name, "] is not defined for bool tensors");
     break;
   }
   Tensor src = cast(x, in);
@@ -121,8 +120,8 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
     fail(ErrorKind::Type, "[clamp] is not defined for bool tensors");
   // A float bound on an integer tensor computes in float, as PyTorch.
   DType t = x->dtype;
-  if (!is_floating(t) && ((lo && lo->kind == Scalar::Float) ||
-                          (hi && hi->kind == Scalar::Float)))
+  if (!is_floating(t) &&
+      ((lo && lo->kind == Scalar::Float) || (hi && hi->kind == Scalar::Float)))
     t = kDefaultFloat;
   Tensor src = cast(x, t);
   Launch k(OpId::clamp, x->device, t);
@@ -167,11 +166,10 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
   return y;
 }
 
-void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
-  check_same_device(op, a, b);
-  DType compute, result;
-  binary_result_types(op, a->dtype, b->dtype, false, b->wrapped_number,
-                      &compute, &result);
+namespace {
+
+void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
+             DType result) {
   auto category = [](DType t) {
     return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
   };
@@ -183,7 +181,8 @@ void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
   if (shape != a->shape)
     fail(ErrorKind::Value, "[", op_name(op), "] in-place result of shape ",
          shape, " does not fit the destination of shape ", a->shape);
-  if (compute == a->dtype && result == a->dtype && a->is_contiguous()) {
+  if (compute == a->dtype && result == a->dtype && a->is_contiguous() &&
+      !partially_overlaps(*a, *b)) {
     // Elementwise kernels read each element before writing it, so the
     // output may alias the first input.
     Launch k(op, a->device, compute);
@@ -195,11 +194,28 @@ void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
   copy_(a, binary(op, a, b));
 }
 
+} // namespace
+
+void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
+  check_same_device(op, a, b);
+  DType compute, result;
+  binary_result_types(op, a->dtype, b->dtype, false, b->wrapped_number,
+                      &compute, &result);
+  inplace(op, a, b, compute, result);
+}
+
+void binary_inplace(OpId op, const Tensor &a, Scalar s) {
+  DType compute, result;
+  binary_result_types(op, a->dtype, s.natural_dtype(), false, true, &compute,
+                      &result);
+  inplace(op, a, scalar_tensor(s, compute, a->device), compute, result);
+}
+
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   check_same_device(OpId::where, cond, a);
   check_same_device(OpId::where, a, b);
-  DType t = promote_types(a->dtype, b->dtype, a->wrapped_number,
-                          b->wrapped_number);
+  DType t =
+      promote_types(a->dtype, b->dtype, a->wrapped_number, b->wrapped_number);
   Dims shape = broadcast_shapes(
       "where", broadcast_shapes("where", cond->shape, a->shape), b->shape);
   Launch k(OpId::where, a->device, t);

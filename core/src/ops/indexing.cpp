@@ -6,9 +6,14 @@
 namespace devrt {
 
 Tensor nonzero(const Tensor &x) {
-  Tensor mask = x->dtype == DType::Bool
-                    ? x
-                    : binary_scalar(OpId::ne, x, Scalar::from_int(0), false);
+  Tensor mask = x;
+  if (x->dtype != DType::Bool) {
+    // Half types have no comparison kernels: compare in float32.
+    Tensor v = x->dtype == DType::Float16 || x->dtype == DType::BFloat16
+                   ? cast(x, DType::Float32)
+                   : x;
+    mask = binary_scalar(OpId::ne, v, Scalar::from_int(0), false);
+  }
   int64_t n = item(reduce(OpId::sum, mask, std::nullopt, false)).i;
   Tensor y = empty(Dims{n, x->ndim()}, DType::Int64, x->device);
   if (n == 0 || x->ndim() == 0)
@@ -24,13 +29,13 @@ namespace {
 // indexed, the index tensors as int64 broadcast to one shape, and the
 // permutation that brings the indexed dimensions to the front.
 struct IndexPlan {
-  Dims indexed;             // source dims that carry an index, in order
-  Dims rest;                // the other dims, in order
-  std::vector<Tensor> idx;  // int64, one per indexed dim
-  Dims batch;               // broadcast shape of the index tensors
-  bool in_place;            // adjacent indexed dims keep their position
-  Dims user_shape;          // shape of the result as the user sees it
-  Dims kernel_shape;        // batch + rest: the shape the kernel works in
+  Dims indexed;            // source dims that carry an index, in order
+  Dims rest;               // the other dims, in order
+  std::vector<Tensor> idx; // int64, one per indexed dim
+  Dims batch;              // broadcast shape of the index tensors
+  bool in_place;           // adjacent indexed dims keep their position
+  Dims user_shape;         // shape of the result as the user sees it
+  Dims kernel_shape;       // batch + rest: the shape the kernel works in
 };
 
 IndexPlan plan_index(const char *op, const Tensor &src,
@@ -46,12 +51,13 @@ IndexPlan plan_index(const char *op, const Tensor &src,
              " has too many dimensions for a tensor of shape ", src->shape);
       for (int64_t i = 0; i < m->ndim(); ++i)
         if (m->shape[i] != src->shape[d0 + i])
-          fail(ErrorKind::Index, "[", op, "] boolean mask of shape ",
-               m->shape, " does not match the indexed tensor's shape ",
-               src->shape, " at dimension ", d0 + i);
+          fail(ErrorKind::Index, "[", op, "] boolean mask of shape ", m->shape,
+               " does not match the indexed tensor's shape ", src->shape,
+               " at dimension ", d0 + i);
       if (m->ndim() == 0)
-        fail(ErrorKind::Index, "[", op, "] a 0-d boolean mask is not "
-                                        "supported as an index");
+        fail(ErrorKind::Index, "[", op,
+             "] a 0-d boolean mask is not "
+             "supported as an index");
       Tensor nz = nonzero(m);
       for (int64_t i = 0; i < m->ndim(); ++i)
         per_dim.push_back(select(nz, 1, i));
@@ -74,8 +80,9 @@ IndexPlan plan_index(const char *op, const Tensor &src,
       fail(ErrorKind::Value, "[", op, "] index on ", device_str(t->device),
            " for a tensor on ", device_str(src->device));
     if (!is_integral(t->dtype))
-      fail(ErrorKind::Index, "[", op, "] indices must be integer or bool "
-                                      "tensors, got ",
+      fail(ErrorKind::Index, "[", op,
+           "] indices must be integer or bool "
+           "tensors, got ",
            dtype_name(t->dtype));
     p.indexed.push_back(d);
     p.idx.push_back(cast(t, DType::Int64));
@@ -88,9 +95,8 @@ IndexPlan plan_index(const char *op, const Tensor &src,
            " and ", t->shape, " cannot be broadcast together");
     }
   }
-  p.in_place = p.indexed.empty() ||
-               p.indexed.back() - p.indexed[0] + 1 ==
-                   static_cast<int64_t>(p.indexed.size());
+  p.in_place = p.indexed.empty() || p.indexed.back() - p.indexed[0] + 1 ==
+                                        static_cast<int64_t>(p.indexed.size());
   p.kernel_shape = p.batch;
   for (int64_t d : p.rest)
     p.kernel_shape.push_back(src->shape[d]);
@@ -116,8 +122,8 @@ Dims kernel_to_user(const IndexPlan &p) {
     perm.push_back(nb + i);
   for (int64_t i = 0; i < nb; ++i)
     perm.push_back(i);
-  for (int64_t i = nb + lead;
-       i < static_cast<int64_t>(p.kernel_shape.size()); ++i)
+  for (int64_t i = nb + lead; i < static_cast<int64_t>(p.kernel_shape.size());
+       ++i)
     perm.push_back(i);
   return perm;
 }
@@ -149,9 +155,8 @@ void index_put_(const Tensor &dst,
                 const Tensor &values, bool accumulate) {
   IndexPlan p = plan_index("index_put", dst, idx);
   if (values->device != dst->device)
-    fail(ErrorKind::Value, "[index_put] values on ",
-         device_str(values->device), " for a tensor on ",
-         device_str(dst->device));
+    fail(ErrorKind::Value, "[index_put] values on ", device_str(values->device),
+         " for a tensor on ", device_str(dst->device));
   if (p.indexed.empty()) {
     copy_(dst, values);
     return;

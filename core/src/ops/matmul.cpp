@@ -6,12 +6,12 @@ namespace devrt {
 
 Tensor matmul(const Tensor &a0, const Tensor &b0) {
   if (a0->device != b0->device)
-    fail(ErrorKind::Value,
-         "[matmul] expected both tensors on one device, got ",
+    fail(ErrorKind::Value, "[matmul] expected both tensors on one device, got ",
          device_str(a0->device), " and ", device_str(b0->device));
   if (a0->ndim() == 0 || b0->ndim() == 0)
-    fail(ErrorKind::Value, "[matmul] both operands need at least one "
-                           "dimension, got shapes ",
+    fail(ErrorKind::Value,
+         "[matmul] both operands need at least one "
+         "dimension, got shapes ",
          a0->shape, " and ", b0->shape);
   DType t = promote_types(a0->dtype, b0->dtype);
   if (t == DType::Bool)

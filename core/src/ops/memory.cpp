@@ -30,6 +30,20 @@ void byte_copy(Device dst_dev, void *dst, Device src_dev, const void *src,
          device_str(src_dev), " to ", device_str(dst_dev), " failed");
 }
 
+// The data of x as a CPU tensor: x itself, a CPU view of another backend's
+// host memory, or a copy. Lets the core convert on the host what a device
+// has no kernel for.
+Tensor on_host(const Tensor &x) {
+  if (x->device.is_cpu())
+    return x;
+  if (host_accessible(x->device)) {
+    synchronize(x->device);
+    return make_view(x->storage, x->offset, x->shape, x->strides, x->dtype,
+                     kCPU);
+  }
+  return to_device(x, kCPU);
+}
+
 } // namespace
 
 Tensor cast(const Tensor &x, DType dtype) {
@@ -41,9 +55,7 @@ Tensor cast(const Tensor &x, DType dtype) {
   return y;
 }
 
-Tensor contiguous(const Tensor &x) {
-  return x->is_contiguous() ? x : clone(x);
-}
+Tensor contiguous(const Tensor &x) { return x->is_contiguous() ? x : clone(x); }
 
 Tensor clone(const Tensor &x) {
   Launch k(OpId::copy, x->device, x->dtype);
@@ -57,6 +69,8 @@ void copy_(const Tensor &dst, const Tensor &src) {
   Tensor s = src;
   if (s->device != dst->device)
     s = to_device(s, dst->device);
+  else if (partially_overlaps(*dst, *s))
+    s = clone(s); // the kernel must not read what it already wrote
   Dims shape = broadcast_shapes("copy", dst->shape, s->shape);
   if (shape != dst->shape)
     fail(ErrorKind::Value, "[copy] source of shape ", src->shape,
@@ -74,10 +88,21 @@ Tensor to_device(const Tensor &x, Device device) {
   allocator(device); // validates the ordinal before any work
   if (!x->device.is_cpu() && !device.is_cpu() && x->device.type != device.type)
     return to_device(to_device(x, kCPU), device);
-  Tensor src = contiguous(x);
+  Tensor src = x;
+  Device from = x->device;
+  if (!x->is_contiguous() && host_accessible(x->device) && !from.is_cpu()) {
+    // Host memory of another backend: gather it with the CPU's copy kernel,
+    // so that a backend need not implement `copy` to give its tensors back.
+    src = clone(on_host(x));
+    from = kCPU;
+    if (device.is_cpu())
+      return src;
+  } else {
+    src = contiguous(x);
+  }
   Tensor y = empty(x->shape, x->dtype, device);
-  byte_copy(device, y->data_ptr(), x->device, src->data_ptr(),
-            src->storage->nbytes == 0 ? 0 : x->numel() * itemsize(x->dtype));
+  byte_copy(device, y->data_ptr(), from, src->data_ptr(),
+            x->numel() * itemsize(x->dtype));
   return y;
 }
 
@@ -97,12 +122,13 @@ Scalar item(const Tensor &x) {
   if (x->numel() != 1)
     fail(ErrorKind::Value, "[item] a tensor with ", x->numel(),
          " elements (shape ", x->shape, ") cannot be converted to a number");
-  Tensor v = x;
+  // Converted on the host, so that no device needs a cast kernel for it.
+  Tensor v = on_host(x);
   if (x->dtype == DType::Float16 || x->dtype == DType::BFloat16 ||
       x->dtype == DType::Float32)
-    v = cast(x, DType::Float64);
+    v = cast(v, DType::Float64);
   else if (x->dtype == DType::UInt8 || x->dtype == DType::Int32)
-    v = cast(x, DType::Int64);
+    v = cast(v, DType::Int64);
   unsigned char buf[8];
   copy_to_host(v, buf);
   switch (v->dtype) {

@@ -19,8 +19,7 @@ Dims normalize_axes(const char *op, const Dims &axes, int64_t rank) {
   for (int64_t a : axes) {
     int64_t n = normalize_axis(op, a, rank);
     if (std::find(out.begin(), out.end(), n) != out.end())
-      fail(ErrorKind::Value, "[", op, "] axis ", a, " appears twice in ",
-           axes);
+      fail(ErrorKind::Value, "[", op, "] axis ", a, " appears twice in ", axes);
     out.push_back(n);
   }
   std::sort(out.begin(), out.end());
@@ -67,7 +66,8 @@ Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
     if (reduced) {
       if (x->shape[i] == 0 && (op == OpId::max || op == OpId::min))
         fail(ErrorKind::Value, "[", name, "] cannot reduce axis ", i,
-             " of size 0 (shape ", x->shape, "): the operation has no identity");
+             " of size 0 (shape ", x->shape,
+             "): the operation has no identity");
       kept_shape[i] = 1;
       if (keepdim)
         out_shape.push_back(1);
@@ -125,7 +125,8 @@ Tensor softmax(OpId op, const Tensor &x, int64_t axis) {
   if (x->ndim() == 0)
     src = reshape(src, Dims{1});
   Tensor y = empty(src->shape, t, x->device);
-  k.input(src).output(y).attr_int(a).run();
+  if (y->numel() != 0)
+    k.input(src).output(y).attr_int(a).run();
   return x->ndim() == 0 ? reshape(y, Dims{}) : y;
 }
 

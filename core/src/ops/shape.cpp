@@ -10,20 +10,19 @@ namespace {
 // Resolves one -1 entry and checks the element count.
 Dims infer_shape(const char *op, const Tensor &x, const Dims &shape) {
   Dims out = shape;
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == -1) {
-      if (infer >= 0)
-        fail(ErrorKind::Value, "[", op, "] only one dimension can be -1, got ",
-             shape);
-      infer = static_cast<int64_t>(i);
-    } else if (out[i] < 0) {
-      fail(ErrorKind::Value, "[", op, "] invalid dimension ", out[i],
-           " in shape ", shape);
-    } else {
-      known *= out[i];
-    }
+    if (out[i] != -1)
+      continue;
+    if (infer >= 0)
+      fail(ErrorKind::Value, "[", op, "] only one dimension can be -1, got ",
+           shape);
+    infer = static_cast<int64_t>(i);
   }
+  Dims known_dims = out;
+  if (infer >= 0)
+    known_dims[infer] = 1;
+  int64_t known = shape_numel(known_dims, op); // sizes and overflow
   int64_t n = x->numel();
   if (infer >= 0) {
     if (known == 0 || n % known != 0)
@@ -54,8 +53,7 @@ bool view_strides(const Tensor &x, const Dims &shape, Dims *strides) {
   for (int64_t d = x->ndim() - 1; d >= 0; --d) {
     x_numel *= x->shape[d];
     bool chunk_ends =
-        d == 0 || (x->shape[d - 1] != 1 &&
-                   x->strides[d - 1] != x_numel * base);
+        d == 0 || (x->shape[d - 1] != 1 && x->strides[d - 1] != x_numel * base);
     if (!chunk_ends)
       continue;
     while (vd >= 0 && (v_numel < x_numel || shape[vd] == 1)) {
@@ -108,8 +106,9 @@ Tensor transpose(const Tensor &x, int64_t d0, int64_t d1) {
 
 Tensor t(const Tensor &x) {
   if (x->ndim() > 2)
-    fail(ErrorKind::Value, "[t] expects a tensor with at most 2 dimensions, "
-                           "got shape ",
+    fail(ErrorKind::Value,
+         "[t] expects a tensor with at most 2 dimensions, "
+         "got shape ",
          x->shape, "; use transpose() or permute()");
   return x->ndim() < 2 ? x : transpose(x, 0, 1);
 }
@@ -123,8 +122,8 @@ Tensor permute(const Tensor &x, const Dims &dims) {
   for (size_t i = 0; i < dims.size(); ++i) {
     norm[i] = normalize_axis("permute", dims[i], x->ndim());
     if (seen[norm[i]])
-      fail(ErrorKind::Value, "[permute] dimension ", dims[i],
-           " repeats in ", dims);
+      fail(ErrorKind::Value, "[permute] dimension ", dims[i], " repeats in ",
+           dims);
     seen[norm[i]] = true;
   }
   Dims shape(dims.size()), strides(dims.size());
@@ -152,11 +151,12 @@ Tensor expand(const Tensor &x, const Dims &shape) {
     } else if (xs == 1) {
       strides[i] = 0;
     } else {
-      fail(ErrorKind::Value, "[expand] cannot expand shape ", x->shape,
-           " to ", shape, " (dimension ", i, ": ", xs, " vs ", want, ")");
+      fail(ErrorKind::Value, "[expand] cannot expand shape ", x->shape, " to ",
+           shape, " (dimension ", i, ": ", xs, " vs ", want, ")");
     }
     out[i] = want;
   }
+  shape_numel(out, "expand");
   return alias(x, out, strides, x->offset);
 }
 
@@ -243,6 +243,49 @@ Tensor flatten(const Tensor &x, int64_t start, int64_t end) {
     }
   }
   return reshape(x, shape);
+}
+
+Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length) {
+  if (x->ndim() == 0)
+    fail(ErrorKind::Index, "[narrow] cannot narrow a 0-d tensor");
+  int64_t d = normalize_axis("narrow", dim, x->ndim());
+  int64_t n = x->shape[d];
+  if (start < -n || start > n)
+    fail(ErrorKind::Index, "[narrow] start ", start,
+         " is out of range for dimension ", d, " with size ", n);
+  if (start < 0)
+    start += n;
+  if (length < 0 || start + length > n)
+    fail(ErrorKind::Value, "[narrow] start (", start, ") + length (", length,
+         ") exceeds dimension ", d, " of size ", n);
+  return slice(x, d, start, start + length, 1);
+}
+
+Tensor view_dtype(const Tensor &x, DType dtype) {
+  int64_t from = static_cast<int64_t>(itemsize(x->dtype));
+  int64_t to = static_cast<int64_t>(itemsize(dtype));
+  if (from == to)
+    return make_view(x->storage, x->offset, x->shape, x->strides, dtype,
+                     x->device);
+  // A different item size rescales the last dimension, which must then be
+  // contiguous; every other stride and the offset must stay whole.
+  int64_t last = x->ndim() - 1;
+  bool ok = last >= 0 && x->strides[last] == 1 &&
+            (x->shape[last] * from) % to == 0 && (x->offset * from) % to == 0;
+  for (int64_t i = 0; ok && i < last; ++i)
+    ok = (x->strides[i] * from) % to == 0;
+  if (!ok)
+    fail(ErrorKind::Value, "[view] cannot view a ", dtype_name(x->dtype),
+         " tensor of shape ", x->shape, " and strides ", x->strides, " as ",
+         dtype_name(dtype),
+         ": the last dimension must be contiguous and its byte size "
+         "divisible by the new item size");
+  Dims shape = x->shape, strides = x->strides;
+  shape[last] = x->shape[last] * from / to;
+  for (int64_t i = 0; i < last; ++i)
+    strides[i] = x->strides[i] * from / to;
+  return make_view(x->storage, x->offset * from / to, shape, strides, dtype,
+                   x->device);
 }
 
 } // namespace devrt

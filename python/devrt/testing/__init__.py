@@ -7,7 +7,7 @@ import functools
 import devrt
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel_table() -> dict[str, dict[str, list[str]]]:
     return {op["name"]: op["kernels"] for op in devrt.catalogue()}
 
