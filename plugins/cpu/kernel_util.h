@@ -245,7 +245,7 @@ template <typename T> inline T wrap_add(T a, T b) {
   }
 }
 template <typename T> inline T wrap_sub(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     using U = std::make_unsigned_t<T>;
     return static_cast<T>(
         static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));

@@ -28,10 +28,11 @@ void softmax_row(const T *src, T *dst, int64_t n) {
       dst[i] = e;
     sum += e;
   }
+  // (x - max) - log(sum): x - (max + log(sum)) would round at max's scale.
   if (Log) {
-    const T shift = m + static_cast<T>(std::log(sum));
+    const T lse = static_cast<T>(std::log(sum));
     for (int64_t i = 0; i < n; ++i)
-      dst[i] = src[i] - shift;
+      dst[i] = (src[i] - m) - lse;
   } else {
     const T scale = static_cast<T>(1.0 / sum);
     for (int64_t i = 0; i < n; ++i)
@@ -61,11 +62,12 @@ void softmax_columns(const T *src, T *dst, int64_t n, int64_t w, int64_t ld) {
     }
   T f[kColumns];
   for (int64_t j = 0; j < w; ++j)
-    f[j] = Log ? m[j] + static_cast<T>(std::log(sum[j]))
-               : static_cast<T>(1.0 / sum[j]);
+    f[j] =
+        Log ? static_cast<T>(std::log(sum[j])) : static_cast<T>(1.0 / sum[j]);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < w; ++j)
-      dst[i * ld + j] = Log ? src[i * ld + j] - f[j] : dst[i * ld + j] * f[j];
+      dst[i * ld + j] =
+          Log ? (src[i * ld + j] - m[j]) - f[j] : dst[i * ld + j] * f[j];
 }
 
 template <bool Log> void softmax(const devrt_kernel_call &call) {

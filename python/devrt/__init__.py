@@ -6,9 +6,10 @@ as an op of the core's catalogue on the tensor's device.
 
 from __future__ import annotations
 
-from devrt import (
+from devrt import (  # noqa: F401
     _C,
-    return_types,  # noqa: F401
+    autograd,
+    return_types,
 )
 from devrt._C import (  # noqa: F401 - the public surface
     OutOfMemoryError,
@@ -131,6 +132,12 @@ from devrt._tensor import (  # noqa: F401
     randn_like,
     tensor,
     zeros_like,
+)
+from devrt.autograd.grad_mode import (  # noqa: F401
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
 )
 from devrt.hookspecs import hookimpl  # noqa: F401
 from devrt.plugins import plugin_status, register_plugin  # noqa: F401

@@ -39,10 +39,10 @@ def _numpy_from_data(data: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
-def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (nested sequences, arrays, numbers)."""
     if isinstance(data, Tensor):
-        out = data.to(device=device, dtype=dtype, copy=True)
+        out = data.detach().to(device=device, dtype=dtype, copy=True)
     elif isinstance(data, (bool, numbers.Number)) and not isinstance(data, (complex, np.generic)):
         out = _C._scalar_tensor(data, dtype, device)
     else:
@@ -52,6 +52,8 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
             out = out.to(dtype=dtype)
         if device is not None:
             out = out.to(device)
+    if requires_grad:
+        out.requires_grad_(True)
     return out
 
 
@@ -307,9 +309,9 @@ def _repr(self: Tensor) -> str:
         and self.dtype is not _C.float32
     ):
         extras.append(f"dtype={self.dtype!r}")
-    grad_fn = getattr(self, "grad_fn", None)
+    grad_fn = self.grad_fn
     if grad_fn is not None:
-        extras.append(f"grad_fn=<{type(grad_fn).__name__}>")
+        extras.append(f"grad_fn=<{grad_fn.name()}>")
     elif getattr(self, "requires_grad", False):
         extras.append("requires_grad=True")
     if arr.size == 0 and self.ndim > 1:

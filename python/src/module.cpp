@@ -61,4 +61,5 @@ PYBIND11_MODULE(_C, m) {
   init_numpy(m, cls);
   init_dlpack(m, cls);
   init_backends(m);
+  init_autograd(m, cls);
 }

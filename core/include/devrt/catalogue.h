@@ -34,6 +34,7 @@ enum class OpFamily : int8_t {
   Creation,
   Random,
   Index,
+  View, // no kernel: a new view of the input's storage
 };
 
 struct OpDef {

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -49,6 +50,7 @@ uint64_t initial_seed() {
 }
 
 void fill_(const Tensor &t, Scalar value) {
+  autograd::check_inplace("fill_", t);
   if (t->numel() == 0)
     return;
   if (!t->is_contiguous()) {

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -109,6 +110,8 @@ Tensor unary(OpId op, const Tensor &x) {
   Launch k(op, x->device, in);
   Tensor y = empty(x->shape, out, x->device);
   k.input(src).output(y).run();
+  if (autograd::should_record(x))
+    autograd::record(op, {x}, y);
   return y;
 }
 
@@ -130,6 +133,12 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   lo ? k.attr_scalar(*lo) : k.attr_none();
   hi ? k.attr_scalar(*hi) : k.attr_none();
   k.run();
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.s0 = lo;
+    attrs.s1 = hi;
+    autograd::record(OpId::clamp, {x}, y, std::move(attrs));
+  }
   return y;
 }
 
@@ -143,6 +152,8 @@ Tensor binary(OpId op, const Tensor &a, const Tensor &b) {
   Tensor ac = cast(a, compute), bc = cast(b, compute);
   Tensor y = empty(shape, result, a->device);
   k.input(ac, shape).input(bc, shape).output(y).run();
+  if (autograd::should_record(a, b))
+    autograd::record(op, {a, b}, y);
   return y;
 }
 
@@ -163,6 +174,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
   else
     k.input(ac).input(b, a->shape);
   k.output(y).run();
+  if (autograd::should_record(a))
+    autograd::record(op,
+                     scalar_first ? std::vector<Tensor>{b, a}
+                                  : std::vector<Tensor>{a, b},
+                     y);
   return y;
 }
 
@@ -170,6 +186,7 @@ namespace {
 
 void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
              DType result) {
+  autograd::check_inplace(op_name(op), a);
   auto category = [](DType t) {
     return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
   };
@@ -222,6 +239,8 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   Tensor c = cast(cond, DType::Bool), ac = cast(a, t), bc = cast(b, t);
   Tensor y = empty(shape, t, a->device);
   k.input(c, shape).input(ac, shape).input(bc, shape).output(y).run();
+  if (autograd::should_record(a, b))
+    autograd::record(OpId::where, {cond, a, b}, y);
   return y;
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -138,6 +139,12 @@ Tensor source_in_kernel_order(const Tensor &src, const IndexPlan &p) {
 } // namespace
 
 Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx) {
+  if (autograd::should_record(src)) {
+    autograd::OpAttrs attrs;
+    attrs.indices = idx;
+    return autograd::recorded(OpId::index, src, std::move(attrs),
+                              [&] { return index(src, idx); });
+  }
   IndexPlan p = plan_index("index", src, idx);
   if (p.indexed.empty())
     return src;
@@ -153,6 +160,7 @@ Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx) {
 void index_put_(const Tensor &dst,
                 const std::vector<std::optional<Tensor>> &idx,
                 const Tensor &values, bool accumulate) {
+  autograd::check_inplace("index_put_", dst);
   IndexPlan p = plan_index("index_put", dst, idx);
   if (values->device != dst->device)
     fail(ErrorKind::Value, "[index_put] values on ", device_str(values->device),

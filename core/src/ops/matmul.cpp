@@ -1,10 +1,13 @@
 // matmul with NumPy's rules: 1-D operands are promoted to matrices and the
 // added dimension removed again; batch dimensions broadcast.
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
-Tensor matmul(const Tensor &a0, const Tensor &b0) {
+namespace {
+
+Tensor matmul_impl(const Tensor &a0, const Tensor &b0) {
   if (a0->device != b0->device)
     fail(ErrorKind::Value, "[matmul] expected both tensors on one device, got ",
          device_str(a0->device), " and ", device_str(b0->device));
@@ -46,6 +49,20 @@ Tensor matmul(const Tensor &a0, const Tensor &b0) {
   if (!b_vec)
     out.push_back(n);
   return view(y, out);
+}
+
+} // namespace
+
+Tensor matmul(const Tensor &a, const Tensor &b) {
+  if (!autograd::should_record(a, b))
+    return matmul_impl(a, b);
+  Tensor r;
+  {
+    autograd::NoGradGuard no_grad; // its views are part of this one op
+    r = matmul_impl(a, b);
+  }
+  autograd::record(OpId::matmul, {a, b}, r);
+  return r;
 }
 
 } // namespace devrt

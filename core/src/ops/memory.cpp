@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -49,6 +50,9 @@ Tensor on_host(const Tensor &x) {
 Tensor cast(const Tensor &x, DType dtype) {
   if (x->dtype == dtype)
     return x;
+  if (autograd::should_record(x) && is_floating(dtype))
+    return autograd::recorded(OpId::copy, x, {},
+                              [&] { return cast(x, dtype); });
   Launch k(OpId::copy, x->device, x->dtype);
   Tensor y = empty(x->shape, dtype, x->device);
   k.input(x).output(y).run();
@@ -58,6 +62,8 @@ Tensor cast(const Tensor &x, DType dtype) {
 Tensor contiguous(const Tensor &x) { return x->is_contiguous() ? x : clone(x); }
 
 Tensor clone(const Tensor &x) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::copy, x, {}, [&] { return clone(x); });
   Launch k(OpId::copy, x->device, x->dtype);
   Tensor y = empty(x->shape, x->dtype, x->device);
   k.input(x).output(y).run();
@@ -65,6 +71,7 @@ Tensor clone(const Tensor &x) {
 }
 
 void copy_(const Tensor &dst, const Tensor &src) {
+  autograd::check_inplace("copy_", dst);
   broadcast_shapes("copy", dst->shape, src->shape);
   Tensor s = src;
   if (s->device != dst->device)
@@ -85,6 +92,9 @@ void copy_(const Tensor &dst, const Tensor &src) {
 Tensor to_device(const Tensor &x, Device device) {
   if (x->device == device)
     return x;
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::copy, x, {},
+                              [&] { return to_device(x, device); });
   allocator(device); // validates the ordinal before any work
   if (!x->device.is_cpu() && !device.is_cpu() && x->device.type != device.type)
     return to_device(to_device(x, kCPU), device);

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -51,6 +52,21 @@ Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
               bool keepdim, int64_t correction) {
   const char *name = op_name(op);
   int64_t rank = x->ndim();
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    if (axes)
+      attrs.axes = normalize_axes(name, *axes, rank);
+    else
+      for (int64_t i = 0; i < rank; ++i)
+        attrs.axes.push_back(i);
+    if (rank == 0)
+      attrs.axes.clear();
+    attrs.flag = keepdim;
+    attrs.i0 = correction;
+    return autograd::recorded(op, x, std::move(attrs), [&] {
+      return reduce(op, x, axes, keepdim, correction);
+    });
+  }
   Dims ax;
   if (axes) {
     ax = normalize_axes(name, *axes, rank);
@@ -119,6 +135,12 @@ Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
 
 Tensor softmax(OpId op, const Tensor &x, int64_t axis) {
   int64_t a = normalize_axis(op_name(op), axis, x->ndim());
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = a;
+    return autograd::recorded(op, x, std::move(attrs),
+                              [&] { return softmax(op, x, axis); });
+  }
   DType t = is_floating(x->dtype) ? x->dtype : kDefaultFloat;
   Launch k(op, x->device, t);
   Tensor src = cast(x, t);

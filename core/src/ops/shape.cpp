@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "../dispatch.h"
+#include "devrt/autograd.h"
 
 namespace devrt {
 
@@ -74,6 +75,9 @@ bool view_strides(const Tensor &x, const Dims &shape, Dims *strides) {
 } // namespace
 
 Tensor view(const Tensor &x, const Dims &shape) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::reshape, x, {},
+                              [&] { return view(x, shape); });
   Dims s = infer_shape("view", x, shape);
   Dims strides;
   if (!view_strides(x, s, &strides))
@@ -84,6 +88,9 @@ Tensor view(const Tensor &x, const Dims &shape) {
 }
 
 Tensor reshape(const Tensor &x, const Dims &shape) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::reshape, x, {},
+                              [&] { return reshape(x, shape); });
   Dims s = infer_shape("reshape", x, shape);
   Dims strides;
   if (view_strides(x, s, &strides))
@@ -98,6 +105,12 @@ Tensor transpose(const Tensor &x, int64_t d0, int64_t d1) {
     return x;
   d0 = normalize_axis("transpose", d0, r);
   d1 = normalize_axis("transpose", d1, r);
+  if (autograd::should_record(x)) {
+    Dims dims;
+    for (int64_t i = 0; i < r; ++i)
+      dims.push_back(i == d0 ? d1 : (i == d1 ? d0 : i));
+    return permute(x, dims);
+  }
   Dims shape = x->shape, strides = x->strides;
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
@@ -114,6 +127,14 @@ Tensor t(const Tensor &x) {
 }
 
 Tensor permute(const Tensor &x, const Dims &dims) {
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.axes = normalize_axes("permute", dims, x->ndim());
+    for (size_t i = 0; i < dims.size(); ++i)
+      attrs.axes[i] = normalize_axis("permute", dims[i], x->ndim());
+    return autograd::recorded(OpId::permute, x, std::move(attrs),
+                              [&] { return permute(x, dims); });
+  }
   if (static_cast<int64_t>(dims.size()) != x->ndim())
     fail(ErrorKind::Value, "[permute] got ", dims.size(),
          " dimensions for a tensor of shape ", x->shape);
@@ -135,6 +156,9 @@ Tensor permute(const Tensor &x, const Dims &dims) {
 }
 
 Tensor expand(const Tensor &x, const Dims &shape) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::expand, x, {},
+                              [&] { return expand(x, shape); });
   size_t n = shape.size(), k = x->shape.size();
   if (n < k)
     fail(ErrorKind::Value, "[expand] cannot expand shape ", x->shape,
@@ -161,6 +185,9 @@ Tensor expand(const Tensor &x, const Dims &shape) {
 }
 
 Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::reshape, x, {},
+                              [&] { return squeeze(x, dims); });
   Dims which;
   if (dims)
     which = normalize_axes("squeeze", *dims, x->ndim());
@@ -177,6 +204,9 @@ Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims) {
 }
 
 Tensor unsqueeze(const Tensor &x, int64_t dim) {
+  if (autograd::should_record(x))
+    return autograd::recorded(OpId::reshape, x, {},
+                              [&] { return unsqueeze(x, dim); });
   int64_t d = normalize_axis("unsqueeze", dim, x->ndim() + 1);
   Dims shape = x->shape, strides = x->strides;
   int64_t st = d < x->ndim() ? x->shape[d] * x->strides[d] : 1;
@@ -200,6 +230,15 @@ Tensor slice(const Tensor &x, int64_t dim, std::optional<int64_t> start,
   };
   int64_t b = start ? clip(*start) : 0;
   int64_t e = stop ? clip(*stop) : n;
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = d;
+    attrs.i1 = b;
+    attrs.i2 = e;
+    attrs.i3 = step;
+    return autograd::recorded(OpId::slice, x, std::move(attrs),
+                              [&] { return slice(x, d, b, e, step); });
+  }
   int64_t len = e > b ? (e - b + step - 1) / step : 0;
   Dims shape = x->shape, strides = x->strides;
   shape[d] = len;
@@ -217,6 +256,13 @@ Tensor select(const Tensor &x, int64_t dim, int64_t index) {
          " is out of range for dimension ", d, " with size ", n);
   if (index < 0)
     index += n;
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = d;
+    attrs.i1 = index;
+    return autograd::recorded(OpId::select, x, std::move(attrs),
+                              [&] { return select(x, d, index); });
+  }
   Dims shape = x->shape, strides = x->strides;
   shape.erase(d);
   strides.erase(d);

@@ -1,0 +1,86 @@
+#include "op_node.h"
+
+namespace devrt::autograd {
+
+SavedTensor::SavedTensor(const Tensor &t)
+    : t_(alias(t, t->shape, t->strides, t->offset)),
+      version_(t->storage->version.load()), saved_(true) {}
+
+Tensor SavedTensor::get(const char *op) const {
+  if (saved_ && !t_)
+    fail(ErrorKind::Runtime,
+         "[backward] trying to backward through the "
+         "graph a second time (through ",
+         op,
+         "), but its saved tensors were already freed; pass "
+         "retain_graph=True to the first backward");
+  uint64_t now = t_->storage->version.load();
+  if (now != version_)
+    fail(ErrorKind::Runtime, "[backward] a tensor saved by ", op,
+         " for backward was modified in place (its version is now ", now,
+         ", it was ", version_,
+         " when saved); gradients would be wrong. Avoid the in-place "
+         "operation or clone() the tensor first");
+  return t_;
+}
+
+std::vector<Tensor> OpNode::apply(std::vector<Tensor> &&grads) {
+  // A second backward after release() fails in SavedTensor::get, and only
+  // for nodes that saved something (as PyTorch).
+  Tensor g = grads[0];
+  if (!g)
+    return {};
+  std::vector<Tensor> out = derivative(*this, g);
+  // Gradients match their input's dtype (a float64 op fed by a float32
+  // tensor sends float32 gradients back).
+  for (size_t i = 0; i < out.size() && i < inputs.size(); ++i)
+    if (out[i] && out[i]->dtype != inputs[i].dtype &&
+        is_floating(inputs[i].dtype))
+      out[i] = cast(out[i], inputs[i].dtype);
+  return out;
+}
+
+std::string OpNode::name() const {
+  std::string n = op_name(op);
+  bool up = true;
+  std::string out;
+  for (char c : n) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(c)) : c;
+    up = false;
+  }
+  return out + "Backward";
+}
+
+void OpNode::release() {
+  for (SavedTensor &s : saved_inputs)
+    s.reset();
+  saved_output.reset();
+  attrs.indices.clear();
+}
+
+void record(OpId op, const std::vector<Tensor> &ins, const Tensor &out,
+            OpAttrs attrs) {
+  if (!differentiable(op) || !is_floating(out->dtype))
+    return;
+  auto node = std::make_shared<OpNode>();
+  node->op = op;
+  uint32_t saved = saved_for_backward(op);
+  node->saved_inputs.resize(ins.size());
+  for (size_t i = 0; i < ins.size(); ++i) {
+    node->inputs.push_back(InputInfo{ins[i]->shape, ins[i]->dtype,
+                                     ins[i]->device, requires_grad(ins[i])});
+    if (saved & (1u << i))
+      node->saved_inputs[i] = SavedTensor(ins[i]);
+  }
+  if (saved & (1u << 31))
+    node->saved_output = SavedTensor(out);
+  node->attrs = std::move(attrs);
+  collect_next_edges(*node, ins);
+  set_history(out, node, 0);
+}
+
+} // namespace devrt::autograd

@@ -1,0 +1,371 @@
+// Derivative rules: one per differentiable catalogue op, each written in
+// terms of other catalogue ops. Any backend with the forward kernels gets
+// these gradients.
+#include <cmath>
+
+#include "op_node.h"
+
+namespace devrt::autograd {
+
+namespace {
+
+Tensor num(const Tensor &like, double v) {
+  return scalar_tensor(Scalar::from_double(v), like->dtype, like->device);
+}
+Tensor mul(const Tensor &a, const Tensor &b) { return binary(OpId::mul, a, b); }
+Tensor mul(const Tensor &a, double v) {
+  return binary_scalar(OpId::mul, a, Scalar::from_double(v), false);
+}
+Tensor add(const Tensor &a, const Tensor &b) { return binary(OpId::add, a, b); }
+Tensor sub(const Tensor &a, const Tensor &b) { return binary(OpId::sub, a, b); }
+Tensor div(const Tensor &a, const Tensor &b) { return binary(OpId::div, a, b); }
+Tensor neg(const Tensor &a) { return unary(OpId::neg, a); }
+Tensor zeros_of(const Tensor &like) {
+  return full(like->shape, Scalar::from_int(0), like->dtype, like->device);
+}
+// g where mask, else 0.
+Tensor masked(const Tensor &mask, const Tensor &g) {
+  return where(mask, g, num(g, 0.0));
+}
+
+// Sums a broadcast gradient back to the shape of the operand.
+Tensor sum_to(const Tensor &g, const Dims &shape) {
+  if (g->shape == shape)
+    return g;
+  size_t lead = g->shape.size() - shape.size();
+  Dims axes;
+  for (size_t i = 0; i < lead; ++i)
+    axes.push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == 1 && g->shape[lead + i] != 1)
+      axes.push_back(static_cast<int64_t>(lead + i));
+  Tensor r = axes.empty() ? g : reduce(OpId::sum, g, axes, true);
+  return reshape(r, shape);
+}
+
+// A reduction's gradient, brought back to the input's rank (size 1 on the
+// reduced axes).
+Tensor unreduce(const OpNode &n, const Tensor &g) {
+  if (n.attrs.flag)
+    return g;
+  Dims kept = n.inputs[0].shape;
+  for (int64_t a : n.attrs.axes)
+    kept[a] = 1;
+  return reshape(g, kept);
+}
+
+int64_t reduced_count(const OpNode &n) {
+  int64_t count = 1;
+  for (int64_t a : n.attrs.axes)
+    count *= n.inputs[0].shape[a];
+  return count;
+}
+
+Tensor matmul_grad_a(const Tensor &g, const Tensor &a, const Tensor &b);
+
+} // namespace
+
+bool differentiable(OpId op) {
+  switch (op_def(op).family) {
+  case OpFamily::UnaryLogical:
+  case OpFamily::UnaryBitwise:
+  case OpFamily::BinaryBitwise:
+  case OpFamily::Compare:
+  case OpFamily::ArgReduce:
+  case OpFamily::Creation:
+  case OpFamily::Random:
+    return false;
+  default:
+    return op != OpId::any && op != OpId::all && op != OpId::floor_divide &&
+           op != OpId::remainder && op != OpId::nonzero &&
+           op != OpId::index_put;
+  }
+}
+
+uint32_t saved_for_backward(OpId op) {
+  constexpr uint32_t X = 1u, Y = 2u, Z = 4u, OUT = 1u << 31;
+  switch (op) {
+  case OpId::abs:
+  case OpId::log:
+  case OpId::sin:
+  case OpId::cos:
+  case OpId::erf:
+  case OpId::log1p:
+  case OpId::clamp:
+  case OpId::var:
+  case OpId::index:
+    return X;
+  case OpId::relu:
+  case OpId::exp:
+  case OpId::sqrt:
+  case OpId::rsqrt:
+  case OpId::tan:
+  case OpId::tanh:
+  case OpId::sigmoid:
+  case OpId::expm1:
+  case OpId::reciprocal:
+  case OpId::softmax:
+  case OpId::log_softmax:
+    return OUT;
+  case OpId::mul:
+  case OpId::matmul:
+  case OpId::maximum:
+  case OpId::minimum:
+    return X | Y;
+  case OpId::div:
+    return Y | OUT;
+  case OpId::pow:
+    return X | Y | OUT;
+  case OpId::where:
+    return X;
+  case OpId::prod:
+  case OpId::max:
+  case OpId::min:
+    return X | OUT;
+  default:
+    (void)Z;
+    return 0;
+  }
+}
+
+std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
+  switch (n.op) {
+  // --- unary ---------------------------------------------------------------
+  case OpId::neg:
+    return {neg(g)};
+  case OpId::abs:
+    return {mul(g, unary(OpId::sign, n.input(0)))};
+  case OpId::sign:
+  case OpId::floor:
+  case OpId::ceil:
+  case OpId::round:
+    return {zeros_of(g)};
+  case OpId::relu:
+    return {masked(
+        binary_scalar(OpId::gt, n.output(), Scalar::from_int(0), false), g)};
+  case OpId::exp:
+    return {mul(g, n.output())};
+  case OpId::log:
+    return {div(g, n.input(0))};
+  case OpId::sqrt:
+    return {div(g, mul(n.output(), 2.0))};
+  case OpId::rsqrt: {
+    Tensor y = n.output();
+    return {mul(mul(g, mul(mul(y, y), y)), -0.5)};
+  }
+  case OpId::sin:
+    return {mul(g, unary(OpId::cos, n.input(0)))};
+  case OpId::cos:
+    return {neg(mul(g, unary(OpId::sin, n.input(0))))};
+  case OpId::tan: {
+    Tensor y = n.output();
+    return {mul(
+        g, binary_scalar(OpId::add, mul(y, y), Scalar::from_int(1), false))};
+  }
+  case OpId::tanh: {
+    Tensor y = n.output();
+    return {
+        mul(g, binary_scalar(OpId::sub, mul(y, y), Scalar::from_int(1), true))};
+  }
+  case OpId::sigmoid: {
+    Tensor y = n.output();
+    return {
+        mul(mul(g, y), binary_scalar(OpId::sub, y, Scalar::from_int(1), true))};
+  }
+  case OpId::erf: {
+    Tensor x = n.input(0);
+    Tensor e = unary(OpId::exp, neg(mul(x, x)));
+    return {mul(mul(g, e), 2.0 / std::sqrt(M_PI))};
+  }
+  case OpId::log1p:
+    return {div(
+        g, binary_scalar(OpId::add, n.input(0), Scalar::from_int(1), false))};
+  case OpId::expm1:
+    return {mul(
+        g, binary_scalar(OpId::add, n.output(), Scalar::from_int(1), false))};
+  case OpId::reciprocal: {
+    Tensor y = n.output();
+    return {neg(mul(g, mul(y, y)))};
+  }
+  case OpId::clamp: {
+    Tensor x = n.input(0);
+    Tensor keep;
+    if (n.attrs.s0)
+      keep = binary_scalar(OpId::ge, x, *n.attrs.s0, false);
+    if (n.attrs.s1) {
+      Tensor upper = binary_scalar(OpId::le, x, *n.attrs.s1, false);
+      keep = keep ? binary(OpId::logical_and, keep, upper) : upper;
+    }
+    return {masked(keep, g)};
+  }
+
+  // --- binary (broadcasting sums back to each operand's shape) -------------
+  case OpId::add:
+    return {sum_to(g, n.inputs[0].shape), sum_to(g, n.inputs[1].shape)};
+  case OpId::sub:
+    return {sum_to(g, n.inputs[0].shape), sum_to(neg(g), n.inputs[1].shape)};
+  case OpId::mul: {
+    Tensor a = n.input(0), b = n.input(1);
+    return {n.wants(0) ? sum_to(mul(g, b), n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(mul(g, a), n.inputs[1].shape) : nullptr};
+  }
+  case OpId::div: {
+    Tensor b = n.input(1);
+    Tensor ga = div(g, b);
+    return {n.wants(0) ? sum_to(ga, n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(neg(mul(ga, n.output())), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::pow: {
+    Tensor a = n.input(0), b = n.input(1), y = n.output();
+    Tensor ga, gb;
+    if (n.wants(0)) {
+      Tensor bm1 = binary_scalar(OpId::sub, b, Scalar::from_int(1), false);
+      ga = sum_to(mul(mul(g, b), binary(OpId::pow, a, bm1)), n.inputs[0].shape);
+    }
+    if (n.wants(1)) {
+      // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0.
+      Tensor zero_base =
+          binary(OpId::logical_and,
+                 binary_scalar(OpId::eq, a, Scalar::from_int(0), false),
+                 binary_scalar(OpId::ge, b, Scalar::from_int(0), false));
+      Tensor d = mul(g, mul(y, unary(OpId::log, a)));
+      gb = sum_to(where(zero_base, num(d, 0.0), d), n.inputs[1].shape);
+    }
+    return {ga, gb};
+  }
+  case OpId::maximum:
+  case OpId::minimum: {
+    // Ties split the gradient evenly, as the subgradient midpoint.
+    Tensor a = n.input(0), b = n.input(1);
+    OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
+    Tensor half = mul(masked(binary(OpId::eq, a, b), g), 0.5);
+    Tensor ga = add(masked(binary(wins, a, b), g), half);
+    Tensor gb = add(masked(binary(wins, b, a), g), half);
+    return {sum_to(ga, n.inputs[0].shape), sum_to(gb, n.inputs[1].shape)};
+  }
+  case OpId::where: {
+    Tensor c = n.input(0);
+    return {nullptr, sum_to(masked(c, g), n.inputs[1].shape),
+            sum_to(where(c, num(g, 0.0), g), n.inputs[2].shape)};
+  }
+
+  // --- reductions ----------------------------------------------------------
+  case OpId::sum:
+    return {expand(unreduce(n, g), n.inputs[0].shape)};
+  case OpId::mean:
+    return {
+        expand(mul(unreduce(n, g), 1.0 / static_cast<double>(reduced_count(n))),
+               n.inputs[0].shape)};
+  case OpId::prod: {
+    Tensor x = n.input(0);
+    Tensor y = unreduce(n, n.output());
+    return {div(mul(unreduce(n, g), y), x)};
+  }
+  case OpId::max:
+  case OpId::min: {
+    // The gradient goes to the extremal elements, shared among ties.
+    Tensor x = n.input(0);
+    Tensor hit = cast(binary(OpId::eq, x, unreduce(n, n.output())), x->dtype);
+    Tensor count = reduce(OpId::sum, hit, n.attrs.axes, true);
+    return {mul(hit, div(unreduce(n, g), count))};
+  }
+  case OpId::var: {
+    Tensor x = n.input(0);
+    Tensor mean = reduce(OpId::mean, x, n.attrs.axes, true);
+    double denom = static_cast<double>(reduced_count(n) - n.attrs.i0);
+    return {mul(mul(unreduce(n, g), sub(x, mean)), 2.0 / denom)};
+  }
+  case OpId::softmax: {
+    if (n.inputs[0].shape.empty())
+      return {zeros_of(g)};
+    Tensor y = n.output();
+    Tensor s = reduce(OpId::sum, mul(g, y), Dims{n.attrs.i0}, true);
+    return {mul(y, sub(g, s))};
+  }
+  case OpId::log_softmax: {
+    if (n.inputs[0].shape.empty())
+      return {zeros_of(g)};
+    Tensor s = reduce(OpId::sum, g, Dims{n.attrs.i0}, true);
+    return {sub(g, mul(unary(OpId::exp, n.output()), s))};
+  }
+
+  // --- linear algebra --------------------------------------------------------
+  case OpId::matmul: {
+    Tensor a = n.input(0), b = n.input(1);
+    Tensor ga = n.wants(0) ? matmul_grad_a(g, a, b) : nullptr;
+    // d/db (a @ b) is the transpose problem of d/da (b^T @ a^T).
+    Tensor gb;
+    if (n.wants(1)) {
+      auto tr = [](const Tensor &t) {
+        return t->ndim() < 2 ? t : transpose(t, -1, -2);
+      };
+      Tensor gt = g->ndim() < 2 ? g : tr(g);
+      if (a->ndim() == 1 && b->ndim() == 1)
+        gb = mul(g, a);
+      else if (b->ndim() == 1)
+        gb = sum_to(matmul(tr(a), unsqueeze(g, -1)), Dims{b->shape[0], 1});
+      else if (a->ndim() == 1)
+        gb = sum_to(matmul(unsqueeze(a, -1), unsqueeze(g, -2)), b->shape);
+      else
+        gb = sum_to(tr(matmul(gt, a)), b->shape);
+      gb = reshape(gb, b->shape);
+    }
+    return {ga, gb};
+  }
+
+  // --- memory and views ------------------------------------------------------
+  case OpId::copy: {
+    const InputInfo &in = n.inputs[0];
+    return {to_device(cast(g, in.dtype), in.device)};
+  }
+  case OpId::index: {
+    Tensor src = n.input(0);
+    Tensor z = zeros_of(src);
+    index_put_(z, n.attrs.indices, g, true);
+    return {z};
+  }
+  case OpId::reshape:
+    return {reshape(g, n.inputs[0].shape)};
+  case OpId::permute: {
+    Dims inverse(n.attrs.axes.size());
+    for (size_t i = 0; i < inverse.size(); ++i)
+      inverse[n.attrs.axes[i]] = static_cast<int64_t>(i);
+    return {permute(g, inverse)};
+  }
+  case OpId::expand:
+    return {sum_to(g, n.inputs[0].shape)};
+  case OpId::slice:
+  case OpId::select: {
+    const InputInfo &in = n.inputs[0];
+    Tensor z = full(in.shape, Scalar::from_int(0), g->dtype, g->device);
+    Tensor part = n.op == OpId::slice
+                      ? slice(z, n.attrs.i0, n.attrs.i1, n.attrs.i2, n.attrs.i3)
+                      : select(z, n.attrs.i0, n.attrs.i1);
+    copy_(part, g);
+    return {z};
+  }
+  default:
+    fail(ErrorKind::NotImplemented, "[backward] ", op_name(n.op),
+         " has no derivative rule");
+  }
+}
+
+namespace {
+
+Tensor matmul_grad_a(const Tensor &g, const Tensor &a, const Tensor &b) {
+  auto tr = [](const Tensor &t) { return transpose(t, -1, -2); };
+  if (a->ndim() == 1 && b->ndim() == 1)
+    return mul(g, b);
+  if (a->ndim() == 1) // g: (..., N); a as (1, K)
+    return reshape(
+        sum_to(matmul(unsqueeze(g, -2), tr(b)), Dims{1, a->shape[0]}),
+        a->shape);
+  if (b->ndim() == 1) // g: (..., M); b as (K, 1)
+    return sum_to(matmul(unsqueeze(g, -1), unsqueeze(b, 0)), a->shape);
+  return sum_to(matmul(g, tr(b)), a->shape);
+}
+
+} // namespace
+
+} // namespace devrt::autograd

@@ -1,0 +1,203 @@
+// Autograd seen from Python: the tensor attributes, the engine entry points,
+// and nodes whose backward is a Python function (autograd.Function).
+#include "bindings.h"
+
+#include "devrt/autograd.h"
+#include "devrt/error.h"
+
+namespace devrt::bind {
+
+namespace {
+
+using autograd::Node;
+
+// A node whose backward is `fn(grads) -> grads for the tensor inputs`.
+class PyFunctionNode : public Node {
+public:
+  PyFunctionNode(py::object fn, std::string name)
+      : fn_(new py::object(std::move(fn))), name_(std::move(name)) {}
+  ~PyFunctionNode() override {
+    if (Py_IsInitialized()) {
+      py::gil_scoped_acquire gil;
+      delete fn_;
+    }
+  }
+  std::vector<Tensor> apply(std::vector<Tensor> &&grads) override {
+    py::gil_scoped_acquire gil;
+    if (!fn_ || fn_->is_none())
+      fail(ErrorKind::Runtime, "[backward] trying to backward through ", name_,
+           " a second time; pass retain_graph=True to the first backward");
+    py::list in;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      Tensor g = grads[i];
+      if (!g && i < outputs.size())
+        g = full(outputs[i].shape, Scalar::from_int(0), outputs[i].dtype,
+                 outputs[i].device);
+      in.append(g ? py::cast(g) : py::none());
+    }
+    py::object result = (*fn_)(in);
+    std::vector<Tensor> out;
+    for (py::handle h : result)
+      out.push_back(h.is_none() ? nullptr : h.cast<Tensor>());
+    if (out.size() != next_edges.size())
+      fail(ErrorKind::Runtime, "[backward] ", name_, " returned ", out.size(),
+           " gradients for ", next_edges.size(), " tensor inputs");
+    return out;
+  }
+  std::string name() const override { return name_; }
+  void release() override {
+    py::gil_scoped_acquire gil;
+    *fn_ = py::none();
+  }
+
+private:
+  py::object *fn_;
+  std::string name_;
+};
+
+py::object node_object(const std::shared_ptr<Node> &n) {
+  return n ? py::cast(n) : py::none();
+}
+
+} // namespace
+
+void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node",
+                                          "A step of the backward graph.")
+      .def("name", &Node::name)
+      .def_property_readonly(
+          "next_functions",
+          [](const Node &n) {
+            py::list out;
+            for (const autograd::Edge &e : n.next_edges)
+              out.append(py::make_tuple(node_object(e.fn), e.input_nr));
+            return py::tuple(out);
+          })
+      .def("__repr__", [](const Node &n) { return "<" + n.name() + ">"; });
+
+  cls.def_property(
+         "requires_grad",
+         [](const Tensor &t) { return autograd::requires_grad(t); },
+         [](const Tensor &t, bool on) { autograd::set_requires_grad(t, on); })
+      .def(
+          "requires_grad_",
+          [](const Tensor &t, bool on) {
+            autograd::set_requires_grad(t, on);
+            return t;
+          },
+          py::arg("requires_grad") = true)
+      .def_property(
+          "grad",
+          [](const Tensor &t) -> py::object {
+            if (!t->autograd || !t->autograd->grad)
+              return py::none();
+            return py::cast(t->autograd->grad);
+          },
+          [](const Tensor &t, py::object g) {
+            if (g.is_none()) {
+              if (t->autograd)
+                t->autograd->grad.reset();
+              return;
+            }
+            Tensor gt = g.cast<Tensor>();
+            if (gt->shape != t->shape)
+              fail(ErrorKind::Value, "[grad] assigned gradient of shape ",
+                   gt->shape, " to a tensor of shape ", t->shape);
+            if (!t->autograd)
+              t->autograd = std::make_shared<AutogradMeta>();
+            t->autograd->grad = gt;
+          })
+      .def_property_readonly(
+          "grad_fn",
+          [](const Tensor &t) {
+            return node_object(t->autograd ? t->autograd->grad_fn : nullptr);
+          })
+      .def_property_readonly(
+          "is_leaf",
+          [](const Tensor &t) { return !t->autograd || !t->autograd->grad_fn; })
+      .def_property_readonly("retains_grad",
+                             [](const Tensor &t) {
+                               return t->autograd && t->autograd->retains_grad;
+                             })
+      .def("retain_grad", [](const Tensor &t) { autograd::retain_grad(t); })
+      .def(
+          "backward",
+          [](const Tensor &t, py::object gradient, py::object retain_graph,
+             bool create_graph) {
+            if (create_graph)
+              fail(ErrorKind::NotImplemented,
+                   "[backward] create_graph=True (higher-order gradients) is "
+                   "not supported");
+            Tensor g = gradient.is_none() ? nullptr
+                                          : as_tensor("backward", gradient, t);
+            autograd::backward(
+                {t}, {g}, !retain_graph.is_none() && retain_graph.cast<bool>());
+          },
+          py::arg("gradient") = py::none(),
+          py::arg("retain_graph") = py::none(), py::arg("create_graph") = false)
+      .def_property(
+          "data",
+          [](const Tensor &t) {
+            return alias(t, t->shape, t->strides, t->offset);
+          },
+          [](const Tensor &t, const Tensor &v) {
+            // Rebinds t to v's memory and geometry, keeping t's identity and
+            // autograd state (as torch's `param.data = ...`).
+            t->storage = v->storage;
+            t->offset = v->offset;
+            t->shape = v->shape;
+            t->strides = v->strides;
+            t->dtype = v->dtype;
+            t->device = v->device;
+          });
+
+  m.def("is_grad_enabled", &autograd::grad_enabled);
+  m.def("_set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"));
+  m.def(
+      "_backward",
+      [](const std::vector<Tensor> &tensors,
+         const std::vector<py::object> &grads, bool retain_graph) {
+        std::vector<Tensor> gs;
+        for (size_t i = 0; i < grads.size(); ++i)
+          gs.push_back(grads[i].is_none()
+                           ? nullptr
+                           : as_tensor("backward", grads[i], tensors[i]));
+        autograd::backward(tensors, gs, retain_graph);
+      },
+      py::arg("tensors"), py::arg("grad_tensors"), py::arg("retain_graph"));
+  m.def(
+      "_grad",
+      [](const std::vector<Tensor> &outputs, const std::vector<Tensor> &inputs,
+         const std::vector<py::object> &grads, bool retain_graph,
+         bool allow_unused) {
+        std::vector<Tensor> gs;
+        for (size_t i = 0; i < grads.size(); ++i)
+          gs.push_back(grads[i].is_none()
+                           ? nullptr
+                           : as_tensor("grad", grads[i], outputs[i]));
+        py::list out;
+        for (const Tensor &g :
+             autograd::grad(outputs, inputs, gs, retain_graph, allow_unused))
+          out.append(g ? py::cast(g) : py::none());
+        return out;
+      },
+      py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs"),
+      py::arg("retain_graph"), py::arg("allow_unused"));
+  m.def(
+      "_record_function",
+      [](py::object backward, const std::vector<std::optional<Tensor>> &inputs,
+         const std::vector<Tensor> &outputs, const std::string &name) {
+        auto node = std::make_shared<PyFunctionNode>(backward, name);
+        std::vector<Tensor> ins;
+        for (const auto &t : inputs)
+          ins.push_back(t ? *t : nullptr);
+        autograd::collect_next_edges(*node, ins);
+        for (size_t i = 0; i < outputs.size(); ++i)
+          autograd::set_history(outputs[i], node, static_cast<uint32_t>(i));
+      },
+      py::arg("backward"), py::arg("inputs"), py::arg("outputs"),
+      py::arg("name"),
+      "Attach a node whose backward calls `backward(grads)` to `outputs`.");
+}
+
+} // namespace devrt::bind
