@@ -25,12 +25,12 @@ struct Div {
 // NaN in either operand wins; between equals (+0, -0) b wins, as in NumPy.
 struct Maximum {
   template <typename T> T operator()(T a, T b) const {
-    return ((a > b) | (a != a)) ? a : b;
+    return nan_extreme<true>(b, a);
   }
 };
 struct Minimum {
   template <typename T> T operator()(T a, T b) const {
-    return ((a < b) | (a != a)) ? a : b;
+    return nan_extreme<false>(b, a);
   }
 };
 

@@ -189,15 +189,18 @@ private:
 
 // Byte offset into `indexed` of the current batch element's block, after
 // checking every index against its dimension.
-int64_t indexed_offset(const BatchWalk &w, int k, const devrt_view &indexed) {
+// `dims` (optional) names the user's dimension of each indexed one.
+int64_t indexed_offset(const BatchWalk &w, int k, const devrt_view &indexed,
+                       const int64_t *dims) {
   int64_t off = 0;
   for (int j = 0; j < k; ++j) {
     const int64_t size = indexed.shape[j];
     int64_t i = w.index(j);
     if (i < -size || i >= size)
-      fail(DEVRT_ERROR_INDEX,
-           "index " + std::to_string(i) + " is out of bounds for dimension " +
-               std::to_string(j) + " with size " + std::to_string(size));
+      fail(DEVRT_ERROR_INDEX, "index " + std::to_string(i) +
+                                  " is out of bounds for dimension " +
+                                  std::to_string(dims ? dims[j] : j) +
+                                  " with size " + std::to_string(size));
     if (i < 0)
       i += size;
     off += i * indexed.strides[j];
@@ -236,6 +239,14 @@ Layout<2> block_layout(const devrt_view &dense, const devrt_view &indexed,
   return l;
 }
 
+// The optional `dims` attribute: the source dimension of each index tensor,
+// for messages.
+const int64_t *source_dims(const devrt_kernel_call &call, int i) {
+  if (call.n_attrs <= i || call.attrs[i].kind != DEVRT_ATTR_INTS)
+    return nullptr;
+  return call.attrs[i].ints;
+}
+
 // Copies n elements from s (byte stride ss) to d (byte stride ds).
 template <typename T>
 void copy_run(char *d, int64_t ds, const char *s, int64_t ss, int64_t n) {
@@ -256,6 +267,7 @@ void index(const devrt_kernel_call &call) {
   expect_dtype(y, src.dtype, "y");
   check_rank(src.ndim);
   const Indices ix = gather_indices(call, src);
+  const int64_t *dims = source_dims(call, 0);
   const Layout<2> block = block_layout(y, src, ix);
   if (ix.bnumel == 0 || block.numel == 0)
     return;
@@ -270,7 +282,7 @@ void index(const devrt_kernel_call &call) {
                      char *base[2] = {static_cast<char *>(y.data) +
                                           w.dense_offset(),
                                       static_cast<char *>(src.data) +
-                                          indexed_offset(w, ix.k, src)};
+                                          indexed_offset(w, ix.k, src, dims)};
                      for_each_row(block, base, 0, block.numel,
                                   [&](char *const *p, int64_t n) {
                                     copy_run<T>(p[0], ys, p[1], ss, n);
@@ -307,6 +319,7 @@ void index_put(const devrt_kernel_call &call) {
   check_rank(dst.ndim);
   const bool accumulate = attr(call, 0, DEVRT_ATTR_BOOL).i != 0;
   const Indices ix = gather_indices(call, dst);
+  const int64_t *dims = source_dims(call, 1);
   const Layout<2> block = block_layout(values, dst, ix);
   if (ix.bnumel == 0 || block.numel == 0)
     return;
@@ -314,7 +327,7 @@ void index_put(const devrt_kernel_call &call) {
     BatchWalk w(ix, values);
     w.seek(0);
     for (int64_t b = 0; b < ix.bnumel; ++b, w.next())
-      indexed_offset(w, ix.k, dst);
+      indexed_offset(w, ix.k, dst, dims);
   }
   const int64_t vs = block.inner_stride(0), ds = block.inner_stride(1);
   auto scatter = [&](auto op) {
@@ -326,7 +339,7 @@ void index_put(const devrt_kernel_call &call) {
                      char *base[2] = {static_cast<char *>(values.data) +
                                           w.dense_offset(),
                                       static_cast<char *>(dst.data) +
-                                          indexed_offset(w, ix.k, dst)};
+                                          indexed_offset(w, ix.k, dst, dims)};
                      for_each_row(block, base, r0, r1,
                                   [&](char *const *p, int64_t n) { op(p, n); });
                    }

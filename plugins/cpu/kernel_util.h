@@ -4,8 +4,11 @@
 
 #include <devrt/c_api.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -264,5 +267,79 @@ template <typename T> inline T wrap_mul(T a, T b) {
     return a * b;
   }
 }
+
+// ---- math shared by kernels ------------------------------------------------
+// Inline and branch-free, so the loops that call them (in DEVRT_CPU_CLONES
+// functions) vectorise.
+
+// max (Greatest) or min of a and b where a NaN in either wins.
+template <bool Greatest, typename T> inline T nan_extreme(T a, T b) {
+  return ((Greatest ? a >= b : a <= b) | (a != a)) ? a : b;
+}
+
+// nan_extreme over init and x[0, n). GCC turns the NaN test of scalar lanes
+// back into a branch, so the lanes are explicit GCC vectors, lowered to
+// whatever the caller's instruction set has.
+template <bool Greatest, typename T>
+inline T nan_extreme_of(const T *x, int64_t n, T init) {
+  static_assert(std::is_floating_point_v<T>, "for float and double");
+  typedef T V __attribute__((vector_size(32)));
+  constexpr int64_t W = 32 / sizeof(T), K = 4;
+  V acc[K];
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t w = 0; w < W; ++w)
+      acc[k][w] = init;
+  int64_t i = 0;
+  for (; i + K * W <= n; i += K * W)
+    for (int64_t k = 0; k < K; ++k) {
+      V v;
+      std::memcpy(&v, x + i + k * W, sizeof v);
+      const auto keep =
+          (Greatest ? acc[k] >= v : acc[k] <= v) | (acc[k] != acc[k]);
+      acc[k] = keep ? acc[k] : v;
+    }
+  T r = init;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t w = 0; w < W; ++w)
+      r = nan_extreme<Greatest>(r, T(acc[k][w]));
+  for (; i < n; ++i)
+    r = nan_extreme<Greatest>(r, x[i]);
+  return r;
+}
+
+// e^x for float within 1 ulp (checked against every float), exact for
+// +-inf, NaN, overflow and subnormal results. glibc's expf is a call per
+// element; this is Cephes' reduction and polynomial, scaled by 2^k in two
+// steps so subnormal results round once.
+inline float exp_float(float x) {
+  const float xc = std::min(std::max(x, -104.0f), 89.0f); // keeps NaN
+  const float shifter = 12582912.0f; // 1.5 * 2^23: t's low bits hold rint
+  const float t = xc * 1.44269504088896341f + shifter;
+  const float k = t - shifter;
+  uint32_t tb;
+  std::memcpy(&tb, &t, sizeof tb);
+  const int32_t ki = static_cast<int32_t>(tb - 0x4B400000u); // in [-150, 128]
+  float r = xc - k * 0.693359375f; // ln 2 in two parts, the first exact
+  r = r + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const int32_t k1 = ki / 2, k2 = ki - k1;
+  const uint32_t b1 = static_cast<uint32_t>(k1 + 127) << 23;
+  const uint32_t b2 = static_cast<uint32_t>(k2 + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, sizeof s1);
+  std::memcpy(&s2, &b2, sizeof s2);
+  const float y = p * s1 * s2;
+  return x != x ? x : y;
+}
+
+// e^x: the vectorisable float version, glibc's for double.
+inline float exp_any(float x) { return exp_float(x); }
+inline double exp_any(double x) { return std::exp(x); }
 
 } // namespace devrt_cpu

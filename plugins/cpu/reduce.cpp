@@ -4,7 +4,6 @@
 #include "strided.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -48,7 +47,7 @@ template <typename T> struct Max {
   }
   static constexpr bool kGreatest = true;
   static Acc lift(T v) { return v; }
-  static Acc combine(Acc a, Acc b) { return ((a >= b) | (a != a)) ? a : b; }
+  static Acc combine(Acc a, Acc b) { return nan_extreme<true>(a, b); }
 };
 
 template <typename T> struct Min {
@@ -61,7 +60,7 @@ template <typename T> struct Min {
   }
   static constexpr bool kGreatest = false;
   static Acc lift(T v) { return v; }
-  static Acc combine(Acc a, Acc b) { return ((a <= b) | (a != a)) ? a : b; }
+  static Acc combine(Acc a, Acc b) { return nan_extreme<false>(a, b); }
 };
 
 template <typename R> struct is_extreme : std::false_type {};
@@ -128,41 +127,12 @@ template <typename T> inline T pairwise_sum(const T *x, int64_t n) {
   return total;
 }
 
-// Floating max/min: GCC turns the NaN test of scalar lanes back into a
-// branch, so these lanes are explicit GCC vectors (lowered to whatever the
-// clone's instruction set has), with combine written out inline.
-template <typename R, typename T>
-inline T extreme_lanes(const T *x, int64_t n) {
-  typedef T V __attribute__((vector_size(32)));
-  constexpr int64_t W = 32 / sizeof(T), K = 4;
-  V acc[K];
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t w = 0; w < W; ++w)
-      acc[k][w] = R::identity();
-  int64_t i = 0;
-  for (; i + K * W <= n; i += K * W)
-    for (int64_t k = 0; k < K; ++k) {
-      V v;
-      std::memcpy(&v, x + i + k * W, sizeof v);
-      const auto keep =
-          (R::kGreatest ? acc[k] >= v : acc[k] <= v) | (acc[k] != acc[k]);
-      acc[k] = keep ? acc[k] : v;
-    }
-  T r = R::identity();
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t w = 0; w < W; ++w)
-      r = R::combine(r, T(acc[k][w]));
-  for (; i < n; ++i)
-    r = R::combine(r, x[i]);
-  return r;
-}
-
 template <typename R, typename T>
 DEVRT_CPU_CLONES typename R::Acc reduce_contiguous(const T *x, int64_t n) {
   if constexpr (R::kPairwise)
     return typename R::Acc(pairwise_sum(x, n));
   else if constexpr (is_extreme<R>::value && std::is_floating_point_v<T>)
-    return extreme_lanes<R>(x, n);
+    return nan_extreme_of<R::kGreatest>(x, n, R::identity());
   else
     return lanes<R, 64 / sizeof(typename R::Acc)>(x, n, R::identity());
 }

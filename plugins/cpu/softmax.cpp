@@ -9,24 +9,35 @@
 namespace devrt_cpu {
 namespace {
 
-constexpr int64_t kColumns = 256; // columns handled together when inner > 1
+constexpr int64_t kColumns = 256; // elements handled together
 
-template <typename T> T nan_max(T a, T b) {
-  return ((a >= b) | (a != a)) ? a : b;
+// Sum of x[0, n) for n <= kColumns, in lanes so it vectorises.
+template <typename T> inline double block_sum(const T *x, int64_t n) {
+  T acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l)
+      acc[l] += x[i + l];
+  double s = 0;
+  for (; i < n; ++i)
+    s += x[i];
+  for (int l = 0; l < 16; ++l)
+    s += acc[l];
+  return s;
 }
 
 // One softmax over n contiguous elements (src may equal dst).
 template <bool Log, typename T>
-void softmax_row(const T *src, T *dst, int64_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < n; ++i)
-    m = nan_max(m, src[i]);
+DEVRT_CPU_CLONES void softmax_row(const T *src, T *dst, int64_t n) {
+  const T m = nan_extreme_of<true>(src, n, -std::numeric_limits<T>::infinity());
+  T buf[kColumns];
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const T e = std::exp(src[i] - m);
-    if (!Log)
-      dst[i] = e;
-    sum += e;
+  for (int64_t b = 0; b < n; b += kColumns) {
+    const int64_t w = std::min(kColumns, n - b);
+    T *e = Log ? buf : dst + b; // log_softmax only needs the sum
+    for (int64_t j = 0; j < w; ++j)
+      e[j] = exp_any(src[b + j] - m);
+    sum += block_sum(e, w);
   }
   // (x - max) - log(sum): x - (max + log(sum)) would round at max's scale.
   if (Log) {
@@ -43,7 +54,8 @@ void softmax_row(const T *src, T *dst, int64_t n) {
 // Softmax down the columns of an n x w block whose rows are `ld` apart: the
 // per-column passes run along rows, so they stay contiguous.
 template <bool Log, typename T>
-void softmax_columns(const T *src, T *dst, int64_t n, int64_t w, int64_t ld) {
+DEVRT_CPU_CLONES void softmax_columns(const T *src, T *dst, int64_t n,
+                                      int64_t w, int64_t ld) {
   T m[kColumns];
   double sum[kColumns];
   for (int64_t j = 0; j < w; ++j) {
@@ -52,10 +64,10 @@ void softmax_columns(const T *src, T *dst, int64_t n, int64_t w, int64_t ld) {
   }
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < w; ++j)
-      m[j] = nan_max(m[j], src[i * ld + j]);
+      m[j] = nan_extreme<true>(m[j], src[i * ld + j]);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < w; ++j) {
-      const T e = std::exp(src[i * ld + j] - m[j]);
+      const T e = exp_any(src[i * ld + j] - m[j]);
       if (!Log)
         dst[i * ld + j] = e;
       sum[j] += e;

@@ -30,7 +30,7 @@ struct Relu { // NaN stays NaN
 };
 
 struct Exp {
-  template <typename T> T operator()(T x) const { return std::exp(x); }
+  template <typename T> T operator()(T x) const { return exp_any(x); }
 };
 struct Log {
   template <typename T> T operator()(T x) const { return std::log(x); }
@@ -55,7 +55,7 @@ struct Tanh {
 };
 struct Sigmoid {
   template <typename T> T operator()(T x) const {
-    return T(1) / (T(1) + std::exp(-x));
+    return T(1) / (T(1) + exp_any(-x));
   }
 };
 struct Erf {

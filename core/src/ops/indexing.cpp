@@ -153,7 +153,7 @@ Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx) {
   for (const Tensor &t : p.idx)
     k.input(t, p.batch);
   Tensor y = empty(p.kernel_shape, src->dtype, src->device);
-  k.output(y).run();
+  k.output(y).attr_ints(p.indexed).run();
   return permute(y, kernel_to_user(p));
 }
 
@@ -183,7 +183,10 @@ void index_put_(const Tensor &dst,
   k.input(vk);
   for (const Tensor &t : p.idx)
     k.input(t, p.batch);
-  k.output(source_in_kernel_order(dst, p)).attr_bool(accumulate).run();
+  k.output(source_in_kernel_order(dst, p))
+      .attr_bool(accumulate)
+      .attr_ints(p.indexed)
+      .run();
   dst->bump_version();
 }
 
