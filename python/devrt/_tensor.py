@@ -70,16 +70,21 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def _like(name: str, fill: Any):
-    def fn(input: Tensor, *, dtype: Any = None, device: Any = None) -> Tensor:
-        dtype = input.dtype if dtype is None else dtype
-        device = input.device if device is None else device
+    def fn(
+        input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        kw = {
+            "dtype": input.dtype if dtype is None else dtype,
+            "device": input.device if device is None else device,
+            "requires_grad": requires_grad,
+        }
         if fill is None:
-            return _C.empty(input.shape, dtype=dtype, device=device)
+            return _C.empty(input.shape, **kw)
         if fill == "rand":
-            return _C.rand(input.shape, dtype=dtype, device=device)
+            return _C.rand(input.shape, **kw)
         if fill == "randn":
-            return _C.randn(input.shape, dtype=dtype, device=device)
-        return _C.full(input.shape, fill, dtype=dtype, device=device)
+            return _C.randn(input.shape, **kw)
+        return _C.full(input.shape, fill, **kw)
 
     fn.__name__ = name
     fn.__doc__ = f"A tensor shaped like `input` ({name.removesuffix('_like')})."
@@ -93,13 +98,21 @@ rand_like = _like("rand_like", "rand")
 randn_like = _like("randn_like", "randn")
 
 
-def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def full_like(
+    input: Tensor,
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor shaped like `input`, filled with `fill_value`."""
     return _C.full(
         input.shape,
         fill_value,
         dtype=input.dtype if dtype is None else dtype,
         device=input.device if device is None else device,
+        requires_grad=requires_grad,
     )
 
 
@@ -339,6 +352,26 @@ def _new(kind: str):
     return fn
 
 
+def _rebuild(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
+    t = _C.from_numpy(array)
+    if dtype == "bfloat16":
+        t = t.view(_C.bfloat16)
+    t = t.to(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _reduce_ex(self: Tensor, protocol: int):
+    """Pickling (DataLoader workers, multiprocessing): the data travels as a
+    NumPy array; autograd history does not travel."""
+    host = self.detach().cpu()
+    # NumPy has no bfloat16: its bits travel as float16 (same item size).
+    bits = host.view(_C.float16) if host.dtype is _C.bfloat16 else host
+    array = bits.numpy().copy()
+    return (_rebuild, (array, self.dtype.name, str(self.device), self.requires_grad))
+
+
 def _install() -> None:
     """Attaches the Python-level methods to the core's Tensor class."""
     methods = {
@@ -360,6 +393,7 @@ def _install() -> None:
         "new_ones": _new("ones"),
         "new_empty": _new("empty"),
         "new_full": _new("full"),
+        "__reduce_ex__": _reduce_ex,
     }
     for name, fn in methods.items():
         setattr(Tensor, name, fn)

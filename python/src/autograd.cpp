@@ -14,14 +14,18 @@ using autograd::Node;
 // A node whose backward is `fn(grads) -> grads for the tensor inputs`.
 class PyFunctionNode : public Node {
 public:
-  PyFunctionNode(py::object fn, std::string name)
-      : fn_(new py::object(std::move(fn))), name_(std::move(name)) {}
+  PyFunctionNode(py::object fn, py::object release, std::string name)
+      : fn_(new py::object(std::move(fn))),
+        release_(new py::object(std::move(release))), name_(std::move(name)) {}
   ~PyFunctionNode() override {
     if (Py_IsInitialized()) {
       py::gil_scoped_acquire gil;
       delete fn_;
+      delete release_;
     }
   }
+  // Shape, dtype and device of each tensor input, to check gradients.
+  std::vector<autograd::OutputInfo> input_info;
   std::vector<Tensor> apply(std::vector<Tensor> &&grads) override {
     py::gil_scoped_acquire gil;
     if (!fn_ || fn_->is_none())
@@ -42,16 +46,30 @@ public:
     if (out.size() != next_edges.size())
       fail(ErrorKind::Runtime, "[backward] ", name_, " returned ", out.size(),
            " gradients for ", next_edges.size(), " tensor inputs");
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!out[i] || i >= input_info.size())
+        continue;
+      const autograd::OutputInfo &in = input_info[i];
+      if (out[i]->shape != in.shape)
+        fail(ErrorKind::Runtime, "[backward] ", name_,
+             " returned a gradient of shape ", out[i]->shape, " for input ", i,
+             " of shape ", in.shape);
+      if (out[i]->dtype != in.dtype && is_floating(in.dtype))
+        out[i] = cast(out[i], in.dtype);
+    }
     return out;
   }
   std::string name() const override { return name_; }
   void release() override {
     py::gil_scoped_acquire gil;
+    if (!release_->is_none())
+      (*release_)();
     *fn_ = py::none();
   }
 
 private:
   py::object *fn_;
+  py::object *release_;
   std::string name_;
 };
 
@@ -186,17 +204,22 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def(
       "_record_function",
       [](py::object backward, const std::vector<std::optional<Tensor>> &inputs,
-         const std::vector<Tensor> &outputs, const std::string &name) {
-        auto node = std::make_shared<PyFunctionNode>(backward, name);
+         const std::vector<Tensor> &outputs, const std::string &name,
+         py::object release) {
+        auto node = std::make_shared<PyFunctionNode>(backward, release, name);
         std::vector<Tensor> ins;
-        for (const auto &t : inputs)
+        for (const auto &t : inputs) {
           ins.push_back(t ? *t : nullptr);
+          node->input_info.push_back(
+              t ? autograd::OutputInfo{(*t)->shape, (*t)->dtype, (*t)->device}
+                : autograd::OutputInfo{});
+        }
         autograd::collect_next_edges(*node, ins);
         for (size_t i = 0; i < outputs.size(); ++i)
           autograd::set_history(outputs[i], node, static_cast<uint32_t>(i));
       },
       py::arg("backward"), py::arg("inputs"), py::arg("outputs"),
-      py::arg("name"),
+      py::arg("name"), py::arg("release") = py::none(),
       "Attach a node whose backward calls `backward(grads)` to `outputs`.");
 }
 

@@ -1,11 +1,18 @@
 // The Tensor class: attributes, views, conversions and creation functions.
 #include "bindings.h"
 
+#include "devrt/autograd.h"
 #include "devrt/error.h"
 
 namespace devrt::bind {
 
 namespace {
+
+Tensor grad_if(bool requires_grad, Tensor t) {
+  if (requires_grad)
+    autograd::set_requires_grad(t, true);
+  return t;
+}
 
 int64_t dim_arg(const char *op, const Tensor &t, int64_t d) {
   return normalize_axis(op, d, t->ndim());
@@ -49,6 +56,17 @@ Tensor to(const Tensor &t, py::args args, py::kwargs kw) {
 
 void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.doc() = "An n-dimensional array on one device.";
+  // Tensor(t) aliases t's memory (so that Python subclasses such as
+  // nn.Parameter can wrap a tensor); Tensor(data) copies data.
+  cls.def(
+      py::init([](py::object data) -> Tensor {
+        if (py::isinstance<TensorImpl>(data)) {
+          Tensor t = data.cast<Tensor>();
+          return alias(t, t->shape, t->strides, t->offset);
+        }
+        return py::module_::import("devrt").attr("tensor")(data).cast<Tensor>();
+      }),
+      py::arg("data"));
   cls.def_property_readonly(
          "shape", [](const Tensor &t) { return dims_tuple(t->shape); })
       .def_property_readonly(
@@ -207,16 +225,18 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   };
   m.def(
       "empty",
-      [=](py::args shape, py::object dtype, py::object device) {
-        return empty(dims_from_args("empty", shape), dt(dtype, DType::Float32),
-                     dev(device));
+      [=](py::args shape, py::object dtype, py::object device,
+          bool requires_grad) {
+        return grad_if(requires_grad,
+                       empty(dims_from_args("empty", shape),
+                             dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none());
+      py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "full",
       [=](py::object shape, py::object value, py::object dtype,
-          py::object device) {
+          py::object device, bool requires_grad) {
         Scalar s;
         if (!to_scalar(value, &s))
           fail(ErrorKind::Type, "[full] fill value must be a number, got ",
@@ -225,27 +245,30 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             s.kind == Scalar::Float
                 ? DType::Float32
                 : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool);
-        return full(to_dims("full", shape), s, dt(dtype, fallback),
-                    dev(device));
+        return grad_if(requires_grad, full(to_dims("full", shape), s,
+                                           dt(dtype, fallback), dev(device)));
       },
       py::arg("size"), py::arg("fill_value"), py::kw_only(),
-      py::arg("dtype") = py::none(), py::arg("device") = py::none());
+      py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+      py::arg("requires_grad") = false);
   for (auto [name, value] : {std::pair{"zeros", 0}, std::pair{"ones", 1}}) {
     int v = value;
     const char *n = name;
     m.def(
         name,
-        [=](py::args shape, py::object dtype, py::object device) {
-          return full(dims_from_args(n, shape), Scalar::from_int(v),
-                      dt(dtype, DType::Float32), dev(device));
+        [=](py::args shape, py::object dtype, py::object device,
+            bool requires_grad) {
+          return grad_if(requires_grad,
+                         full(dims_from_args(n, shape), Scalar::from_int(v),
+                              dt(dtype, DType::Float32), dev(device)));
         },
         py::kw_only(), py::arg("dtype") = py::none(),
-        py::arg("device") = py::none());
+        py::arg("device") = py::none(), py::arg("requires_grad") = false);
   }
   m.def(
       "arange",
       [=](py::object a, py::object b, py::object step, py::object dtype,
-          py::object device) {
+          py::object device, bool requires_grad) {
         Scalar start, end, st;
         if (b.is_none()) {
           start = Scalar::from_int(0);
@@ -258,38 +281,45 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           fail(ErrorKind::Type, "[arange] step must be a number");
         bool floating = start.kind == Scalar::Float ||
                         end.kind == Scalar::Float || st.kind == Scalar::Float;
-        return arange(start, end, st,
-                      dt(dtype, floating ? DType::Float32 : DType::Int64),
-                      dev(device));
+        return grad_if(requires_grad, arange(start, end, st,
+                                             dt(dtype, floating ? DType::Float32
+                                                                : DType::Int64),
+                                             dev(device)));
       },
       py::arg("start"), py::arg("end") = py::none(), py::arg("step") = 1,
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none());
+      py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "linspace",
       [=](double start, double end, int64_t steps, py::object dtype,
-          py::object device) {
-        return linspace(start, end, steps, dt(dtype, DType::Float32),
-                        dev(device));
+          py::object device, bool requires_grad) {
+        return grad_if(requires_grad,
+                       linspace(start, end, steps, dt(dtype, DType::Float32),
+                                dev(device)));
       },
       py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
-      py::arg("dtype") = py::none(), py::arg("device") = py::none());
+      py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+      py::arg("requires_grad") = false);
   m.def(
       "rand",
-      [=](py::args shape, py::object dtype, py::object device) {
-        return rand(dims_from_args("rand", shape), dt(dtype, DType::Float32),
-                    dev(device));
+      [=](py::args shape, py::object dtype, py::object device,
+          bool requires_grad) {
+        return grad_if(requires_grad,
+                       rand(dims_from_args("rand", shape),
+                            dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none());
+      py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "randn",
-      [=](py::args shape, py::object dtype, py::object device) {
-        return randn(dims_from_args("randn", shape), dt(dtype, DType::Float32),
-                     dev(device));
+      [=](py::args shape, py::object dtype, py::object device,
+          bool requires_grad) {
+        return grad_if(requires_grad,
+                       randn(dims_from_args("randn", shape),
+                             dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none());
+      py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "randint",
       [=](py::args args, py::object size, py::object dtype, py::object device) {

@@ -66,7 +66,7 @@ struct OutputInfo {
 class Node {
 public:
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();
   Node(const Node &) = delete;
   Node &operator=(const Node &) = delete;
 

@@ -14,6 +14,15 @@ namespace {
 thread_local bool tl_grad_enabled = true;
 std::atomic<uint64_t> g_next_sequence{0};
 
+// A gradient to keep in a .grad: taken as it is when nothing else can see
+// its memory, else copied, so that a .grad never aliases another tensor
+// (another .grad, or a view the rules produced).
+Tensor owned(Tensor &g) {
+  if (g.use_count() == 1 && g->storage.use_count() == 1 && g->is_contiguous())
+    return std::move(g);
+  return clone(g);
+}
+
 // The sink of a leaf's gradients: sums them into its .grad.
 class AccumulateGrad : public Node {
 public:
@@ -25,7 +34,7 @@ public:
       return {};
     // Out of place: a .grad the user holds is never modified behind them.
     meta->grad =
-        meta->grad ? binary(OpId::add, meta->grad, grads[0]) : grads[0];
+        meta->grad ? binary(OpId::add, meta->grad, grads[0]) : owned(grads[0]);
     return {};
   }
   std::string name() const override { return "AccumulateGrad"; }
@@ -115,7 +124,7 @@ void run(const std::vector<Edge> &roots, const std::vector<Tensor> &grads,
     in.resize(std::max(in.size(), n->outputs.size()));
     for (size_t i = 0; i < n->retained.size() && i < in.size(); ++i)
       if (auto m = n->retained[i].lock(); m && in[i])
-        m->grad = m->grad ? binary(OpId::add, m->grad, in[i]) : in[i];
+        m->grad = m->grad ? binary(OpId::add, m->grad, in[i]) : clone(in[i]);
     bool sink = dynamic_cast<AccumulateGrad *>(n) != nullptr;
     if (capture_edges) {
       for (size_t i = 0; i < in.size(); ++i) {
@@ -185,6 +194,24 @@ bool grad_enabled() { return tl_grad_enabled; }
 void set_grad_enabled(bool on) { tl_grad_enabled = on; }
 
 Node::Node() : sequence_nr(g_next_sequence.fetch_add(1)) {}
+
+// Note: destroying a long chain of nodes recursively (each releasing the
+// next through next_edges) overflows the stack for deep graphs. The chain is
+// unlinked here instead: a node about to die hands its edges to this loop.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  for (Edge &e : next_edges)
+    if (e.fn)
+      stack.push_back(std::move(e.fn));
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n.use_count() == 1)
+      for (Edge &e : n->next_edges)
+        if (e.fn)
+          stack.push_back(std::move(e.fn));
+  }
+}
 
 bool requires_grad(const Tensor &t) {
   return t->autograd && t->autograd->requires_grad;

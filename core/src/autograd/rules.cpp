@@ -258,9 +258,23 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
         expand(mul(unreduce(n, g), 1.0 / static_cast<double>(reduced_count(n))),
                n.inputs[0].shape)};
   case OpId::prod: {
+    // d prod / d x_i is the product of the other elements: y / x_i where no
+    // element is 0; with exactly one 0 in the slice, that element gets the
+    // product of the rest and the others 0; with more, all get 0.
     Tensor x = n.input(0);
-    Tensor y = unreduce(n, n.output());
-    return {div(mul(unreduce(n, g), y), x)};
+    Tensor gk = unreduce(n, g), y = unreduce(n, n.output());
+    Tensor is_zero = binary_scalar(OpId::eq, x, Scalar::from_int(0), false);
+    Tensor zeros =
+        reduce(OpId::sum, cast(is_zero, x->dtype), n.attrs.axes, true);
+    Tensor others =
+        reduce(OpId::prod, where(is_zero, num(x, 1.0), x), n.attrs.axes, true);
+    Tensor lone_zero =
+        binary(OpId::logical_and, is_zero,
+               binary_scalar(OpId::eq, zeros, Scalar::from_int(1), false));
+    Tensor plain = div(mul(gk, y), x);
+    Tensor with_zero = masked(lone_zero, mul(gk, others));
+    return {where(binary_scalar(OpId::eq, zeros, Scalar::from_int(0), false),
+                  plain, with_zero)};
   }
   case OpId::max:
   case OpId::min: {

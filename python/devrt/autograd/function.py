@@ -80,13 +80,23 @@ class Function:
                     f"[backward] {cls.__name__}.backward returned {len(grads_in)} "
                     f"gradients for {len(args)} inputs"
                 )
-            ctx._released = True
             return [grads_in[i] for i in tensor_positions]
 
+        def release() -> None:
+            ctx._released = True
+            ctx._saved = ()
+
+        # An output saved for backward is kept as a detached alias: the node
+        # then holds no reference back to the tensor that holds the node.
+        outputs_by_id = {id(o): o for o in tracked}
+        ctx._saved = tuple(
+            t.detach() if t is not None and id(t) in outputs_by_id else t for t in ctx._saved
+        )
         _C._record_function(
             backward,
             [args[i] for i in tensor_positions],
             tracked,
             f"{cls.__name__}Backward",
+            release,
         )
         return result

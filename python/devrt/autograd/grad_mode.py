@@ -12,7 +12,13 @@ from devrt import _C
 class _GradMode:
     mode: bool
 
-    def __init__(self) -> None:
+    def __new__(cls, *args: Any) -> Any:
+        # `@no_grad` without parentheses decorates at once.
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    def __init__(self, orig_func: Callable | None = None) -> None:
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:

@@ -1,0 +1,478 @@
+"""devrt.nn.functional: layers and losses as functions, as torch.nn.functional.
+
+Every function is a composition of devrt tensor ops (no NumPy, no loops over
+elements), so each runs on any device and is differentiable through the
+core's derivative rules.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import devrt
+from devrt import _C
+
+Tensor = _C.Tensor
+
+__all__ = [
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _inplace(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
+    """Writes `result` into `input` for ``inplace=True``.
+
+    Note: devrt refuses in-place writes to tensors that require grad while
+    grad mode is on (it does not rewrite history as PyTorch does), so there
+    the out-of-place result is returned instead. Code such as
+    ``nn.ReLU(inplace=True)`` uses the returned value, which is the same.
+    """
+    if not inplace or (devrt.is_grad_enabled() and input.requires_grad):
+        return result
+    input.copy_(result)
+    return input
+
+
+def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
+    """The `reduction` string that torch's deprecated size_average/reduce mean."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _class_dim(input: Tensor) -> int:
+    return 1 if input.ndim >= 2 else 0
+
+
+def _class_shape(input: Tensor) -> list[int]:
+    """The shape that lines a per-class vector up with `input`'s class dim."""
+    shape = [1] * input.ndim
+    shape[_class_dim(input)] = input.shape[_class_dim(input)]
+    return shape
+
+
+# --- linear, activations ------------------------------------------------------------
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``."""
+    out = devrt.matmul(input, weight.t() if weight.ndim == 2 else weight)
+    return out if bias is None else out + bias
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _inplace(input, devrt.relu(input), inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _inplace(input, devrt.where(input > 0, input, input * negative_slope), inplace)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``x * Phi(x)`` (erf form), or its tanh approximation for
+    ``approximate='tanh'``."""
+    if approximate == "none":
+        return input * 0.5 * (1.0 + devrt.erf(input * (1.0 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (input + 0.044715 * input * input * input) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (1.0 + devrt.tanh(inner))
+    raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return devrt.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return devrt.tanh(input)
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. "
+        f"Change the call to include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim, _stacklevel)
+    return devrt.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
+    return devrt.log_softmax(input, dim, dtype=dtype)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes each element with probability `p` (where ``devrt.rand < p``) and
+    scales the rest by ``1/(1-p)``; the identity when not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"[dropout] probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    dtype = input.dtype if input.is_floating_point() else devrt.float32
+    drop = devrt.rand(input.shape, dtype=dtype, device=input.device) < p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return _inplace(input, devrt.where(drop, 0.0, input * scale), inplace)
+
+
+# --- normalization, embedding ---------------------------------------------------------
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalizes over every dimension but the channel dimension 1.
+
+    Training uses the batch statistics (biased variance) and, when given,
+    moves the running statistics toward them by `momentum` (unbiased
+    variance), as torch does. Otherwise it uses the running statistics.
+    """
+    if input.ndim < 2:
+        raise ValueError(
+            f"[batch_norm] expected an input of at least 2 dimensions, got shape {tuple(input.shape)}"
+        )
+    channels = input.shape[1]
+    shape = [1, channels] + [1] * (input.ndim - 2)
+    axes = [0, *range(2, input.ndim)]
+    if training:
+        count = input.numel() // max(channels, 1)
+        if count <= 1:
+            raise ValueError(
+                f"[batch_norm] expected more than 1 value per channel when training, "
+                f"got input size {tuple(input.shape)}"
+            )
+        mean = input.mean(axes, keepdim=True)
+        var = input.var(axes, keepdim=True, correction=0)
+        with devrt.no_grad():
+            if running_mean is not None:
+                running_mean.copy_(
+                    running_mean * (1.0 - momentum) + mean.reshape(channels) * momentum
+                )
+            if running_var is not None:
+                unbiased = var.reshape(channels) * (count / (count - 1))
+                running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "[batch_norm] running_mean and running_var are needed when not training"
+            )
+        mean = running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = (input - mean) * devrt.rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of `weight` picked by the integer tensor `input`; rows at
+    `padding_idx` get no gradient. With `max_norm`, the picked rows of
+    `weight` are first renormalized in place, as torch does."""
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(
+            "[embedding] scale_grad_by_freq and sparse gradients are not supported"
+        )
+    if input.is_floating_point() or input.dtype is devrt.bool:
+        raise TypeError(f"[embedding] indices must be an integer tensor, got {input.dtype}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise ValueError(
+                f"[embedding] padding_idx {padding_idx} must be within num_embeddings {weight.shape[0]}"
+            )
+        padding_idx %= weight.shape[0]
+    if max_norm is not None:
+        with devrt.no_grad():
+            idx = input.reshape(-1)
+            rows = weight[idx]
+            norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
+            scale = devrt.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+            weight[idx] = rows * scale
+    out = weight[input]
+    if padding_idx is not None and devrt.is_grad_enabled() and weight.requires_grad:
+        # The forward value is unchanged; the detached branch carries no gradient.
+        keep = (input != padding_idx).unsqueeze(-1)
+        out = devrt.where(keep, out, out.detach())
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each
+    class index."""
+    if tensor.dtype is not devrt.int64:
+        raise TypeError(f"[one_hot] expected an int64 (long) index tensor, got {tensor.dtype}")
+    if tensor.numel() > 0:
+        if bool((tensor < 0).any()):
+            raise ValueError("[one_hot] class values must be non-negative")
+        largest = int(tensor.max())
+        if num_classes < 0:
+            num_classes = largest + 1
+        elif largest >= num_classes:
+            raise ValueError(
+                f"[one_hot] class values must be smaller than num_classes ({num_classes})"
+            )
+    elif num_classes < 0:
+        raise ValueError("[one_hot] can not infer the number of classes from an empty tensor")
+    classes = devrt.arange(num_classes, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+# --- losses -------------------------------------------------------------------------------
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("mse_loss", reduction)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("l1_loss", reduction)
+    return _reduce((input - target).abs(), reduction)
+
+
+def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int):
+    """Flattens class-index targets for picking: returns (rows, safe, valid),
+    where `rows` is the input as (M, C) with the class dim last, `safe` the
+    targets with ignored entries set to 0, and `valid` the non-ignored mask."""
+    if target.is_floating_point() or target.dtype is devrt.bool:
+        raise TypeError(
+            f"[{op}] expected class-index targets of an integer dtype, got {target.dtype}"
+        )
+    cdim = _class_dim(input)
+    expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"[{op}] expected a target of shape {expected} for an input of shape "
+            f"{tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    classes = input.shape[cdim]
+    if input.ndim > 2:
+        rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)
+    else:
+        rows = input.reshape(-1, classes)
+    flat = target.reshape(-1).long()
+    valid = flat != ignore_index
+    safe = devrt.where(valid, flat, 0)
+    if flat.numel() and bool(((safe < 0) | (safe >= classes)).any()):
+        raise IndexError(
+            f"[{op}] target values must lie in [0, {classes}) or equal ignore_index={ignore_index}"
+        )
+    return rows, safe, valid
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-input[n, target[n]] * weight[target[n]]``; the mean divides by the
+    summed weights of the targets that are not ignored."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("nll_loss", reduction)
+    rows, safe, valid = _class_targets("nll_loss", input, target, ignore_index)
+    picked = rows[devrt.arange(rows.shape[0], device=rows.device), safe]
+    w = weight[safe] if weight is not None else devrt.ones_like(picked)
+    w = devrt.where(valid, w, 0.0)
+    loss = devrt.where(valid, -picked * w, 0.0).reshape(target.shape)
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross entropy of logits `input` (class dimension 1, or 0 for 1-D input)
+    against class indices or class probabilities `target`."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"[cross_entropy] label_smoothing must be in [0, 1], got {label_smoothing}"
+        )
+    cdim = _class_dim(input)
+    classes = input.shape[cdim]
+    logp = devrt.log_softmax(input, cdim)
+    class_weight = None if weight is None else weight.reshape(_class_shape(input))
+
+    if target.is_floating_point():  # class probabilities
+        if tuple(target.shape) != tuple(input.shape):
+            raise ValueError(
+                f"[cross_entropy] probability targets must have the input's shape "
+                f"{tuple(input.shape)}, got {tuple(target.shape)}"
+            )
+        if label_smoothing > 0:
+            target = target * (1.0 - label_smoothing) + label_smoothing / classes
+        prod = logp * target
+        if class_weight is not None:
+            prod = prod * class_weight
+        loss = -prod.sum(cdim)
+        if reduction == "mean":
+            return loss.sum() / max(input.numel() // max(classes, 1), 1)
+        return _reduce(loss, reduction)
+
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0.0:
+        return nll
+    # The smoothing term: the (weighted) mean of -log p over the classes.
+    smooth = -(logp if class_weight is None else logp * class_weight).sum(cdim)
+    valid = target != ignore_index
+    smooth = devrt.where(valid, smooth, 0.0)
+    if reduction == "mean":
+        if weight is None:
+            denom = valid.sum()
+        else:
+            denom = devrt.where(valid, weight[devrt.where(valid, target.long(), 0)], 0.0).sum()
+        smooth = smooth.sum() / denom
+    else:
+        smooth = _reduce(smooth, reduction)
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def _check_same_size(op: str, input: Tensor, target: Tensor) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"[{op}] target size {tuple(target.shape)} must be the same as input size "
+            f"{tuple(input.shape)}"
+        )
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-(t log x + (1-t) log(1-x))`` on probabilities `input`; each log is
+    clamped to >= -100, as torch does."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("binary_cross_entropy", reduction)
+    _check_same_size("binary_cross_entropy", input, target)
+    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _clamped_log(x: Tensor) -> Tensor:
+    # log(x) floored at -100; the where() keeps log's gradient finite at 0.
+    positive = x > 0
+    return devrt.where(positive, devrt.log(devrt.where(positive, x, 1.0)), -100.0).clamp(min=-100.0)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross entropy of ``sigmoid(input)``, computed stably as
+    ``(1-t) x + w_pos * softplus(-x)`` with softplus written as
+    ``m + log(exp(-m) + exp(-x-m))``, ``m = max(-x, 0)``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    _check_same_size("binary_cross_entropy_with_logits", input, target)
+    m = (-input).clamp(min=0)
+    softplus_neg = m + devrt.log(devrt.exp(-m) + devrt.exp(-input - m))
+    if pos_weight is not None:
+        softplus_neg = softplus_neg * ((pos_weight - 1.0) * target + 1.0)
+    loss = (1.0 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)

@@ -1,0 +1,45 @@
+"""The layer classes of devrt.nn."""
+
+from devrt.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from devrt.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
+from devrt.nn.modules.container import ModuleDict, ModuleList, Sequential
+from devrt.nn.modules.dropout import Dropout
+from devrt.nn.modules.flatten import Flatten
+from devrt.nn.modules.linear import Identity, Linear
+from devrt.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from devrt.nn.modules.module import Module
+from devrt.nn.modules.sparse import Embedding
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GELU",
+    "Identity",
+    "L1Loss",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]

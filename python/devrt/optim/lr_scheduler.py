@@ -1,0 +1,178 @@
+"""Learning-rate schedules: the LRScheduler base, StepLR and CosineAnnealingLR.
+
+A schedule sets ``group["lr"]`` of its optimizer's parameter groups; the
+values are host scalars (hyper-parameters), never tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import wraps
+from typing import Any
+from weakref import ref
+
+from devrt.optim.optimizer import Optimizer
+
+__all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
+
+
+class LRScheduler:
+    """Base class of the schedules. Subclasses implement ``get_lr`` (the next
+    learning rates, one per parameter group) and may add a closed form
+    ``_get_closed_form_lr`` used by the deprecated ``step(epoch)``.
+
+    Constructing a schedule sets every group's ``initial_lr`` (when
+    `last_epoch` is -1) and performs its first step.
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        f"resuming an optimizer"
+                    )
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._track_optimizer_steps()
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def _track_optimizer_steps(self) -> None:
+        """Wraps ``optimizer.step`` to notice a schedule stepped before its
+        optimizer (a common mistake that skips the first learning rate)."""
+        opt = self.optimizer
+        if hasattr(opt.step, "_wrapped_by_lr_sched"):
+            return
+        opt_ref = ref(opt)
+        func = opt.step.__func__
+
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            o = opt_ref()
+            o._opt_called = True
+            return func.__get__(o, o.__class__)(*args, **kwargs)
+
+        wrapper._wrapped_by_lr_sched = True
+        opt.step = wrapper
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute but the optimizer."""
+        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates the last step set, one per parameter group."""
+        return self._last_lr
+
+    def get_lr(self) -> list[float]:
+        raise NotImplementedError(f"[{type(self).__name__}] subclasses must implement get_lr")
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advances the schedule by one epoch (call it after ``optimizer.step()``)."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`; call "
+                "them in the opposite order, or the first value of the learning rate "
+                "schedule is skipped",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            warnings.warn(
+                "The epoch parameter in `scheduler.step()` is deprecated",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _current_lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class StepLR(LRScheduler):
+    """Multiplies each group's learning rate by `gamma` every `step_size` epochs."""
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [
+            base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs
+        ]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Anneals each group's learning rate from its initial value to `eta_min`
+    along a cosine over `T_max` epochs (then back up, periodically), as
+    ``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``,
+    computed recursively from the current rate as torch does (so that other
+    changes to the rate compose with it)."""
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        t, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._current_lrs()
+        if self._step_count == 1 and t > 0:
+            return [
+                eta_min + (base_lr - eta_min) * (1 + math.cos(t * math.pi / t_max)) / 2
+                for base_lr in self.base_lrs
+            ]
+        if (t - 1 - t_max) % (2 * t_max) == 0:
+            return [
+                lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                for base_lr, lr in zip(self.base_lrs, self._current_lrs())
+            ]
+        return [
+            (1 + math.cos(math.pi * t / t_max))
+            / (1 + math.cos(math.pi * (t - 1) / t_max))
+            * (lr - eta_min)
+            + eta_min
+            for lr in self._current_lrs()
+        ]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+            for base_lr in self.base_lrs
+        ]
