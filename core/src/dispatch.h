@@ -47,7 +47,7 @@ private:
     Dims shape, strides;
   };
   static constexpr int kMaxInputs = 12, kMaxOutputs = 2, kMaxAttrs = 8,
-                       kMaxListAttrs = 2;
+                       kMaxListAttrs = 4;
   Launch &add(bool output, const Tensor &t, const Dims *shape);
   Launch &push_attr(int kind, int64_t i, double f);
 

@@ -1,5 +1,5 @@
 // Glue shared by the CPU kernels: errors, the C ABI wrapper, attribute
-// access and dtype dispatch.
+// access, dtype dispatch, and the few math helpers that must vectorise.
 #pragma once
 
 #include <devrt/c_api.h>

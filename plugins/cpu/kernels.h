@@ -11,5 +11,6 @@ void register_matmul_kernels();
 void register_copy_kernels();
 void register_random_kernels();
 void register_indexing_kernels();
+void register_conv_kernels();
 
 } // namespace devrt_cpu

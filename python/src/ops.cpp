@@ -376,6 +376,116 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     return py::cast(matmul(b.cast<Tensor>(), a));
   });
 
+  // Convolution and pooling (NCHW).
+  auto pair = [](const char *op, py::handle h, const char *what) {
+    Dims d = PyLong_Check(h.ptr()) ? Dims{h.cast<int64_t>(), h.cast<int64_t>()}
+                                   : to_dims(op, h);
+    if (d.size() != 2)
+      fail(ErrorKind::Value, "[", op, "] ", what,
+           " must be an int or a pair, got ", d);
+    return d;
+  };
+  auto geometry = [=](const char *op, py::handle stride, py::handle padding,
+                      py::handle dilation) {
+    Conv2dGeometry g;
+    Dims s = pair(op, stride, "stride"), p = pair(op, padding, "padding"),
+         d = pair(op, dilation, "dilation");
+    for (int i = 0; i < 2; ++i) {
+      g.stride[i] = s[i];
+      g.padding[i] = p[i];
+      g.dilation[i] = d[i];
+    }
+    return g;
+  };
+  m.def(
+      "conv2d",
+      [=](const Tensor &x, const Tensor &w, std::optional<Tensor> bias,
+          py::object stride, py::object padding, py::object dilation,
+          int64_t groups) {
+        py::object pad = padding;
+        if (py::isinstance<py::str>(padding)) {
+          std::string mode = padding.cast<std::string>();
+          Dims d = pair("conv2d", dilation, "dilation"),
+               st = pair("conv2d", stride, "stride");
+          if (mode == "valid") {
+            pad = py::int_(0);
+          } else if (mode == "same") {
+            if (st[0] != 1 || st[1] != 1)
+              fail(ErrorKind::Value,
+                   "[conv2d] padding='same' needs stride 1, got ", st);
+            int64_t ph = d[0] * (w->shape[2] - 1),
+                    pw = d[1] * (w->shape[3] - 1);
+            if (ph % 2 || pw % 2)
+              fail(ErrorKind::Value, "[conv2d] padding='same' with an even "
+                                     "effective kernel is not supported");
+            pad = py::make_tuple(ph / 2, pw / 2);
+          } else {
+            fail(ErrorKind::Value,
+                 "[conv2d] padding must be 'valid', 'same', "
+                 "an int or a pair, got '",
+                 mode, "'");
+          }
+        }
+        return conv2d(x, w, bias, geometry("conv2d", stride, pad, dilation),
+                      groups);
+      },
+      py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(),
+      py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+      py::arg("groups") = 1);
+  auto pool_args = [=](const char *op, py::object kernel, py::object stride,
+                       py::object padding, py::object dilation, bool ceil) {
+    if (ceil)
+      fail(ErrorKind::NotImplemented, "[", op,
+           "] ceil_mode=True is not supported");
+    Dims k = pair(op, kernel, "kernel_size");
+    Conv2dGeometry g =
+        geometry(op, stride.is_none() ? kernel : stride, padding, dilation);
+    return std::make_pair(k, g);
+  };
+  m.def(
+      "max_pool2d",
+      [=](const Tensor &x, py::object kernel, py::object stride,
+          py::object padding, py::object dilation, bool ceil_mode) {
+        auto [k, g] = pool_args("max_pool2d", kernel, stride, padding, dilation,
+                                ceil_mode);
+        return max_pool2d(x, k[0], k[1], g);
+      },
+      py::arg("input"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+      py::arg("padding") = 0, py::arg("dilation") = 1,
+      py::arg("ceil_mode") = false);
+  m.def(
+      "avg_pool2d",
+      [=](const Tensor &x, py::object kernel, py::object stride,
+          py::object padding, bool ceil_mode, bool count_include_pad) {
+        auto [k, g] = pool_args("avg_pool2d", kernel, stride, padding,
+                                py::int_(1), ceil_mode);
+        return avg_pool2d(x, k[0], k[1], g, count_include_pad);
+      },
+      py::arg("input"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+      py::arg("padding") = 0, py::arg("ceil_mode") = false,
+      py::arg("count_include_pad") = true);
+  m.def(
+      "unfold",
+      [=](const Tensor &x, py::object kernel, py::object dilation,
+          py::object padding, py::object stride) {
+        Dims k = pair("unfold", kernel, "kernel_size");
+        return im2col(x, k[0], k[1],
+                      geometry("unfold", stride, padding, dilation));
+      },
+      py::arg("input"), py::arg("kernel_size"), py::arg("dilation") = 1,
+      py::arg("padding") = 0, py::arg("stride") = 1);
+  m.def(
+      "fold",
+      [=](const Tensor &cols, py::object output_size, py::object kernel,
+          py::object dilation, py::object padding, py::object stride) {
+        Dims k = pair("fold", kernel, "kernel_size");
+        Dims size = pair("fold", output_size, "output_size");
+        return col2im(cols, size[0], size[1], k[0], k[1],
+                      geometry("fold", stride, padding, dilation));
+      },
+      py::arg("input"), py::arg("output_size"), py::arg("kernel_size"),
+      py::arg("dilation") = 1, py::arg("padding") = 0, py::arg("stride") = 1);
+
   // Views and memory as module functions.
   m.def(
       "reshape",

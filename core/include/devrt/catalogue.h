@@ -34,7 +34,8 @@ enum class OpFamily : int8_t {
   Creation,
   Random,
   Index,
-  View, // no kernel: a new view of the input's storage
+  Patch, // im2col/col2im
+  View,  // no kernel: a new view of the input's storage
 };
 
 struct OpDef {

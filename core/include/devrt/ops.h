@@ -56,6 +56,24 @@ int64_t normalize_axis(const char *op, int64_t axis, int64_t rank);
 // --- linear algebra -------------------------------------------------------
 Tensor matmul(const Tensor &a, const Tensor &b);
 
+// --- convolution and pooling (NCHW) ----------------------------------------
+struct Conv2dGeometry {
+  int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
+};
+// (N, C, H, W) -> (N, C*kh*kw, oh*ow), out-of-image taps read pad_value.
+Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
+              double pad_value = 0.0);
+// The adjoint of im2col: (N, C*kh*kw, oh*ow) summed into (N, C, h, w).
+Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
+              const Conv2dGeometry &g);
+Tensor conv2d(const Tensor &x, const Tensor &weight,
+              const std::optional<Tensor> &bias, const Conv2dGeometry &g,
+              int64_t groups);
+Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
+                  const Conv2dGeometry &g);
+Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
+                  const Conv2dGeometry &g, bool count_include_pad);
+
 // --- memory ---------------------------------------------------------------
 Tensor cast(const Tensor &x, DType dtype); // x itself when already dtype
 Tensor contiguous(const Tensor &x);        // x itself when contiguous

@@ -339,6 +339,22 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     index_put_(z, n.attrs.indices, g, true);
     return {z};
   }
+  case OpId::im2col:
+  case OpId::col2im: {
+    const Dims &a = n.attrs.shape; // kh, kw, stride, padding, dilation
+    Conv2dGeometry geo;
+    geo.stride[0] = a[2];
+    geo.stride[1] = a[3];
+    geo.padding[0] = a[4];
+    geo.padding[1] = a[5];
+    geo.dilation[0] = a[6];
+    geo.dilation[1] = a[7];
+    if (n.op == OpId::col2im)
+      return {im2col(g, a[0], a[1], geo)};
+    // Taps read from padding get no gradient: col2im drops them.
+    const Dims &x = n.inputs[0].shape;
+    return {col2im(g, x[2], x[3], a[0], a[1], geo)};
+  }
   case OpId::reshape:
     return {reshape(g, n.inputs[0].shape)};
   case OpId::permute: {

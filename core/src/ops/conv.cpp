@@ -1,0 +1,191 @@
+// Convolution and pooling, built from im2col (the patch gather), matmul and
+// reductions. Their gradients follow from those ops' rules: im2col's is
+// col2im, and col2im's is im2col.
+#include <cmath>
+
+#include "../dispatch.h"
+#include "devrt/autograd.h"
+
+namespace devrt {
+
+namespace {
+
+struct Grid {
+  int64_t oh, ow;
+};
+
+Grid output_grid(const char *op, const Dims &x, int64_t kh, int64_t kw,
+                 const Conv2dGeometry &g) {
+  for (int i = 0; i < 2; ++i) {
+    if (g.stride[i] <= 0 || g.dilation[i] <= 0 || g.padding[i] < 0)
+      fail(ErrorKind::Value, "[", op,
+           "] stride and dilation must be positive "
+           "and padding non-negative, got stride (",
+           g.stride[0], ", ", g.stride[1], "), padding (", g.padding[0], ", ",
+           g.padding[1], "), dilation (", g.dilation[0], ", ", g.dilation[1],
+           ")");
+  }
+  if (kh <= 0 || kw <= 0)
+    fail(ErrorKind::Value, "[", op, "] kernel size must be positive, got (", kh,
+         ", ", kw, ")");
+  int64_t oh =
+      (x[2] + 2 * g.padding[0] - g.dilation[0] * (kh - 1) - 1) / g.stride[0] +
+      1;
+  int64_t ow =
+      (x[3] + 2 * g.padding[1] - g.dilation[1] * (kw - 1) - 1) / g.stride[1] +
+      1;
+  if (oh <= 0 || ow <= 0)
+    fail(ErrorKind::Value, "[", op, "] input of shape ", x,
+         " is too small for kernel (", kh, ", ", kw, ") with padding (",
+         g.padding[0], ", ", g.padding[1], ") and dilation (", g.dilation[0],
+         ", ", g.dilation[1], ")");
+  return {oh, ow};
+}
+
+void require_4d(const char *op, const Tensor &x) {
+  if (x->ndim() != 4)
+    fail(ErrorKind::Value, "[", op,
+         "] expects a 4-D (N, C, H, W) input, got "
+         "shape ",
+         x->shape);
+}
+
+void geometry_attrs(Launch &k, int64_t kh, int64_t kw,
+                    const Conv2dGeometry &g) {
+  k.attr_ints(Dims{kh, kw})
+      .attr_ints(Dims{g.stride[0], g.stride[1]})
+      .attr_ints(Dims{g.padding[0], g.padding[1]})
+      .attr_ints(Dims{g.dilation[0], g.dilation[1]});
+}
+
+autograd::OpAttrs record_geometry(int64_t kh, int64_t kw,
+                                  const Conv2dGeometry &g) {
+  autograd::OpAttrs a;
+  a.shape = Dims{kh,           kw,           g.stride[0],   g.stride[1],
+                 g.padding[0], g.padding[1], g.dilation[0], g.dilation[1]};
+  return a;
+}
+
+} // namespace
+
+Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
+              double pad_value) {
+  require_4d("im2col", x);
+  Grid o = output_grid("im2col", x->shape, kh, kw, g);
+  DType t = is_floating(x->dtype) ? x->dtype : kDefaultFloat;
+  Tensor src = contiguous(cast(x, t));
+  Launch k(OpId::im2col, x->device, t);
+  Tensor y = empty(Dims{x->shape[0], x->shape[1] * kh * kw, o.oh * o.ow}, t,
+                   x->device);
+  k.input(src).output(y);
+  geometry_attrs(k, kh, kw, g);
+  k.attr_float(pad_value).run();
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs a = record_geometry(kh, kw, g);
+    autograd::record(OpId::im2col, {x}, y, std::move(a));
+  }
+  return y;
+}
+
+Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
+              const Conv2dGeometry &g) {
+  if (cols->ndim() != 3 || cols->shape[1] % (kh * kw) != 0)
+    fail(ErrorKind::Value,
+         "[col2im] expects (N, C*kh*kw, L) columns, got "
+         "shape ",
+         cols->shape, " for kernel (", kh, ", ", kw, ")");
+  Grid o = output_grid("col2im", Dims{cols->shape[0], 1, h, w}, kh, kw, g);
+  if (o.oh * o.ow != cols->shape[2])
+    fail(ErrorKind::Value, "[col2im] ", cols->shape[2],
+         " columns do not match the ", o.oh, "x", o.ow, " patch grid of a ", h,
+         "x", w, " image");
+  Tensor src = contiguous(cols);
+  Launch k(OpId::col2im, cols->device, cols->dtype);
+  Tensor y = empty(Dims{cols->shape[0], cols->shape[1] / (kh * kw), h, w},
+                   cols->dtype, cols->device);
+  k.input(src).output(y);
+  geometry_attrs(k, kh, kw, g);
+  k.run();
+  if (autograd::should_record(cols)) {
+    autograd::OpAttrs a = record_geometry(kh, kw, g);
+    autograd::record(OpId::col2im, {cols}, y, std::move(a));
+  }
+  return y;
+}
+
+Tensor conv2d(const Tensor &x, const Tensor &weight,
+              const std::optional<Tensor> &bias, const Conv2dGeometry &g,
+              int64_t groups) {
+  require_4d("conv2d", x);
+  if (weight->ndim() != 4)
+    fail(ErrorKind::Value,
+         "[conv2d] weight must be 4-D (out, in/groups, kh, "
+         "kw), got shape ",
+         weight->shape);
+  int64_t n = x->shape[0], c = x->shape[1], oc = weight->shape[0];
+  if (groups <= 0 || c % groups != 0 || oc % groups != 0)
+    fail(ErrorKind::Value, "[conv2d] groups=", groups,
+         " must divide the input channels (", c, ") and output channels (", oc,
+         ")");
+  if (weight->shape[1] * groups != c)
+    fail(ErrorKind::Value, "[conv2d] input of shape ", x->shape, " has ", c,
+         " channels, but weight of shape ", weight->shape, " expects ",
+         weight->shape[1] * groups, " (groups=", groups, ")");
+  int64_t kh = weight->shape[2], kw = weight->shape[3];
+  Grid o = output_grid("conv2d", x->shape, kh, kw, g);
+  int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
+  // (N, g, K, L) columns times (g, OC/g, K) weights: one batched GEMM.
+  Tensor cols = reshape(im2col(x, kh, kw, g), Dims{n, groups, k, l});
+  Tensor w = reshape(weight, Dims{groups, oc / groups, k});
+  Tensor y = reshape(matmul(w, cols), Dims{n, oc, o.oh, o.ow});
+  if (bias) {
+    if ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc)
+      fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
+           oc, " output channels");
+    y = binary(OpId::add, y, reshape(*bias, Dims{1, oc, 1, 1}));
+  }
+  return y;
+}
+
+Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
+                  const Conv2dGeometry &g) {
+  require_4d("max_pool2d", x);
+  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
+    fail(ErrorKind::Value, "[max_pool2d] padding (", g.padding[0], ", ",
+         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
+         ")");
+  Grid o = output_grid("max_pool2d", x->shape, kh, kw, g);
+  int64_t n = x->shape[0], c = x->shape[1];
+  // Each channel alone: (N*C, 1, H, W) -> (N*C, kh*kw, L), padded with -inf.
+  Tensor planes = reshape(x, Dims{n * c, 1, x->shape[2], x->shape[3]});
+  Tensor cols = im2col(planes, kh, kw, g, -INFINITY);
+  Tensor m = reduce(OpId::max, cols, Dims{1}, false);
+  return reshape(m, Dims{n, c, o.oh, o.ow});
+}
+
+Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
+                  const Conv2dGeometry &g, bool count_include_pad) {
+  require_4d("avg_pool2d", x);
+  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
+    fail(ErrorKind::Value, "[avg_pool2d] padding (", g.padding[0], ", ",
+         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
+         ")");
+  Grid o = output_grid("avg_pool2d", x->shape, kh, kw, g);
+  int64_t n = x->shape[0], c = x->shape[1];
+  Tensor planes = reshape(x, Dims{n * c, 1, x->shape[2], x->shape[3]});
+  Tensor cols = im2col(planes, kh, kw, g);
+  Tensor sum = reduce(OpId::sum, cols, Dims{1}, false);
+  Tensor avg;
+  if (count_include_pad || (g.padding[0] == 0 && g.padding[1] == 0)) {
+    avg = binary_scalar(OpId::div, sum, Scalar::from_int(kh * kw), false);
+  } else {
+    // Divide by the number of in-image taps of each window.
+    Tensor ones = full(Dims{1, 1, x->shape[2], x->shape[3]},
+                       Scalar::from_int(1), sum->dtype, x->device);
+    Tensor count = reduce(OpId::sum, im2col(ones, kh, kw, g), Dims{1}, false);
+    avg = binary(OpId::div, sum, count);
+  }
+  return reshape(avg, Dims{n, c, o.oh, o.ow});
+}
+
+} // namespace devrt

@@ -1,0 +1,140 @@
+// im2col and col2im: the patch gather that convolution and pooling are
+// built from in the core (conv = im2col + matmul), and its adjoint.
+#include "kernels.h"
+#include "parallel.h"
+#include "strided.h"
+
+namespace devrt_cpu {
+namespace {
+
+// The geometry both kernels share, read from the attributes
+// kernel, stride, padding, dilation (INTS of two each).
+struct Patch {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t h, w, oh, ow; // image and output grid sizes
+};
+
+Patch read_patch(const devrt_kernel_call &call, int first, int64_t h,
+                 int64_t w) {
+  auto pair = [&](int i) {
+    const devrt_attr &a = attr(call, first + i, DEVRT_ATTR_INTS);
+    if (a.count != 2)
+      fail(DEVRT_ERROR_RUNTIME, "expected two values per geometry attribute");
+    return a.ints;
+  };
+  const int64_t *k = pair(0), *s = pair(1), *p = pair(2), *d = pair(3);
+  Patch g{k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], h, w, 0, 0};
+  g.oh = (h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.ow = (w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  return g;
+}
+
+void check_contiguous(const devrt_view &v, const char *what) {
+  int64_t expected = 1;
+  for (int32_t d = v.ndim - 1; d >= 0; --d) {
+    if (v.shape[d] != 1 && v.strides[d] != expected)
+      fail(DEVRT_ERROR_RUNTIME, std::string(what) + " must be contiguous");
+    expected *= v.shape[d];
+  }
+}
+
+// x (N, C, H, W) -> cols (N, C*kh*kw, oh*ow); out-of-image taps read
+// pad_value. Each (n, c) plane is one task.
+template <typename T>
+void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad) {
+  const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
+  parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t p = p0; p < p1; ++p) {
+                   const T *src = x + p * plane;
+                   T *dst = cols + p * taps * L;
+                   for (int64_t i = 0; i < g.kh; ++i)
+                     for (int64_t j = 0; j < g.kw; ++j) {
+                       T *row = dst + (i * g.kw + j) * L;
+                       for (int64_t oy = 0; oy < g.oh; ++oy) {
+                         const int64_t y = oy * g.sh - g.ph + i * g.dh;
+                         T *out = row + oy * g.ow;
+                         if (y < 0 || y >= g.h) {
+                           std::fill(out, out + g.ow, pad);
+                           continue;
+                         }
+                         const T *line = src + y * g.w;
+                         for (int64_t ox = 0; ox < g.ow; ++ox) {
+                           const int64_t xx = ox * g.sw - g.pw + j * g.dw;
+                           out[ox] = (xx < 0 || xx >= g.w) ? pad : line[xx];
+                         }
+                       }
+                     }
+                 }
+               });
+}
+
+// The adjoint: cols (N, C*kh*kw, oh*ow) summed back into x (N, C, H, W).
+template <typename T>
+void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes) {
+  const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
+  parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t p = p0; p < p1; ++p) {
+                   T *dst = x + p * plane;
+                   std::fill(dst, dst + plane, T(0));
+                   const T *src = cols + p * taps * L;
+                   for (int64_t i = 0; i < g.kh; ++i)
+                     for (int64_t j = 0; j < g.kw; ++j) {
+                       const T *row = src + (i * g.kw + j) * L;
+                       for (int64_t oy = 0; oy < g.oh; ++oy) {
+                         const int64_t y = oy * g.sh - g.ph + i * g.dh;
+                         if (y < 0 || y >= g.h)
+                           continue;
+                         T *line = dst + y * g.w;
+                         const T *in = row + oy * g.ow;
+                         for (int64_t ox = 0; ox < g.ow; ++ox) {
+                           const int64_t xx = ox * g.sw - g.pw + j * g.dw;
+                           if (xx >= 0 && xx < g.w)
+                             line[xx] += in[ox];
+                         }
+                       }
+                     }
+                 }
+               });
+}
+
+void im2col(const devrt_kernel_call &call) {
+  expect_arity(call, 1, 1);
+  const devrt_view &x = call.inputs[0], &cols = call.outputs[0];
+  if (x.ndim != 4)
+    fail(DEVRT_ERROR_RUNTIME, "expected a 4-D input");
+  check_contiguous(x, "input");
+  check_contiguous(cols, "output");
+  const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
+  const double pad = attr(call, 4, DEVRT_ATTR_FLOAT).f;
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    im2col_planes(static_cast<const T *>(x.data), static_cast<T *>(cols.data),
+                  g, x.shape[0] * x.shape[1], static_cast<T>(pad));
+  });
+}
+
+void col2im(const devrt_kernel_call &call) {
+  expect_arity(call, 1, 1);
+  const devrt_view &cols = call.inputs[0], &x = call.outputs[0];
+  if (x.ndim != 4)
+    fail(DEVRT_ERROR_RUNTIME, "expected a 4-D output");
+  check_contiguous(x, "output");
+  check_contiguous(cols, "input");
+  const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    col2im_planes(static_cast<const T *>(cols.data), static_cast<T *>(x.data),
+                  g, x.shape[0] * x.shape[1]);
+  });
+}
+
+} // namespace
+
+void register_conv_kernels() {
+  register_kernel("im2col", Floating::mask, kernel_entry<im2col>);
+  register_kernel("col2im", Floating::mask, kernel_entry<col2im>);
+}
+
+} // namespace devrt_cpu

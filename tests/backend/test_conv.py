@@ -1,0 +1,156 @@
+"""conv2d, max/avg pooling and unfold/fold against NumPy references, with
+gradients checked by finite differences, on every device that has the ops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+import devrt
+from devrt import _C
+from devrt.testing.gradcheck import gradcheck
+
+CONV_OPS = ["im2col", "matmul", "add", "copy", "fill"]
+GRAD_OPS = ["col2im", "sum", "mul", "where", "eq", "index_put", "max"]
+
+
+def patches(x, kh, kw, stride, padding, dilation, pad_value=0.0):
+    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) windows, NumPy only."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    win = sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(2, 3))
+    return win[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def conv_reference(x, w, b, stride, padding, dilation, groups):
+    n, c = x.shape[:2]
+    oc, cg, kh, kw = w.shape
+    p = patches(x, kh, kw, stride, padding, dilation)
+    out = []
+    for g in range(groups):
+        pg = p[:, g * cg : (g + 1) * cg]
+        wg = w[g * (oc // groups) : (g + 1) * (oc // groups)]
+        out.append(np.einsum("nchwij,ocij->nohw", pg, wg))
+    y = np.concatenate(out, axis=1)
+    return y if b is None else y + b[None, :, None, None]
+
+
+CASES = [
+    dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1),
+    dict(stride=(2, 1), padding=(0, 2), dilation=(1, 1), groups=2),
+    dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=1),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv2d_matches_numpy(device, need, rng, case, dtype):
+    need(*CONV_OPS, dtype=dtype)
+    x = rng.standard_normal((2, 4, 7, 6)).astype(dtype)
+    w = rng.standard_normal((6, 4 // case["groups"], 3, 2)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    y = _C.conv2d(
+        devrt.tensor(x, device=device),
+        devrt.tensor(w, device=device),
+        devrt.tensor(b, device=device),
+        **case,
+    )
+    expected = conv_reference(x, w, b, **case)
+    assert y.dtype.name == dtype and y.shape == expected.shape
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_gradients(device, need, rng, case):
+    need(*CONV_OPS, *GRAD_OPS, dtype="float64")
+    x = devrt.tensor(rng.standard_normal((2, 4, 6, 5)), device=device, requires_grad=True)
+    w = devrt.tensor(
+        rng.standard_normal((4, 4 // case["groups"], 2, 3)), device=device, requires_grad=True
+    )
+    b = devrt.tensor(rng.standard_normal(4), device=device, requires_grad=True)
+    gradcheck(lambda x, w, b: _C.conv2d(x, w, b, **case), (x, w, b))
+
+
+POOLS = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+]
+
+
+@pytest.mark.parametrize("args", POOLS)
+def test_max_pool2d(device, need, rng, args):
+    need("im2col", "max", "copy", dtype="float32")
+    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+    y = _C.max_pool2d(devrt.tensor(x, device=device), **args)
+    k = args["kernel_size"]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    s = args.get("stride", k)
+    s = (s, s) if isinstance(s, int) else s
+    p = args.get("padding", 0)
+    p = (p, p) if isinstance(p, int) else p
+    expected = patches(x, kh, kw, s, p, (1, 1), pad_value=-np.inf).max(axis=(4, 5))
+    np.testing.assert_array_equal(y.cpu().numpy(), expected)
+
+
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool2d(device, need, rng, include_pad):
+    need("im2col", "sum", "div", "copy", "fill", dtype="float64")
+    x = rng.standard_normal((2, 3, 7, 8))
+    y = _C.avg_pool2d(
+        devrt.tensor(x, device=device),
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        count_include_pad=include_pad,
+    )
+    win = patches(x, 3, 3, (2, 2), (1, 1), (1, 1))
+    if include_pad:
+        expected = win.sum(axis=(4, 5)) / 9
+    else:
+        count = patches(np.ones_like(x), 3, 3, (2, 2), (1, 1), (1, 1)).sum(axis=(4, 5))
+        expected = win.sum(axis=(4, 5)) / count
+    np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pool_gradients(device, need, rng, pool):
+    need("im2col", "col2im", "max", "sum", "div", "mul", "eq", "where", dtype="float64")
+    # Distinct values keep max away from ties, where it is not differentiable.
+    x = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 7.0
+    t = devrt.tensor(x, device=device, requires_grad=True)
+    fn = _C.max_pool2d if pool == "max" else _C.avg_pool2d
+    gradcheck(lambda t: fn(t, kernel_size=3, stride=2, padding=1), (t,))
+
+
+def test_unfold_fold_are_adjoint(device, need, rng):
+    need("im2col", "col2im", "mul", "sum", dtype="float64")
+    x = rng.standard_normal((2, 3, 6, 7))
+    c = rng.standard_normal((2, 3 * 2 * 3, 3 * 5))
+    geo = dict(kernel_size=(2, 3), dilation=(2, 1), padding=(1, 0), stride=(2, 1))
+    u = _C.unfold(devrt.tensor(x, device=device), **geo)
+    f = _C.fold(devrt.tensor(c, device=device), output_size=(6, 7), **geo)
+    assert u.shape == c.shape and f.shape == x.shape
+    # <unfold(x), c> == <x, fold(c)>
+    np.testing.assert_allclose(
+        float((u.cpu().numpy() * c).sum()), float((x * f.cpu().numpy()).sum()), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x, w: _C.conv2d(x, w[:, :2]), r"\[conv2d\] input of shape .*4 channels"),
+        (lambda x, w: _C.conv2d(x[0], w), r"\[conv2d\] expects a 4-D"),
+        (lambda x, w: _C.conv2d(x, w, groups=3), r"\[conv2d\] groups=3"),
+        (lambda x, w: _C.conv2d(x, w, stride=0), r"\[conv2d\] stride and dilation"),
+        (lambda x, w: _C.max_pool2d(x, 9), r"\[max_pool2d\] input of shape .* too small"),
+        (lambda x, w: _C.max_pool2d(x, 2, padding=2), r"\[max_pool2d\] padding"),
+    ],
+)
+def test_conv_errors(call, match):
+    x, w = devrt.randn(1, 4, 5, 5), devrt.randn(6, 4, 3, 3)
+    with pytest.raises(ValueError, match=match):
+        call(x, w)
