@@ -28,12 +28,12 @@ Grid output_grid(const char *op, const Dims &x, int64_t kh, int64_t kw,
   if (kh <= 0 || kw <= 0)
     fail(ErrorKind::Value, "[", op, "] kernel size must be positive, got (", kh,
          ", ", kw, ")");
-  int64_t oh =
-      (x[2] + 2 * g.padding[0] - g.dilation[0] * (kh - 1) - 1) / g.stride[0] +
-      1;
-  int64_t ow =
-      (x[3] + 2 * g.padding[1] - g.dilation[1] * (kw - 1) - 1) / g.stride[1] +
-      1;
+  // The spans are checked before dividing: C++ division truncates toward
+  // zero, which would turn a small negative span into one output row.
+  int64_t span_h = x[2] + 2 * g.padding[0] - g.dilation[0] * (kh - 1) - 1;
+  int64_t span_w = x[3] + 2 * g.padding[1] - g.dilation[1] * (kw - 1) - 1;
+  int64_t oh = span_h < 0 ? 0 : span_h / g.stride[0] + 1;
+  int64_t ow = span_w < 0 ? 0 : span_w / g.stride[1] + 1;
   if (oh <= 0 || ow <= 0)
     fail(ErrorKind::Value, "[", op, "] input of shape ", x,
          " is too small for kernel (", kh, ", ", kw, ") with padding (",
