@@ -6,6 +6,8 @@ as an op of the core's catalogue on the tensor's device.
 
 from __future__ import annotations
 
+import importlib as _importlib
+
 from devrt import (  # noqa: F401
     _C,
     autograd,
@@ -36,6 +38,7 @@ from devrt._C import (  # noqa: F401 - the public surface
     clamp,
     clip,
     clone,
+    conv2d,
     cos,
     device,
     div,
@@ -176,3 +179,6 @@ def _bootstrap() -> None:
 
 _bootstrap()
 del _bootstrap
+
+# The front-end packages build on the names above, so they load last.
+nn = _importlib.import_module("devrt.nn")

@@ -52,4 +52,8 @@ Tensor as_tensor(const char *op, py::handle h, const Tensor &like);
 
 py::tuple dims_tuple(const Dims &d);
 
+// Sets the Python error for a devrt::Error (the module's exception
+// translator, also used by code that runs outside pybind11's dispatch).
+void translate(std::exception_ptr p);
+
 } // namespace devrt::bind

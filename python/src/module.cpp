@@ -5,8 +5,8 @@
 
 namespace devrt::bind {
 namespace {
-
 PyObject *g_oom_error = nullptr;
+} // namespace
 
 void translate(std::exception_ptr p) {
   try {
@@ -38,7 +38,6 @@ void translate(std::exception_ptr p) {
   }
 }
 
-} // namespace
 } // namespace devrt::bind
 
 PYBIND11_MODULE(_C, m) {

@@ -150,6 +150,62 @@ int64_t correction_of(py::object unbiased, py::object correction) {
   return 1;
 }
 
+// Python's number protocol straight into the core: `a + b` on tensors
+// calls this C function instead of looking up __add__ and going through
+// pybind11's overload dispatch. Python calls the same slot for the reflected
+// case (`2 + t`), with the operands in their original order.
+template <OpId Op> PyObject *number_slot(PyObject *a, PyObject *b) noexcept {
+  try {
+    py::handle ha(a), hb(b);
+    bool a_t = py::isinstance<TensorImpl>(ha);
+    if (!operand_ok(a_t ? hb : ha))
+      return Py_NewRef(Py_NotImplemented);
+    return apply_binary(Op, ha, hb).release().ptr();
+  } catch (py::error_already_set &e) {
+    e.restore();
+  } catch (...) {
+    translate(std::current_exception());
+    if (!PyErr_Occurred())
+      PyErr_SetString(PyExc_RuntimeError, "[devrt] unknown C++ error");
+  }
+  return nullptr;
+}
+
+// In-place operators (`a += b`): a is always the tensor.
+template <OpId Op>
+PyObject *inplace_number_slot(PyObject *a, PyObject *b) noexcept {
+  try {
+    py::handle ha(a), hb(b);
+    if (!py::isinstance<TensorImpl>(ha) || !operand_ok(hb))
+      return Py_NewRef(Py_NotImplemented);
+    inplace(Op, ha.cast<Tensor>(), hb);
+    return Py_NewRef(a);
+  } catch (py::error_already_set &e) {
+    e.restore();
+  } catch (...) {
+    translate(std::current_exception());
+    if (!PyErr_Occurred())
+      PyErr_SetString(PyExc_RuntimeError, "[devrt] unknown C++ error");
+  }
+  return nullptr;
+}
+
+void install_number_slots(py::class_<TensorImpl, Tensor> &cls) {
+  // Note: only the base class gets the direct slots; Python subclasses
+  // (nn.Parameter) keep CPython's generic slots, which find the __add__
+  // methods defined above and behave the same.
+  PyNumberMethods *n =
+      reinterpret_cast<PyTypeObject *>(cls.ptr())->tp_as_number;
+  n->nb_add = number_slot<OpId::add>;
+  n->nb_subtract = number_slot<OpId::sub>;
+  n->nb_multiply = number_slot<OpId::mul>;
+  n->nb_true_divide = number_slot<OpId::div>;
+  n->nb_inplace_add = inplace_number_slot<OpId::add>;
+  n->nb_inplace_subtract = inplace_number_slot<OpId::sub>;
+  n->nb_inplace_multiply = inplace_number_slot<OpId::mul>;
+  n->nb_inplace_true_divide = inplace_number_slot<OpId::div>;
+}
+
 } // namespace
 
 void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
@@ -219,6 +275,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       return apply_binary(op, a, b);
     });
   }
+  install_number_slots(cls);
   cls.attr("__hash__") =
       py::module_::import("builtins").attr("object").attr("__hash__");
   cls.def("__neg__", [](const Tensor &x) { return unary(OpId::neg, x); })

@@ -7,10 +7,13 @@ device and gets its gradients from the core's derivative rules.
 from devrt.nn import functional, init
 from devrt.nn.modules import (
     GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
     BCELoss,
     BCEWithLogitsLoss,
+    Conv2d,
     CrossEntropyLoss,
     Dropout,
     Embedding,
@@ -20,6 +23,7 @@ from devrt.nn.modules import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     Module,
     ModuleDict,
     ModuleList,
@@ -35,6 +39,10 @@ from devrt.nn.parameter import Parameter
 
 __all__ = [
     "GELU",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "Conv2d",
+    "MaxPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",

@@ -476,3 +476,46 @@ def binary_cross_entropy_with_logits(
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+# --- convolution and pooling (NCHW), core ops built on im2col -----------------
+
+conv2d = _C.conv2d
+max_pool2d = _C.max_pool2d
+avg_pool2d = _C.avg_pool2d
+unfold = _C.unfold
+fold = _C.fold
+
+
+def _pair(x: Any) -> tuple[int, int]:
+    return (x, x) if isinstance(x, int) else tuple(x)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed output size, with PyTorch's windows: cell i
+    covers rows floor(i*H/oh) to ceil((i+1)*H/oh)."""
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"[adaptive_avg_pool2d] expects a 3-D or 4-D input, got shape {tuple(input.shape)}"
+        )
+    h, w = input.shape[-2:]
+    oh, ow = _pair(output_size)
+    oh = h if oh is None else oh
+    ow = w if ow is None else ow
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"[adaptive_avg_pool2d] output size must be positive, got ({oh}, {ow})")
+    if h % oh == 0 and w % ow == 0:
+        x = input if input.ndim == 4 else input.unsqueeze(0)
+        y = avg_pool2d(x, (h // oh, w // ow))
+        return y if input.ndim == 4 else y.squeeze(0)
+    # Uneven windows: pooling is linear and separable, out = A_h @ x @ A_w^T
+    # with A's rows averaging each window (PyTorch's window bounds).
+    return _window_matrix(oh, h, input) @ input @ _window_matrix(ow, w, input).t()
+
+
+def _window_matrix(out: int, size: int, like: Tensor) -> Tensor:
+    a = devrt.zeros(out, size, dtype=like.dtype, device=like.device)
+    for i in range(out):
+        lo, hi = (i * size) // out, -(-((i + 1) * size) // out)
+        a[i, lo:hi] = 1.0 / (hi - lo)
+    return a

@@ -3,6 +3,7 @@
 from devrt.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from devrt.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from devrt.nn.modules.container import ModuleDict, ModuleList, Sequential
+from devrt.nn.modules.conv import Conv2d
 from devrt.nn.modules.dropout import Dropout
 from devrt.nn.modules.flatten import Flatten
 from devrt.nn.modules.linear import Identity, Linear
@@ -15,9 +16,14 @@ from devrt.nn.modules.loss import (
     NLLLoss,
 )
 from devrt.nn.modules.module import Module
+from devrt.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from devrt.nn.modules.sparse import Embedding
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "Conv2d",
+    "MaxPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",

@@ -130,11 +130,6 @@ class Module:
                 f"[Module] cannot assign '{type(param).__name__}' object to parameter "
                 f"'{name}' (nn.Parameter or None required)"
             )
-        if param is not None and param.grad_fn is not None:
-            raise ValueError(
-                f"[Module] cannot assign non-leaf tensor to parameter '{name}'; parameters "
-                f"must be created explicitly (wrap a detached tensor in nn.Parameter)"
-            )
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -398,8 +393,11 @@ class Module:
                 )
                 continue
             try:
-                with devrt.no_grad():
-                    param.copy_(value)
+                if local_metadata.get("assign_to_params_buffers", False):
+                    self._assign(name, value)
+                else:
+                    with devrt.no_grad():
+                        param.copy_(value)
             except Exception as exc:  # noqa: BLE001 - reported with the key
                 error_msgs.append(
                     f'While copying the parameter named "{key}", whose dimensions in the '
@@ -415,12 +413,22 @@ class Module:
                 if name not in self._modules and name not in local:
                     unexpected_keys.append(key)
 
+    def _assign(self, name: str, value: Tensor) -> None:
+        """load_state_dict(assign=True): the checkpoint's tensor itself becomes
+        the parameter or buffer (keeping the parameter's requires_grad)."""
+        param = self._parameters.get(name)
+        if param is not None:
+            self._parameters[name] = Parameter(value.detach(), param.requires_grad)
+        else:
+            self._buffers[name] = value
+
     def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
     ) -> _IncompatibleKeys:
         """Copies `state_dict`'s tensors into this module's parameters and
-        buffers, in place. With `strict`, missing and unexpected keys raise;
-        a shape mismatch always raises. Returns (missing_keys, unexpected_keys)."""
+        buffers, in place (or, with `assign`, makes them the module's tensors).
+        With `strict`, missing and unexpected keys raise; a shape mismatch
+        always raises. Returns (missing_keys, unexpected_keys)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"[load_state_dict] expected a mapping, got {type(state_dict).__name__}"
@@ -429,13 +437,21 @@ class Module:
         unexpected: list[str] = []
         errors: list[str] = []
 
-        def load(module: Module, prefix: str) -> None:
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing, unexpected, errors)
+        metadata = {"assign_to_params_buffers": assign}
+
+        def load(module: Module, local_state: Mapping[str, Any], prefix: str) -> None:
+            module._load_from_state_dict(
+                local_state, prefix, metadata, True, missing, unexpected, errors
+            )
             for name, child in module._modules.items():
                 if child is not None:
-                    load(child, prefix + name + ".")
+                    child_prefix = prefix + name + "."
+                    child_state = {
+                        k: v for k, v in local_state.items() if k.startswith(child_prefix)
+                    }
+                    load(child, child_state, child_prefix)
 
-        load(self, "")
+        load(self, state_dict, "")
         if strict:
             if unexpected:
                 errors.insert(
