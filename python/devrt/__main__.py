@@ -1,4 +1,5 @@
-"""The ``devrt`` command line: ``devrt backends`` lists the backends."""
+"""The ``devrt`` command line: ``devrt backends`` lists the backends,
+``devrt demo`` trains the two-layer network on each of them."""
 
 from __future__ import annotations
 
@@ -48,12 +49,21 @@ def _backends(_args: argparse.Namespace) -> int:
     return 1 if failed and "--strict" in sys.argv else 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from devrt import demo
+
+    return demo.main(args.steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devrt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("backends", help="list backends, their devices, load status and op coverage")
     p.add_argument("--strict", action="store_true", help="exit 1 when a plugin failed to load")
     p.set_defaults(func=_backends)
+    p = sub.add_parser("demo", help="train the two-layer network on every backend")
+    p.add_argument("--steps", type=int, default=500)
+    p.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return args.func(args)
 

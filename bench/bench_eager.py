@@ -1,0 +1,119 @@
+"""Eager front-end benchmarks: training steps and autograd overhead.
+
+devrt against PyTorch (when installed), in one process with interleaved
+rounds, as ratios of step time. Run: python bench/bench_eager.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import devrt  # noqa: E402
+from common import compare, try_import_torch  # noqa: E402
+
+
+def two_layer_step(lib, n=64, d_in=1000, h=100, d_out=10, lr=1e-6):
+    """The lecture's network: autograd, manual SGD under no_grad."""
+    rng = np.random.default_rng(0)
+    x = lib.from_numpy(rng.standard_normal((n, d_in), dtype=np.float32))
+    y = lib.from_numpy(rng.standard_normal((n, d_out), dtype=np.float32))
+    w1 = lib.from_numpy(rng.standard_normal((d_in, h), dtype=np.float32)).requires_grad_()
+    w2 = lib.from_numpy(rng.standard_normal((h, d_out), dtype=np.float32)).requires_grad_()
+
+    def step():
+        y_pred = x.mm(w1).clamp(min=0).mm(w2)
+        loss = (y_pred - y).pow(2).sum()
+        loss.backward()
+        with lib.no_grad():
+            w1.sub_(lr * w1.grad)
+            w2.sub_(lr * w2.grad)
+            w1.grad = None
+            w2.grad = None
+
+    return step
+
+
+def tiny_autograd(lib):
+    a = lib.ones(1).requires_grad_()
+    b = lib.ones(1).requires_grad_()
+
+    def step():
+        y = (a * b).sum()
+        y.backward()
+
+    return step
+
+
+def small_cnn_step(lib):
+    """Batch 32 of 3x32x32: conv3x3 3->32, relu, conv3x3 32->64, relu,
+    maxpool 2, linear to 10, cross-entropy, SGD."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 16 * 16, 10),
+    )
+    rng = np.random.default_rng(0)
+    x = lib.from_numpy(rng.standard_normal((32, 3, 32, 32), dtype=np.float32))
+    target = lib.from_numpy(rng.integers(0, 10, 32))
+    loss_fn = nn.CrossEntropyLoss()
+    params = list(model.parameters())
+
+    def step():
+        loss = loss_fn(model(x), target)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p.sub_(0.01 * p.grad)
+
+    return step
+
+
+def peak_memory_two_layer(torch) -> tuple[float, float | None]:
+    """Peak bytes allocated by 20 steps of the two-layer loop (devrt's
+    allocator; PyTorch's CPU allocator does not count, so its figure comes
+    from the tensors alive at the peak: see the note in the output)."""
+    devrt.reset_peak_memory_stats()
+    before = devrt.memory_stats()["allocated"]
+    step = two_layer_step(devrt)
+    for _ in range(20):
+        step()
+    return (devrt.memory_stats()["peak_allocated"] - before) / 1e6, None
+
+
+def main() -> None:
+    torch = try_import_torch()
+    print(f"devrt {devrt.__version__}, torch {torch.__version__ if torch else 'not installed'}")
+    print("time per step; speed ratio > 1 means devrt is faster\n")
+    cases = [
+        ("two-layer step (64x1000x100x10)", two_layer_step),
+        ("tiny autograd (a*b).sum().backward()", tiny_autograd),
+        ("small CNN step (batch 32, 3x32x32)", small_cnn_step),
+    ]
+    for name, make in cases:
+        contenders = {"devrt": make(devrt)}
+        if torch is not None:
+            contenders["torch"] = make(torch)
+        rounds = 5 if "CNN" in name else 15
+        t = compare(contenders, rounds=rounds, settle=0.2 if "CNN" in name else 0.0)
+        line = f"{name:<40} devrt {t['devrt'] * 1e3:9.3f} ms"
+        if "torch" in t:
+            line += f"   torch {t['torch'] * 1e3:9.3f} ms   speed devrt/torch {t['torch'] / t['devrt']:5.2f}x"
+        print(line)
+    peak, _ = peak_memory_two_layer(torch)
+    print(f"\ntwo-layer loop peak allocated by devrt: {peak:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
