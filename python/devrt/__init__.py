@@ -182,3 +182,7 @@ del _bootstrap
 
 # The front-end packages build on the names above, so they load last.
 nn = _importlib.import_module("devrt.nn")
+optim = _importlib.import_module("devrt.optim")
+utils = _importlib.import_module("devrt.utils")
+save = _importlib.import_module("devrt.serialization").save
+load = _importlib.import_module("devrt.serialization").load

@@ -41,6 +41,11 @@ py::dtype numpy_dtype(const char *op, DType t) {
 } // namespace
 
 Tensor from_numpy(py::array arr) {
+  // devrt tensors are writable: a read-only array (np.frombuffer of bytes, a
+  // broadcast view) is copied rather than shared, so writes cannot reach
+  // memory its owner promised not to change.
+  if (!arr.writeable())
+    arr = py::array(arr.attr("copy")());
   DType t;
   if (!numpy_dtype_to_dtype(arr.dtype(), &t))
     fail(ErrorKind::Type, "[from_numpy] unsupported NumPy dtype ",

@@ -647,3 +647,12 @@ def test_repr_emits_no_warnings():
         for dtype in (devrt.float16, devrt.bfloat16, devrt.float32, devrt.float64):
             assert repr(devrt.tensor([1.0, 2.5], dtype=dtype)).startswith("tensor([1.0000, 2.5000]")
             assert repr(devrt.tensor([1.0, 2.0], dtype=dtype)).startswith("tensor([1., 2.]")
+
+
+def test_from_numpy_copies_read_only_arrays():
+    """Writes through a tensor must not reach memory its owner made read-only."""
+    raw = bytes(8)
+    t = devrt.from_numpy(np.frombuffer(raw, dtype=np.float32))
+    t.add_(1)
+    assert raw == bytes(8)
+    np.testing.assert_array_equal(t.numpy(), [1.0, 1.0])

@@ -8,9 +8,9 @@ import numbers
 from typing import Any
 
 import numpy as np
-from devrt._C import Tensor
 
 from devrt import _C
+from devrt._C import Tensor
 from devrt._tensor import as_tensor, tensor
 from devrt.autograd.grad_mode import no_grad
 

@@ -11,7 +11,6 @@ from itertools import accumulate
 from typing import Any, Generic, TypeVar
 
 from devrt._C import Tensor
-
 from devrt.utils.data.generator import Generator, as_generator, resolve
 
 T_co = TypeVar("T_co", covariant=True)
