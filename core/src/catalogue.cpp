@@ -70,6 +70,8 @@ const char *family_name(OpFamily f) {
     return "random";
   case OpFamily::Index:
     return "index";
+  case OpFamily::Composite:
+    return "composite";
   case OpFamily::Patch:
     return "patch";
   case OpFamily::View:

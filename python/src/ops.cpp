@@ -433,6 +433,81 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     return py::cast(matmul(b.cast<Tensor>(), a));
   });
 
+  // Joining, splitting and gathering.
+  for (const char *name : {"cat", "concat", "concatenate"})
+    m.def(name, &cat, py::arg("tensors"), py::arg("dim") = 0);
+  m.def("stack", &stack, py::arg("tensors"), py::arg("dim") = 0);
+  m.def("gather", &gather, py::arg("input"), py::arg("dim"), py::arg("index"));
+  cls.def("gather", &gather, py::arg("dim"), py::arg("index"));
+  m.def("scatter_add", &scatter_add, py::arg("input"), py::arg("dim"),
+        py::arg("index"), py::arg("src"));
+  cls.def("scatter_add", &scatter_add, py::arg("dim"), py::arg("index"),
+          py::arg("src"));
+  m.def("index_select", &index_select, py::arg("input"), py::arg("dim"),
+        py::arg("index"));
+  cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
+  auto masked_fill_fn = [](const Tensor &x, const Tensor &mask,
+                           py::handle value) {
+    Scalar s;
+    if (!to_scalar(value, &s))
+      s = item(value.cast<Tensor>());
+    return masked_fill(x, mask, s);
+  };
+  m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),
+        py::arg("value"));
+  cls.def("masked_fill", masked_fill_fn, py::arg("mask"), py::arg("value"));
+  cls.def("masked_fill_",
+          [=](const Tensor &x, const Tensor &mask, py::handle value) {
+            copy_(x, masked_fill_fn(x, mask, value));
+            return x;
+          });
+  // split/chunk return views (narrow), as PyTorch.
+  auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
+    int64_t d = normalize_axis("split", dim, x->ndim());
+    int64_t n = x->shape[d];
+    std::vector<int64_t> sizes;
+    if (PyLong_Check(size.ptr())) {
+      int64_t s = size.cast<int64_t>();
+      if (s <= 0)
+        fail(ErrorKind::Value, "[split] split size must be positive, got ", s);
+      for (int64_t at = 0; at < n; at += s)
+        sizes.push_back(std::min(s, n - at));
+      if (n == 0)
+        sizes.push_back(0);
+    } else {
+      Dims given = to_dims("split", size);
+      int64_t total = 0;
+      for (int64_t s : given) {
+        sizes.push_back(s);
+        total += s;
+      }
+      if (total != n)
+        fail(ErrorKind::Value, "[split] sizes ", given, " sum to ", total,
+             ", not to the size ", n, " of dimension ", d);
+    }
+    std::vector<Tensor> out;
+    int64_t at = 0;
+    for (int64_t s : sizes) {
+      out.push_back(narrow(x, d, at, s));
+      at += s;
+    }
+    return out;
+  };
+  m.def("split", split_fn, py::arg("tensor"), py::arg("split_size_or_sections"),
+        py::arg("dim") = 0);
+  cls.def("split", split_fn, py::arg("split_size"), py::arg("dim") = 0);
+  auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
+    if (chunks <= 0)
+      fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
+    int64_t d = normalize_axis("chunk", dim, x->ndim());
+    int64_t n = x->shape[d];
+    int64_t size = std::max<int64_t>(1, (n + chunks - 1) / chunks);
+    return split_fn(x, py::int_(size), d);
+  };
+  m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
+        py::arg("dim") = 0);
+  cls.def("chunk", chunk_fn, py::arg("chunks"), py::arg("dim") = 0);
+
   // Convolution and pooling (NCHW).
   auto pair = [](const char *op, py::handle h, const char *what) {
     Dims d = PyLong_Check(h.ptr()) ? Dims{h.cast<int64_t>(), h.cast<int64_t>()}

@@ -34,7 +34,8 @@ enum class OpFamily : int8_t {
   Creation,
   Random,
   Index,
-  Patch, // im2col/col2im
+  Patch,     // im2col/col2im
+  Composite, // no kernel: built from other ops
   View,  // no kernel: a new view of the input's storage
 };
 

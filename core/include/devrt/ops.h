@@ -56,6 +56,17 @@ int64_t normalize_axis(const char *op, int64_t axis, int64_t rank);
 // --- linear algebra -------------------------------------------------------
 Tensor matmul(const Tensor &a, const Tensor &b);
 
+// --- joining and gathering ------------------------------------------------
+Tensor cat(const std::vector<Tensor> &tensors, int64_t dim);
+Tensor stack(const std::vector<Tensor> &tensors, int64_t dim);
+// out[i][j] = x[i][index[i][j]] (dim 1), as torch.gather.
+Tensor gather(const Tensor &x, int64_t dim, const Tensor &index);
+// x with src added at `index` along dim (out of place), as torch.scatter_add.
+Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
+                   const Tensor &src);
+Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index);
+Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value);
+
 // --- convolution and pooling (NCHW) ----------------------------------------
 struct Conv2dGeometry {
   int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};

@@ -355,6 +355,20 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     const Dims &x = n.inputs[0].shape;
     return {col2im(g, x[2], x[3], a[0], a[1], geo)};
   }
+  case OpId::cat: {
+    std::vector<Tensor> out;
+    int64_t offset = 0, d = n.attrs.i0;
+    for (const InputInfo &in : n.inputs) {
+      out.push_back(in.requires_grad
+                        ? slice(g, d, offset, offset + in.shape[d], 1)
+                        : nullptr);
+      offset += in.shape[d];
+    }
+    return out;
+  }
+  case OpId::scatter_add:
+    return {g,
+            n.wants(1) ? gather(g, n.attrs.i0, *n.attrs.indices[0]) : nullptr};
   case OpId::reshape:
     return {reshape(g, n.inputs[0].shape)};
   case OpId::permute: {

@@ -1,0 +1,156 @@
+// Joining and gathering: cat, stack, gather, scatter_add, index_select and
+// masked_fill, built from copies, advanced indexing and where.
+#include <algorithm>
+
+#include "../dispatch.h"
+#include "devrt/autograd.h"
+
+namespace devrt {
+
+namespace {
+
+// Index tensors that address, for every position of `index`, the element
+// of x that torch.gather reads: arange along each other dimension, `index`
+// along `dim`.
+std::vector<std::optional<Tensor>> gather_indices(const char *op,
+                                                  const Tensor &x, int64_t dim,
+                                                  const Tensor &index) {
+  if (index->ndim() != x->ndim())
+    fail(ErrorKind::Value, "[", op, "] index of shape ", index->shape,
+         " must have as many dimensions as the input of shape ", x->shape);
+  if (!is_integral(index->dtype))
+    fail(ErrorKind::Type, "[", op, "] index must be an integer tensor, got ",
+         dtype_name(index->dtype));
+  for (int64_t d = 0; d < x->ndim(); ++d)
+    if (d != dim && index->shape[d] > x->shape[d])
+      fail(ErrorKind::Value, "[", op, "] index of shape ", index->shape,
+           " is larger than the input of shape ", x->shape,
+           " outside dimension ", dim);
+  std::vector<std::optional<Tensor>> idx;
+  for (int64_t d = 0; d < x->ndim(); ++d) {
+    if (d == dim) {
+      idx.push_back(index);
+      continue;
+    }
+    Dims shape(x->ndim(), 1);
+    shape[d] = index->shape[d];
+    Tensor r = arange(Scalar::from_int(0), Scalar::from_int(index->shape[d]),
+                      Scalar::from_int(1), DType::Int64, x->device);
+    idx.push_back(reshape(r, shape));
+  }
+  return idx;
+}
+
+} // namespace
+
+Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
+  if (tensors.empty())
+    fail(ErrorKind::Value, "[cat] expects a non-empty list of tensors");
+  const Tensor &first = tensors[0];
+  int64_t d = normalize_axis("cat", dim, std::max<int64_t>(first->ndim(), 1));
+  DType t = first->dtype;
+  int64_t total = 0;
+  bool grad = false;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor &x = tensors[i];
+    if (x->ndim() != first->ndim() || x->ndim() == 0)
+      fail(ErrorKind::Value, "[cat] tensor ", i, " has shape ", x->shape,
+           ", tensor 0 has shape ", first->shape,
+           "; all need the same number of dimensions (at least one)");
+    for (int64_t k = 0; k < x->ndim(); ++k)
+      if (k != d && x->shape[k] != first->shape[k])
+        fail(ErrorKind::Value, "[cat] tensor ", i, " has shape ", x->shape,
+             ", tensor 0 has shape ", first->shape,
+             ": sizes must match except in dimension ", d);
+    if (x->device != first->device)
+      fail(ErrorKind::Value, "[cat] tensor ", i, " is on ",
+           device_str(x->device), ", tensor 0 on ", device_str(first->device));
+    t = promote_types(t, x->dtype);
+    total += x->shape[d];
+    grad = grad || autograd::should_record(x);
+  }
+  Dims shape = first->shape;
+  shape[d] = total;
+  Tensor out = empty(shape, t, first->device);
+  {
+    autograd::NoGradGuard no_grad;
+    int64_t offset = 0;
+    for (const Tensor &x : tensors) {
+      if (x->shape[d])
+        copy_(slice(out, d, offset, offset + x->shape[d], 1), x);
+      offset += x->shape[d];
+    }
+  }
+  if (grad) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = d;
+    autograd::record(OpId::cat, tensors, out, std::move(attrs));
+  }
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
+  if (tensors.empty())
+    fail(ErrorKind::Value, "[stack] expects a non-empty list of tensors");
+  int64_t d = normalize_axis("stack", dim, tensors[0]->ndim() + 1);
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i]->shape != tensors[0]->shape)
+      fail(ErrorKind::Value, "[stack] tensor ", i, " has shape ",
+           tensors[i]->shape, ", tensor 0 has shape ", tensors[0]->shape,
+           "; all must be equal");
+    parts.push_back(unsqueeze(tensors[i], d));
+  }
+  return cat(parts, d);
+}
+
+Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
+  int64_t d = normalize_axis("gather", dim, x->ndim());
+  return devrt::index(x, gather_indices("gather", x, d, index));
+}
+
+Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
+                   const Tensor &src) {
+  int64_t d = normalize_axis("scatter_add", dim, x->ndim());
+  if (src->shape != index->shape)
+    fail(ErrorKind::Value, "[scatter_add] src of shape ", src->shape,
+         " must have the index's shape ", index->shape);
+  std::vector<std::optional<Tensor>> idx =
+      gather_indices("scatter_add", x, d, index);
+  Tensor out;
+  {
+    autograd::NoGradGuard no_grad;
+    out = clone(cast(x, promote_types(x->dtype, src->dtype)));
+    index_put_(out, idx, src, true);
+  }
+  if (autograd::should_record(x, src)) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = d;
+    attrs.indices = {index};
+    autograd::record(OpId::scatter_add, {x, src}, out, std::move(attrs));
+  }
+  return out;
+}
+
+Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index) {
+  int64_t d = normalize_axis("index_select", dim, x->ndim());
+  if (index->ndim() > 1)
+    fail(ErrorKind::Value, "[index_select] index must be 1-D, got shape ",
+         index->shape);
+  std::vector<std::optional<Tensor>> idx(d + 1);
+  idx[d] = reshape(index, Dims{index->numel()});
+  return devrt::index(x, idx);
+}
+
+Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {
+  if (mask->dtype != DType::Bool)
+    fail(ErrorKind::Type, "[masked_fill] mask must be a bool tensor, got ",
+         dtype_name(mask->dtype));
+  Dims shape = broadcast_shapes("masked_fill", x->shape, mask->shape);
+  if (shape != x->shape)
+    fail(ErrorKind::Value, "[masked_fill] mask of shape ", mask->shape,
+         " does not broadcast to the input's shape ", x->shape);
+  return where(mask, scalar_tensor(value, x->dtype, x->device), x);
+}
+
+} // namespace devrt
