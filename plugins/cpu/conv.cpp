@@ -38,19 +38,36 @@ void check_contiguous(const devrt_view &v, const char *what) {
   }
 }
 
+// The columns' layout: element (n, c*taps + tap, l) sits at
+// n*stride_n + (c*taps + tap)*stride_k + l. The core may ask for the batch
+// inside the rows ((K, N, L) memory) to multiply all images in one GEMM.
+struct ColumnLayout {
+  int64_t channels, stride_n, stride_k;
+  int64_t row(int64_t plane, int64_t tap, int64_t taps) const {
+    return (plane / channels) * stride_n +
+           ((plane % channels) * taps + tap) * stride_k;
+  }
+};
+
+ColumnLayout column_layout(const devrt_view &cols, int64_t channels) {
+  if (cols.ndim != 3 || (cols.shape[2] > 1 && cols.strides[2] != 1))
+    fail(DEVRT_ERROR_RUNTIME, "columns must be (N, K, L) with unit L stride");
+  return {channels, cols.strides[0], cols.strides[1]};
+}
+
 // x (N, C, H, W) -> cols (N, C*kh*kw, oh*ow); out-of-image taps read
 // pad_value. Each (n, c) plane is one task.
 template <typename T>
-void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad) {
+void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad,
+                   const ColumnLayout &layout) {
   const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
   parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
                [&](int64_t p0, int64_t p1) {
                  for (int64_t p = p0; p < p1; ++p) {
                    const T *src = x + p * plane;
-                   T *dst = cols + p * taps * L;
                    for (int64_t i = 0; i < g.kh; ++i)
                      for (int64_t j = 0; j < g.kw; ++j) {
-                       T *row = dst + (i * g.kw + j) * L;
+                       T *row = cols + layout.row(p, i * g.kw + j, taps);
                        for (int64_t oy = 0; oy < g.oh; ++oy) {
                          const int64_t y = oy * g.sh - g.ph + i * g.dh;
                          T *out = row + oy * g.ow;
@@ -71,17 +88,17 @@ void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad) {
 
 // The adjoint: cols (N, C*kh*kw, oh*ow) summed back into x (N, C, H, W).
 template <typename T>
-void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes) {
+void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes,
+                   const ColumnLayout &layout) {
   const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
   parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
                [&](int64_t p0, int64_t p1) {
                  for (int64_t p = p0; p < p1; ++p) {
                    T *dst = x + p * plane;
                    std::fill(dst, dst + plane, T(0));
-                   const T *src = cols + p * taps * L;
                    for (int64_t i = 0; i < g.kh; ++i)
                      for (int64_t j = 0; j < g.kw; ++j) {
-                       const T *row = src + (i * g.kw + j) * L;
+                       const T *row = cols + layout.row(p, i * g.kw + j, taps);
                        for (int64_t oy = 0; oy < g.oh; ++oy) {
                          const int64_t y = oy * g.sh - g.ph + i * g.dh;
                          if (y < 0 || y >= g.h)
@@ -105,13 +122,13 @@ void im2col(const devrt_kernel_call &call) {
   if (x.ndim != 4)
     fail(DEVRT_ERROR_RUNTIME, "expected a 4-D input");
   check_contiguous(x, "input");
-  check_contiguous(cols, "output");
+  const ColumnLayout layout = column_layout(cols, x.shape[1]);
   const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
   const double pad = attr(call, 4, DEVRT_ATTR_FLOAT).f;
   Floating::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     im2col_planes(static_cast<const T *>(x.data), static_cast<T *>(cols.data),
-                  g, x.shape[0] * x.shape[1], static_cast<T>(pad));
+                  g, x.shape[0] * x.shape[1], static_cast<T>(pad), layout);
   });
 }
 
@@ -121,12 +138,12 @@ void col2im(const devrt_kernel_call &call) {
   if (x.ndim != 4)
     fail(DEVRT_ERROR_RUNTIME, "expected a 4-D output");
   check_contiguous(x, "output");
-  check_contiguous(cols, "input");
+  const ColumnLayout layout = column_layout(cols, x.shape[1]);
   const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
   Floating::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     col2im_planes(static_cast<const T *>(cols.data), static_cast<T *>(x.data),
-                  g, x.shape[0] * x.shape[1]);
+                  g, x.shape[0] * x.shape[1], layout);
   });
 }
 

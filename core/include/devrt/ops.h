@@ -72,8 +72,9 @@ struct Conv2dGeometry {
   int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
 };
 // (N, C, H, W) -> (N, C*kh*kw, oh*ow), out-of-image taps read pad_value.
+// With batch_inner the result is a view of (C*kh*kw, N, oh*ow) memory.
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
-              double pad_value = 0.0);
+              double pad_value = 0.0, bool batch_inner = false);
 // The adjoint of im2col: (N, C*kh*kw, oh*ow) summed into (N, C, h, w).
 Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
               const Conv2dGeometry &g);

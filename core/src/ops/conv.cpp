@@ -69,14 +69,18 @@ autograd::OpAttrs record_geometry(int64_t kh, int64_t kw,
 } // namespace
 
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
-              double pad_value) {
+              double pad_value, bool batch_inner) {
   require_4d("im2col", x);
   Grid o = output_grid("im2col", x->shape, kh, kw, g);
   DType t = is_floating(x->dtype) ? x->dtype : kDefaultFloat;
   Tensor src = contiguous(cast(x, t));
   Launch k(OpId::im2col, x->device, t);
-  Tensor y = empty(Dims{x->shape[0], x->shape[1] * kh * kw, o.oh * o.ow}, t,
-                   x->device);
+  int64_t n = x->shape[0], rows = x->shape[1] * kh * kw, l = o.oh * o.ow;
+  // batch_inner: (K, N, L) memory seen as (N, K, L), so that the columns of
+  // every image form one (K, N*L) matrix.
+  Tensor y = batch_inner
+                 ? permute(empty(Dims{rows, n, l}, t, x->device), Dims{1, 0, 2})
+                 : empty(Dims{n, rows, l}, t, x->device);
   k.input(src).output(y);
   geometry_attrs(k, kh, kw, g);
   k.attr_float(pad_value).run();
@@ -99,7 +103,9 @@ Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
     fail(ErrorKind::Value, "[col2im] ", cols->shape[2],
          " columns do not match the ", o.oh, "x", o.ow, " patch grid of a ", h,
          "x", w, " image");
-  Tensor src = contiguous(cols);
+  // Any (N, K) strides will do; L must be unit-stride.
+  Tensor src =
+      cols->shape[2] > 1 && cols->strides[2] != 1 ? contiguous(cols) : cols;
   Launch k(OpId::col2im, cols->device, cols->dtype);
   Tensor y = empty(Dims{cols->shape[0], cols->shape[1] / (kh * kw), h, w},
                    cols->dtype, cols->device);
@@ -134,10 +140,21 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
   int64_t kh = weight->shape[2], kw = weight->shape[3];
   Grid o = output_grid("conv2d", x->shape, kh, kw, g);
   int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
-  // (N, g, K, L) columns times (g, OC/g, K) weights: one batched GEMM.
-  Tensor cols = reshape(im2col(x, kh, kw, g), Dims{n, groups, k, l});
-  Tensor w = reshape(weight, Dims{groups, oc / groups, k});
-  Tensor y = reshape(matmul(w, cols), Dims{n, oc, o.oh, o.ow});
+  Tensor y;
+  if (groups == 1) {
+    // One GEMM for the whole batch: (OC, K) x (K, N*L), the columns laid
+    // out batch-inner so that the (K, N*L) matrix is a view.
+    Tensor cols = im2col(x, kh, kw, g, 0.0, true);
+    Tensor flat = reshape(permute(cols, Dims{1, 0, 2}), Dims{k, n * l});
+    Tensor prod = matmul(reshape(weight, Dims{oc, k}), flat);
+    y = reshape(permute(reshape(prod, Dims{oc, n, l}), Dims{1, 0, 2}),
+                Dims{n, oc, o.oh, o.ow});
+  } else {
+    // (N, g, K, L) columns times (g, OC/g, K) weights: a batched GEMM.
+    Tensor cols = reshape(im2col(x, kh, kw, g), Dims{n, groups, k, l});
+    Tensor w = reshape(weight, Dims{groups, oc / groups, k});
+    y = reshape(matmul(w, cols), Dims{n, oc, o.oh, o.ow});
+  }
   if (bias) {
     if ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc)
       fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
