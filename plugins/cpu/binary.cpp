@@ -196,7 +196,18 @@ void where(const devrt_kernel_call &call) {
   dispatch_bytes(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     map<T, bool, T, T>(
-        kGrainCheap, [](bool c, T x, T z) { return c ? x : z; }, y, cond, a, b);
+        kGrainCheap,
+        [](bool c, T x, T z) {
+          // Branch-free on the bits: a mask of random booleans would
+          // mispredict a branch on every other element.
+          if constexpr (std::is_integral_v<T>) {
+            const T m = static_cast<T>(T(0) - static_cast<T>(c));
+            return static_cast<T>((x & m) | (z & static_cast<T>(~m)));
+          } else {
+            return c ? x : z;
+          }
+        },
+        y, cond, a, b);
   });
 }
 

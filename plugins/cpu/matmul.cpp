@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <type_traits>
@@ -85,27 +86,76 @@ void check_int(int64_t v, const char *what) {
                                 " exceeds the 32-bit BLAS limit");
 }
 
+// Note: OpenBLAS runs single-threaded (register_matmul_kernels) and devrt's
+// pool splits the work instead. Two pools on the same cores fight: OpenBLAS's
+// workers spin for a long while after each call and starve the pool's
+// im2col, elementwise and reduction pieces that come between GEMMs (and the
+// pool's spinning starves them back). With one pool, a GEMM is cut into
+// independent blocks: whole batch elements when there are enough of them,
+// else bands of rows or columns of each product.
+constexpr int64_t kGemmInlineMacs = int64_t{1} << 18; // below: one thread
+constexpr int64_t kGemmBandMacs = int64_t{1} << 22;   // least work per band
+constexpr int64_t kGemmMinBand = 32;                  // rows or columns
+constexpr int64_t kGemmTasksPerThread = 4;
+
 template <typename T>
 void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   check_int(d.m, "M");
   check_int(d.n, "N");
   check_int(d.k, "K");
   check_int(d.yrs, "the output's row stride");
-  std::vector<T> sa, sb;
-  for_each_row(batch, base, 0, batch.numel, [&](char *const *p, int64_t cnt) {
-    for (int64_t i = 0; i < cnt; ++i) {
-      const T *a =
-          reinterpret_cast<const T *>(p[0] + i * batch.inner_stride(0));
-      const T *b =
-          reinterpret_cast<const T *>(p[1] + i * batch.inner_stride(1));
-      T *y = reinterpret_cast<T *>(p[2] + i * batch.inner_stride(2));
-      const BlasOperand<T> oa = blas_operand(a, d.m, d.k, d.ars, d.acs, sa);
-      const BlasOperand<T> ob = blas_operand(b, d.k, d.n, d.brs, d.bcs, sb);
-      gemm(oa.trans, ob.trans, static_cast<int>(d.m), static_cast<int>(d.n),
+  const int64_t threads = devrt_num_threads();
+  const int64_t macs = batch.numel * d.m * d.n * d.k;
+  // Bands per product: a few per thread, so that a worker that wakes late
+  // still finds work, but none so thin that BLAS loses its efficiency.
+  const bool split_rows = d.m >= d.n;
+  const int64_t extent = split_rows ? d.m : d.n;
+  int64_t bands = 1;
+  if (macs >= kGemmInlineMacs && batch.numel < kGemmTasksPerThread * threads) {
+    const int64_t wanted =
+        (kGemmTasksPerThread * threads + batch.numel - 1) / batch.numel;
+    const int64_t thinnest = std::max<int64_t>(
+        kGemmMinBand,
+        kGemmBandMacs / std::max<int64_t>(1, macs / batch.numel / extent));
+    bands = std::max<int64_t>(std::min<int64_t>(threads, extent / kGemmMinBand),
+                              std::min(wanted, extent / thinnest));
+    bands = std::max<int64_t>(bands, 1);
+  }
+  const int64_t band = (extent + bands - 1) / bands;
+  bands = (extent + band - 1) / band;
+
+  auto run = [&](int64_t t0, int64_t t1) {
+    std::vector<T> sa, sb;
+    for (int64_t t = t0; t < t1; ++t) {
+      char *p[3];
+      seek(batch, base, t / bands, p);
+      const int64_t lo = (t % bands) * band;
+      const int64_t len = std::min(band, extent - lo);
+      const T *a = reinterpret_cast<const T *>(p[0]);
+      const T *b = reinterpret_cast<const T *>(p[1]);
+      T *y = reinterpret_cast<T *>(p[2]);
+      int64_t m = d.m, n = d.n;
+      if (split_rows) {
+        a += lo * d.ars;
+        y += lo * d.yrs;
+        m = len;
+      } else {
+        b += lo * d.bcs;
+        y += lo;
+        n = len;
+      }
+      const BlasOperand<T> oa = blas_operand(a, m, d.k, d.ars, d.acs, sa);
+      const BlasOperand<T> ob = blas_operand(b, d.k, n, d.brs, d.bcs, sb);
+      gemm(oa.trans, ob.trans, static_cast<int>(m), static_cast<int>(n),
            static_cast<int>(d.k), oa.data, oa.ld, ob.data, ob.ld, y,
            static_cast<int>(d.yrs));
     }
-  });
+  };
+  const int64_t tasks = batch.numel * bands;
+  if (macs < kGemmInlineMacs)
+    run(0, tasks);
+  else
+    parallel_for(tasks, 1, run);
 }
 
 // Rows of all batch elements are independent: split them over the pool.
@@ -193,6 +243,7 @@ void matmul(const devrt_kernel_call &call) {
 } // namespace
 
 void register_matmul_kernels() {
+  scipy_openblas_set_num_threads(1);
   register_kernel("matmul", Numeric::mask, kernel_entry<matmul>);
 }
 

@@ -147,10 +147,35 @@ private:
     }
   }
 
+  // Worker k runs on the (k+1)-th CPU the process may use, leaving the
+  // first to the caller. Unpinned, a woken worker tends to be queued on the
+  // waking caller's CPU (the cache-affine choice) and waits there while the
+  // other CPU idles, so a split GEMM ran at one core's speed.
+  static void pin(std::thread &t, int k) {
+    cpu_set_t allowed;
+    if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
+      return;
+    const int count = CPU_COUNT(&allowed);
+    if (count < 2)
+      return;
+    int want = k % count;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed) || want-- > 0)
+        continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      pthread_setaffinity_np(t.native_handle(), sizeof one, &one);
+      return;
+    }
+  }
+
   // Called with use_ held.
   void grow(int workers) {
     while (workers_ < workers) {
-      std::thread([this] { worker(); }).detach();
+      std::thread t([this] { worker(); });
+      pin(t, workers_ + 1);
+      t.detach();
       ++workers_;
     }
   }

@@ -263,6 +263,29 @@ def test_matmul_large(device, need, rng, dtype):
     assert_close(devrt.matmul(to_device(c, device), to_device(d, device)), _ref(c, d, dtype), **tol)
 
 
+@pytest.mark.parametrize("layout_a", ["contiguous", "transposed", "strided"])
+@pytest.mark.parametrize("layout_b", ["contiguous", "transposed", "strided"])
+@pytest.mark.parametrize("m,k,n", [(300, 70, 90), (90, 70, 300), (37, 513, 131)])
+def test_matmul_split_into_bands(device, need, rng, layout_a, layout_b, m, k, n):
+    # Products large enough to be cut into row or column bands across
+    # threads, with odd extents so that the last band is short, and
+    # operands BLAS can read in place or that must be gathered first.
+    need("matmul", dtype="float32")
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    r = devrt.matmul(laid_out(a, device, layout_a), laid_out(b, device, layout_b))
+    check_meta(r, "float32", (m, n))
+    assert_close(r, _ref(a, b, "float32"), rtol=1e-4, atol=1e-4)
+    # one batch element fewer than threads: bands within each product
+    c = rng.standard_normal((1, m, k)).astype(np.float32)
+    assert_close(
+        devrt.matmul(to_device(c, device), to_device(b, device)),
+        _ref(c, b, "float32"),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
 def test_int_matmul_large(device, need, rng):
     need("matmul", dtype="int32")
     a = rng.integers(-3, 4, (300, 200)).astype(np.int32)

@@ -308,13 +308,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::matmul: {
     Tensor a = n.input(0), b = n.input(1);
     Tensor ga = n.wants(0) ? matmul_grad_a(g, a, b) : nullptr;
-    // d/db (a @ b) is the transpose problem of d/da (b^T @ a^T).
     Tensor gb;
     if (n.wants(1)) {
       auto tr = [](const Tensor &t) {
         return t->ndim() < 2 ? t : transpose(t, -1, -2);
       };
-      Tensor gt = g->ndim() < 2 ? g : tr(g);
       if (a->ndim() == 1 && b->ndim() == 1)
         gb = mul(g, a);
       else if (b->ndim() == 1)
@@ -322,7 +320,9 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
       else if (a->ndim() == 1)
         gb = sum_to(matmul(unsqueeze(a, -1), unsqueeze(g, -2)), b->shape);
       else
-        gb = sum_to(tr(matmul(gt, a)), b->shape);
+        // a^T @ g: BLAS reads a transposed in place and the result comes
+        // out contiguous, ready to be accumulated and used by an optimizer.
+        gb = sum_to(matmul(tr(a), g), b->shape);
       gb = reshape(gb, b->shape);
     }
     return {ga, gb};
