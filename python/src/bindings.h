@@ -23,6 +23,7 @@ void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_backends(py::module_ &m);
 void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
+void init_graph(py::module_ &m);
 
 // The Python object for a dtype (devrt.float32 ...): one per dtype, so that
 // `t.dtype is devrt.float32` holds.

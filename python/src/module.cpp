@@ -61,4 +61,5 @@ PYBIND11_MODULE(_C, m) {
   init_dlpack(m, cls);
   init_backends(m);
   init_autograd(m, cls);
+  init_graph(m);
 }

@@ -107,6 +107,12 @@ Tensor rand(const Dims &shape, DType dtype, Device device);
 Tensor randn(const Dims &shape, DType dtype, Device device);
 Tensor randint(int64_t low, int64_t high, const Dims &shape, DType dtype,
                Device device);
+// The same draws from an explicit stream: counter `offset` onwards of
+// `seed`, leaving the global generator alone (graph random ops).
+Tensor rand_seeded(const Dims &shape, DType dtype, Device device,
+                   uint64_t seed, uint64_t offset);
+Tensor randn_seeded(const Dims &shape, DType dtype, Device device,
+                    uint64_t seed, uint64_t offset);
 void manual_seed(uint64_t seed);
 uint64_t initial_seed();
 // A tensor holding a Python number, in `dtype`, marked as a wrapped number.

@@ -155,30 +155,47 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype,
   return cast(y, dtype);
 }
 
-Tensor rand(const Dims &shape, DType dtype, Device device) {
-  require_floating("rand", dtype);
+namespace {
+
+// random_uniform or random_normal from counter `offset` of stream `seed`.
+Tensor random_float(OpId op, const char *name, const Dims &shape, DType dtype,
+                    Device device, const std::pair<uint64_t, uint64_t> *from) {
+  require_floating(name, dtype);
   Tensor y = empty(shape, dtype, device);
   if (y->numel() == 0)
     return y;
-  auto [seed, offset] = generator().take(y->numel());
-  Launch k(OpId::random_uniform, device, dtype);
+  auto [seed, offset] = from ? *from : generator().take(y->numel());
+  Launch k(op, device, dtype);
   k.output(y).attr_float(0.0).attr_float(1.0);
   k.attr_int(static_cast<int64_t>(seed)).attr_int(static_cast<int64_t>(offset));
   k.run();
   return y;
 }
 
+} // namespace
+
+Tensor rand(const Dims &shape, DType dtype, Device device) {
+  return random_float(OpId::random_uniform, "rand", shape, dtype, device,
+                      nullptr);
+}
+
 Tensor randn(const Dims &shape, DType dtype, Device device) {
-  require_floating("randn", dtype);
-  Tensor y = empty(shape, dtype, device);
-  if (y->numel() == 0)
-    return y;
-  auto [seed, offset] = generator().take(y->numel());
-  Launch k(OpId::random_normal, device, dtype);
-  k.output(y).attr_float(0.0).attr_float(1.0);
-  k.attr_int(static_cast<int64_t>(seed)).attr_int(static_cast<int64_t>(offset));
-  k.run();
-  return y;
+  return random_float(OpId::random_normal, "randn", shape, dtype, device,
+                      nullptr);
+}
+
+Tensor rand_seeded(const Dims &shape, DType dtype, Device device,
+                   uint64_t seed, uint64_t offset) {
+  const std::pair<uint64_t, uint64_t> from{seed, offset};
+  return random_float(OpId::random_uniform, "rand", shape, dtype, device,
+                      &from);
+}
+
+Tensor randn_seeded(const Dims &shape, DType dtype, Device device,
+                    uint64_t seed, uint64_t offset) {
+  const std::pair<uint64_t, uint64_t> from{seed, offset};
+  return random_float(OpId::random_normal, "randn", shape, dtype, device,
+                      &from);
 }
 
 Tensor randint(int64_t low, int64_t high, const Dims &shape, DType dtype,

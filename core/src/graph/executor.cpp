@@ -1,0 +1,510 @@
+// The Session: plans once per (fetches, targets, feeds) signature, then
+// runs the plan's steps through the core's op functions.
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <unordered_set>
+
+#include "devrt/autograd.h"
+#include "devrt/error.h"
+#include "devrt/ops.h"
+#include "devrt/registry.h"
+#include "op_defs.h"
+
+namespace devrt::graph {
+
+// One node of a plan: where its inputs are, where its outputs go, and
+// which values die after it.
+struct Step {
+  const Node *node;
+  OpKind kind;
+  std::vector<int> in;      // value slots
+  int out = 0;              // slot of output 0; outputs are consecutive
+  std::vector<int> release; // slots no later step reads
+  std::vector<bool> leaf;   // per output: enters autograd as a leaf
+  Device device;
+};
+
+struct Session::Plan {
+  std::vector<Step> steps;
+  int slots = 0;
+  std::vector<int> fetch_slots;
+  std::vector<bool> feed_leaf;
+  std::vector<Device> feed_devices;
+  bool gradients = false; // run with autograd recording
+};
+
+namespace {
+
+std::string output_name(const Output &o) {
+  return o.node->name + ":" + std::to_string(o.index);
+}
+
+int64_t output_key(const Output &o) {
+  return (static_cast<int64_t>(o.node->id) << 16) | o.index;
+}
+
+// TensorFlow's device specs ("/cpu:0", "/gpu:1", "/device:GPU:0",
+// "/job:localhost/replica:0/task:0/device:CPU:0", "/device:mydev:0") and
+// devrt's own ("cuda:0") as a devrt device string.
+std::string devrt_device_name(const std::string &spec) {
+  std::string s = spec;
+  size_t at = s.rfind("device:");
+  if (at != std::string::npos)
+    s = s.substr(at + 7);
+  else if ((at = s.rfind('/')) != std::string::npos)
+    s = s.substr(at + 1);
+  std::string type = s.substr(0, s.find(':'));
+  std::string index = s.find(':') == std::string::npos
+                          ? std::string("0")
+                          : s.substr(s.find(':') + 1);
+  std::string lower;
+  for (char c : type)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "gpu")
+    lower = "cuda";
+  if (lower == "cpu" || lower == "cuda")
+    type = lower;
+  return type + ":" + index;
+}
+
+bool available(const std::string &name, Device *out) {
+  try {
+    Device d = parse_device(name);
+    for (const BackendInfo &b : backends())
+      if (b.type == d.type)
+        if (b.registered && d.index < b.device_count) {
+          *out = d;
+          return true;
+        }
+  } catch (const Error &) {
+  }
+  return false;
+}
+
+// Restores the thread's grad mode on scope exit.
+struct GradMode {
+  bool prev = autograd::grad_enabled();
+  explicit GradMode(bool on) { autograd::set_grad_enabled(on); }
+  ~GradMode() { autograd::set_grad_enabled(prev); }
+  GradMode(const GradMode &) = delete;
+  GradMode &operator=(const GradMode &) = delete;
+};
+
+Tensor as_leaf(const Tensor &v) {
+  if (!is_floating(v->dtype) || autograd::requires_grad(v))
+    return v;
+  Tensor a = alias(v, v->shape, v->strides, v->offset);
+  autograd::set_requires_grad(a, true);
+  return a;
+}
+
+// A value handed back to the caller, without its autograd history.
+Tensor detached(const Tensor &v) {
+  if (!v->autograd)
+    return v;
+  return alias(v, v->shape, v->strides, v->offset);
+}
+
+// Whether input i of n is read as a value. An Assign's input 0 names the
+// variable it writes: no read, and no dependency on the variable's node.
+bool reads(const Node &n, size_t i) {
+  return !(i == 0 && n.def->kind == OpKind::Assign);
+}
+
+} // namespace
+
+Session::Session(std::shared_ptr<Graph> graph, bool allow_soft_placement)
+    : graph_(std::move(graph)), soft_placement_(allow_soft_placement) {
+  if (!graph_)
+    fail(ErrorKind::Value, "[Session] needs a graph");
+}
+
+Session::~Session() = default;
+
+void Session::close() {
+  std::lock_guard<std::mutex> lk(mu_);
+  closed_ = true;
+  plans_.clear();
+  variables_.clear();
+}
+
+Tensor Session::variable(const Node *var) const {
+  auto it = variables_.find(var);
+  return it == variables_.end() ? nullptr : it->second;
+}
+
+void Session::set_variable(const Node *var, const Tensor &value) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_)
+    fail(ErrorKind::Runtime, "[Session] the session is closed");
+  if (!graph_->owns(var) || var->def->kind != OpKind::Variable)
+    fail(ErrorKind::Value, "[Session] '", var ? var->name : "?",
+         "' is not a variable of this session's graph");
+  if (!var->shapes[0].admits(value->shape))
+    fail(ErrorKind::Value, "[Session] a value of shape ",
+         PartialShape::of(value->shape).str(), " for variable '", var->name,
+         "' of shape ", var->shapes[0].str());
+  autograd::NoGradGuard no_grad;
+  Tensor v = clone(cast(value, var->dtypes[0]));
+  Device d = place(*var, {});
+  variables_[var] = to_device(v, d);
+}
+
+uint64_t Session::take_random(const Node *node, uint64_t count) {
+  uint64_t &c = random_counters_[node];
+  uint64_t first = c;
+  c += count;
+  return first;
+}
+
+// The device a node runs on: its explicit spec, else its first input's
+// device, else the CPU.
+Device Session::place(const Node &node, const std::vector<Device> &inputs) {
+  Device d = inputs.empty() ? kCPU : inputs[0];
+  std::string note;
+  if (!node.device.empty()) {
+    const std::string name = devrt_device_name(node.device);
+    if (!available(name, &d)) {
+      if (!soft_placement_)
+        fail(ErrorKind::Value, "[Session.run] cannot place node '", node.name,
+             "' (", node.op, ") on '", node.device, "': device ", name,
+             " is not available; pass "
+             "config=ConfigProto(allow_soft_placement=True) to run it on the "
+             "CPU instead");
+      d = kCPU;
+      note = " (soft placement: " + node.device + " is not available)";
+    }
+  }
+  if (!logged_[&node]) {
+    logged_[&node] = true;
+    log_.push_back(node.name + " (" + node.op + "): " + device_str(d) + note);
+  }
+  return d;
+}
+
+std::unique_ptr<Session::Plan>
+Session::make_plan(const std::vector<Output> &fetches,
+                   const std::vector<Node *> &targets,
+                   const std::vector<Output> &fed) {
+  auto plan = std::make_unique<Plan>();
+  std::unordered_map<int64_t, int> slot_of; // output key -> slot
+  for (const Output &f : fed) {
+    slot_of[output_key(f)] = plan->slots++;
+    plan->feed_leaf.push_back(false);
+    plan->feed_devices.push_back(kCPU);
+  }
+  auto is_fed = [&](const Output &o) { return slot_of.count(output_key(o)); };
+
+  // Prune: the nodes the fetches and targets need.
+  std::vector<const Node *> stack;
+  std::unordered_set<const Node *> needed;
+  for (const Output &f : fetches)
+    if (!is_fed(f))
+      stack.push_back(f.node);
+  for (const Node *t : targets)
+    stack.push_back(t);
+  while (!stack.empty()) {
+    const Node *n = stack.back();
+    stack.pop_back();
+    if (!needed.insert(n).second)
+      continue;
+    for (size_t i = 0; i < n->inputs.size(); ++i)
+      if (reads(*n, i) && !is_fed(n->inputs[i]))
+        stack.push_back(n->inputs[i].node);
+    for (const Node *c : n->control_inputs)
+      stack.push_back(c);
+  }
+
+  // Order: Kahn's algorithm by node id, writes to variables as late as
+  // their dependencies allow.
+  std::unordered_map<const Node *, int> waiting;
+  std::unordered_map<const Node *, std::vector<const Node *>> users;
+  for (const Node *n : needed) {
+    std::unordered_set<const Node *> deps;
+    for (size_t i = 0; i < n->inputs.size(); ++i)
+      if (reads(*n, i) && !is_fed(n->inputs[i]))
+        deps.insert(n->inputs[i].node);
+    for (const Node *c : n->control_inputs)
+      deps.insert(c);
+    waiting[n] = static_cast<int>(deps.size());
+    for (const Node *d : deps)
+      users[d].push_back(n);
+  }
+  auto by_id = [](const Node *a, const Node *b) { return a->id < b->id; };
+  std::set<const Node *, decltype(by_id)> ready(by_id), writes(by_id);
+  for (const auto &[n, count] : waiting)
+    if (count == 0)
+      (n->def->kind == OpKind::Assign ? writes : ready).insert(n);
+  std::vector<const Node *> order;
+  while (!ready.empty() || !writes.empty()) {
+    auto &from = ready.empty() ? writes : ready;
+    const Node *n = *from.begin();
+    from.erase(from.begin());
+    order.push_back(n);
+    for (const Node *u : users[n])
+      if (--waiting[u] == 0)
+        (u->def->kind == OpKind::Assign ? writes : ready).insert(u);
+  }
+  if (order.size() != needed.size())
+    fail(ErrorKind::Value,
+         "[Session.run] the graph has a cycle among the nodes to run");
+
+  // Steps, slots and devices.
+  std::vector<Device> slot_device(plan->slots, kCPU);
+  for (size_t i = 0; i < fed.size(); ++i) {
+    plan->feed_devices[i] = place(*fed[i].node, {});
+    slot_device[i] = plan->feed_devices[i];
+  }
+  for (const Node *n : order) {
+    Step s{n, n->def->kind, {}, plan->slots, {}, {}, kCPU};
+    std::vector<Device> in_devices;
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      if (!reads(*n, i)) {
+        s.in.push_back(-1);
+        in_devices.push_back(place(*n->inputs[i].node, {}));
+        continue;
+      }
+      int slot = slot_of.at(output_key(n->inputs[i]));
+      s.in.push_back(slot);
+      in_devices.push_back(slot_device[slot]);
+    }
+    if (n->def->kind == OpKind::Placeholder)
+      fail(ErrorKind::Value, "[Session.run] placeholder '", n->name,
+           "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),
+           ") needs a value: feed it in feed_dict");
+    // A write runs where its variable lives.
+    s.device = n->def->kind == OpKind::Assign ? in_devices[0]
+                                              : place(*n, in_devices);
+    s.leaf.assign(n->num_outputs(), false);
+    for (int k = 0; k < n->num_outputs(); ++k) {
+      slot_of[output_key({const_cast<Node *>(n), k})] = plan->slots++;
+      slot_device.push_back(s.device);
+    }
+    plan->steps.push_back(std::move(s));
+  }
+  for (const Output &f : fetches)
+    plan->fetch_slots.push_back(slot_of.at(output_key(f)));
+
+  // Gradients: their xs enter autograd as leaves where they are made.
+  for (const Step &s : plan->steps) {
+    if (s.kind != OpKind::Gradients)
+      continue;
+    plan->gradients = true;
+    const int64_t ny = s.node->attr_int("n_ys"), nx = s.node->attr_int("n_xs");
+    for (int64_t i = ny; i < ny + nx; ++i) {
+      const int slot = s.in[i];
+      if (slot < static_cast<int>(fed.size()))
+        plan->feed_leaf[slot] = true;
+      for (Step &p : plan->steps)
+        if (slot >= p.out && slot < p.out + p.node->num_outputs())
+          p.leaf[slot - p.out] = true;
+    }
+  }
+
+  // Liveness: release each value after its last reader (fetched values
+  // stay).
+  std::vector<int> last(plan->slots, -1);
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    const Step &s = plan->steps[i];
+    for (int slot : s.in)
+      if (slot >= 0)
+        last[slot] = static_cast<int>(i);
+    for (int k = 0; k < s.node->num_outputs(); ++k)
+      last[s.out + k] = std::max(last[s.out + k], static_cast<int>(i));
+  }
+  for (int slot : plan->fetch_slots)
+    last[slot] = -1;
+  for (int slot = 0; slot < plan->slots; ++slot)
+    if (last[slot] >= 0)
+      plan->steps[last[slot]].release.push_back(slot);
+  stats_.plans++;
+  return plan;
+}
+
+Session::Plan &
+Session::plan_for(const std::vector<Output> &fetches,
+                  const std::vector<Node *> &targets,
+                  const std::vector<std::pair<Output, Tensor>> &feeds) {
+  std::vector<int64_t> key;
+  key.push_back(static_cast<int64_t>(fetches.size()));
+  for (const Output &f : fetches)
+    key.push_back(output_key(f));
+  key.push_back(static_cast<int64_t>(targets.size()));
+  for (const Node *t : targets)
+    key.push_back(t->id);
+  std::vector<Output> fed;
+  for (const auto &f : feeds) {
+    key.push_back(output_key(f.first));
+    fed.push_back(f.first);
+  }
+  auto it = plans_.find(key);
+  if (it != plans_.end())
+    return *it->second;
+  auto plan = make_plan(fetches, targets, fed);
+  Plan &p = *plan;
+  plans_.emplace(std::move(key), std::move(plan));
+  return p;
+}
+
+std::vector<Tensor>
+Session::run(const std::vector<Output> &fetches,
+             const std::vector<Node *> &targets,
+             const std::vector<std::pair<Output, Tensor>> &unsorted_feeds) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_)
+    fail(ErrorKind::Runtime,
+         "[Session.run] attempted to use a closed session");
+  for (const Output &f : fetches)
+    if (!graph_->owns(f.node) || f.index < 0 ||
+        f.index >= f.node->num_outputs())
+      fail(ErrorKind::Value,
+           "[Session.run] a fetch is not an output of this session's graph");
+  for (const Node *t : targets)
+    if (!graph_->owns(t))
+      fail(ErrorKind::Value,
+           "[Session.run] a target is not a node of this session's graph");
+
+  // Feeds in a canonical order, checked against their outputs.
+  std::vector<std::pair<Output, Tensor>> feeds = unsorted_feeds;
+  std::sort(feeds.begin(), feeds.end(), [](const auto &a, const auto &b) {
+    return output_key(a.first) < output_key(b.first);
+  });
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Output &o = feeds[i].first;
+    if (!graph_->owns(o.node) || o.index < 0 || o.index >= o.node->num_outputs())
+      fail(ErrorKind::Value,
+           "[Session.run] a feed key is not an output of this session's graph");
+    if (i && feeds[i - 1].first == o)
+      fail(ErrorKind::Value, "[Session.run] '", output_name(o),
+           "' is fed twice");
+    const Tensor &v = feeds[i].second;
+    if (!o.node->shapes[o.index].admits(v->shape))
+      fail(ErrorKind::Value, "[Session.run] cannot feed a value of shape ",
+           PartialShape::of(v->shape).str(), " for '", output_name(o),
+           "', which has shape ", o.node->shapes[o.index].str());
+  }
+
+  Plan &plan = plan_for(fetches, targets, feeds);
+  stats_.runs++;
+  GradMode grad_mode(plan.gradients);
+  std::vector<Tensor> vals(plan.slots);
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Output &o = feeds[i].first;
+    Tensor v = to_device(cast(feeds[i].second, o.node->dtypes[o.index]),
+                         plan.feed_devices[i]);
+    vals[i] = plan.feed_leaf[i] ? as_leaf(v) : v; // feed i has slot i
+  }
+
+  std::vector<Tensor> in;
+  for (const Step &s : plan.steps) {
+    const Node &n = *s.node;
+    in.clear();
+    for (int slot : s.in) {
+      if (slot < 0) {
+        in.emplace_back();
+        continue;
+      }
+      const Tensor &v = vals[slot];
+      in.push_back(v->device == s.device ? v : to_device(v, s.device));
+    }
+    std::vector<Tensor> out;
+    switch (s.kind) {
+    case OpKind::Placeholder: // refused when planning
+    case OpKind::NoOp:
+      break;
+    case OpKind::Variable: {
+      Tensor v = variable(&n);
+      if (!v)
+        fail(ErrorKind::Runtime, "[Session.run] variable '", n.name,
+             "' is uninitialised: run its initializer (for example "
+             "global_variables_initializer()) first");
+      out.push_back(v);
+      break;
+    }
+    case OpKind::Assign: {
+      autograd::NoGradGuard no_grad;
+      const Node *var = n.inputs[0].node;
+      Tensor value = cast(in[1], var->dtypes[0]);
+      Tensor &stored = variables_[var];
+      // A fetched value that aliases the variable keeps what it read.
+      for (int slot : plan.fetch_slots)
+        if (stored && vals[slot] && vals[slot]->storage == stored->storage)
+          vals[slot] = clone(vals[slot]);
+      if (n.def->code == static_cast<int>(OpId::copy)) {
+        if (!stored || stored->shape != value->shape)
+          stored = clone(to_device(value, s.device));
+        else
+          copy_(stored, value);
+      } else {
+        if (!stored)
+          fail(ErrorKind::Runtime, "[Session.run] variable '", var->name,
+               "' is uninitialised: ", n.op, " '", n.name,
+               "' cannot update it");
+        binary_inplace(static_cast<OpId>(n.def->code), stored, value);
+      }
+      out.push_back(stored);
+      break;
+    }
+    case OpKind::Gradients: {
+      const int64_t ny = n.attr_int("n_ys"), nx = n.attr_int("n_xs");
+      const bool seeded = static_cast<int64_t>(in.size()) == 2 * ny + nx;
+      std::vector<Tensor> ys, seeds, xs;
+      for (int64_t i = 0; i < ny; ++i) {
+        if (!autograd::requires_grad(in[i]))
+          continue;
+        ys.push_back(in[i]);
+        seeds.push_back(seeded ? cast(in[ny + nx + i], in[i]->dtype)
+                               : full(in[i]->shape, Scalar::from_int(1),
+                                      in[i]->dtype, in[i]->device));
+      }
+      std::vector<int64_t> which;
+      for (int64_t i = 0; i < nx; ++i)
+        if (autograd::requires_grad(in[ny + i])) {
+          which.push_back(i);
+          xs.push_back(in[ny + i]);
+        }
+      std::vector<Tensor> g;
+      if (!ys.empty() && !xs.empty())
+        g = autograd::grad(ys, xs, seeds, true, true);
+      out.resize(nx);
+      for (size_t k = 0; k < which.size(); ++k)
+        out[which[k]] = g[k];
+      for (int64_t i = 0; i < nx; ++i)
+        if (!out[i]) {
+          const Tensor &x = in[ny + i];
+          out[i] = full(x->shape, Scalar::from_int(0), x->dtype, x->device);
+        }
+      break;
+    }
+    case OpKind::Compute: {
+      EvalContext ctx{*this, n, s.device};
+      out = n.def->eval(n, in, ctx);
+      break;
+    }
+    }
+    for (size_t k = 0; k < out.size(); ++k) {
+      Tensor v = out[k];
+      if (v->dtype != n.dtypes[k])
+        v = cast(v, n.dtypes[k]);
+      if (!n.shapes[k].admits(v->shape))
+        fail(ErrorKind::Runtime, n.where(), " computed a value of shape ",
+             PartialShape::of(v->shape).str(), " where ", n.shapes[k].str(),
+             " was inferred");
+      vals[s.out + k] = s.leaf[k] ? as_leaf(v) : v;
+    }
+    for (int slot : s.release)
+      vals[slot].reset();
+  }
+
+  std::vector<Tensor> result;
+  result.reserve(plan.fetch_slots.size());
+  for (int slot : plan.fetch_slots) {
+    Tensor v = detached(vals[slot]);
+    stats_.fetched_bytes += v->numel() * static_cast<int64_t>(itemsize(v->dtype));
+    result.push_back(std::move(v));
+  }
+  return result;
+}
+
+} // namespace devrt::graph

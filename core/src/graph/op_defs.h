@@ -1,0 +1,43 @@
+// Internal: the graph ops' table. Each entry infers a node's outputs when
+// it is created and computes them, through the core's op functions, when a
+// plan runs it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "devrt/graph.h"
+
+namespace devrt::graph {
+
+// Ops the executor runs itself; the rest are Compute.
+enum class OpKind { Compute, Placeholder, Variable, Assign, NoOp, Gradients };
+
+struct EvalContext {
+  Session &session;
+  const Node &node;
+  Device device;
+};
+
+using InferFn = void (*)(Node &n);
+using EvalFn = std::vector<Tensor> (*)(const Node &n,
+                                       const std::vector<Tensor> &in,
+                                       EvalContext &ctx);
+
+struct OpDef {
+  const char *name;
+  int min_inputs, max_inputs; // max -1: variadic
+  InferFn infer;
+  EvalFn eval; // null for the executor's own kinds
+  OpKind kind = OpKind::Compute;
+  int code = 0; // the catalogue OpId (or variant) the op runs
+};
+
+// Null for an unknown op.
+const OpDef *find_op_def(const std::string &name);
+
+// Broadcast of two partial shapes; `n` names the node in errors.
+PartialShape broadcast(const Node &n, const PartialShape &a,
+                       const PartialShape &b);
+
+} // namespace devrt::graph

@@ -1,0 +1,1009 @@
+// The graph ops: shape and dtype inference on partial shapes at build time,
+// and evaluation through the core's op functions at run time.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "devrt/error.h"
+#include "devrt/ops.h"
+#include "op_defs.h"
+
+namespace devrt::graph {
+
+namespace {
+
+using Vals = std::vector<Tensor>;
+
+[[noreturn]] void bad(const Node &n, ErrorKind kind, const std::string &msg) {
+  fail(kind, n.where(), " ", msg);
+}
+
+void set_output(Node &n, PartialShape s, DType t) {
+  n.shapes = {std::move(s)};
+  n.dtypes = {t};
+}
+
+int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    bad(n, ErrorKind::Index,
+        "axis " + std::to_string(axis) + " is out of range for rank " +
+            std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+bool both_known(int64_t a, int64_t b) { return a >= 0 && b >= 0; }
+
+
+// --- sources -----------------------------------------------------------------
+
+void infer_placeholder(Node &n) {
+  set_output(n, n.attr_shape("shape"), n.attr_dtype("dtype"));
+}
+
+void infer_variable(Node &n) {
+  PartialShape s = n.attr_shape("shape");
+  if (!s.fully_known())
+    bad(n, ErrorKind::Value,
+        "a variable needs a fully known shape, got " + s.str());
+  set_output(n, s, n.attr_dtype("dtype"));
+}
+
+void infer_const(Node &n) {
+  const Tensor &v = n.attr_tensor("value");
+  set_output(n, PartialShape::of(v->shape), v->dtype);
+}
+Vals eval_const(const Node &n, const Vals &, EvalContext &ctx) {
+  return {to_device(n.attr_tensor("value"), ctx.device)};
+}
+
+void infer_noop(Node &n) {
+  n.shapes.clear();
+  n.dtypes.clear();
+}
+
+void infer_identity(Node &n) { set_output(n, n.input_shape(0), n.input_dtype(0)); }
+Vals eval_identity(const Node &, const Vals &in, EvalContext &) {
+  return {in[0]};
+}
+
+void infer_assign(Node &n) {
+  const Node *var = n.inputs[0].node;
+  if (var->def->kind != OpKind::Variable)
+    bad(n, ErrorKind::Type,
+        "input 0 must be a variable, got the output of '" + var->name + "' (" +
+            var->op + ")");
+  const PartialShape &vs = n.input_shape(0), &xs = n.input_shape(1);
+  if (xs.known_rank && (xs.rank() != vs.rank() ||
+                        [&] {
+                          for (int64_t i = 0; i < vs.rank(); ++i)
+                            if (xs.dims[i] >= 0 && xs.dims[i] != vs.dims[i])
+                              return true;
+                          return false;
+                        }()))
+    bad(n, ErrorKind::Value,
+        "value of shape " + xs.str() + " for variable '" + var->name +
+            "' of shape " + vs.str());
+  if (n.input_dtype(1) != n.input_dtype(0))
+    bad(n, ErrorKind::Type,
+        std::string("value of dtype ") + dtype_name(n.input_dtype(1)) +
+            " for variable '" + var->name + "' of dtype " +
+            dtype_name(n.input_dtype(0)));
+  set_output(n, vs, n.input_dtype(0));
+}
+
+void infer_gradients(Node &n) {
+  const int64_t ny = n.attr_int("n_ys"), nx = n.attr_int("n_xs");
+  const int64_t total = static_cast<int64_t>(n.inputs.size());
+  if (ny < 1 || nx < 1 || (total != ny + nx && total != 2 * ny + nx))
+    bad(n, ErrorKind::Value,
+        "expected n_ys ys, n_xs xs and no or n_ys grad_ys, got " +
+            std::to_string(total) + " inputs for n_ys=" + std::to_string(ny) +
+            ", n_xs=" + std::to_string(nx));
+  for (int64_t i = 0; i < ny; ++i)
+    if (!is_floating(n.input_dtype(i)))
+      bad(n, ErrorKind::Type,
+          std::string("ys must be floating, input ") + std::to_string(i) +
+              " is " + dtype_name(n.input_dtype(i)));
+  n.shapes.clear();
+  n.dtypes.clear();
+  for (int64_t i = ny; i < ny + nx; ++i) {
+    if (!is_floating(n.input_dtype(i)))
+      bad(n, ErrorKind::Type,
+          std::string("xs must be floating, input ") + std::to_string(i) +
+              " is " + dtype_name(n.input_dtype(i)));
+    n.shapes.push_back(n.input_shape(i));
+    n.dtypes.push_back(n.input_dtype(i));
+  }
+}
+
+// --- elementwise ---------------------------------------------------------------
+
+constexpr int kSquare = -1; // x * x, no catalogue op of its own
+
+DType unary_dtype(const Node &n, DType x) {
+  if (n.def->code == kSquare)
+    return x;
+  OpId op = static_cast<OpId>(n.def->code);
+  switch (op_def(op).family) {
+  case OpFamily::UnaryFloat:
+    return is_floating(x) ? x : kDefaultFloat;
+  case OpFamily::UnaryLogical:
+    return DType::Bool;
+  default:
+    return x;
+  }
+}
+
+void infer_unary(Node &n) {
+  set_output(n, n.input_shape(0), unary_dtype(n, n.input_dtype(0)));
+}
+Vals eval_unary(const Node &n, const Vals &in, EvalContext &) {
+  if (n.def->code == kSquare)
+    return {binary(OpId::mul, in[0], in[0])};
+  return {unary(static_cast<OpId>(n.def->code), in[0])};
+}
+
+void infer_binary(Node &n) {
+  DType compute, result;
+  binary_result_types(static_cast<OpId>(n.def->code), n.input_dtype(0),
+                      n.input_dtype(1), false, false, &compute, &result);
+  set_output(n, broadcast(n, n.input_shape(0), n.input_shape(1)), result);
+}
+Vals eval_binary(const Node &n, const Vals &in, EvalContext &) {
+  return {binary(static_cast<OpId>(n.def->code), in[0], in[1])};
+}
+
+void infer_select(Node &n) {
+  if (n.input_dtype(0) != DType::Bool)
+    bad(n, ErrorKind::Type,
+        std::string("the condition must be bool, got ") +
+            dtype_name(n.input_dtype(0)));
+  PartialShape s = broadcast(n, n.input_shape(0),
+                             broadcast(n, n.input_shape(1), n.input_shape(2)));
+  set_output(n, s, promote_types(n.input_dtype(1), n.input_dtype(2)));
+}
+Vals eval_select(const Node &, const Vals &in, EvalContext &) {
+  return {where(in[0], in[1], in[2])};
+}
+
+void infer_like(Node &n) { set_output(n, n.input_shape(0), n.input_dtype(0)); }
+Vals eval_like(const Node &n, const Vals &in, EvalContext &) {
+  return {full(in[0]->shape, Scalar::from_int(n.def->code), in[0]->dtype,
+               in[0]->device)};
+}
+
+// --- linear algebra --------------------------------------------------------------
+
+void infer_matmul(Node &n) {
+  PartialShape a = n.input_shape(0), b = n.input_shape(1);
+  if (n.input_dtype(0) != n.input_dtype(1))
+    bad(n, ErrorKind::Type,
+        std::string("operands of dtypes ") + dtype_name(n.input_dtype(0)) +
+            " and " + dtype_name(n.input_dtype(1)) + " (cast one first)");
+  if (!a.known_rank || !b.known_rank) {
+    set_output(n, PartialShape::unknown(), n.input_dtype(0));
+    return;
+  }
+  if (a.rank() < 2 || b.rank() < 2)
+    bad(n, ErrorKind::Value,
+        "operands must have rank >= 2, got shapes " + a.str() + " and " +
+            b.str());
+  if (n.attr_bool("transpose_a", false))
+    std::swap(a.dims[a.rank() - 1], a.dims[a.rank() - 2]);
+  if (n.attr_bool("transpose_b", false))
+    std::swap(b.dims[b.rank() - 1], b.dims[b.rank() - 2]);
+  const int64_t ka = a.dims.back(), kb = b.dims[b.rank() - 2];
+  if (both_known(ka, kb) && ka != kb)
+    bad(n, ErrorKind::Value,
+        "inner dimensions differ: shapes " + n.input_shape(0).str() + " and " +
+            n.input_shape(1).str() + " (" + std::to_string(ka) + " vs " +
+            std::to_string(kb) + ")");
+  PartialShape ba{true, {a.dims.begin(), a.dims.end() - 2}};
+  PartialShape bb{true, {b.dims.begin(), b.dims.end() - 2}};
+  PartialShape out = broadcast(n, ba, bb);
+  out.dims.push_back(a.dims[a.rank() - 2]);
+  out.dims.push_back(b.dims.back());
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_matmul(const Node &n, const Vals &in, EvalContext &) {
+  Tensor a = in[0], b = in[1];
+  if (n.attr_bool("transpose_a", false))
+    a = transpose(a, -1, -2);
+  if (n.attr_bool("transpose_b", false))
+    b = transpose(b, -1, -2);
+  return {matmul(a, b)};
+}
+
+// --- reductions ------------------------------------------------------------------
+
+std::optional<Dims> reduce_axes(const Node &n) {
+  if (!n.has_attr("axes") || n.attr_is_none("axes"))
+    return std::nullopt;
+  std::vector<int64_t> v = n.attr_ints("axes");
+  return Dims(v.begin(), v.end());
+}
+
+DType reduce_dtype(const Node &n, DType x) {
+  if (x == DType::Bool && static_cast<OpId>(n.def->code) != OpId::max &&
+      static_cast<OpId>(n.def->code) != OpId::min)
+    return DType::Int64;
+  return x;
+}
+
+void infer_reduce(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  const bool keep = n.attr_bool("keepdims", false);
+  const DType t = reduce_dtype(n, n.input_dtype(0));
+  std::optional<Dims> axes = reduce_axes(n);
+  if (!x.known_rank) {
+    set_output(n, PartialShape::unknown(), t);
+    return;
+  }
+  std::vector<bool> reduced(x.rank(), !axes);
+  if (axes)
+    for (int64_t a : *axes) {
+      int64_t k = norm_axis(n, a, x.rank());
+      if (reduced[k])
+        bad(n, ErrorKind::Value, "axis " + std::to_string(a) + " repeats");
+      reduced[k] = true;
+    }
+  PartialShape out{true, {}};
+  for (int64_t i = 0; i < x.rank(); ++i)
+    if (!reduced[i])
+      out.dims.push_back(x.dims[i]);
+    else if (keep)
+      out.dims.push_back(1);
+  set_output(n, out, t);
+}
+Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
+  std::optional<Dims> axes = reduce_axes(n);
+  if (axes && axes->empty())
+    return {in[0]};
+  return {reduce(static_cast<OpId>(n.def->code), in[0], axes,
+                 n.attr_bool("keepdims", false))};
+}
+
+void infer_arg_reduce(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  if (!x.known_rank) {
+    set_output(n, PartialShape::unknown(), DType::Int64);
+    return;
+  }
+  int64_t k = norm_axis(n, n.attr_int("axis"), x.rank());
+  PartialShape out = x;
+  out.dims.erase(out.dims.begin() + k);
+  set_output(n, out, DType::Int64);
+}
+Vals eval_arg_reduce(const Node &n, const Vals &in, EvalContext &) {
+  return {arg_reduce(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"),
+                     false)};
+}
+
+void infer_softmax(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  if (x.known_rank)
+    norm_axis(n, n.attr_int("axis"), x.rank());
+  set_output(n, x, is_floating(n.input_dtype(0)) ? n.input_dtype(0)
+                                                  : kDefaultFloat);
+}
+Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
+  return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
+}
+
+// --- shapes ------------------------------------------------------------------------
+
+void infer_reshape(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  std::vector<int64_t> target = n.attr_ints("shape");
+  int64_t known = 1, unknown_at = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      if (unknown_at >= 0)
+        bad(n, ErrorKind::Value, "only one dimension of the shape can be -1");
+      unknown_at = static_cast<int64_t>(i);
+    } else if (target[i] < 0) {
+      bad(n, ErrorKind::Value,
+          "negative dimension " + std::to_string(target[i]) + " in the shape");
+    } else {
+      known *= target[i];
+    }
+  }
+  PartialShape out{true, target};
+  if (x.fully_known()) {
+    int64_t total = 1;
+    for (int64_t d : x.dims)
+      total *= d;
+    if (unknown_at >= 0) {
+      if (known == 0 || total % known != 0)
+        bad(n, ErrorKind::Value,
+            "cannot reshape a tensor of " + std::to_string(total) +
+                " elements (shape " + x.str() + ") into " +
+                PartialShape{true, target}.str());
+      out.dims[unknown_at] = total / known;
+    } else if (known != total) {
+      bad(n, ErrorKind::Value,
+          "cannot reshape a tensor of " + std::to_string(total) +
+              " elements (shape " + x.str() + ") into " + out.str() + " (" +
+              std::to_string(known) + " elements)");
+    }
+  }
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_reshape(const Node &n, const Vals &in, EvalContext &) {
+  std::vector<int64_t> t = n.attr_ints("shape");
+  return {reshape(in[0], Dims(t.begin(), t.end()))};
+}
+
+std::vector<int64_t> perm_of(const Node &n, int64_t rank) {
+  std::vector<int64_t> perm;
+  if (!n.has_attr("perm") || n.attr_is_none("perm")) {
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+    return perm;
+  }
+  perm = n.attr_ints("perm");
+  if (static_cast<int64_t>(perm.size()) != rank)
+    bad(n, ErrorKind::Value,
+        "perm has " + std::to_string(perm.size()) +
+            " entries for a tensor of rank " + std::to_string(rank));
+  std::vector<bool> seen(rank, false);
+  for (int64_t &p : perm) {
+    p = norm_axis(n, p, rank);
+    if (seen[p])
+      bad(n, ErrorKind::Value, "perm repeats dimension " + std::to_string(p));
+    seen[p] = true;
+  }
+  return perm;
+}
+
+void infer_transpose(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  if (!x.known_rank) {
+    set_output(n, x, n.input_dtype(0));
+    return;
+  }
+  PartialShape out{true, {}};
+  for (int64_t p : perm_of(n, x.rank()))
+    out.dims.push_back(x.dims[p]);
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_transpose(const Node &n, const Vals &in, EvalContext &) {
+  std::vector<int64_t> p = perm_of(n, in[0]->ndim());
+  return {permute(in[0], Dims(p.begin(), p.end()))};
+}
+
+void infer_expand_dims(Node &n) {
+  PartialShape x = n.input_shape(0);
+  if (x.known_rank) {
+    int64_t k = norm_axis(n, n.attr_int("axis"), x.rank() + 1);
+    x.dims.insert(x.dims.begin() + k, 1);
+  }
+  set_output(n, x, n.input_dtype(0));
+}
+Vals eval_expand_dims(const Node &n, const Vals &in, EvalContext &) {
+  return {unsqueeze(in[0], n.attr_int("axis"))};
+}
+
+void infer_squeeze(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  std::optional<Dims> axes = reduce_axes(n);
+  if (!x.known_rank) {
+    set_output(n, x, n.input_dtype(0));
+    return;
+  }
+  std::vector<bool> drop(x.rank(), false);
+  if (axes) {
+    for (int64_t a : *axes) {
+      int64_t k = norm_axis(n, a, x.rank());
+      if (x.dims[k] >= 0 && x.dims[k] != 1)
+        bad(n, ErrorKind::Value,
+            "cannot squeeze dimension " + std::to_string(a) + " of size " +
+                std::to_string(x.dims[k]) + " (shape " + x.str() + ")");
+      drop[k] = true;
+    }
+  } else {
+    for (int64_t i = 0; i < x.rank(); ++i) {
+      if (x.dims[i] < 0) {
+        set_output(n, PartialShape::unknown(), n.input_dtype(0));
+        return;
+      }
+      drop[i] = x.dims[i] == 1;
+    }
+  }
+  PartialShape out{true, {}};
+  for (int64_t i = 0; i < x.rank(); ++i)
+    if (!drop[i])
+      out.dims.push_back(x.dims[i]);
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_squeeze(const Node &n, const Vals &in, EvalContext &) {
+  return {squeeze(in[0], reduce_axes(n))};
+}
+
+// Concat and stack: inputs of one dtype and compatible shapes.
+PartialShape joined_shape(const Node &n, bool stacking) {
+  PartialShape out;
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    if (n.input_dtype(i) != n.input_dtype(0))
+      bad(n, ErrorKind::Type,
+          std::string("inputs of dtypes ") + dtype_name(n.input_dtype(0)) +
+              " and " + dtype_name(n.input_dtype(i)) + " (input " +
+              std::to_string(i) + ")");
+    const PartialShape &s = n.input_shape(i);
+    if (!s.known_rank)
+      continue;
+    if (!out.known_rank) {
+      out = s;
+      continue;
+    }
+    if (s.rank() != out.rank())
+      bad(n, ErrorKind::Value,
+          "inputs of ranks " + std::to_string(out.rank()) + " and " +
+              std::to_string(s.rank()) + " (shapes " + n.input_shape(0).str() +
+              " and " + s.str() + ")");
+    const int64_t axis =
+        stacking ? -1 : norm_axis(n, n.attr_int("axis"), s.rank());
+    for (int64_t d = 0; d < s.rank(); ++d) {
+      if (d == axis)
+        continue;
+      if (both_known(out.dims[d], s.dims[d]) && out.dims[d] != s.dims[d])
+        bad(n, ErrorKind::Value,
+            "input " + std::to_string(i) + " has shape " + s.str() +
+                ", which does not match " + out.str() + " in dimension " +
+                std::to_string(d));
+      if (out.dims[d] < 0)
+        out.dims[d] = s.dims[d];
+    }
+  }
+  return out;
+}
+
+void infer_concat(Node &n) {
+  PartialShape out = joined_shape(n, false);
+  if (out.known_rank) {
+    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank());
+    int64_t total = 0;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const PartialShape &s = n.input_shape(i);
+      if (!s.known_rank || s.dims[axis] < 0) {
+        total = -1;
+        break;
+      }
+      total += s.dims[axis];
+    }
+    out.dims[axis] = total;
+  }
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_concat(const Node &n, const Vals &in, EvalContext &) {
+  return {cat(in, n.attr_int("axis"))};
+}
+
+void infer_pack(Node &n) {
+  PartialShape out = joined_shape(n, true);
+  if (out.known_rank) {
+    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank() + 1);
+    out.dims.insert(out.dims.begin() + axis,
+                    static_cast<int64_t>(n.inputs.size()));
+  }
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_pack(const Node &n, const Vals &in, EvalContext &) {
+  return {stack(in, n.attr_int("axis"))};
+}
+
+void infer_cast(Node &n) { set_output(n, n.input_shape(0), n.attr_dtype("dtype")); }
+Vals eval_cast(const Node &n, const Vals &in, EvalContext &) {
+  return {cast(in[0], n.attr_dtype("dtype"))};
+}
+
+// StridedSlice over the leading dimensions, with TensorFlow's masks: bit d
+// of begin_mask/end_mask ignores begin[d]/end[d]; of shrink_axis_mask takes
+// the single index begin[d] and drops the dimension.
+struct SliceSpec {
+  std::vector<int64_t> begin, end, strides;
+  int64_t begin_mask, end_mask, shrink;
+};
+
+SliceSpec slice_spec(const Node &n) {
+  SliceSpec s{n.attr_ints("begin"), n.attr_ints("end"), n.attr_ints("strides"),
+              n.attr_int("begin_mask"), n.attr_int("end_mask"),
+              n.attr_int("shrink_axis_mask")};
+  if (s.begin.size() != s.end.size() || s.begin.size() != s.strides.size())
+    bad(n, ErrorKind::Value, "begin, end and strides differ in length");
+  for (size_t d = 0; d < s.strides.size(); ++d)
+    if (s.strides[d] <= 0)
+      bad(n, ErrorKind::Value,
+          "strides must be positive, got " + std::to_string(s.strides[d]));
+  return s;
+}
+
+// The size of dimension d of length `len` after the slice, or -1 if len is
+// unknown; a shrunk index out of range raises.
+int64_t sliced_length(const Node &n, const SliceSpec &s, size_t d,
+                      int64_t len) {
+  if (s.shrink >> d & 1) {
+    if (len >= 0 && (s.begin[d] < -len || s.begin[d] >= len))
+      bad(n, ErrorKind::Index,
+          "index " + std::to_string(s.begin[d]) + " is out of range for " +
+              "dimension " + std::to_string(d) + " of size " +
+              std::to_string(len));
+    return 0;
+  }
+  if (len < 0)
+    return -1;
+  auto clampi = [&](int64_t v) {
+    if (v < 0)
+      v += len;
+    return std::min(std::max<int64_t>(v, 0), len);
+  };
+  int64_t b = (s.begin_mask >> d & 1) ? 0 : clampi(s.begin[d]);
+  int64_t e = (s.end_mask >> d & 1) ? len : clampi(s.end[d]);
+  return e > b ? (e - b + s.strides[d] - 1) / s.strides[d] : 0;
+}
+
+void infer_strided_slice(Node &n) {
+  SliceSpec s = slice_spec(n);
+  const PartialShape &x = n.input_shape(0);
+  if (!x.known_rank) {
+    set_output(n, x, n.input_dtype(0));
+    return;
+  }
+  if (static_cast<int64_t>(s.begin.size()) > x.rank())
+    bad(n, ErrorKind::Index,
+        "too many indices (" + std::to_string(s.begin.size()) +
+            ") for a tensor of shape " + x.str());
+  PartialShape out{true, {}};
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (d >= static_cast<int64_t>(s.begin.size())) {
+      out.dims.push_back(x.dims[d]);
+      continue;
+    }
+    int64_t len = sliced_length(n, s, d, x.dims[d]);
+    if (!(s.shrink >> d & 1))
+      out.dims.push_back(len);
+  }
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_strided_slice(const Node &n, const Vals &in, EvalContext &) {
+  SliceSpec s = slice_spec(n);
+  Tensor y = in[0];
+  int64_t dim = 0; // position in y, which loses shrunk dimensions
+  for (size_t d = 0; d < s.begin.size(); ++d) {
+    if (s.shrink >> d & 1) {
+      sliced_length(n, s, d, y->shape[dim]);
+      y = select(y, dim, s.begin[d]);
+      continue;
+    }
+    std::optional<int64_t> b, e;
+    if (!(s.begin_mask >> d & 1))
+      b = s.begin[d];
+    if (!(s.end_mask >> d & 1))
+      e = s.end[d];
+    y = slice(y, dim, b, e, s.strides[d]);
+    ++dim;
+  }
+  return {y};
+}
+
+void infer_one_hot(Node &n) {
+  if (!is_integral(n.input_dtype(0)))
+    bad(n, ErrorKind::Type,
+        std::string("indices must be integers, got ") +
+            dtype_name(n.input_dtype(0)));
+  if (n.attr_int("depth") < 0)
+    bad(n, ErrorKind::Value,
+        "depth must be >= 0, got " + std::to_string(n.attr_int("depth")));
+  PartialShape s = n.input_shape(0);
+  if (s.known_rank)
+    s.dims.push_back(n.attr_int("depth"));
+  set_output(n, s, n.attr_dtype("dtype"));
+}
+Vals eval_one_hot(const Node &n, const Vals &in, EvalContext &ctx) {
+  Tensor classes =
+      arange(Scalar::from_int(0), Scalar::from_int(n.attr_int("depth")),
+             Scalar::from_int(1), in[0]->dtype, ctx.device);
+  return {cast(binary(OpId::eq, unsqueeze(in[0], -1), classes),
+               n.attr_dtype("dtype"))};
+}
+
+void infer_gather(Node &n) {
+  if (!is_integral(n.input_dtype(1)))
+    bad(n, ErrorKind::Type,
+        std::string("indices must be integers, got ") +
+            dtype_name(n.input_dtype(1)));
+  const PartialShape &p = n.input_shape(0), &i = n.input_shape(1);
+  if (!p.known_rank || !i.known_rank) {
+    set_output(n, PartialShape::unknown(), n.input_dtype(0));
+    return;
+  }
+  const int64_t axis = norm_axis(n, n.attr_int("axis"), p.rank());
+  PartialShape out{true, {p.dims.begin(), p.dims.begin() + axis}};
+  out.dims.insert(out.dims.end(), i.dims.begin(), i.dims.end());
+  out.dims.insert(out.dims.end(), p.dims.begin() + axis + 1, p.dims.end());
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
+  const Tensor &p = in[0], &idx = in[1];
+  const int64_t axis = n.attr_int("axis") < 0 ? n.attr_int("axis") + p->ndim()
+                                              : n.attr_int("axis");
+  Tensor flat = reshape(cast(idx, DType::Int64), Dims{idx->numel()});
+  Tensor picked = index_select(p, axis, flat);
+  Dims shape;
+  for (int64_t d = 0; d < axis; ++d)
+    shape.push_back(p->shape[d]);
+  for (int64_t d : idx->shape)
+    shape.push_back(d);
+  for (int64_t d = axis + 1; d < p->ndim(); ++d)
+    shape.push_back(p->shape[d]);
+  return {reshape(picked, shape)};
+}
+
+void infer_shape(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  set_output(n, x.known_rank ? PartialShape{true, {x.rank()}}
+                             : PartialShape::of_rank(1),
+             DType::Int64);
+}
+Vals eval_shape(const Node &, const Vals &in, EvalContext &ctx) {
+  Tensor y = empty(Dims{in[0]->ndim()}, DType::Int64, kCPU);
+  if (in[0]->ndim())
+    std::memcpy(y->data_ptr(), in[0]->shape.data(),
+                sizeof(int64_t) * in[0]->shape.size());
+  return {to_device(y, ctx.device)};
+}
+
+// --- convolution and pooling (NHWC) ----------------------------------------------------
+
+struct Window {
+  int64_t kh, kw, sh, sw, dh = 1, dw = 1;
+  bool same;
+};
+
+std::vector<int64_t> pair_attr(const Node &n, const char *key) {
+  std::vector<int64_t> v = n.attr_ints(key);
+  if (v.size() == 4) // TensorFlow's [1, h, w, 1]
+    v = {v[1], v[2]};
+  if (v.size() != 2 || v[0] < 1 || v[1] < 1)
+    bad(n, ErrorKind::Value,
+        std::string(key) + " must be two positive numbers (or [1, h, w, 1])");
+  return v;
+}
+
+Window window_of(const Node &n, int64_t kh, int64_t kw) {
+  std::vector<int64_t> s = pair_attr(n, "strides");
+  Window w{kh, kw, s[0], s[1], 1, 1, false};
+  if (n.has_attr("dilations")) {
+    std::vector<int64_t> d = pair_attr(n, "dilations");
+    w.dh = d[0];
+    w.dw = d[1];
+  }
+  const std::string &p = n.attr_string("padding");
+  if (p != "SAME" && p != "VALID")
+    bad(n, ErrorKind::Value, "padding must be 'SAME' or 'VALID', got '" + p +
+                                 "'");
+  w.same = p == "SAME";
+  return w;
+}
+
+// Output length and the padding before/after of one spatial dimension.
+struct Span {
+  int64_t out = -1, before = 0, after = 0;
+};
+Span span(const Node &n, int64_t len, int64_t k, int64_t s, int64_t d,
+          bool same) {
+  const int64_t reach = (k - 1) * d + 1;
+  if (len < 0)
+    return {};
+  if (same) {
+    const int64_t out = (len + s - 1) / s;
+    const int64_t total = std::max<int64_t>((out - 1) * s + reach - len, 0);
+    return {out, total / 2, total - total / 2};
+  }
+  if (len < reach)
+    bad(n, ErrorKind::Value,
+        "a window of " + std::to_string(reach) +
+            " does not fit an input of " + std::to_string(len) +
+            " with VALID padding");
+  return {(len - reach) / s + 1, 0, 0};
+}
+
+void infer_window(Node &n, int64_t kh, int64_t kw, int64_t out_c) {
+  const PartialShape &x = n.input_shape(0);
+  if (!x.known_rank) {
+    set_output(n, PartialShape::of_rank(4), n.input_dtype(0));
+    return;
+  }
+  if (x.rank() != 4)
+    bad(n, ErrorKind::Value, "input must be NHWC (rank 4), got shape " + x.str());
+  Window w = window_of(n, kh, kw);
+  PartialShape out{true,
+                   {x.dims[0], span(n, x.dims[1], kh, w.sh, w.dh, w.same).out,
+                    span(n, x.dims[2], kw, w.sw, w.dw, w.same).out, out_c}};
+  set_output(n, out, n.input_dtype(0));
+}
+
+void infer_conv2d(Node &n) {
+  const PartialShape &f = n.input_shape(1);
+  if (!f.known_rank || f.rank() != 4 || !f.fully_known())
+    bad(n, ErrorKind::Value,
+        "filter must have a known HWIO shape, got " + f.str());
+  const PartialShape &x = n.input_shape(0);
+  if (x.known_rank && x.rank() == 4 && x.dims[3] >= 0 && x.dims[3] != f.dims[2])
+    bad(n, ErrorKind::Value,
+        "input of shape " + x.str() + " has " + std::to_string(x.dims[3]) +
+            " channels, the filter of shape " + f.str() + " expects " +
+            std::to_string(f.dims[2]));
+  if (n.input_dtype(0) != n.input_dtype(1))
+    bad(n, ErrorKind::Type,
+        std::string("input and filter of dtypes ") +
+            dtype_name(n.input_dtype(0)) + " and " +
+            dtype_name(n.input_dtype(1)));
+  infer_window(n, f.dims[0], f.dims[1], f.dims[3]);
+}
+
+// x (N, C, H, W) padded by cat with `value`: pads are (top, bottom, left,
+// right).
+Tensor pad_nchw(const Tensor &x, int64_t top, int64_t bottom, int64_t left,
+                int64_t right, double value) {
+  Tensor y = x;
+  auto block = [&](const Tensor &like, int64_t dim, int64_t size) {
+    Dims s = like->shape;
+    s[dim] = size;
+    return full(s, Scalar::from_double(value), like->dtype, like->device);
+  };
+  if (top || bottom) {
+    std::vector<Tensor> parts;
+    if (top)
+      parts.push_back(block(y, 2, top));
+    parts.push_back(y);
+    if (bottom)
+      parts.push_back(block(y, 2, bottom));
+    y = cat(parts, 2);
+  }
+  if (left || right) {
+    std::vector<Tensor> parts;
+    if (left)
+      parts.push_back(block(y, 3, left));
+    parts.push_back(y);
+    if (right)
+      parts.push_back(block(y, 3, right));
+    y = cat(parts, 3);
+  }
+  return y;
+}
+
+// Brings x (NHWC) to NCHW with its padding: the core's symmetric padding
+// where TensorFlow's is symmetric, explicit rows and columns otherwise.
+Tensor to_padded_nchw(const Node &n, const Tensor &x, const Window &w,
+                      double value, Conv2dGeometry *g) {
+  Tensor y = permute(x, Dims{0, 3, 1, 2});
+  Span h = span(n, x->shape[1], w.kh, w.sh, w.dh, w.same);
+  Span v = span(n, x->shape[2], w.kw, w.sw, w.dw, w.same);
+  g->stride[0] = w.sh;
+  g->stride[1] = w.sw;
+  g->dilation[0] = w.dh;
+  g->dilation[1] = w.dw;
+  if (h.before == h.after && v.before == v.after) {
+    g->padding[0] = h.before;
+    g->padding[1] = v.before;
+    return y;
+  }
+  return pad_nchw(y, h.before, h.after, v.before, v.after, value);
+}
+
+Tensor to_nhwc(const Tensor &y) { return permute(y, Dims{0, 2, 3, 1}); }
+
+Vals eval_conv2d(const Node &n, const Vals &in, EvalContext &) {
+  const Tensor &f = in[1];
+  Window w = window_of(n, f->shape[0], f->shape[1]);
+  Conv2dGeometry g;
+  Tensor x = to_padded_nchw(n, in[0], w, 0.0, &g);
+  Tensor weight = permute(f, Dims{3, 2, 0, 1}); // HWIO -> OIHW
+  return {to_nhwc(conv2d(x, weight, std::nullopt, g, 1))};
+}
+
+void infer_pool(Node &n) {
+  std::vector<int64_t> k = pair_attr(n, "ksize");
+  const PartialShape &x = n.input_shape(0);
+  infer_window(n, k[0], k[1], x.known_rank && x.rank() == 4 ? x.dims[3] : -1);
+}
+
+constexpr int kMaxPool = 0, kAvgPool = 1;
+
+Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
+  std::vector<int64_t> k = pair_attr(n, "ksize");
+  Window w = window_of(n, k[0], k[1]);
+  Conv2dGeometry g;
+  if (n.def->code == kMaxPool) {
+    Tensor x = to_padded_nchw(n, in[0], w,
+                              -std::numeric_limits<double>::infinity(), &g);
+    return {to_nhwc(max_pool2d(x, k[0], k[1], g))};
+  }
+  // Average over the taps inside the image, as TensorFlow: the windowed
+  // sum of the zero-padded input over the windowed count of image taps.
+  Conv2dGeometry gm;
+  Tensor x = to_padded_nchw(n, in[0], w, 0.0, &g);
+  Dims ones_shape{1, 1, in[0]->shape[1], in[0]->shape[2]};
+  Tensor ones = full(ones_shape, Scalar::from_int(1), in[0]->dtype,
+                     in[0]->device);
+  Tensor mask = to_padded_nchw(n, permute(ones, Dims{0, 2, 3, 1}), w, 0.0, &gm);
+  Tensor sum = avg_pool2d(x, k[0], k[1], g, true);
+  Tensor count = avg_pool2d(mask, k[0], k[1], gm, true);
+  return {to_nhwc(binary(OpId::div, sum, count))};
+}
+
+// --- random ---------------------------------------------------------------------------
+
+constexpr int kNormal = 0, kUniform = 1;
+
+void infer_random(Node &n) {
+  if (!is_floating(n.attr_dtype("dtype")))
+    bad(n, ErrorKind::Type,
+        std::string("needs a floating dtype, got ") +
+            dtype_name(n.attr_dtype("dtype")));
+  PartialShape s = n.inputs.empty() ? n.attr_shape("shape") : n.input_shape(0);
+  if (n.inputs.empty() && !s.fully_known())
+    bad(n, ErrorKind::Value, "needs a fully known shape, got " + s.str());
+  set_output(n, s, n.attr_dtype("dtype"));
+}
+Vals eval_random(const Node &n, const Vals &in, EvalContext &ctx) {
+  Dims shape = in.empty() ? n.attr_shape("shape").concrete() : in[0]->shape;
+  const uint64_t seed = static_cast<uint64_t>(n.attr_int("seed"));
+  const uint64_t offset =
+      ctx.session.take_random(&n, static_cast<uint64_t>(shape_numel(shape)));
+  const DType t = n.attr_dtype("dtype");
+  if (n.def->code == kNormal)
+    return {randn_seeded(shape, t, ctx.device, seed, offset)};
+  return {rand_seeded(shape, t, ctx.device, seed, offset)};
+}
+
+// --- the table -----------------------------------------------------------------------
+
+#define UNARY(name, id)                                                        \
+  OpDef { name, 1, 1, infer_unary, eval_unary, OpKind::Compute, id }
+#define BINARY(name, id)                                                       \
+  OpDef {                                                                      \
+    name, 2, 2, infer_binary, eval_binary, OpKind::Compute,                    \
+        static_cast<int>(OpId::id)                                             \
+  }
+#define REDUCE(name, id)                                                       \
+  OpDef {                                                                      \
+    name, 1, 1, infer_reduce, eval_reduce, OpKind::Compute,                    \
+        static_cast<int>(OpId::id)                                             \
+  }
+#define ID(x) static_cast<int>(OpId::x)
+
+const OpDef kOps[] = {
+    {"Placeholder", 0, 0, infer_placeholder, nullptr, OpKind::Placeholder},
+    {"Const", 0, 0, infer_const, eval_const},
+    {"Variable", 0, 0, infer_variable, nullptr, OpKind::Variable},
+    {"Assign", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(copy)},
+    {"AssignAdd", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(add)},
+    {"AssignSub", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(sub)},
+    {"Identity", 1, 1, infer_identity, eval_identity},
+    {"NoOp", 0, 0, infer_noop, nullptr, OpKind::NoOp},
+    {"Gradients", 2, -1, infer_gradients, nullptr, OpKind::Gradients},
+    UNARY("Neg", ID(neg)),
+    UNARY("Abs", ID(abs)),
+    UNARY("Sign", ID(sign)),
+    UNARY("Exp", ID(exp)),
+    UNARY("Log", ID(log)),
+    UNARY("Sqrt", ID(sqrt)),
+    UNARY("Rsqrt", ID(rsqrt)),
+    UNARY("Square", kSquare),
+    UNARY("Reciprocal", ID(reciprocal)),
+    UNARY("Sin", ID(sin)),
+    UNARY("Cos", ID(cos)),
+    UNARY("Tanh", ID(tanh)),
+    UNARY("Sigmoid", ID(sigmoid)),
+    UNARY("Relu", ID(relu)),
+    UNARY("Erf", ID(erf)),
+    UNARY("Log1p", ID(log1p)),
+    UNARY("Floor", ID(floor)),
+    UNARY("Ceil", ID(ceil)),
+    UNARY("Round", ID(round)),
+    UNARY("LogicalNot", ID(logical_not)),
+    BINARY("Add", add),
+    BINARY("Sub", sub),
+    BINARY("Mul", mul),
+    BINARY("RealDiv", div),
+    BINARY("Pow", pow),
+    BINARY("Maximum", maximum),
+    BINARY("Minimum", minimum),
+    BINARY("FloorDiv", floor_divide),
+    BINARY("FloorMod", remainder),
+    BINARY("Equal", eq),
+    BINARY("NotEqual", ne),
+    BINARY("Less", lt),
+    BINARY("LessEqual", le),
+    BINARY("Greater", gt),
+    BINARY("GreaterEqual", ge),
+    BINARY("LogicalAnd", logical_and),
+    BINARY("LogicalOr", logical_or),
+    {"Select", 3, 3, infer_select, eval_select},
+    {"ZerosLike", 1, 1, infer_like, eval_like, OpKind::Compute, 0},
+    {"OnesLike", 1, 1, infer_like, eval_like, OpKind::Compute, 1},
+    {"MatMul", 2, 2, infer_matmul, eval_matmul},
+    REDUCE("Sum", sum),
+    REDUCE("Mean", mean),
+    REDUCE("Max", max),
+    REDUCE("Min", min),
+    REDUCE("Prod", prod),
+    {"ArgMax", 1, 1, infer_arg_reduce, eval_arg_reduce, OpKind::Compute,
+     ID(argmax)},
+    {"ArgMin", 1, 1, infer_arg_reduce, eval_arg_reduce, OpKind::Compute,
+     ID(argmin)},
+    {"Softmax", 1, 1, infer_softmax, eval_softmax, OpKind::Compute,
+     ID(softmax)},
+    {"LogSoftmax", 1, 1, infer_softmax, eval_softmax, OpKind::Compute,
+     ID(log_softmax)},
+    {"Reshape", 1, 1, infer_reshape, eval_reshape},
+    {"Transpose", 1, 1, infer_transpose, eval_transpose},
+    {"ExpandDims", 1, 1, infer_expand_dims, eval_expand_dims},
+    {"Squeeze", 1, 1, infer_squeeze, eval_squeeze},
+    {"ConcatV2", 1, -1, infer_concat, eval_concat},
+    {"Pack", 1, -1, infer_pack, eval_pack},
+    {"Cast", 1, 1, infer_cast, eval_cast},
+    {"StridedSlice", 1, 1, infer_strided_slice, eval_strided_slice},
+    {"OneHot", 1, 1, infer_one_hot, eval_one_hot},
+    {"GatherV2", 2, 2, infer_gather, eval_gather},
+    {"Shape", 1, 1, infer_shape, eval_shape},
+    {"Conv2D", 2, 2, infer_conv2d, eval_conv2d},
+    {"MaxPool", 1, 1, infer_pool, eval_pool, OpKind::Compute, kMaxPool},
+    {"AvgPool", 1, 1, infer_pool, eval_pool, OpKind::Compute, kAvgPool},
+    {"RandomStandardNormal", 0, 0, infer_random, eval_random, OpKind::Compute,
+     kNormal},
+    {"RandomUniform", 0, 0, infer_random, eval_random, OpKind::Compute,
+     kUniform},
+    {"RandomUniformLike", 1, 1, infer_random, eval_random, OpKind::Compute,
+     kUniform},
+};
+
+#undef UNARY
+#undef BINARY
+#undef REDUCE
+#undef ID
+
+} // namespace
+
+PartialShape broadcast(const Node &n, const PartialShape &a,
+                       const PartialShape &b) {
+  if (!a.known_rank || !b.known_rank)
+    return PartialShape::unknown();
+  const size_t r = std::max(a.dims.size(), b.dims.size());
+  PartialShape out = PartialShape::of_rank(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t x = i < r - a.dims.size() ? 1 : a.dims[i - (r - a.dims.size())];
+    const int64_t y = i < r - b.dims.size() ? 1 : b.dims[i - (r - b.dims.size())];
+    if (x == 1)
+      out.dims[i] = y;
+    else if (y == 1)
+      out.dims[i] = x;
+    else if (x < 0 || y < 0)
+      out.dims[i] = std::max(x, y) >= 0 ? std::max(x, y) : -1;
+    else if (x != y)
+      bad(n, ErrorKind::Value,
+          "shapes " + a.str() + " and " + b.str() +
+              " do not broadcast (dimension " + std::to_string(i) + ": " +
+              std::to_string(x) + " vs " + std::to_string(y) + ")");
+    else
+      out.dims[i] = x;
+  }
+  return out;
+}
+
+const OpDef *find_op_def(const std::string &name) {
+  static const std::unordered_map<std::string, const OpDef *> table = [] {
+    std::unordered_map<std::string, const OpDef *> t;
+    for (const OpDef &d : kOps)
+      t[d.name] = &d;
+    return t;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : it->second;
+}
+
+} // namespace devrt::graph
