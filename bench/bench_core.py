@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
-from common import compare, try_import_torch  # noqa: E402
+from common import blas_setting, compare, try_import_torch  # noqa: E402
 
 
 def bench_matmul(sizes: list[int], torch) -> list[tuple]:
@@ -74,6 +74,7 @@ def main() -> None:
     print(
         f"devrt {devrt.__version__}, numpy {np.__version__}, torch {torch.__version__ if torch else 'not installed'}"
     )
+    print(blas_setting())
     print("speed ratios > 1 mean devrt is faster\n")
     report(bench_matmul(args.sizes, torch))
     report(bench_small_ops(torch))

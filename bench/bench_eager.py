@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
-from common import compare, try_import_torch  # noqa: E402
+from common import blas_setting, compare, try_import_torch  # noqa: E402
 
 
 def two_layer_step(lib, n=64, d_in=1000, h=100, d_out=10, lr=1e-6):
@@ -127,6 +127,7 @@ def peak_memory_two_layer(torch) -> dict[str, float]:
 def main() -> None:
     torch = try_import_torch()
     print(f"devrt {devrt.__version__}, torch {torch.__version__ if torch else 'not installed'}")
+    print(blas_setting())
     print("time per step; speed ratio > 1 means devrt is faster\n")
     cases = [
         ("two-layer step (64x1000x100x10)", two_layer_step),

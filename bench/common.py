@@ -46,6 +46,13 @@ def compare(
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def blas_setting() -> str:
+    """OpenBLAS's kernel choice for this run, for the benchmark headers."""
+    import os
+
+    return f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(auto)')}"
+
+
 def try_import_torch():
     try:
         import torch

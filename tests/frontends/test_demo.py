@@ -15,6 +15,13 @@ def test_eager_row_trains_on_cpu():
     assert row.ms_per_step > 0
 
 
+def test_graph_row_trains_on_cpu():
+    row = demo.graph("cpu", steps=30)
+    assert row.error is None
+    assert row.last_loss < row.first_loss / 10
+    assert row.ms_per_step > 0
+
+
 def test_demo_command_prints_a_row_per_device():
     out = subprocess.run(
         [sys.executable, "-m", "devrt", "demo", "--steps", "20"],
@@ -23,5 +30,7 @@ def test_demo_command_prints_a_row_per_device():
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines() if line.startswith("eager")]
-    assert any(" cpu " in line for line in rows)
+    lines = out.stdout.splitlines()
+    for frontend in ("eager", "graph"):
+        rows = [line for line in lines if line.startswith(frontend)]
+        assert any(" cpu " in line and "skipped" not in line for line in rows), out.stdout

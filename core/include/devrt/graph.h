@@ -140,6 +140,8 @@ public:
   struct Plan;
   // Counter of random numbers drawn by a random node in this session.
   uint64_t take_random(const Node *node, uint64_t count);
+  // A value a node keeps across runs (a constant copied to its device).
+  Tensor &resident(const Node *node) { return resident_[node]; }
 
 private:
   Plan &plan_for(const std::vector<Output> &fetches,
@@ -157,6 +159,7 @@ private:
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;
   std::unordered_map<const Node *, Tensor> variables_;
   std::unordered_map<const Node *, uint64_t> random_counters_;
+  std::unordered_map<const Node *, Tensor> resident_;
   std::vector<std::string> log_;
   std::unordered_map<const Node *, bool> logged_;
   SessionStats stats_;

@@ -127,6 +127,7 @@ void Session::close() {
   closed_ = true;
   plans_.clear();
   variables_.clear();
+  resident_.clear();
 }
 
 Tensor Session::variable(const Node *var) const {

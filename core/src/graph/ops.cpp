@@ -55,7 +55,10 @@ void infer_const(Node &n) {
   set_output(n, PartialShape::of(v->shape), v->dtype);
 }
 Vals eval_const(const Node &n, const Vals &, EvalContext &ctx) {
-  return {to_device(n.attr_tensor("value"), ctx.device)};
+  Tensor &v = ctx.session.resident(&n); // copied to its device once
+  if (!v || v->device != ctx.device)
+    v = to_device(n.attr_tensor("value"), ctx.device);
+  return {v};
 }
 
 void infer_noop(Node &n) {

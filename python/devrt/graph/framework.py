@@ -1,0 +1,859 @@
+"""The graph, its operations and tensors: ``tf.Graph``, ``tf.Operation``,
+``tf.Tensor``, the default-graph stack, name scopes, device scopes,
+control dependencies, collections and ``convert_to_tensor``.
+
+A ``Graph`` wraps the core's ``_C.Graph``; every ``Operation`` wraps one
+node of it and every ``Tensor`` names one output ``(node, index)``. The
+Python side keeps what TensorFlow keeps on its Python side too: the names
+in use (so that names are unique as in TF: ``MatMul``, ``MatMul_1``,
+``layer1/MatMul``), the scope stacks and the collections. Shapes and
+dtypes always come from the core, which infers them when a node is built.
+
+Difference from TensorFlow: the name, device and control-dependency stacks
+belong to the graph, not to the graph and the thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+import devrt
+from devrt import _C
+from devrt.graph import dtypes
+from devrt.graph.tensor_shape import TensorShape
+
+__all__ = [
+    "Graph",
+    "GraphKeys",
+    "Operation",
+    "Tensor",
+    "add_to_collection",
+    "add_to_collections",
+    "colocate_with",
+    "control_dependencies",
+    "convert_to_tensor",
+    "device",
+    "get_collection",
+    "get_collection_ref",
+    "get_default_graph",
+    "init_scope",
+    "name_scope",
+    "reset_default_graph",
+]
+
+_VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+_VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
+# Parts of a TF device string that name a machine; devrt runs in one process.
+_JOB_PARTS = re.compile(r"/(job|replica|task):[^/]*")
+
+
+class GraphKeys:
+    """``tf.GraphKeys``: the names of the standard collections."""
+
+    GLOBAL_VARIABLES = "variables"
+    LOCAL_VARIABLES = "local_variables"
+    MODEL_VARIABLES = "model_variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    SUMMARIES = "summaries"
+    QUEUE_RUNNERS = "queue_runners"
+    TABLE_INITIALIZERS = "table_initializer"
+    ASSET_FILEPATHS = "asset_filepaths"
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+    REGULARIZATION_LOSSES = "regularization_losses"
+    CONCATENATED_VARIABLES = "concatenated_variables"
+    SAVERS = "savers"
+    WEIGHTS = "weights"
+    BIASES = "biases"
+    ACTIVATIONS = "activations"
+    UPDATE_OPS = "update_ops"
+    LOSSES = "losses"
+    TRAIN_OP = "train_op"
+    INIT_OP = "init_op"
+    LOCAL_INIT_OP = "local_init_op"
+    READY_OP = "ready_op"
+    GLOBAL_STEP = "global_step"
+    VARIABLES = GLOBAL_VARIABLES
+
+
+# --- tensors and operations -------------------------------------------------------
+
+
+class Tensor:
+    """``tf.Tensor``: the symbolic output `value_index` of an Operation.
+
+    Arithmetic, comparison (``< <= > >=``), ``@`` and indexing operators build
+    nodes (installed by ``math_ops`` and ``array_ops``); ``==`` and hashing
+    are by identity, as in TF1 graph mode. The same output always gives the
+    same Tensor object, so Tensors work as dict keys (feeds).
+    """
+
+    # NumPy defers to the reflected operators (np_array + tensor builds a node).
+    __array_ufunc__ = None
+    __array_priority__ = 100
+
+    def __init__(self, op: Operation, value_index: int) -> None:
+        self._op = op
+        self._value_index = value_index
+        self._shape_override: TensorShape | None = None
+
+    @property
+    def op(self) -> Operation:
+        return self._op
+
+    @property
+    def value_index(self) -> int:
+        return self._value_index
+
+    @property
+    def graph(self) -> Graph:
+        return self._op.graph
+
+    @property
+    def name(self) -> str:
+        return f"{self._op.name}:{self._value_index}"
+
+    @property
+    def device(self) -> str:
+        return self._op.device
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.as_dtype(self._op._node.dtype(self._value_index))
+
+    @property
+    def shape(self) -> TensorShape:
+        inferred = TensorShape(self._op._node.shape(self._value_index))
+        if self._shape_override is not None:
+            return inferred.merge_with(self._shape_override)
+        return inferred
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    def set_shape(self, shape: Any) -> None:
+        """Refines the static shape seen from Python (``.shape``).
+
+        Difference from TensorFlow: the core's node keeps the shape it
+        inferred, so ops built on this tensor infer from that; the refined
+        shape serves Python code such as layers that read ``x.shape``."""
+        merged = self.shape.merge_with(TensorShape(shape))
+        self._shape_override = merged
+
+    def consumers(self) -> list[Operation]:
+        """The operations that take this tensor as a data input."""
+        out = []
+        for op in self.graph._ops:
+            if any(n.id == self._op._id and i == self._value_index for n, i in op._node.inputs):
+                out.append(op)
+        return out
+
+    def eval(self, feed_dict: Any = None, session: Any = None) -> Any:
+        """The value of this tensor in `session` (default: the default session)."""
+        from devrt.graph import session as session_mod
+
+        return session_mod._run_with_default(self, feed_dict, session, "Tensor.eval")
+
+    def _as_node_output(self) -> tuple[Any, int]:
+        return (self._op._node, self._value_index)
+
+    # Symbolic tensors have no truth value, length or elements.
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "Using a `tf.Tensor` as a Python `bool` is not allowed. Use `if t is not None:` "
+            "instead of `if t:` to test if a tensor is defined, and use TensorFlow ops such "
+            "as tf.cond to execute subgraphs conditioned on the value of a tensor."
+        )
+
+    def __len__(self) -> int:
+        raise TypeError(
+            f"len is not well defined for symbolic Tensors ({self.name}). "
+            "Please call `x.shape` rather than `len(x)` for shape information."
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(
+            "Tensor objects are only iterable when eager execution is enabled. "
+            "To iterate over this tensor use tf.unstack."
+        )
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise NotImplementedError(
+            f"Cannot convert a symbolic Tensor ({self.name}) to a numpy array; "
+            "fetch it with Session.run"
+        )
+
+    def __repr__(self) -> str:
+        return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
+
+    def __str__(self) -> str:
+        return f'Tensor("{self.name}", shape={self.shape}, dtype={self.dtype.name})'
+
+
+class Operation:
+    """``tf.Operation``: one node of the graph."""
+
+    def __init__(self, graph: Graph, node: Any) -> None:
+        self._graph = graph
+        self._node = node
+        self._id = node.id
+        self._outputs = tuple(Tensor(self, i) for i in range(node.num_outputs))
+
+    @property
+    def name(self) -> str:
+        return self._node.name
+
+    @property
+    def type(self) -> str:
+        return self._node.op
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def device(self) -> str:
+        """The device string as given in the ``tf.device`` scope ("" for none).
+
+        Difference from TensorFlow: the string is not canonicalised."""
+        return self._node.device
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        return [self._graph._op_of(n)._outputs[i] for n, i in self._node.inputs]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        return list(self._outputs)
+
+    @property
+    def control_inputs(self) -> list[Operation]:
+        return [self._graph._op_of(n) for n in self._node.control_inputs]
+
+    def values(self) -> tuple[Tensor, ...]:
+        return self._outputs
+
+    def get_attr(self, name: str) -> Any:
+        """The attribute `name`: dtypes as DType objects, ``value`` of a Const
+        as a devrt Tensor."""
+        attrs = self._node.attrs
+        if name not in attrs:
+            raise ValueError(f"[Operation.get_attr] {self.type} '{self.name}' has no attr {name!r}")
+        value = attrs[name]
+        return dtypes.as_dtype(value) if isinstance(value, _C.dtype) else value
+
+    @property
+    def node_def(self) -> dict[str, Any]:
+        """A plain dict standing for TF's NodeDef: name, op, input, device, attr."""
+        inputs = [t.name for t in self.inputs] + [f"^{op.name}" for op in self.control_inputs]
+        return {
+            "name": self.name,
+            "op": self.type,
+            "input": inputs,
+            "device": self.device,
+            "attr": dict(self._node.attrs),
+        }
+
+    def run(self, feed_dict: Any = None, session: Any = None) -> None:
+        """Runs this operation in `session` (default: the default session)."""
+        from devrt.graph import session as session_mod
+
+        session_mod._run_with_default(self, feed_dict, session, "Operation.run")
+
+    def __repr__(self) -> str:
+        return f"<tf.Operation '{self.name}' type={self.type}>"
+
+
+def _is_tensor_like(value: Any) -> bool:
+    return isinstance(value, Tensor) or hasattr(value, "_to_tensor")
+
+
+# --- the graph --------------------------------------------------------------------
+
+
+class Graph:
+    """``tf.Graph``: a graph of the core plus TF's Python-side bookkeeping."""
+
+    def __init__(self) -> None:
+        self._c = _C.Graph()
+        self._ops: list[Operation] = []
+        self._names_in_use: dict[str, int] = {}
+        self._name_stack = ""
+        self._device_stack: list[str | None] = []
+        # Entries are lists of Operations; None clears the ones below it.
+        self._control_stack: list[list[Operation] | None] = []
+        self._collections: dict[str, list[Any]] = {}
+        self._finalized = False
+        self.seed: int | None = None
+        # Python objects the graph knows about, keyed by node id or name.
+        self._variables: dict[int, Any] = {}
+        self._var_store: dict[str, Any] = {}
+        self._var_scope_stack: list[Any] = []
+        self._var_scope_counts: dict[str, int] = {}
+        self._object_uids: dict[str, int] = {}
+
+    # --- operations ---------------------------------------------------------------
+
+    def _op_of(self, node: Any) -> Operation:
+        return self._ops[node.id]
+
+    def _create_op(
+        self,
+        op_type: str,
+        inputs: list[Tensor],
+        attrs: dict[str, Any] | None = None,
+        name: str | None = None,
+        control_inputs: list[Operation] | None = None,
+    ) -> Operation:
+        """Adds a node of IR op `op_type`; `name` ending in "/" is taken as is
+        (a scope name), any other is made unique in the current name scope."""
+        if self._finalized:
+            raise RuntimeError("Graph is finalized and cannot be modified.")
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"[{op_type}] inputs must be Tensors, got {type(t).__name__}")
+            if t.graph is not self:
+                raise ValueError(
+                    f"[{op_type}] Tensor {t.name} must be from the same graph as the op being built"
+                )
+        name = name or op_type
+        if name.endswith("/"):
+            name = name[:-1]
+        else:
+            if not _VALID_OP_NAME.match(name):
+                raise ValueError(f"[{op_type}] '{name}' is not a valid node name")
+            name = self.unique_name(name)
+        controls: list[Operation] = []
+        seen: set[int] = set()
+        for op in self._current_control_inputs() + list(control_inputs or []):
+            if op._id not in seen:
+                seen.add(op._id)
+                controls.append(op)
+        node = self._c.add_node(
+            op_type,
+            [t._as_node_output() for t in inputs],
+            dict(attrs or {}),
+            name,
+            self._current_device(),
+            [op._node for op in controls],
+        )
+        return self._register(node)
+
+    def _register(self, node: Any) -> Operation:
+        op = Operation(self, node)
+        if node.id != len(self._ops):
+            raise RuntimeError(
+                f"[Graph] node '{node.name}' has id {node.id}, expected {len(self._ops)}"
+            )
+        self._ops.append(op)
+        return op
+
+    def get_operations(self) -> list[Operation]:
+        return list(self._ops)
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        if not isinstance(name, str):
+            raise TypeError(f"Operation names are strings (or similar), not {type(name).__name__}")
+        try:
+            return self._op_of(self._c.get(name))
+        except KeyError:
+            raise KeyError(f"The name {name!r} refers to an Operation not in the graph.") from None
+
+    def get_tensor_by_name(self, name: str) -> Tensor:
+        if not isinstance(name, str):
+            raise TypeError(f"Tensor names are strings (or similar), not {type(name).__name__}")
+        return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
+
+    def as_graph_element(
+        self, obj: Any, allow_tensor: bool = True, allow_operation: bool = True
+    ) -> Tensor | Operation:
+        """The Tensor or Operation that `obj` (one of them, a Variable, or a
+        name "op" / "op:i") stands for in this graph."""
+        if hasattr(obj, "_graph_element"):
+            obj = obj._graph_element()
+        if isinstance(obj, str):
+            if ":" in obj:
+                op_name, _, index = obj.rpartition(":")
+                if not allow_tensor:
+                    raise ValueError(f"Can not convert {obj!r} to an Operation")
+                try:
+                    i = int(index)
+                except ValueError:
+                    raise ValueError(
+                        f"The name {obj!r} looks a like a Tensor name, but is not a valid one. "
+                        'Tensor names must be of the form "<op_name>:<output_index>".'
+                    ) from None
+                try:
+                    op = self._op_of(self._c.get(op_name))
+                except KeyError:
+                    raise KeyError(
+                        f"The name {obj!r} refers to a Tensor which does not exist. "
+                        f"The operation, {op_name!r}, does not exist in the graph."
+                    ) from None
+                if not 0 <= i < len(op._outputs):
+                    raise KeyError(
+                        f"The name {obj!r} refers to a Tensor which does not exist. The "
+                        f"operation, {op_name!r}, exists but only has {len(op._outputs)} outputs."
+                    )
+                return op._outputs[i]
+            if not allow_operation:
+                raise ValueError(
+                    f"The name {obj!r} refers to an Operation, not a Tensor. Tensor names "
+                    'must be of the form "<op_name>:<output_index>".'
+                )
+            return self.get_operation_by_name(obj)
+        if isinstance(obj, Tensor) and allow_tensor:
+            if obj.graph is not self:
+                raise ValueError(f"Tensor {obj} is not an element of this graph.")
+            return obj
+        if isinstance(obj, Operation) and allow_operation:
+            if obj.graph is not self:
+                raise ValueError(f"Operation {obj} is not an element of this graph.")
+            return obj
+        kinds = " or ".join(
+            k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok
+        )
+        raise TypeError(f"Can not convert a {type(obj).__name__} into a {kinds}.")
+
+    @property
+    def version(self) -> int:
+        return len(self._ops)
+
+    @property
+    def _last_id(self) -> int:
+        return len(self._ops)
+
+    def finalize(self) -> None:
+        """Makes the graph read-only (new ops raise RuntimeError)."""
+        self._finalized = True
+
+    @property
+    def finalized(self) -> bool:
+        return self._finalized
+
+    def _unsafe_unfinalize(self) -> None:
+        self._finalized = False
+
+    # --- default graph --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Graph]:
+        """Makes this the default graph inside the ``with`` block."""
+        _stack.graphs.append(self)
+        try:
+            yield self
+        finally:
+            _remove_last(_stack.graphs, self)
+
+    # --- names ----------------------------------------------------------------------
+
+    def unique_name(self, name: str, mark_as_used: bool = True) -> str:
+        """`name` prefixed by the current name scope and suffixed "_<n>" when
+        taken, compared case-insensitively, exactly as TF does."""
+        if self._name_stack:
+            name = self._name_stack + "/" + name
+        key = name.lower()
+        i = self._names_in_use.get(key, 0)
+        if mark_as_used:
+            self._names_in_use[key] = i + 1
+        if i > 0:
+            base = key
+            while key in self._names_in_use:
+                key = f"{base}_{i}"
+                i += 1
+            if mark_as_used:
+                self._names_in_use[key] = 1
+            name = f"{name}_{i - 1}"
+        return name
+
+    def _mark_name_used(self, name: str) -> None:
+        """Marks `name` and the scopes above it as taken (for imported nodes)."""
+        parts = name.split("/")
+        for k in range(1, len(parts) + 1):
+            key = "/".join(parts[:k]).lower()
+            self._names_in_use[key] = max(self._names_in_use.get(key, 0), 1)
+
+    def get_name_scope(self) -> str:
+        return self._name_stack
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str | None) -> Iterator[str]:
+        """``Graph.name_scope``: a new (unique) scope under the current one;
+        a name ending in "/" is re-entered as is, None or "" resets to the
+        root. Yields the scope with its trailing "/"."""
+        if name:
+            pattern = _VALID_SCOPE_NAME if self._name_stack else _VALID_OP_NAME
+            if not pattern.match(name):
+                raise ValueError(f"[name_scope] '{name}' is not a valid scope name")
+        old = self._name_stack
+        if not name:
+            new, returned = "", ""
+        elif name.endswith("/"):
+            new, returned = name[:-1], name
+        else:
+            new = self.unique_name(name)
+            returned = new + "/"
+        self._name_stack = new
+        try:
+            yield returned
+        finally:
+            self._name_stack = old
+
+    # --- devices ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def device(self, device_name: str | None) -> Iterator[None]:
+        """``Graph.device``: nodes built inside get `device_name` ("/cpu:0",
+        "/gpu:0", "/device:GPU:1", "/device:<name>:0"); None clears the
+        enclosing scopes, "" keeps them. Job, replica and task parts are
+        dropped. Device functions are not supported."""
+        if callable(device_name):
+            raise NotImplementedError("[device] device functions are not supported by devrt")
+        if device_name is not None:
+            if not isinstance(device_name, str):
+                device_name = str(device_name)
+            device_name = _JOB_PARTS.sub("", device_name)
+        self._device_stack.append(device_name)
+        try:
+            yield
+        finally:
+            self._device_stack.pop()
+
+    def _current_device(self) -> str:
+        for spec in reversed(self._device_stack):
+            if spec is None:
+                return ""
+            if spec:
+                return spec
+        return ""
+
+    @contextlib.contextmanager
+    def colocate_with(self, op: Any, ignore_existing: bool = False) -> Iterator[None]:
+        """Accepted for compatibility; devrt places a node without a device on
+        its first input's device, which colocates most ops already."""
+        yield
+
+    # --- control dependencies -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs: Any) -> Iterator[None]:
+        """Nodes built inside run after `control_inputs` (Operations, Tensors,
+        Variables); None clears the enclosing control dependencies."""
+        if control_inputs is None:
+            self._control_stack.append(None)
+        else:
+            ops = []
+            for c in control_inputs:
+                elem = self.as_graph_element(c)
+                ops.append(elem.op if isinstance(elem, Tensor) else elem)
+            self._control_stack.append(ops)
+        try:
+            yield
+        finally:
+            self._control_stack.pop()
+
+    def _current_control_inputs(self) -> list[Operation]:
+        out: list[Operation] = []
+        for entry in reversed(self._control_stack):
+            if entry is None:
+                break
+            out[:0] = entry
+        return out
+
+    # --- collections ------------------------------------------------------------------
+
+    def add_to_collection(self, name: str, value: Any) -> None:
+        self._collections.setdefault(name, []).append(value)
+
+    def add_to_collections(self, names: Any, value: Any) -> None:
+        if isinstance(names, str):
+            names = [names]
+        for name in set(names):
+            self.add_to_collection(name, value)
+
+    def get_collection_ref(self, name: str) -> list[Any]:
+        return self._collections.setdefault(name, [])
+
+    def get_collection(self, name: str, scope: str | None = None) -> list[Any]:
+        """A copy of collection `name`; with `scope`, only the items whose
+        ``name`` matches it (``re.match``)."""
+        items = list(self._collections.get(name, []))
+        if scope is None:
+            return items
+        pattern = re.compile(scope)
+        return [x for x in items if hasattr(x, "name") and pattern.match(x.name)]
+
+    def get_all_collection_keys(self) -> list[str]:
+        return [k for k, v in self._collections.items() if v]
+
+    def clear_collection(self, name: str) -> None:
+        self._collections.pop(name, None)
+
+    # --- devrt extras -------------------------------------------------------------
+
+    @property
+    def core(self) -> Any:
+        """The core's ``_C.Graph`` (devrt only)."""
+        return self._c
+
+    def __repr__(self) -> str:
+        return f"<devrt.graph.Graph with {len(self._ops)} ops>"
+
+
+# --- the default graph ----------------------------------------------------------------
+
+
+class _ThreadStacks(threading.local):
+    def __init__(self) -> None:
+        self.graphs: list[Graph] = []
+        self.sessions: list[Any] = []
+
+
+_stack = _ThreadStacks()
+_global_graph: Graph | None = None
+_global_lock = threading.Lock()
+
+
+def _remove_last(stack: list[Any], item: Any) -> None:
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is item:
+            del stack[i]
+            return
+
+
+def get_default_graph() -> Graph:
+    """``tf.get_default_graph``: the innermost ``as_default`` graph, or the
+    global default graph."""
+    global _global_graph
+    if _stack.graphs:
+        return _stack.graphs[-1]
+    with _global_lock:
+        if _global_graph is None:
+            _global_graph = Graph()
+        return _global_graph
+
+
+def reset_default_graph() -> None:
+    """``tf.reset_default_graph``: a new, empty global default graph. Raises
+    AssertionError inside a ``with g.as_default()`` block, as TF does."""
+    global _global_graph
+    if _stack.graphs:
+        raise AssertionError(
+            "Do not use tf.reset_default_graph() to clear nested graphs. If you need a "
+            "cleared graph, exit the nesting and create a new graph."
+        )
+    with _global_lock:
+        _global_graph = Graph()
+
+
+def _graph_of(values: Any) -> Graph:
+    """The graph of the tensor-like `values` (all must share it), else the
+    default graph, as TF's ``_get_graph_from_inputs``."""
+    graph = None
+    first = None
+    for v in values:
+        if isinstance(v, (Tensor, Operation)) or hasattr(v, "_to_tensor"):
+            g = v.graph
+            if graph is None:
+                graph, first = g, v
+            elif g is not graph:
+                raise ValueError(f"{v!r} must be from the same graph as {first!r}.")
+    return graph if graph is not None else get_default_graph()
+
+
+# --- module-level scopes ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def name_scope(name: str | None, default_name: str | None = None, values: Any = None):
+    """``tf.name_scope(name, default_name=None, values=None)`` (TF1): opens a
+    scope in the graph of `values` (else the default graph), named `name`,
+    or `default_name` when `name` is None."""
+    if name is None and default_name is None and values is not None:
+        raise ValueError("At least one of name and default_name must be provided.")
+    g = _graph_of(values or [])
+    with g.name_scope(name if name is not None else default_name) as scope:
+        yield scope
+
+
+def device(device_name_or_function: Any):
+    """``tf.device``: the default graph's device scope."""
+    return get_default_graph().device(device_name_or_function)
+
+
+def control_dependencies(control_inputs: Any):
+    """``tf.control_dependencies``: the default graph's control dependencies."""
+    return get_default_graph().control_dependencies(control_inputs)
+
+
+def colocate_with(op: Any, ignore_existing: bool = False):
+    """``tf.colocate_with``: accepted, does nothing (see Graph.colocate_with)."""
+    return get_default_graph().colocate_with(op, ignore_existing)
+
+
+@contextlib.contextmanager
+def init_scope() -> Iterator[None]:
+    """``tf.init_scope``: clears the control dependencies for the block, as
+    variable initialisers need (devrt has no functions or eager contexts to
+    lift out of)."""
+    with get_default_graph().control_dependencies(None):
+        yield
+
+
+def add_to_collection(name: str, value: Any) -> None:
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names: Any, value: Any) -> None:
+    get_default_graph().add_to_collections(names, value)
+
+
+def get_collection(key: str, scope: str | None = None) -> list[Any]:
+    return get_default_graph().get_collection(key, scope)
+
+
+def get_collection_ref(key: str) -> list[Any]:
+    return get_default_graph().get_collection_ref(key)
+
+
+# --- conversions ----------------------------------------------------------------------
+
+
+def _fits_int32(arr: np.ndarray) -> bool:
+    return arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)
+
+
+def _constant_array(value: Any, dtype: dtypes.DType | None, what: str) -> np.ndarray:
+    """`value` (Python numbers, nested lists, NumPy arrays) as a new NumPy
+    array of `dtype`, following TF's rules: Python floats become float32 and
+    ints int32 (int64 if too large); NumPy values keep their dtype unless
+    `dtype` says otherwise; a Python float cannot become an integer."""
+    from_numpy = isinstance(value, (np.ndarray, np.generic))
+    try:
+        arr = np.array(value)
+    except ValueError as exc:
+        raise ValueError(f"[{what}] cannot convert a ragged sequence to a tensor: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"[{what}] cannot convert {value!r} (of type {type(value).__name__}) to a tensor"
+        )
+    if dtype is None:
+        if from_numpy:
+            dtype = dtypes.as_dtype(arr.dtype)
+        elif arr.dtype.kind == "f":
+            dtype = dtypes.float32
+        elif arr.dtype.kind in "iu":
+            dtype = dtypes.int32 if _fits_int32(arr) else dtypes.int64
+        else:
+            dtype = dtypes.bool
+    elif not from_numpy:
+        if (dtype.is_integer and arr.dtype.kind == "f") or (
+            dtype.is_bool and arr.dtype.kind != "b"
+        ):
+            raise TypeError(
+                f"[{what}] Expected {dtype.name}, got {value!r} of type "
+                f"'{type(value).__name__}' instead."
+            )
+    return np.array(arr, dtype=dtype.as_numpy_dtype, copy=True, order="C")
+
+
+def _devrt_tensor(arr: np.ndarray, dtype: dtypes.DType) -> Any:
+    t = devrt.from_numpy(np.ascontiguousarray(arr))
+    if t.dtype != dtype.as_devrt_dtype:
+        t = t.to(dtype=dtype.as_devrt_dtype)
+    return t
+
+
+def _make_const(graph: Graph, value: Any, dtype: Any, name: str | None, what: str) -> Tensor:
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    if isinstance(value, _C.Tensor):
+        t = value.detach().to(device="cpu", copy=True)
+        if dtype is not None and t.dtype != dtype.as_devrt_dtype:
+            t = t.to(dtype=dtype.as_devrt_dtype)
+    else:
+        arr = _constant_array(value, dtype, what)
+        t = _devrt_tensor(arr, dtype or dtypes.as_dtype(arr.dtype))
+    return graph._create_op("Const", [], {"value": t}, name or "Const")._outputs[0]
+
+
+def convert_to_tensor(
+    value: Any,
+    dtype: Any = None,
+    name: str | None = None,
+    preferred_dtype: Any = None,
+    dtype_hint: Any = None,
+) -> Tensor:
+    """``tf.convert_to_tensor``: a Tensor as is, a Variable's value, a list
+    holding tensors packed (``Pack``), anything else a ``Const`` in the
+    default graph. A requested `dtype` must match a tensor's dtype."""
+    return _convert(value, dtype, name, preferred_dtype or dtype_hint, None)
+
+
+def _convert(
+    value: Any,
+    dtype: Any,
+    name: str | None,
+    preferred: Any,
+    graph: Graph | None,
+    what: str = "convert_to_tensor",
+) -> Tensor:
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    if hasattr(value, "_to_tensor"):
+        value = value._to_tensor()
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype != dtype:
+            raise ValueError(
+                f"[{what}] Tensor conversion requested dtype {dtype.name} for Tensor with "
+                f"dtype {value.dtype.name}: {value!r}"
+            )
+        return value
+    if isinstance(value, Operation):
+        raise TypeError(f"[{what}] cannot convert an Operation ({value.name}) to a Tensor")
+    graph = graph or get_default_graph()
+    if isinstance(value, (list, tuple)) and _contains_tensor(value):
+        if dtype is None:
+            parts = convert_n(list(value), what, graph)
+        else:
+            parts = [_convert(v, dtype, None, None, graph, what) for v in value]
+        return graph._create_op("Pack", parts, {"axis": 0}, name or "packed")._outputs[0]
+    if dtype is None and preferred is not None:
+        try:
+            return _make_const(graph, value, preferred, name, what)
+        except TypeError:
+            pass
+    return _make_const(graph, value, dtype, name, what)
+
+
+def _contains_tensor(values: Any) -> bool:
+    for v in values:
+        if _is_tensor_like(v):
+            return True
+        if isinstance(v, (list, tuple)) and _contains_tensor(v):
+            return True
+    return False
+
+
+def convert_n(values: list[Any], name: str, graph: Graph | None = None) -> list[Tensor]:
+    """Converts `values` for one op: every non-tensor takes the dtype of the
+    first tensor among them (as TF's op wrappers infer a type attribute),
+    or of the first value when none is a tensor."""
+    graph = graph or _graph_of(values)
+    dtype = None
+    for v in values:
+        if _is_tensor_like(v):
+            dtype = _convert(v, None, None, None, graph, name).dtype
+            break
+    out = []
+    for v in values:
+        t = _convert(v, dtype, None, None, graph, name) if not _is_tensor_like(v) else v
+        t = _convert(t, None, None, None, graph, name)
+        if dtype is None:
+            dtype = t.dtype
+        out.append(t)
+    return out
