@@ -10,8 +10,8 @@ namespace devrt::bind {
 
 namespace {
 
-using graph::AttrValue;
 using graph::Attrs;
+using graph::AttrValue;
 using graph::Graph;
 using graph::Node;
 using graph::Output;
@@ -134,7 +134,8 @@ const Node &checked(const NodeRef &r, int i) {
 
 void init_graph(py::module_ &m) {
   py::class_<NodeRef>(m, "GraphNode", "A node of a devrt static graph.")
-      .def_property_readonly("name", [](const NodeRef &r) { return r.node->name; })
+      .def_property_readonly("name",
+                             [](const NodeRef &r) { return r.node->name; })
       .def_property_readonly("op", [](const NodeRef &r) { return r.node->op; })
       .def_property_readonly("device",
                              [](const NodeRef &r) { return r.node->device; })
@@ -145,7 +146,8 @@ void init_graph(py::module_ &m) {
                              [](const NodeRef &r) {
                                py::list l;
                                for (const Output &o : r.node->inputs)
-                                 l.append(py::make_tuple(ref(r, o.node), o.index));
+                                 l.append(
+                                     py::make_tuple(ref(r, o.node), o.index));
                                return l;
                              })
       .def_property_readonly("control_inputs",
@@ -179,7 +181,8 @@ void init_graph(py::module_ &m) {
           py::arg("i") = 0)
       .def("__eq__",
            [](const NodeRef &a, py::object b) {
-             return py::isinstance<NodeRef>(b) && a.node == b.cast<NodeRef>().node;
+             return py::isinstance<NodeRef>(b) &&
+                    a.node == b.cast<NodeRef>().node;
            })
       .def("__hash__",
            [](const NodeRef &r) { return std::hash<const void *>()(r.node); })
@@ -188,8 +191,9 @@ void init_graph(py::module_ &m) {
       });
 
   py::class_<Graph, std::shared_ptr<Graph>>(
-      m, "Graph", "A devrt static graph: nodes whose shapes are inferred "
-                  "when they are added (docs/graph.md).")
+      m, "Graph",
+      "A devrt static graph: nodes whose shapes are inferred "
+      "when they are added (docs/graph.md).")
       .def(py::init<>())
       .def(
           "add_node",
@@ -208,11 +212,12 @@ void init_graph(py::module_ &m) {
             std::vector<Node *> ctrl;
             for (const NodeRef &c : control_inputs)
               ctrl.push_back(c.node);
-            return NodeRef{g, g->add_node(op, std::move(ins), std::move(a), name,
-                                          device, std::move(ctrl))};
+            return NodeRef{g, g->add_node(op, std::move(ins), std::move(a),
+                                          name, device, std::move(ctrl))};
           },
           py::arg("op"), py::arg("inputs"), py::arg("attrs"), py::arg("name"),
-          py::arg("device") = "", py::arg("control_inputs") = std::vector<NodeRef>{},
+          py::arg("device") = "",
+          py::arg("control_inputs") = std::vector<NodeRef>{},
           "Adds a node; raises when its inputs do not fit the op.")
       .def("nodes",
            [](const std::shared_ptr<Graph> &g) {
@@ -232,8 +237,9 @@ void init_graph(py::module_ &m) {
            [](const std::shared_ptr<Graph> &g) { return g->nodes().size(); });
 
   py::class_<Session, std::shared_ptr<Session>>(
-      m, "Session", "Runs a graph: plans once per signature, keeps variables "
-                    "resident between runs.")
+      m, "Session",
+      "Runs a graph: plans once per signature, keeps variables "
+      "resident between runs.")
       .def(py::init<std::shared_ptr<Graph>, bool>(), py::arg("graph"),
            py::arg("allow_soft_placement") = false)
       .def(
@@ -256,8 +262,8 @@ void init_graph(py::module_ &m) {
           py::arg("fetches"), py::arg("targets"), py::arg("feeds"))
       .def("close", &Session::close)
       .def_property_readonly("closed", &Session::closed)
-      .def("variable",
-           [](const Session &s, const NodeRef &r) { return s.variable(r.node); })
+      .def("variable", [](const Session &s,
+                          const NodeRef &r) { return s.variable(r.node); })
       .def("set_variable", [](Session &s, const NodeRef &r,
                               const Tensor &v) { s.set_variable(r.node, v); })
       .def_property_readonly("placement_log", &Session::placement_log)

@@ -31,7 +31,7 @@ struct PartialShape {
   bool fully_known() const;
   // Whether a concrete shape fits: same rank, equal known dimensions.
   bool admits(const Dims &d) const;
-  Dims concrete() const; // only when fully_known()
+  Dims concrete() const;   // only when fully_known()
   std::string str() const; // "(?, 3)", "<unknown>"
 };
 
@@ -100,9 +100,8 @@ public:
   // Checks the inputs, infers the outputs' shapes and dtypes and appends
   // the node. Raises ValueError for shape errors or a taken name, TypeError
   // for dtype errors, NotImplementedError for an unknown op.
-  Node *add_node(const std::string &op, std::vector<Output> inputs,
-                 Attrs attrs, const std::string &name,
-                 const std::string &device,
+  Node *add_node(const std::string &op, std::vector<Output> inputs, Attrs attrs,
+                 const std::string &name, const std::string &device,
                  std::vector<Node *> control_inputs);
   const std::vector<std::unique_ptr<Node>> &nodes() const { return nodes_; }
   Node *find(const std::string &name) const; // null when absent
@@ -138,6 +137,7 @@ public:
   const std::shared_ptr<Graph> &graph() const { return graph_; }
 
   struct Plan;
+  struct Step;
   // Counter of random numbers drawn by a random node in this session.
   uint64_t take_random(const Node *node, uint64_t count);
   // A value a node keeps across runs (a constant copied to its device).
@@ -151,6 +151,9 @@ private:
                                   const std::vector<Node *> &targets,
                                   const std::vector<Output> &fed);
   Device place(const Node &node, const std::vector<Device> &input_devices);
+  std::vector<Tensor> run_step(const Plan &plan, const Step &step,
+                               const std::vector<Tensor> &in,
+                               std::vector<Tensor> &vals);
 
   std::shared_ptr<Graph> graph_;
   bool soft_placement_;

@@ -15,7 +15,7 @@ namespace devrt::graph {
 
 // One node of a plan: where its inputs are, where its outputs go, and
 // which values die after it.
-struct Step {
+struct Session::Step {
   const Node *node;
   OpKind kind;
   std::vector<int> in;      // value slots
@@ -26,7 +26,7 @@ struct Step {
 };
 
 struct Session::Plan {
-  std::vector<Step> steps;
+  std::vector<Session::Step> steps;
   int slots = 0;
   std::vector<int> fetch_slots;
   std::vector<bool> feed_leaf;
@@ -275,8 +275,8 @@ Session::make_plan(const std::vector<Output> &fetches,
            "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),
            ") needs a value: feed it in feed_dict");
     // A write runs where its variable lives.
-    s.device = n->def->kind == OpKind::Assign ? in_devices[0]
-                                              : place(*n, in_devices);
+    s.device =
+        n->def->kind == OpKind::Assign ? in_devices[0] : place(*n, in_devices);
     s.leaf.assign(n->num_outputs(), false);
     for (int k = 0; k < n->num_outputs(); ++k) {
       slot_of[output_key({const_cast<Node *>(n), k})] = plan->slots++;
@@ -348,67 +348,11 @@ Session::plan_for(const std::vector<Output> &fetches,
   return p;
 }
 
-std::vector<Tensor>
-Session::run(const std::vector<Output> &fetches,
-             const std::vector<Node *> &targets,
-             const std::vector<std::pair<Output, Tensor>> &unsorted_feeds) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_)
-    fail(ErrorKind::Runtime,
-         "[Session.run] attempted to use a closed session");
-  for (const Output &f : fetches)
-    if (!graph_->owns(f.node) || f.index < 0 ||
-        f.index >= f.node->num_outputs())
-      fail(ErrorKind::Value,
-           "[Session.run] a fetch is not an output of this session's graph");
-  for (const Node *t : targets)
-    if (!graph_->owns(t))
-      fail(ErrorKind::Value,
-           "[Session.run] a target is not a node of this session's graph");
-
-  // Feeds in a canonical order, checked against their outputs.
-  std::vector<std::pair<Output, Tensor>> feeds = unsorted_feeds;
-  std::sort(feeds.begin(), feeds.end(), [](const auto &a, const auto &b) {
-    return output_key(a.first) < output_key(b.first);
-  });
-  for (size_t i = 0; i < feeds.size(); ++i) {
-    const Output &o = feeds[i].first;
-    if (!graph_->owns(o.node) || o.index < 0 || o.index >= o.node->num_outputs())
-      fail(ErrorKind::Value,
-           "[Session.run] a feed key is not an output of this session's graph");
-    if (i && feeds[i - 1].first == o)
-      fail(ErrorKind::Value, "[Session.run] '", output_name(o),
-           "' is fed twice");
-    const Tensor &v = feeds[i].second;
-    if (!o.node->shapes[o.index].admits(v->shape))
-      fail(ErrorKind::Value, "[Session.run] cannot feed a value of shape ",
-           PartialShape::of(v->shape).str(), " for '", output_name(o),
-           "', which has shape ", o.node->shapes[o.index].str());
-  }
-
-  Plan &plan = plan_for(fetches, targets, feeds);
-  stats_.runs++;
-  GradMode grad_mode(plan.gradients);
-  std::vector<Tensor> vals(plan.slots);
-  for (size_t i = 0; i < feeds.size(); ++i) {
-    const Output &o = feeds[i].first;
-    Tensor v = to_device(cast(feeds[i].second, o.node->dtypes[o.index]),
-                         plan.feed_devices[i]);
-    vals[i] = plan.feed_leaf[i] ? as_leaf(v) : v; // feed i has slot i
-  }
-
-  std::vector<Tensor> in;
-  for (const Step &s : plan.steps) {
-    const Node &n = *s.node;
-    in.clear();
-    for (int slot : s.in) {
-      if (slot < 0) {
-        in.emplace_back();
-        continue;
-      }
-      const Tensor &v = vals[slot];
-      in.push_back(v->device == s.device ? v : to_device(v, s.device));
-    }
+std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
+                                      const std::vector<Tensor> &in,
+                                      std::vector<Tensor> &vals) {
+  const Node &n = *s.node;
+  try {
     std::vector<Tensor> out;
     switch (s.kind) {
     case OpKind::Placeholder: // refused when planning
@@ -484,6 +428,78 @@ Session::run(const std::vector<Output> &fetches,
       break;
     }
     }
+    return out;
+  } catch (const Error &e) {
+    // Errors of the core's op functions name the op; add the node.
+    const std::string what = e.what();
+    if (what.rfind(n.where(), 0) == 0 || what.rfind("[Session.run]", 0) == 0)
+      throw;
+    fail(e.kind(), n.where(), " ", what);
+  }
+}
+
+std::vector<Tensor>
+Session::run(const std::vector<Output> &fetches,
+             const std::vector<Node *> &targets,
+             const std::vector<std::pair<Output, Tensor>> &unsorted_feeds) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_)
+    fail(ErrorKind::Runtime, "[Session.run] attempted to use a closed session");
+  for (const Output &f : fetches)
+    if (!graph_->owns(f.node) || f.index < 0 ||
+        f.index >= f.node->num_outputs())
+      fail(ErrorKind::Value,
+           "[Session.run] a fetch is not an output of this session's graph");
+  for (const Node *t : targets)
+    if (!graph_->owns(t))
+      fail(ErrorKind::Value,
+           "[Session.run] a target is not a node of this session's graph");
+
+  // Feeds in a canonical order, checked against their outputs.
+  std::vector<std::pair<Output, Tensor>> feeds = unsorted_feeds;
+  std::sort(feeds.begin(), feeds.end(), [](const auto &a, const auto &b) {
+    return output_key(a.first) < output_key(b.first);
+  });
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Output &o = feeds[i].first;
+    if (!graph_->owns(o.node) || o.index < 0 ||
+        o.index >= o.node->num_outputs())
+      fail(ErrorKind::Value,
+           "[Session.run] a feed key is not an output of this session's graph");
+    if (i && feeds[i - 1].first == o)
+      fail(ErrorKind::Value, "[Session.run] '", output_name(o),
+           "' is fed twice");
+    const Tensor &v = feeds[i].second;
+    if (!o.node->shapes[o.index].admits(v->shape))
+      fail(ErrorKind::Value, "[Session.run] cannot feed a value of shape ",
+           PartialShape::of(v->shape).str(), " for '", output_name(o),
+           "', which has shape ", o.node->shapes[o.index].str());
+  }
+
+  Plan &plan = plan_for(fetches, targets, feeds);
+  stats_.runs++;
+  GradMode grad_mode(plan.gradients);
+  std::vector<Tensor> vals(plan.slots);
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Output &o = feeds[i].first;
+    Tensor v = to_device(cast(feeds[i].second, o.node->dtypes[o.index]),
+                         plan.feed_devices[i]);
+    vals[i] = plan.feed_leaf[i] ? as_leaf(v) : v; // feed i has slot i
+  }
+
+  std::vector<Tensor> in;
+  for (const Step &s : plan.steps) {
+    const Node &n = *s.node;
+    in.clear();
+    for (int slot : s.in) {
+      if (slot < 0) {
+        in.emplace_back();
+        continue;
+      }
+      const Tensor &v = vals[slot];
+      in.push_back(v->device == s.device ? v : to_device(v, s.device));
+    }
+    std::vector<Tensor> out = run_step(plan, s, in, vals);
     for (size_t k = 0; k < out.size(); ++k) {
       Tensor v = out[k];
       if (v->dtype != n.dtypes[k])
@@ -502,7 +518,8 @@ Session::run(const std::vector<Output> &fetches,
   result.reserve(plan.fetch_slots.size());
   for (int slot : plan.fetch_slots) {
     Tensor v = detached(vals[slot]);
-    stats_.fetched_bytes += v->numel() * static_cast<int64_t>(itemsize(v->dtype));
+    stats_.fetched_bytes +=
+        v->numel() * static_cast<int64_t>(itemsize(v->dtype));
     result.push_back(std::move(v));
   }
   return result;

@@ -6,7 +6,8 @@
 
 namespace devrt::graph {
 
-// --- PartialShape ----------------------------------------------------------------
+// --- PartialShape
+// ----------------------------------------------------------------
 
 PartialShape PartialShape::of(const Dims &d) {
   return {true, std::vector<int64_t>(d.begin(), d.end())};
@@ -52,7 +53,8 @@ std::string PartialShape::str() const {
   return os.str();
 }
 
-// --- Node attributes -----------------------------------------------------------------
+// --- Node attributes
+// -----------------------------------------------------------------
 
 namespace {
 
@@ -175,7 +177,8 @@ const Tensor &Node::attr_tensor(const char *key) const {
 
 std::string Node::where() const { return "[" + op + " '" + name + "']"; }
 
-// --- Graph ---------------------------------------------------------------------------
+// --- Graph
+// ---------------------------------------------------------------------------
 
 Node *Graph::add_node(const std::string &op, std::vector<Output> inputs,
                       Attrs attrs, const std::string &name,
@@ -191,13 +194,13 @@ Node *Graph::add_node(const std::string &op, std::vector<Output> inputs,
     fail(ErrorKind::Value, "[", op, " '", name,
          "'] the graph already has a node of that name");
   const int n_in = static_cast<int>(inputs.size());
-  if (n_in < def->min_inputs || (def->max_inputs >= 0 && n_in > def->max_inputs))
+  if (n_in < def->min_inputs ||
+      (def->max_inputs >= 0 && n_in > def->max_inputs))
     fail(ErrorKind::Value, "[", op, " '", name, "'] takes ", def->min_inputs,
          def->max_inputs == def->min_inputs
              ? std::string()
-             : (def->max_inputs < 0
-                    ? std::string(" or more")
-                    : " to " + std::to_string(def->max_inputs)),
+             : (def->max_inputs < 0 ? std::string(" or more")
+                                    : " to " + std::to_string(def->max_inputs)),
          " inputs, got ", n_in);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Output &in = inputs[i];

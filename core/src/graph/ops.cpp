@@ -35,7 +35,6 @@ int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
 
 bool both_known(int64_t a, int64_t b) { return a >= 0 && b >= 0; }
 
-
 // --- sources -----------------------------------------------------------------
 
 void infer_placeholder(Node &n) {
@@ -66,7 +65,9 @@ void infer_noop(Node &n) {
   n.dtypes.clear();
 }
 
-void infer_identity(Node &n) { set_output(n, n.input_shape(0), n.input_dtype(0)); }
+void infer_identity(Node &n) {
+  set_output(n, n.input_shape(0), n.input_dtype(0));
+}
 Vals eval_identity(const Node &, const Vals &in, EvalContext &) {
   return {in[0]};
 }
@@ -78,13 +79,12 @@ void infer_assign(Node &n) {
         "input 0 must be a variable, got the output of '" + var->name + "' (" +
             var->op + ")");
   const PartialShape &vs = n.input_shape(0), &xs = n.input_shape(1);
-  if (xs.known_rank && (xs.rank() != vs.rank() ||
-                        [&] {
-                          for (int64_t i = 0; i < vs.rank(); ++i)
-                            if (xs.dims[i] >= 0 && xs.dims[i] != vs.dims[i])
-                              return true;
-                          return false;
-                        }()))
+  if (xs.known_rank && (xs.rank() != vs.rank() || [&] {
+        for (int64_t i = 0; i < vs.rank(); ++i)
+          if (xs.dims[i] >= 0 && xs.dims[i] != vs.dims[i])
+            return true;
+        return false;
+      }()))
     bad(n, ErrorKind::Value,
         "value of shape " + xs.str() + " for variable '" + var->name +
             "' of shape " + vs.str());
@@ -121,7 +121,8 @@ void infer_gradients(Node &n) {
   }
 }
 
-// --- elementwise ---------------------------------------------------------------
+// --- elementwise
+// ---------------------------------------------------------------
 
 constexpr int kSquare = -1; // x * x, no catalogue op of its own
 
@@ -177,7 +178,8 @@ Vals eval_like(const Node &n, const Vals &in, EvalContext &) {
                in[0]->device)};
 }
 
-// --- linear algebra --------------------------------------------------------------
+// --- linear algebra
+// --------------------------------------------------------------
 
 void infer_matmul(Node &n) {
   PartialShape a = n.input_shape(0), b = n.input_shape(1);
@@ -219,7 +221,8 @@ Vals eval_matmul(const Node &n, const Vals &in, EvalContext &) {
   return {matmul(a, b)};
 }
 
-// --- reductions ------------------------------------------------------------------
+// --- reductions
+// ------------------------------------------------------------------
 
 std::optional<Dims> reduce_axes(const Node &n) {
   if (!n.has_attr("axes") || n.attr_is_none("axes"))
@@ -288,14 +291,15 @@ void infer_softmax(Node &n) {
   const PartialShape &x = n.input_shape(0);
   if (x.known_rank)
     norm_axis(n, n.attr_int("axis"), x.rank());
-  set_output(n, x, is_floating(n.input_dtype(0)) ? n.input_dtype(0)
-                                                  : kDefaultFloat);
+  set_output(n, x,
+             is_floating(n.input_dtype(0)) ? n.input_dtype(0) : kDefaultFloat);
 }
 Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
-// --- shapes ------------------------------------------------------------------------
+// --- shapes
+// ------------------------------------------------------------------------
 
 void infer_reshape(Node &n) {
   const PartialShape &x = n.input_shape(0);
@@ -497,7 +501,9 @@ Vals eval_pack(const Node &n, const Vals &in, EvalContext &) {
   return {stack(in, n.attr_int("axis"))};
 }
 
-void infer_cast(Node &n) { set_output(n, n.input_shape(0), n.attr_dtype("dtype")); }
+void infer_cast(Node &n) {
+  set_output(n, n.input_shape(0), n.attr_dtype("dtype"));
+}
 Vals eval_cast(const Node &n, const Vals &in, EvalContext &) {
   return {cast(in[0], n.attr_dtype("dtype"))};
 }
@@ -511,9 +517,9 @@ struct SliceSpec {
 };
 
 SliceSpec slice_spec(const Node &n) {
-  SliceSpec s{n.attr_ints("begin"), n.attr_ints("end"), n.attr_ints("strides"),
-              n.attr_int("begin_mask"), n.attr_int("end_mask"),
-              n.attr_int("shrink_axis_mask")};
+  SliceSpec s{n.attr_ints("begin"),   n.attr_ints("end"),
+              n.attr_ints("strides"), n.attr_int("begin_mask"),
+              n.attr_int("end_mask"), n.attr_int("shrink_axis_mask")};
   if (s.begin.size() != s.end.size() || s.begin.size() != s.strides.size())
     bad(n, ErrorKind::Value, "begin, end and strides differ in length");
   for (size_t d = 0; d < s.strides.size(); ++d)
@@ -646,8 +652,9 @@ Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
 
 void infer_shape(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  set_output(n, x.known_rank ? PartialShape{true, {x.rank()}}
-                             : PartialShape::of_rank(1),
+  set_output(n,
+             x.known_rank ? PartialShape{true, {x.rank()}}
+                          : PartialShape::of_rank(1),
              DType::Int64);
 }
 Vals eval_shape(const Node &, const Vals &in, EvalContext &ctx) {
@@ -658,7 +665,8 @@ Vals eval_shape(const Node &, const Vals &in, EvalContext &ctx) {
   return {to_device(y, ctx.device)};
 }
 
-// --- convolution and pooling (NHWC) ----------------------------------------------------
+// --- convolution and pooling (NHWC)
+// ----------------------------------------------------
 
 struct Window {
   int64_t kh, kw, sh, sw, dh = 1, dw = 1;
@@ -685,8 +693,8 @@ Window window_of(const Node &n, int64_t kh, int64_t kw) {
   }
   const std::string &p = n.attr_string("padding");
   if (p != "SAME" && p != "VALID")
-    bad(n, ErrorKind::Value, "padding must be 'SAME' or 'VALID', got '" + p +
-                                 "'");
+    bad(n, ErrorKind::Value,
+        "padding must be 'SAME' or 'VALID', got '" + p + "'");
   w.same = p == "SAME";
   return w;
 }
@@ -707,9 +715,8 @@ Span span(const Node &n, int64_t len, int64_t k, int64_t s, int64_t d,
   }
   if (len < reach)
     bad(n, ErrorKind::Value,
-        "a window of " + std::to_string(reach) +
-            " does not fit an input of " + std::to_string(len) +
-            " with VALID padding");
+        "a window of " + std::to_string(reach) + " does not fit an input of " +
+            std::to_string(len) + " with VALID padding");
   return {(len - reach) / s + 1, 0, 0};
 }
 
@@ -720,7 +727,8 @@ void infer_window(Node &n, int64_t kh, int64_t kw, int64_t out_c) {
     return;
   }
   if (x.rank() != 4)
-    bad(n, ErrorKind::Value, "input must be NHWC (rank 4), got shape " + x.str());
+    bad(n, ErrorKind::Value,
+        "input must be NHWC (rank 4), got shape " + x.str());
   Window w = window_of(n, kh, kw);
   PartialShape out{true,
                    {x.dims[0], span(n, x.dims[1], kh, w.sh, w.dh, w.same).out,
@@ -830,15 +838,16 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   Conv2dGeometry gm;
   Tensor x = to_padded_nchw(n, in[0], w, 0.0, &g);
   Dims ones_shape{1, 1, in[0]->shape[1], in[0]->shape[2]};
-  Tensor ones = full(ones_shape, Scalar::from_int(1), in[0]->dtype,
-                     in[0]->device);
+  Tensor ones =
+      full(ones_shape, Scalar::from_int(1), in[0]->dtype, in[0]->device);
   Tensor mask = to_padded_nchw(n, permute(ones, Dims{0, 2, 3, 1}), w, 0.0, &gm);
   Tensor sum = avg_pool2d(x, k[0], k[1], g, true);
   Tensor count = avg_pool2d(mask, k[0], k[1], gm, true);
   return {to_nhwc(binary(OpId::div, sum, count))};
 }
 
-// --- random ---------------------------------------------------------------------------
+// --- random
+// ---------------------------------------------------------------------------
 
 constexpr int kNormal = 0, kUniform = 1;
 
@@ -863,7 +872,8 @@ Vals eval_random(const Node &n, const Vals &in, EvalContext &ctx) {
   return {rand_seeded(shape, t, ctx.device, seed, offset)};
 }
 
-// --- the table -----------------------------------------------------------------------
+// --- the table
+// -----------------------------------------------------------------------
 
 #define UNARY(name, id)                                                        \
   OpDef { name, 1, 1, infer_unary, eval_unary, OpKind::Compute, id }
@@ -979,8 +989,10 @@ PartialShape broadcast(const Node &n, const PartialShape &a,
   const size_t r = std::max(a.dims.size(), b.dims.size());
   PartialShape out = PartialShape::of_rank(r);
   for (size_t i = 0; i < r; ++i) {
-    const int64_t x = i < r - a.dims.size() ? 1 : a.dims[i - (r - a.dims.size())];
-    const int64_t y = i < r - b.dims.size() ? 1 : b.dims[i - (r - b.dims.size())];
+    const int64_t x =
+        i < r - a.dims.size() ? 1 : a.dims[i - (r - a.dims.size())];
+    const int64_t y =
+        i < r - b.dims.size() ? 1 : b.dims[i - (r - b.dims.size())];
     if (x == 1)
       out.dims[i] = y;
     else if (y == 1)
