@@ -196,3 +196,4 @@ optim = _importlib.import_module("devrt.optim")
 utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
+cuda = _importlib.import_module("devrt.cuda")

@@ -34,3 +34,15 @@ def test_demo_command_prints_a_row_per_device():
     for frontend in ("eager", "graph"):
         rows = [line for line in lines if line.startswith(frontend)]
         assert any(" cpu " in line and "skipped" not in line for line in rows), out.stdout
+
+
+def test_import_devrt_alone_gives_the_torch_style_namespaces():
+    # as `import torch` gives torch.cuda, torch.nn, ... without more imports
+    code = (
+        "import devrt; "
+        "print(devrt.cuda.is_available(), devrt.nn.Linear, devrt.optim.SGD, "
+        "devrt.utils.data.DataLoader, devrt.autograd.grad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] in ("True", "False")
