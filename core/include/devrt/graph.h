@@ -153,7 +153,8 @@ private:
   Device place(const Node &node, const std::vector<Device> &input_devices);
   std::vector<Tensor> run_step(const Plan &plan, const Step &step,
                                const std::vector<Tensor> &in,
-                               std::vector<Tensor> &vals);
+                               std::vector<Tensor> &vals,
+                               std::vector<Tensor> &snapshots);
 
   std::shared_ptr<Graph> graph_;
   bool soft_placement_;

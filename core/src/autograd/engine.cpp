@@ -302,11 +302,26 @@ std::vector<Tensor> grad(const std::vector<Tensor> &outputs,
       fail(ErrorKind::Runtime, "[grad] input ", i, " does not require grad");
     targets.push_back(gradient_edge(inputs[i]));
   }
-  std::vector<Tensor> result(inputs.size());
+  // The engine captures each edge once; an input listed twice gets the
+  // gradient of its first listing.
+  std::vector<Edge> unique;
+  std::vector<size_t> first(inputs.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    size_t j = 0;
+    while (j < unique.size() && !(unique[j].fn == targets[i].fn &&
+                                  unique[j].input_nr == targets[i].input_nr))
+      ++j;
+    if (j == unique.size())
+      unique.push_back(targets[i]);
+    first[i] = j;
+  }
+  std::vector<Tensor> captured(unique.size()), result(inputs.size());
   {
     NoGrad no_grad;
-    run(roots, seeds, retain_graph, &targets, &result);
+    run(roots, seeds, retain_graph, &unique, &captured);
   }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    result[i] = captured[first[i]];
   for (size_t i = 0; i < result.size(); ++i)
     if (!result[i] && !allow_unused)
       fail(ErrorKind::Runtime, "[grad] input ", i,

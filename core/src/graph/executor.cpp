@@ -31,7 +31,9 @@ struct Session::Plan {
   std::vector<int> fetch_slots;
   std::vector<bool> feed_leaf;
   std::vector<Device> feed_devices;
-  bool gradients = false; // run with autograd recording
+  bool gradients = false;    // run with autograd recording
+  std::vector<bool> is_ref;  // per slot: a Variable's output (read late)
+  std::vector<bool> fetched; // per slot
 };
 
 namespace {
@@ -99,6 +101,15 @@ Tensor as_leaf(const Tensor &v) {
   return a;
 }
 
+// A copy of t on its device, also on a backend without a copy kernel
+// (through the host, which every backend can copy to and from).
+Tensor snapshot(const Tensor &t) {
+  autograd::NoGradGuard no_grad;
+  if (t->device.is_cpu() || has_kernel(OpId::copy, t->device.type, t->dtype))
+    return clone(t);
+  return to_device(to_device(t, kCPU), t->device);
+}
+
 // A value handed back to the caller, without its autograd history.
 Tensor detached(const Tensor &v) {
   if (!v->autograd)
@@ -132,7 +143,9 @@ void Session::close() {
 
 Tensor Session::variable(const Node *var) const {
   auto it = variables_.find(var);
-  return it == variables_.end() ? nullptr : it->second;
+  if (it == variables_.end() || !it->second)
+    return nullptr;
+  return snapshot(it->second); // as a fetch
 }
 
 void Session::set_variable(const Node *var, const Tensor &value) {
@@ -275,8 +288,13 @@ Session::make_plan(const std::vector<Output> &fetches,
            "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),
            ") needs a value: feed it in feed_dict");
     // A write runs where its variable lives.
-    s.device =
-        n->def->kind == OpKind::Assign ? in_devices[0] : place(*n, in_devices);
+    s.device = n->def->kind == OpKind::Assign ? place(*n->inputs[0].node, {})
+                                              : place(*n, in_devices);
+    if (n->def->kind == OpKind::Assign && !logged_[n]) {
+      logged_[n] = true;
+      log_.push_back(n->name + " (" + n->op + "): " + device_str(s.device) +
+                     " (where its variable lives)");
+    }
     s.leaf.assign(n->num_outputs(), false);
     for (int k = 0; k < n->num_outputs(); ++k) {
       slot_of[output_key({const_cast<Node *>(n), k})] = plan->slots++;
@@ -286,6 +304,13 @@ Session::make_plan(const std::vector<Output> &fetches,
   }
   for (const Output &f : fetches)
     plan->fetch_slots.push_back(slot_of.at(output_key(f)));
+  plan->is_ref.assign(plan->slots, false);
+  plan->fetched.assign(plan->slots, false);
+  for (const Step &s : plan->steps)
+    if (s.kind == OpKind::Variable)
+      plan->is_ref[s.out] = true;
+  for (int slot : plan->fetch_slots)
+    plan->fetched[slot] = true;
 
   // Gradients: their xs enter autograd as leaves where they are made.
   for (const Step &s : plan->steps) {
@@ -350,7 +375,8 @@ Session::plan_for(const std::vector<Output> &fetches,
 
 std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
                                       const std::vector<Tensor> &in,
-                                      std::vector<Tensor> &vals) {
+                                      std::vector<Tensor> &vals,
+                                      std::vector<Tensor> &snapshots) {
   const Node &n = *s.node;
   try {
     std::vector<Tensor> out;
@@ -359,7 +385,8 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
     case OpKind::NoOp:
       break;
     case OpKind::Variable: {
-      Tensor v = variable(&n);
+      auto it = variables_.find(&n);
+      Tensor v = it == variables_.end() ? nullptr : it->second;
       if (!v)
         fail(ErrorKind::Runtime, "[Session.run] variable '", n.name,
              "' is uninitialised: run its initializer (for example "
@@ -371,14 +398,30 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
       autograd::NoGradGuard no_grad;
       const Node *var = n.inputs[0].node;
       Tensor value = cast(in[1], var->dtypes[0]);
+      const Dims shape = var->shapes[0].concrete();
+      if (value->shape != shape)
+        fail(ErrorKind::Value, n.where(), " a value of shape ",
+             PartialShape::of(value->shape).str(), " for variable '", var->name,
+             "' of shape ", var->shapes[0].str());
       Tensor &stored = variables_[var];
-      // A fetched value that aliases the variable keeps what it read.
-      for (int slot : plan.fetch_slots)
-        if (stored && vals[slot] && vals[slot]->storage == stored->storage)
-          vals[slot] = clone(vals[slot]);
+      // Note: a Variable's own output is a reference, read by each consumer
+      // when it runs, so consumers ordered after this write see the new
+      // value. Every other value of this run computed from the variable
+      // keeps what it read, and so does a fetch of the variable itself
+      // (a read that depends on no write sees the value from before).
+      if (stored)
+        for (size_t slot = 0; slot < vals.size(); ++slot) {
+          Tensor &v = vals[slot];
+          if (!v || v->storage != stored->storage)
+            continue;
+          if (!plan.is_ref[slot])
+            v = snapshot(v);
+          else if (plan.fetched[slot] && !snapshots[slot])
+            snapshots[slot] = snapshot(v);
+        }
       if (n.def->code == static_cast<int>(OpId::copy)) {
-        if (!stored || stored->shape != value->shape)
-          stored = clone(to_device(value, s.device));
+        if (!stored)
+          stored = snapshot(to_device(value, s.device));
         else
           copy_(stored, value);
       } else {
@@ -409,12 +452,12 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
           which.push_back(i);
           xs.push_back(in[ny + i]);
         }
-      std::vector<Tensor> g;
-      if (!ys.empty() && !xs.empty())
-        g = autograd::grad(ys, xs, seeds, true, true);
       out.resize(nx);
-      for (size_t k = 0; k < which.size(); ++k)
-        out[which[k]] = g[k];
+      if (!ys.empty() && !xs.empty()) {
+        std::vector<Tensor> g = autograd::grad(ys, xs, seeds, true, true);
+        for (size_t k = 0; k < which.size(); ++k)
+          out[which[k]] = g[k];
+      }
       for (int64_t i = 0; i < nx; ++i)
         if (!out[i]) {
           const Tensor &x = in[ny + i];
@@ -479,7 +522,7 @@ Session::run(const std::vector<Output> &fetches,
   Plan &plan = plan_for(fetches, targets, feeds);
   stats_.runs++;
   GradMode grad_mode(plan.gradients);
-  std::vector<Tensor> vals(plan.slots);
+  std::vector<Tensor> vals(plan.slots), snapshots(plan.slots);
   for (size_t i = 0; i < feeds.size(); ++i) {
     const Output &o = feeds[i].first;
     Tensor v = to_device(cast(feeds[i].second, o.node->dtypes[o.index]),
@@ -499,7 +542,7 @@ Session::run(const std::vector<Output> &fetches,
       const Tensor &v = vals[slot];
       in.push_back(v->device == s.device ? v : to_device(v, s.device));
     }
-    std::vector<Tensor> out = run_step(plan, s, in, vals);
+    std::vector<Tensor> out = run_step(plan, s, in, vals, snapshots);
     for (size_t k = 0; k < out.size(); ++k) {
       Tensor v = out[k];
       if (v->dtype != n.dtypes[k])
@@ -517,7 +560,13 @@ Session::run(const std::vector<Output> &fetches,
   std::vector<Tensor> result;
   result.reserve(plan.fetch_slots.size());
   for (int slot : plan.fetch_slots) {
-    Tensor v = detached(vals[slot]);
+    Tensor v = detached(snapshots[slot] ? snapshots[slot] : vals[slot]);
+    // A fetch is a snapshot: later runs must not change it.
+    for (const auto &[var, stored] : variables_)
+      if (stored && v->storage == stored->storage) {
+        v = snapshot(v);
+        break;
+      }
     stats_.fetched_bytes +=
         v->numel() * static_cast<int64_t>(itemsize(v->dtype));
     result.push_back(std::move(v));

@@ -426,7 +426,17 @@ void infer_squeeze(Node &n) {
   set_output(n, out, n.input_dtype(0));
 }
 Vals eval_squeeze(const Node &n, const Vals &in, EvalContext &) {
-  return {squeeze(in[0], reduce_axes(n))};
+  std::optional<Dims> axes = reduce_axes(n);
+  if (axes)
+    for (int64_t a : *axes) {
+      const int64_t k = norm_axis(n, a, in[0]->ndim());
+      if (in[0]->shape[k] != 1)
+        bad(n, ErrorKind::Value,
+            "cannot squeeze dimension " + std::to_string(a) + " of size " +
+                std::to_string(in[0]->shape[k]) + " (shape " +
+                PartialShape::of(in[0]->shape).str() + ")");
+    }
+  return {squeeze(in[0], axes)};
 }
 
 // Concat and stack: inputs of one dtype and compatible shapes.
