@@ -1312,3 +1312,11 @@ def test_custom_function_graph_is_freed_without_backward(saves):
     leaked = allocated() - start
     assert all(r() is None for r in refs), "ctx (and its node) still alive"
     assert leaked <= 0, f"{leaked} bytes still allocated"
+
+
+def test_grad_of_an_input_listed_twice():
+    # as torch.autograd.grad: each listing gets the full gradient
+    a = devrt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    ga, gb = devrt.autograd.grad((a * a).sum(), [a, a])
+    np.testing.assert_allclose(ga.numpy(), [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(gb.numpy(), [2.0, 4.0, 6.0])
