@@ -98,6 +98,44 @@ constexpr int64_t kGemmBandMacs = int64_t{1} << 22;   // least work per band
 constexpr int64_t kGemmMinBand = 32;                  // rows or columns
 constexpr int64_t kGemmTasksPerThread = 4;
 
+// One product whose K dwarfs M and N (64 x 1000 times 1000 x 100): each
+// thread multiplies a slice of K, so that no operand is packed twice, and
+// the partial products are summed. False when the shape does not call for
+// it.
+template <typename T>
+bool split_k_matmul(const T *a, const T *b, T *y, const Dims &d,
+                    int64_t threads) {
+  const int64_t parts =
+      std::min<int64_t>(threads, d.k / std::max<int64_t>(d.m, d.n) / 2);
+  if (parts < 2 || d.m * d.n * d.k < kGemmInlineMacs * threads)
+    return false;
+  const int64_t slice = (d.k + parts - 1) / parts;
+  const int64_t mn = d.m * d.n;
+  std::vector<T> partial(static_cast<size_t>((parts - 1) * mn));
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<T> sa, sb;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t k0 = p * slice, k = std::min(slice, d.k - k0);
+      T *out = p == 0 ? y : partial.data() + (p - 1) * mn;
+      const int64_t ld = p == 0 ? d.yrs : d.n;
+      const BlasOperand<T> oa =
+          blas_operand(a + k0 * d.acs, d.m, k, d.ars, d.acs, sa);
+      const BlasOperand<T> ob =
+          blas_operand(b + k0 * d.brs, k, d.n, d.brs, d.bcs, sb);
+      gemm(oa.trans, ob.trans, static_cast<int>(d.m), static_cast<int>(d.n),
+           static_cast<int>(k), oa.data, oa.ld, ob.data, ob.ld, out,
+           static_cast<int>(ld));
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) {
+    const T *src = partial.data() + (p - 1) * mn;
+    for (int64_t i = 0; i < d.m; ++i)
+      for (int64_t j = 0; j < d.n; ++j)
+        y[i * d.yrs + j] += src[i * d.n + j];
+  }
+  return true;
+}
+
 template <typename T>
 void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   check_int(d.m, "M");
@@ -106,6 +144,11 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   check_int(d.yrs, "the output's row stride");
   const int64_t threads = devrt_num_threads();
   const int64_t macs = batch.numel * d.m * d.n * d.k;
+  if (batch.numel == 1 && threads > 1 &&
+      split_k_matmul(reinterpret_cast<const T *>(base[0]),
+                     reinterpret_cast<const T *>(base[1]),
+                     reinterpret_cast<T *>(base[2]), d, threads))
+    return;
   // Bands per product: a few per thread, so that a worker that wakes late
   // still finds work, but none so thin that BLAS loses its efficiency.
   // Rows when there are enough for a band per thread: then each thread

@@ -265,11 +265,14 @@ def test_matmul_large(device, need, rng, dtype):
 
 @pytest.mark.parametrize("layout_a", ["contiguous", "transposed", "strided"])
 @pytest.mark.parametrize("layout_b", ["contiguous", "transposed", "strided"])
-@pytest.mark.parametrize("m,k,n", [(300, 70, 90), (90, 70, 300), (37, 513, 131)])
+@pytest.mark.parametrize(
+    "m,k,n", [(300, 70, 90), (90, 70, 300), (37, 513, 131), (64, 1000, 100), (33, 2001, 17)]
+)
 def test_matmul_split_into_bands(device, need, rng, layout_a, layout_b, m, k, n):
     # Products large enough to be cut into row or column bands across
-    # threads, with odd extents so that the last band is short, and
-    # operands BLAS can read in place or that must be gathered first.
+    # threads, or into slices of a long K whose partial products are summed,
+    # with odd extents so that the last piece is short, and operands BLAS
+    # can read in place or that must be gathered first.
     need("matmul", dtype="float32")
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(np.float32)
