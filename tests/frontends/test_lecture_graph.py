@@ -49,7 +49,9 @@ def test_placeholders_gradients_and_numpy_updates():
     with tf.Session() as sess:
         values = {x: xv, y: yv, w1: w1v, w2: w2v}
         for _ in range(50):
-            loss_val, grad_w1_val, grad_w2_val = sess.run([loss, grad_w1, grad_w2], feed_dict=values)
+            loss_val, grad_w1_val, grad_w2_val = sess.run(
+                [loss, grad_w1, grad_w2], feed_dict=values
+            )
             losses.append(loss_val)
             # the same step in NumPy (float64) from the current weights
             hr = np.maximum(xv @ values[w1].astype(np.float64), 0)
@@ -108,7 +110,9 @@ def test_pitfall_loss_stays_flat_without_the_update():
         assert sess.run(loss, feed_dict=values) < flat[0]
 
 
-def test_gradient_descent_optimizer_with_mean_squared_error():
+def _optimizer_graph(learning_rate):
+    """The lecture's network with its loss from tf.losses and the update
+    from GradientDescentOptimizer(...).minimize."""
     x = tf.placeholder(tf.float32, shape=(N, D))
     y = tf.placeholder(tf.float32, shape=(N, 10))
     w1 = tf.Variable(tf.random_normal((D, H)))
@@ -116,15 +120,24 @@ def test_gradient_descent_optimizer_with_mean_squared_error():
     h = tf.maximum(tf.matmul(x, w1), 0)
     y_pred = tf.matmul(h, w2)
     loss = tf.losses.mean_squared_error(y_pred, y)  # a mean over N * 10 elements
-    optimizer = tf.train.GradientDescentOptimizer(1e-4)
+    optimizer = tf.train.GradientDescentOptimizer(learning_rate)
     updates = optimizer.minimize(loss)
+    return x, y, (w1, w2), y_pred, loss, updates
+
+
+def _train(x, y, loss, updates, steps):
     xv, yv, _, _ = _data()
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         values = {x: xv, y: yv}
-        losses = [sess.run([loss, updates], feed_dict=values)[0] for _ in range(50)]
+        return [sess.run([loss, updates], feed_dict=values)[0] for _ in range(steps)]
+
+
+def test_gradient_descent_optimizer_with_mean_squared_error():
+    x, y, weights, _, loss, updates = _optimizer_graph(1e-4)
+    losses = _train(x, y, loss, updates, 50)
     assert losses[-1] < 0.2 * losses[0]
-    assert set(tf.trainable_variables()) == {w1, w2}
+    assert set(tf.trainable_variables()) == set(weights)
 
 
 def test_layers_dense_with_xavier_initializer_and_adam():
@@ -154,20 +167,9 @@ def test_layers_dense_with_xavier_initializer_and_adam():
 
 def test_device_scope_cpu():
     with tf.device("/cpu:0"):
-        x = tf.placeholder(tf.float32, shape=(N, D))
-        y = tf.placeholder(tf.float32, shape=(N, 10))
-        w1 = tf.Variable(tf.random_normal((D, H)))
-        w2 = tf.Variable(tf.random_normal((H, 10)))
-        h = tf.maximum(tf.matmul(x, w1), 0)
-        y_pred = tf.matmul(h, w2)
-        loss = tf.losses.mean_squared_error(y_pred, y)
-        updates = tf.train.GradientDescentOptimizer(1e-5).minimize(loss)
+        x, y, _, y_pred, loss, updates = _optimizer_graph(1e-4)
     assert "cpu" in y_pred.device.lower()
-    xv, yv, _, _ = _data()
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        values = {x: xv, y: yv}
-        losses = [sess.run([loss, updates], feed_dict=values)[0] for _ in range(20)]
+    losses = _train(x, y, loss, updates, 20)
     assert losses[-1] < losses[0]
 
 

@@ -4,14 +4,13 @@ tooling (``devrt backends``, the catalogue) shows it."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
 import devrt
 from devrt import __main__ as cli
 from devrt.testing import pydev, supports
+from devrt.testing.pydev import CallTrace
 
 DEV = pydev.NAME
 
@@ -29,27 +28,6 @@ def data(rng, shape, dtype):
     if np.dtype(dtype).kind == "f":
         return rng.standard_normal(shape).astype(dtype)
     return rng.integers(-5, 6, size=shape).astype(dtype)
-
-
-class CallTrace:
-    """Records the Python functions called while active (sys.setprofile)."""
-
-    def __init__(self):
-        self.codes = set()
-
-    def _hook(self, frame, event, arg):
-        if event == "call":
-            self.codes.add(frame.f_code)
-
-    def __enter__(self):
-        sys.setprofile(self._hook)
-        return self
-
-    def __exit__(self, *exc):
-        sys.setprofile(None)
-
-    def called(self, fn) -> bool:
-        return fn.__code__ in self.codes
 
 
 # --- the ops pydev implements -------------------------------------------------------

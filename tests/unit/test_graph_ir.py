@@ -21,6 +21,7 @@ import devrt
 import devrt.cuda
 from devrt import _C
 from devrt.testing import pydev
+from devrt.testing.pydev import CallTrace
 
 F32, F64 = devrt.float32, devrt.float64
 
@@ -855,27 +856,6 @@ def test_unavailable_device(spec, name):
     # Each node is logged once per session.
     run(soft, [z], {x: [3.0, 4.0]})
     assert len(soft.placement_log) == 3
-
-
-class CallTrace:
-    """Records the Python functions called while active (sys.setprofile)."""
-
-    def __init__(self):
-        self.codes = set()
-
-    def _hook(self, frame, event, arg):
-        if event == "call":
-            self.codes.add(frame.f_code)
-
-    def __enter__(self):
-        sys.setprofile(self._hook)
-        return self
-
-    def __exit__(self, *exc):
-        sys.setprofile(None)
-
-    def called(self, fn) -> bool:
-        return fn.__code__ in self.codes
 
 
 def test_node_on_the_python_test_backend_gets_its_inputs_copied_there():

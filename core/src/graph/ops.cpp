@@ -770,28 +770,22 @@ void infer_conv2d(Node &n) {
 Tensor pad_nchw(const Tensor &x, int64_t top, int64_t bottom, int64_t left,
                 int64_t right, double value) {
   Tensor y = x;
-  auto block = [&](const Tensor &like, int64_t dim, int64_t size) {
-    Dims s = like->shape;
-    s[dim] = size;
-    return full(s, Scalar::from_double(value), like->dtype, like->device);
-  };
-  if (top || bottom) {
+  const int64_t pads[2][3] = {{2, top, bottom}, {3, left, right}};
+  for (const auto &[dim, before, after] : pads) {
+    if (!before && !after)
+      continue;
+    auto block = [&, dim = dim](int64_t size) {
+      Dims s = y->shape;
+      s[dim] = size;
+      return full(s, Scalar::from_double(value), y->dtype, y->device);
+    };
     std::vector<Tensor> parts;
-    if (top)
-      parts.push_back(block(y, 2, top));
+    if (before)
+      parts.push_back(block(before));
     parts.push_back(y);
-    if (bottom)
-      parts.push_back(block(y, 2, bottom));
-    y = cat(parts, 2);
-  }
-  if (left || right) {
-    std::vector<Tensor> parts;
-    if (left)
-      parts.push_back(block(y, 3, left));
-    parts.push_back(y);
-    if (right)
-      parts.push_back(block(y, 3, right));
-    y = cat(parts, 3);
+    if (after)
+      parts.push_back(block(after));
+    y = cat(parts, dim);
   }
   return y;
 }

@@ -8,6 +8,8 @@ missing-kernel error. Register it with ``devrt.register_plugin(pydev)``.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from devrt.hookspecs import hookimpl
@@ -57,3 +59,25 @@ def devrt_register_backends(registry) -> None:
 @hookimpl
 def devrt_describe() -> dict:
     return {"kernels": "NumPy callables (" + ", ".join(KERNELS) + ")"}
+
+
+class CallTrace:
+    """Records the Python functions called while active (sys.setprofile):
+    a test checks with ``called(kernel)`` that a pydev kernel ran."""
+
+    def __init__(self):
+        self.codes = set()
+
+    def _hook(self, frame, event, arg):
+        if event == "call":
+            self.codes.add(frame.f_code)
+
+    def __enter__(self):
+        sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(None)
+
+    def called(self, fn) -> bool:
+        return fn.__code__ in self.codes
