@@ -138,7 +138,7 @@ def main() -> None:
         contenders = {"devrt": make(devrt)}
         if torch is not None:
             contenders["torch"] = make(torch)
-        rounds = 5 if "CNN" in name else 15
+        rounds = 11 if "CNN" in name else 15
         t = compare(contenders, rounds=rounds, settle=0.2 if "CNN" in name else 0.0)
         line = f"{name:<40} devrt {t['devrt'] * 1e3:9.3f} ms"
         if "torch" in t:

@@ -35,13 +35,16 @@ def compare(
 
     `settle` sleeps between contenders: each library brings its own BLAS
     thread pool, whose threads spin for a while after a call and would steal
-    the cores from the next contender."""
+    the cores from the next contender. After the pause one call runs
+    untimed, since the first call after idling is slower for everyone
+    (sleeping workers, clocks and caches warming up)."""
     numbers = {name: calibrate(fn) for name, fn in contenders.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             if settle:
                 time.sleep(settle)
+                fn()  # untimed: the first call after a pause runs cold
             samples[name].append(per_call(fn, numbers[name]))
     return {name: statistics.median(s) for name, s in samples.items()}
 

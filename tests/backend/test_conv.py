@@ -73,6 +73,36 @@ def test_conv2d_gradients(device, need, rng, case):
     gradcheck(lambda x, w, b: _C.conv2d(x, w, b, **case), (x, w, b))
 
 
+def test_conv2d_over_batch_chunks(device, need, rng):
+    # Images of 72 x 14400 columns (4 MiB each in float32): the core
+    # convolves them two at a time, the last chunk alone, and its gradients
+    # recompute the columns chunk by chunk.
+    need(*CONV_OPS, *GRAD_OPS, dtype="float32")
+    x = rng.standard_normal((5, 8, 120, 120)).astype(np.float32)
+    w = rng.standard_normal((3, 8, 3, 3)).astype(np.float32)
+    r = rng.standard_normal((5, 3, 120, 120)).astype(np.float32)
+    geo = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
+    tx = devrt.tensor(x, device=device, requires_grad=True)
+    tw = devrt.tensor(w, device=device, requires_grad=True)
+    y = _C.conv2d(tx, tw, None, **geo)
+    np.testing.assert_allclose(
+        y.detach().cpu().numpy(), conv_reference(x, w, None, **geo), rtol=1e-4, atol=1e-3
+    )
+    (y * devrt.tensor(r, device=device)).sum().backward()
+    p = patches(x, 3, 3, (1, 1), (1, 1), (1, 1))
+    np.testing.assert_allclose(
+        tw.grad.cpu().numpy(), np.einsum("nohw,nchwij->ocij", r, p), rtol=1e-3, atol=1e-1
+    )
+    # each image alone is one chunk: the chunked input gradient must agree
+    for i in range(5):
+        xi = devrt.tensor(x[i : i + 1], device=device, requires_grad=True)
+        yi = _C.conv2d(xi, devrt.tensor(w, device=device), None, **geo)
+        (yi * devrt.tensor(r[i : i + 1], device=device)).sum().backward()
+        np.testing.assert_allclose(
+            tx.grad.cpu().numpy()[i : i + 1], xi.grad.cpu().numpy(), rtol=1e-5, atol=1e-5
+        )
+
+
 POOLS = [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

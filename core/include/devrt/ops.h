@@ -81,6 +81,12 @@ Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
 Tensor conv2d(const Tensor &x, const Tensor &weight,
               const std::optional<Tensor> &bias, const Conv2dGeometry &g,
               int64_t groups);
+// conv2d's gradients for its input and weight (one group), each null when
+// not wanted: im2col, matmul and col2im over chunks of the batch.
+std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
+                                    const Tensor &weight,
+                                    const Conv2dGeometry &geo, bool want_x,
+                                    bool want_weight);
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
@@ -109,8 +115,8 @@ Tensor randint(int64_t low, int64_t high, const Dims &shape, DType dtype,
                Device device);
 // The same draws from an explicit stream: counter `offset` onwards of
 // `seed`, leaving the global generator alone (graph random ops).
-Tensor rand_seeded(const Dims &shape, DType dtype, Device device,
-                   uint64_t seed, uint64_t offset);
+Tensor rand_seeded(const Dims &shape, DType dtype, Device device, uint64_t seed,
+                   uint64_t offset);
 Tensor randn_seeded(const Dims &shape, DType dtype, Device device,
                     uint64_t seed, uint64_t offset);
 void manual_seed(uint64_t seed);

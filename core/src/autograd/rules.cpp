@@ -63,6 +63,19 @@ int64_t reduced_count(const OpNode &n) {
 
 Tensor matmul_grad_a(const Tensor &g, const Tensor &a, const Tensor &b);
 
+// The geometry recorded by the convolution ops: attrs.shape holds kh, kw,
+// stride, padding and dilation.
+Conv2dGeometry geometry_of(const OpNode &n) {
+  const Dims &a = n.attrs.shape;
+  Conv2dGeometry geo;
+  for (int i = 0; i < 2; ++i) {
+    geo.stride[i] = a[2 + i];
+    geo.padding[i] = a[4 + i];
+    geo.dilation[i] = a[6 + i];
+  }
+  return geo;
+}
+
 } // namespace
 
 bool differentiable(OpId op) {
@@ -109,6 +122,7 @@ uint32_t saved_for_backward(OpId op) {
     return OUT;
   case OpId::mul:
   case OpId::matmul:
+  case OpId::conv2d:
   case OpId::maximum:
   case OpId::minimum:
     return X | Y;
@@ -339,16 +353,15 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     index_put_(z, n.attrs.indices, g, true);
     return {z};
   }
+  case OpId::conv2d: {
+    std::vector<Tensor> r = conv2d_backward(
+        g, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
+    return r;
+  }
   case OpId::im2col:
   case OpId::col2im: {
     const Dims &a = n.attrs.shape; // kh, kw, stride, padding, dilation
-    Conv2dGeometry geo;
-    geo.stride[0] = a[2];
-    geo.stride[1] = a[3];
-    geo.padding[0] = a[4];
-    geo.padding[1] = a[5];
-    geo.dilation[0] = a[6];
-    geo.dilation[1] = a[7];
+    Conv2dGeometry geo = geometry_of(n);
     if (n.op == OpId::col2im)
       return {im2col(g, a[0], a[1], geo)};
     // Taps read from padding get no gradient: col2im drops them.

@@ -1,6 +1,7 @@
 // Convolution and pooling, built from im2col (the patch gather), matmul and
 // reductions. Their gradients follow from those ops' rules: im2col's is
 // col2im, and col2im's is im2col.
+#include <algorithm>
 #include <cmath>
 
 #include "../dispatch.h"
@@ -66,7 +67,83 @@ autograd::OpAttrs record_geometry(int64_t kh, int64_t kw,
   return a;
 }
 
+// Note: conv2d with one group works a chunk of the batch at a time, so that
+// the columns im2col writes (kh*kw times the input) are still in cache when
+// the GEMM reads them; the gradients recompute the columns the same way
+// instead of keeping them for backward.
+int64_t chunk_images(int64_t n, int64_t k, int64_t l, DType t) {
+  constexpr int64_t kChunkBytes = int64_t{8} << 20;
+  const int64_t per_image = std::max<int64_t>(k * l * itemsize(t), 1);
+  return std::min(n, std::max<int64_t>(1, kChunkBytes / per_image));
+}
+
+// The (K, c*L) column matrix of images [i, i + c) of x.
+Tensor chunk_columns(const Tensor &x, int64_t i, int64_t c, int64_t kh,
+                     int64_t kw, const Conv2dGeometry &g, int64_t k,
+                     int64_t l) {
+  Tensor cols = im2col(narrow(x, 0, i, c), kh, kw, g, 0.0, true);
+  return reshape(permute(cols, Dims{1, 0, 2}), Dims{k, c * l});
+}
+
+Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
+                        int64_t kw, const Conv2dGeometry &g, const Grid &o) {
+  const int64_t n = x->shape[0], oc = weight->shape[0];
+  const int64_t k = x->shape[1] * kh * kw, l = o.oh * o.ow;
+  DType t = promote_types(is_floating(x->dtype) ? x->dtype : kDefaultFloat,
+                          weight->dtype);
+  Tensor wm = reshape(cast(weight, t), Dims{oc, k});
+  Tensor y = empty(Dims{n, oc, o.oh, o.ow}, t, x->device);
+  const int64_t step = chunk_images(n, k, l, t);
+  for (int64_t i = 0; i < n; i += step) {
+    const int64_t c = std::min(step, n - i);
+    Tensor prod = matmul(wm, chunk_columns(cast(x, t), i, c, kh, kw, g, k, l));
+    copy_(reshape(narrow(y, 0, i, c), Dims{c, oc, l}),
+          permute(reshape(prod, Dims{oc, c, l}), Dims{1, 0, 2}));
+  }
+  return y;
+}
+
 } // namespace
+
+std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
+                                    const Tensor &weight,
+                                    const Conv2dGeometry &geo, bool want_x,
+                                    bool want_weight) {
+  const int64_t n = x->shape[0], oc = weight->shape[0];
+  const int64_t kh = weight->shape[2], kw = weight->shape[3];
+  const int64_t k = x->shape[1] * kh * kw, l = g->shape[2] * g->shape[3];
+  const DType t = g->dtype;
+  Tensor wm = reshape(cast(weight, t), Dims{oc, k});
+  Tensor xt = cast(x, t);
+  Tensor gx = want_x ? empty(x->shape, t, x->device) : nullptr;
+  Tensor gw;
+  const int64_t step = chunk_images(n, k, l, t);
+  for (int64_t i = 0; i < n; i += step) {
+    const int64_t c = std::min(step, n - i);
+    // (c, OC, L) -> (OC, c*L), matching the columns' batch-inner layout.
+    Tensor gc =
+        reshape(contiguous(permute(reshape(narrow(g, 0, i, c), Dims{c, oc, l}),
+                                   Dims{1, 0, 2})),
+                Dims{oc, c * l});
+    if (want_weight) {
+      Tensor cols = chunk_columns(xt, i, c, kh, kw, geo, k, l);
+      Tensor part = matmul(gc, transpose(cols, 0, 1));
+      if (gw)
+        binary_inplace(OpId::add, gw, part);
+      else
+        gw = part;
+    }
+    if (want_x) {
+      // (K, c*L) as the (c, K, L) columns col2im sums back into images.
+      Tensor gcols =
+          permute(reshape(matmul(transpose(wm, 0, 1), gc), Dims{k, c, l}),
+                  Dims{1, 0, 2});
+      copy_(narrow(gx, 0, i, c),
+            col2im(gcols, x->shape[2], x->shape[3], kh, kw, geo));
+    }
+  }
+  return {gx, gw ? reshape(gw, weight->shape) : nullptr};
+}
 
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
               double pad_value, bool batch_inner) {
@@ -142,13 +219,19 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
   int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
   Tensor y;
   if (groups == 1) {
-    // One GEMM for the whole batch: (OC, K) x (K, N*L), the columns laid
-    // out batch-inner so that the (K, N*L) matrix is a view.
-    Tensor cols = im2col(x, kh, kw, g, 0.0, true);
-    Tensor flat = reshape(permute(cols, Dims{1, 0, 2}), Dims{k, n * l});
-    Tensor prod = matmul(reshape(weight, Dims{oc, k}), flat);
-    y = reshape(permute(reshape(prod, Dims{oc, n, l}), Dims{1, 0, 2}),
-                Dims{n, oc, o.oh, o.ow});
+    // One node with its own rule: (OC, K) x (K, c*L) GEMMs over chunks of
+    // the batch, the columns laid out batch-inner so that each chunk's
+    // (K, c*L) matrix is a view.
+    if (autograd::should_record(x, weight)) {
+      {
+        autograd::NoGradGuard no_grad;
+        y = conv2d_one_group(x, weight, kh, kw, g, o);
+      }
+      autograd::record(OpId::conv2d, {x, weight}, y,
+                       record_geometry(kh, kw, g));
+    } else {
+      y = conv2d_one_group(x, weight, kh, kw, g, o);
+    }
   } else {
     // (N, g, K, L) columns times (g, OC/g, K) weights: a batched GEMM.
     Tensor cols = reshape(im2col(x, kh, kw, g), Dims{n, groups, k, l});
