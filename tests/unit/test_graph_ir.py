@@ -936,3 +936,21 @@ def test_random_ops_repeat_across_sessions_and_change_across_runs():
     again = draw(_C.Session(net2.g), x2, nodes2)
     for k in nodes:
         np.testing.assert_array_equal(again[k], first[0][k], err_msg=k)
+
+
+def test_second_order_gradients_are_refused_when_built():
+    g = _C.Graph()
+    a = g.add_node("Placeholder", [], {"dtype": devrt.float64, "shape": []}, "a")
+    cube = g.add_node("Mul", [(a, 0), (a, 0)], {}, "sq")
+    cube = g.add_node("Mul", [(cube, 0), (a, 0)], {}, "cube")
+    g1 = g.add_node("Gradients", [(cube, 0), (a, 0)], {"n_ys": 1, "n_xs": 1}, "g1")
+    with pytest.raises(NotImplementedError, match=r"^\[Gradients 'g2'\] second-order"):
+        g.add_node("Gradients", [(g1, 0), (a, 0)], {"n_ys": 1, "n_xs": 1}, "g2")
+
+
+def test_random_ops_need_an_int_seed_when_built():
+    g = _C.Graph()
+    with pytest.raises(TypeError, match=r"^\[RandomStandardNormal 'r'\] attribute 'seed'"):
+        g.add_node(
+            "RandomStandardNormal", [], {"shape": [2], "dtype": devrt.float32, "seed": None}, "r"
+        )

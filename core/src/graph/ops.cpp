@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "devrt/error.h"
 #include "devrt/ops.h"
@@ -109,6 +110,37 @@ void infer_gradients(Node &n) {
       bad(n, ErrorKind::Type,
           std::string("ys must be floating, input ") + std::to_string(i) +
               " is " + dtype_name(n.input_dtype(i)));
+  // The eager engine runs without recording its own ops, so a gradient is
+  // not differentiable again: refuse ys computed from another Gradients
+  // node that depends on these xs.
+  std::unordered_set<const Node *> xs;
+  for (int64_t i = ny; i < ny + nx; ++i)
+    xs.insert(n.inputs[i].node);
+  auto ancestors = [](const Node *start) {
+    std::unordered_set<const Node *> seen;
+    std::vector<const Node *> todo{start};
+    while (!todo.empty()) {
+      const Node *m = todo.back();
+      todo.pop_back();
+      if (!seen.insert(m).second)
+        continue;
+      for (const Output &in : m->inputs)
+        todo.push_back(in.node);
+    }
+    return seen;
+  };
+  for (int64_t i = 0; i < ny; ++i)
+    for (const Node *m : ancestors(n.inputs[i].node)) {
+      if (m->def->kind != OpKind::Gradients)
+        continue;
+      for (const Node *a : ancestors(m))
+        if (xs.count(a))
+          bad(n, ErrorKind::NotImplemented,
+              "second-order gradients: the ys depend on the gradients '" +
+                  m->name +
+                  "' of the same xs, and devrt does not differentiate "
+                  "gradients");
+    }
   n.shapes.clear();
   n.dtypes.clear();
   for (int64_t i = ny; i < ny + nx; ++i) {
@@ -535,7 +567,9 @@ SliceSpec slice_spec(const Node &n) {
   for (size_t d = 0; d < s.strides.size(); ++d)
     if (s.strides[d] <= 0)
       bad(n, ErrorKind::Value,
-          "strides must be positive, got " + std::to_string(s.strides[d]));
+          "strides must be positive (devrt tensors have no negative "
+          "strides), got " +
+              std::to_string(s.strides[d]));
   return s;
 }
 
@@ -856,6 +890,7 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
 constexpr int kNormal = 0, kUniform = 1;
 
 void infer_random(Node &n) {
+  n.attr_int("seed"); // required: the stream the node draws from
   if (!is_floating(n.attr_dtype("dtype")))
     bad(n, ErrorKind::Type,
         std::string("needs a floating dtype, got ") +

@@ -1,13 +1,13 @@
-"""The graph, its operations and tensors: ``tf.Graph``, ``tf.Operation``,
-``tf.Tensor``, the default-graph stack, name scopes, device scopes,
-control dependencies, collections and ``convert_to_tensor``.
+"""``tf.Graph``: the default-graph stack, name scopes, device scopes,
+control dependencies and collections.
 
 A ``Graph`` wraps the core's ``_C.Graph``; every ``Operation`` wraps one
-node of it and every ``Tensor`` names one output ``(node, index)``. The
-Python side keeps what TensorFlow keeps on its Python side too: the names
-in use (so that names are unique as in TF: ``MatMul``, ``MatMul_1``,
-``layer1/MatMul``), the scope stacks and the collections. Shapes and
-dtypes always come from the core, which infers them when a node is built.
+node of it and every ``Tensor`` names one output ``(node, index)`` (see
+tensor.py). The Python side keeps what TensorFlow keeps on its Python
+side too: the names in use (so that names are unique as in TF: ``MatMul``,
+``MatMul_1``, ``layer1/MatMul``), the scope stacks and the collections.
+Shapes and dtypes always come from the core, which infers them when a node
+is built.
 
 Difference from TensorFlow: the name, device and control-dependency stacks
 belong to the graph, not to the graph and the thread.
@@ -21,23 +21,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
-import devrt
 from devrt import _C
-from devrt.graph import dtypes
-from devrt.graph.tensor_shape import TensorShape
+from devrt.graph.tensor import Operation, Tensor
 
 __all__ = [
     "Graph",
     "GraphKeys",
-    "Operation",
-    "Tensor",
     "add_to_collection",
     "add_to_collections",
     "colocate_with",
     "control_dependencies",
-    "convert_to_tensor",
     "device",
     "get_collection",
     "get_collection_ref",
@@ -60,6 +53,7 @@ class GraphKeys:
     LOCAL_VARIABLES = "local_variables"
     MODEL_VARIABLES = "model_variables"
     TRAINABLE_VARIABLES = "trainable_variables"
+    TRAINABLE_RESOURCE_VARIABLES = "trainable_resource_variables"
     SUMMARIES = "summaries"
     QUEUE_RUNNERS = "queue_runners"
     TABLE_INITIALIZERS = "table_initializer"
@@ -79,199 +73,6 @@ class GraphKeys:
     READY_OP = "ready_op"
     GLOBAL_STEP = "global_step"
     VARIABLES = GLOBAL_VARIABLES
-
-
-# --- tensors and operations -------------------------------------------------------
-
-
-class Tensor:
-    """``tf.Tensor``: the symbolic output `value_index` of an Operation.
-
-    Arithmetic, comparison (``< <= > >=``), ``@`` and indexing operators build
-    nodes (installed by ``math_ops`` and ``array_ops``); ``==`` and hashing
-    are by identity, as in TF1 graph mode. The same output always gives the
-    same Tensor object, so Tensors work as dict keys (feeds).
-    """
-
-    # NumPy defers to the reflected operators (np_array + tensor builds a node).
-    __array_ufunc__ = None
-    __array_priority__ = 100
-
-    def __init__(self, op: Operation, value_index: int) -> None:
-        self._op = op
-        self._value_index = value_index
-        self._shape_override: TensorShape | None = None
-
-    @property
-    def op(self) -> Operation:
-        return self._op
-
-    @property
-    def value_index(self) -> int:
-        return self._value_index
-
-    @property
-    def graph(self) -> Graph:
-        return self._op.graph
-
-    @property
-    def name(self) -> str:
-        return f"{self._op.name}:{self._value_index}"
-
-    @property
-    def device(self) -> str:
-        return self._op.device
-
-    @property
-    def dtype(self) -> dtypes.DType:
-        return dtypes.as_dtype(self._op._node.dtype(self._value_index))
-
-    @property
-    def shape(self) -> TensorShape:
-        inferred = TensorShape(self._op._node.shape(self._value_index))
-        if self._shape_override is not None:
-            return inferred.merge_with(self._shape_override)
-        return inferred
-
-    def get_shape(self) -> TensorShape:
-        return self.shape
-
-    def set_shape(self, shape: Any) -> None:
-        """Refines the static shape seen from Python (``.shape``).
-
-        Difference from TensorFlow: the core's node keeps the shape it
-        inferred, so ops built on this tensor infer from that; the refined
-        shape serves Python code such as layers that read ``x.shape``."""
-        merged = self.shape.merge_with(TensorShape(shape))
-        self._shape_override = merged
-
-    def consumers(self) -> list[Operation]:
-        """The operations that take this tensor as a data input."""
-        out = []
-        for op in self.graph._ops:
-            if any(n.id == self._op._id and i == self._value_index for n, i in op._node.inputs):
-                out.append(op)
-        return out
-
-    def eval(self, feed_dict: Any = None, session: Any = None) -> Any:
-        """The value of this tensor in `session` (default: the default session)."""
-        from devrt.graph import session as session_mod
-
-        return session_mod._run_with_default(self, feed_dict, session, "Tensor.eval")
-
-    def _as_node_output(self) -> tuple[Any, int]:
-        return (self._op._node, self._value_index)
-
-    # Symbolic tensors have no truth value, length or elements.
-
-    def __bool__(self) -> bool:
-        raise TypeError(
-            "Using a `tf.Tensor` as a Python `bool` is not allowed. Use `if t is not None:` "
-            "instead of `if t:` to test if a tensor is defined, and use TensorFlow ops such "
-            "as tf.cond to execute subgraphs conditioned on the value of a tensor."
-        )
-
-    def __len__(self) -> int:
-        raise TypeError(
-            f"len is not well defined for symbolic Tensors ({self.name}). "
-            "Please call `x.shape` rather than `len(x)` for shape information."
-        )
-
-    def __iter__(self) -> Iterator[Any]:
-        raise TypeError(
-            "Tensor objects are only iterable when eager execution is enabled. "
-            "To iterate over this tensor use tf.unstack."
-        )
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise NotImplementedError(
-            f"Cannot convert a symbolic Tensor ({self.name}) to a numpy array; "
-            "fetch it with Session.run"
-        )
-
-    def __repr__(self) -> str:
-        return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
-
-    def __str__(self) -> str:
-        return f'Tensor("{self.name}", shape={self.shape}, dtype={self.dtype.name})'
-
-
-class Operation:
-    """``tf.Operation``: one node of the graph."""
-
-    def __init__(self, graph: Graph, node: Any) -> None:
-        self._graph = graph
-        self._node = node
-        self._id = node.id
-        self._outputs = tuple(Tensor(self, i) for i in range(node.num_outputs))
-
-    @property
-    def name(self) -> str:
-        return self._node.name
-
-    @property
-    def type(self) -> str:
-        return self._node.op
-
-    @property
-    def graph(self) -> Graph:
-        return self._graph
-
-    @property
-    def device(self) -> str:
-        """The device string as given in the ``tf.device`` scope ("" for none).
-
-        Difference from TensorFlow: the string is not canonicalised."""
-        return self._node.device
-
-    @property
-    def inputs(self) -> list[Tensor]:
-        return [self._graph._op_of(n)._outputs[i] for n, i in self._node.inputs]
-
-    @property
-    def outputs(self) -> list[Tensor]:
-        return list(self._outputs)
-
-    @property
-    def control_inputs(self) -> list[Operation]:
-        return [self._graph._op_of(n) for n in self._node.control_inputs]
-
-    def values(self) -> tuple[Tensor, ...]:
-        return self._outputs
-
-    def get_attr(self, name: str) -> Any:
-        """The attribute `name`: dtypes as DType objects, ``value`` of a Const
-        as a devrt Tensor."""
-        attrs = self._node.attrs
-        if name not in attrs:
-            raise ValueError(f"[Operation.get_attr] {self.type} '{self.name}' has no attr {name!r}")
-        value = attrs[name]
-        return dtypes.as_dtype(value) if isinstance(value, _C.dtype) else value
-
-    @property
-    def node_def(self) -> dict[str, Any]:
-        """A plain dict standing for TF's NodeDef: name, op, input, device, attr."""
-        inputs = [t.name for t in self.inputs] + [f"^{op.name}" for op in self.control_inputs]
-        return {
-            "name": self.name,
-            "op": self.type,
-            "input": inputs,
-            "device": self.device,
-            "attr": dict(self._node.attrs),
-        }
-
-    def run(self, feed_dict: Any = None, session: Any = None) -> None:
-        """Runs this operation in `session` (default: the default session)."""
-        from devrt.graph import session as session_mod
-
-        session_mod._run_with_default(self, feed_dict, session, "Operation.run")
-
-    def __repr__(self) -> str:
-        return f"<tf.Operation '{self.name}' type={self.type}>"
-
-
-def _is_tensor_like(value: Any) -> bool:
-    return isinstance(value, Tensor) or hasattr(value, "_to_tensor")
 
 
 # --- the graph --------------------------------------------------------------------
@@ -314,7 +115,7 @@ class Graph:
         """Adds a node of IR op `op_type`; `name` ending in "/" is taken as is
         (a scope name), any other is made unique in the current name scope."""
         if self._finalized:
-            raise RuntimeError("Graph is finalized and cannot be modified.")
+            raise RuntimeError("[Graph] Graph is finalized and cannot be modified.")
         for t in inputs:
             if not isinstance(t, Tensor):
                 raise TypeError(f"[{op_type}] inputs must be Tensors, got {type(t).__name__}")
@@ -359,15 +160,21 @@ class Graph:
 
     def get_operation_by_name(self, name: str) -> Operation:
         if not isinstance(name, str):
-            raise TypeError(f"Operation names are strings (or similar), not {type(name).__name__}")
+            raise TypeError(
+                f"[Graph] Operation names are strings (or similar), not {type(name).__name__}"
+            )
         try:
             return self._op_of(self._c.get(name))
         except KeyError:
-            raise KeyError(f"The name {name!r} refers to an Operation not in the graph.") from None
+            raise KeyError(
+                f"[Graph] The name {name!r} refers to an Operation not in the graph."
+            ) from None
 
     def get_tensor_by_name(self, name: str) -> Tensor:
         if not isinstance(name, str):
-            raise TypeError(f"Tensor names are strings (or similar), not {type(name).__name__}")
+            raise TypeError(
+                f"[Graph] Tensor names are strings (or similar), not {type(name).__name__}"
+            )
         return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
 
     def as_graph_element(
@@ -381,45 +188,45 @@ class Graph:
             if ":" in obj:
                 op_name, _, index = obj.rpartition(":")
                 if not allow_tensor:
-                    raise ValueError(f"Can not convert {obj!r} to an Operation")
+                    raise ValueError(f"[Graph] Can not convert {obj!r} to an Operation")
                 try:
                     i = int(index)
                 except ValueError:
                     raise ValueError(
-                        f"The name {obj!r} looks a like a Tensor name, but is not a valid one. "
+                        f"[Graph] The name {obj!r} looks like a Tensor name, but is not a valid one. "
                         'Tensor names must be of the form "<op_name>:<output_index>".'
                     ) from None
                 try:
                     op = self._op_of(self._c.get(op_name))
                 except KeyError:
                     raise KeyError(
-                        f"The name {obj!r} refers to a Tensor which does not exist. "
+                        f"[Graph] The name {obj!r} refers to a Tensor which does not exist. "
                         f"The operation, {op_name!r}, does not exist in the graph."
                     ) from None
                 if not 0 <= i < len(op._outputs):
                     raise KeyError(
-                        f"The name {obj!r} refers to a Tensor which does not exist. The "
+                        f"[Graph] The name {obj!r} refers to a Tensor which does not exist. The "
                         f"operation, {op_name!r}, exists but only has {len(op._outputs)} outputs."
                     )
                 return op._outputs[i]
             if not allow_operation:
                 raise ValueError(
-                    f"The name {obj!r} refers to an Operation, not a Tensor. Tensor names "
+                    f"[Graph] The name {obj!r} refers to an Operation, not a Tensor. Tensor names "
                     'must be of the form "<op_name>:<output_index>".'
                 )
             return self.get_operation_by_name(obj)
         if isinstance(obj, Tensor) and allow_tensor:
             if obj.graph is not self:
-                raise ValueError(f"Tensor {obj} is not an element of this graph.")
+                raise ValueError(f"[Graph] Tensor {obj} is not an element of this graph.")
             return obj
         if isinstance(obj, Operation) and allow_operation:
             if obj.graph is not self:
-                raise ValueError(f"Operation {obj} is not an element of this graph.")
+                raise ValueError(f"[Graph] Operation {obj} is not an element of this graph.")
             return obj
         kinds = " or ".join(
             k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok
         )
-        raise TypeError(f"Can not convert a {type(obj).__name__} into a {kinds}.")
+        raise TypeError(f"[Graph] Can not convert a {type(obj).__name__} into a {kinds}.")
 
     @property
     def version(self) -> int:
@@ -645,7 +452,8 @@ def reset_default_graph() -> None:
     global _global_graph
     if _stack.graphs:
         raise AssertionError(
-            "Do not use tf.reset_default_graph() to clear nested graphs. If you need a "
+            "[reset_default_graph] Do not use tf.reset_default_graph() to clear nested "
+            "graphs. If you need a "
             "cleared graph, exit the nesting and create a new graph."
         )
     with _global_lock:
@@ -663,7 +471,7 @@ def _graph_of(values: Any) -> Graph:
             if graph is None:
                 graph, first = g, v
             elif g is not graph:
-                raise ValueError(f"{v!r} must be from the same graph as {first!r}.")
+                raise ValueError(f"[Graph] {v!r} must be from the same graph as {first!r}.")
     return graph if graph is not None else get_default_graph()
 
 
@@ -676,7 +484,7 @@ def name_scope(name: str | None, default_name: str | None = None, values: Any = 
     scope in the graph of `values` (else the default graph), named `name`,
     or `default_name` when `name` is None."""
     if name is None and default_name is None and values is not None:
-        raise ValueError("At least one of name and default_name must be provided.")
+        raise ValueError("[name_scope] At least one of name and default_name must be provided.")
     g = _graph_of(values or [])
     with g.name_scope(name if name is not None else default_name) as scope:
         yield scope
@@ -720,140 +528,3 @@ def get_collection(key: str, scope: str | None = None) -> list[Any]:
 
 def get_collection_ref(key: str) -> list[Any]:
     return get_default_graph().get_collection_ref(key)
-
-
-# --- conversions ----------------------------------------------------------------------
-
-
-def _fits_int32(arr: np.ndarray) -> bool:
-    return arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)
-
-
-def _constant_array(value: Any, dtype: dtypes.DType | None, what: str) -> np.ndarray:
-    """`value` (Python numbers, nested lists, NumPy arrays) as a new NumPy
-    array of `dtype`, following TF's rules: Python floats become float32 and
-    ints int32 (int64 if too large); NumPy values keep their dtype unless
-    `dtype` says otherwise; a Python float cannot become an integer."""
-    from_numpy = isinstance(value, (np.ndarray, np.generic))
-    try:
-        arr = np.array(value)
-    except ValueError as exc:
-        raise ValueError(f"[{what}] cannot convert a ragged sequence to a tensor: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"[{what}] cannot convert {value!r} (of type {type(value).__name__}) to a tensor"
-        )
-    if dtype is None:
-        if from_numpy:
-            dtype = dtypes.as_dtype(arr.dtype)
-        elif arr.dtype.kind == "f":
-            dtype = dtypes.float32
-        elif arr.dtype.kind in "iu":
-            dtype = dtypes.int32 if _fits_int32(arr) else dtypes.int64
-        else:
-            dtype = dtypes.bool
-    elif not from_numpy:
-        if (dtype.is_integer and arr.dtype.kind == "f") or (
-            dtype.is_bool and arr.dtype.kind != "b"
-        ):
-            raise TypeError(
-                f"[{what}] Expected {dtype.name}, got {value!r} of type "
-                f"'{type(value).__name__}' instead."
-            )
-    return np.array(arr, dtype=dtype.as_numpy_dtype, copy=True, order="C")
-
-
-def _devrt_tensor(arr: np.ndarray, dtype: dtypes.DType) -> Any:
-    t = devrt.from_numpy(np.ascontiguousarray(arr))
-    if t.dtype != dtype.as_devrt_dtype:
-        t = t.to(dtype=dtype.as_devrt_dtype)
-    return t
-
-
-def _make_const(graph: Graph, value: Any, dtype: Any, name: str | None, what: str) -> Tensor:
-    dtype = None if dtype is None else dtypes.as_dtype(dtype)
-    if isinstance(value, _C.Tensor):
-        t = value.detach().to(device="cpu", copy=True)
-        if dtype is not None and t.dtype != dtype.as_devrt_dtype:
-            t = t.to(dtype=dtype.as_devrt_dtype)
-    else:
-        arr = _constant_array(value, dtype, what)
-        t = _devrt_tensor(arr, dtype or dtypes.as_dtype(arr.dtype))
-    return graph._create_op("Const", [], {"value": t}, name or "Const")._outputs[0]
-
-
-def convert_to_tensor(
-    value: Any,
-    dtype: Any = None,
-    name: str | None = None,
-    preferred_dtype: Any = None,
-    dtype_hint: Any = None,
-) -> Tensor:
-    """``tf.convert_to_tensor``: a Tensor as is, a Variable's value, a list
-    holding tensors packed (``Pack``), anything else a ``Const`` in the
-    default graph. A requested `dtype` must match a tensor's dtype."""
-    return _convert(value, dtype, name, preferred_dtype or dtype_hint, None)
-
-
-def _convert(
-    value: Any,
-    dtype: Any,
-    name: str | None,
-    preferred: Any,
-    graph: Graph | None,
-    what: str = "convert_to_tensor",
-) -> Tensor:
-    dtype = None if dtype is None else dtypes.as_dtype(dtype)
-    if hasattr(value, "_to_tensor"):
-        value = value._to_tensor()
-    if isinstance(value, Tensor):
-        if dtype is not None and value.dtype != dtype:
-            raise ValueError(
-                f"[{what}] Tensor conversion requested dtype {dtype.name} for Tensor with "
-                f"dtype {value.dtype.name}: {value!r}"
-            )
-        return value
-    if isinstance(value, Operation):
-        raise TypeError(f"[{what}] cannot convert an Operation ({value.name}) to a Tensor")
-    graph = graph or get_default_graph()
-    if isinstance(value, (list, tuple)) and _contains_tensor(value):
-        if dtype is None:
-            parts = convert_n(list(value), what, graph)
-        else:
-            parts = [_convert(v, dtype, None, None, graph, what) for v in value]
-        return graph._create_op("Pack", parts, {"axis": 0}, name or "packed")._outputs[0]
-    if dtype is None and preferred is not None:
-        try:
-            return _make_const(graph, value, preferred, name, what)
-        except TypeError:
-            pass
-    return _make_const(graph, value, dtype, name, what)
-
-
-def _contains_tensor(values: Any) -> bool:
-    for v in values:
-        if _is_tensor_like(v):
-            return True
-        if isinstance(v, (list, tuple)) and _contains_tensor(v):
-            return True
-    return False
-
-
-def convert_n(values: list[Any], name: str, graph: Graph | None = None) -> list[Tensor]:
-    """Converts `values` for one op: every non-tensor takes the dtype of the
-    first tensor among them (as TF's op wrappers infer a type attribute),
-    or of the first value when none is a tensor."""
-    graph = graph or _graph_of(values)
-    dtype = None
-    for v in values:
-        if _is_tensor_like(v):
-            dtype = _convert(v, None, None, None, graph, name).dtype
-            break
-    out = []
-    for v in values:
-        t = _convert(v, dtype, None, None, graph, name) if not _is_tensor_like(v) else v
-        t = _convert(t, None, None, None, graph, name)
-        if dtype is None:
-            dtype = t.dtype
-        out.append(t)
-    return out

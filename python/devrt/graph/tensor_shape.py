@@ -86,7 +86,7 @@ class TensorShape:
     def as_list(self) -> list[int | None]:
         """The dims as a list of int | None; ValueError for an unknown rank."""
         if self._dims is None:
-            raise ValueError("as_list() is not defined on an unknown TensorShape.")
+            raise ValueError("[TensorShape] as_list() is not defined on an unknown TensorShape.")
         return list(self._dims)
 
     def as_tuple(self) -> tuple[int | None, ...] | None:
@@ -98,7 +98,7 @@ class TensorShape:
 
     def assert_is_fully_defined(self) -> None:
         if not self.is_fully_defined():
-            raise ValueError(f"Shape {self} is not fully defined")
+            raise ValueError(f"[TensorShape] Shape {self} is not fully defined")
 
     def num_elements(self) -> int | None:
         if not self.is_fully_defined():
@@ -120,7 +120,7 @@ class TensorShape:
 
     def assert_is_compatible_with(self, other: Any) -> None:
         if not self.is_compatible_with(other):
-            raise ValueError(f"Shapes {self} and {as_shape(other)} are incompatible")
+            raise ValueError(f"[TensorShape] Shapes {self} and {as_shape(other)} are incompatible")
 
     def merge_with(self, other: Any) -> TensorShape:
         other = as_shape(other)
@@ -141,24 +141,24 @@ class TensorShape:
         if self._dims is None:
             return TensorShape([None] * rank)
         if len(self._dims) != rank:
-            raise ValueError(f"Shape {self} must have rank {rank}")
+            raise ValueError(f"[TensorShape] Shape {self} must have rank {rank}")
         return self
 
     def with_rank_at_least(self, rank: int) -> TensorShape:
         if self._dims is not None and len(self._dims) < rank:
-            raise ValueError(f"Shape {self} must have rank at least {rank}")
+            raise ValueError(f"[TensorShape] Shape {self} must have rank at least {rank}")
         return self
 
     # --- sequence protocol ----------------------------------------------------------
 
     def __len__(self) -> int:
         if self._dims is None:
-            raise ValueError("Cannot take the length of shape with unknown rank.")
+            raise ValueError("[TensorShape] Cannot take the length of shape with unknown rank.")
         return len(self._dims)
 
     def __iter__(self) -> Iterator[Dimension | None]:
         if self._dims is None:
-            raise ValueError("Cannot iterate over a shape with unknown rank.")
+            raise ValueError("[TensorShape] Cannot iterate over a shape with unknown rank.")
         return iter(self.dims)
 
     def __getitem__(self, key: Any) -> Any:
