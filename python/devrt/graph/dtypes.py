@@ -94,21 +94,21 @@ class DType:
     def size(self) -> int:
         return self._devrt.itemsize
 
+    def _limit(self, which: str) -> Any:
+        """The smallest ("min") or largest ("max") value of the dtype."""
+        if self.is_bool:
+            return which == "max"
+        if self.is_floating:
+            return float(getattr(np.finfo(_NUMPY[self.name]), which))
+        return int(getattr(np.iinfo(_NUMPY[self.name]), which))
+
     @property
     def min(self) -> Any:
-        if self.is_bool:
-            return False
-        if self.is_floating:
-            return float(np.finfo(_NUMPY[self.name]).min)
-        return int(np.iinfo(_NUMPY[self.name]).min)
+        return self._limit("min")
 
     @property
     def max(self) -> Any:
-        if self.is_bool:
-            return True
-        if self.is_floating:
-            return float(np.finfo(_NUMPY[self.name]).max)
-        return int(np.iinfo(_NUMPY[self.name]).max)
+        return self._limit("max")
 
     def is_compatible_with(self, other: Any) -> builtins.bool:
         return self == as_dtype(other)

@@ -63,30 +63,31 @@ class Initializer:
         return cls(**config)
 
 
-class Zeros(Initializer):
+class _Fill(Initializer):
+    """Zeros and Ones: the shape filled by ``constant_ops.<_fill>``."""
+
+    _fill = ""
+
+    def __init__(self, dtype: Any = dtypes.float32) -> None:
+        self.dtype = dtype
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        return getattr(constant_ops, self._fill)(shape, self._dtype(dtype))
+
+    def get_config(self):
+        return {"dtype": dtypes.as_dtype(self.dtype).name}
+
+
+class Zeros(_Fill):
     """``tf.zeros_initializer``."""
 
-    def __init__(self, dtype: Any = dtypes.float32) -> None:
-        self.dtype = dtype
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return constant_ops.zeros(shape, self._dtype(dtype))
-
-    def get_config(self):
-        return {"dtype": dtypes.as_dtype(self.dtype).name}
+    _fill = "zeros"
 
 
-class Ones(Initializer):
+class Ones(_Fill):
     """``tf.ones_initializer``."""
 
-    def __init__(self, dtype: Any = dtypes.float32) -> None:
-        self.dtype = dtype
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return constant_ops.ones(shape, self._dtype(dtype))
-
-    def get_config(self):
-        return {"dtype": dtypes.as_dtype(self.dtype).name}
+    _fill = "ones"
 
 
 class Constant(Initializer):
@@ -106,19 +107,27 @@ class Constant(Initializer):
         return {"value": self.value, "dtype": dtypes.as_dtype(self.dtype).name}
 
 
-class RandomNormal(Initializer):
-    """``tf.random_normal_initializer``."""
+class _Normal(Initializer):
+    """RandomNormal and TruncatedNormal: samples of ``random_ops.<_sample>``."""
+
+    _sample = ""
 
     def __init__(self, mean=0.0, stddev=1.0, seed=None, dtype=dtypes.float32) -> None:
         self.mean, self.stddev, self.seed, self.dtype = mean, stddev, seed, dtype
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        return random_ops.random_normal(
+        return getattr(random_ops, self._sample)(
             shape, self.mean, self.stddev, self._dtype(dtype), self.seed
         )
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomNormal(_Normal):
+    """``tf.random_normal_initializer``."""
+
+    _sample = "random_normal"
 
 
 class RandomUniform(Initializer):
@@ -138,19 +147,10 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-class TruncatedNormal(Initializer):
+class TruncatedNormal(_Normal):
     """``tf.truncated_normal_initializer`` (see random_ops.truncated_normal)."""
 
-    def __init__(self, mean=0.0, stddev=1.0, seed=None, dtype=dtypes.float32) -> None:
-        self.mean, self.stddev, self.seed, self.dtype = mean, stddev, seed, dtype
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return random_ops.truncated_normal(
-            shape, self.mean, self.stddev, self._dtype(dtype), self.seed
-        )
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+    _sample = "truncated_normal"
 
 
 def _fans(shape: list[int]) -> tuple[float, float]:
@@ -217,25 +217,29 @@ class VarianceScaling(Initializer):
         }
 
 
-class GlorotUniform(VarianceScaling):
-    """``tf.glorot_uniform_initializer``: U(-l, l), l = sqrt(6 / (fan_in + fan_out))."""
+class _Glorot(VarianceScaling):
+    """GlorotUniform and GlorotNormal: scale 1, fan_avg, of `_distribution`."""
+
+    _distribution = ""
 
     def __init__(self, seed=None, dtype=dtypes.float32) -> None:
-        super().__init__(1.0, "fan_avg", "uniform", seed, dtype)
+        super().__init__(1.0, "fan_avg", self._distribution, seed, dtype)
 
     def get_config(self):
         return {"seed": self.seed}
 
 
-class GlorotNormal(VarianceScaling):
+class GlorotUniform(_Glorot):
+    """``tf.glorot_uniform_initializer``: U(-l, l), l = sqrt(6 / (fan_in + fan_out))."""
+
+    _distribution = "uniform"
+
+
+class GlorotNormal(_Glorot):
     """``tf.glorot_normal_initializer``: truncated normal of stddev
     sqrt(2 / (fan_in + fan_out))."""
 
-    def __init__(self, seed=None, dtype=dtypes.float32) -> None:
-        super().__init__(1.0, "fan_avg", "truncated_normal", seed, dtype)
-
-    def get_config(self):
-        return {"seed": self.seed}
+    _distribution = "truncated_normal"
 
 
 def he_normal(seed=None) -> VarianceScaling:

@@ -201,7 +201,45 @@ class Layer:
         return list(self._losses)
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """What Dense and Conv2D share: a kernel, an optional bias and an
+    activation, applied as activation(op(inputs, kernel) + bias)."""
+
+    def _init_kernel_bias(
+        self,
+        activation: Any,
+        use_bias: bool,
+        kernel_initializer: Any,
+        bias_initializer: Any,
+        kernel_regularizer: Any,
+        bias_regularizer: Any,
+    ) -> None:
+        self.activation = _activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer or init_ops.Zeros()
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel = self.bias = None
+
+    def _build_kernel_bias(self, kernel_shape: list[int], units: int) -> None:
+        self.kernel = self.add_weight(
+            "kernel", kernel_shape, None, self.kernel_initializer, self.kernel_regularizer
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", [units], None, self.bias_initializer, self.bias_regularizer
+            )
+
+    def _bias_and_activation(self, out: Tensor, data_format: str | None = None) -> Tensor:
+        if self.use_bias:
+            out = nn.bias_add(out, self.bias, data_format=data_format)
+        if self.activation is not None:
+            out = self.activation(out)
+        return out
+
+
+class Dense(_KernelLayer):
     """``tf.layers.Dense``: activation(inputs @ kernel + bias); inputs of rank
     above 2 are multiplied along their last dimension."""
 
@@ -225,13 +263,14 @@ class Dense(Layer):
     ) -> None:
         super().__init__(trainable=trainable, name=name, **kwargs)
         self.units = int(units)
-        self.activation = _activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer or init_ops.Zeros()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel = self.bias = None
+        self._init_kernel_bias(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+        )
 
     def build(self, input_shape: Any) -> None:
         last = input_shape[-1] if input_shape.ndims else None
@@ -240,17 +279,7 @@ class Dense(Layer):
                 "[Dense] The last dimension of the inputs to `Dense` should be defined. "
                 f"Found `None` (input shape {input_shape})."
             )
-        self.kernel = self.add_weight(
-            "kernel",
-            [int(last), self.units],
-            None,
-            self.kernel_initializer,
-            self.kernel_regularizer,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", [self.units], None, self.bias_initializer, self.bias_regularizer
-            )
+        self._build_kernel_bias([int(last), self.units], self.units)
 
     def call(self, inputs: Tensor) -> Tensor:
         rank = inputs.shape.ndims
@@ -266,14 +295,10 @@ class Dense(Layer):
             out = _apply("Reshape", [out], {"shape": [-1 if d is None else d for d in dims]})
         else:
             out = math_ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            out = nn.bias_add(out, self.bias)
-        if self.activation is not None:
-            out = self.activation(out)
-        return out
+        return self._bias_and_activation(out)
 
 
-class Conv2D(Layer):
+class Conv2D(_KernelLayer):
     """``tf.layers.Conv2D``: activation(conv2d(inputs, kernel) + bias), kernel
     of shape (kh, kw, in, filters)."""
 
@@ -307,13 +332,14 @@ class Conv2D(Layer):
         self.padding = _layer_padding(padding, "Conv2D")
         self.data_format = _data_format(data_format, "Conv2D")
         self.dilation_rate = _pair(dilation_rate, "Conv2D", "dilation_rate")
-        self.activation = _activation(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer or init_ops.Zeros()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel = self.bias = None
+        self._init_kernel_bias(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+        )
 
     def build(self, input_shape: Any) -> None:
         if input_shape.ndims != 4:
@@ -323,14 +349,7 @@ class Conv2D(Layer):
             raise ValueError(
                 f"[Conv2D] the channel dimension of the inputs must be defined: {input_shape}"
             )
-        shape = self.kernel_size + [int(channels), self.filters]
-        self.kernel = self.add_weight(
-            "kernel", shape, None, self.kernel_initializer, self.kernel_regularizer
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", [self.filters], None, self.bias_initializer, self.bias_regularizer
-            )
+        self._build_kernel_bias(self.kernel_size + [int(channels), self.filters], self.filters)
 
     def call(self, inputs: Tensor) -> Tensor:
         out = nn.conv2d(
@@ -341,11 +360,7 @@ class Conv2D(Layer):
             data_format=self.data_format,
             dilations=self.dilation_rate,
         )
-        if self.use_bias:
-            out = nn.bias_add(out, self.bias, data_format=self.data_format)
-        if self.activation is not None:
-            out = self.activation(out)
-        return out
+        return self._bias_and_activation(out, self.data_format)
 
 
 class _Pooling2D(Layer):

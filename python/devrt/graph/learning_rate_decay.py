@@ -35,25 +35,36 @@ def _float(value: Any, dtype: dtypes.DType, what: str):
     )
 
 
+def _learning_rate(learning_rate: Any, what: str) -> tuple[Any, dtypes.DType]:
+    """`learning_rate` as a tensor of its floating dtype (float32 when it
+    has none), and that dtype."""
+    lr = _t(learning_rate, what)
+    dt = lr.dtype if lr.dtype.is_floating else dtypes.float32
+    return cast(lr, dt), dt
+
+
+def _progress(global_step: Any, decay_steps: Any, staircase: bool, dt: dtypes.DType, what: str):
+    """step / decay_steps, floored with `staircase`."""
+    p = _apply("RealDiv", [_step(global_step, dt, what), _float(decay_steps, dt, what)], {})
+    if staircase:
+        p = _apply("Floor", [p], {})
+    return p
+
+
+def _capped_step(global_step: Any, decay_steps: Any, dt: dtypes.DType, what: str):
+    """(min(step, decay_steps), decay_steps)."""
+    steps = _float(decay_steps, dt, what)
+    return _apply("Minimum", [_step(global_step, dt, what), steps], {}), steps
+
+
 def exponential_decay(
     learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None
 ):
     """``tf.train.exponential_decay``: lr * decay_rate ** (step / decay_steps),
     the exponent floored with `staircase`."""
     with fw.name_scope(name, "ExponentialDecay", [learning_rate, global_step]) as scope:
-        lr = _t(learning_rate, "exponential_decay")
-        dt = lr.dtype if lr.dtype.is_floating else dtypes.float32
-        lr = cast(lr, dt)
-        p = _apply(
-            "RealDiv",
-            [
-                _step(global_step, dt, "exponential_decay"),
-                _float(decay_steps, dt, "exponential_decay"),
-            ],
-            {},
-        )
-        if staircase:
-            p = _apply("Floor", [p], {})
+        lr, dt = _learning_rate(learning_rate, "exponential_decay")
+        p = _progress(global_step, decay_steps, staircase, dt, "exponential_decay")
         factor = _apply("Pow", [_float(decay_rate, dt, "exponential_decay"), p], {})
         return _apply("Mul", [lr, factor], {}, scope)
 
@@ -63,19 +74,8 @@ def inverse_time_decay(
 ):
     """``tf.train.inverse_time_decay``: lr / (1 + decay_rate * step / decay_steps)."""
     with fw.name_scope(name, "InverseTimeDecay", [learning_rate, global_step]) as scope:
-        lr = _t(learning_rate, "inverse_time_decay")
-        dt = lr.dtype if lr.dtype.is_floating else dtypes.float32
-        lr = cast(lr, dt)
-        p = _apply(
-            "RealDiv",
-            [
-                _step(global_step, dt, "inverse_time_decay"),
-                _float(decay_steps, dt, "inverse_time_decay"),
-            ],
-            {},
-        )
-        if staircase:
-            p = _apply("Floor", [p], {})
+        lr, dt = _learning_rate(learning_rate, "inverse_time_decay")
+        p = _progress(global_step, decay_steps, staircase, dt, "inverse_time_decay")
         den = _apply(
             "Add",
             [
@@ -101,11 +101,8 @@ def polynomial_decay(
     if cycle:
         raise NotImplementedError("[polynomial_decay] cycle=True is not supported")
     with fw.name_scope(name, "PolynomialDecay", [learning_rate, global_step]) as scope:
-        lr = _t(learning_rate, "polynomial_decay")
-        dt = lr.dtype if lr.dtype.is_floating else dtypes.float32
-        lr = cast(lr, dt)
-        steps = _float(decay_steps, dt, "polynomial_decay")
-        step = _apply("Minimum", [_step(global_step, dt, "polynomial_decay"), steps], {})
+        lr, dt = _learning_rate(learning_rate, "polynomial_decay")
+        step, steps = _capped_step(global_step, decay_steps, dt, "polynomial_decay")
         frac = _apply(
             "Sub", [_t(1, "polynomial_decay", dt), _apply("RealDiv", [step, steps], {})], {}
         )
@@ -125,11 +122,8 @@ def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None):
     """``tf.train.cosine_decay``: lr * ((1 - alpha) * 0.5 * (1 + cos(pi *
     min(step, decay_steps) / decay_steps)) + alpha)."""
     with fw.name_scope(name, "CosineDecay", [learning_rate, global_step]) as scope:
-        lr = _t(learning_rate, "cosine_decay")
-        dt = lr.dtype if lr.dtype.is_floating else dtypes.float32
-        lr = cast(lr, dt)
-        steps = _float(decay_steps, dt, "cosine_decay")
-        step = _apply("Minimum", [_step(global_step, dt, "cosine_decay"), steps], {})
+        lr, dt = _learning_rate(learning_rate, "cosine_decay")
+        step, steps = _capped_step(global_step, decay_steps, dt, "cosine_decay")
         angle = _apply(
             "Mul", [_t(math.pi, "cosine_decay", dt), _apply("RealDiv", [step, steps], {})], {}
         )

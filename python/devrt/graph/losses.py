@@ -115,6 +115,27 @@ def _prepared(labels: Any, predictions: Any, what: str) -> tuple[Tensor, Tensor]
     return y, p
 
 
+def _abs_error(y: Tensor, p: Tensor) -> Tensor:
+    return _apply("Abs", [_apply("Sub", [p, y], {})], {})
+
+
+def _pointwise_loss(
+    what: str,
+    labels: Any,
+    predictions: Any,
+    weights: Any,
+    scope: str | None,
+    loss_collection: Any,
+    reduction: str,
+    per_element: Any,
+) -> Tensor:
+    """The loss `what` of (labels, predictions): per_element(y, p) in the
+    name scope `what`, weighted and reduced."""
+    y, p = _prepared(labels, predictions, what)
+    with fw.name_scope(scope, what, [y, p]) as ns:
+        return compute_weighted_loss(per_element(y, p), weights, ns, loss_collection, reduction)
+
+
 def mean_squared_error(
     labels: Any,
     predictions: Any,
@@ -124,10 +145,20 @@ def mean_squared_error(
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
 ) -> Tensor:
     """``tf.losses.mean_squared_error``: (predictions - labels)**2, reduced."""
-    y, p = _prepared(labels, predictions, "mean_squared_error")
-    with fw.name_scope(scope, "mean_squared_error", [y, p]) as ns:
-        losses = _apply("Square", [_apply("Sub", [p, y], {})], {})
-        return compute_weighted_loss(losses, weights, ns, loss_collection, reduction)
+
+    def per_element(y, p):
+        return _apply("Square", [_apply("Sub", [p, y], {})], {})
+
+    return _pointwise_loss(
+        "mean_squared_error",
+        labels,
+        predictions,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        per_element,
+    )
 
 
 def absolute_difference(
@@ -139,10 +170,16 @@ def absolute_difference(
     reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
 ):
     """``tf.losses.absolute_difference``: |predictions - labels|, reduced."""
-    y, p = _prepared(labels, predictions, "absolute_difference")
-    with fw.name_scope(scope, "absolute_difference", [y, p]) as ns:
-        losses = _apply("Abs", [_apply("Sub", [p, y], {})], {})
-        return compute_weighted_loss(losses, weights, ns, loss_collection, reduction)
+    return _pointwise_loss(
+        "absolute_difference",
+        labels,
+        predictions,
+        weights,
+        scope,
+        loss_collection,
+        reduction,
+        _abs_error,
+    )
 
 
 def huber_loss(
@@ -155,19 +192,22 @@ def huber_loss(
     reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
 ):
     """``tf.losses.huber_loss``: 0.5 e**2 for |e| <= delta, else delta (|e| - 0.5 delta)."""
-    y, p = _prepared(labels, predictions, "huber_loss")
-    with fw.name_scope(scope, "huber_loss", [y, p]) as ns:
-        err = _apply("Abs", [_apply("Sub", [p, y], {})], {})
+
+    def per_element(y, p):
+        err = _abs_error(y, p)
         d = _t(delta, "huber_loss", p.dtype)
         quad = _apply("Minimum", [err, d], {})
         lin = _apply("Sub", [err, quad], {})
         half = _t(0.5, "huber_loss", p.dtype)
-        losses = _apply(
+        return _apply(
             "Add",
             [_apply("Mul", [half, _apply("Square", [quad], {})], {}), _apply("Mul", [d, lin], {})],
             {},
         )
-        return compute_weighted_loss(losses, weights, ns, loss_collection, reduction)
+
+    return _pointwise_loss(
+        "huber_loss", labels, predictions, weights, scope, loss_collection, reduction, per_element
+    )
 
 
 def log_loss(
@@ -180,8 +220,8 @@ def log_loss(
     reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
 ):
     """``tf.losses.log_loss``: -y log(p + eps) - (1 - y) log(1 - p + eps)."""
-    y, p = _prepared(labels, predictions, "log_loss")
-    with fw.name_scope(scope, "log_loss", [y, p]) as ns:
+
+    def per_element(y, p):
         eps = _t(epsilon, "log_loss", p.dtype)
         one = _t(1, "log_loss", p.dtype)
         a = _apply("Mul", [y, _apply("Log", [_apply("Add", [p, eps], {})], {})], {})
@@ -193,8 +233,11 @@ def log_loss(
             ],
             {},
         )
-        losses = _apply("Neg", [_apply("Add", [a, b], {})], {})
-        return compute_weighted_loss(losses, weights, ns, loss_collection, reduction)
+        return _apply("Neg", [_apply("Add", [a, b], {})], {})
+
+    return _pointwise_loss(
+        "log_loss", labels, predictions, weights, scope, loss_collection, reduction, per_element
+    )
 
 
 def _smooth(labels: Tensor, smoothing: float, num_classes: Any, what: str) -> Tensor:

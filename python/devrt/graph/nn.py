@@ -303,7 +303,9 @@ def conv2d(
         return _nhwc_out(y, fmt, scope)
 
 
-def _pool(op_type, value, ksize, strides, padding, data_format, name, what):
+def _pool(op_type, what, value, input_, ksize, strides, padding, data_format, name):
+    """max_pool and avg_pool: `value` (or its alias `input_`) pooled by `op_type`."""
+    value = value if value is not None else input_
     if ksize is None or strides is None or padding is None:
         raise ValueError(f"[{what}] ksize, strides and padding are required")
     fmt = _data_format(data_format, what)
@@ -329,16 +331,7 @@ def max_pool(
     input: Any = None,
 ) -> Tensor:
     """``tf.nn.max_pool``: NHWC (or NCHW); ksize and strides of 1, 2 or 4 elements."""
-    return _pool(
-        "MaxPool",
-        value if value is not None else input,
-        ksize,
-        strides,
-        padding,
-        data_format,
-        name,
-        "max_pool",
-    )
+    return _pool("MaxPool", "max_pool", value, input, ksize, strides, padding, data_format, name)
 
 
 def avg_pool(
@@ -352,16 +345,7 @@ def avg_pool(
 ) -> Tensor:
     """``tf.nn.avg_pool``: as max_pool, averaging (padding excluded from the
     count with "SAME", as TF)."""
-    return _pool(
-        "AvgPool",
-        value if value is not None else input,
-        ksize,
-        strides,
-        padding,
-        data_format,
-        name,
-        "avg_pool",
-    )
+    return _pool("AvgPool", "avg_pool", value, input, ksize, strides, padding, data_format, name)
 
 
 def bias_add(value: Any, bias: Any, data_format: str | None = None, name: str | None = None):

@@ -124,6 +124,11 @@ def _stack(g: fw.Graph) -> list[VariableScope]:
     return g._var_scope_stack
 
 
+def _full_name(scope: VariableScope, name: str) -> str:
+    """`name` under `scope`: "<scope>/<name>", or `name` in the root scope."""
+    return f"{scope.name}/{name}" if scope.name else name
+
+
 def get_variable_scope() -> VariableScope:
     """``tf.get_variable_scope``: the current variable scope."""
     return _stack(fw.get_default_graph())[-1]
@@ -175,7 +180,7 @@ def variable_scope(
             local = full.rsplit("/", 1)[-1]
         else:
             local = str(name_or_scope)
-            full = f"{parent.name}/{local}" if parent.name else local
+            full = _full_name(parent, local)
         base = parent
         name_scope_name = local
     # reuse=False (or None) inherits: TF1 cannot turn reuse off in a sub-scope.
@@ -202,7 +207,7 @@ def variable_scope(
 
 def _unique_scope(g: fw.Graph, parent: VariableScope, default_name: str) -> str:
     """`default_name` under `parent`, suffixed "_<n>" for the n-th use, as TF."""
-    full = f"{parent.name}/{default_name}" if parent.name else default_name
+    full = _full_name(parent, default_name)
     if not g._var_scope_counts.get(full, 0):
         return full
     i = 1
@@ -246,7 +251,7 @@ def get_variable(
         )
     g = fw.get_default_graph()
     scope = get_variable_scope()
-    full = f"{scope.name}/{name}" if scope.name else name
+    full = _full_name(scope, name)
     shape = None if shape is None else TensorShape(shape)
     found = g._var_store.get(full)
     if found is not None:
