@@ -151,10 +151,9 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
     return;
   // Bands per product: a few per thread, so that a worker that wakes late
   // still finds work, but none so thin that BLAS loses its efficiency.
-  // Rows when there are enough for a band per thread: then each thread
-  // packs all of B and a slice of A, which measured faster than the
-  // column split for short, wide A (64 x 1000 times 1000 x 100).
-  const bool split_rows = d.m >= d.n || d.m >= kGemmMinBand * threads;
+  // Bands of the longer side: each thread packs its slice of that side's
+  // operand and all of the other, smaller one.
+  const bool split_rows = d.m >= d.n;
   const int64_t extent = split_rows ? d.m : d.n;
   int64_t bands = 1;
   if (macs >= kGemmInlineMacs && batch.numel < kGemmTasksPerThread * threads) {
