@@ -55,6 +55,10 @@ int64_t normalize_axis(const char *op, int64_t axis, int64_t rank);
 
 // --- linear algebra -------------------------------------------------------
 Tensor matmul(const Tensor &a, const Tensor &b);
+// a (B, M, K) @ b (B, K, N) written into y (B, M, N): one dtype, equal batch
+// sizes (a stride-0 batch dimension broadcasts), y's rows contiguous. No
+// promotion and no autograd: for composites that place their products.
+void matmul_out(const Tensor &a, const Tensor &b, const Tensor &y);
 
 // --- joining and gathering ------------------------------------------------
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim);
@@ -72,9 +76,8 @@ struct Conv2dGeometry {
   int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
 };
 // (N, C, H, W) -> (N, C*kh*kw, oh*ow), out-of-image taps read pad_value.
-// With batch_inner the result is a view of (C*kh*kw, N, oh*ow) memory.
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
-              double pad_value = 0.0, bool batch_inner = false);
+              double pad_value = 0.0);
 // The adjoint of im2col: (N, C*kh*kw, oh*ow) summed into (N, C, h, w).
 Tensor col2im(const Tensor &cols, int64_t h, int64_t w, int64_t kh, int64_t kw,
               const Conv2dGeometry &g);

@@ -77,12 +77,15 @@ int64_t chunk_images(int64_t n, int64_t k, int64_t l, DType t) {
   return std::min(n, std::max<int64_t>(1, kChunkBytes / per_image));
 }
 
-// The (K, c*L) column matrix of images [i, i + c) of x.
+// The (c, K, L) columns of images [i, i + c) of x.
 Tensor chunk_columns(const Tensor &x, int64_t i, int64_t c, int64_t kh,
-                     int64_t kw, const Conv2dGeometry &g, int64_t k,
-                     int64_t l) {
-  Tensor cols = im2col(narrow(x, 0, i, c), kh, kw, g, 0.0, true);
-  return reshape(permute(cols, Dims{1, 0, 2}), Dims{k, c * l});
+                     int64_t kw, const Conv2dGeometry &g) {
+  return im2col(narrow(x, 0, i, c), kh, kw, g);
+}
+
+// w (M, K) seen as c copies, (c, M, K), without copying.
+Tensor repeated(const Tensor &w, int64_t c) {
+  return expand(unsqueeze(w, 0), Dims{c, w->shape[0], w->shape[1]});
 }
 
 Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
@@ -92,13 +95,14 @@ Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
   DType t = promote_types(is_floating(x->dtype) ? x->dtype : kDefaultFloat,
                           weight->dtype);
   Tensor wm = reshape(cast(weight, t), Dims{oc, k});
+  Tensor xt = cast(x, t);
   Tensor y = empty(Dims{n, oc, o.oh, o.ow}, t, x->device);
   const int64_t step = chunk_images(n, k, l, t);
   for (int64_t i = 0; i < n; i += step) {
     const int64_t c = std::min(step, n - i);
-    Tensor prod = matmul(wm, chunk_columns(cast(x, t), i, c, kh, kw, g, k, l));
-    copy_(reshape(narrow(y, 0, i, c), Dims{c, oc, l}),
-          permute(reshape(prod, Dims{oc, c, l}), Dims{1, 0, 2}));
+    // Each image's (OC, K) x (K, L) product lands in its place in y.
+    matmul_out(repeated(wm, c), chunk_columns(xt, i, c, kh, kw, g),
+               reshape(narrow(y, 0, i, c), Dims{c, oc, l}));
   }
   return y;
 }
@@ -120,24 +124,21 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
   const int64_t step = chunk_images(n, k, l, t);
   for (int64_t i = 0; i < n; i += step) {
     const int64_t c = std::min(step, n - i);
-    // (c, OC, L) -> (OC, c*L), matching the columns' batch-inner layout.
-    Tensor gc =
-        reshape(contiguous(permute(reshape(narrow(g, 0, i, c), Dims{c, oc, l}),
-                                   Dims{1, 0, 2})),
-                Dims{oc, c * l});
+    Tensor gc = reshape(narrow(g, 0, i, c), Dims{c, oc, l});
     if (want_weight) {
-      Tensor cols = chunk_columns(xt, i, c, kh, kw, geo, k, l);
-      Tensor part = matmul(gc, transpose(cols, 0, 1));
+      // Summed over the chunk's images: (OC, L) x (L, K) each.
+      Tensor cols = chunk_columns(xt, i, c, kh, kw, geo);
+      Tensor part =
+          reduce(OpId::sum, matmul(gc, transpose(cols, 1, 2)), Dims{0}, false);
       if (gw)
         binary_inplace(OpId::add, gw, part);
       else
         gw = part;
     }
     if (want_x) {
-      // (K, c*L) as the (c, K, L) columns col2im sums back into images.
-      Tensor gcols =
-          permute(reshape(matmul(transpose(wm, 0, 1), gc), Dims{k, c, l}),
-                  Dims{1, 0, 2});
+      // (K, OC) x (OC, L) per image: the columns' gradients, summed back
+      // into the images by col2im.
+      Tensor gcols = matmul(repeated(transpose(wm, 0, 1), c), gc);
       copy_(narrow(gx, 0, i, c),
             col2im(gcols, x->shape[2], x->shape[3], kh, kw, geo));
     }
@@ -146,18 +147,14 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
 }
 
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
-              double pad_value, bool batch_inner) {
+              double pad_value) {
   require_4d("im2col", x);
   Grid o = output_grid("im2col", x->shape, kh, kw, g);
   DType t = is_floating(x->dtype) ? x->dtype : kDefaultFloat;
   Tensor src = contiguous(cast(x, t));
   Launch k(OpId::im2col, x->device, t);
-  int64_t n = x->shape[0], rows = x->shape[1] * kh * kw, l = o.oh * o.ow;
-  // batch_inner: (K, N, L) memory seen as (N, K, L), so that the columns of
-  // every image form one (K, N*L) matrix.
-  Tensor y = batch_inner
-                 ? permute(empty(Dims{rows, n, l}, t, x->device), Dims{1, 0, 2})
-                 : empty(Dims{n, rows, l}, t, x->device);
+  Tensor y = empty(Dims{x->shape[0], x->shape[1] * kh * kw, o.oh * o.ow}, t,
+                   x->device);
   k.input(src).output(y);
   geometry_attrs(k, kh, kw, g);
   k.attr_float(pad_value).run();

@@ -53,6 +53,21 @@ Tensor matmul_impl(const Tensor &a0, const Tensor &b0) {
 
 } // namespace
 
+void matmul_out(const Tensor &a, const Tensor &b, const Tensor &y) {
+  if (a->ndim() != 3 || b->ndim() != 3 || y->ndim() != 3 ||
+      a->dtype != b->dtype || y->dtype != a->dtype ||
+      a->shape[0] != y->shape[0] || b->shape[0] != y->shape[0] ||
+      a->shape[1] != y->shape[1] || b->shape[2] != y->shape[2] ||
+      a->shape[2] != b->shape[1])
+    fail(ErrorKind::Runtime,
+         "[matmul] matmul_out needs (B, M, K) @ (B, K, N) "
+         "into (B, M, N) of one dtype, got shapes ",
+         a->shape, ", ", b->shape, " and ", y->shape);
+  Launch k(OpId::matmul, a->device, a->dtype);
+  k.input(a, a->shape).input(b, b->shape).output(y).run();
+  y->bump_version();
+}
+
 Tensor matmul(const Tensor &a, const Tensor &b) {
   if (!autograd::should_record(a, b))
     return matmul_impl(a, b);
