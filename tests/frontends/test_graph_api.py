@@ -938,3 +938,30 @@ def test_compat_namespaces_and_helpers():
     assert got[10].tolist() == [[-2.0], [4.0]] and got[11].tolist() == [1.0, -2.0]
     np.testing.assert_array_equal(got[12], np.tile(xv, [1, 2]))
     np.testing.assert_allclose(got[13], np.log(np.exp(xv).sum(1)), rtol=1e-6)
+
+
+def test_stop_gradient_blocks_gradients():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 3])
+    w = tf.Variable(tf.ones((3, 2)))
+    y = tf.matmul(x, w)
+    # d/dw sum(y * stop(y)) = x^T stop(y): half of d/dw sum(y * y)
+    (g,) = tf.gradients(tf.reduce_sum(y * tf.stop_gradient(y)), [w])
+    assert tf.gradients(tf.reduce_sum(tf.stop_gradient(y)), [w]) == [None]
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(g, {x: xv}), xv.T @ (xv @ np.ones((3, 2))))
+
+
+def test_placeholder_with_default_takes_feeds_of_other_sizes():
+    tf.reset_default_graph()
+    d = tf.placeholder_with_default(tf.zeros((2, 3)), shape=[None, 3])
+    assert d.shape.as_list() == [None, 3]
+    with tf.Session() as sess:
+        assert sess.run(d).shape == (2, 3)
+        assert sess.run(d, {d: np.ones((5, 3))}).shape == (5, 3)
+        with pytest.raises(ValueError, match="shape"):
+            sess.run(d, {d: np.ones((5, 4))})
+    with pytest.raises(ValueError, match="placeholder_with_default"):
+        tf.placeholder_with_default(tf.zeros((2, 3)), shape=[None, 4])

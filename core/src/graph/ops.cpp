@@ -73,6 +73,28 @@ Vals eval_identity(const Node &, const Vals &in, EvalContext &) {
   return {in[0]};
 }
 
+// A value without its autograd history: gradients stop here.
+Vals eval_stop_gradient(const Node &, const Vals &in, EvalContext &) {
+  const Tensor &x = in[0];
+  return {alias(x, x->shape, x->strides, x->offset)};
+}
+
+// Its input unless fed; the shape may be less specific than the input's,
+// so that feeds of other sizes fit.
+void infer_placeholder_with_default(Node &n) {
+  PartialShape s = n.attr_shape("shape");
+  const PartialShape &in = n.input_shape(0);
+  bool fits = !s.known_rank || !in.known_rank || s.rank() == in.rank();
+  for (int64_t i = 0; fits && s.known_rank && in.known_rank && i < s.rank();
+       ++i)
+    fits = s.dims[i] < 0 || in.dims[i] < 0 || s.dims[i] == in.dims[i];
+  if (!fits)
+    bad(n, ErrorKind::Value,
+        "the default of shape " + in.str() + " does not fit the shape " +
+            s.str());
+  set_output(n, s, n.input_dtype(0));
+}
+
 void infer_assign(Node &n) {
   const Node *var = n.inputs[0].node;
   if (var->def->kind != OpKind::Variable)
@@ -936,6 +958,9 @@ const OpDef kOps[] = {
     {"AssignAdd", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(add)},
     {"AssignSub", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(sub)},
     {"Identity", 1, 1, infer_identity, eval_identity},
+    {"StopGradient", 1, 1, infer_identity, eval_stop_gradient},
+    {"PlaceholderWithDefault", 1, 1, infer_placeholder_with_default,
+     eval_identity},
     {"NoOp", 0, 0, infer_noop, nullptr, OpKind::NoOp},
     {"Gradients", 2, -1, infer_gradients, nullptr, OpKind::Gradients},
     UNARY("Neg", ID(neg)),

@@ -53,19 +53,17 @@ def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Tenso
 
 
 def placeholder_with_default(input: Any, shape: Any, name: str | None = None) -> Tensor:
-    """``tf.placeholder_with_default``: `input` unless a value is fed.
-
-    Difference from TensorFlow: the IR has no PlaceholderWithDefault op; this
-    is an ``Identity`` of the default value, which a feed replaces. A fed
-    value must therefore have the default's shape (the core checks feeds
-    against the shape it inferred), even where `shape` has None dims."""
+    """``tf.placeholder_with_default``: `input` unless a value is fed; a fed
+    value may have any shape that fits `shape`."""
     value = _t(input, "placeholder_with_default")
     if not value.shape.is_compatible_with(TensorShape(shape)):
         raise ValueError(
             f"[placeholder_with_default] the default's shape {value.shape} is not "
             f"compatible with {TensorShape(shape)}"
         )
-    return _apply("Identity", [value], {}, name or "PlaceholderWithDefault")
+    dims = TensorShape(shape).as_tuple()
+    attrs = {"shape": None if dims is None else list(dims)}
+    return _apply("PlaceholderWithDefault", [value], attrs, name or "PlaceholderWithDefault")
 
 
 def constant(

@@ -47,6 +47,7 @@ _NO_GRADIENT = frozenset(
         "Round",
         "Sign",
         "FloorDiv",
+        "StopGradient",
     }
 )
 # Inputs that carry no derivative: op -> input indices.
@@ -153,9 +154,6 @@ def gradients(
 
 
 def stop_gradient(input: Any, name: str | None = None) -> Tensor:
-    """``tf.stop_gradient``. Not supported: the IR has no StopGradient op,
-    and an Identity would let gradients through silently."""
-    raise NotImplementedError(
-        "[stop_gradient] the devrt graph IR has no StopGradient op; gradients cannot be "
-        "blocked inside a graph"
-    )
+    """``tf.stop_gradient``: `input`'s value, as a constant for
+    ``tf.gradients``."""
+    return _apply("StopGradient", [_t(input, "stop_gradient")], {}, name or "StopGradient")
