@@ -1,7 +1,7 @@
 """Autograd engine and API semantics (CPU): accumulation, retain_graph,
 errors, in-place and version checks, autograd.grad, detach, grad modes,
-graph introspection, .data, retain_grad, custom Functions, the two-layer
-network lecture programs, comparisons with PyTorch, and memory.
+graph introspection, .data, retain_grad, custom Functions, comparisons with
+PyTorch, and memory (the lecture programs: tests/frontends/test_lecture_programs.py).
 
 Expected values are derived by hand (calculus) or with NumPy, never read
 back from devrt.
@@ -9,7 +9,6 @@ back from devrt.
 
 from __future__ import annotations
 
-import functools
 import gc
 import threading
 import weakref
@@ -978,101 +977,6 @@ def test_custom_function_gradient_of_wrong_shape_raises():
     with pytest.raises(RuntimeError):
         BadShape.apply(x).sum().backward()
     assert x.grad is None or tuple(x.grad.shape) == (2,)
-
-
-# --- the lecture programs: a two-layer network -------------------------------------------------
-
-N, D_IN, H, D_OUT = 64, 1000, 100, 10
-LR = 1e-6
-STEPS = 50
-
-
-def _lecture_data():
-    rng = np.random.default_rng(0)
-    return (
-        rng.standard_normal((N, D_IN)),
-        rng.standard_normal((N, D_OUT)),
-        rng.standard_normal((D_IN, H)),
-        rng.standard_normal((H, D_OUT)),
-    )
-
-
-@functools.cache
-def _numpy_manual(steps):
-    """The manual-backprop program in NumPy: the reference (computed once)."""
-    x, y, w1, w2 = _lecture_data()
-    losses = []
-    for _ in range(steps):
-        h = x @ w1
-        h_relu = np.maximum(h, 0)
-        y_pred = h_relu @ w2
-        losses.append(float(np.square(y_pred - y).sum()))
-        grad_y_pred = 2.0 * (y_pred - y)
-        grad_w2 = h_relu.T @ grad_y_pred
-        grad_h = (grad_y_pred @ w2.T) * (h >= 0)
-        grad_w1 = x.T @ grad_h
-        w1 -= LR * grad_w1
-        w2 -= LR * grad_w2
-    return losses, w1, w2
-
-
-def test_lecture_two_layer_net_manual_backprop():
-    X, Y, W1, W2 = _lecture_data()
-    x, y = t64(X), t64(Y)
-    w1, w2 = t64(W1), t64(W2)
-    losses = []
-    for _ in range(STEPS):
-        h = x.mm(w1)
-        h_relu = h.clamp(min=0)
-        y_pred = h_relu.mm(w2)
-        loss = (y_pred - y).pow(2).sum().item()
-        losses.append(loss)
-        grad_y_pred = 2.0 * (y_pred - y)
-        grad_w2 = h_relu.t().mm(grad_y_pred)
-        grad_h_relu = grad_y_pred.mm(w2.t())
-        grad_h = grad_h_relu.clone()
-        grad_h[h < 0] = 0
-        grad_w1 = x.t().mm(grad_h)
-        w1 -= LR * grad_w1
-        w2 -= LR * grad_w2
-    assert losses[-1] < 1e-2 * losses[0], losses[::10]
-    ref_losses, ref_w1, ref_w2 = _numpy_manual(STEPS)
-    np.testing.assert_allclose(losses, ref_losses, rtol=1e-9)
-    np.testing.assert_allclose(np_of(w1), ref_w1, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(np_of(w2), ref_w2, rtol=1e-9, atol=1e-9)
-
-
-def test_lecture_two_layer_net_autograd():
-    X, Y, W1, W2 = _lecture_data()
-    x, y = t64(X), t64(Y)
-    w1 = t64(W1).requires_grad_()
-    w2 = t64(W2).requires_grad_()
-    losses = []
-    for t in range(STEPS):
-        y_pred = x.mm(w1).clamp(min=0).mm(w2)
-        loss = (y_pred - y).pow(2).sum()
-        losses.append(loss.item())
-        loss.backward()
-        if t % 10 == 0:
-            # the manual gradients of the same state, in NumPy
-            a1, a2 = np_of(w1), np_of(w2)
-            h = X @ a1
-            h_relu = np.maximum(h, 0)
-            gy = 2.0 * (h_relu @ a2 - Y)
-            np.testing.assert_allclose(np_of(w2.grad), h_relu.T @ gy, rtol=1e-9, atol=1e-6)
-            np.testing.assert_allclose(
-                np_of(w1.grad), X.T @ ((gy @ a2.T) * (h >= 0)), rtol=1e-9, atol=1e-6
-            )
-        with devrt.no_grad():
-            w1 -= LR * w1.grad
-            w2 -= LR * w2.grad
-            w1.grad.zero_()
-            w2.grad.zero_()
-    assert w1.is_leaf and w2.is_leaf and w1.requires_grad
-    assert losses[-1] < 1e-2 * losses[0], losses[::10]
-    ref_losses, ref_w1, ref_w2 = _numpy_manual(STEPS)
-    np.testing.assert_allclose(losses, ref_losses, rtol=1e-9)
-    np.testing.assert_allclose(np_of(w1), ref_w1, rtol=1e-9, atol=1e-9)
 
 
 # --- comparisons with PyTorch ----------------------------------------------------------------------
