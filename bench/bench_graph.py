@@ -16,8 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
 from bench_eager import two_layer_step  # noqa: E402
 from common import blas_setting, compare, try_import_torch  # noqa: E402
-
-N, D_IN, H, D_OUT = 64, 1000, 100, 10
+from devrt.demo import D_IN, D_OUT, N, two_layer_graph  # noqa: E402
 
 
 def session_step(tf, lr=1e-6):
@@ -25,12 +24,7 @@ def session_step(tf, lr=1e-6):
     GradientDescentOptimizer(...).minimize, fed the same data every step."""
     g = tf.Graph()
     with g.as_default():
-        x = tf.placeholder(tf.float32, shape=(None, D_IN))
-        y = tf.placeholder(tf.float32, shape=(None, D_OUT))
-        w1 = tf.Variable(tf.random_normal((D_IN, H)))
-        w2 = tf.Variable(tf.random_normal((H, D_OUT)))
-        h = tf.maximum(tf.matmul(x, w1), 0.0)
-        loss = tf.reduce_sum((tf.matmul(h, w2) - y) ** 2.0)
+        x, y, _, loss = two_layer_graph(tf)
         train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=g)

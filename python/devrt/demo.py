@@ -54,6 +54,19 @@ def eager(device: str, steps: int = 500, lr: float = 1e-6) -> Row:
     return row
 
 
+def two_layer_graph(tf):
+    """The network in the default graph of `tf` (devrt.graph, or
+    TensorFlow's compat.v1): placeholders x and y, variables w1 and w2, and
+    the squared-error loss."""
+    x = tf.placeholder(tf.float32, shape=(None, D_IN))
+    y = tf.placeholder(tf.float32, shape=(None, D_OUT))
+    w1 = tf.Variable(tf.random_normal((D_IN, H)))
+    w2 = tf.Variable(tf.random_normal((H, D_OUT)))
+    h = tf.maximum(tf.matmul(x, w1), 0.0)
+    loss = tf.reduce_sum((tf.matmul(h, w2) - y) ** 2.0)
+    return x, y, (w1, w2), loss
+
+
 def graph(device: str, steps: int = 500, lr: float = 1e-6) -> Row:
     """The same network as a TF1-style graph: placeholders, variables,
     tf.gradients and assign updates grouped into one train op."""
@@ -66,12 +79,7 @@ def graph(device: str, steps: int = 500, lr: float = 1e-6) -> Row:
         g = tf.Graph()
         with g.as_default(), tf.device(_tf_device(device)):
             tf.set_random_seed(0)
-            x = tf.placeholder(tf.float32, shape=(None, D_IN))
-            y = tf.placeholder(tf.float32, shape=(None, D_OUT))
-            w1 = tf.Variable(tf.random_normal((D_IN, H)))
-            w2 = tf.Variable(tf.random_normal((H, D_OUT)))
-            h = tf.maximum(tf.matmul(x, w1), 0.0)
-            loss = tf.reduce_sum((tf.matmul(h, w2) - y) ** 2.0)
+            x, y, (w1, w2), loss = two_layer_graph(tf)
             grad_w1, grad_w2 = tf.gradients(loss, [w1, w2])
             train = tf.group(w1.assign_sub(lr * grad_w1), w2.assign_sub(lr * grad_w2))
             init = tf.global_variables_initializer()
