@@ -116,4 +116,8 @@ Tensor alias(const Tensor &t, Dims shape, Dims strides, int64_t offset) {
                    t->dtype, t->device);
 }
 
+Tensor detach(const Tensor &t) {
+  return alias(t, t->shape, t->strides, t->offset);
+}
+
 } // namespace devrt

@@ -154,10 +154,7 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           py::arg("gradient") = py::none(),
           py::arg("retain_graph") = py::none(), py::arg("create_graph") = false)
       .def_property(
-          "data",
-          [](const Tensor &t) {
-            return alias(t, t->shape, t->strides, t->offset);
-          },
+          "data", [](const Tensor &t) { return detach(t); },
           [](const Tensor &t, const Tensor &v) {
             // Rebinds t to v's memory and geometry, keeping t's identity and
             // autograd state (as torch's `param.data = ...`).

@@ -61,8 +61,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       py::init([](py::object data) -> Tensor {
         if (py::isinstance<TensorImpl>(data)) {
-          Tensor t = data.cast<Tensor>();
-          return alias(t, t->shape, t->strides, t->offset);
+          return detach(data.cast<Tensor>());
         }
         return py::module_::import("devrt").attr("tensor")(data).cast<Tensor>();
       }),
@@ -162,10 +161,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
            py::arg("length"))
       .def("contiguous", &contiguous)
       .def("clone", &clone)
-      .def("detach",
-           [](const Tensor &t) {
-             return alias(t, t->shape, t->strides, t->offset);
-           })
+      .def("detach", &detach)
       .def("_slice", &slice, py::arg("dim"), py::arg("start"), py::arg("stop"),
            py::arg("step"))
       .def("_select", &select, py::arg("dim"), py::arg("index"))

@@ -36,7 +36,7 @@ enum class OpFamily : int8_t {
   Index,
   Patch,     // im2col/col2im
   Composite, // no kernel: built from other ops
-  View,  // no kernel: a new view of the input's storage
+  View,      // no kernel: a new view of the input's storage
 };
 
 struct OpDef {

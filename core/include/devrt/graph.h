@@ -151,6 +151,8 @@ private:
                                   const std::vector<Node *> &targets,
                                   const std::vector<Output> &fed);
   Device place(const Node &node, const std::vector<Device> &input_devices);
+  // One placement_log line per node and session.
+  void log_placement(const Node &node, Device d, const std::string &note);
   std::vector<Tensor> run_step(const Plan &plan, const Step &step,
                                const std::vector<Tensor> &in,
                                std::vector<Tensor> &vals,

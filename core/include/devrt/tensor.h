@@ -75,5 +75,7 @@ Tensor make_view(const std::shared_ptr<Storage> &storage, int64_t offset,
 bool partially_overlaps(const TensorImpl &a, const TensorImpl &b);
 // A view of `t` with other geometry, sharing its storage.
 Tensor alias(const Tensor &t, Dims shape, Dims strides, int64_t offset);
+// A view of `t` with the same geometry and no autograd history.
+Tensor detach(const Tensor &t);
 
 } // namespace devrt

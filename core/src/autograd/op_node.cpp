@@ -3,8 +3,7 @@
 namespace devrt::autograd {
 
 SavedTensor::SavedTensor(const Tensor &t)
-    : t_(alias(t, t->shape, t->strides, t->offset)),
-      version_(t->storage->version.load()), saved_(true) {}
+    : t_(detach(t)), version_(t->storage->version.load()), saved_(true) {}
 
 Tensor SavedTensor::get(const char *op) const {
   if (saved_ && !t_)

@@ -96,7 +96,7 @@ struct GradMode {
 Tensor as_leaf(const Tensor &v) {
   if (!is_floating(v->dtype) || autograd::requires_grad(v))
     return v;
-  Tensor a = alias(v, v->shape, v->strides, v->offset);
+  Tensor a = detach(v);
   autograd::set_requires_grad(a, true);
   return a;
 }
@@ -108,13 +108,6 @@ Tensor snapshot(const Tensor &t) {
   if (t->device.is_cpu() || has_kernel(OpId::copy, t->device.type, t->dtype))
     return clone(t);
   return to_device(to_device(t, kCPU), t->device);
-}
-
-// A value handed back to the caller, without its autograd history.
-Tensor detached(const Tensor &v) {
-  if (!v->autograd)
-    return v;
-  return alias(v, v->shape, v->strides, v->offset);
 }
 
 // Whether input i of n is read as a value. An Assign's input 0 names the
@@ -190,11 +183,16 @@ Device Session::place(const Node &node, const std::vector<Device> &inputs) {
       note = " (soft placement: " + node.device + " is not available)";
     }
   }
-  if (!logged_[&node]) {
-    logged_[&node] = true;
-    log_.push_back(node.name + " (" + node.op + "): " + device_str(d) + note);
-  }
+  log_placement(node, d, note);
   return d;
+}
+
+void Session::log_placement(const Node &node, Device d,
+                            const std::string &note) {
+  if (logged_[&node])
+    return;
+  logged_[&node] = true;
+  log_.push_back(node.name + " (" + node.op + "): " + device_str(d) + note);
 }
 
 std::unique_ptr<Session::Plan>
@@ -270,35 +268,32 @@ Session::make_plan(const std::vector<Output> &fetches,
     plan->feed_devices[i] = place(*fed[i].node, {});
     slot_device[i] = plan->feed_devices[i];
   }
+  std::vector<int> producer(plan->slots, -1); // slot -> step
   for (const Node *n : order) {
     Step s{n, n->def->kind, {}, plan->slots, {}, {}, kCPU};
-    std::vector<Device> in_devices;
-    for (size_t i = 0; i < n->inputs.size(); ++i) {
-      if (!reads(*n, i)) {
-        s.in.push_back(-1);
-        in_devices.push_back(place(*n->inputs[i].node, {}));
-        continue;
-      }
-      int slot = slot_of.at(output_key(n->inputs[i]));
-      s.in.push_back(slot);
-      in_devices.push_back(slot_device[slot]);
-    }
     if (n->def->kind == OpKind::Placeholder)
       fail(ErrorKind::Value, "[Session.run] placeholder '", n->name,
            "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),
            ") needs a value: feed it in feed_dict");
-    // A write runs where its variable lives.
-    s.device = n->def->kind == OpKind::Assign ? place(*n->inputs[0].node, {})
-                                              : place(*n, in_devices);
-    if (n->def->kind == OpKind::Assign && !logged_[n]) {
-      logged_[n] = true;
-      log_.push_back(n->name + " (" + n->op + "): " + device_str(s.device) +
-                     " (where its variable lives)");
+    std::vector<Device> in_devices;
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const int slot = reads(*n, i) ? slot_of.at(output_key(n->inputs[i])) : -1;
+      s.in.push_back(slot);
+      if (slot >= 0)
+        in_devices.push_back(slot_device[slot]);
+    }
+    if (n->def->kind == OpKind::Assign) {
+      // A write runs where its variable lives.
+      s.device = place(*n->inputs[0].node, {});
+      log_placement(*n, s.device, " (where its variable lives)");
+    } else {
+      s.device = place(*n, in_devices);
     }
     s.leaf.assign(n->num_outputs(), false);
     for (int k = 0; k < n->num_outputs(); ++k) {
       slot_of[output_key({const_cast<Node *>(n), k})] = plan->slots++;
       slot_device.push_back(s.device);
+      producer.push_back(static_cast<int>(plan->steps.size()));
     }
     plan->steps.push_back(std::move(s));
   }
@@ -320,11 +315,12 @@ Session::make_plan(const std::vector<Output> &fetches,
     const int64_t ny = s.node->attr_int("n_ys"), nx = s.node->attr_int("n_xs");
     for (int64_t i = ny; i < ny + nx; ++i) {
       const int slot = s.in[i];
-      if (slot < static_cast<int>(fed.size()))
+      if (producer[slot] < 0) {
         plan->feed_leaf[slot] = true;
-      for (Step &p : plan->steps)
-        if (slot >= p.out && slot < p.out + p.node->num_outputs())
-          p.leaf[slot - p.out] = true;
+      } else {
+        Step &p = plan->steps[producer[slot]];
+        p.leaf[slot - p.out] = true;
+      }
     }
   }
 
@@ -560,7 +556,10 @@ Session::run(const std::vector<Output> &fetches,
   std::vector<Tensor> result;
   result.reserve(plan.fetch_slots.size());
   for (int slot : plan.fetch_slots) {
-    Tensor v = detached(snapshots[slot] ? snapshots[slot] : vals[slot]);
+    // Handed back without its autograd history.
+    Tensor v = snapshots[slot] ? snapshots[slot] : vals[slot];
+    if (v->autograd)
+      v = detach(v);
     // A fetch is a snapshot: later runs must not change it.
     for (const auto &[var, stored] : variables_)
       if (stored && v->storage == stored->storage) {

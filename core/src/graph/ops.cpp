@@ -75,8 +75,7 @@ Vals eval_identity(const Node &, const Vals &in, EvalContext &) {
 
 // A value without its autograd history: gradients stop here.
 Vals eval_stop_gradient(const Node &, const Vals &in, EvalContext &) {
-  const Tensor &x = in[0];
-  return {alias(x, x->shape, x->strides, x->offset)};
+  return {detach(in[0])};
 }
 
 // Its input unless fed; the shape may be less specific than the input's,
