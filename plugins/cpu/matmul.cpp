@@ -98,6 +98,19 @@ constexpr int64_t kGemmBandMacs = int64_t{1} << 22;   // least work per band
 constexpr int64_t kGemmMinBand = 32;                  // rows or columns
 constexpr int64_t kGemmTasksPerThread = 4;
 
+// y (m x n, row stride ldy) = a (m x k) @ b (k x n), the operands with d's
+// element strides, read in place where BLAS can.
+template <typename T>
+void gemm_block(const T *a, const T *b, T *y, int64_t m, int64_t n, int64_t k,
+                int64_t ldy, const Dims &d, std::vector<T> &sa,
+                std::vector<T> &sb) {
+  const BlasOperand<T> oa = blas_operand(a, m, k, d.ars, d.acs, sa);
+  const BlasOperand<T> ob = blas_operand(b, k, n, d.brs, d.bcs, sb);
+  gemm(oa.trans, ob.trans, static_cast<int>(m), static_cast<int>(n),
+       static_cast<int>(k), oa.data, oa.ld, ob.data, ob.ld, y,
+       static_cast<int>(ldy));
+}
+
 // One product whose K dwarfs M and N (64 x 1000 times 1000 x 100): each
 // thread multiplies a slice of K, so that no operand is packed twice, and
 // the partial products are summed. False when the shape does not call for
@@ -117,14 +130,8 @@ bool split_k_matmul(const T *a, const T *b, T *y, const Dims &d,
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t k0 = p * slice, k = std::min(slice, d.k - k0);
       T *out = p == 0 ? y : partial.data() + (p - 1) * mn;
-      const int64_t ld = p == 0 ? d.yrs : d.n;
-      const BlasOperand<T> oa =
-          blas_operand(a + k0 * d.acs, d.m, k, d.ars, d.acs, sa);
-      const BlasOperand<T> ob =
-          blas_operand(b + k0 * d.brs, k, d.n, d.brs, d.bcs, sb);
-      gemm(oa.trans, ob.trans, static_cast<int>(d.m), static_cast<int>(d.n),
-           static_cast<int>(k), oa.data, oa.ld, ob.data, ob.ld, out,
-           static_cast<int>(ld));
+      gemm_block(a + k0 * d.acs, b + k0 * d.brs, out, d.m, d.n, k,
+                 p == 0 ? d.yrs : d.n, d, sa, sb);
     }
   });
   for (int64_t p = 1; p < parts; ++p) {
@@ -149,10 +156,10 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
                      reinterpret_cast<const T *>(base[1]),
                      reinterpret_cast<T *>(base[2]), d, threads))
     return;
-  // Bands per product: a few per thread, so that a worker that wakes late
-  // still finds work, but none so thin that BLAS loses its efficiency.
-  // Bands of the longer side: each thread packs its slice of that side's
-  // operand and all of the other, smaller one.
+  // Bands of each product along its longer side (each thread packs its
+  // slice of that side's operand and all of the smaller one): a few per
+  // thread, so that a worker that wakes late still finds work, but none so
+  // thin that BLAS loses its efficiency.
   const bool split_rows = d.m >= d.n;
   const int64_t extent = split_rows ? d.m : d.n;
   int64_t bands = 1;
@@ -189,11 +196,7 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
         y += lo;
         n = len;
       }
-      const BlasOperand<T> oa = blas_operand(a, m, d.k, d.ars, d.acs, sa);
-      const BlasOperand<T> ob = blas_operand(b, d.k, n, d.brs, d.bcs, sb);
-      gemm(oa.trans, ob.trans, static_cast<int>(m), static_cast<int>(n),
-           static_cast<int>(d.k), oa.data, oa.ld, ob.data, ob.ld, y,
-           static_cast<int>(d.yrs));
+      gemm_block(a, b, y, m, n, d.k, d.yrs, d, sa, sb);
     }
   };
   const int64_t tasks = batch.numel * bands;

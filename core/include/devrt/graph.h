@@ -31,6 +31,8 @@ struct PartialShape {
   bool fully_known() const;
   // Whether a concrete shape fits: same rank, equal known dimensions.
   bool admits(const Dims &d) const;
+  // Whether some concrete shape fits both.
+  bool compatible(const PartialShape &o) const;
   Dims concrete() const;   // only when fully_known()
   std::string str() const; // "(?, 3)", "<unknown>"
 };

@@ -6,8 +6,7 @@
 
 namespace devrt::graph {
 
-// --- PartialShape
-// ----------------------------------------------------------------
+// --- PartialShape -----------------------------------------------------------
 
 PartialShape PartialShape::of(const Dims &d) {
   return {true, std::vector<int64_t>(d.begin(), d.end())};
@@ -33,6 +32,17 @@ bool PartialShape::admits(const Dims &d) const {
   return true;
 }
 
+bool PartialShape::compatible(const PartialShape &o) const {
+  if (!known_rank || !o.known_rank)
+    return true;
+  if (dims.size() != o.dims.size())
+    return false;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] >= 0 && o.dims[i] >= 0 && dims[i] != o.dims[i])
+      return false;
+  return true;
+}
+
 Dims PartialShape::concrete() const { return Dims(dims.begin(), dims.end()); }
 
 std::string PartialShape::str() const {
@@ -53,8 +63,7 @@ std::string PartialShape::str() const {
   return os.str();
 }
 
-// --- Node attributes
-// -----------------------------------------------------------------
+// --- Node attributes --------------------------------------------------------
 
 namespace {
 
@@ -177,8 +186,7 @@ const Tensor &Node::attr_tensor(const char *key) const {
 
 std::string Node::where() const { return "[" + op + " '" + name + "']"; }
 
-// --- Graph
-// ---------------------------------------------------------------------------
+// --- Graph ------------------------------------------------------------------
 
 Node *Graph::add_node(const std::string &op, std::vector<Output> inputs,
                       Attrs attrs, const std::string &name,

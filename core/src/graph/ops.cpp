@@ -83,11 +83,7 @@ Vals eval_stop_gradient(const Node &, const Vals &in, EvalContext &) {
 void infer_placeholder_with_default(Node &n) {
   PartialShape s = n.attr_shape("shape");
   const PartialShape &in = n.input_shape(0);
-  bool fits = !s.known_rank || !in.known_rank || s.rank() == in.rank();
-  for (int64_t i = 0; fits && s.known_rank && in.known_rank && i < s.rank();
-       ++i)
-    fits = s.dims[i] < 0 || in.dims[i] < 0 || s.dims[i] == in.dims[i];
-  if (!fits)
+  if (!s.compatible(in))
     bad(n, ErrorKind::Value,
         "the default of shape " + in.str() + " does not fit the shape " +
             s.str());
@@ -101,12 +97,7 @@ void infer_assign(Node &n) {
         "input 0 must be a variable, got the output of '" + var->name + "' (" +
             var->op + ")");
   const PartialShape &vs = n.input_shape(0), &xs = n.input_shape(1);
-  if (xs.known_rank && (xs.rank() != vs.rank() || [&] {
-        for (int64_t i = 0; i < vs.rank(); ++i)
-          if (xs.dims[i] >= 0 && xs.dims[i] != vs.dims[i])
-            return true;
-        return false;
-      }()))
+  if (!xs.compatible(vs))
     bad(n, ErrorKind::Value,
         "value of shape " + xs.str() + " for variable '" + var->name +
             "' of shape " + vs.str());
@@ -137,9 +128,8 @@ void infer_gradients(Node &n) {
   std::unordered_set<const Node *> xs;
   for (int64_t i = ny; i < ny + nx; ++i)
     xs.insert(n.inputs[i].node);
-  auto ancestors = [](const Node *start) {
+  auto ancestors = [](std::vector<const Node *> todo) {
     std::unordered_set<const Node *> seen;
-    std::vector<const Node *> todo{start};
     while (!todo.empty()) {
       const Node *m = todo.back();
       todo.pop_back();
@@ -150,18 +140,20 @@ void infer_gradients(Node &n) {
     }
     return seen;
   };
+  std::vector<const Node *> ys;
   for (int64_t i = 0; i < ny; ++i)
-    for (const Node *m : ancestors(n.inputs[i].node)) {
-      if (m->def->kind != OpKind::Gradients)
-        continue;
-      for (const Node *a : ancestors(m))
-        if (xs.count(a))
-          bad(n, ErrorKind::NotImplemented,
-              "second-order gradients: the ys depend on the gradients '" +
-                  m->name +
-                  "' of the same xs, and devrt does not differentiate "
-                  "gradients");
-    }
+    ys.push_back(n.inputs[i].node);
+  for (const Node *m : ancestors(ys)) {
+    if (m->def->kind != OpKind::Gradients)
+      continue;
+    for (const Node *a : ancestors({m}))
+      if (xs.count(a))
+        bad(n, ErrorKind::NotImplemented,
+            "second-order gradients: the ys depend on the gradients '" +
+                m->name +
+                "' of the same xs, and devrt does not differentiate "
+                "gradients");
+  }
   n.shapes.clear();
   n.dtypes.clear();
   for (int64_t i = ny; i < ny + nx; ++i) {
@@ -174,8 +166,7 @@ void infer_gradients(Node &n) {
   }
 }
 
-// --- elementwise
-// ---------------------------------------------------------------
+// --- elementwise ------------------------------------------------------------
 
 constexpr int kSquare = -1; // x * x, no catalogue op of its own
 
@@ -231,8 +222,7 @@ Vals eval_like(const Node &n, const Vals &in, EvalContext &) {
                in[0]->device)};
 }
 
-// --- linear algebra
-// --------------------------------------------------------------
+// --- linear algebra ---------------------------------------------------------
 
 void infer_matmul(Node &n) {
   PartialShape a = n.input_shape(0), b = n.input_shape(1);
@@ -274,8 +264,7 @@ Vals eval_matmul(const Node &n, const Vals &in, EvalContext &) {
   return {matmul(a, b)};
 }
 
-// --- reductions
-// ------------------------------------------------------------------
+// --- reductions -------------------------------------------------------------
 
 std::optional<Dims> reduce_axes(const Node &n) {
   if (!n.has_attr("axes") || n.attr_is_none("axes"))
@@ -351,8 +340,7 @@ Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
-// --- shapes
-// ------------------------------------------------------------------------
+// --- shapes -----------------------------------------------------------------
 
 void infer_reshape(Node &n) {
   const PartialShape &x = n.input_shape(0);
@@ -730,8 +718,7 @@ Vals eval_shape(const Node &, const Vals &in, EvalContext &ctx) {
   return {to_device(y, ctx.device)};
 }
 
-// --- convolution and pooling (NHWC)
-// ----------------------------------------------------
+// --- convolution and pooling (NHWC) -----------------------------------------
 
 struct Window {
   int64_t kh, kw, sh, sw, dh = 1, dw = 1;
@@ -896,17 +883,15 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   // sum of the zero-padded input over the windowed count of image taps.
   Conv2dGeometry gm;
   Tensor x = to_padded_nchw(n, in[0], w, 0.0, &g);
-  Dims ones_shape{1, 1, in[0]->shape[1], in[0]->shape[2]};
-  Tensor ones =
-      full(ones_shape, Scalar::from_int(1), in[0]->dtype, in[0]->device);
-  Tensor mask = to_padded_nchw(n, permute(ones, Dims{0, 2, 3, 1}), w, 0.0, &gm);
+  Tensor ones = full(Dims{1, in[0]->shape[1], in[0]->shape[2], 1},
+                     Scalar::from_int(1), in[0]->dtype, in[0]->device);
+  Tensor mask = to_padded_nchw(n, ones, w, 0.0, &gm); // 1 on image taps
   Tensor sum = avg_pool2d(x, k[0], k[1], g, true);
   Tensor count = avg_pool2d(mask, k[0], k[1], gm, true);
   return {to_nhwc(binary(OpId::div, sum, count))};
 }
 
-// --- random
-// ---------------------------------------------------------------------------
+// --- random -----------------------------------------------------------------
 
 constexpr int kNormal = 0, kUniform = 1;
 
@@ -932,8 +917,7 @@ Vals eval_random(const Node &n, const Vals &in, EvalContext &ctx) {
   return {rand_seeded(shape, t, ctx.device, seed, offset)};
 }
 
-// --- the table
-// -----------------------------------------------------------------------
+// --- the table --------------------------------------------------------------
 
 #define UNARY(name, id)                                                        \
   OpDef { name, 1, 1, infer_unary, eval_unary, OpKind::Compute, id }
