@@ -29,11 +29,8 @@ using OutputRef = std::pair<NodeRef, int>;
 Output to_output(const OutputRef &o) { return {o.first.node, o.second}; }
 
 bool is_dtype(py::handle h) {
-  static PyObject *cls = nullptr;
-  if (!cls)
-    cls = reinterpret_cast<PyObject *>(
-        Py_TYPE(dtype_object(DType::Float32).ptr()));
-  return Py_TYPE(h.ptr()) == reinterpret_cast<PyTypeObject *>(cls);
+  static PyTypeObject *const cls = Py_TYPE(dtype_object(DType::Float32).ptr());
+  return Py_TYPE(h.ptr()) == cls;
 }
 
 AttrValue to_attr(const std::string &key, py::handle h) {
@@ -74,8 +71,7 @@ AttrValue to_attr(const std::string &key, py::handle h) {
       }
     }
     v.kind = partial ? AttrValue::Shape : AttrValue::Ints;
-    v.ints = ints;
-    v.shape = PartialShape{true, ints};
+    v.ints = std::move(ints);
   } else {
     fail(ErrorKind::Type, "[add_node] attribute '", key,
          "' of unsupported type ",

@@ -45,8 +45,7 @@ struct AttrValue {
   double f = 0;
   std::string s;
   DType dtype = DType::Float32;
-  std::vector<int64_t> ints;
-  PartialShape shape; // ints with -1 for unknown dims
+  std::vector<int64_t> ints; // Ints; Shape: -1 for unknown dims
   Tensor tensor;
 };
 using Attrs = std::map<std::string, AttrValue>;

@@ -171,7 +171,7 @@ PartialShape Node::attr_shape(const char *key) const {
              " in attribute '", key, "'");
     return {true, v.ints};
   case AttrValue::Shape:
-    return v.shape;
+    return {true, v.ints};
   default:
     mistyped(*this, key, "a shape", v);
   }

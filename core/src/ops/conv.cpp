@@ -216,9 +216,8 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
   int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
   Tensor y;
   if (groups == 1) {
-    // One node with its own rule: (OC, K) x (K, c*L) GEMMs over chunks of
-    // the batch, the columns laid out batch-inner so that each chunk's
-    // (K, c*L) matrix is a view.
+    // One node with its own rule, over chunks of the batch whose columns
+    // stay in cache (see conv2d_one_group).
     if (autograd::should_record(x, weight)) {
       {
         autograd::NoGradGuard no_grad;
