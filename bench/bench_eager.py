@@ -7,6 +7,7 @@ rounds, as ratios of step time. Run: python bench/bench_eager.py
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -108,8 +109,6 @@ def _peak_rss_child(lib_name: str) -> None:
 def peak_memory_two_layer(torch) -> dict[str, float]:
     """Peak resident memory (MiB) added by the two-layer loop, one fresh
     process per library so that neither sees the other's pages."""
-    import subprocess
-
     names = ["devrt"] + (["torch"] if torch is not None else [])
     out = {}
     for name in names:

@@ -3,6 +3,7 @@ process, reporting the median per-call time of each contender."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -51,8 +52,6 @@ def compare(
 
 def blas_setting() -> str:
     """OpenBLAS's kernel choice for this run, for the benchmark headers."""
-    import os
-
     return f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(auto)')}"
 
 
