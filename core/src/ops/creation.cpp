@@ -184,8 +184,8 @@ Tensor randn(const Dims &shape, DType dtype, Device device) {
                       nullptr);
 }
 
-Tensor rand_seeded(const Dims &shape, DType dtype, Device device,
-                   uint64_t seed, uint64_t offset) {
+Tensor rand_seeded(const Dims &shape, DType dtype, Device device, uint64_t seed,
+                   uint64_t offset) {
   const std::pair<uint64_t, uint64_t> from{seed, offset};
   return random_float(OpId::random_uniform, "rand", shape, dtype, device,
                       &from);
