@@ -51,8 +51,14 @@ def compare(
 
 
 def blas_setting() -> str:
-    """OpenBLAS's kernel choice for this run, for the benchmark headers."""
-    return f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(auto)')}"
+    """OpenBLAS's configuration in this process, which names the kernels it
+    runs, and whether the environment forced them; for the headers."""
+    from devrt import plugins
+
+    config = plugins.describe().get("cpu", {}).get("blas", "OpenBLAS not loaded")
+    forced = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    how = ", ".join(f"{k}={v}" for k, v in forced.items()) or "OpenBLAS's own choice"
+    return f"{config} ({how})"
 
 
 def try_import_torch():

@@ -195,9 +195,11 @@ void where(const devrt_kernel_call &call) {
   expect_dtype(y, a.dtype, "y");
   dispatch_bytes(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    map<T, bool, T, T>(
+    // The condition is read as bytes (0 or 1): GCC does not vectorise a
+    // widening of bool.
+    map<T, uint8_t, T, T>(
         kGrainCheap,
-        [](bool c, T x, T z) {
+        [](uint8_t c, T x, T z) {
           // Branch-free on the bits: a mask of random booleans would
           // mispredict a branch on every other element.
           if constexpr (std::is_integral_v<T>) {

@@ -55,34 +55,81 @@ ColumnLayout column_layout(const devrt_view &cols, int64_t channels) {
   return {channels, cols.strides[0], cols.strides[1]};
 }
 
+// The output positions [lo, hi) of `count` whose tap o * stride + offset
+// lands inside [0, extent); the others fall on padding.
+struct Span {
+  int64_t lo, hi;
+};
+Span inside(int64_t offset, int64_t stride, int64_t extent, int64_t count) {
+  auto ceil_div = [](int64_t a, int64_t b) { // b > 0
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+  };
+  const int64_t lo =
+      std::min(count, std::max<int64_t>(0, ceil_div(-offset, stride)));
+  const int64_t hi = std::min(count, ceil_div(extent - offset, stride));
+  return {lo, std::max(lo, hi)};
+}
+
+// One tap's rows of the columns: out row r (ow wide) takes src row r (rows
+// `step` apart) at ox * sw + offset for ox in `in`, pad elsewhere.
+template <typename T>
+DEVRT_CPU_CLONES void gather_rows(T *__restrict out, const T *__restrict src,
+                                  int64_t rows, int64_t ow, int64_t step,
+                                  int64_t sw, int64_t offset, Span in, T pad) {
+  for (int64_t r = 0; r < rows; ++r, out += ow, src += step) {
+    for (int64_t ox = 0; ox < in.lo; ++ox)
+      out[ox] = pad;
+    if (sw == 1)
+      for (int64_t ox = in.lo; ox < in.hi; ++ox)
+        out[ox] = src[ox + offset];
+    else
+      for (int64_t ox = in.lo; ox < in.hi; ++ox)
+        out[ox] = src[ox * sw + offset];
+    for (int64_t ox = in.hi; ox < ow; ++ox)
+      out[ox] = pad;
+  }
+}
+
+// The adjoint of gather_rows: dst row r gains the in-image part of row r.
+template <typename T>
+DEVRT_CPU_CLONES void scatter_rows(T *__restrict dst, const T *__restrict in,
+                                   int64_t rows, int64_t ow, int64_t step,
+                                   int64_t sw, int64_t offset, Span span) {
+  for (int64_t r = 0; r < rows; ++r, in += ow, dst += step) {
+    if (sw == 1)
+      for (int64_t ox = span.lo; ox < span.hi; ++ox)
+        dst[ox + offset] += in[ox];
+    else
+      for (int64_t ox = span.lo; ox < span.hi; ++ox)
+        dst[ox * sw + offset] += in[ox];
+  }
+}
+
 // x (N, C, H, W) -> cols (N, C*kh*kw, oh*ow); out-of-image taps read
-// pad_value. Each (n, c) plane is one task.
+// pad_value. Each (n, c) plane is one task; each tap copies the rows of the
+// output grid that fall inside the image in one call.
 template <typename T>
 void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad,
                    const ColumnLayout &layout) {
   const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
   parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
                [&](int64_t p0, int64_t p1) {
-                 for (int64_t p = p0; p < p1; ++p) {
-                   const T *src = x + p * plane;
-                   for (int64_t i = 0; i < g.kh; ++i)
+                 for (int64_t p = p0; p < p1; ++p)
+                   for (int64_t i = 0; i < g.kh; ++i) {
+                     const int64_t oy_offset = i * g.dh - g.ph;
+                     const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
                      for (int64_t j = 0; j < g.kw; ++j) {
                        T *row = cols + layout.row(p, i * g.kw + j, taps);
-                       for (int64_t oy = 0; oy < g.oh; ++oy) {
-                         const int64_t y = oy * g.sh - g.ph + i * g.dh;
-                         T *out = row + oy * g.ow;
-                         if (y < 0 || y >= g.h) {
-                           std::fill(out, out + g.ow, pad);
-                           continue;
-                         }
-                         const T *line = src + y * g.w;
-                         for (int64_t ox = 0; ox < g.ow; ++ox) {
-                           const int64_t xx = ox * g.sw - g.pw + j * g.dw;
-                           out[ox] = (xx < 0 || xx >= g.w) ? pad : line[xx];
-                         }
-                       }
+                       const int64_t offset = j * g.dw - g.pw;
+                       std::fill(row, row + ys.lo * g.ow, pad);
+                       gather_rows(
+                           row + ys.lo * g.ow,
+                           x + p * plane + (ys.lo * g.sh + oy_offset) * g.w,
+                           ys.hi - ys.lo, g.ow, g.sh * g.w, g.sw, offset,
+                           inside(offset, g.sw, g.w, g.ow), pad);
+                       std::fill(row + ys.hi * g.ow, row + L, pad);
                      }
-                 }
+                   }
                });
 }
 
@@ -90,30 +137,26 @@ void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad,
 template <typename T>
 void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes,
                    const ColumnLayout &layout) {
-  const int64_t plane = g.h * g.w, taps = g.kh * g.kw, L = g.oh * g.ow;
-  parallel_for(planes, std::max<int64_t>(1, kGrainCheap / (taps * L + 1)),
-               [&](int64_t p0, int64_t p1) {
-                 for (int64_t p = p0; p < p1; ++p) {
-                   T *dst = x + p * plane;
-                   std::fill(dst, dst + plane, T(0));
-                   for (int64_t i = 0; i < g.kh; ++i)
-                     for (int64_t j = 0; j < g.kw; ++j) {
-                       const T *row = cols + layout.row(p, i * g.kw + j, taps);
-                       for (int64_t oy = 0; oy < g.oh; ++oy) {
-                         const int64_t y = oy * g.sh - g.ph + i * g.dh;
-                         if (y < 0 || y >= g.h)
-                           continue;
-                         T *line = dst + y * g.w;
-                         const T *in = row + oy * g.ow;
-                         for (int64_t ox = 0; ox < g.ow; ++ox) {
-                           const int64_t xx = ox * g.sw - g.pw + j * g.dw;
-                           if (xx >= 0 && xx < g.w)
-                             line[xx] += in[ox];
-                         }
-                       }
-                     }
-                 }
-               });
+  const int64_t plane = g.h * g.w, taps = g.kh * g.kw;
+  parallel_for(
+      planes, std::max<int64_t>(1, kGrainCheap / (taps * g.oh * g.ow + 1)),
+      [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          T *dst = x + p * plane;
+          std::fill(dst, dst + plane, T(0));
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t oy_offset = i * g.dh - g.ph;
+            const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const T *row = cols + layout.row(p, i * g.kw + j, taps);
+              const int64_t offset = j * g.dw - g.pw;
+              scatter_rows(dst + (ys.lo * g.sh + oy_offset) * g.w,
+                           row + ys.lo * g.ow, ys.hi - ys.lo, g.ow, g.sh * g.w,
+                           g.sw, offset, inside(offset, g.sw, g.w, g.ow));
+            }
+          }
+        }
+      });
 }
 
 void im2col(const devrt_kernel_call &call) {

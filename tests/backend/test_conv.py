@@ -40,6 +40,8 @@ CASES = [
     dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1),
     dict(stride=(2, 1), padding=(0, 2), dilation=(1, 1), groups=2),
     dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=1),
+    # taps of whole rows and columns on padding, strides that skip columns
+    dict(stride=(3, 3), padding=(4, 3), dilation=(1, 2), groups=1),
 ]
 
 

@@ -54,13 +54,20 @@ def test_placeholders_gradients_and_numpy_updates():
             )
             losses.append(loss_val)
             # the same step in NumPy (float64) from the current weights
-            hr = np.maximum(xv @ values[w1].astype(np.float64), 0)
+            pre = xv @ values[w1].astype(np.float64)
+            hr = np.maximum(pre, 0)
             d = hr @ values[w2] - yv
             g = 2 * d / N
             np.testing.assert_allclose(loss_val, (d**2).sum(axis=1).mean(), rtol=2e-4)
             np.testing.assert_allclose(grad_w2_val, hr.T @ g, rtol=2e-3, atol=1e-2)
-            gh = (g @ values[w2].T) * (hr > 0)
-            np.testing.assert_allclose(grad_w1_val, xv.T @ gh, rtol=2e-3, atol=1e-2)
+            gh = (g @ values[w2].T) * (pre > 0)
+            # A pre-activation within float32 rounding of zero may take either
+            # side of the relu; the columns of w1 it feeds are left out.
+            clear = (np.abs(pre) > 1e-3).all(axis=0)
+            assert clear.sum() > 0.9 * H
+            np.testing.assert_allclose(
+                grad_w1_val[:, clear], (xv.T @ gh)[:, clear], rtol=2e-3, atol=1e-2
+            )
             values[w1] = values[w1] - learning_rate * grad_w1_val
             values[w2] = values[w2] - learning_rate * grad_w2_val
     assert isinstance(losses[0], np.floating | float)
