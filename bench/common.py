@@ -56,7 +56,9 @@ def blas_setting() -> str:
     from devrt import plugins
 
     config = plugins.describe().get("cpu", {}).get("blas", "OpenBLAS not loaded")
-    forced = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    forced = {
+        k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ
+    }
     how = ", ".join(f"{k}={v}" for k, v in forced.items()) or "OpenBLAS's own choice"
     return f"{config} ({how})"
 

@@ -74,6 +74,8 @@ const char *family_name(OpFamily f) {
     return "composite";
   case OpFamily::Patch:
     return "patch";
+  case OpFamily::Pool:
+    return "pool";
   case OpFamily::View:
     return "view";
   }

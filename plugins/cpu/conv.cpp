@@ -1,8 +1,12 @@
 // im2col and col2im: the patch gather that convolution and pooling are
-// built from in the core (conv = im2col + matmul), and its adjoint.
+// built from in the core (conv = im2col + matmul), and its adjoint; and max
+// pooling in one pass each way.
 #include "kernels.h"
 #include "parallel.h"
 #include "strided.h"
+
+#include <limits>
+#include <vector>
 
 namespace devrt_cpu {
 namespace {
@@ -190,11 +194,178 @@ void col2im(const devrt_kernel_call &call) {
   });
 }
 
+// ---- max pooling -----------------------------------------------------------
+
+// The pooling kernels' shared checks: 4-D contiguous views of one dtype,
+// the window geometry, and y's grid matching it.
+Patch pool_geometry(const devrt_kernel_call &call, const devrt_view &x,
+                    const devrt_view &y) {
+  if (x.ndim != 4 || y.ndim != 4)
+    fail(DEVRT_ERROR_RUNTIME, "expected 4-D input and output");
+  expect_dtype(y, x.dtype, "y");
+  check_contiguous(x, "input");
+  check_contiguous(y, "output");
+  const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
+  if (y.shape[0] != x.shape[0] || y.shape[1] != x.shape[1] ||
+      y.shape[2] != g.oh || y.shape[3] != g.ow)
+    fail(DEVRT_ERROR_RUNTIME, "the output does not match the window grid");
+  return g;
+}
+
+// Each tap (i, j) of the window visits the output rows ys and columns xs
+// that read inside the image: f(out_row0, src_row0, rows, src_step, offset,
+// xs), src_row0 being the image row the first of them reads.
+template <typename F> void for_each_tap(const Patch &g, F &&f) {
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t oy_offset = i * g.dh - g.ph;
+    const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
+    if (ys.hi <= ys.lo)
+      continue;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t offset = j * g.dw - g.pw;
+      const Span xs = inside(offset, g.sw, g.w, g.ow);
+      if (xs.hi > xs.lo)
+        f(ys.lo * g.ow, (ys.lo * g.sh + oy_offset) * g.w, ys.hi - ys.lo, offset,
+          xs);
+    }
+  }
+}
+
+// out row r = the greater of itself and src row r at ox * sw + offset.
+template <typename T>
+DEVRT_CPU_CLONES void max_rows(T *__restrict out, const T *__restrict src,
+                               int64_t rows, int64_t ow, int64_t step,
+                               int64_t sw, int64_t offset, Span xs) {
+  for (int64_t r = 0; r < rows; ++r, out += ow, src += step)
+    for (int64_t ox = xs.lo; ox < xs.hi; ++ox)
+      out[ox] = nan_extreme<true>(out[ox], src[ox * sw + offset]);
+}
+
+// v where c, else +0: on the bits, since GCC turns a product by the 0/1
+// of c back into a branch, and which tap holds a window's maximum is as
+// good as random.
+template <typename T> inline T keep_if(bool c, T v) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  U u;
+  std::memcpy(&u, &v, sizeof u);
+  u &= U(0) - static_cast<U>(c);
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+// count row r += how many taps of row r of src equal y's row r.
+template <typename T>
+DEVRT_CPU_CLONES void count_rows(T *__restrict count, const T *__restrict src,
+                                 const T *__restrict y, int64_t rows,
+                                 int64_t ow, int64_t step, int64_t sw,
+                                 int64_t offset, Span xs) {
+  for (int64_t r = 0; r < rows; ++r, count += ow, y += ow, src += step)
+    for (int64_t ox = xs.lo; ox < xs.hi; ++ox)
+      count[ox] += keep_if(src[ox * sw + offset] == y[ox], T(1));
+}
+
+// gx gains each window's share at the taps that equal its maximum.
+template <typename T>
+DEVRT_CPU_CLONES void
+share_rows(T *__restrict gx, const T *__restrict src, const T *__restrict y,
+           const T *__restrict share, int64_t rows, int64_t ow, int64_t step,
+           int64_t sw, int64_t offset, Span xs) {
+  for (int64_t r = 0; r < rows;
+       ++r, share += ow, y += ow, src += step, gx += step)
+    for (int64_t ox = xs.lo; ox < xs.hi; ++ox) {
+      const int64_t at = ox * sw + offset;
+      gx[at] += keep_if(src[at] == y[ox], share[ox]);
+    }
+}
+
+template <typename T>
+void max_pool_planes(const T *x, T *y, const Patch &g, int64_t planes) {
+  const int64_t plane = g.h * g.w, L = g.oh * g.ow;
+  parallel_for(planes,
+               std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * L + 1)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t p = p0; p < p1; ++p) {
+                   const T *src = x + p * plane;
+                   T *out = y + p * L;
+                   std::fill(out, out + L, -std::numeric_limits<T>::infinity());
+                   for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
+                                       int64_t offset, Span xs) {
+                     max_rows(out + o, src + s, rows, g.ow, g.sh * g.w, g.sw,
+                              offset, xs);
+                   });
+                 }
+               });
+}
+
+template <typename T>
+void max_pool_backward_planes(const T *gy, const T *x, const T *y, T *gx,
+                              const Patch &g, int64_t planes) {
+  const int64_t plane = g.h * g.w, L = g.oh * g.ow;
+  parallel_for(
+      planes, std::max<int64_t>(1, kGrainCheap / (2 * g.kh * g.kw * L + 1)),
+      [&](int64_t p0, int64_t p1) {
+        std::vector<T> share(static_cast<size_t>(L));
+        for (int64_t p = p0; p < p1; ++p) {
+          const T *src = x + p * plane, *yp = y + p * L, *gp = gy + p * L;
+          T *dst = gx + p * plane;
+          std::fill(share.begin(), share.end(), T(0));
+          for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
+                              int64_t offset, Span xs) {
+            count_rows(share.data() + o, src + s, yp + o, rows, g.ow,
+                       g.sh * g.w, g.sw, offset, xs);
+          });
+          for (int64_t l = 0; l < L; ++l) // no tap matches a NaN maximum
+            share[l] = gp[l] / std::max(share[l], T(1));
+          std::fill(dst, dst + plane, T(0));
+          for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
+                              int64_t offset, Span xs) {
+            share_rows(dst + s, src + s, yp + o, share.data() + o, rows, g.ow,
+                       g.sh * g.w, g.sw, offset, xs);
+          });
+        }
+      });
+}
+
+void max_pool2d(const devrt_kernel_call &call) {
+  expect_arity(call, 1, 1);
+  const devrt_view &x = call.inputs[0], &y = call.outputs[0];
+  const Patch g = pool_geometry(call, x, y);
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_planes(static_cast<const T *>(x.data), static_cast<T *>(y.data), g,
+                    x.shape[0] * x.shape[1]);
+  });
+}
+
+void max_pool2d_backward(const devrt_kernel_call &call) {
+  expect_arity(call, 3, 1);
+  const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
+                   &y = call.inputs[2], &gx = call.outputs[0];
+  const Patch g = pool_geometry(call, x, y);
+  expect_dtype(gy, x.dtype, "g");
+  expect_dtype(gx, x.dtype, "gx");
+  check_contiguous(gy, "g");
+  check_contiguous(gx, "gx");
+  for (int d = 0; d < 4; ++d)
+    if (gy.shape[d] != y.shape[d] || gx.shape[d] != x.shape[d])
+      fail(DEVRT_ERROR_RUNTIME, "g must match y and gx must match x");
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_backward_planes(
+        static_cast<const T *>(gy.data), static_cast<const T *>(x.data),
+        static_cast<const T *>(y.data), static_cast<T *>(gx.data), g,
+        x.shape[0] * x.shape[1]);
+  });
+}
+
 } // namespace
 
 void register_conv_kernels() {
   register_kernel("im2col", Floating::mask, kernel_entry<im2col>);
   register_kernel("col2im", Floating::mask, kernel_entry<col2im>);
+  register_kernel("max_pool2d", Floating::mask, kernel_entry<max_pool2d>);
+  register_kernel("max_pool2d_backward", Floating::mask,
+                  kernel_entry<max_pool2d_backward>);
 }
 
 } // namespace devrt_cpu

@@ -157,6 +157,41 @@ def test_pool_gradients(device, need, rng, pool):
     gradcheck(lambda t: fn(t, kernel_size=3, stride=2, padding=1), (t,))
 
 
+def max_pool_grad_reference(x, g, kh, kw, stride, padding):
+    """Each window's gradient shared evenly among its maximal taps."""
+    (sh, sw), (ph, pw) = stride, padding
+    win = patches(x, kh, kw, stride, padding, (1, 1), pad_value=-np.inf)
+    hit = win == win.max(axis=(4, 5), keepdims=True)
+    share = g[..., None, None] * hit / hit.sum(axis=(4, 5), keepdims=True)
+    n, c, h, w = x.shape
+    gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    for oy in range(g.shape[2]):
+        for ox in range(g.shape[3]):
+            gx[:, :, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw] += share[:, :, oy, ox]
+    return gx[:, :, ph : ph + h, pw : pw + w]
+
+
+@pytest.mark.parametrize("args", POOLS + [dict(kernel_size=3, stride=1, padding=1)])
+def test_max_pool2d_ties_share_the_gradient(device, need, rng, args):
+    # Few distinct values (as after a relu): most windows hold ties, and
+    # overlapping windows sum their shares. Devices with pooling kernels
+    # and those running the core's composite give the same gradient.
+    need("im2col", "col2im", "max", "sum", "div", "mul", "eq", "copy", dtype="float64")
+    x = rng.integers(0, 3, (2, 3, 7, 8)).astype(np.float64)
+    t = devrt.tensor(x, device=device, requires_grad=True)
+    y = _C.max_pool2d(t, **args)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(devrt.tensor(g, device=device))
+    k = args["kernel_size"]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    s = args.get("stride", k)
+    s = (s, s) if isinstance(s, int) else s
+    p = args.get("padding", 0)
+    p = (p, p) if isinstance(p, int) else p
+    expected = max_pool_grad_reference(x, g, kh, kw, s, p)
+    np.testing.assert_allclose(t.grad.cpu().numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_unfold_fold_are_adjoint(device, need, rng):
     need("im2col", "col2im", "mul", "sum", dtype="float64")
     x = rng.standard_normal((2, 3, 6, 7))

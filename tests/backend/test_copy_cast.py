@@ -121,7 +121,9 @@ def _cast_case(src: str, dst: str):
 @pytest.mark.parametrize("dst", ALL_DTYPES)
 @pytest.mark.parametrize("src", ALL_DTYPES)
 def test_cast_every_pair(device, need, src, dst):
+    # A device holds the dtypes its copy kernel is registered for.
     need("copy", dtype=src)
+    need("copy", dtype=dst)
     x, expected = _cast_case(src, dst)
     t = to_device(x, device, src)
     r = t.to(dt(dst))
@@ -142,6 +144,7 @@ def test_cast_every_pair(device, need, src, dst):
 @pytest.mark.parametrize("dst", ["float32", "int32", "bool", "float16", "bfloat16", "uint8"])
 def test_cast_noncontiguous_and_large(device, need, rng, src, dst):
     need("copy", dtype=src)
+    need("copy", dtype=dst)
     x = make(rng, (40, 30), src, 0, 100)
     if src in ("float32", "float64"):
         x = np.abs(x)
@@ -161,6 +164,7 @@ def test_cast_noncontiguous_and_large(device, need, rng, src, dst):
 
 def test_cast_methods(device, need, rng):
     need("copy", dtype="float32")
+    need("copy", dtype="bfloat16")
     x = make(rng, (5,), "float32")
     t = to_device(x, device)
     for method, dst in [
@@ -211,6 +215,7 @@ def test_int_narrowing_wraps_as_numpy(device, need):
 
 def test_bfloat16_round_to_nearest_even(device, need):
     need("copy", dtype="float32")
+    need("copy", dtype="bfloat16")
     # 1 + 2^-8 lies halfway between two bfloat16 values: rounds to even (1.0);
     # 1 + 3*2^-8 rounds up to 1 + 2^-6.
     x = np.array([1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-8 + 2**-20, -(1 + 2**-8), 3.0e38], np.float32)
@@ -328,6 +333,7 @@ def test_copy_rejects_bad_shapes(device, need):
 )
 def test_copy_casts(device, need, rng, src, dst):
     need("copy", dtype=src)
+    need("copy", dtype=dst)
     x = make(rng, (3, 4), src, 0, 50)
     if is_float(src):
         x = np.abs(x)

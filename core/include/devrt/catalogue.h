@@ -35,6 +35,7 @@ enum class OpFamily : int8_t {
   Random,
   Index,
   Patch,     // im2col/col2im
+  Pool,      // optional: the core falls back to Patch and Reduce ops
   Composite, // no kernel: built from other ops
   View,      // no kernel: a new view of the input's storage
 };

@@ -92,6 +92,10 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
                                     bool want_weight);
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g);
+// max_pool2d's gradient on a device with pooling kernels: g shared among
+// each window's maximal taps of x (y = max_pool2d(x)).
+Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
+                           int64_t kh, int64_t kw, const Conv2dGeometry &geo);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 

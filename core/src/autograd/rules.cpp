@@ -135,6 +135,7 @@ uint32_t saved_for_backward(OpId op) {
   case OpId::prod:
   case OpId::max:
   case OpId::min:
+  case OpId::max_pool2d:
     return X | OUT;
   default:
     (void)Z;
@@ -357,6 +358,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     std::vector<Tensor> r = conv2d_backward(
         g, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
     return r;
+  }
+  case OpId::max_pool2d: {
+    const Dims &a = n.attrs.shape;
+    return {max_pool2d_backward(g, n.input(0), n.output(), a[0], a[1],
+                                geometry_of(n))};
   }
   case OpId::im2col:
   case OpId::col2im: {

@@ -107,6 +107,14 @@ Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
   return y;
 }
 
+// Note: max pooling is one kernel each way where the device has both
+// (max_pool2d and max_pool2d_backward); elsewhere it is im2col padded with
+// -inf and a max reduction, whose rules give the same gradient.
+bool pool_kernels(const Tensor &x) {
+  return has_kernel(OpId::max_pool2d, x->device.type, x->dtype) &&
+         has_kernel(OpId::max_pool2d_backward, x->device.type, x->dtype);
+}
+
 } // namespace
 
 std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
@@ -252,11 +260,35 @@ Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
          ")");
   Grid o = output_grid("max_pool2d", x->shape, kh, kw, g);
   int64_t n = x->shape[0], c = x->shape[1];
+  if (pool_kernels(x)) {
+    Tensor src = contiguous(x);
+    Tensor y = empty(Dims{n, c, o.oh, o.ow}, x->dtype, x->device);
+    Launch k(OpId::max_pool2d, x->device, x->dtype);
+    k.input(src).output(y);
+    geometry_attrs(k, kh, kw, g);
+    k.run();
+    if (autograd::should_record(x))
+      autograd::record(OpId::max_pool2d, {x}, y, record_geometry(kh, kw, g));
+    return y;
+  }
   // Each channel alone: (N*C, 1, H, W) -> (N*C, kh*kw, L), padded with -inf.
   Tensor planes = reshape(x, Dims{n * c, 1, x->shape[2], x->shape[3]});
   Tensor cols = im2col(planes, kh, kw, g, -INFINITY);
   Tensor m = reduce(OpId::max, cols, Dims{1}, false);
   return reshape(m, Dims{n, c, o.oh, o.ow});
+}
+
+Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
+                           int64_t kh, int64_t kw, const Conv2dGeometry &geo) {
+  Tensor gx = empty(x->shape, x->dtype, x->device);
+  Launch k(OpId::max_pool2d_backward, x->device, x->dtype);
+  k.input(contiguous(cast(g, x->dtype)))
+      .input(contiguous(x))
+      .input(contiguous(y))
+      .output(gx);
+  geometry_attrs(k, kh, kw, geo);
+  k.run();
+  return gx;
 }
 
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
