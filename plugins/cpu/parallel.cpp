@@ -3,6 +3,7 @@
 #include <devrt/c_api.h>
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace devrt_cpu {
 namespace detail {
@@ -65,6 +67,7 @@ public:
     if (pieces <= 1)
       return false;
     grow(static_cast<int>(threads - 1));
+    make_room_for_caller();
 
     {
       std::unique_lock<std::mutex> lk(m_);
@@ -147,37 +150,71 @@ private:
     }
   }
 
-  // Worker k runs on the (k+1)-th CPU the process may use, leaving the
-  // first to the caller. Unpinned, a woken worker tends to be queued on the
-  // waking caller's CPU (the cache-affine choice) and waits there while the
-  // other CPU idles, so a split GEMM ran at one core's speed.
-  static void pin(std::thread &t, int k) {
+  // Note: each worker is pinned to a CPU of its own, and the pool keeps one
+  // CPU free for the caller. Unpinned, a woken worker tends to be queued on
+  // the waking caller's CPU (the cache-affine choice) and waits there while
+  // the other CPU idles, so a split GEMM ran at one core's speed. The caller
+  // itself is never pinned, and after a pause the scheduler may well put it
+  // on a worker's CPU (the two then take turns until the load balancer
+  // moves one, tens of milliseconds later); so each job starts by checking
+  // where the caller runs and, if a worker holds that CPU, swapping that
+  // worker onto the free one.
+
+  // The k-th CPU the process may use, or -1.
+  static int allowed_cpu(int k) {
     cpu_set_t allowed;
     if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
-      return;
+      return -1;
     const int count = CPU_COUNT(&allowed);
     if (count < 2)
-      return;
+      return -1;
     int want = k % count;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(cpu, &allowed) || want-- > 0)
-        continue;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      pthread_setaffinity_np(t.native_handle(), sizeof one, &one);
-      return;
-    }
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &allowed) && want-- == 0)
+        return cpu;
+    return -1;
+  }
+
+  static void pin(pthread_t t, int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(t, sizeof one, &one);
   }
 
   // Called with use_ held.
   void grow(int workers) {
+    if (workers_ == 0)
+      free_cpu_ = allowed_cpu(0);
     while (workers_ < workers) {
       std::thread t([this] { worker(); });
-      pin(t, workers_ + 1);
+      // More workers than CPUs wrap around; none is pinned to the caller's.
+      int cpu = free_cpu_ < 0 ? -1 : allowed_cpu(workers_ + 1);
+      if (cpu == free_cpu_)
+        cpu = -1;
+      if (cpu >= 0)
+        pin(t.native_handle(), cpu);
+      handles_.push_back(t.native_handle());
+      cpus_.push_back(cpu);
       t.detach();
       ++workers_;
     }
+  }
+
+  // Called with use_ held.
+  void make_room_for_caller() {
+    if (free_cpu_ < 0)
+      return;
+    const int here = sched_getcpu();
+    if (here < 0 || here == free_cpu_)
+      return;
+    for (size_t k = 0; k < cpus_.size(); ++k)
+      if (cpus_[k] == here) {
+        pin(handles_[k], free_cpu_);
+        cpus_[k] = free_cpu_;
+        free_cpu_ = here;
+        return;
+      }
   }
 
   std::mutex use_; // one parallel_for on the pool at a time
@@ -192,6 +229,11 @@ private:
   std::atomic<int64_t> next_{0}, done_{0};
   std::exception_ptr error_;
   int workers_ = 0;
+  // Placement, guarded by use_: each worker's thread and CPU (-1: unpinned),
+  // and the CPU left to the caller (-1: pinning is off).
+  std::vector<pthread_t> handles_;
+  std::vector<int> cpus_;
+  int free_cpu_ = -1;
 };
 
 // Note: the pool is never destroyed (its detached workers may outlive static
