@@ -186,6 +186,41 @@ void add_kernel(const char *op) {
                   kernel_entry<binary<Op, List, Predicate, Grain>>);
 }
 
+// pow with a float exponent that is one broadcast value of 2, 1 or 0.5 is
+// x * x, x and sqrt(x), as in NumPy and PyTorch (sqrt differs from std::pow
+// at -inf and -0), and far cheaper (x ** 2 in a loss, pow(x, 1) in its
+// gradient).
+bool broadcast_value(const devrt_view &v, double *value) {
+  for (int32_t d = 0; d < v.ndim; ++d)
+    if (v.shape[d] != 1 && v.strides[d] != 0)
+      return false;
+  *value = v.dtype == DEVRT_FLOAT32 ? *static_cast<const float *>(v.data)
+                                    : *static_cast<const double *>(v.data);
+  return true;
+}
+
+void pow_kernel(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &a = call.inputs[0], &b = call.inputs[1];
+  const devrt_view &y = call.outputs[0];
+  double e;
+  if ((a.dtype == DEVRT_FLOAT32 || a.dtype == DEVRT_FLOAT64) &&
+      b.dtype == a.dtype && y.dtype == a.dtype && broadcast_value(b, &e) &&
+      (e == 2 || e == 1 || e == 0.5)) {
+    Floating::dispatch(a.dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if (e == 2)
+        map<T, T>(kGrainCheap, [](T x) { return x * x; }, y, a);
+      else if (e == 1)
+        map<T, T>(kGrainCheap, [](T x) { return x; }, y, a);
+      else
+        map<T, T>(kGrainCheap, [](T x) { return std::sqrt(x); }, y, a);
+    });
+    return;
+  }
+  binary<Pow, Numeric, false, kGrainMedium>(call);
+}
+
 void where(const devrt_kernel_call &call) {
   expect_arity(call, 3, 1);
   const devrt_view &cond = call.inputs[0], &a = call.inputs[1],
@@ -223,7 +258,7 @@ void register_binary_kernels() {
   add_kernel<Div, Floating>("div");
   add_kernel<Maximum, WithBool>("maximum");
   add_kernel<Minimum, WithBool>("minimum");
-  add_kernel<Pow, Numeric, false, kGrainMedium>("pow");
+  register_kernel("pow", Numeric::mask, kernel_entry<pow_kernel>);
   add_kernel<FloorDivide, Numeric, false, kGrainMedium>("floor_divide");
   add_kernel<Remainder, Numeric, false, kGrainMedium>("remainder");
 

@@ -665,6 +665,21 @@ def test_integer_pow_negative_exponent_raises(device, need, dtype):
         devrt.pow(a, to_device(np.array([1, -1], dtype), device))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("exponent", [2.0, 1.0, 3.0, 0.5])
+def test_pow_by_one_value_matches_numpy(device, need, dtype, exponent):
+    # A broadcast exponent (x ** 2): special values included, a strided base.
+    need("pow", dtype=dtype)
+    base = np.array([[1.5, -2.0, 0.0, -0.0, np.inf], [-np.inf, np.nan, 1e-30, 3.0, -0.5]], dtype)
+    t = to_device(base, device).t()
+    e = to_device(np.array(exponent, dtype), device)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        expected = np.power(base.T, np.array(exponent, dtype))
+    got = (t**e).cpu().numpy()
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 @pytest.mark.parametrize("op", BITWISE)
 def test_bitwise_rejects_floats(device, op):
     a = to_device(np.ones(3, np.float32), device)

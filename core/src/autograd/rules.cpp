@@ -255,9 +255,13 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     Tensor a = n.input(0), b = n.input(1);
     OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
     Tensor half = mul(masked(binary(OpId::eq, a, b), g), 0.5);
-    Tensor ga = add(masked(binary(wins, a, b), g), half);
-    Tensor gb = add(masked(binary(wins, b, a), g), half);
-    return {sum_to(ga, n.inputs[0].shape), sum_to(gb, n.inputs[1].shape)};
+    auto side = [&](int i, const Tensor &x, const Tensor &y) -> Tensor {
+      if (!n.wants(i))
+        return nullptr;
+      return sum_to(add(masked(binary(wins, x, y), g), half),
+                    n.inputs[i].shape);
+    };
+    return {side(0, a, b), side(1, b, a)};
   }
   case OpId::where: {
     Tensor c = n.input(0);
