@@ -187,20 +187,36 @@ private:
   int64_t offset_ = 0;
 };
 
+// The optional attributes after index's own: `dims`, the source dimension
+// of each index tensor (for messages), and `wrap`, whether negative indices
+// count from the end (the default) or are out of bounds.
+struct IndexRules {
+  const int64_t *dims = nullptr;
+  bool wrap = true;
+};
+
+IndexRules index_rules(const devrt_kernel_call &call, int first) {
+  IndexRules r;
+  if (call.n_attrs > first && call.attrs[first].kind == DEVRT_ATTR_INTS)
+    r.dims = call.attrs[first].ints;
+  if (call.n_attrs > first + 1 && call.attrs[first + 1].kind == DEVRT_ATTR_BOOL)
+    r.wrap = call.attrs[first + 1].i != 0;
+  return r;
+}
+
 // Byte offset into `indexed` of the current batch element's block, after
 // checking every index against its dimension.
-// `dims` (optional) names the user's dimension of each indexed one.
 int64_t indexed_offset(const BatchWalk &w, int k, const devrt_view &indexed,
-                       const int64_t *dims) {
+                       const IndexRules &rules) {
   int64_t off = 0;
   for (int j = 0; j < k; ++j) {
     const int64_t size = indexed.shape[j];
     int64_t i = w.index(j);
-    if (i < -size || i >= size)
-      fail(DEVRT_ERROR_INDEX, "index " + std::to_string(i) +
-                                  " is out of bounds for dimension " +
-                                  std::to_string(dims ? dims[j] : j) +
-                                  " with size " + std::to_string(size));
+    if (i < (rules.wrap ? -size : 0) || i >= size)
+      fail(DEVRT_ERROR_INDEX,
+           "index " + std::to_string(i) + " is out of bounds for dimension " +
+               std::to_string(rules.dims ? rules.dims[j] : j) + " with size " +
+               std::to_string(size));
     if (i < 0)
       i += size;
     off += i * indexed.strides[j];
@@ -239,14 +255,6 @@ Layout<2> block_layout(const devrt_view &dense, const devrt_view &indexed,
   return l;
 }
 
-// The optional `dims` attribute: the source dimension of each index tensor,
-// for messages.
-const int64_t *source_dims(const devrt_kernel_call &call, int i) {
-  if (call.n_attrs <= i || call.attrs[i].kind != DEVRT_ATTR_INTS)
-    return nullptr;
-  return call.attrs[i].ints;
-}
-
 // Copies n elements from s (byte stride ss) to d (byte stride ds).
 template <typename T>
 void copy_run(char *d, int64_t ds, const char *s, int64_t ss, int64_t n) {
@@ -267,7 +275,7 @@ void index(const devrt_kernel_call &call) {
   expect_dtype(y, src.dtype, "y");
   check_rank(src.ndim);
   const Indices ix = gather_indices(call, src);
-  const int64_t *dims = source_dims(call, 0);
+  const IndexRules rules = index_rules(call, 0);
   const Layout<2> block = block_layout(y, src, ix);
   if (ix.bnumel == 0 || block.numel == 0)
     return;
@@ -282,7 +290,7 @@ void index(const devrt_kernel_call &call) {
                      char *base[2] = {static_cast<char *>(y.data) +
                                           w.dense_offset(),
                                       static_cast<char *>(src.data) +
-                                          indexed_offset(w, ix.k, src, dims)};
+                                          indexed_offset(w, ix.k, src, rules)};
                      for_each_row(block, base, 0, block.numel,
                                   [&](char *const *p, int64_t n) {
                                     copy_run<T>(p[0], ys, p[1], ss, n);
@@ -319,7 +327,7 @@ void index_put(const devrt_kernel_call &call) {
   check_rank(dst.ndim);
   const bool accumulate = attr(call, 0, DEVRT_ATTR_BOOL).i != 0;
   const Indices ix = gather_indices(call, dst);
-  const int64_t *dims = source_dims(call, 1);
+  const IndexRules rules = index_rules(call, 1);
   const Layout<2> block = block_layout(values, dst, ix);
   if (ix.bnumel == 0 || block.numel == 0)
     return;
@@ -327,7 +335,7 @@ void index_put(const devrt_kernel_call &call) {
     BatchWalk w(ix, values);
     w.seek(0);
     for (int64_t b = 0; b < ix.bnumel; ++b, w.next())
-      indexed_offset(w, ix.k, dst, dims);
+      indexed_offset(w, ix.k, dst, rules);
   }
   const int64_t vs = block.inner_stride(0), ds = block.inner_stride(1);
   auto scatter = [&](auto op) {
@@ -339,7 +347,7 @@ void index_put(const devrt_kernel_call &call) {
                      char *base[2] = {static_cast<char *>(values.data) +
                                           w.dense_offset(),
                                       static_cast<char *>(dst.data) +
-                                          indexed_offset(w, ix.k, dst, dims)};
+                                          indexed_offset(w, ix.k, dst, rules)};
                      for_each_row(block, base, r0, r1,
                                   [&](char *const *p, int64_t n) { op(p, n); });
                    }

@@ -653,9 +653,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                              to_dims("broadcast_shapes", s));
     return dims_tuple(out);
   });
-  m.def("_index", &index, py::arg("input"), py::arg("indices"));
+  m.def("_index", &index, py::arg("input"), py::arg("indices"),
+        py::arg("wrap") = true);
   m.def("_index_put_", &index_put_, py::arg("input"), py::arg("indices"),
-        py::arg("values"), py::arg("accumulate") = false);
+        py::arg("values"), py::arg("accumulate") = false,
+        py::arg("wrap") = true);
   m.def("_fill_", [](const Tensor &t, py::handle v) {
     Scalar s;
     if (!to_scalar(v, &s))

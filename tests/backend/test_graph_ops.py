@@ -886,6 +886,17 @@ def test_gather(device, need, rng, pshape, ishape, axis, index_dtype):
     assert_close(r, expected)
 
 
+@pytest.mark.parametrize("bad", [-1, 5])
+def test_gather_index_out_of_range(device, need, bad):
+    # TensorFlow refuses negative indices too (InvalidArgumentError).
+    need("index", dtype="float64")
+    net = Net(device)
+    p, i = net.ph("float64", [5]), net.ph("int64", [2])
+    y = net.add("GatherV2", p, i, axis=0, name="g")
+    with pytest.raises(IndexError, match=rf"^\[GatherV2 'g'\].* index {bad} is out of bounds"):
+        run1(net, y, {p: np.arange(5.0), i: np.array([0, bad])})
+
+
 def test_gather_needs_integer_indices(device):
     net = Net(device)
     p, i = net.ph("float32", [5, 3]), net.ph("float32", [2])

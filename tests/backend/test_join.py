@@ -85,6 +85,30 @@ def test_index_select_and_masked_fill(device, need, rng):
 
 
 @pytest.mark.parametrize(
+    "op, call",
+    [
+        ("gather", lambda x, i: devrt.gather(x, 1, i.reshape(1, 1).expand(4, 1))),
+        ("index_select", lambda x, i: devrt.index_select(x, 1, i)),
+        ("scatter_add", lambda x, i: devrt.scatter_add(x, 1, i.reshape(1, 1), x[:1, :1])),
+        ("embedding", lambda x, i: devrt.nn.functional.embedding(i, x.t())),
+    ],
+)
+@pytest.mark.parametrize("bad", [-1, 5])
+def test_gathers_refuse_indices_out_of_range(device, need, op, call, bad):
+    # As in PyTorch, a negative index is out of range here; advanced
+    # indexing alone counts it from the end.
+    need(*INDEX_OPS, "index_put", "fill", dtype="float64")
+    x = dev(np.arange(20.0).reshape(4, 5), device)
+    i = dev(np.array([bad]), device)
+    with pytest.raises(
+        IndexError, match=rf"^\[{op}\] index {bad} is out of bounds for dimension \d with size 5"
+    ):
+        call(x, i)
+    if bad < 0:
+        np.testing.assert_array_equal(x[:, i].cpu().numpy(), [[4.0], [9.0], [14.0], [19.0]])
+
+
+@pytest.mark.parametrize(
     "call, error, match",
     [
         (lambda: devrt.cat([], 0), ValueError, r"\[cat\] expects a non-empty"),

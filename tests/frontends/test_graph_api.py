@@ -302,6 +302,12 @@ def test_feeds_are_converted_and_checked():
             sess.run(out, {x: np.ones(3), n: 1})
         with pytest.raises(tf.errors.InvalidArgumentError, match="'n'"):
             sess.run(out, {x: np.ones((1, 2))})
+        # an index out of range: TensorFlow's error class, still an IndexError
+        picked = tf.gather(tf.constant([1.0, 2.0]), n)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="index -1 is out of bounds"):
+            sess.run(picked, {n: -1})
+        with pytest.raises(IndexError):
+            sess.run(picked, {n: 2})
         with pytest.raises(TypeError, match="feed_dict key"):
             sess.run(out, {3: 1})
         with pytest.raises(TypeError, match="feed_dict key"):

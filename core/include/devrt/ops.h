@@ -152,10 +152,13 @@ Tensor view_dtype(const Tensor &x, DType dtype);
 Tensor nonzero(const Tensor &x); // (n, ndim) int64
 // NumPy advanced indexing: indices[d] indexes dimension d (int64 or bool
 // tensors; a bool tensor stands for its nonzero() columns); nullopt keeps
-// the dimension whole.
-Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx);
+// the dimension whole. Negative indices count from the end unless `wrap`
+// is false (gather, index_select and scatter_add, as in PyTorch), where
+// they are out of bounds.
+Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx,
+             bool wrap = true);
 void index_put_(const Tensor &dst,
                 const std::vector<std::optional<Tensor>> &idx,
-                const Tensor &values, bool accumulate);
+                const Tensor &values, bool accumulate, bool wrap = true);
 
 } // namespace devrt

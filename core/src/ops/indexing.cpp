@@ -138,12 +138,13 @@ Tensor source_in_kernel_order(const Tensor &src, const IndexPlan &p) {
 
 } // namespace
 
-Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx) {
+Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx,
+             bool wrap) {
   if (autograd::should_record(src)) {
     autograd::OpAttrs attrs;
     attrs.indices = idx;
     return autograd::recorded(OpId::index, src, std::move(attrs),
-                              [&] { return index(src, idx); });
+                              [&] { return index(src, idx, wrap); });
   }
   IndexPlan p = plan_index("index", src, idx);
   if (p.indexed.empty())
@@ -153,13 +154,13 @@ Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx) {
   for (const Tensor &t : p.idx)
     k.input(t, p.batch);
   Tensor y = empty(p.kernel_shape, src->dtype, src->device);
-  k.output(y).attr_ints(p.indexed).run();
+  k.output(y).attr_ints(p.indexed).attr_bool(wrap).run();
   return permute(y, kernel_to_user(p));
 }
 
 void index_put_(const Tensor &dst,
                 const std::vector<std::optional<Tensor>> &idx,
-                const Tensor &values, bool accumulate) {
+                const Tensor &values, bool accumulate, bool wrap) {
   autograd::check_inplace("index_put_", dst);
   IndexPlan p = plan_index("index_put", dst, idx);
   if (values->device != dst->device)
@@ -186,6 +187,7 @@ void index_put_(const Tensor &dst,
   k.output(source_in_kernel_order(dst, p))
       .attr_bool(accumulate)
       .attr_ints(p.indexed)
+      .attr_bool(wrap)
       .run();
   dst->bump_version();
 }

@@ -41,6 +41,21 @@ std::vector<std::optional<Tensor>> gather_indices(const char *op,
   return idx;
 }
 
+// Runs f, an index or index_put underneath `op`: an out-of-bounds index
+// is reported as op's ("[gather] index 7 is out of bounds ...").
+template <typename F> auto reported_as(const char *op, F &&f) {
+  try {
+    return f();
+  } catch (const Error &e) {
+    const std::string m = e.what();
+    const size_t close = m.find("] ");
+    if (e.kind() != ErrorKind::Index || m.rfind("[index", 0) != 0 ||
+        close == std::string::npos)
+      throw;
+    fail(ErrorKind::Index, "[", op, m.substr(close));
+  }
+}
+
 } // namespace
 
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
@@ -106,7 +121,9 @@ Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
   int64_t d = normalize_axis("gather", dim, x->ndim());
-  return devrt::index(x, gather_indices("gather", x, d, index));
+  std::vector<std::optional<Tensor>> idx =
+      gather_indices("gather", x, d, index);
+  return reported_as("gather", [&] { return devrt::index(x, idx, false); });
 }
 
 Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
@@ -121,7 +138,7 @@ Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
   {
     autograd::NoGradGuard no_grad;
     out = clone(cast(x, promote_types(x->dtype, src->dtype)));
-    index_put_(out, idx, src, true);
+    reported_as("scatter_add", [&] { index_put_(out, idx, src, true, false); });
   }
   if (autograd::should_record(x, src)) {
     autograd::OpAttrs attrs;
@@ -139,7 +156,8 @@ Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index) {
          index->shape);
   std::vector<std::optional<Tensor>> idx(d + 1);
   idx[d] = reshape(index, Dims{index->numel()});
-  return devrt::index(x, idx);
+  return reported_as("index_select",
+                     [&] { return devrt::index(x, idx, false); });
 }
 
 Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {

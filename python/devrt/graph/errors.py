@@ -3,7 +3,8 @@
 Each class is also a standard Python exception, so code may catch either:
 an error in the fed values or the graph (an unfed placeholder, a feed of
 the wrong shape, a shape mismatch found at run time) is an
-``InvalidArgumentError``, which is a ``ValueError``; reading a variable that
+``InvalidArgumentError``, which is a ``ValueError`` (and an ``IndexError``
+for an index out of range); reading a variable that
 no initializer has set in the session is a ``FailedPreconditionError``,
 which is a ``RuntimeError``. The message is the core's, unchanged.
 
@@ -47,6 +48,11 @@ class InvalidArgumentError(OpError, ValueError):
     """A bad value or shape reached an op at run time (also a ValueError)."""
 
 
+class _IndexArgumentError(InvalidArgumentError, IndexError):
+    """An index out of range (a gather's, say): TensorFlow raises
+    InvalidArgumentError; it stays an IndexError for Python code."""
+
+
 class FailedPreconditionError(OpError, RuntimeError):
     """The graph read state that is not set up, such as an uninitialised
     variable (also a RuntimeError)."""
@@ -84,6 +90,8 @@ def translate(exc: Exception) -> Exception:
     msg = str(exc)
     if type(exc) is ValueError:
         return InvalidArgumentError(msg)
+    if type(exc) is IndexError:
+        return _IndexArgumentError(msg)
     if type(exc) is RuntimeError and "initiali" in msg.lower():
         return FailedPreconditionError(msg)
     return exc

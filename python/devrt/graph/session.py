@@ -288,7 +288,7 @@ class Session:
                 [op._node for op in plan.ops],
                 feeds,
             )
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, IndexError, RuntimeError) as exc:
             new = errors.translate(exc)
             if new is exc:
                 raise

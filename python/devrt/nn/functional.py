@@ -249,16 +249,25 @@ def embedding(
     if max_norm is not None:
         with devrt.no_grad():
             idx = input.reshape(-1)
-            rows = weight[idx]
+            rows = _embedding_rows(weight, idx)
             norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
             scale = devrt.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight[idx] = rows * scale
-    out = weight[input]
+    out = _embedding_rows(weight, input)
     if padding_idx is not None and devrt.is_grad_enabled() and weight.requires_grad:
         # The forward value is unchanged; the detached branch carries no gradient.
         keep = (input != padding_idx).unsqueeze(-1)
         out = devrt.where(keep, out, out.detach())
     return out
+
+
+def _embedding_rows(weight: Tensor, input: Tensor) -> Tensor:
+    """weight[input], where a negative index is out of range (as in torch)
+    instead of counting from the end."""
+    try:
+        return _C._index(weight, (input,), wrap=False)
+    except IndexError as e:
+        raise IndexError("[embedding]" + str(e).partition("]")[2]) from None
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
