@@ -801,13 +801,22 @@ SLICES = [
     ([1], [100], [1], 0, 0, 0, np.s_[1:100]),
     ([0, 0, 0], [4, 5, 6], [3, 2, 4], 0, 0, 0, np.s_[0:4:3, 0:5:2, 0:6:4]),
     ([3, 4], [1, 2], [1, 1], 0, 0, 0, np.s_[3:1, 4:2]),
+    # negative strides, as Python's slicing counts them
+    ([0], [0], [-1], 0b1, 0b1, 0, np.s_[::-1]),
+    ([3, 0, 5], [0, 0, -7], [-2, 1, -3], 0, 0b10, 0, np.s_[3:0:-2, :, 5:-7:-3]),
+    ([-1, 4], [-5, 1], [-1, -1], 0, 0, 0, np.s_[-1:-5:-1, 4:1:-1]),
+    ([10, 0], [-100, 1], [-3, -1], 0, 0, 0, np.s_[10:-100:-3, 0:1:-1]),
+    ([1, 0], [0, 0], [-1, 1], 0b10, 0b11, 0, np.s_[1::-1, :]),
 ]
 
 
 @pytest.mark.parametrize("case", range(len(SLICES)))
 @pytest.mark.parametrize("partial", ["known", "unknown_dims"])
-def test_strided_slice(device, rng, case, partial):
+def test_strided_slice(device, need, rng, case, partial):
     begin, end, strides, bm, em, sm, index = SLICES[case]
+    if min(strides) < 0:  # a gather of the taken indices
+        need("arange", dtype="int64")
+        need("index", dtype="float64")
     a = rng.standard_normal((4, 5, 6))
     expected = a[index]
     net = Net(device)
@@ -1239,6 +1248,13 @@ SHAPE_GRAD = [
         ),
         (4, 3),
     ),
+    (
+        "StridedSlice",
+        dict(
+            begin=[3, 0], end=[0, 0], strides=[-2, -1], begin_mask=0, end_mask=3, shrink_axis_mask=0
+        ),
+        (4, 3),
+    ),
 ]
 
 
@@ -1246,6 +1262,9 @@ SHAPE_GRAD = [
 def test_shape_op_gradient(device, need, rng, case):
     name, attrs, shape = SHAPE_GRAD[case]
     need_grad(need)
+    if min(attrs.get("strides", [1])) < 0:
+        need("arange", dtype="int64")
+        need("index", "index_put", dtype="float64")
     net = Net(device)
     x = net.ph("float64", [None] * len(shape))
     graph_gradcheck(net, net.add(name, x, **attrs), [x], {x: rng.standard_normal(shape)}, rng)

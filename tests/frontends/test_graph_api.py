@@ -200,6 +200,7 @@ def test_indexing_with_slices_ints_none_and_ellipsis():
         (None, 0, Ellipsis, None),
         (Ellipsis, None),
         (slice(None), None, 1, slice(1, 3)),
+        (slice(None, None, -1), slice(2, None, -2), slice(-1, 0, -3)),
     ]
     tensors = [x[k] for k in keys]
     assert tensors[0].shape == [3, 4] and tensors[2].shape == [None, 3]

@@ -561,7 +561,8 @@ Vals eval_cast(const Node &n, const Vals &in, EvalContext &) {
 
 // StridedSlice over the leading dimensions, with TensorFlow's masks: bit d
 // of begin_mask/end_mask ignores begin[d]/end[d]; of shrink_axis_mask takes
-// the single index begin[d] and drops the dimension.
+// the single index begin[d] and drops the dimension. Strides may be
+// negative, as in Python's slicing (x[::-1]).
 struct SliceSpec {
   std::vector<int64_t> begin, end, strides;
   int64_t begin_mask, end_mask, shrink;
@@ -574,12 +575,32 @@ SliceSpec slice_spec(const Node &n) {
   if (s.begin.size() != s.end.size() || s.begin.size() != s.strides.size())
     bad(n, ErrorKind::Value, "begin, end and strides differ in length");
   for (size_t d = 0; d < s.strides.size(); ++d)
-    if (s.strides[d] <= 0)
-      bad(n, ErrorKind::Value,
-          "strides must be positive (devrt tensors have no negative "
-          "strides), got " +
-              std::to_string(s.strides[d]));
+    if (s.strides[d] == 0)
+      bad(n, ErrorKind::Value, "strides must be non-zero");
   return s;
+}
+
+// Dimension d of length len after the slice: the first index taken and how
+// many, as Python's slice.indices gives them (a negative stride counts down
+// from len - 1 to just before 0).
+struct SliceRun {
+  int64_t first, count;
+};
+
+SliceRun slice_run(const SliceSpec &s, size_t d, int64_t len) {
+  const int64_t step = s.strides[d];
+  const int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? len : len - 1;
+  auto clampi = [&](int64_t v) {
+    if (v < 0)
+      v += len;
+    return std::min(std::max(v, lo), hi);
+  };
+  const int64_t b =
+      (s.begin_mask >> d & 1) ? (step > 0 ? lo : hi) : clampi(s.begin[d]);
+  const int64_t e =
+      (s.end_mask >> d & 1) ? (step > 0 ? hi : lo) : clampi(s.end[d]);
+  const int64_t span = step > 0 ? e - b : b - e, by = step > 0 ? step : -step;
+  return {b, span > 0 ? (span + by - 1) / by : 0};
 }
 
 // The size of dimension d of length `len` after the slice, or -1 if len is
@@ -594,16 +615,7 @@ int64_t sliced_length(const Node &n, const SliceSpec &s, size_t d,
               std::to_string(len));
     return 0;
   }
-  if (len < 0)
-    return -1;
-  auto clampi = [&](int64_t v) {
-    if (v < 0)
-      v += len;
-    return std::min(std::max<int64_t>(v, 0), len);
-  };
-  int64_t b = (s.begin_mask >> d & 1) ? 0 : clampi(s.begin[d]);
-  int64_t e = (s.end_mask >> d & 1) ? len : clampi(s.end[d]);
-  return e > b ? (e - b + s.strides[d] - 1) / s.strides[d] : 0;
+  return len < 0 ? -1 : slice_run(s, d, len).count;
 }
 
 void infer_strided_slice(Node &n) {
@@ -639,12 +651,19 @@ Vals eval_strided_slice(const Node &n, const Vals &in, EvalContext &) {
       y = select(y, dim, s.begin[d]);
       continue;
     }
-    std::optional<int64_t> b, e;
-    if (!(s.begin_mask >> d & 1))
-      b = s.begin[d];
-    if (!(s.end_mask >> d & 1))
-      e = s.end[d];
-    y = slice(y, dim, b, e, s.strides[d]);
+    const SliceRun run = slice_run(s, d, y->shape[dim]);
+    if (s.strides[d] > 0) { // a view
+      y = slice(y, dim, run.first,
+                run.count ? run.first + (run.count - 1) * s.strides[d] + 1
+                          : run.first,
+                s.strides[d]);
+    } else { // devrt has no negative strides: a gather of the indices
+      Tensor taken =
+          arange(Scalar::from_int(run.first),
+                 Scalar::from_int(run.first + run.count * s.strides[d]),
+                 Scalar::from_int(s.strides[d]), DType::Int64, y->device);
+      y = index_select(y, dim, taken);
+    }
     ++dim;
   }
   return {y};
