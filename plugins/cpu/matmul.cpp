@@ -96,7 +96,7 @@ void check_int(int64_t v, const char *what) {
 constexpr int64_t kGemmInlineMacs = int64_t{1} << 18; // below: one thread
 constexpr int64_t kGemmBandMacs = int64_t{1} << 22;   // least work per band
 constexpr int64_t kGemmMinBand = 32;                  // rows or columns
-constexpr int64_t kGemmTasksPerThread = 4;
+constexpr int64_t kGemmTasksPerThread = 1;
 
 // y (m x n, row stride ldy) = a (m x k) @ b (k x n), the operands with d's
 // element strides, read in place where BLAS can.
@@ -157,9 +157,10 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
                      reinterpret_cast<T *>(base[2]), d, threads))
     return;
   // Bands of each product along its longer side (each thread packs its
-  // slice of that side's operand and all of the smaller one): a few per
-  // thread, so that a worker that wakes late still finds work, but none so
-  // thin that BLAS loses its efficiency.
+  // slice of that side's operand and all of the smaller one): one per
+  // thread, since every band packs the smaller operand again (four per
+  // thread ran n = 1024 at 0.8x of OpenBLAS's own threading on AVX-512
+  // kernels), and none so thin that BLAS loses its efficiency.
   const bool split_rows = d.m >= d.n;
   const int64_t extent = split_rows ? d.m : d.n;
   int64_t bands = 1;
