@@ -112,17 +112,22 @@ POOLS = [
 ]
 
 
+def pool_geometry(args):
+    """(kernel, stride, padding) pairs of max_pool2d's keyword arguments."""
+
+    def pair(v):
+        return (v, v) if isinstance(v, int) else tuple(v)
+
+    k = args["kernel_size"]
+    return pair(k), pair(args.get("stride", k)), pair(args.get("padding", 0))
+
+
 @pytest.mark.parametrize("args", POOLS)
 def test_max_pool2d(device, need, rng, args):
     need("im2col", "max", "copy", dtype="float32")
     x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
     y = _C.max_pool2d(devrt.tensor(x, device=device), **args)
-    k = args["kernel_size"]
-    kh, kw = (k, k) if isinstance(k, int) else k
-    s = args.get("stride", k)
-    s = (s, s) if isinstance(s, int) else s
-    p = args.get("padding", 0)
-    p = (p, p) if isinstance(p, int) else p
+    (kh, kw), s, p = pool_geometry(args)
     expected = patches(x, kh, kw, s, p, (1, 1), pad_value=-np.inf).max(axis=(4, 5))
     np.testing.assert_array_equal(y.cpu().numpy(), expected)
 
@@ -182,12 +187,7 @@ def test_max_pool2d_ties_share_the_gradient(device, need, rng, args):
     y = _C.max_pool2d(t, **args)
     g = rng.standard_normal(tuple(y.shape))
     y.backward(devrt.tensor(g, device=device))
-    k = args["kernel_size"]
-    kh, kw = (k, k) if isinstance(k, int) else k
-    s = args.get("stride", k)
-    s = (s, s) if isinstance(s, int) else s
-    p = args.get("padding", 0)
-    p = (p, p) if isinstance(p, int) else p
+    (kh, kw), s, p = pool_geometry(args)
     expected = max_pool_grad_reference(x, g, kh, kw, s, p)
     np.testing.assert_allclose(t.grad.cpu().numpy(), expected, rtol=1e-12, atol=1e-12)
 
