@@ -1,8 +1,10 @@
 #include "devrt/registry.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -294,6 +296,44 @@ template <class F> int guarded(F &&f) {
 }
 } // namespace
 
+namespace devrt {
+namespace {
+
+// 0 until set_num_threads: the default then applies.
+std::atomic<int> g_num_threads{0};
+
+// DEVRT_NUM_THREADS, else the CPUs this process may run on (a taskset or
+// cgroup affinity counts, where hardware_concurrency would not).
+int default_num_threads() {
+  static const int n = [] {
+    if (const char *env = std::getenv("DEVRT_NUM_THREADS")) {
+      int v = std::atoi(env);
+      if (v > 0)
+        return v;
+    }
+#if defined(__linux__)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+        CPU_COUNT(&allowed) > 0)
+      return CPU_COUNT(&allowed);
+#endif
+    unsigned hw = std::thread::hardware_concurrency();
+    return hw ? static_cast<int>(hw) : 1;
+  }();
+  return n;
+}
+
+} // namespace
+
+void set_num_threads(int n) {
+  if (n < 1)
+    fail(ErrorKind::Value,
+         "[set_num_threads] the number of threads must be at least 1, got ", n);
+  g_num_threads.store(n, std::memory_order_relaxed);
+}
+
+} // namespace devrt
+
 extern "C" {
 
 DEVRT_EXPORT int devrt_register_backend(const devrt_backend_desc *desc) {
@@ -313,16 +353,8 @@ DEVRT_EXPORT void devrt_set_error(const char *message) {
 }
 
 DEVRT_EXPORT int devrt_num_threads(void) {
-  static int n = [] {
-    if (const char *env = std::getenv("DEVRT_NUM_THREADS")) {
-      int v = std::atoi(env);
-      if (v > 0)
-        return v;
-    }
-    unsigned hw = std::thread::hardware_concurrency();
-    return hw ? static_cast<int>(hw) : 1;
-  }();
-  return n;
+  const int n = devrt::g_num_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : devrt::default_num_threads();
 }
 
 } // extern "C"

@@ -7,6 +7,7 @@ as an op of the core's catalogue on the tensor's device.
 from __future__ import annotations
 
 import importlib as _importlib
+import operator as _operator
 
 from devrt import (  # noqa: F401
     _C,
@@ -172,6 +173,21 @@ def is_tensor(obj: object) -> bool:
 def numel(input: Tensor) -> int:
     """The number of elements of `input`."""
     return input.numel()
+
+
+def get_num_threads() -> int:
+    """The threads devrt's CPU kernels split work over (the caller
+    included): ``DEVRT_NUM_THREADS``, else the CPUs this process may use."""
+    return _C.num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use `n` threads (at least 1) for the CPU kernels from now on."""
+    try:
+        n = _operator.index(n)
+    except TypeError:
+        raise TypeError(f"[set_num_threads] n must be an int, got {type(n).__name__}") from None
+    _C.set_num_threads(n)
 
 
 def backends() -> list[dict]:

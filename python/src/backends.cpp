@@ -243,6 +243,7 @@ void init_backends(py::module_ &m) {
       },
       py::arg("device") = py::none());
   m.def("num_threads", [] { return devrt_num_threads(); });
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
 }
 
 } // namespace devrt::bind

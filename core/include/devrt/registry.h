@@ -52,4 +52,8 @@ const KernelEntry &find_kernel(OpId op, Device device, DType dtype);
 bool has_kernel(OpId op, int device_type, DType dtype);
 uint32_t kernel_dtypes(OpId op, int device_type);
 
+// The threads devrt_num_threads() reports from now on (>= 1); the default
+// is DEVRT_NUM_THREADS or the CPUs the process may run on.
+void set_num_threads(int n);
+
 } // namespace devrt
