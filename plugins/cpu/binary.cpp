@@ -238,7 +238,7 @@ void where(const devrt_kernel_call &call) {
           // Branch-free on the bits: a mask of random booleans would
           // mispredict a branch on every other element.
           if constexpr (std::is_integral_v<T>) {
-            const T m = static_cast<T>(T(0) - static_cast<T>(c));
+            const T m = static_cast<T>(T(0) - static_cast<T>(c != 0));
             return static_cast<T>((x & m) | (z & static_cast<T>(~m)));
           } else {
             return c ? x : z;

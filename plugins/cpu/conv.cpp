@@ -80,17 +80,19 @@ template <typename T>
 DEVRT_CPU_CLONES void gather_rows(T *__restrict out, const T *__restrict src,
                                   int64_t rows, int64_t ow, int64_t step,
                                   int64_t sw, int64_t offset, Span in, T pad) {
-  for (int64_t r = 0; r < rows; ++r, out += ow, src += step) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T *o = out + r * ow;
+    const T *line = src + r * step;
     for (int64_t ox = 0; ox < in.lo; ++ox)
-      out[ox] = pad;
+      o[ox] = pad;
     if (sw == 1)
       for (int64_t ox = in.lo; ox < in.hi; ++ox)
-        out[ox] = src[ox + offset];
+        o[ox] = line[ox + offset];
     else
       for (int64_t ox = in.lo; ox < in.hi; ++ox)
-        out[ox] = src[ox * sw + offset];
+        o[ox] = line[ox * sw + offset];
     for (int64_t ox = in.hi; ox < ow; ++ox)
-      out[ox] = pad;
+      o[ox] = pad;
   }
 }
 
@@ -99,13 +101,15 @@ template <typename T>
 DEVRT_CPU_CLONES void scatter_rows(T *__restrict dst, const T *__restrict in,
                                    int64_t rows, int64_t ow, int64_t step,
                                    int64_t sw, int64_t offset, Span span) {
-  for (int64_t r = 0; r < rows; ++r, in += ow, dst += step) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T *line = dst + r * step;
+    const T *i = in + r * ow;
     if (sw == 1)
       for (int64_t ox = span.lo; ox < span.hi; ++ox)
-        dst[ox + offset] += in[ox];
+        line[ox + offset] += i[ox];
     else
       for (int64_t ox = span.lo; ox < span.hi; ++ox)
-        dst[ox * sw + offset] += in[ox];
+        line[ox * sw + offset] += i[ox];
   }
 }
 
@@ -126,11 +130,12 @@ void im2col_planes(const T *x, T *cols, const Patch &g, int64_t planes, T pad,
                        T *row = cols + layout.row(p, i * g.kw + j, taps);
                        const int64_t offset = j * g.dw - g.pw;
                        std::fill(row, row + ys.lo * g.ow, pad);
-                       gather_rows(
-                           row + ys.lo * g.ow,
-                           x + p * plane + (ys.lo * g.sh + oy_offset) * g.w,
-                           ys.hi - ys.lo, g.ow, g.sh * g.w, g.sw, offset,
-                           inside(offset, g.sw, g.w, g.ow), pad);
+                       if (ys.hi > ys.lo) // else no row reads the image
+                         gather_rows(
+                             row + ys.lo * g.ow,
+                             x + p * plane + (ys.lo * g.sh + oy_offset) * g.w,
+                             ys.hi - ys.lo, g.ow, g.sh * g.w, g.sw, offset,
+                             inside(offset, g.sw, g.w, g.ow), pad);
                        std::fill(row + ys.hi * g.ow, row + L, pad);
                      }
                    }
@@ -151,6 +156,8 @@ void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes,
           for (int64_t i = 0; i < g.kh; ++i) {
             const int64_t oy_offset = i * g.dh - g.ph;
             const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
+            if (ys.hi <= ys.lo) // no row of this tap reads the image
+              continue;
             for (int64_t j = 0; j < g.kw; ++j) {
               const T *row = cols + layout.row(p, i * g.kw + j, taps);
               const int64_t offset = j * g.dw - g.pw;
@@ -236,9 +243,12 @@ template <typename T>
 DEVRT_CPU_CLONES void max_rows(T *__restrict out, const T *__restrict src,
                                int64_t rows, int64_t ow, int64_t step,
                                int64_t sw, int64_t offset, Span xs) {
-  for (int64_t r = 0; r < rows; ++r, out += ow, src += step)
+  for (int64_t r = 0; r < rows; ++r) {
+    T *o = out + r * ow;
+    const T *line = src + r * step;
     for (int64_t ox = xs.lo; ox < xs.hi; ++ox)
-      out[ox] = nan_extreme<true>(out[ox], src[ox * sw + offset]);
+      o[ox] = nan_extreme<true>(o[ox], line[ox * sw + offset]);
+  }
 }
 
 // v where c, else +0: on the bits, since GCC turns a product by the 0/1
@@ -253,29 +263,40 @@ template <typename T> inline T keep_if(bool c, T v) {
   return v;
 }
 
-// count row r += how many taps of row r of src equal y's row r.
+// Whether tap value v is a maximum of its window, whose maximum is m: equal
+// to it, or NaN (a NaN wins the window, as in the max reduction's rule).
+template <typename T> inline bool maximal(T v, T m) {
+  return (v == m) | (v != v);
+}
+
+// count row r += how many taps of row r of src are maximal in y's row r.
 template <typename T>
 DEVRT_CPU_CLONES void count_rows(T *__restrict count, const T *__restrict src,
                                  const T *__restrict y, int64_t rows,
                                  int64_t ow, int64_t step, int64_t sw,
                                  int64_t offset, Span xs) {
-  for (int64_t r = 0; r < rows; ++r, count += ow, y += ow, src += step)
+  for (int64_t r = 0; r < rows; ++r) {
+    T *c = count + r * ow;
+    const T *line = src + r * step, *m = y + r * ow;
     for (int64_t ox = xs.lo; ox < xs.hi; ++ox)
-      count[ox] += keep_if(src[ox * sw + offset] == y[ox], T(1));
+      c[ox] += keep_if(maximal(line[ox * sw + offset], m[ox]), T(1));
+  }
 }
 
-// gx gains each window's share at the taps that equal its maximum.
+// gx gains each window's share at its maximal taps.
 template <typename T>
 DEVRT_CPU_CLONES void
 share_rows(T *__restrict gx, const T *__restrict src, const T *__restrict y,
            const T *__restrict share, int64_t rows, int64_t ow, int64_t step,
            int64_t sw, int64_t offset, Span xs) {
-  for (int64_t r = 0; r < rows;
-       ++r, share += ow, y += ow, src += step, gx += step)
+  for (int64_t r = 0; r < rows; ++r) {
+    T *g = gx + r * step;
+    const T *line = src + r * step, *m = y + r * ow, *sh = share + r * ow;
     for (int64_t ox = xs.lo; ox < xs.hi; ++ox) {
       const int64_t at = ox * sw + offset;
-      gx[at] += keep_if(src[at] == y[ox], share[ox]);
+      g[at] += keep_if(maximal(line[at], m[ox]), sh[ox]);
     }
+  }
 }
 
 template <typename T>
@@ -314,7 +335,7 @@ void max_pool_backward_planes(const T *gy, const T *x, const T *y, T *gx,
             count_rows(share.data() + o, src + s, yp + o, rows, g.ow,
                        g.sh * g.w, g.sw, offset, xs);
           });
-          for (int64_t l = 0; l < L; ++l) // no tap matches a NaN maximum
+          for (int64_t l = 0; l < L; ++l) // none in a window wholly on padding
             share[l] = gp[l] / std::max(share[l], T(1));
           std::fill(dst, dst + plane, T(0));
           for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,

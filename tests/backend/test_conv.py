@@ -154,7 +154,19 @@ def test_avg_pool2d(device, need, rng, include_pad):
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_pool_gradients(device, need, rng, pool):
-    need("im2col", "col2im", "max", "sum", "div", "mul", "eq", "where", dtype="float64")
+    need(
+        "im2col",
+        "col2im",
+        "max",
+        "sum",
+        "div",
+        "mul",
+        "eq",
+        "ne",
+        "logical_or",
+        "where",
+        dtype="float64",
+    )
     # Distinct values keep max away from ties, where it is not differentiable.
     x = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 7.0
     t = devrt.tensor(x, device=device, requires_grad=True)
@@ -166,7 +178,7 @@ def max_pool_grad_reference(x, g, kh, kw, stride, padding):
     """Each window's gradient shared evenly among its maximal taps."""
     (sh, sw), (ph, pw) = stride, padding
     win = patches(x, kh, kw, stride, padding, (1, 1), pad_value=-np.inf)
-    hit = win == win.max(axis=(4, 5), keepdims=True)
+    hit = (win == win.max(axis=(4, 5), keepdims=True)) | np.isnan(win)
     share = g[..., None, None] * hit / hit.sum(axis=(4, 5), keepdims=True)
     n, c, h, w = x.shape
     gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
@@ -179,16 +191,31 @@ def max_pool_grad_reference(x, g, kh, kw, stride, padding):
 @pytest.mark.parametrize("args", POOLS + [dict(kernel_size=3, stride=1, padding=1)])
 def test_max_pool2d_ties_share_the_gradient(device, need, rng, args):
     # Few distinct values (as after a relu): most windows hold ties, and
-    # overlapping windows sum their shares. Devices with pooling kernels
-    # and those running the core's composite give the same gradient.
-    need("im2col", "col2im", "max", "sum", "div", "mul", "eq", "copy", dtype="float64")
+    # overlapping windows sum their shares; a NaN tap is its window's
+    # maximum. Devices with pooling kernels and those running the core's
+    # composite give the same gradient.
+    need(
+        "im2col",
+        "col2im",
+        "max",
+        "sum",
+        "div",
+        "mul",
+        "eq",
+        "ne",
+        "logical_or",
+        "copy",
+        dtype="float64",
+    )
     x = rng.integers(0, 3, (2, 3, 7, 8)).astype(np.float64)
+    x[0, 0, 2, 3] = x[1, 2, 4, 4] = x[1, 2, 4, 5] = np.nan  # a NaN is the maximum
     t = devrt.tensor(x, device=device, requires_grad=True)
     y = _C.max_pool2d(t, **args)
     g = rng.standard_normal(tuple(y.shape))
     y.backward(devrt.tensor(g, device=device))
     (kh, kw), s, p = pool_geometry(args)
     expected = max_pool_grad_reference(x, g, kh, kw, s, p)
+    assert np.isfinite(expected).all()
     np.testing.assert_allclose(t.grad.cpu().numpy(), expected, rtol=1e-12, atol=1e-12)
 
 

@@ -807,6 +807,15 @@ SLICES = [
     ([-1, 4], [-5, 1], [-1, -1], 0, 0, 0, np.s_[-1:-5:-1, 4:1:-1]),
     ([10, 0], [-100, 1], [-3, -1], 0, 0, 0, np.s_[10:-100:-3, 0:1:-1]),
     ([1, 0], [0, 0], [-1, 1], 0b10, 0b11, 0, np.s_[1::-1, :]),
+    (
+        [0, 0],
+        [0, 0],
+        [2**63 - 1, -(2**63 - 1)],
+        0b11,
+        0b11,
+        0,
+        np.s_[:: 2**63 - 1, :: -(2**63 - 1)],
+    ),
 ]
 
 
@@ -838,6 +847,24 @@ def test_strided_slice(device, need, rng, case, partial):
         kept = [d for d in range(3) if not (d < len(begin) and sm >> d & 1)]
         assert y.shape() == tuple(e if d == 1 else None for d, e in zip(kept, expected.shape))
     assert_close(run1(net, y, {x: a}), expected)
+
+
+def test_strided_slice_refuses_stride_zero_and_int64_min(device):
+    net = Net(device)
+    x = net.ph("float32", [4, 5], name="x")
+    for stride in (0, -(2**63)):
+        with pytest.raises(ValueError, match=rf"^\[StridedSlice 'ss\d?'\] strides .* got {stride}"):
+            net.add(
+                "StridedSlice",
+                x,
+                begin=[0],
+                end=[0],
+                strides=[stride],
+                begin_mask=1,
+                end_mask=1,
+                shrink_axis_mask=0,
+                name="ss",
+            )
 
 
 def test_strided_slice_shrink_out_of_range(device):

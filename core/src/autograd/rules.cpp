@@ -297,9 +297,13 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::max:
   case OpId::min: {
-    // The gradient goes to the extremal elements, shared among ties.
+    // The gradient goes to the extremal elements, shared among ties; a NaN
+    // is the extremum of its slice.
     Tensor x = n.input(0);
-    Tensor hit = cast(binary(OpId::eq, x, unreduce(n, n.output())), x->dtype);
+    Tensor hit = binary(OpId::eq, x, unreduce(n, n.output()));
+    if (is_floating(x->dtype))
+      hit = binary(OpId::logical_or, hit, binary(OpId::ne, x, x));
+    hit = cast(hit, x->dtype);
     Tensor count = reduce(OpId::sum, hit, n.attrs.axes, true);
     return {mul(hit, div(unreduce(n, g), count))};
   }

@@ -575,8 +575,11 @@ SliceSpec slice_spec(const Node &n) {
   if (s.begin.size() != s.end.size() || s.begin.size() != s.strides.size())
     bad(n, ErrorKind::Value, "begin, end and strides differ in length");
   for (size_t d = 0; d < s.strides.size(); ++d)
-    if (s.strides[d] == 0)
-      bad(n, ErrorKind::Value, "strides must be non-zero");
+    if (s.strides[d] == 0 ||
+        s.strides[d] == std::numeric_limits<int64_t>::min())
+      bad(n, ErrorKind::Value,
+          "strides must be non-zero and above -2**63, got " +
+              std::to_string(s.strides[d]));
   return s;
 }
 
@@ -600,7 +603,7 @@ SliceRun slice_run(const SliceSpec &s, size_t d, int64_t len) {
   const int64_t e =
       (s.end_mask >> d & 1) ? (step > 0 ? hi : lo) : clampi(s.end[d]);
   const int64_t span = step > 0 ? e - b : b - e, by = step > 0 ? step : -step;
-  return {b, span > 0 ? (span + by - 1) / by : 0};
+  return {b, span > 0 ? (span - 1) / by + 1 : 0}; // no overflow for huge by
 }
 
 // The size of dimension d of length `len` after the slice, or -1 if len is
@@ -658,10 +661,14 @@ Vals eval_strided_slice(const Node &n, const Vals &in, EvalContext &) {
                           : run.first,
                 s.strides[d]);
     } else { // devrt has no negative strides: a gather of the indices
+      // Stops just past the last index taken: first + count * step could
+      // overflow for a huge step.
+      const int64_t last = run.first + (run.count - 1) * s.strides[d];
       Tensor taken =
-          arange(Scalar::from_int(run.first),
-                 Scalar::from_int(run.first + run.count * s.strides[d]),
-                 Scalar::from_int(s.strides[d]), DType::Int64, y->device);
+          run.count == 0
+              ? empty(Dims{0}, DType::Int64, y->device)
+              : arange(Scalar::from_int(run.first), Scalar::from_int(last - 1),
+                       Scalar::from_int(s.strides[d]), DType::Int64, y->device);
       y = index_select(y, dim, taken);
     }
     ++dim;

@@ -50,6 +50,14 @@ def _eq(inputs, outputs, attrs):
     np.equal(inputs[0], inputs[1], out=outputs[0])
 
 
+def _ne(inputs, outputs, attrs):
+    np.not_equal(inputs[0], inputs[1], out=outputs[0])
+
+
+def _logical_or(inputs, outputs, attrs):
+    np.logical_or(inputs[0], inputs[1], out=outputs[0])
+
+
 def _div(inputs, outputs, attrs):
     np.divide(inputs[0], inputs[1], out=outputs[0])
 
@@ -112,6 +120,8 @@ KERNELS = {
     "mul": (_mul, NUMERIC),
     "div": (_div, FLOATS),
     "eq": (_eq, ALL),
+    "ne": (_ne, ALL),
+    "logical_or": (_logical_or, ALL),
     "where": (_where, ALL),
     "relu": (_relu, NUMERIC),
     "matmul": (_matmul, NUMERIC),
