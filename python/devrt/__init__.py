@@ -134,8 +134,24 @@ from devrt._C import (  # noqa: F401 - the public surface
     uint8,
     unsqueeze,
     var,
-    where,
     zeros,
+)
+from devrt._pyops import (  # noqa: F401
+    addmm,
+    allclose,
+    dot,
+    equal,
+    eye,
+    inference_mode,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    outer,
+    randperm,
+    select,
+    unbind,
+    where,
 )
 from devrt._tensor import (  # noqa: F401
     as_tensor,
@@ -213,3 +229,4 @@ utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
 cuda = _importlib.import_module("devrt.cuda")
+Generator = utils.data.Generator

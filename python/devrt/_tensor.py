@@ -395,6 +395,9 @@ def _install() -> None:
         "new_full": _new("full"),
         "__reduce_ex__": _reduce_ex,
     }
+    from devrt import _pyops
+
+    methods.update(_pyops.TENSOR_METHODS)
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
     # NumPy defers binary operators with a Tensor to the Tensor.

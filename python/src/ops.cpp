@@ -223,6 +223,32 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   }
   for (const Named &b : kBinary) {
     OpId op = b.op;
+    if (op == OpId::add || op == OpId::sub) {
+      // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
+      auto scaled = [](py::handle o, py::handle alpha) -> py::object {
+        auto other = py::reinterpret_borrow<py::object>(o);
+        if (alpha.is_none() ||
+            (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
+          return other;
+        Scalar s;
+        if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
+          return other * py::reinterpret_borrow<py::object>(alpha);
+        return apply_binary(OpId::mul, o, alpha);
+      };
+      auto fn = [op, scaled](py::handle a, py::handle o, py::handle alpha) {
+        return apply_binary(op, a, scaled(o, alpha));
+      };
+      m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
+            py::arg("alpha") = py::none());
+      cls.def(b.name, fn, py::arg("other"), py::kw_only(),
+              py::arg("alpha") = py::none());
+      cls.def((std::string(b.name) + "_").c_str(),
+              [op, scaled](const Tensor &a, py::handle o, py::handle alpha) {
+                return inplace(op, a, scaled(o, alpha));
+              },
+              py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+      continue;
+    }
     auto fn = [op](py::handle a, py::handle o) {
       return apply_binary(op, a, o);
     };

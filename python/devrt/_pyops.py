@@ -1,0 +1,282 @@
+"""Module functions (and their Tensor methods) written in Python over the
+core's ops: each is a short composition of catalogue ops, with no
+arithmetic of its own."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from devrt import _C
+from devrt.autograd.grad_mode import no_grad
+
+Tensor = _C.Tensor
+
+
+def _require_tensor(op: str, **named: Any) -> None:
+    for name, value in named.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"[{op}] {name} must be a Tensor, got {type(value).__name__}")
+
+
+def isnan(input: Tensor) -> Tensor:
+    """Where `input` is NaN (never, for integers)."""
+    _require_tensor("isnan", input=input)
+    return input != input
+
+
+def isinf(input: Tensor) -> Tensor:
+    """Where `input` is +inf or -inf."""
+    _require_tensor("isinf", input=input)
+    if not input.is_floating_point():
+        return _C.zeros(input.shape, dtype=_C.bool, device=input.device)
+    return input.abs() == math.inf
+
+
+def isfinite(input: Tensor) -> Tensor:
+    """Where `input` is neither NaN nor infinite (x - x is 0 exactly there)."""
+    _require_tensor("isfinite", input=input)
+    if not input.is_floating_point():
+        return _C.ones(input.shape, dtype=_C.bool, device=input.device)
+    return (input - input) == 0
+
+
+def isclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
+    """Where ``|input - other| <= atol + rtol * |other|``; equal infinities
+    are close, NaNs only with `equal_nan`."""
+    _require_tensor("isclose", input=input, other=other)
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"[isclose] rtol and atol must be non-negative, got {rtol} and {atol}")
+    diff = (input - other).abs()  # inf or NaN where either side is not finite
+    close = ((diff <= atol + rtol * other.abs()) & isfinite(diff)) | (input == other)
+    if equal_nan:
+        close = close | (isnan(input) & isnan(other))
+    return close
+
+
+def allclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether every element of `input` is close to `other` (see isclose)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """Whether the two tensors have one shape and equal elements."""
+    _require_tensor("equal", input=input, other=other)
+    return input.shape == other.shape and bool((input == other).all())
+
+
+def addmm(
+    input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
+) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``; with beta 0, `input` is not
+    read (its NaNs do not propagate)."""
+    _require_tensor("addmm", input=input, mat1=mat1, mat2=mat2)
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise ValueError(
+            f"[addmm] mat1 and mat2 must be 2-D, got shapes {tuple(mat1.shape)} and {tuple(mat2.shape)}"
+        )
+    out = mat1.mm(mat2)
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors of one length."""
+    _require_tensor("dot", input=input, other=other)
+    if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
+        raise ValueError(
+            f"[dot] expects two 1-D tensors of one length, got shapes "
+            f"{tuple(input.shape)} and {tuple(other.shape)}"
+        )
+    return (input * other).sum()
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors."""
+    _require_tensor("outer", input=input, vec2=vec2)
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ValueError(
+            f"[outer] expects 1-D tensors, got shapes {tuple(input.shape)} and {tuple(vec2.shape)}"
+        )
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices of `input` along `dim`, as views, each without that dimension."""
+    _require_tensor("unbind", input=input)
+    d = dim + input.ndim if dim < 0 else dim
+    if not 0 <= d < input.ndim:
+        raise IndexError(f"[unbind] dim {dim} is out of range for {input.ndim} dimensions")
+    return tuple(select(input, d, i) for i in range(input.shape[d]))
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The view of `input` at `index` along `dim`, without that dimension."""
+    _require_tensor("select", input=input)
+    d = dim + input.ndim if dim < 0 else dim
+    if not 0 <= d < input.ndim:
+        raise IndexError(f"[select] dim {dim} is out of range for {input.ndim} dimensions")
+    return input[(slice(None),) * d + (index,)]
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
+    """``where(condition, input, other)`` picks elementwise; ``where(condition)``
+    is ``condition.nonzero(as_tuple=True)``, the index tensors of its
+    non-zero elements."""
+    if input is None and other is None:
+        _require_tensor("where", condition=condition)
+        return unbind(_C.nonzero(condition), 1)
+    if input is None or other is None:
+        raise TypeError("[where] expects a condition alone, or a condition, input and other")
+    return _C.where(condition, input, other)
+
+
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """The n x m identity matrix (m = n by default)."""
+    m = n if m is None else m
+    if n < 0 or m < 0:
+        raise ValueError(f"[eye] n and m must be non-negative, got {n} and {m}")
+    rows = _C.arange(n, dtype=_C.int64, device=device).unsqueeze(1)
+    ones = rows == _C.arange(m, dtype=_C.int64, device=device)
+    out = ones.to(_C.float32 if dtype is None else dtype)
+    return out.requires_grad_() if requires_grad else out
+
+
+def randperm(
+    n: int,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 by default). Orders of
+    indices are host data, drawn as DataLoader's shuffles are: from
+    `generator`, or from a seed of devrt's global generator, so
+    ``devrt.manual_seed`` makes them reproducible."""
+    from devrt._tensor import tensor
+    from devrt.utils.data.generator import resolve
+
+    if n < 0:
+        raise ValueError(f"[randperm] n must be non-negative, got {n}")
+    order = resolve(generator).randperm(n)
+    out = tensor(order, dtype=_C.int64).to(_C.int64 if dtype is None else dtype)
+    if device is not None:
+        out = out.to(device)
+    return out.requires_grad_() if requires_grad else out
+
+
+class inference_mode(no_grad):  # noqa: N801 - mirrors torch.inference_mode
+    """``torch.inference_mode``: in devrt, no_grad (a context manager and
+    decorator); ``inference_mode(False)`` changes nothing."""
+
+    def __init__(self, mode: Any = True) -> None:
+        super().__init__()
+        self._off = mode is False
+
+    def __enter__(self) -> None:
+        if self._off:
+            self._prev.append(_C.is_grad_enabled())
+            return
+        super().__enter__()
+
+    def __call__(self, fn: Any) -> Any:
+        if self._off:
+            return fn
+        return super().__call__(fn)
+
+
+# --- Tensor methods --------------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+_TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+
+
+def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
+    """Without a dtype, the tensor's type name ("devrt.FloatTensor"); with
+    one (a dtype or such a name), the tensor cast to it."""
+    if dtype is None:
+        return f"devrt.{_TYPE_NAMES[self.dtype.name]}"
+    if isinstance(dtype, str):
+        name = dtype.rsplit(".", 1)[-1]
+        if name not in _TYPE_DTYPES:
+            raise ValueError(f"[type] unknown tensor type '{dtype}'")
+        dtype = getattr(_C, _TYPE_DTYPES[name])
+    return self.to(dtype)
+
+
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    from devrt.nn import init
+
+    return init.uniform_(self, a, b, generator=generator)
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    from devrt.nn import init
+
+    return init.normal_(self, mean, std, generator=generator)
+
+
+def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The vector p-norm over `dim` (all elements by default): p = 2 (or
+    'fro'), inf, -inf, 0 (the count of non-zeros), or any other number."""
+    if p == "fro":
+        p = 2
+    if not isinstance(p, int | float):
+        raise ValueError(f"[norm] p must be a number, 'fro', inf or -inf, got {p!r}")
+    x = self.abs()
+    dims = () if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    kw = {"dim": dims, "keepdim": keepdim} if dims else {}
+    if p == math.inf:
+        return x.amax(**kw)
+    if p == -math.inf:
+        return x.amin(**kw)
+    if p == 0:
+        return (x != 0).to(x.dtype).sum(**kw)
+    if p == 2:
+        return (x * x).sum(**kw).sqrt()
+    if p == 1:
+        return x.sum(**kw)
+    return (x**p).sum(**kw) ** (1.0 / p)
+
+
+TENSOR_METHODS = {
+    "isnan": isnan,
+    "isinf": isinf,
+    "isfinite": isfinite,
+    "isclose": isclose,
+    "allclose": allclose,
+    "equal": equal,
+    "addmm": addmm,
+    "dot": dot,
+    "outer": outer,
+    "unbind": unbind,
+    "select": select,
+    "type": _type,
+    "uniform_": _uniform_,
+    "normal_": _normal_,
+    "norm": _norm,
+}

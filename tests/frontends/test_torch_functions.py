@@ -1,0 +1,187 @@
+"""Module functions and Tensor methods that PyTorch programs commonly call
+beyond the op catalogue's own names (python/devrt/_pyops.py, and add/sub
+with alpha): checked against NumPy, and against PyTorch where installed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import devrt
+
+SPECIAL = np.array([1.0, -0.0, np.inf, -np.inf, np.nan, 3.0e38], np.float32)
+
+
+def test_isnan_isinf_isfinite():
+    t = devrt.tensor(SPECIAL)
+    for fn, ref in [
+        (devrt.isnan, np.isnan),
+        (devrt.isinf, np.isinf),
+        (devrt.isfinite, np.isfinite),
+    ]:
+        got = fn(t)
+        assert got.dtype is devrt.bool
+        np.testing.assert_array_equal(got.numpy(), ref(SPECIAL))
+        np.testing.assert_array_equal(getattr(t, fn.__name__)().numpy(), ref(SPECIAL))
+    ints = devrt.tensor([1, -2, 3])
+    assert not devrt.isnan(ints).any() and not devrt.isinf(ints).any()
+    assert devrt.isfinite(ints).all()
+    with pytest.raises(TypeError, match=r"^\[isnan\] input must be a Tensor, got list"):
+        devrt.isnan([1.0])
+
+
+@pytest.mark.parametrize("equal_nan", [False, True])
+def test_isclose_and_allclose_match_numpy(equal_nan):
+    a = np.array([1.0, 1.0 + 1e-6, 1.1, np.inf, -np.inf, np.nan, 0.0], np.float64)
+    b = np.array([1.0, 1.0, 1.0, np.inf, np.inf, np.nan, 1e-9], np.float64)
+    got = devrt.isclose(devrt.tensor(a), devrt.tensor(b), equal_nan=equal_nan)
+    np.testing.assert_array_equal(got.numpy(), np.isclose(a, b, equal_nan=equal_nan))
+    assert devrt.allclose(devrt.tensor(a[:2]), devrt.tensor(b[:2]))
+    assert not devrt.allclose(devrt.tensor(a), devrt.tensor(b), equal_nan=equal_nan)
+    assert devrt.tensor(a[:2]).allclose(devrt.tensor(b[:2]), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match=r"^\[isclose\] rtol and atol must be non-negative"):
+        devrt.isclose(devrt.tensor(a), devrt.tensor(b), rtol=-1)
+
+
+def test_equal():
+    a = devrt.arange(6.0).reshape(2, 3)
+    assert devrt.equal(a, a.clone()) and a.equal(a)
+    assert not devrt.equal(a, a.reshape(3, 2))
+    assert not devrt.equal(a, a + 1)
+
+
+def test_addmm_dot_outer(rng):
+    c, m1, m2 = (
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((2, 3)),
+        rng.standard_normal((3, 4)),
+    )
+    t = [devrt.tensor(v) for v in (c, m1, m2)]
+    np.testing.assert_allclose(devrt.addmm(*t).numpy(), c + m1 @ m2)
+    np.testing.assert_allclose(
+        devrt.addmm(*t, beta=0.5, alpha=2).numpy(), 0.5 * c + 2 * (m1 @ m2), rtol=1e-12
+    )
+    np.testing.assert_allclose(t[0].addmm(t[1], t[2], alpha=-1).numpy(), c - m1 @ m2)
+    # beta = 0 does not read input: its NaNs stay out
+    nan = devrt.full((2, 4), math.nan, dtype=devrt.float64)
+    assert devrt.isfinite(devrt.addmm(nan, t[1], t[2], beta=0)).all()
+    with pytest.raises(
+        ValueError, match=r"^\[addmm\] mat1 and mat2 must be 2-D, got shapes \(3,\)"
+    ):
+        devrt.addmm(t[0], devrt.ones(3, dtype=devrt.float64), t[2])
+    u, v = rng.standard_normal(3), rng.standard_normal(5)
+    assert float(devrt.dot(devrt.tensor(u), devrt.tensor(u))) == pytest.approx(float(u @ u))
+    np.testing.assert_allclose(
+        devrt.outer(devrt.tensor(u), devrt.tensor(v)).numpy(), np.outer(u, v)
+    )
+    with pytest.raises(ValueError, match=r"^\[dot\] expects two 1-D tensors of one length"):
+        devrt.dot(devrt.tensor(u), devrt.tensor(v))
+
+
+def test_addmm_gradient_through_its_ops(rng):
+    c = devrt.tensor(rng.standard_normal((2, 4)), requires_grad=True)
+    m1 = devrt.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    m2 = devrt.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    devrt.addmm(c, m1, m2, beta=3, alpha=2).sum().backward()
+    np.testing.assert_allclose(c.grad.numpy(), np.full((2, 4), 3.0))
+    np.testing.assert_allclose(m1.grad.numpy(), 2 * np.ones((2, 4)) @ m2.detach().numpy().T)
+
+
+def test_add_and_sub_take_alpha():
+    a, b = devrt.tensor([1.0, 2.0]), devrt.tensor([10.0, 20.0])
+    np.testing.assert_array_equal(devrt.add(a, b, alpha=2).numpy(), [21.0, 42.0])
+    np.testing.assert_array_equal(a.sub(b, alpha=0.5).numpy(), [-4.0, -8.0])
+    np.testing.assert_array_equal(devrt.sub(a, 1, alpha=3).numpy(), [-2.0, -1.0])
+    a.add_(b, alpha=-0.1)
+    np.testing.assert_allclose(a.numpy(), [0.0, 0.0], atol=1e-6)
+    with pytest.raises(TypeError):
+        devrt.add(a, b, 2)  # alpha is keyword-only, as in PyTorch
+
+
+def test_eye_randperm_unbind_select_and_where():
+    np.testing.assert_array_equal(devrt.eye(3).numpy(), np.eye(3, dtype=np.float32))
+    e = devrt.eye(2, 4, dtype=devrt.int64)
+    assert e.dtype is devrt.int64 and e.numpy().tolist() == np.eye(2, 4).tolist()
+    devrt.manual_seed(3)
+    p = devrt.randperm(10)
+    devrt.manual_seed(3)
+    assert p.dtype is devrt.int64 and sorted(p.tolist()) == list(range(10))
+    assert devrt.randperm(10).tolist() == p.tolist()  # the global seed decides
+    g = devrt.Generator().manual_seed(0)
+    assert sorted(devrt.randperm(7, generator=g).tolist()) == list(range(7))
+    with pytest.raises(ValueError, match=r"^\[randperm\] n must be non-negative"):
+        devrt.randperm(-1)
+    x = devrt.arange(6.0).reshape(2, 3)
+    rows = devrt.unbind(x)
+    assert [r.tolist() for r in rows] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert [c.tolist() for c in x.unbind(-1)] == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert (
+        x.select(1, 2).tolist() == [2.0, 5.0]
+        and devrt.select(x, 0, -1).tolist() == rows[1].tolist()
+    )
+    with pytest.raises(IndexError, match=r"^\[unbind\] dim 2 is out of range"):
+        x.unbind(2)
+    i, j = devrt.where(x > 2)
+    np.testing.assert_array_equal(np.stack([i.numpy(), j.numpy()]), np.nonzero(x.numpy() > 2))
+    np.testing.assert_array_equal(
+        devrt.where(x > 2, x, 0.0).numpy(), np.where(x.numpy() > 2, x.numpy(), 0)
+    )
+    with pytest.raises(TypeError, match=r"^\[where\] expects a condition alone"):
+        devrt.where(x > 2, x)
+
+
+def test_tensor_type_uniform_normal_and_norm(rng):
+    t = devrt.ones(3)
+    assert t.type() == "devrt.FloatTensor"
+    assert t.type(devrt.float64).dtype is devrt.float64
+    assert t.type("torch.LongTensor").dtype is devrt.int64
+    with pytest.raises(ValueError, match=r"^\[type\] unknown tensor type"):
+        t.type("torch.Nonsense")
+    u = devrt.zeros(1000).uniform_(-2, 3)
+    assert -2 <= float(u.min()) and float(u.max()) < 3 and abs(float(u.mean()) - 0.5) < 0.2
+    n = devrt.zeros(1000, dtype=devrt.float64).normal_(5, 0.1)
+    assert abs(float(n.mean()) - 5) < 0.02 and abs(float(n.std()) - 0.1) < 0.02
+    x = rng.standard_normal((3, 4))
+    tx = devrt.tensor(x)
+    for p in (2, 1, 3, math.inf, -math.inf, 0):
+        np.testing.assert_allclose(float(tx.norm(p)), np.linalg.norm(x.ravel(), p), rtol=1e-12)
+    np.testing.assert_allclose(tx.norm(dim=1).numpy(), np.linalg.norm(x, axis=1), rtol=1e-12)
+    assert tx.norm(dim=0, keepdim=True).shape == (1, 4)
+    with pytest.raises(ValueError, match=r"^\[norm\] p must be a number"):
+        tx.norm("nuc")
+
+
+def test_inference_mode():
+    w = devrt.ones(2, requires_grad=True)
+    with devrt.inference_mode():
+        assert not (w * 2).requires_grad
+    with devrt.inference_mode(False):
+        assert (w * 2).requires_grad
+
+    @devrt.inference_mode()
+    def f():
+        return w * 2
+
+    assert not f().requires_grad and devrt.is_grad_enabled()
+
+
+def test_match_pytorch_where_installed(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((3, 4))
+    for lib, conv in ((devrt, devrt.tensor), (torch, torch.tensor)):
+        t = conv(x)
+        out = [
+            lib.addmm(t[:, :2], t[:, :3], t[:3, :2], beta=0.5, alpha=2),
+            t.norm(),
+            t.norm(1, dim=0),
+            lib.eye(3, 2, dtype=lib.float64),
+            lib.add(t, t, alpha=-3),
+        ]
+        if lib is devrt:
+            mine = [o.numpy() for o in out]
+        else:
+            theirs = [o.numpy() for o in out]
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
