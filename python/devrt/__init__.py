@@ -147,9 +147,12 @@ from devrt._pyops import (  # noqa: F401
     isfinite,
     isinf,
     isnan,
+    logsumexp,
     outer,
     randperm,
     select,
+    tril,
+    triu,
     unbind,
     where,
 )

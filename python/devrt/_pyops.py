@@ -180,6 +180,58 @@ def randperm(
     return out.requires_grad_() if requires_grad else out
 
 
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
+    that nothing overflows; its gradient is the softmax."""
+    _require_tensor("logsumexp", input=input)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    m = input.detach().amax(dim=dims, keepdim=True)
+    m = where(isfinite(m), m, 0.0)  # all -inf (or an inf): no shift
+    out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(dims)
+
+
+def _triangle(op: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
+    _require_tensor(op, input=input)
+    if input.ndim < 2:
+        raise ValueError(f"[{op}] expects at least 2 dimensions, got shape {tuple(input.shape)}")
+    rows, cols = input.shape[-2], input.shape[-1]
+    i = _C.arange(rows, dtype=_C.int64, device=input.device).unsqueeze(1) + diagonal
+    j = _C.arange(cols, dtype=_C.int64, device=input.device)
+    keep = (j <= i) if lower else (j >= i)
+    return _C.where(keep, input, _C.zeros((), dtype=input.dtype, device=input.device))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle (j <= i + diagonal) of the last two dimensions."""
+    return _triangle("tril", input, diagonal, True)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle (j >= i + diagonal) of the last two dimensions."""
+    return _triangle("triu", input, diagonal, False)
+
+
+def _repeat(self: Tensor, *sizes: Any) -> Tensor:
+    """The tensor tiled `sizes` times along each dimension (leading sizes
+    add dimensions), as a new tensor."""
+    if len(sizes) == 1 and not isinstance(sizes[0], int):
+        sizes = tuple(sizes[0])
+    if len(sizes) < self.ndim:
+        raise ValueError(
+            f"[repeat] {len(sizes)} repeat sizes for a tensor of {self.ndim} dimensions"
+        )
+    if any(int(r) < 0 for r in sizes):
+        raise ValueError(f"[repeat] sizes must be non-negative, got {list(sizes)}")
+    shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+    spread, tiled, final = [], [], []
+    for r, n in zip(sizes, shape, strict=True):
+        spread += [1, n]
+        tiled += [int(r), n]
+        final.append(int(r) * n)
+    return self.reshape(spread).expand(tiled).reshape(final)
+
+
 class inference_mode(no_grad):  # noqa: N801 - mirrors torch.inference_mode
     """``torch.inference_mode``: in devrt, no_grad (a context manager and
     decorator); ``inference_mode(False)`` changes nothing."""
@@ -275,6 +327,10 @@ TENSOR_METHODS = {
     "outer": outer,
     "unbind": unbind,
     "select": select,
+    "logsumexp": logsumexp,
+    "tril": tril,
+    "triu": triu,
+    "repeat": _repeat,
     "type": _type,
     "uniform_": _uniform_,
     "normal_": _normal_,

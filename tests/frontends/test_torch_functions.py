@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import devrt
+from devrt.testing.gradcheck import gradcheck
 
 SPECIAL = np.array([1.0, -0.0, np.inf, -np.inf, np.nan, 3.0e38], np.float32)
 
@@ -185,3 +186,123 @@ def test_match_pytorch_where_installed(rng):
             theirs = [o.numpy() for o in out]
     for a, b in zip(mine, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+# --- logsumexp, tril/triu, repeat and the nn additions -------------------------------------
+
+
+def test_logsumexp_matches_numpy_and_does_not_overflow(rng):
+    x = rng.standard_normal((3, 4)) * 300  # exp would overflow unshifted
+    t = devrt.tensor(x)
+    m = x.max(axis=1, keepdims=True)
+    expected = (np.log(np.exp(x - m).sum(axis=1, keepdims=True)) + m).ravel()
+    np.testing.assert_allclose(devrt.logsumexp(t, 1).numpy(), expected, rtol=1e-12)
+    assert t.logsumexp((0, 1), keepdim=True).shape == (1, 1)
+    neg = devrt.full((2,), -math.inf, dtype=devrt.float64)
+    assert devrt.logsumexp(neg, 0).item() == -math.inf
+    small = devrt.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    gradcheck(lambda a: devrt.logsumexp(a, 1), (small,))
+
+
+def test_tril_triu_and_repeat(rng):
+    x = rng.standard_normal((2, 3, 4))
+    t = devrt.tensor(x)
+    for k in (-1, 0, 2):
+        np.testing.assert_array_equal(devrt.tril(t, k).numpy(), np.tril(x, k))
+        np.testing.assert_array_equal(t.triu(k).numpy(), np.triu(x, k))
+    with pytest.raises(ValueError, match=r"^\[tril\] expects at least 2 dimensions"):
+        devrt.tril(devrt.ones(3))
+    np.testing.assert_array_equal(t.repeat(2, 1, 1, 3).numpy(), np.tile(x, (2, 1, 1, 3)))
+    np.testing.assert_array_equal(t.repeat((1, 2, 1)).numpy(), np.tile(x, (1, 2, 1)))
+    with pytest.raises(ValueError, match=r"^\[repeat\] 2 repeat sizes for a tensor of 3"):
+        t.repeat(2, 2)
+    a = devrt.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    gradcheck(lambda a: a.repeat(2, 2).tril(1), (a,))
+
+
+def test_activations_softplus_silu(rng):
+    F = devrt.nn.functional
+    x = np.concatenate([rng.standard_normal(8) * 3, [-800.0, 800.0, 0.0]])
+    t = devrt.tensor(x)
+    sig = np.exp(-np.logaddexp(0, -x))  # 1 / (1 + exp(-x)) without overflow
+    np.testing.assert_allclose(F.silu(t).numpy(), x * sig, rtol=1e-12)
+    np.testing.assert_allclose(F.softplus(t).numpy(), np.logaddexp(0, x), rtol=1e-12)
+    np.testing.assert_allclose(
+        F.softplus(t, beta=2, threshold=5).numpy(),
+        np.where(2 * x > 5, x, np.logaddexp(0, 2 * x) / 2),
+        rtol=1e-12,
+    )
+    assert devrt.isfinite(F.softplus(t)).all()
+    g = devrt.tensor(x, requires_grad=True)
+    F.softplus(g).sum().backward()  # no overflow in the gradient either
+    np.testing.assert_allclose(g.grad.numpy(), sig, rtol=1e-12)
+    small = devrt.tensor(rng.standard_normal(5), requires_grad=True)
+    gradcheck(lambda a: F.silu(a) + F.softplus(a, beta=0.5), (small,))
+    assert repr(devrt.nn.Softplus(beta=2)) == "Softplus(beta=2, threshold=20.0)"
+    np.testing.assert_array_equal(devrt.nn.SiLU()(t).numpy(), F.silu(t).numpy())
+
+
+def test_layer_norm_and_module(rng):
+    F = devrt.nn.functional
+    x = rng.standard_normal((2, 3, 4))
+    w, b = rng.standard_normal(4), rng.standard_normal(4)
+    mean = x.mean(-1, keepdims=True)
+    ref = (x - mean) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b
+    got = F.layer_norm(devrt.tensor(x), (4,), devrt.tensor(w), devrt.tensor(b))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
+    ln = devrt.nn.LayerNorm([3, 4], dtype=devrt.float64)
+    assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"]
+    y = ln(devrt.tensor(x))
+    np.testing.assert_allclose(y.numpy().reshape(2, -1).mean(1), 0, atol=1e-12)
+    assert "elementwise_affine=True" in repr(ln)
+    assert devrt.nn.LayerNorm(4, elementwise_affine=False).weight is None
+    with pytest.raises(ValueError, match=r"^\[layer_norm\] normalized_shape \[5\] must match"):
+        F.layer_norm(devrt.tensor(x), 5)
+    args = [devrt.tensor(v, requires_grad=True) for v in (x[:1, :2], w, b)]
+    gradcheck(lambda a, w, b: F.layer_norm(a, (4,), w, b), tuple(args))
+
+
+def test_pad_and_normalize(rng):
+    F = devrt.nn.functional
+    x = rng.standard_normal((2, 3, 4))
+    t = devrt.tensor(x)
+    got = F.pad(t, (1, 2, 0, 1), value=-1.0)
+    np.testing.assert_array_equal(
+        got.numpy(), np.pad(x, ((0, 0), (0, 1), (1, 2)), constant_values=-1.0)
+    )
+    np.testing.assert_array_equal(
+        F.pad(t, (-1, 1)).numpy(), np.pad(x[..., 1:], ((0, 0),) * 2 + ((0, 1),))
+    )
+    with pytest.raises(NotImplementedError, match=r"^\[pad\] mode 'reflect' is not supported"):
+        F.pad(t, (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match=r"^\[pad\] pad \[1\] must hold"):
+        F.pad(t, (1,))
+    a = devrt.tensor(x[:1], requires_grad=True)
+    gradcheck(lambda a: F.pad(a, (2, 1, 1, 0)), (a,))
+    n = F.normalize(t, dim=2)
+    np.testing.assert_allclose(n.numpy(), x / np.linalg.norm(x, axis=2, keepdims=True), rtol=1e-12)
+    zero = F.normalize(devrt.zeros(2, 3, dtype=devrt.float64))
+    assert devrt.isfinite(zero).all()
+
+
+def test_nn_additions_match_pytorch_where_installed(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 4))
+    outs = {}
+    for lib in (devrt, torch):
+        F = lib.nn.functional
+        t = lib.tensor(x, requires_grad=True)
+        y = (
+            F.layer_norm(t, (4,)).sum() * 2
+            + F.softplus(t, beta=3).sum()
+            + F.silu(t).sum()
+            + F.pad(t, (1, 1, 2, 0), value=0.5).pow(2).sum()
+            + F.normalize(t, dim=1).sum()
+            + lib.logsumexp(t, 2).sum()
+            + t.tril().sum()
+            + t.repeat(1, 2, 1).pow(2).sum()
+        )
+        y.backward()
+        outs[lib.__name__] = (float(y.detach()), t.grad.numpy())
+    assert outs["devrt"][0] == pytest.approx(outs["torch"][0], rel=1e-12)
+    np.testing.assert_allclose(outs["devrt"][1], outs["torch"][1], rtol=1e-10, atol=1e-12)

@@ -4,7 +4,7 @@ Everything here is composed from devrt tensor ops, so it runs on every
 device and gets its gradients from the core's derivative rules.
 """
 
-from devrt.nn import functional, init
+from devrt.nn import functional, init, utils
 from devrt.nn.modules import (
     GELU,
     AdaptiveAvgPool2d,
@@ -20,6 +20,7 @@ from devrt.nn.modules import (
     Flatten,
     Identity,
     L1Loss,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -32,7 +33,9 @@ from devrt.nn.modules import (
     ReLU,
     Sequential,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from devrt.nn.parameter import Parameter
@@ -53,6 +56,7 @@ __all__ = [
     "Flatten",
     "Identity",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -65,8 +69,11 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SiLU",
     "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

@@ -25,15 +25,20 @@ __all__ = [
     "embedding",
     "gelu",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
     "mse_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
+    "pad",
     "relu",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "tanh",
 ]
 
@@ -116,6 +121,24 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         inner = (input + 0.044715 * input * input * input) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (1.0 + devrt.tanh(inner))
     raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)`` (also called swish)."""
+    return _inplace(input, input * devrt.sigmoid(input), inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x >
+    threshold``. Each side of 0 has a form whose exp cannot overflow (nor
+    its gradient), ``z + log1p(exp(-z))`` above and ``log1p(exp(z))``
+    below, each fed an input clamped to its side."""
+    bx = input * beta if beta != 1 else input
+    up, down = bx.clamp(min=0), bx.clamp(max=0)
+    smooth = devrt.where(bx > 0, up + devrt.log1p(devrt.exp(-up)), devrt.log1p(devrt.exp(down)))
+    if beta != 1:
+        smooth = smooth / beta
+    return devrt.where(bx > threshold, input, smooth)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -219,6 +242,71 @@ def batch_norm(
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalizes over the trailing dimensions `normalized_shape` (biased
+    variance), then scales by `weight` and shifts by `bias` if given."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape) :]) != shape:
+        raise ValueError(
+            f"[layer_norm] normalized_shape {list(shape)} must match the trailing dimensions "
+            f"of the input of shape {list(input.shape)}"
+        )
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(dim=dims, keepdim=True)
+    var = (centred * centred).mean(dim=dims, keepdim=True)
+    out = centred * devrt.rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """`input` divided by its p-norm along `dim` (at least `eps`)."""
+    return input / input.norm(p, dim=dim, keepdim=True).clamp(min=eps)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pads (or, with negative sizes, crops) the trailing dimensions: `pad`
+    holds (before, after) pairs from the last dimension backwards, as in
+    torch. Only the 'constant' mode is supported."""
+    if mode != "constant":
+        raise NotImplementedError(f"[pad] mode {mode!r} is not supported (only 'constant')")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(
+            f"[pad] pad {list(pad)} must hold (before, after) pairs for at most "
+            f"{input.ndim} dimensions"
+        )
+    out = input
+    fill = 0.0 if value is None else value
+    for k in range(len(pad) // 2):
+        d = input.ndim - 1 - k
+        before, after = pad[2 * k], pad[2 * k + 1]
+        if before < 0 or after < 0:  # crops first
+            start, stop = max(-before, 0), out.shape[d] - max(-after, 0)
+            if stop < start:
+                raise ValueError(
+                    f"[pad] pad {list(pad)} crops dimension {d} of size {input.shape[d]} below zero"
+                )
+            out = out.narrow(d, start, stop - start)
+        parts = []
+        for size in (max(before, 0), max(after, 0)):
+            shape = list(out.shape)
+            shape[d] = size
+            parts.append(devrt.full(shape, fill, dtype=out.dtype, device=out.device))
+        if parts[0].shape[d] or parts[1].shape[d]:
+            out = devrt.cat([parts[0], out, parts[1]], d)
     return out
 
 

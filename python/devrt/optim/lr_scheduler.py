@@ -1,4 +1,5 @@
-"""Learning-rate schedules: the LRScheduler base, StepLR and CosineAnnealingLR.
+"""Learning-rate schedules: the LRScheduler base, StepLR, MultiStepLR,
+ExponentialLR, CosineAnnealingLR, LambdaLR and MultiplicativeLR.
 
 A schedule sets ``group["lr"]`` of its optimizer's parameter groups; the
 values are host scalars (hyper-parameters), never tensors.
@@ -7,14 +8,26 @@ values are host scalars (hyper-parameters), never tensors.
 from __future__ import annotations
 
 import math
+import types
 import warnings
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 from weakref import ref
 
 from devrt.optim.optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
+    "StepLR",
+]
 
 
 class LRScheduler:
@@ -151,6 +164,53 @@ class StepLR(LRScheduler):
         ]
 
 
+class MultiStepLR(LRScheduler):
+    """Multiplies each group's learning rate by `gamma` at every epoch in
+    `milestones` (by ``gamma**n`` at an epoch listed `n` times)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self.last_epoch not in self.milestones:
+            return self._current_lrs()
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        milestones = sorted(self.milestones.elements())
+        return [
+            base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
+            for base_lr in self.base_lrs
+        ]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiplies each group's learning rate by `gamma` every epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
     """Anneals each group's learning rate from its initial value to `eta_min`
     along a cosine over `T_max` epochs (then back up, periodically), as
@@ -194,3 +254,87 @@ class CosineAnnealingLR(LRScheduler):
             + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
             for base_lr in self.base_lrs
         ]
+
+
+def _lr_lambdas(name: str, optimizer: Optimizer, lr_lambda: Any) -> list[Callable[[int], float]]:
+    """One callable per parameter group: `lr_lambda` repeated, or the list given."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+    n = len(optimizer.param_groups)
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != n:
+            raise ValueError(
+                f"[{name}] Expected {n} lr_lambdas (one per parameter group), but got "
+                f"{len(lr_lambda)}"
+            )
+        lambdas = list(lr_lambda)
+    else:
+        lambdas = [lr_lambda] * n
+    for i, fn in enumerate(lambdas):
+        if not callable(fn):
+            raise TypeError(
+                f"[{name}] lr_lambda should be a function, but got {type(fn).__name__} "
+                f"(for parameter group {i})"
+            )
+    return lambdas
+
+
+class _LambdaStateMixin:
+    """The lambda schedules' construction (one function per parameter group)
+    and state dicts: plain functions are not saved (an entry of None), a
+    callable object's ``__dict__`` is."""
+
+    lr_lambdas: list[Callable[[int], float]]
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.lr_lambdas = _lr_lambdas(type(self).__name__, optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)  # the LRScheduler after the mixin
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("optimizer", "lr_lambdas")
+        }
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(
+            {key: value for key, value in state_dict.items() if key != "lr_lambdas"}
+        )
+        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", ())):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaStateMixin, LRScheduler):
+    """Sets each group's learning rate to its initial value times
+    ``lr_lambda(epoch)``; `lr_lambda` is one function or a list of them, one per
+    parameter group."""
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        return [
+            base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)
+        ]
+
+
+class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
+    """Multiplies each group's learning rate by ``lr_lambda(epoch)`` every epoch
+    after the first; `lr_lambda` is one function or a list of them, one per
+    parameter group."""
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._current_lrs())]

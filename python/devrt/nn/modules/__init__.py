@@ -1,6 +1,16 @@
 """The layer classes of devrt.nn."""
 
-from devrt.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from devrt.nn.modules.activation import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from devrt.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from devrt.nn.modules.container import ModuleDict, ModuleList, Sequential
 from devrt.nn.modules.conv import Conv2d
@@ -16,6 +26,7 @@ from devrt.nn.modules.loss import (
     NLLLoss,
 )
 from devrt.nn.modules.module import Module
+from devrt.nn.modules.normalization import LayerNorm
 from devrt.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from devrt.nn.modules.sparse import Embedding
 
@@ -35,6 +46,7 @@ __all__ = [
     "GELU",
     "Identity",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -46,6 +58,8 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SiLU",
     "Softmax",
+    "Softplus",
     "Tanh",
 ]

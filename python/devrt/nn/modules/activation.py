@@ -9,16 +9,24 @@ from devrt.nn.modules.module import Module
 Tensor = devrt.Tensor
 
 
-class ReLU(Module):
+class _Elementwise(Module):
+    """An activation whose only option is `inplace`: `function`(input, inplace)."""
+
+    function: staticmethod
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input, inplace=self.inplace)
+        return type(self).function(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Elementwise):
+    function = staticmethod(F.relu)
 
 
 class LeakyReLU(Module):
@@ -48,6 +56,23 @@ class GELU(Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Elementwise):
+    function = staticmethod(F.silu)
+
+
+class Softplus(Module):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Sigmoid(Module):
