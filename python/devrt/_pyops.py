@@ -212,6 +212,53 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle("triu", input, diagonal, False)
 
 
+def _dims(op: str, input: Tensor, dims: Any) -> tuple:
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    out = []
+    for d in dims:
+        k = d + input.ndim if d < 0 else d
+        if not 0 <= k < input.ndim:
+            raise IndexError(f"[{op}] dim {d} is out of range for {input.ndim} dimensions")
+        out.append(k)
+    if len(set(out)) != len(out):
+        raise ValueError(f"[{op}] dims {list(dims)} name a dimension twice")
+    return tuple(out)
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:
+    """`input` reversed along each of `dims`, as a new tensor (devrt has no
+    negative strides: a gather of the reversed indices)."""
+    _require_tensor("flip", input=input)
+    out = input
+    for d in _dims("flip", input, dims):
+        n = input.shape[d]
+        if n > 1:
+            reverse = _C.arange(n - 1, -1, -1, dtype=_C.int64, device=input.device)
+            out = _C.index_select(out, d, reverse)
+    return out if out is not input else input.clone()
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """`input` shifted cyclically by `shifts` along `dims` (the flattened
+    tensor when `dims` is None)."""
+    _require_tensor("roll", input=input)
+    if dims is None:
+        if not isinstance(shifts, int):
+            raise ValueError("[roll] without dims, shifts must be one int")
+        return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = _dims("roll", input, dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"[roll] {len(shifts)} shifts for {len(dims)} dims")
+    out = input
+    for shift, d in zip(shifts, dims, strict=True):
+        n = input.shape[d]
+        k = shift % n if n else 0
+        if k:
+            out = _C.cat([out.narrow(d, n - k, k), out.narrow(d, 0, n - k)], d)
+    return out if out is not input else input.clone()
+
+
 def _repeat(self: Tensor, *sizes: Any) -> Tensor:
     """The tensor tiled `sizes` times along each dimension (leading sizes
     add dimensions), as a new tensor."""
@@ -331,6 +378,8 @@ TENSOR_METHODS = {
     "tril": tril,
     "triu": triu,
     "repeat": _repeat,
+    "flip": flip,
+    "roll": roll,
     "type": _type,
     "uniform_": _uniform_,
     "normal_": _normal_,

@@ -306,3 +306,21 @@ def test_nn_additions_match_pytorch_where_installed(rng):
         outs[lib.__name__] = (float(y.detach()), t.grad.numpy())
     assert outs["devrt"][0] == pytest.approx(outs["torch"][0], rel=1e-12)
     np.testing.assert_allclose(outs["devrt"][1], outs["torch"][1], rtol=1e-10, atol=1e-12)
+
+
+def test_flip_and_roll_match_numpy(rng):
+    x = rng.standard_normal((2, 3, 4))
+    t = devrt.tensor(x)
+    for dims in (0, (0, 2), (-1,), (1, 0, 2)):
+        np.testing.assert_array_equal(devrt.flip(t, dims).numpy(), np.flip(x, dims))
+    assert not devrt.flip(devrt.ones(1, 2), 0)._is_view_of(devrt.ones(1))  # a new tensor
+    for shifts, dims in ((1, 0), ((2, -5), (1, 2)), (7, None), (-3, -1)):
+        np.testing.assert_array_equal(t.roll(shifts, dims).numpy(), np.roll(x, shifts, dims))
+    with pytest.raises(IndexError, match=r"^\[flip\] dim 3 is out of range"):
+        t.flip(3)
+    with pytest.raises(ValueError, match=r"^\[flip\] dims \[0, -3\] name a dimension twice"):
+        t.flip((0, -3))
+    with pytest.raises(ValueError, match=r"^\[roll\] 2 shifts for 1 dims"):
+        t.roll((1, 2), 0)
+    a = devrt.tensor(x[:, :2, :3], requires_grad=True)
+    gradcheck(lambda a: a.flip((0, 2)).roll(1, 1) * devrt.arange(3.0), (a,))
