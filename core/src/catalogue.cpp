@@ -60,6 +60,8 @@ const char *family_name(OpFamily f) {
     return "arg_reduce";
   case OpFamily::Softmax:
     return "softmax";
+  case OpFamily::Scan:
+    return "scan";
   case OpFamily::Matmul:
     return "matmul";
   case OpFamily::Copy:

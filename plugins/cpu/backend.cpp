@@ -73,6 +73,7 @@ extern "C" DEVRT_EXPORT int devrt_plugin_init(uint32_t abi_version) {
     register_random_kernels();
     register_indexing_kernels();
     register_conv_kernels();
+    register_scan_kernels();
     return DEVRT_OK;
   } catch (const KernelError &e) {
     devrt_set_error(("[cpu] " + e.message).c_str());

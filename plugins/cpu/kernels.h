@@ -12,5 +12,6 @@ void register_copy_kernels();
 void register_random_kernels();
 void register_indexing_kernels();
 void register_conv_kernels();
+void register_scan_kernels();
 
 } // namespace devrt_cpu

@@ -139,6 +139,8 @@ from devrt._C import (  # noqa: F401 - the public surface
 from devrt._pyops import (  # noqa: F401
     addmm,
     allclose,
+    argsort,
+    cumsum,
     dot,
     equal,
     eye,
@@ -153,6 +155,8 @@ from devrt._pyops import (  # noqa: F401
     randperm,
     roll,
     select,
+    sort,
+    topk,
     tril,
     triu,
     unbind,

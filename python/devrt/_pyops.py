@@ -191,6 +191,41 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return out if keepdim else out.squeeze(dims)
 
 
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort `input` along `dim` (always stably; NaN after
+    every number, or before them when descending)."""
+    _require_tensor("argsort", input=input)
+    return _C._argsort(input, dim, bool(descending))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """(values, indices) of `input` sorted along `dim` (see argsort)."""
+    from devrt import return_types
+
+    indices = argsort(input, dim, descending)
+    return return_types.sort(_C.gather(input, dim, indices), indices)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """(values, indices) of the `k` largest (or smallest) elements along `dim`,
+    in order; ties keep their order in `input`."""
+    from devrt import return_types
+
+    _require_tensor("topk", input=input)
+    d = dim + input.ndim if dim < 0 else dim
+    size = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise ValueError(f"[topk] k ({k}) must lie in [0, {size}] for dimension {dim}")
+    indices = argsort(input, dim, descending=largest).narrow(d if input.ndim else 0, 0, k)
+    return return_types.topk(_C.gather(input, dim, indices), indices)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """The running sum along `dim` (bool and integers in int64, or `dtype`)."""
+    _require_tensor("cumsum", input=input)
+    return _C._cumsum(input if dtype is None else input.to(dtype), dim)
+
+
 def _triangle(op: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
     _require_tensor(op, input=input)
     if input.ndim < 2:
@@ -379,6 +414,10 @@ TENSOR_METHODS = {
     "triu": triu,
     "repeat": _repeat,
     "flip": flip,
+    "argsort": argsort,
+    "sort": sort,
+    "topk": topk,
+    "cumsum": cumsum,
     "roll": roll,
     "type": _type,
     "uniform_": _uniform_,

@@ -11,3 +11,13 @@ class max(NamedTuple):  # noqa: A001 - mirrors torch.return_types.max
 class min(NamedTuple):  # noqa: A001 - mirrors torch.return_types.min
     values: Any
     indices: Any
+
+
+class sort(NamedTuple):
+    values: Any
+    indices: Any
+
+
+class topk(NamedTuple):
+    values: Any
+    indices: Any

@@ -400,6 +400,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           py::arg("keepdim") = false);
     cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
   }
+  m.def("_argsort", &argsort, py::arg("input"), py::arg("dim"),
+        py::arg("descending"));
+  m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"));
   // std is a composite: sqrt of var.
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,

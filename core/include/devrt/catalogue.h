@@ -29,6 +29,7 @@ enum class OpFamily : int8_t {
   Reduce,
   ArgReduce,
   Softmax,
+  Scan, // along one axis, the input's shape out
   Matmul,
   Copy,
   Creation,

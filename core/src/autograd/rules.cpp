@@ -367,6 +367,12 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
         g, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
     return r;
   }
+  case OpId::cumsum: {
+    // Each input feeds every later output: the sum of g from i onwards.
+    const int64_t a = n.attrs.i0;
+    Tensor total = reduce(OpId::sum, g, Dims{a}, true);
+    return {add(sub(total, cumsum(g, a)), g)};
+  }
   case OpId::max_pool2d: {
     const Dims &a = n.attrs.shape;
     return {max_pool2d_backward(g, n.input(0), n.output(), a[0], a[1],

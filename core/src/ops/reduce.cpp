@@ -133,6 +133,44 @@ Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
   return reshape(y, out);
 }
 
+namespace {
+// x with at least one dimension, and `axis` of it normalized.
+std::pair<Tensor, int64_t> scan_input(OpId op, const Tensor &x, int64_t axis) {
+  const int64_t a = normalize_axis(op_name(op), axis, x->ndim());
+  return {x->ndim() == 0 ? reshape(x, Dims{1}) : x, a};
+}
+} // namespace
+
+Tensor argsort(const Tensor &x, int64_t axis, bool descending) {
+  auto [src, a] = scan_input(OpId::argsort, x, axis);
+  if (src->dtype == DType::Bool)
+    src = cast(src, DType::Int32);
+  Tensor y = empty(src->shape, DType::Int64, x->device);
+  if (src->numel() == 0)
+    return reshape(y, x->shape);
+  Launch k(OpId::argsort, x->device, src->dtype);
+  k.input(src).output(y).attr_int(a).attr_bool(descending).run();
+  return reshape(y, x->shape);
+}
+
+Tensor cumsum(const Tensor &x, int64_t axis) {
+  auto [src, a] = scan_input(OpId::cumsum, x, axis);
+  if (autograd::should_record(x)) {
+    autograd::OpAttrs attrs;
+    attrs.i0 = a;
+    return autograd::recorded(OpId::cumsum, x, std::move(attrs),
+                              [&] { return cumsum(x, axis); });
+  }
+  const DType t = is_floating(x->dtype) ? x->dtype : DType::Int64;
+  src = cast(src, t);
+  Tensor y = empty(src->shape, t, x->device);
+  if (src->numel() > 0) {
+    Launch k(OpId::cumsum, x->device, t);
+    k.input(src).output(y).attr_int(a).run();
+  }
+  return reshape(y, x->shape);
+}
+
 Tensor softmax(OpId op, const Tensor &x, int64_t axis) {
   int64_t a = normalize_axis(op_name(op), axis, x->ndim());
   if (autograd::should_record(x)) {
