@@ -557,6 +557,53 @@ def test_arg_reduce(device, need, rng, name, axis, dtype):
     check_like_eager(r, eager(dev(a, device), dim=axis))
 
 
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("exclusive", [0, 1])
+@pytest.mark.parametrize("reverse", [0, 1])
+def test_cumsum(device, need, rng, axis, exclusive, reverse):
+    need("cumsum", "index", "sub", dtype="float64")
+    a = rng.standard_normal((3, 4))
+    net = Net(device)
+    x = net.ph("float64", [None, 4])
+    y = net.add("Cumsum", x, axis=axis, exclusive=exclusive, reverse=reverse)
+    assert y.shape() == (None, 4) and y.dtype() == devrt.float64
+    b = np.flip(a, axis) if reverse else a
+    ref = np.cumsum(b, axis) - (b if exclusive else 0)
+    assert_close(run1(net, y, {x: a}), np.flip(ref, axis) if reverse else ref)
+    need_grad(need)
+    need("cumsum", "index", "index_put", dtype="float64")
+    graph_gradcheck(net, y, [x], {x: a}, rng)
+
+
+def test_cumsum_of_integers_is_int64(device, need):
+    need("cumsum", dtype="int64")
+    need("copy", dtype="int32")
+    net = Net(device)
+    x = net.ph("int32", [3])
+    y = net.add("Cumsum", x, axis=0, exclusive=0, reverse=0)
+    assert y.dtype() == devrt.int64
+    assert to_numpy(run1(net, y, {x: np.array([1, 2, 3], np.int32)})).tolist() == [1, 3, 6]
+
+
+def test_top_k(device, need, rng):
+    need("argsort", "index", dtype="float64")
+    need("copy", dtype="int64")
+    a = distinct(rng, (3, 2, 6))
+    net = Net(device)
+    x = net.ph("float64", [None, 2, 6])
+    node = net.add("TopKV2", x, k=3, name="top")
+    assert node.shape(0) == (None, 2, 3) and node.dtype(1) == devrt.int32
+    values, indices = run(net, [(node, 0), (node, 1)], {x: a})
+    order = np.argsort(-a, axis=-1)[..., :3]
+    assert_close(values, np.take_along_axis(a, order, -1))
+    assert_close(indices, order.astype(np.int32))
+    need_grad(need)
+    need("index_put", dtype="float64")
+    graph_gradcheck(net, (node, 0), [x], {x: a}, rng)
+    with pytest.raises(ValueError, match=r"^\[TopKV2 'big'\] .*fewer than k = 7"):
+        net.add("TopKV2", x, k=7, name="big")
+
+
 def np_softmax(a, axis):
     e = np.exp(a - a.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)

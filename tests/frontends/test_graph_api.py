@@ -830,6 +830,29 @@ def test_nn_functions_against_numpy():
     assert named.name == "xent:0"
 
 
+def test_cumsum_and_top_k():
+    v = np.array([[1.0, 5.0, 3.0, 5.0], [0.0, -1.0, 4.0, 2.0]], np.float32)
+    x = tf.placeholder(tf.float32, [None, 4])
+    top = tf.nn.top_k(x, k=2)
+    got = run(
+        [
+            tf.cumsum(x, axis=1),
+            tf.math.cumsum(x, 1, exclusive=True, reverse=True),
+            top.values,
+            top.indices,
+        ],
+        {x: v},
+    )
+    np.testing.assert_allclose(got[0], np.cumsum(v, 1))
+    np.testing.assert_allclose(got[1], np.flip(np.cumsum(np.flip(v, 1), 1), 1) - v)
+    np.testing.assert_array_equal(got[2], [[5.0, 5.0], [4.0, 2.0]])
+    assert got[3].dtype == np.int32 and got[3].tolist() == [[1, 3], [2, 3]]
+    values, indices = tf.math.top_k(x)
+    assert values.shape.as_list() == [None, 1] and indices.dtype == tf.int32
+    (g,) = tf.gradients(tf.reduce_sum(top.values), x)
+    np.testing.assert_array_equal(run(g, {x: v}), [[0, 1, 0, 1], [0, 0, 1, 1]])
+
+
 def test_conv_pool_and_dropout_shapes():
     img = tf.placeholder(tf.float32, [None, 8, 8, 3])
     k = tf.ones([3, 3, 3, 5])

@@ -340,6 +340,69 @@ Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
+// Cumsum along `axis`, optionally exclusive (each sum leaves its own element
+// out) and reversed (summing from the end), as TensorFlow's.
+void infer_cumsum(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  if (x.known_rank)
+    norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x.rank(), 1));
+  set_output(n, x,
+             is_floating(n.input_dtype(0)) ? n.input_dtype(0) : DType::Int64);
+}
+Tensor reversed(const Tensor &x, int64_t axis) {
+  const int64_t len = x->shape[axis];
+  return index_select(x, axis,
+                      arange(Scalar::from_int(len - 1), Scalar::from_int(-1),
+                             Scalar::from_int(-1), DType::Int64, x->device));
+}
+Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
+  Tensor x = in[0];
+  const int64_t axis =
+      norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x->ndim(), 1));
+  const bool reverse = n.attr_int("reverse") != 0;
+  if (reverse && x->ndim())
+    x = reversed(x, axis);
+  Tensor y = cumsum(x, axis);
+  if (n.attr_int("exclusive"))
+    y = binary(OpId::sub, y, cast(x, y->dtype));
+  if (reverse && x->ndim())
+    y = reversed(y, axis);
+  return {y};
+}
+
+// TopKV2: the k largest entries along the last axis, in descending order
+// (ties in index order), and their int32 indices.
+void infer_top_k(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  const int64_t k = n.attr_int("k");
+  if (k < 0)
+    bad(n, ErrorKind::Value, "k must be >= 0, got " + std::to_string(k));
+  PartialShape out = x;
+  if (x.known_rank) {
+    if (x.rank() == 0)
+      bad(n, ErrorKind::Value, "input must have at least 1 dimension");
+    const int64_t last = x.dims.back();
+    if (last >= 0 && last < k)
+      bad(n, ErrorKind::Value,
+          "input of shape " + x.str() + " has fewer than k = " +
+              std::to_string(k) + " entries in its last dimension");
+    out.dims.back() = k;
+  }
+  n.shapes = {out, out};
+  n.dtypes = {n.input_dtype(0), DType::Int32};
+}
+Vals eval_top_k(const Node &n, const Vals &in, EvalContext &) {
+  const Tensor &x = in[0];
+  const int64_t k = n.attr_int("k"), axis = x->ndim() - 1;
+  if (x->shape[axis] < k)
+    bad(n, ErrorKind::Value,
+        "input of shape " + PartialShape::of(x->shape).str() +
+            " has fewer than k = " + std::to_string(k) +
+            " entries in its last dimension");
+  Tensor order = narrow(argsort(x, axis, true), axis, 0, k);
+  return {gather(x, axis, order), cast(order, DType::Int32)};
+}
+
 // --- shapes -----------------------------------------------------------------
 
 void infer_reshape(Node &n) {
@@ -1024,6 +1087,8 @@ const OpDef kOps[] = {
      ID(argmin)},
     {"Softmax", 1, 1, infer_softmax, eval_softmax, OpKind::Compute,
      ID(softmax)},
+    {"Cumsum", 1, 1, infer_cumsum, eval_cumsum},
+    {"TopKV2", 1, 1, infer_top_k, eval_top_k},
     {"LogSoftmax", 1, 1, infer_softmax, eval_softmax, OpKind::Compute,
      ID(log_softmax)},
     {"Reshape", 1, 1, infer_reshape, eval_reshape},

@@ -126,6 +126,7 @@ from devrt.graph.math_ops import (  # noqa: F401
     clip_by_value,
     cos,
     count_nonzero,
+    cumsum,
     div,
     div_no_nan,
     divide,
@@ -184,6 +185,7 @@ from devrt.graph.math_ops import (  # noqa: F401
     subtract,
     tan,
     tanh,
+    top_k,
     truediv,
 )
 from devrt.graph.random_ops import (  # noqa: F401

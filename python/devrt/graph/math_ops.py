@@ -28,6 +28,8 @@ __all__ = [
     "add_n",
     "argmax",
     "argmin",
+    "cumsum",
+    "top_k",
     "ceil",
     "clip_by_global_norm",
     "clip_by_norm",
@@ -533,6 +535,36 @@ def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64
 def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):
     """``tf.argmin``: `axis` None means 0, as TF1."""
     return _arg("ArgMin", input, axis, name, dimension, output_type, "argmin")
+
+
+def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False, name=None):
+    """``tf.cumsum``: the running sum along `axis`; `exclusive` leaves each
+    element out of its own sum, `reverse` sums from the end."""
+    t = _t(x, "cumsum")
+    attrs = {
+        "axis": _int(axis, "cumsum", "axis"),
+        "exclusive": int(bool(exclusive)),
+        "reverse": int(bool(reverse)),
+    }
+    return _apply("Cumsum", [t], attrs, name or "Cumsum")
+
+
+class TopKV2(builtins.tuple):
+    """``tf.nn.top_k``'s result: (values, indices)."""
+
+    def __new__(cls, values: Tensor, indices: Tensor):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def top_k(input: Any, k: Any = 1, sorted: bool = True, name: str | None = None) -> TopKV2:
+    """``tf.nn.top_k``: the `k` largest entries of the last axis, largest
+    first (ties in index order), and their int32 indices."""
+    x = _t(input, "top_k")
+    op = fw._graph_of([x])._create_op("TopKV2", [x], {"k": _int(k, "top_k", "k")}, name or "TopKV2")
+    return TopKV2(op._outputs[0], op._outputs[1])
 
 
 # --- sums and clipping ------------------------------------------------------------------

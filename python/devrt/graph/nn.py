@@ -10,7 +10,7 @@ from typing import Any
 
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import gather
-from devrt.graph.math_ops import sigmoid, tanh
+from devrt.graph.math_ops import sigmoid, tanh, top_k
 from devrt.graph.random_ops import _seed_attr, random_uniform
 from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _int, _int_list, _t
@@ -41,6 +41,7 @@ __all__ = [
     "sparse_softmax_cross_entropy_with_logits",
     "swish",
     "tanh",
+    "top_k",
     "xw_plus_b",
 ]
 
