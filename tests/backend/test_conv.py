@@ -13,6 +13,8 @@ from devrt.testing.gradcheck import gradcheck
 
 CONV_OPS = ["im2col", "matmul", "add", "copy", "fill"]
 GRAD_OPS = ["col2im", "sum", "mul", "where", "eq", "index_put", "max"]
+# max pooling's composite and its gradient (the max rule, then col2im)
+POOL_GRAD_OPS = ["im2col", "col2im", "max", "sum", "div", "mul", "eq", "ne", "logical_or"]
 
 
 def patches(x, kh, kw, stride, padding, dilation, pad_value=0.0):
@@ -154,19 +156,7 @@ def test_avg_pool2d(device, need, rng, include_pad):
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_pool_gradients(device, need, rng, pool):
-    need(
-        "im2col",
-        "col2im",
-        "max",
-        "sum",
-        "div",
-        "mul",
-        "eq",
-        "ne",
-        "logical_or",
-        "where",
-        dtype="float64",
-    )
+    need(*POOL_GRAD_OPS, "where", dtype="float64")
     # Distinct values keep max away from ties, where it is not differentiable.
     x = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 7.0
     t = devrt.tensor(x, device=device, requires_grad=True)
@@ -194,19 +184,7 @@ def test_max_pool2d_ties_share_the_gradient(device, need, rng, args):
     # overlapping windows sum their shares; a NaN tap is its window's
     # maximum. Devices with pooling kernels and those running the core's
     # composite give the same gradient.
-    need(
-        "im2col",
-        "col2im",
-        "max",
-        "sum",
-        "div",
-        "mul",
-        "eq",
-        "ne",
-        "logical_or",
-        "copy",
-        dtype="float64",
-    )
+    need(*POOL_GRAD_OPS, "copy", dtype="float64")
     x = rng.integers(0, 3, (2, 3, 7, 8)).astype(np.float64)
     x[0, 0, 2, 3] = x[1, 2, 4, 4] = x[1, 2, 4, 5] = np.nan  # a NaN is the maximum
     t = devrt.tensor(x, device=device, requires_grad=True)
