@@ -5,12 +5,20 @@ arithmetic of its own."""
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from devrt import _C
 from devrt.autograd.grad_mode import no_grad
 
 Tensor = _C.Tensor
+
+
+def _operator_index(op: str, value: Any) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"[{op}] expected an int, got {type(value).__name__}") from None
 
 
 def _require_tensor(op: str, **named: Any) -> None:
@@ -79,6 +87,16 @@ def addmm(
         raise ValueError(
             f"[addmm] mat1 and mat2 must be 2-D, got shapes {tuple(mat1.shape)} and {tuple(mat2.shape)}"
         )
+    n, p = mat1.shape[0], mat2.shape[1]
+    try:
+        target = _C.broadcast_shapes(tuple(input.shape), (n, p))
+    except ValueError:
+        target = None
+    if target != (n, p):
+        raise ValueError(
+            f"[addmm] input of shape {tuple(input.shape)} does not broadcast to the "
+            f"product's shape ({n}, {p})"
+        )
     out = mat1.mm(mat2)
     if alpha != 1:
         out = out * alpha
@@ -123,6 +141,11 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     d = dim + input.ndim if dim < 0 else dim
     if not 0 <= d < input.ndim:
         raise IndexError(f"[select] dim {dim} is out of range for {input.ndim} dimensions")
+    size = input.shape[d]
+    if not -size <= index < size:
+        raise IndexError(
+            f"[select] index {index} is out of range for dimension {dim} of size {size}"
+        )
     return input[(slice(None),) * d + (index,)]
 
 
@@ -132,6 +155,8 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     non-zero elements."""
     if input is None and other is None:
         _require_tensor("where", condition=condition)
+        if condition.ndim == 0:
+            condition = condition.reshape(1)
         return unbind(_C.nonzero(condition), 1)
     if input is None or other is None:
         raise TypeError("[where] expects a condition alone, or a condition, input and other")
@@ -202,6 +227,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     """(values, indices) of `input` sorted along `dim` (see argsort)."""
     from devrt import return_types
 
+    _require_tensor("sort", input=input)
+    _dims("sort", input.reshape(1) if input.ndim == 0 else input, dim)
     indices = argsort(input, dim, descending)
     return return_types.sort(_C.gather(input, dim, indices), indices)
 
@@ -212,12 +239,16 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     from devrt import return_types
 
     _require_tensor("topk", input=input)
-    d = dim + input.ndim if dim < 0 else dim
-    size = input.shape[d] if input.ndim else 1
+    flat = input.reshape(1) if input.ndim == 0 else input
+    (d,) = _dims("topk", flat, dim)
+    size = flat.shape[d]
     if not 0 <= k <= size:
         raise ValueError(f"[topk] k ({k}) must lie in [0, {size}] for dimension {dim}")
-    indices = argsort(input, dim, descending=largest).narrow(d if input.ndim else 0, 0, k)
-    return return_types.topk(_C.gather(input, dim, indices), indices)
+    indices = argsort(flat, d, descending=largest).narrow(d, 0, k)
+    values = _C.gather(flat, d, indices)
+    if input.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    return return_types.topk(values, indices)
 
 
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
@@ -297,13 +328,14 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
 def _repeat(self: Tensor, *sizes: Any) -> Tensor:
     """The tensor tiled `sizes` times along each dimension (leading sizes
     add dimensions), as a new tensor."""
-    if len(sizes) == 1 and not isinstance(sizes[0], int):
+    if len(sizes) == 1 and not hasattr(sizes[0], "__index__"):
         sizes = tuple(sizes[0])
     if len(sizes) < self.ndim:
         raise ValueError(
             f"[repeat] {len(sizes)} repeat sizes for a tensor of {self.ndim} dimensions"
         )
-    if any(int(r) < 0 for r in sizes):
+    sizes = tuple(_operator_index("repeat", r) for r in sizes)
+    if any(r < 0 for r in sizes):
         raise ValueError(f"[repeat] sizes must be non-negative, got {list(sizes)}")
     shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
     spread, tiled, final = [], [], []
@@ -311,7 +343,8 @@ def _repeat(self: Tensor, *sizes: Any) -> Tensor:
         spread += [1, n]
         tiled += [int(r), n]
         final.append(int(r) * n)
-    return self.reshape(spread).expand(tiled).reshape(final)
+    out = self.reshape(spread).expand(tiled).reshape(final)
+    return out.clone() if out._is_view_of(self) else out  # always a new tensor
 
 
 class inference_mode(no_grad):  # noqa: N801 - mirrors torch.inference_mode
@@ -382,7 +415,7 @@ def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     if not isinstance(p, int | float):
         raise ValueError(f"[norm] p must be a number, 'fro', inf or -inf, got {p!r}")
     x = self.abs()
-    dims = () if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    dims = tuple(range(self.ndim)) if dim is None else _dims("norm", self, dim)
     kw = {"dim": dims, "keepdim": keepdim} if dims else {}
     if p == math.inf:
         return x.amax(**kw)
@@ -390,11 +423,15 @@ def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         return x.amin(**kw)
     if p == 0:
         return (x != 0).to(x.dtype).sum(**kw)
-    if p == 2:
-        return (x * x).sum(**kw).sqrt()
     if p == 1:
         return x.sum(**kw)
-    return (x**p).sum(**kw) ** (1.0 / p)
+    total = (x * x if p == 2 else x**p).sum(**kw)
+    # The root's gradient at 0 is infinite: where the total is 0 the norm is
+    # 0 with a zero gradient (as in torch), not NaN.
+    zero = total == 0
+    safe = where(zero, 1.0, total)
+    root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return where(zero, 0.0, root)
 
 
 TENSOR_METHODS = {

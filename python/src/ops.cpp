@@ -235,18 +235,33 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           return other * py::reinterpret_borrow<py::object>(alpha);
         return apply_binary(OpId::mul, o, alpha);
       };
-      auto fn = [op, scaled](py::handle a, py::handle o, py::handle alpha) {
+      // An integer tensor takes no float alpha (it would turn the result
+      // into floats, or truncate), as in PyTorch.
+      auto check = [op](py::handle a, py::handle alpha) {
+        if (py::isinstance<py::float_>(alpha) &&
+            py::isinstance<TensorImpl>(a) &&
+            !is_floating(a.cast<Tensor>()->dtype))
+          fail(ErrorKind::Type, "[", op_name(op),
+               "] alpha must be an integer for a tensor of dtype ",
+               dtype_name(a.cast<Tensor>()->dtype), ", got ",
+               py::repr(alpha).cast<std::string>());
+      };
+      auto fn = [op, scaled, check](py::handle a, py::handle o,
+                                    py::handle alpha) {
+        check(a, alpha);
         return apply_binary(op, a, scaled(o, alpha));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
             py::arg("alpha") = py::none());
       cls.def(b.name, fn, py::arg("other"), py::kw_only(),
               py::arg("alpha") = py::none());
-      cls.def((std::string(b.name) + "_").c_str(),
-              [op, scaled](const Tensor &a, py::handle o, py::handle alpha) {
-                return inplace(op, a, scaled(o, alpha));
-              },
-              py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+      cls.def(
+          (std::string(b.name) + "_").c_str(),
+          [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {
+            check(py::cast(a), alpha);
+            return inplace(op, a, scaled(o, alpha));
+          },
+          py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
       continue;
     }
     auto fn = [op](py::handle a, py::handle o) {

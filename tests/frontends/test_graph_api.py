@@ -849,6 +849,18 @@ def test_cumsum_and_top_k():
     assert got[3].dtype == np.int32 and got[3].tolist() == [[1, 3], [2, 3]]
     values, indices = tf.math.top_k(x)
     assert values.shape.as_list() == [None, 1] and indices.dtype == tf.int32
+    whole = run(top, {x: v})  # the named tuple itself, fetched
+    assert type(whole).__name__ == "TopKV2" and whole.indices.tolist() == [[1, 3], [2, 3]]
+    # exclusive sums shift the input (an inf stays out of its own sum), and
+    # integers keep their dtype and wrap in it, as in TensorFlow
+    f, u8 = tf.placeholder(tf.float32, [3]), tf.placeholder(tf.uint8, [2])
+    got = run(
+        [tf.cumsum(f, exclusive=True), tf.cumsum(u8), tf.cumsum(tf.constant([1, 2, 3]))],
+        {f: [np.inf, 1e8, 3.0], u8: [200, 100]},
+    )
+    assert got[0].tolist() == [0.0, np.inf, np.inf]
+    assert got[1].dtype == np.uint8 and got[1].tolist() == [200, 44]
+    assert got[2].dtype == np.int32 and got[2].tolist() == [1, 3, 6]
     (g,) = tf.gradients(tf.reduce_sum(top.values), x)
     np.testing.assert_array_equal(run(g, {x: v}), [[0, 1, 0, 1], [0, 0, 1, 1]])
 

@@ -324,3 +324,51 @@ def test_flip_and_roll_match_numpy(rng):
         t.roll((1, 2), 0)
     a = devrt.tensor(x[:, :2, :3], requires_grad=True)
     gradcheck(lambda a: a.flip((0, 2)).roll(1, 1) * devrt.arange(3.0), (a,))
+
+
+def test_edge_cases_match_pytorch():
+    # norms at zero have a zero gradient; keepdim keeps every dimension
+    z = devrt.zeros(3, requires_grad=True)
+    z.norm().backward()
+    assert z.grad.tolist() == [0.0, 0.0, 0.0]
+    assert devrt.ones(2, 3).norm(keepdim=True).shape == (1, 1)
+    # integer tensors take no float alpha
+    with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer .* int64, got 2.5"):
+        devrt.add(devrt.tensor([1, 2]), devrt.tensor([1, 1]), alpha=2.5)
+    with pytest.raises(TypeError, match=r"^\[sub\] alpha must be an integer"):
+        devrt.tensor([1, 2]).sub_(devrt.tensor([1, 1]), alpha=0.5)
+    # shapes are checked, not broadcast into something else
+    with pytest.raises(
+        ValueError, match=r"^\[addmm\] input of shape \(4, 2, 3\) does not broadcast"
+    ):
+        devrt.addmm(devrt.ones(4, 2, 3), devrt.ones(2, 2), devrt.ones(2, 3))
+    with pytest.raises(ValueError, match=r"^\[layer_norm\] weight of shape \[4, 1, 1\]"):
+        devrt.nn.functional.layer_norm(devrt.ones(2, 3), (3,), devrt.ones(4, 1, 1))
+    # results that could have been views are new tensors, as in torch
+    a = devrt.ones(2, 2)
+    a.repeat(1, 1).fill_(5)
+    devrt.nn.functional.pad(a, (0, 0)).fill_(7)
+    devrt.nn.functional.pad(a, (-1, 0)).fill_(9)
+    assert a.sum().item() == 4.0
+    # 0-d inputs
+    assert [t.tolist() for t in devrt.where(devrt.tensor(True))] == [[0]]
+    top = devrt.topk(devrt.tensor(2.5), 1)
+    assert top.values.shape == () and top.indices.item() == 0
+    with pytest.raises(IndexError, match=r"^\[topk\] dim 5 is out of range"):
+        devrt.topk(devrt.ones(3), 1, dim=5)
+    with pytest.raises(IndexError, match=r"^\[sort\] dim 4 is out of range"):
+        devrt.sort(devrt.ones(3), dim=4)
+    with pytest.raises(IndexError, match=r"^\[select\] index 5 is out of range"):
+        devrt.ones(3).select(0, 5)
+    assert devrt.ones(2).repeat(np.int64(2)).shape == (4,)
+    with devrt.inference_mode(mode=False):
+        assert devrt.is_grad_enabled()
+
+
+def test_cumsum_gradient_keeps_infinities_and_precision():
+    x = devrt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (devrt.cumsum(x, 0) * devrt.tensor([math.inf, 1.0, 1.0])).sum().backward()
+    assert x.grad.tolist() == [math.inf, 2.0, 1.0]
+    x.grad = None
+    (devrt.cumsum(x, 0) * devrt.tensor([1.0, 1e8, -1e8])).sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, -1e8]

@@ -74,6 +74,8 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &index);
 Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
                    const Tensor &src);
 Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index);
+// x reversed along `dim`, as a new tensor (a gather: no negative strides).
+Tensor flip(const Tensor &x, int64_t dim);
 Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value);
 
 // --- convolution and pooling (NCHW) ----------------------------------------

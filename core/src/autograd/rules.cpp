@@ -368,10 +368,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     return r;
   }
   case OpId::cumsum: {
-    // Each input feeds every later output: the sum of g from i onwards.
+    // Each input feeds every later output: the sum of g from i onwards, a
+    // reversed running sum (a difference of sums would lose precision and
+    // turn an inf into NaNs).
     const int64_t a = n.attrs.i0;
-    Tensor total = reduce(OpId::sum, g, Dims{a}, true);
-    return {add(sub(total, cumsum(g, a)), g)};
+    return {flip(cumsum(flip(g, a), a), a)};
   }
   case OpId::max_pool2d: {
     const Dims &a = n.attrs.shape;

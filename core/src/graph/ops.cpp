@@ -346,28 +346,33 @@ void infer_cumsum(Node &n) {
   const PartialShape &x = n.input_shape(0);
   if (x.known_rank)
     norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x.rank(), 1));
-  set_output(n, x,
-             is_floating(n.input_dtype(0)) ? n.input_dtype(0) : DType::Int64);
-}
-Tensor reversed(const Tensor &x, int64_t axis) {
-  const int64_t len = x->shape[axis];
-  return index_select(x, axis,
-                      arange(Scalar::from_int(len - 1), Scalar::from_int(-1),
-                             Scalar::from_int(-1), DType::Int64, x->device));
+  // The input's dtype, as TensorFlow (integers wrap in it); bool in int64.
+  const DType t = n.input_dtype(0);
+  set_output(n, x, t == DType::Bool ? DType::Int64 : t);
 }
 Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
   Tensor x = in[0];
+  const DType t = x->dtype == DType::Bool ? DType::Int64 : x->dtype;
   const int64_t axis =
       norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x->ndim(), 1));
+  if (x->ndim() == 0)
+    x = reshape(x, Dims{1});
   const bool reverse = n.attr_int("reverse") != 0;
-  if (reverse && x->ndim())
-    x = reversed(x, axis);
-  Tensor y = cumsum(x, axis);
-  if (n.attr_int("exclusive"))
-    y = binary(OpId::sub, y, cast(x, y->dtype));
-  if (reverse && x->ndim())
-    y = reversed(y, axis);
-  return {y};
+  if (reverse)
+    x = flip(x, axis);
+  const int64_t len = x->shape[axis];
+  if (n.attr_int("exclusive") && len > 0) {
+    // Each sum leaves its own element out: the input shifted by one.
+    Dims first = x->shape;
+    first[axis] = 1;
+    x = cat({full(first, Scalar::from_int(0), x->dtype, x->device),
+             narrow(x, axis, 0, len - 1)},
+            axis);
+  }
+  Tensor y = cast(cumsum(x, axis), t);
+  if (reverse)
+    y = flip(y, axis);
+  return {reshape(y, in[0]->shape)};
 }
 
 // TopKV2: the k largest entries along the last axis, in descending order

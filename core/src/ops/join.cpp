@@ -160,6 +160,14 @@ Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index) {
                      [&] { return devrt::index(x, idx, false); });
 }
 
+Tensor flip(const Tensor &x, int64_t dim) {
+  const int64_t d = normalize_axis("flip", dim, x->ndim());
+  const int64_t len = x->shape[d];
+  return index_select(x, d,
+                      arange(Scalar::from_int(len - 1), Scalar::from_int(-1),
+                             Scalar::from_int(-1), DType::Int64, x->device));
+}
+
 Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {
   if (mask->dtype != DType::Bool)
     fail(ErrorKind::Type, "[masked_fill] mask must be a bool tensor, got ",

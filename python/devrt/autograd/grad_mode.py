@@ -12,7 +12,7 @@ from devrt import _C
 class _GradMode:
     mode: bool
 
-    def __new__(cls, *args: Any) -> Any:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # `@no_grad` without parentheses decorates at once.
         if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
             return cls()(args[0])

@@ -11,6 +11,7 @@ are, instead of raising.
 from __future__ import annotations
 
 import builtins
+import collections
 from typing import Any
 
 import numpy as np
@@ -549,14 +550,8 @@ def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False
     return _apply("Cumsum", [t], attrs, name or "Cumsum")
 
 
-class TopKV2(builtins.tuple):
-    """``tf.nn.top_k``'s result: (values, indices)."""
-
-    def __new__(cls, values: Tensor, indices: Tensor):
-        return super().__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
+TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
+TopKV2.__doc__ = "``tf.nn.top_k``'s result: (values, indices)."
 
 
 def top_k(input: Any, k: Any = 1, sorted: bool = True, name: str | None = None) -> TopKV2:

@@ -260,6 +260,12 @@ def layer_norm(
             f"[layer_norm] normalized_shape {list(shape)} must match the trailing dimensions "
             f"of the input of shape {list(input.shape)}"
         )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(
+                f"[layer_norm] {name} of shape {list(t.shape)} must have the "
+                f"normalized_shape {list(shape)}"
+            )
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     centred = input - input.mean(dim=dims, keepdim=True)
     var = (centred * centred).mean(dim=dims, keepdim=True)
@@ -307,7 +313,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
             parts.append(devrt.full(shape, fill, dtype=out.dtype, device=out.device))
         if parts[0].shape[d] or parts[1].shape[d]:
             out = devrt.cat([parts[0], out, parts[1]], d)
-    return out
+    return out.clone() if out._is_view_of(input) or out is input else out  # a new tensor
 
 
 def embedding(

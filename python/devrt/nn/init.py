@@ -39,7 +39,8 @@ def _sample_dtype(tensor: Tensor) -> Any:
 def _no_generator(generator: Any) -> None:
     if generator is not None:
         raise NotImplementedError(
-            "[init] devrt has no Generator objects; seed with devrt.manual_seed"
+            "[init] generator= is not supported (devrt.Generator draws host-side orders "
+            "of indices only); seed with devrt.manual_seed"
         )
 
 
