@@ -209,7 +209,11 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = _dims("logsumexp", input, dim)
+    if any(input.shape[d] == 0 for d in dims):  # an empty sum: log 0
+        shape = [1 if d in dims else n for d, n in enumerate(input.shape)]
+        out = _C.full(shape, -math.inf, dtype=input.dtype, device=input.device)
+        return out if keepdim else out.squeeze(dims)
     m = input.detach().amax(dim=dims, keepdim=True)
     m = where(isfinite(m), m, 0.0)  # all -inf (or an inf): no shift
     out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m

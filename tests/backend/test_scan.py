@@ -59,6 +59,9 @@ def test_sort_topk_bool_empty_and_scalar(device, need):
     need("copy", dtype="bool")
     b = to_device(np.array([True, False, True, False]), device)
     assert to_numpy(devrt.argsort(b)).tolist() == [1, 3, 0, 2]
+    need("copy", dtype="uint8")
+    u = to_device(np.array([200, 7, 255, 7], np.uint8), device)
+    assert to_numpy(devrt.argsort(u, descending=True)).tolist() == [2, 0, 1, 3]
     e = devrt.argsort(to_device(np.zeros((3, 0), np.int32), device), dim=1)
     check_meta(e, "int64", (3, 0))
     s = devrt.argsort(to_device(np.array(5, np.int32), device))

@@ -200,6 +200,8 @@ def test_logsumexp_matches_numpy_and_does_not_overflow(rng):
     assert t.logsumexp((0, 1), keepdim=True).shape == (1, 1)
     neg = devrt.full((2,), -math.inf, dtype=devrt.float64)
     assert devrt.logsumexp(neg, 0).item() == -math.inf
+    empty = devrt.logsumexp(devrt.ones(2, 0), 1)  # log of an empty sum
+    assert empty.tolist() == [-math.inf, -math.inf]
     small = devrt.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     gradcheck(lambda a: devrt.logsumexp(a, 1), (small,))
 

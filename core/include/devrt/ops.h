@@ -47,7 +47,7 @@ void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
 Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
               bool keepdim, int64_t correction = 1);
 // The indices that sort x along `axis` (stably; NaN after every number,
-// before them when descending), int64.
+// before them when descending), int64; bool and uint8 sort as int32.
 Tensor argsort(const Tensor &x, int64_t axis, bool descending);
 // The running sum along `axis`; bool and integers sum in int64.
 Tensor cumsum(const Tensor &x, int64_t axis);

@@ -143,7 +143,7 @@ std::pair<Tensor, int64_t> scan_input(OpId op, const Tensor &x, int64_t axis) {
 
 Tensor argsort(const Tensor &x, int64_t axis, bool descending) {
   auto [src, a] = scan_input(OpId::argsort, x, axis);
-  if (src->dtype == DType::Bool)
+  if (src->dtype == DType::Bool || src->dtype == DType::UInt8)
     src = cast(src, DType::Int32);
   Tensor y = empty(src->shape, DType::Int64, x->device);
   if (src->numel() == 0)
