@@ -57,6 +57,8 @@ def isclose(
     _require_tensor("isclose", input=input, other=other)
     if rtol < 0 or atol < 0:
         raise ValueError(f"[isclose] rtol and atol must be non-negative, got {rtol} and {atol}")
+    if input.dtype is _C.bool or other.dtype is _C.bool:
+        return input == other
     diff = (input - other).abs()  # inf or NaN where either side is not finite
     close = ((diff <= atol + rtol * other.abs()) & isfinite(diff)) | (input == other)
     if equal_nan:
@@ -112,6 +114,10 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise ValueError(
             f"[dot] expects two 1-D tensors of one length, got shapes "
             f"{tuple(input.shape)} and {tuple(other.shape)}"
+        )
+    if input.dtype is not other.dtype:
+        raise TypeError(
+            f"[dot] expects two tensors of one dtype, got {input.dtype} and {other.dtype}"
         )
     return (input * other).sum()
 

@@ -42,6 +42,9 @@ def test_isclose_and_allclose_match_numpy(equal_nan):
     assert devrt.allclose(devrt.tensor(a[:2]), devrt.tensor(b[:2]))
     assert not devrt.allclose(devrt.tensor(a), devrt.tensor(b), equal_nan=equal_nan)
     assert devrt.tensor(a[:2]).allclose(devrt.tensor(b[:2]), rtol=0, atol=1e-5)
+    flags = devrt.tensor([True, False])
+    assert devrt.isclose(flags, devrt.tensor([True, True])).tolist() == [True, False]
+    assert devrt.isclose(devrt.tensor([3, 4]), devrt.tensor([3, 5])).tolist() == [True, False]
     with pytest.raises(ValueError, match=r"^\[isclose\] rtol and atol must be non-negative"):
         devrt.isclose(devrt.tensor(a), devrt.tensor(b), rtol=-1)
 
@@ -79,6 +82,8 @@ def test_addmm_dot_outer(rng):
     )
     with pytest.raises(ValueError, match=r"^\[dot\] expects two 1-D tensors of one length"):
         devrt.dot(devrt.tensor(u), devrt.tensor(v))
+    with pytest.raises(TypeError, match=r"^\[dot\] expects two tensors of one dtype"):
+        devrt.dot(devrt.tensor(u), devrt.tensor(u).float())
 
 
 def test_addmm_gradient_through_its_ops(rng):
