@@ -74,6 +74,26 @@ Span inside(int64_t offset, int64_t stride, int64_t extent, int64_t count) {
   return {lo, std::max(lo, hi)};
 }
 
+// Each tap (i, j) of the window visits the output rows ys and columns xs
+// that read inside the image: f(tap, out_row0, src_row0, rows, offset, xs),
+// tap being i * kw + j and src_row0 the image row the first of them reads.
+// Taps that read nothing of the image are skipped.
+template <typename F> void for_each_tap(const Patch &g, F &&f) {
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t oy_offset = i * g.dh - g.ph;
+    const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
+    if (ys.hi <= ys.lo)
+      continue;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t offset = j * g.dw - g.pw;
+      const Span xs = inside(offset, g.sw, g.w, g.ow);
+      if (xs.hi > xs.lo)
+        f(i * g.kw + j, ys.lo * g.ow, (ys.lo * g.sh + oy_offset) * g.w,
+          ys.hi - ys.lo, offset, xs);
+    }
+  }
+}
+
 // One tap's rows of the columns: out row r (ow wide) takes src row r (rows
 // `step` apart) at ox * sw + offset for ox in `in`, pad elsewhere.
 template <typename T>
@@ -147,27 +167,19 @@ template <typename T>
 void col2im_planes(const T *cols, T *x, const Patch &g, int64_t planes,
                    const ColumnLayout &layout) {
   const int64_t plane = g.h * g.w, taps = g.kh * g.kw;
-  parallel_for(
-      planes, std::max<int64_t>(1, kGrainCheap / (taps * g.oh * g.ow + 1)),
-      [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          T *dst = x + p * plane;
-          std::fill(dst, dst + plane, T(0));
-          for (int64_t i = 0; i < g.kh; ++i) {
-            const int64_t oy_offset = i * g.dh - g.ph;
-            const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
-            if (ys.hi <= ys.lo) // no row of this tap reads the image
-              continue;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              const T *row = cols + layout.row(p, i * g.kw + j, taps);
-              const int64_t offset = j * g.dw - g.pw;
-              scatter_rows(dst + (ys.lo * g.sh + oy_offset) * g.w,
-                           row + ys.lo * g.ow, ys.hi - ys.lo, g.ow, g.sh * g.w,
-                           g.sw, offset, inside(offset, g.sw, g.w, g.ow));
-            }
-          }
-        }
-      });
+  parallel_for(planes,
+               std::max<int64_t>(1, kGrainCheap / (taps * g.oh * g.ow + 1)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t p = p0; p < p1; ++p) {
+                   T *dst = x + p * plane;
+                   std::fill(dst, dst + plane, T(0));
+                   for_each_tap(g, [&](int64_t tap, int64_t o, int64_t s,
+                                       int64_t rows, int64_t offset, Span xs) {
+                     scatter_rows(dst + s, cols + layout.row(p, tap, taps) + o,
+                                  rows, g.ow, g.sh * g.w, g.sw, offset, xs);
+                   });
+                 }
+               });
 }
 
 void im2col(const devrt_kernel_call &call) {
@@ -217,25 +229,6 @@ Patch pool_geometry(const devrt_kernel_call &call, const devrt_view &x,
       y.shape[2] != g.oh || y.shape[3] != g.ow)
     fail(DEVRT_ERROR_RUNTIME, "the output does not match the window grid");
   return g;
-}
-
-// Each tap (i, j) of the window visits the output rows ys and columns xs
-// that read inside the image: f(out_row0, src_row0, rows, src_step, offset,
-// xs), src_row0 being the image row the first of them reads.
-template <typename F> void for_each_tap(const Patch &g, F &&f) {
-  for (int64_t i = 0; i < g.kh; ++i) {
-    const int64_t oy_offset = i * g.dh - g.ph;
-    const Span ys = inside(oy_offset, g.sh, g.h, g.oh);
-    if (ys.hi <= ys.lo)
-      continue;
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t offset = j * g.dw - g.pw;
-      const Span xs = inside(offset, g.sw, g.w, g.ow);
-      if (xs.hi > xs.lo)
-        f(ys.lo * g.ow, (ys.lo * g.sh + oy_offset) * g.w, ys.hi - ys.lo, offset,
-          xs);
-    }
-  }
 }
 
 // out row r = the greater of itself and src row r at ox * sw + offset.
@@ -309,8 +302,8 @@ void max_pool_planes(const T *x, T *y, const Patch &g, int64_t planes) {
                    const T *src = x + p * plane;
                    T *out = y + p * L;
                    std::fill(out, out + L, -std::numeric_limits<T>::infinity());
-                   for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
-                                       int64_t offset, Span xs) {
+                   for_each_tap(g, [&](int64_t, int64_t o, int64_t s,
+                                       int64_t rows, int64_t offset, Span xs) {
                      max_rows(out + o, src + s, rows, g.ow, g.sh * g.w, g.sw,
                               offset, xs);
                    });
@@ -330,7 +323,7 @@ void max_pool_backward_planes(const T *gy, const T *x, const T *y, T *gx,
           const T *src = x + p * plane, *yp = y + p * L, *gp = gy + p * L;
           T *dst = gx + p * plane;
           std::fill(share.begin(), share.end(), T(0));
-          for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
+          for_each_tap(g, [&](int64_t, int64_t o, int64_t s, int64_t rows,
                               int64_t offset, Span xs) {
             count_rows(share.data() + o, src + s, yp + o, rows, g.ow,
                        g.sh * g.w, g.sw, offset, xs);
@@ -338,7 +331,7 @@ void max_pool_backward_planes(const T *gy, const T *x, const T *y, T *gx,
           for (int64_t l = 0; l < L; ++l) // none in a window wholly on padding
             share[l] = gp[l] / std::max(share[l], T(1));
           std::fill(dst, dst + plane, T(0));
-          for_each_tap(g, [&](int64_t o, int64_t s, int64_t rows,
+          for_each_tap(g, [&](int64_t, int64_t o, int64_t s, int64_t rows,
                               int64_t offset, Span xs) {
             share_rows(dst + s, src + s, yp + o, share.data() + o, rows, g.ow,
                        g.sh * g.w, g.sw, offset, xs);

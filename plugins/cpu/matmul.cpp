@@ -96,7 +96,6 @@ void check_int(int64_t v, const char *what) {
 constexpr int64_t kGemmInlineMacs = int64_t{1} << 18; // below: one thread
 constexpr int64_t kGemmBandMacs = int64_t{1} << 22;   // least work per band
 constexpr int64_t kGemmMinBand = 32;                  // rows or columns
-constexpr int64_t kGemmTasksPerThread = 1;
 
 // y (m x n, row stride ldy) = a (m x k) @ b (k x n), the operands with d's
 // element strides, read in place where BLAS can.
@@ -164,9 +163,8 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   const bool split_rows = d.m >= d.n;
   const int64_t extent = split_rows ? d.m : d.n;
   int64_t bands = 1;
-  if (macs >= kGemmInlineMacs && batch.numel < kGemmTasksPerThread * threads) {
-    const int64_t wanted =
-        (kGemmTasksPerThread * threads + batch.numel - 1) / batch.numel;
+  if (macs >= kGemmInlineMacs && batch.numel < threads) {
+    const int64_t wanted = (threads + batch.numel - 1) / batch.numel;
     const int64_t thinnest = std::max<int64_t>(
         kGemmMinBand,
         kGemmBandMacs / std::max<int64_t>(1, macs / batch.numel / extent));

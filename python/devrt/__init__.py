@@ -7,10 +7,10 @@ as an op of the core's catalogue on the tensor's device.
 from __future__ import annotations
 
 import importlib as _importlib
-import operator as _operator
 
 from devrt import (  # noqa: F401
     _C,
+    _pyops,
     autograd,
     return_types,
 )
@@ -208,11 +208,7 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Use `n` threads (at least 1) for the CPU kernels from now on."""
-    try:
-        n = _operator.index(n)
-    except TypeError:
-        raise TypeError(f"[set_num_threads] n must be an int, got {type(n).__name__}") from None
-    _C.set_num_threads(n)
+    _C.set_num_threads(_pyops._operator_index("set_num_threads", n))
 
 
 def backends() -> list[dict]:

@@ -135,18 +135,14 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices of `input` along `dim`, as views, each without that dimension."""
     _require_tensor("unbind", input=input)
-    d = dim + input.ndim if dim < 0 else dim
-    if not 0 <= d < input.ndim:
-        raise IndexError(f"[unbind] dim {dim} is out of range for {input.ndim} dimensions")
+    (d,) = _dims("unbind", input, dim)
     return tuple(select(input, d, i) for i in range(input.shape[d]))
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """The view of `input` at `index` along `dim`, without that dimension."""
     _require_tensor("select", input=input)
-    d = dim + input.ndim if dim < 0 else dim
-    if not 0 <= d < input.ndim:
-        raise IndexError(f"[select] dim {dim} is out of range for {input.ndim} dimensions")
+    (d,) = _dims("select", input, dim)
     size = input.shape[d]
     if not -size <= index < size:
         raise IndexError(
@@ -302,15 +298,13 @@ def _dims(op: str, input: Tensor, dims: Any) -> tuple:
 
 
 def flip(input: Tensor, dims: Any) -> Tensor:
-    """`input` reversed along each of `dims`, as a new tensor (devrt has no
-    negative strides: a gather of the reversed indices)."""
+    """`input` reversed along each of `dims`, as a new tensor (the core's
+    flip: devrt has no negative strides)."""
     _require_tensor("flip", input=input)
     out = input
     for d in _dims("flip", input, dims):
-        n = input.shape[d]
-        if n > 1:
-            reverse = _C.arange(n - 1, -1, -1, dtype=_C.int64, device=input.device)
-            out = _C.index_select(out, d, reverse)
+        if input.shape[d] > 1:
+            out = _C._flip(out, d)
     return out if out is not input else input.clone()
 
 

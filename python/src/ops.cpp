@@ -418,6 +418,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("_argsort", &argsort, py::arg("input"), py::arg("dim"),
         py::arg("descending"));
   m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"));
+  m.def("_flip", &devrt::flip, py::arg("input"), py::arg("dim"));
   // std is a composite: sqrt of var.
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
