@@ -2,8 +2,9 @@
 
 N=64 samples, D_in=1000 inputs, H=100 hidden units, D_out=10 outputs,
 squared-error loss, 500 steps of plain gradient descent: eagerly with
-autograd, and as a TF1-style graph run by a Session. One row per front end
-and device: the loss at the first and last step and the time per step.
+autograd, as a TF1-style graph run by a Session, and as a Keras-style
+``Sequential`` trained by ``fit``. One row per front end and device: the
+loss at the first and last step and the time per step.
 """
 
 from __future__ import annotations
@@ -102,6 +103,40 @@ def graph(device: str, steps: int = 500, lr: float = 1e-6) -> Row:
     return row
 
 
+def keras(device: str, steps: int = 500, lr: float = 0.1) -> Row:
+    """The same network in Keras style: ``Sequential`` of Dense and
+    Activation layers, SGD and mean squared error, one batch per epoch."""
+    import numpy as np
+
+    from devrt import keras as K
+
+    row = Row("keras", device)
+    try:
+        with K.device(device):
+            K.utils.set_random_seed(0)
+            model = K.Sequential(
+                [
+                    K.Input((D_IN,)),
+                    K.layers.Dense(H),
+                    K.layers.Activation("relu"),
+                    K.layers.Dense(D_OUT),
+                ]
+            )
+            model.compile(optimizer=K.optimizers.SGD(learning_rate=lr), loss="mse")
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((N, D_IN), dtype=np.float32)
+            y = rng.standard_normal((N, D_OUT), dtype=np.float32)
+            row.first_loss = float(model.evaluate(x, y, batch_size=N, verbose=0))
+            model.fit(x, y, batch_size=N, epochs=1, verbose=0)  # builds the optimizer
+            start = time.perf_counter()
+            history = model.fit(x, y, batch_size=N, epochs=steps - 1, verbose=0)
+            row.ms_per_step = (time.perf_counter() - start) / max(steps - 1, 1) * 1e3
+            row.last_loss = history.history["loss"][-1]
+    except (NotImplementedError, RuntimeError, ValueError) as exc:
+        row.error = str(exc).splitlines()[0]
+    return row
+
+
 def _tf_device(device: str) -> str:
     name, _, index = device.partition(":")
     return f"/device:{name}:{index or 0}"
@@ -125,7 +160,7 @@ def main(steps: int = 500) -> int:
     )
     failed = False
     for device in devices():
-        for run in (eager, graph):
+        for run in (eager, graph, keras):
             row = run(device, steps)
             if row.error:
                 print(f"{row.frontend:<10} {row.device:<10} skipped: {row.error}")

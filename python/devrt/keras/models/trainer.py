@@ -1,0 +1,562 @@
+"""The training loop of Keras models: ``compile``, ``fit``, ``evaluate``,
+``predict`` and the ``*_on_batch`` calls.
+
+One training step is the model's forward call under ``training=True``,
+the compiled loss (plus the layers' regularization and added losses), one
+backward pass through devrt's autograd, and one optimizer update. The loss
+is tracked as a Python float; metrics accumulate on the device.
+
+Note: this is the hot path of ``fit``. Everything that can be decided once
+per ``fit`` (the trainable variables, whether any layer adds losses,
+whether any callback watches batches) is decided before the first batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import devrt
+from devrt.keras import backend
+from devrt.keras.keras_tensor import flatten, map_structure
+from devrt.keras.layers import layer as layer_module
+from devrt.keras.models import data_adapter
+from devrt.keras.models.compile_utils import CompileLoss, CompileMetrics
+
+
+class _MeanTracker:
+    """The running loss of an epoch, weighted by batch size, on the host."""
+
+    def __init__(self, name: str = "loss") -> None:
+        self.name = name
+        self.total = 0.0
+        self.count = 0
+
+    def update(self, value: float, n: int) -> None:
+        self.total += value * n
+        self.count += n
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+def _batch_size(x: Any) -> int:
+    for leaf in flatten(x):
+        if leaf is not None:
+            return int(leaf.shape[0])
+    return 0
+
+
+class Trainer:
+    """The compile/fit/evaluate/predict half of ``keras.Model``."""
+
+    compiled = False
+    optimizer: Any = None
+    stop_training = False
+    history: Any = None
+
+    # --- compile ------------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: Any = "auto",
+        auto_scale_loss: bool = True,
+    ) -> None:
+        from devrt.keras import optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._loss_spec = loss
+        self._loss_weights_spec = loss_weights
+        self._metrics_spec = metrics
+        self._weighted_metrics_spec = weighted_metrics
+        self._compile_loss = None
+        self._compile_metrics = None
+        self._loss_tracker = _MeanTracker("loss")
+        self.run_eagerly = run_eagerly
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = False
+        self.compiled = True
+        self._compile_config = {
+            "optimizer": optimizers.serialize(self.optimizer),
+            "loss": _serialize_spec(loss),
+            "loss_weights": loss_weights,
+            "metrics": _serialize_spec(metrics),
+            "weighted_metrics": _serialize_spec(weighted_metrics),
+            "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": False,
+        }
+
+    def get_compile_config(self) -> dict | None:
+        return getattr(self, "_compile_config", None) if self.compiled else None
+
+    def compile_from_config(self, config: dict) -> None:
+        from devrt.keras import losses, metrics, optimizers
+
+        config = dict(config)
+        config["optimizer"] = (
+            optimizers.deserialize(config["optimizer"])
+            if isinstance(config.get("optimizer"), dict)
+            else config.get("optimizer", "rmsprop")
+        )
+        for key, module in (("loss", losses), ("metrics", metrics), ("weighted_metrics", metrics)):
+            config[key] = _deserialize_spec(config.get(key), module)
+        self.compile(**{k: v for k, v in config.items() if k != "jit_compile"})
+        if self.built and self.optimizer is not None:
+            self.optimizer.build(self.trainable_variables)
+
+    def _require_compiled(self, op: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"[{op}] You must call `compile()` before using the model: "
+                "model.compile(optimizer=..., loss=...)"
+            )
+
+    def _output_names(self) -> list[str]:
+        names = getattr(self, "output_names", None)
+        return list(names) if names else ["output"]
+
+    def _ensure_compiled_objects(self) -> None:
+        if self._compile_loss is None and self._loss_spec is not None:
+            self._compile_loss = CompileLoss(
+                self._loss_spec, self._loss_weights_spec, self._output_names()
+            )
+        if self._compile_metrics is None:
+            self._compile_metrics = CompileMetrics(
+                self._metrics_spec,
+                self._weighted_metrics_spec,
+                self._output_names(),
+                self._loss_spec,
+            )
+
+    @property
+    def metrics(self) -> list:
+        out: list = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.extend(self._compile_metrics.metrics)
+        return out
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    # --- one step ------------------------------------------------------------
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> devrt.Tensor:
+        """The compiled loss of a batch plus the model's own losses
+        (``add_loss`` and weight regularization)."""
+        total = None
+        if self._compile_loss is not None and y is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        extra = self.losses
+        if extra:
+            penalty = extra[0]
+            for term in extra[1:]:
+                penalty = penalty + term
+            total = penalty if total is None else total + penalty
+        if total is None:
+            raise ValueError(
+                "[fit] no loss to optimize: compile() was given no loss and the model adds none"
+            )
+        return total
+
+    def _prepare_step_state(self) -> None:
+        flat = self._flatten_layers()
+        self._step_layers_with_losses = [
+            layer
+            for layer in flat
+            if layer.activity_regularizer is not None
+            or type(layer).add_loss is not layer_module.Layer.add_loss
+            or layer._losses
+        ]
+        self._step_regularized = any(
+            getattr(w, "regularizer", None) is not None for w in self.trainable_weights
+        )
+        self._step_trainable = None
+
+    def _train_step(self, x: Any, y: Any, sample_weight: Any) -> float:
+        layer_module._TRAINING.append(True)
+        try:
+            self._clear_losses()
+            y_pred = self(x, training=True)
+        finally:
+            layer_module._TRAINING.pop()
+        if self._compile_metrics is None or self._compile_loss is None:
+            self._ensure_compiled_objects()
+        trainable = self._step_trainable
+        if trainable is None:
+            trainable = self._step_trainable = [
+                v for v in self.trainable_weights if v.requires_grad
+            ]
+            self._check_targets(y, y_pred)
+        if self._step_regularized or self._step_layers_with_losses or y is None:
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        else:
+            loss = self._compile_loss(y, y_pred, sample_weight)
+        if not trainable:
+            raise ValueError("[fit] the model has no trainable weights: nothing to train")
+        loss.backward()
+        grads = [v.grad for v in trainable]
+        self.optimizer.apply(grads, trainable)
+        for v in trainable:
+            v.grad = None
+        if self._compile_metrics._entries or not self._compile_metrics.built:
+            with devrt.no_grad():
+                self._compile_metrics.update_state(
+                    y,
+                    y_pred.detach() if isinstance(y_pred, devrt.Tensor) else y_pred,
+                    sample_weight,
+                )
+        return loss.item()
+
+    def _test_step(self, x: Any, y: Any, sample_weight: Any) -> float:
+        with devrt.no_grad():
+            y_pred = self(x, training=False)
+            self._ensure_compiled_objects()
+            loss = (
+                self.compute_loss(x, y, y_pred, sample_weight)
+                if (y is not None or self.losses)
+                else None
+            )
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return float("nan") if loss is None else loss.item()
+
+    def _check_targets(self, y: Any, y_pred: Any) -> None:
+        """Clear errors for targets that cannot fit the outputs, before the
+        loss reports them in its own terms."""
+        if isinstance(y, devrt.Tensor) and isinstance(y_pred, devrt.Tensor):
+            if y.shape[0] != y_pred.shape[0]:
+                raise ValueError(
+                    f"[fit] the targets have {y.shape[0]} samples in a batch but the model "
+                    f"produced {y_pred.shape[0]}"
+                )
+
+    # --- fit ----------------------------------------------------------------
+
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: Any = "auto",
+        callbacks: Any = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: Any = True,
+        class_weight: dict | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ) -> Any:
+        from devrt.keras import callbacks as callbacks_module
+
+        self._require_compiled("fit")
+        if x is None:
+            raise ValueError("[fit] x is required")
+        data = data_adapter.adapter_for(
+            x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight, op="fit"
+        )
+        val_data = None
+        if validation_split:
+            if not isinstance(data, data_adapter.ArrayAdapter):
+                raise ValueError(
+                    "[fit] validation_split is only supported for arrays and tensors, "
+                    f"not {type(x).__name__}; pass validation_data instead"
+                )
+            data, val_arrays = data.split(validation_split)
+            val_data = data_adapter.ArrayAdapter(
+                *val_arrays,
+                batch_size=validation_batch_size or data.batch_size,
+                device=data.device,
+                op="fit",
+            )
+        elif validation_data is not None:
+            val_data = self._validation_adapter(
+                validation_data, validation_batch_size or batch_size, validation_steps
+            )
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = len(data) if hasattr(data, "__len__") else None
+        cbs = callbacks_module.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        self.stop_training = False
+        self._prepare_step_state()
+        tracker = self._loss_tracker
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            # Batch hooks nobody overrides cost nothing, not even the logs.
+            begin_hooks = cbs._on_train_batch_begin
+            end_hooks = cbs._on_train_batch_end
+            step = -1
+            for step, (bx, by, bsw) in enumerate(data.epoch()):
+                if begin_hooks:
+                    cbs.on_train_batch_begin(step)
+                value = self._train_step(bx, by, bsw)
+                tracker.update(value, _batch_size(bx))
+                if end_hooks:
+                    cbs.on_train_batch_end(step, self._logs())
+                if self.stop_training:
+                    break
+            if step < 0:
+                raise ValueError(
+                    "[fit] the data ran out before the first batch of an epoch; with a generator, "
+                    "pass steps_per_epoch or give one that can be iterated every epoch"
+                )
+            logs = self._logs()
+            if val_data is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_evaluation(val_data, cbs_for_test=None)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _validation_adapter(
+        self, validation_data: Any, batch_size: int | None, steps: int | None
+    ) -> Any:
+        if (
+            isinstance(validation_data, (list, tuple))
+            and len(validation_data) in (2, 3)
+            and data_adapter._is_array_structure(validation_data[0])
+        ):
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            return data_adapter.adapter_for(vx, vy, vsw, batch_size, steps, False, op="evaluate")
+        return data_adapter.adapter_for(
+            validation_data, batch_size=batch_size, steps=steps, op="evaluate"
+        )
+
+    def _logs(self) -> dict[str, float]:
+        """The running values, keys sorted as Keras logs them."""
+        logs = {"loss": self._loss_tracker.result()}
+        if self._compile_metrics is not None and self._compile_metrics.metrics:
+            logs.update(self._compile_metrics.result())
+        if self._compile_loss is not None and self._compile_loss.totals:
+            logs.update(self._compile_loss.result())
+        return dict(sorted(logs.items()))
+
+    def _reset_metrics(self) -> None:
+        self._loss_tracker.reset_state()
+        if self._compile_metrics is not None:
+            self._compile_metrics.reset_state()
+        if self._compile_loss is not None:
+            self._compile_loss.reset_state()
+
+    def _values(self, logs: dict[str, float]) -> Any:
+        """evaluate's list: the loss, then the metrics in compile order."""
+        values = [logs["loss"]]
+        if self._compile_loss is not None:
+            values += [logs[k] for k in self._compile_loss.result()]
+        if self._compile_metrics is not None:
+            values += [logs[m.name] for m in self._compile_metrics.metrics if m.name in logs]
+        return values[0] if len(values) == 1 else values
+
+    # --- evaluate and predict --------------------------------------------------
+
+    def _run_evaluation(self, data: Any, cbs_for_test: Any) -> dict[str, float]:
+        tracker = _MeanTracker("loss")
+        saved = self._loss_tracker
+        self._loss_tracker = tracker
+        try:
+            self._reset_metrics()
+            if cbs_for_test is not None:
+                cbs_for_test.on_test_begin()
+            for step, (bx, by, bsw) in enumerate(data.epoch()):
+                if cbs_for_test is not None:
+                    cbs_for_test.on_test_batch_begin(step)
+                value = self._test_step(bx, by, bsw)
+                tracker.update(value, _batch_size(bx))
+                if cbs_for_test is not None:
+                    cbs_for_test.on_test_batch_end(step, self._logs())
+            logs = self._logs()
+            if cbs_for_test is not None:
+                cbs_for_test.on_test_end(logs)
+            return logs
+        finally:
+            self._loss_tracker = saved
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Any = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        from devrt.keras import callbacks as callbacks_module
+
+        self._require_compiled("evaluate")
+        if kwargs:
+            raise ValueError(f"[evaluate] unrecognized arguments: {sorted(kwargs)}")
+        data = data_adapter.adapter_for(
+            x, y, sample_weight, batch_size, steps, False, op="evaluate"
+        )
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = callbacks_module.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=len(data) if hasattr(data, "__len__") else None,
+        )
+        logs = self._run_evaluation(data, cbs)
+        return logs if return_dict else self._values(logs)
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        steps: int | None = None,
+        callbacks: Any = None,
+    ) -> Any:
+        from devrt.keras import callbacks as callbacks_module
+
+        data = data_adapter.adapter_for(x, None, None, batch_size, steps, False, op="predict")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = callbacks_module.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=len(data) if hasattr(data, "__len__") else None,
+        )
+        cbs.on_predict_begin()
+        outputs: list = []
+        with devrt.no_grad():
+            for step, (bx, _, _) in enumerate(data.epoch()):
+                cbs.on_predict_batch_begin(step)
+                out = self(bx, training=False)
+                outputs.append(map_structure(backend.convert_to_numpy, out))
+                cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("[predict] the input data produced no batches")
+        return _concat_structures(outputs)
+
+    # --- single batches -----------------------------------------------------------
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: dict | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        self._require_compiled("train_on_batch")
+        data = data_adapter.ArrayAdapter(
+            x,
+            y,
+            sample_weight,
+            batch_size=1 << 62,
+            class_weight=class_weight,
+            device=backend.current_device(),
+            op="train_on_batch",
+        )
+        self._prepare_step_state()
+        bx, by, bsw = next(data.epoch())
+        self._reset_metrics()
+        value = self._train_step(bx, by, bsw)
+        self._loss_tracker.update(value, _batch_size(bx))
+        return self._single_batch_result(return_dict)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        self._require_compiled("test_on_batch")
+        data = data_adapter.ArrayAdapter(
+            x,
+            y,
+            sample_weight,
+            batch_size=1 << 62,
+            device=backend.current_device(),
+            op="test_on_batch",
+        )
+        logs = self._run_evaluation(data, None)
+        return logs if return_dict else self._values(logs)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        with devrt.no_grad():
+            out = self(data_adapter._to_device(x, backend.current_device()), training=False)
+        return map_structure(backend.convert_to_numpy, out)
+
+    def _single_batch_result(self, return_dict: bool) -> Any:
+        logs = self._logs()
+        return logs if return_dict else self._values(logs)
+
+
+def _concat_structures(batches: list) -> Any:
+    first = batches[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(batches, axis=0)
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat_structures([b[i] for b in batches]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _concat_structures([b[k] for b in batches]) for k in first}
+    return batches
+
+
+def _serialize_spec(spec: Any) -> Any:
+    from devrt.keras import serialization
+
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return [_serialize_spec(s) for s in spec]
+    if isinstance(spec, dict):
+        return {k: _serialize_spec(v) for k, v in spec.items()}
+    return serialization.serialize_keras_object(spec)
+
+
+def _deserialize_spec(spec: Any, module: Any) -> Any:
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return [_deserialize_spec(s, module) for s in spec]
+    if isinstance(spec, dict) and "class_name" in spec:
+        return module.deserialize(spec)
+    if isinstance(spec, dict):
+        return {k: _deserialize_spec(v, module) for k, v in spec.items()}
+    return spec

@@ -1,0 +1,81 @@
+"""Adagrad, Keras 3's formulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devrt.keras.optimizers.optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """``keras.optimizers.Adagrad(learning_rate=0.001,
+    initial_accumulator_value=0.1, epsilon=1e-7, ...)``; for each variable
+    ``w`` with gradient ``g``::
+
+        acc = acc + g * g                 (acc starts at initial_accumulator_value)
+        w = w - lr * g / sqrt(acc + epsilon)
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            name=name,
+            **kwargs,
+        )
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def build(self, var_list: Any) -> None:
+        if self.built:
+            return
+        var_list = list(var_list)
+        super().build(var_list)
+        self._accumulators = self.add_optimizer_variables(
+            var_list, "accumulator", initializer=float(self.initial_accumulator_value)
+        )
+        self._slots = [(a,) for a in self._accumulators]
+
+    def _update(self, grads: list, indices: list[int], lr: Any) -> None:
+        variables, slots = self._trainable_variables, self._slots
+        epsilon, dtype = float(self.epsilon), lr.dtype
+        for g, i in zip(grads, indices):
+            var = variables[i]
+            (accumulator,) = slots[i]
+            accumulator.add_(g * g)
+            step = g * (lr if var.dtype is dtype else lr.to(var.dtype))
+            var.sub_(step.div_((accumulator + epsilon).sqrt_()))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon,
+            }
+        )
+        return config

@@ -1,0 +1,89 @@
+"""SGD with optional (Nesterov) momentum, Keras 3's formulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devrt.keras.optimizers.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """``keras.optimizers.SGD(learning_rate=0.01, momentum=0.0,
+    nesterov=False, ...)``; for each variable ``w`` with gradient ``g``::
+
+        w = w - lr * g                                  (momentum 0)
+        m = momentum * m - lr * g                       (otherwise)
+        w = w + m                  or, nesterov,  w = w + momentum * m - lr * g
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate=learning_rate,
+            name=name,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            **kwargs,
+        )
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+            raise ValueError("[SGD] `momentum` must be a float between [0, 1].")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"[SGD] `momentum` must be a float between [0, 1], got {momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def build(self, variables: Any) -> None:
+        if self.built:
+            return
+        variables = list(variables)
+        super().build(variables)
+        self.momentums = []
+        if self.momentum != 0:
+            self.momentums = self.add_optimizer_variables(variables, "momentum")
+            self._slots = [(m,) for m in self.momentums]
+
+    def _update(self, grads: list, indices: list[int], lr: Any) -> None:
+        variables, slots = self._trainable_variables, self._slots
+        dtype = lr.dtype
+        if self.momentum == 0:
+            for g, i in zip(grads, indices):
+                var = variables[i]
+                var.sub_(g * (lr if var.dtype is dtype else lr.to(var.dtype)))
+            return
+        momentum, nesterov = self.momentum, self.nesterov
+        for g, i in zip(grads, indices):
+            var = variables[i]
+            (m,) = slots[i]
+            step = g * (lr if var.dtype is dtype else lr.to(var.dtype))
+            m.mul_(momentum).sub_(step)
+            if nesterov:
+                var.sub_(step).add_(m * momentum)
+            else:
+                var.add_(m)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
+        return config
