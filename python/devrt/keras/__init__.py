@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import importlib as _importlib
 
-from devrt.keras import backend, config, serialization  # noqa: F401
-from devrt.keras import activations, constraints, initializers, ops, regularizers  # noqa: F401
-from devrt.keras import layers  # noqa: F401
+from devrt.keras import (  # noqa: F401  # noqa: F401
+    activations,
+    backend,
+    config,
+    constraints,
+    initializers,
+    layers,  # noqa: F401
+    ops,
+    regularizers,
+    serialization,
+)
 from devrt.keras.backend import device  # noqa: F401
 from devrt.keras.keras_tensor import KerasTensor  # noqa: F401
 from devrt.keras.layers import Input, InputSpec, Layer  # noqa: F401

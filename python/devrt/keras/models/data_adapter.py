@@ -216,7 +216,7 @@ class IterableAdapter:
         self.device = device
         self.py_dataset = py_dataset
         self._iterator: Iterator | None = None
-        self.reiterable = py_dataset or not (iter(data) is data)
+        self.reiterable = py_dataset or iter(data) is not data
         if steps is None and py_dataset:
             steps = len(data)
         elif steps is None and hasattr(data, "__len__") and self.reiterable:

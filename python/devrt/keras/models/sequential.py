@@ -38,8 +38,8 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             if self._input_layer is not None or self._stack:
                 raise ValueError(
-                    "Sequential model '{}' has already been configured to use an input; "
-                    "an InputLayer can only be its first layer.".format(self.name)
+                    f"Sequential model '{self.name}' has already been configured to use an input; "
+                    "an InputLayer can only be its first layer."
                 )
             self._input_layer = layer
         else:

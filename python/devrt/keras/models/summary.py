@@ -58,7 +58,7 @@ def print_summary(
     emit = print_fn or print
     if not model.built:
         raise ValueError(
-            f"[summary] This model has not yet been built. Build the model first by calling "
+            "[summary] This model has not yet been built. Build the model first by calling "
             "`build()` or by calling the model on a batch of data."
         )
     functional = isinstance(model, Functional)
