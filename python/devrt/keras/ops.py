@@ -22,25 +22,67 @@ from devrt.nn import functional as F
 _t = backend.convert_to_tensor
 
 
+# The layer class of each op that has been called on KerasTensors, by class
+# name, as Keras names its operations ("Add", "Matmul", "Relu").
+OP_CLASSES: dict[str, type] = {}
+
+
+def _op_class(fn: Any) -> type:
+    from devrt.keras.layers.layer import Layer
+
+    class_name = "".join(part.title() for part in fn.__name__.split("_"))
+    cls = OP_CLASSES.get(class_name)
+    if cls is None:
+        module = (
+            "keras.src.ops.nn" if fn.__module__ == activations.__name__ else "keras.src.ops.numpy"
+        )
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        def init(self: Any, name: str | None = None, **kwargs: Any) -> None:
+            Layer.__init__(self, name=name or backend.unique_name(fn.__name__), **kwargs)
+            self.built = True
+
+        def get_config(self: Any) -> dict:
+            return {"name": self.name}
+
+        cls = OP_CLASSES[class_name] = type(
+            class_name,
+            (Layer,),
+            {
+                "__init__": init,
+                "call": call,
+                "get_config": get_config,
+                "_keras_module": module,
+                "__module__": __name__,
+                "__doc__": f"The node of ``keras.ops.{fn.__name__}`` in a functional model.",
+            },
+        )
+    return cls
+
+
 def _symbolic(fn: Any) -> Any:
     """Let `fn` take KerasTensors: it then becomes a node of the functional graph."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if any_symbolic(args, kwargs):
-            from devrt.keras.layers.layer import Layer
-
-            op_class = type(
-                "".join(part.title() for part in fn.__name__.split("_")),
-                (Layer,),
-                {"call": lambda self, *a, **k: fn(*a, **k)},
-            )
-            layer = op_class(name=backend.unique_name(fn.__name__))
-            layer.built = True
-            return layer(*args, **kwargs)
+            return _op_class(fn)()(*args, **kwargs)
         return fn(*args, **kwargs)
 
+    wrapper._op_function = fn  # type: ignore[attr-defined]
     return wrapper
+
+
+def op_class(class_name: str) -> type | None:
+    """The node class of the op Keras names `class_name` (for loading configs)."""
+    if not OP_CLASSES:
+        for obj in list(globals().values()):
+            fn = getattr(obj, "_op_function", None)
+            if fn is not None:
+                _op_class(fn)
+    return OP_CLASSES.get(class_name)
 
 
 def _pair(x: Any, y: Any) -> tuple[devrt.Tensor, Any]:

@@ -73,9 +73,18 @@ class Trainer:
         jit_compile: Any = "auto",
         auto_scale_loss: bool = True,
     ) -> None:
+        from devrt.keras import losses as losses_module
+        from devrt.keras import metrics as metrics_module
         from devrt.keras import optimizers
 
         self.optimizer = optimizers.get(optimizer)
+        # Unknown names fail here, listing the known ones, not at the first batch.
+        for spec in flatten(loss):
+            if isinstance(spec, str):
+                losses_module.get(spec)
+        for spec in flatten(metrics) + flatten(weighted_metrics):
+            if isinstance(spec, str) and spec not in ("accuracy", "acc"):
+                metrics_module.get(spec)
         self.loss = loss
         self._loss_spec = loss
         self._loss_weights_spec = loss_weights
