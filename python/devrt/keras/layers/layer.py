@@ -435,10 +435,19 @@ class Layer:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not args and "inputs" in kwargs:
             args = (kwargs.pop("inputs"),)
+        first = args[0] if args else None
+        if isinstance(first, devrt.Tensor) and self.built and not kwargs:
+            # The hot path: a built layer called on a tensor, no keyword arguments.
+            spec = self.input_spec
+            if spec is not None and type(spec) is InputSpec:
+                spec.check(self.name, first.shape)
+            if _TRAINING and self._call_has_training_arg:
+                return self._finish(self.call(*args, training=_TRAINING[-1]))
+            return self._finish(self.call(*args))
         if any_symbolic(args, kwargs):
             return self._symbolic_call(args, kwargs)
-        if args and not isinstance(args[0], devrt.Tensor):
-            args = (_to_tensors(args[0]),) + args[1:]
+        if args and not isinstance(first, devrt.Tensor):
+            args = (_to_tensors(first),) + args[1:]
         if not self.built:
             shape = _shape_of(args[0]) if args else None
             self._check_input_spec(shape)
@@ -456,13 +465,14 @@ class Layer:
         if "mask" in kwargs and not self._call_has_mask_arg and not self._call_accepts_kwargs:
             del kwargs["mask"]
         if training is None:
-            outputs = self.call(*args, **kwargs)
-        else:
-            _TRAINING.append(bool(training))
-            try:
-                outputs = self.call(*args, **kwargs)
-            finally:
-                _TRAINING.pop()
+            return self._finish(self.call(*args, **kwargs))
+        _TRAINING.append(bool(training))
+        try:
+            return self._finish(self.call(*args, **kwargs))
+        finally:
+            _TRAINING.pop()
+
+    def _finish(self, outputs: Any) -> Any:
         if self.activity_regularizer is not None:
             for out in flatten(outputs):
                 self.add_loss(self.activity_regularizer(out) / out.shape[0])

@@ -136,23 +136,24 @@ class ArrayAdapter:
     def epoch(self) -> Iterator[tuple]:
         n, bs = self.num_samples, self.batch_size
         starts = list(range(0, n, bs))
+        x, y, sw = self.x, self.y, self.sample_weight
         if self.shuffle == "batch":
             order = devrt.randperm(len(starts)).tolist()
             starts = [starts[i] for i in order]
-        perm = devrt.randperm(n, device=self.device) if self.shuffle is True else None
+        elif self.shuffle is True:
+            # One gather of the whole epoch in a new order; the batches are
+            # then views of it, as cheap as unshuffled ones.
+            take = _gather(devrt.randperm(n, device=self.device))
+            x, y, sw = map_structure(take, x), map_structure(take, y), map_structure(take, sw)
+        plain = isinstance(x, devrt.Tensor) and (y is None or isinstance(y, devrt.Tensor))
         for step in range(self.steps):
             start = starts[step % len(starts)]
             stop = min(start + bs, n)
-            if perm is None:
-                take = _slicer(start, stop)
-            else:
-                idx = perm[start:stop]
-                take = _gather(idx)
-            yield (
-                map_structure(take, self.x),
-                map_structure(take, self.y),
-                map_structure(take, self.sample_weight),
-            )
+            if plain and sw is None:
+                yield x[start:stop], None if y is None else y[start:stop], None
+                continue
+            take = _slicer(start, stop)
+            yield map_structure(take, x), map_structure(take, y), map_structure(take, sw)
 
     def split(self, fraction: float) -> tuple[ArrayAdapter, Any]:
         """Keras' validation_split: the last `fraction` of the samples, taken
