@@ -97,12 +97,20 @@ def serialize_keras_object(obj: Any) -> Any:
             "registered_name": "function",
         }
     config = obj.get_config()
-    return {
+    out = {
         "module": getattr(type(obj), "_keras_module", None) or type(obj).__module__,
         "class_name": type(obj).__name__,
         "config": config,
         "registered_name": registered,
     }
+    build_config = obj.get_build_config() if hasattr(obj, "get_build_config") else None
+    if build_config:
+        out["build_config"] = build_config
+    if getattr(obj, "compiled", False) and hasattr(obj, "get_compile_config"):
+        compile_config = obj.get_compile_config()
+        if compile_config:
+            out["compile_config"] = compile_config
+    return out
 
 
 def deserialize_keras_object(
@@ -157,7 +165,11 @@ def deserialize_keras_object(
     if not hasattr(cls, "from_config"):
         return cls(**inner) if isinstance(cls, type) else cls
     with custom_object_scope(custom_objects):
-        return cls.from_config(inner)
+        obj = cls.from_config(inner)
+        build_config = config.get("build_config")
+        if build_config and hasattr(obj, "build_from_config") and not getattr(obj, "built", True):
+            obj.build_from_config(build_config)
+    return obj
 
 
 serialize = serialize_keras_object

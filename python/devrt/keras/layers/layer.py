@@ -12,6 +12,7 @@ it that way.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 from typing import Any
@@ -123,6 +124,22 @@ class Layer:
     ``add_weight`` and compute in ``call(inputs, ...)``."""
 
     _keras_module = "keras.layers"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            # As in Keras, a build() that returns has built the layer, whoever called it.
+            @functools.wraps(build)
+            def marked(self: Layer, *args: Any, **kw: Any) -> Any:
+                result = build(self, *args, **kw)
+                if self._build_shapes_dict is None and args:
+                    self._build_shapes_dict = {"input_shape": _as_lists(args[0])}
+                self.built = True
+                return result
+
+            marked._marks_built = True  # type: ignore[attr-defined]
+            cls.build = marked
 
     def __init__(
         self,
@@ -497,9 +514,21 @@ class Layer:
     def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
         """KerasTensors for the outputs of ``self(*args, **kwargs)``.
 
-        Runs the layer on zero tensors in place of the KerasTensors: once
+        From ``compute_output_shape`` where the layer defines it; otherwise by
+        running the layer on zero tensors in place of the KerasTensors: once
         with the unknown sizes set to 2 and once to 3, so that an output size
         that follows an unknown input size comes out unknown."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape and args:
+            try:
+                shape = self.compute_output_shape(_shape_of(args[0]))
+            except NotImplementedError:
+                shape = None
+            if shape is not None:
+                dtype = getattr(args[0], "dtype", None) if not isinstance(
+                    args[0], (list, tuple, dict)
+                ) else None
+                dtype = dtype if dtype is not None and "float" not in str(dtype) else self._dtype
+                return _shapes_to_tensors(shape, dtype)
         runs = [self._run_on_zeros(args, kwargs, size) for size in (2, 3)]
 
         def merge(a: Any, b: Any) -> Any:
@@ -583,6 +612,18 @@ def _to_tensors(x: Any) -> Any:
     if isinstance(x, (np.ndarray, np.generic, float, int)):
         return backend.convert_to_tensor(x)
     return x
+
+
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, int) for d in x)
+
+
+def _shapes_to_tensors(shape: Any, dtype: Any) -> Any:
+    if _is_shape(shape):
+        return KerasTensor(tuple(shape), dtype=dtype)
+    if isinstance(shape, dict):
+        return {k: _shapes_to_tensors(v, dtype) for k, v in shape.items()}
+    return type(shape)(_shapes_to_tensors(s, dtype) for s in shape)
 
 
 def _zip_map(fn: Any, a: Any, b: Any) -> Any:

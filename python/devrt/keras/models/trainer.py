@@ -13,6 +13,7 @@ whether any callback watches batches) is decided before the first batch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,29 @@ class _MeanTracker:
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
+
+
+class _LazyLogs(Mapping):
+    """A batch's logs, computed on first read: a progress bar that redraws
+    every 50 ms reads them rarely, and then the batch pays nothing for them."""
+
+    def __init__(self, compute: Any) -> None:
+        self._compute = compute
+        self._logs: dict[str, float] | None = None
+
+    def _get(self) -> dict[str, float]:
+        if self._logs is None:
+            self._logs = self._compute()
+        return self._logs
+
+    def __getitem__(self, key: str) -> float:
+        return self._get()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _batch_size(x: Any) -> int:
@@ -337,7 +361,7 @@ class Trainer:
                 value = self._train_step(bx, by, bsw)
                 tracker.update(value, _batch_size(bx))
                 if end_hooks:
-                    cbs.on_train_batch_end(step, self._logs())
+                    cbs.on_train_batch_end(step, _LazyLogs(self._logs))
                 if self.stop_training:
                     break
             if step < 0:
