@@ -97,8 +97,12 @@ def serialize_keras_object(obj: Any) -> Any:
             "registered_name": "function",
         }
     config = obj.get_config()
+    cls = type(obj)
+    # devrt's own classes say which Keras module they stand for; a user's
+    # subclass is written under its own module, as Keras writes it.
+    own = cls.__module__.startswith("devrt.keras") or "_keras_module" in cls.__dict__
     out = {
-        "module": getattr(type(obj), "_keras_module", None) or type(obj).__module__,
+        "module": getattr(cls, "_keras_module", None) if own else cls.__module__,
         "class_name": type(obj).__name__,
         "config": config,
         "registered_name": registered,

@@ -224,12 +224,10 @@ class Layer:
                 store.append(value)
         elif isinstance(value, (list, tuple)):
             for item in value:
-                if isinstance(item, (Layer, Variable)):
-                    self._track(item)
+                self._track(item)
         elif isinstance(value, dict):
             for item in value.values():
-                if isinstance(item, (Layer, Variable)):
-                    self._track(item)
+                self._track(item)
 
     def _all_own_variables(self) -> list[Variable]:
         return self._trainable_variables + self._non_trainable_variables
@@ -524,9 +522,11 @@ class Layer:
             except NotImplementedError:
                 shape = None
             if shape is not None:
-                dtype = getattr(args[0], "dtype", None) if not isinstance(
-                    args[0], (list, tuple, dict)
-                ) else None
+                dtype = (
+                    getattr(args[0], "dtype", None)
+                    if not isinstance(args[0], (list, tuple, dict))
+                    else None
+                )
                 dtype = dtype if dtype is not None and "float" not in str(dtype) else self._dtype
                 return _shapes_to_tensors(shape, dtype)
         runs = [self._run_on_zeros(args, kwargs, size) for size in (2, 3)]

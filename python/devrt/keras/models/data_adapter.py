@@ -150,7 +150,12 @@ class ArrayAdapter:
             start = starts[step % len(starts)]
             stop = min(start + bs, n)
             if plain and sw is None:
-                yield x[start:stop], None if y is None else y[start:stop], None
+                size = stop - start
+                yield (
+                    x.narrow(0, start, size),
+                    None if y is None else y.narrow(0, start, size),
+                    None,
+                )
                 continue
             take = _slicer(start, stop)
             yield map_structure(take, x), map_structure(take, y), map_structure(take, sw)

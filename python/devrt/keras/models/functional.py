@@ -102,14 +102,7 @@ class Functional(Model):
         return order
 
     def _set_layers(self) -> None:
-        layers: list[Layer] = []
-        for t in self.inputs:
-            layer = _history(t)[0]
-            if all(layer is not seen for seen in layers):
-                layers.append(layer)
-        for node in self._nodes:
-            if all(node.layer is not seen for seen in layers):
-                layers.append(node.layer)
+        layers = keras_layer_order(self)
         for layer in layers:
             self._track(layer)
         self._layers = layers
@@ -266,6 +259,61 @@ class Functional(Model):
             "input_layers": endpoints(self._inputs_struct),
             "output_layers": endpoints(self._outputs_struct),
         }
+
+
+def keras_layer_order(model: Any) -> list:
+    """A functional model's layers in Keras' order: deepest first (the
+    depth of a layer is its longest distance to an output), ties in the
+    order a depth-first walk from the outputs first meets them; input
+    layers that feed nothing last."""
+    inputs = model.inputs
+    input_ids = {id(t) for t in inputs}
+    finished: set[int] = set()
+    nodes: list[Any] = []  # from the inputs to the outputs
+    first_seen: dict[int, int] = {}
+    layers: dict[int, Any] = {}
+
+    def node_of(t: Any) -> Any:
+        layer, index, _ = t._keras_history
+        return layer, layer._inbound_nodes[index]
+
+    def walk(t: Any) -> None:
+        layer, node = node_of(t)
+        if id(node) in finished:
+            return
+        is_input = isinstance(layer, InputLayer)
+        if not is_input and id(t) in input_ids:
+            finished.add(id(node))
+            return
+        first_seen.setdefault(id(layer), len(first_seen))
+        layers[id(layer)] = layer
+        if not is_input:
+            for x in node.input_tensors:
+                walk(x)
+        finished.add(id(node))
+        nodes.append(node)
+
+    for t in flatten(model.outputs):
+        walk(t)
+    in_graph = {id(n) for n in nodes}
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(nodes):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        for t in node.input_tensors:
+            parent = node_of(t)[1]
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in inputs:
+        layer = t._keras_history[0]
+        if id(layer) not in layer_depth and isinstance(layer, InputLayer):
+            layer_depth[id(layer)] = 0
+            first_seen[id(layer)] = -1
+            layers[id(layer)] = layer
+    order = sorted(layer_depth, key=lambda k: (-layer_depth[k], first_seen[k]))
+    return [layers[k] for k in order]
 
 
 def functional_from_config(cls: type, config: dict, custom_objects: dict | None = None) -> Any:

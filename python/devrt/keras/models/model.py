@@ -82,6 +82,12 @@ class Model(Trainer, Layer):
             return
         super()._build_by_run(input_shape)
 
+    def build_from_config(self, config: dict) -> None:
+        if config and config.get("input_shape") is not None and not self.built:
+            from devrt.keras.layers.layer import _as_tuples
+
+            self.build(_as_tuples(config["input_shape"]))
+
     def _require_built(self, op: str) -> None:
         if (
             not self.built
