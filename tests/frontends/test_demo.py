@@ -22,6 +22,13 @@ def test_graph_row_trains_on_cpu():
     assert row.ms_per_step > 0
 
 
+def test_keras_row_trains_on_cpu():
+    row = demo.keras("cpu", steps=30)
+    assert row.error is None
+    assert row.last_loss < row.first_loss / 2
+    assert row.ms_per_step > 0
+
+
 def test_demo_command_prints_a_row_per_device():
     out = subprocess.run(
         [sys.executable, "-m", "devrt", "demo", "--steps", "20"],
@@ -31,7 +38,7 @@ def test_demo_command_prints_a_row_per_device():
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    for frontend in ("eager", "graph"):
+    for frontend in ("eager", "graph", "keras"):
         rows = [line for line in lines if line.startswith(frontend)]
         assert any(" cpu " in line and "skipped" not in line for line in rows), out.stdout
 
