@@ -145,8 +145,4 @@ def get(identifier: Any) -> Any:
     or ``None`` (linear)."""
     if identifier is None:
         return linear
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
+    return serialization.get_keras_object(identifier, deserialize, "activation function")

@@ -396,7 +396,34 @@ class LossFunctionWrapper(Loss):
         return cls(**config)
 
 
-class MeanSquaredError(LossFunctionWrapper):
+class _FnArguments:
+    """A built-in loss or metric whose per-sample function's keyword
+    arguments (``_fn_kwargs``) are also its attributes, of the same names.
+    Its config is ``_base_config`` followed by the attributes named in
+    ``_config_keys``, in Keras' order. Shared with keras.metrics."""
+
+    _config_keys: tuple[str, ...] = ()
+    _fn_kwargs: dict[str, Any]
+
+    def __init__(self, fn: Callable[..., Tensor], **kwargs: Any) -> None:
+        super().__init__(fn, **kwargs)  # type: ignore[call-arg]
+        for key, value in self._fn_kwargs.items():
+            setattr(self, key, value)
+
+    def _base_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        config = self._base_config()
+        config.update({key: getattr(self, key) for key in self._config_keys})
+        return config
+
+
+class _BuiltinLoss(_FnArguments, LossFunctionWrapper):
+    _base_config = Loss.get_config
+
+
+class MeanSquaredError(_BuiltinLoss):
     def __init__(
         self,
         reduction: Any = "sum_over_batch_size",
@@ -405,11 +432,8 @@ class MeanSquaredError(LossFunctionWrapper):
     ) -> None:
         super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return Loss.get_config(self)
 
-
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanAbsoluteError(_BuiltinLoss):
     def __init__(
         self,
         reduction: Any = "sum_over_batch_size",
@@ -418,11 +442,12 @@ class MeanAbsoluteError(LossFunctionWrapper):
     ) -> None:
         super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return Loss.get_config(self)
 
+class Huber(_BuiltinLoss):
+    # Keras 3 leaves `delta` out of the config; it is kept here so that a
+    # round trip keeps it (Keras' from_config accepts it).
+    _config_keys = ("delta",)
 
-class Huber(LossFunctionWrapper):
     def __init__(
         self,
         delta: float = 1.0,
@@ -431,15 +456,11 @@ class Huber(LossFunctionWrapper):
         dtype: Any = None,
     ) -> None:
         super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
-        self.delta = delta
-
-    def get_config(self) -> dict[str, Any]:
-        # Keras 3 leaves `delta` out of the config; it is kept here so that a
-        # round trip keeps it (Keras' from_config accepts it).
-        return {**Loss.get_config(self), "delta": self.delta}
 
 
-class BinaryCrossentropy(LossFunctionWrapper):
+class BinaryCrossentropy(_BuiltinLoss):
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
     def __init__(
         self,
         from_logits: bool = False,
@@ -458,20 +479,11 @@ class BinaryCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
 
-class CategoricalCrossentropy(LossFunctionWrapper):
+class CategoricalCrossentropy(_BuiltinLoss):
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
     def __init__(
         self,
         from_logits: bool = False,
@@ -490,25 +502,16 @@ class CategoricalCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         # No squeezing: a (N, 1) prediction against (N,) labels is a mistake
         # that should name both shapes, not broadcast.
         return categorical_crossentropy(y_true, y_pred, **self._fn_kwargs)
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
+class SparseCategoricalCrossentropy(_BuiltinLoss):
+    _config_keys = ("from_logits", "ignore_class")
 
-class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def __init__(
         self,
         from_logits: bool = False,
@@ -527,22 +530,12 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
             ignore_class=ignore_class,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
 
     def _call_with_mask(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor | None]:
         return _sparse_crossentropy(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         return self._call_with_mask(y_true, y_pred)[0]
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "ignore_class": self.ignore_class,
-        }
 
 
 # --- lookup and serialization ------------------------------------------------------------

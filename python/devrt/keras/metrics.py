@@ -232,6 +232,10 @@ def _deserialize_fn(config: Any) -> Callable[..., Any]:
     return losses.deserialize(config)
 
 
+class _BuiltinMetric(losses._FnArguments, MeanMetricWrapper):
+    _base_config = Metric.get_config
+
+
 # --- accuracy ----------------------------------------------------------------------------
 
 
@@ -304,69 +308,50 @@ def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> Tensor:
     return matches.reshape(shape)
 
 
-class Accuracy(MeanMetricWrapper):
+class Accuracy(_BuiltinMetric):
     def __init__(self, name: str = "accuracy", dtype: Any = None) -> None:
         super().__init__(fn=accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype}
 
+class BinaryAccuracy(_BuiltinMetric):
+    _config_keys = ("threshold",)
 
-class BinaryAccuracy(MeanMetricWrapper):
     def __init__(
         self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5
     ) -> None:
         super().__init__(fn=binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype, "threshold": self.threshold}
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(_BuiltinMetric):
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(fn=categorical_accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype}
 
-
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(_BuiltinMetric):
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(fn=sparse_categorical_accuracy, name=name, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype}
 
+class TopKCategoricalAccuracy(_BuiltinMetric):
+    _config_keys = ("k",)
 
-class TopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(
         self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None
     ) -> None:
         super().__init__(fn=top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype, "k": self.k}
 
 
 # --- regression and probabilistic ----------------------------------------------------------
 
 
-class MeanSquaredError(MeanMetricWrapper):
+class MeanSquaredError(_BuiltinMetric):
     def __init__(self, name: str = "mean_squared_error", dtype: Any = None) -> None:
         super().__init__(fn=losses.mean_squared_error, name=name, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype}
 
-
-class MeanAbsoluteError(MeanMetricWrapper):
+class MeanAbsoluteError(_BuiltinMetric):
     def __init__(self, name: str = "mean_absolute_error", dtype: Any = None) -> None:
         super().__init__(fn=losses.mean_absolute_error, name=name, dtype=dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self._dtype}
 
 
 class RootMeanSquaredError(Mean):
@@ -386,7 +371,9 @@ class RootMeanSquaredError(Mean):
         return super().result().sqrt()
 
 
-class BinaryCrossentropy(MeanMetricWrapper):
+class BinaryCrossentropy(_BuiltinMetric):
+    _config_keys = ("from_logits", "label_smoothing")
+
     def __init__(
         self,
         name: str = "binary_crossentropy",
@@ -401,19 +388,11 @@ class BinaryCrossentropy(MeanMetricWrapper):
             from_logits=from_logits,
             label_smoothing=label_smoothing,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dtype": self._dtype,
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-        }
 
 
-class CategoricalCrossentropy(MeanMetricWrapper):
+class CategoricalCrossentropy(_BuiltinMetric):
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
     def __init__(
         self,
         name: str = "categorical_crossentropy",
@@ -430,21 +409,11 @@ class CategoricalCrossentropy(MeanMetricWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dtype": self._dtype,
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
 
-class SparseCategoricalCrossentropy(MeanMetricWrapper):
+class SparseCategoricalCrossentropy(_BuiltinMetric):
+    _config_keys = ("from_logits", "ignore_class", "axis")
+
     def __init__(
         self,
         name: str = "sparse_categorical_crossentropy",
@@ -461,18 +430,6 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
             ignore_class=ignore_class,
             axis=axis,
         )
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dtype": self._dtype,
-            "from_logits": self.from_logits,
-            "ignore_class": self.ignore_class,
-            "axis": self.axis,
-        }
 
 
 # --- confusion-matrix metrics ---------------------------------------------------------------

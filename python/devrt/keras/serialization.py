@@ -176,5 +176,17 @@ def deserialize_keras_object(
     return obj
 
 
+def get_keras_object(identifier: Any, deserialize: Any, kind: str) -> Any:
+    """What a module's ``get`` (activations, constraints, regularizers)
+    does once ``None`` is handled: a name or a config dict goes through the
+    module's `deserialize`, a callable comes back as it is, anything else
+    raises ``Could not interpret {kind} identifier``."""
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}")
+
+
 serialize = serialize_keras_object
 deserialize = deserialize_keras_object

@@ -46,7 +46,11 @@ class Optimizer:
     """``keras.optimizers.Optimizer(learning_rate, weight_decay=None,
     clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
     ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-    gradient_accumulation_steps=None, name=None)``."""
+    gradient_accumulation_steps=None, name=None)``.
+
+    Subclasses take their own arguments and pass these common keyword
+    arguments on in ``**kwargs``; the ``...`` in their signatures stands
+    for them."""
 
     def __init__(
         self,
