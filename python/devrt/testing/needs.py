@@ -169,8 +169,9 @@ def needed_ops(workload: str | Workload) -> Needs:
 
 def report(device: str | None = None) -> str:
     """The "needed by" report as markdown: per workload, the ops of its
-    setup (initial values, optimizer state), of its forward pass and those its backward pass and update add, each with its
-    dtypes, and, given a device, which of them that device lacks."""
+    setup (initial values made on the device), of its forward pass, and
+    those its backward pass and update add, each with its dtypes; given a
+    device, which of them that device lacks."""
     lines = ["# Ops needed by the workloads", ""]
     for name in WORKLOADS:
         needs = needed_ops(name)
