@@ -24,17 +24,13 @@ import pytest
 import devrt
 import devrt.cuda
 from devrt.testing import device_type, pydev, supports
+from devrt.testing.plugin import DEVICE_KEY, MISSING_KEY, NEEDS_KEY
 
 # Devices that run whether or not a plugin registered them: cuda's row skips
 # with its reason (or fails under DEVRT_REQUIRE_CUDA=1) rather than vanish.
 DEFAULT_DEVICES = ["cpu", pydev.NAME, "cuda"]
 # Backends that are tools of devrt.testing, not devices under test.
 NOT_UNDER_TEST = {"devrt_trace"}
-
-# Keys of the test reports' user_properties read by the coverage table.
-DEVICE_KEY = "devrt_device"
-NEEDS_KEY = "devrt_needs"
-MISSING_KEY = "devrt_missing"
 
 
 def register_pydev() -> None:

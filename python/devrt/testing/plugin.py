@@ -17,9 +17,16 @@ from collections import defaultdict
 import pytest
 
 import devrt
+from devrt.testing.conformance.support import ALL_DTYPES
 
-ALL_DTYPES = ["bool", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 ANY = "any"  # a test that needs an op whatever its dtype
+
+# What the fixtures (devrt.testing.fixtures) put in a test's user_properties
+# for the table: the device, each (op, dtype) the test needs, and the one
+# whose absence skipped it.
+DEVICE_KEY = "devrt_device"
+NEEDS_KEY = "devrt_needs"
+MISSING_KEY = "devrt_missing"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,15 +65,15 @@ class Coverage:
         props = defaultdict(list)
         for key, value in report.user_properties:
             props[key].append(value)
-        if "devrt_device" not in props:
+        if DEVICE_KEY not in props:
             return
-        device = props["devrt_device"][0]
+        device = props[DEVICE_KEY][0]
         slot = 0 if report.passed else 1 if report.failed else 2
         if report.when == "setup" and report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
             self.device_skips[device][reason.removeprefix("Skipped: ")] += 1
             return
-        pairs = props["devrt_missing"] if report.skipped else props["devrt_needs"]
+        pairs = props[MISSING_KEY] if report.skipped else props[NEEDS_KEY]
         if not pairs:
             self.unlabelled[device][slot] += 1
         for op, dtype in dict.fromkeys(pairs):
@@ -78,7 +85,7 @@ class Coverage:
         for device in devices:
             out.append("")
             for reason, count in self.device_skips[device].items():
-                out.append(f"{device}: {count} tests skipped: {reason}")
+                out.append(f"{device}: {count} test{'s' * (count != 1)} skipped: {reason}")
             cells = self.cells.get(device, {})
             if cells:
                 out += self._table(device, cells)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from devrt.testing.fixtures import MISSING_KEY, NEEDS_KEY
 from devrt.testing.needs import needed_ops
+from devrt.testing.plugin import MISSING_KEY, NEEDS_KEY
 from devrt.testing.workloads import WORKLOADS
 
 STEPS = 20
