@@ -35,7 +35,6 @@ from devrt._C import (  # noqa: F401 - the public surface
     bool,  # noqa: F401,A004 - devrt.bool mirrors torch.bool
     broadcast_shapes,
     cat,
-    catalogue,
     ceil,
     chunk,
     clamp,
@@ -209,6 +208,26 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Use `n` threads (at least 1) for the CPU kernels from now on."""
     _C.set_num_threads(_pyops._operator_index("set_num_threads", n))
+
+
+def catalogue() -> list[dict]:
+    """Every op of the core's catalogue, one dict each, in declaration order:
+
+    - ``name``: the op's name (``"add"``, ``"matmul"``, ``"im2col"``), as
+      kernels are registered for it and graph nodes refer to it;
+    - ``family``: its op family (``"unary"``, ``"binary"``, ``"reduce"``,
+      ``"matmul"``, ...). ``"composite"`` ops are built by the core from
+      other ops and ``"view"`` ops only make views: neither takes kernels;
+    - ``num_inputs``, ``num_outputs``: how many tensors its kernel receives
+      and writes (-1 for a variable count);
+    - ``attrs``: the names of its attributes, in the order a kernel gets
+      them (docs/kernels.md gives their types);
+    - ``kernels``: ``{device type: [dtype names]}``, the dtypes each
+      registered backend declared for it: the capability manifest.
+
+    The table is read anew on each call, so it shows backends registered
+    since. ``devrt backends --ops`` prints it as a markdown matrix."""
+    return _C.catalogue()
 
 
 def backends() -> list[dict]:

@@ -6,7 +6,7 @@ initializers, control dependencies, optimizers, Saver checkpoints, whole
 graph files, device scopes with soft placement, and the layers, losses and
 nn functions as TF1 programs use them. The numerics of each op against
 eager ops and gradients against finite differences are tested elsewhere
-(tests/backend/test_graph_ops.py); these tests stay small and fast.
+(devrt/testing/conformance/test_graph_ops.py); these tests stay small and fast.
 """
 
 from __future__ import annotations

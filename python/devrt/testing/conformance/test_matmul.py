@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import (
+
+import devrt
+from devrt.testing.conformance.support import (
     assert_close,
     check_meta,
     laid_out,
@@ -15,8 +17,6 @@ from backend_util import (
     promote,
     to_device,
 )
-
-import devrt
 
 
 def _operands(rng, sa, sb, dtype):

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import (
+
+import devrt
+from devrt.testing.conformance.support import (
     ALL_DTYPES,
     assert_close,
     check_meta,
@@ -17,8 +19,6 @@ from backend_util import (
     to_device,
     to_numpy,
 )
-
-import devrt
 
 LARGE = 300_007
 SHAPE = (4, 5, 6)

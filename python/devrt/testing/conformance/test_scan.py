@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import check_meta, laid_out, make, need_types, to_device, to_numpy
 
 import devrt
+from devrt.testing.conformance.support import (
+    check_meta,
+    laid_out,
+    make,
+    need_types,
+    to_device,
+    to_numpy,
+)
 from devrt.testing.gradcheck import gradcheck
 
 NUMERIC = ["int32", "int64", "float32", "float64"]

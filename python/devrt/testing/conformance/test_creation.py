@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import ALL_DTYPES, assert_close, check_meta, dt, to_device, to_numpy
 
 import devrt
+from devrt.testing.conformance.support import (
+    ALL_DTYPES,
+    assert_close,
+    check_meta,
+    dt,
+    to_device,
+    to_numpy,
+)
 
 LARGE = 300_007
 

@@ -19,10 +19,10 @@ import textwrap
 
 import numpy as np
 import pytest
-from backend_util import assert_close, to_device, to_numpy
 
 import devrt
 from devrt import _C
+from devrt.testing.conformance.support import assert_close, to_device, to_numpy
 
 # NumPy references warn on log(0) etc.; the values are what is checked.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

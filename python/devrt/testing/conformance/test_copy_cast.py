@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import (
+
+import devrt
+from devrt.testing.conformance.support import (
     ALL_DTYPES,
     assert_close,
     category,
@@ -18,8 +20,6 @@ from backend_util import (
     to_device,
     to_numpy,
 )
-
-import devrt
 
 LARGE = 300_007
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import assert_close, binary_types, check_meta, need_types, to_device
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import devrt
+from devrt.testing.conformance.support import (
+    assert_close,
+    binary_types,
+    check_meta,
+    need_types,
+    to_device,
+)
 
 # NumPy references (and pydev's NumPy kernels) warn on inf/NaN; the values are checked.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -3,7 +3,7 @@ ops (arithmetic, comparisons, logical, bitwise), where, Python numbers on
 either side, in-place ops and the Python operators.
 
 Expected dtypes come from docs/design.md ("Type promotion") and
-docs/kernels.md, as written out in backend_util.promote/binary_types."""
+docs/kernels.md, as written out in support.promote/binary_types."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import operator
 
 import numpy as np
 import pytest
-from backend_util import (
+
+import devrt
+from devrt.testing.conformance.support import (
     ALL_DTYPES,
     ARITH,
     BINARY,
@@ -33,8 +35,6 @@ from backend_util import (
     to_device,
     to_numpy,
 )
-
-import devrt
 
 # NumPy references (and pydev's NumPy kernels) warn on inf/NaN; the values are checked.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

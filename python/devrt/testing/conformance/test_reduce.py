@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import (
+
+import devrt
+from devrt.testing.conformance.support import (
     ALL_DTYPES,
     assert_close,
     check_meta,
@@ -23,8 +25,6 @@ from backend_util import (
     to_device,
     to_numpy,
 )
-
-import devrt
 
 # NumPy references (and pydev's NumPy kernels) warn on inf/NaN; the values are checked.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

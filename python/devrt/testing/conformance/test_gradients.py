@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_util import to_device, to_numpy
 
 import devrt
+from devrt.testing.conformance.support import to_device, to_numpy
 from devrt.testing.gradcheck import gradcheck
 
 # float64 central differences with eps=1e-6 are good to ~1e-9 here.
