@@ -165,6 +165,38 @@ def cnn(device: str, steps: int = 20, phase: Phase = no_phase) -> list[float]:
     return _train_module(device, model, nn.CrossEntropyLoss(), opt, x, y, steps, phase)
 
 
+def keras_fit(device: str, steps: int = 20, phase: Phase = no_phase) -> list[float]:
+    """The Keras front end: ``Sequential`` of ``Dense`` layers, Adam,
+    sparse categorical crossentropy and an accuracy metric, one
+    ``train_on_batch`` per step (the step ``fit`` runs for every batch)."""
+    from devrt import keras
+
+    with keras.device(device):
+        with phase("setup"):
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential(
+                [
+                    keras.Input((D_IN,)),
+                    keras.layers.Dense(H, activation="relu"),
+                    keras.layers.Dense(D_OUT, activation="softmax"),
+                ]
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(1e-2),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+            (x,) = _data(device, (N, D_IN))
+            labels = np.random.default_rng(1).integers(0, D_OUT, size=N)
+            y = devrt.from_numpy(labels.astype(np.int64)).to(device)
+        losses = []
+        for _ in range(steps):
+            with phase("train"):
+                loss, _accuracy = model.train_on_batch(x, y)
+            losses.append(float(loss))
+    return losses
+
+
 WORKLOADS = {
     w.name: w
     for w in [
@@ -173,5 +205,6 @@ WORKLOADS = {
         Workload("mlp_sgd", "nn.Sequential MLP, MSELoss, optim.SGD (momentum)", mlp_sgd),
         Workload("mlp_adam", "nn.Sequential MLP, MSELoss, optim.Adam", mlp_adam),
         Workload("cnn", "Conv2d, ReLU, MaxPool2d, Linear, CrossEntropyLoss, Adam", cnn),
+        Workload("keras_fit", "keras.Sequential of Dense layers, Adam, train_on_batch", keras_fit),
     ]
 }
