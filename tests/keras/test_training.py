@@ -282,3 +282,23 @@ def test_same_losses_as_keras3(keras3, make_optimizer):
     np.testing.assert_allclose(mine["accuracy"], reference["accuracy"])
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_add_loss_in_call_joins_the_training_loss():
+    """A layer that calls add_loss in call() adds to the loss fit optimizes
+    and evaluate reports, fresh at every call."""
+
+    class Penalized(layers.Layer):
+        def call(self, inputs):
+            self.add_loss(keras.ops.sum(keras.ops.square(inputs)) * 0.01)
+            return inputs
+
+    x, y = regression(n=8)
+    model = keras.Sequential([keras.Input((4,)), Penalized(), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    kernel, bias = model.get_weights()
+    mse = float((((x @ kernel + bias) - y) ** 2).mean())
+    expected = mse + 0.01 * float((x.astype(np.float64) ** 2).sum())
+    assert model.evaluate(x, y, batch_size=8, verbose=0) == pytest.approx(expected, rel=1e-5)
+    logged = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"]
+    assert logged == pytest.approx([expected, expected], rel=1e-5)

@@ -12,9 +12,11 @@ it that way.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,8 +37,26 @@ from devrt.keras.variables import Variable
 _TRAINING: list[bool] = []
 
 
+# Layers holding losses from ``add_loss`` since the last clear: a training
+# step clears and reads them without walking every layer of the model.
+_LOSS_HOLDERS: list[Layer] = []
+
+
 def in_training_call() -> bool:
     return bool(_TRAINING and _TRAINING[-1])
+
+
+@contextlib.contextmanager
+def training_scope(training: Any) -> Iterator[None]:
+    """Inner layer calls see `training` (unless it is None or already so)."""
+    if training is None or (_TRAINING and _TRAINING[-1] == bool(training)):
+        yield
+        return
+    _TRAINING.append(bool(training))
+    try:
+        yield
+    finally:
+        _TRAINING.pop()
 
 
 class InputSpec:
@@ -333,12 +353,14 @@ class Layer:
         return losses
 
     def add_loss(self, loss: Any) -> None:
+        if not self._losses:
+            _LOSS_HOLDERS.append(self)
         self._losses.append(loss)
 
     def _clear_losses(self) -> None:
-        for layer in self._flatten_layers():
-            if layer._losses:
-                layer._losses.clear()
+        for layer in _LOSS_HOLDERS:
+            layer._losses.clear()
+        _LOSS_HOLDERS.clear()
 
     @property
     def metrics(self) -> list:
@@ -552,7 +574,7 @@ class Layer:
             real_kwargs["training"] = False
         with devrt.no_grad():
             out = self.call(*real_args, **real_kwargs)
-        self._losses.clear()
+        self._clear_losses()
         return out
 
     def _node_input(self, index: int = 0) -> Any:

@@ -9,7 +9,7 @@ import devrt
 from devrt.keras import backend, serialization
 from devrt.keras.keras_tensor import KerasTensor, Node, flatten, map_structure
 from devrt.keras.layers.core import InputLayer
-from devrt.keras.layers.layer import Layer, _shape_of
+from devrt.keras.layers.layer import Layer, _shape_of, training_scope
 from devrt.keras.models.model import Model
 
 

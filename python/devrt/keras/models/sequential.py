@@ -7,7 +7,7 @@ from typing import Any
 from devrt.keras import serialization
 from devrt.keras.keras_tensor import KerasTensor
 from devrt.keras.layers.core import InputLayer
-from devrt.keras.layers.layer import Layer
+from devrt.keras.layers.layer import Layer, training_scope
 from devrt.keras.models.model import Model
 
 
@@ -107,13 +107,12 @@ class Sequential(Model):
         self._symbolic_build(self._input_layer.batch_shape)
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
-        x = inputs
-        if training is None:
+        # `training` reaches the layers through the call context, so each
+        # layer call takes the short path of a plain call.
+        with training_scope(training):
+            x = inputs
             for layer in self._stack:
                 x = layer(x)
-        else:
-            for layer in self._stack:
-                x = layer(x, training=training)
         return x
 
     # --- introspection ------------------------------------------------------------

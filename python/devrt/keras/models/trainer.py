@@ -215,14 +215,6 @@ class Trainer:
         return total
 
     def _prepare_step_state(self) -> None:
-        flat = self._flatten_layers()
-        self._step_layers_with_losses = [
-            layer
-            for layer in flat
-            if layer.activity_regularizer is not None
-            or type(layer).add_loss is not layer_module.Layer.add_loss
-            or layer._losses
-        ]
         self._step_regularized = any(
             getattr(w, "regularizer", None) is not None for w in self.trainable_weights
         )
@@ -243,7 +235,7 @@ class Trainer:
                 v for v in self.trainable_weights if v.requires_grad
             ]
             self._check_targets(y, y_pred)
-        if self._step_regularized or self._step_layers_with_losses or y is None:
+        if self._step_regularized or layer_module._LOSS_HOLDERS or y is None:
             loss = self.compute_loss(x, y, y_pred, sample_weight)
         else:
             loss = self._compile_loss(y, y_pred, sample_weight)
