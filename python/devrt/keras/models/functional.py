@@ -176,22 +176,14 @@ class Functional(Model):
         def lookup(x: Any) -> Any:
             return values[id(x)] if isinstance(x, KerasTensor) else x
 
-        for node in self._nodes:
-            args = map_structure(lookup, node.args)
-            kwargs = {k: map_structure(lookup, v) for k, v in node.kwargs.items()}
-            if (
-                training is not None
-                and node.layer._call_has_training_arg
-                and "training" not in kwargs
-            ):
-                kwargs["training"] = training
-            out = node.layer(*args, **kwargs)
-            for t, v in zip(node.output_tensors, flatten(out)):
-                values[id(t)] = v
+        with training_scope(training):
+            for node in self._nodes:
+                args = map_structure(lookup, node.args)
+                kwargs = {k: map_structure(lookup, v) for k, v in node.kwargs.items()}
+                out = node.layer(*args, **kwargs)
+                for t, v in zip(node.output_tensors, flatten(out)):
+                    values[id(t)] = v
         return map_structure(lookup, self._outputs_struct)
-
-    def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
-        return super().compute_output_spec(*args, **kwargs)
 
     # --- configs ---------------------------------------------------------------
 
