@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "devrt/error.h"
+#include "devrt/fallback.h"
 
 namespace devrt {
 
@@ -216,13 +217,17 @@ void synchronize(Device device) {
     fail(ErrorKind::Runtime, "[synchronize] ", device_str(device), " failed");
 }
 
+const KernelEntry &kernel_entry(OpId op, int device_type) {
+  return reg().kernels[static_cast<int>(op)][device_type];
+}
+
 bool has_kernel(OpId op, int device_type, DType dtype) {
-  const KernelEntry &e = reg().kernels[static_cast<int>(op)][device_type];
+  const KernelEntry &e = kernel_entry(op, device_type);
   return e.fn && (e.dtypes & dtype_bit(dtype));
 }
 
 uint32_t kernel_dtypes(OpId op, int device_type) {
-  const KernelEntry &e = reg().kernels[static_cast<int>(op)][device_type];
+  const KernelEntry &e = kernel_entry(op, device_type);
   return e.fn ? e.dtypes : 0;
 }
 
@@ -230,6 +235,8 @@ const KernelEntry &find_kernel(OpId op, Device device, DType dtype) {
   const KernelEntry &e = reg().kernels[static_cast<int>(op)][device.type];
   if (e.fn && (e.dtypes & dtype_bit(dtype))) [[likely]]
     return e;
+  if (const KernelEntry *cpu = fallback_kernel(op, device, dtype))
+    return *cpu;
   std::ostringstream have;
   Registry &r = reg();
   for (int t = 0; t < r.num_types; ++t) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "devrt/error.h"
+#include "devrt/fallback.h"
 
 namespace devrt::bind {
 
@@ -242,6 +243,29 @@ void init_backends(py::module_ &m) {
         for_each_device([](Device d) { synchronize(d); });
       },
       py::arg("device") = py::none());
+  m.def(
+      "set_fallback",
+      [](const std::string &mode) {
+        set_fallback_mode(parse_fallback_mode(mode, "the fallback mode"));
+      },
+      py::arg("mode"));
+  m.def("get_fallback", [] { return fallback_mode_name(fallback_mode()); });
+  m.def("placement_report", [] {
+    py::list out;
+    for (const Placement &p : placement_report()) {
+      py::dict d;
+      d["op"] = p.op;
+      d["device"] = p.device;
+      d["ran_on"] = p.ran_on;
+      d["calls"] = p.calls;
+      d["bytes_to_host"] = p.bytes_to_host;
+      d["bytes_from_host"] = p.bytes_from_host;
+      d["bytes"] = p.bytes_to_host + p.bytes_from_host;
+      out.append(d);
+    }
+    return out;
+  });
+  m.def("reset_placement_report", &reset_placement_report);
   m.def("num_threads", [] { return devrt_num_threads(); });
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
 }

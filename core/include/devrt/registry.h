@@ -46,9 +46,12 @@ bool host_accessible(Device device);
 void synchronize(Device device);
 
 // The dispatcher's lookup: a flat array indexed by op and device type.
-// Throws NotImplementedError naming op, dtype, device and the device types
-// that do implement the op.
+// Where it finds nothing it asks the CPU fallback (devrt/fallback.h), and
+// then throws NotImplementedError naming op, dtype, device and the device
+// types that do implement the op.
 const KernelEntry &find_kernel(OpId op, Device device, DType dtype);
+// The table's entry as it is (fn is null where nothing is registered).
+const KernelEntry &kernel_entry(OpId op, int device_type);
 bool has_kernel(OpId op, int device_type, DType dtype);
 uint32_t kernel_dtypes(OpId op, int device_type);
 
