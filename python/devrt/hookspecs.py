@@ -38,7 +38,12 @@ def devrt_register_backends(registry: BackendRegistry) -> None:
     written in Python calls ``registry.register_backend(name)`` and then
     ``registry.register_kernel(op, name, dtypes, fn)`` for each catalogue op
     it implements; ``fn(inputs, outputs, attrs)`` receives NumPy views.
-    Raising marks the plugin as failed; the error is reported, not raised.
+    A kernel for an (op, device type) that another plugin registered is
+    refused unless registered with ``override=True``; view ops and the
+    core's composites take no kernels.
+    Raising marks the plugin as failed: the error is reported, not raised,
+    and everything the plugin registered (device types and kernels) is
+    taken back; kernels it overrode come back.
     """
 
 

@@ -65,10 +65,37 @@ py::object attr_value(const devrt_attr &a) {
   }
 }
 
+// A Python kernel and the plugin that registered it (for messages).
+struct PyKernel {
+  py::object fn;
+  std::string plugin;
+};
+
+// The devrt error kind that fits a Python exception.
+int status_of(const py::error_already_set &e) {
+  if (e.matches(PyExc_NotImplementedError))
+    return DEVRT_ERROR_NOT_IMPLEMENTED;
+  if (e.matches(PyExc_TypeError))
+    return DEVRT_ERROR_TYPE;
+  if (e.matches(PyExc_ValueError) || e.matches(PyExc_ArithmeticError))
+    return DEVRT_ERROR_VALUE;
+  if (e.matches(PyExc_LookupError))
+    return DEVRT_ERROR_INDEX;
+  if (e.matches(PyExc_MemoryError))
+    return DEVRT_ERROR_OUT_OF_MEMORY;
+  return DEVRT_ERROR_RUNTIME;
+}
+
+std::string device_of(const devrt_kernel_call *call) {
+  const devrt_view *v = call->n_outputs ? call->outputs : call->inputs;
+  return device_str(Device{static_cast<int16_t>(v->device_type),
+                           static_cast<int16_t>(v->device_index)});
+}
+
 int py_kernel(const devrt_kernel_call *call) {
   py::gil_scoped_acquire gil;
+  const auto *k = static_cast<const PyKernel *>(call->user_data);
   try {
-    auto *fn = static_cast<py::object *>(call->user_data);
     py::list ins, outs;
     for (int i = 0; i < call->n_inputs; ++i)
       ins.append(view_as_numpy(call->inputs[i]));
@@ -81,22 +108,19 @@ int py_kernel(const devrt_kernel_call *call) {
       for (int i = 0; i < call->n_attrs && i < (int)def.attrs.size(); ++i)
         attrs[py::str(def.attrs[i])] = attr_value(call->attrs[i]);
     }
-    (*fn)(ins, outs, attrs);
+    k->fn(ins, outs, attrs);
     return DEVRT_OK;
   } catch (py::error_already_set &e) {
-    int status = DEVRT_ERROR_RUNTIME;
-    if (e.matches(PyExc_ValueError))
-      status = DEVRT_ERROR_VALUE;
-    else if (e.matches(PyExc_IndexError))
-      status = DEVRT_ERROR_INDEX;
-    else if (e.matches(PyExc_TypeError))
-      status = DEVRT_ERROR_TYPE;
-    else if (e.matches(PyExc_NotImplementedError))
-      status = DEVRT_ERROR_NOT_IMPLEMENTED;
-    else if (e.matches(PyExc_MemoryError))
-      status = DEVRT_ERROR_OUT_OF_MEMORY;
-    std::snprintf(call->error, call->error_size, "[%s] %s", call->op, e.what());
-    return status;
+    const std::string what =
+        py::str(e.type().attr("__name__")).cast<std::string>() + ": " +
+        py::str(e.value()).cast<std::string>();
+    std::snprintf(call->error, call->error_size,
+                  "[%s] the kernel of %s on %s raised %s", call->op,
+                  k->plugin.empty() ? "no plugin"
+                                    : ("plugin '" + k->plugin + "'").c_str(),
+                  device_of(call).c_str(), what.c_str());
+    set_kernel_cause(call->error, e.value());
+    return status_of(e);
   } catch (const std::exception &e) {
     std::snprintf(call->error, call->error_size, "[%s] %s", call->op, e.what());
     return DEVRT_ERROR_RUNTIME;
@@ -159,7 +183,7 @@ void init_backends(py::module_ &m) {
   m.def(
       "register_python_kernel",
       [](const std::string &op, const std::string &backend, py::object dtypes,
-         py::object fn) {
+         py::object fn, bool override_) {
         if (!PyCallable_Check(fn.ptr()))
           fail(ErrorKind::Type, "[register_kernel] kernel for '", op,
                "' is not callable");
@@ -169,14 +193,28 @@ void init_backends(py::module_ &m) {
         d.backend = backend.c_str();
         d.dtypes = dtype_mask(dtypes);
         d.fn = py_kernel;
-        // Note: kernels live as long as the process (the table has no
-        // unregister), so the reference is never released.
-        d.user_data = new py::object(fn);
-        register_kernel(d);
+        d.flags = override_ ? DEVRT_KERNEL_OVERRIDE : 0;
+        // Note: kernels live as long as the process (a replaced or
+        // unregistered one may still be running), so this is never freed.
+        auto *k = new PyKernel{fn, registering_plugin()};
+        d.user_data = k;
+        try {
+          register_kernel(d);
+        } catch (...) {
+          delete k;
+          throw;
+        }
       },
       py::arg("op"), py::arg("backend"), py::arg("dtypes"), py::arg("fn"),
+      py::arg("override") = false,
       "Register fn(inputs, outputs, attrs) as the kernel of `op` on "
       "`backend`; inputs and outputs are NumPy views, attrs a dict.");
+  m.def("begin_plugin_registration", &begin_plugin_registration,
+        py::arg("plugin"));
+  m.def("end_plugin_registration", &end_plugin_registration);
+  m.def("unregister_plugin", &unregister_plugin, py::arg("plugin"),
+        "Remove the device types and kernels `plugin` registered; returns "
+        "the device types removed.");
   m.def("backends", [] {
     py::list out;
     for (const BackendInfo &b : backends()) {
@@ -186,6 +224,7 @@ void init_backends(py::module_ &m) {
       d["host_accessible"] = b.host_accessible;
       d["registered"] = b.registered;
       d["kernel_count"] = b.kernel_count;
+      d["plugin"] = b.plugin;
       out.append(d);
     }
     return out;

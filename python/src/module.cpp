@@ -6,7 +6,27 @@
 namespace devrt::bind {
 namespace {
 PyObject *g_oom_error = nullptr;
+
+// Owned references; never released at thread exit (no GIL there).
+thread_local PyObject *tl_cause = nullptr;
+thread_local std::string tl_cause_message;
+
+// The kept kernel exception if it caused the error `message`, else null.
+PyObject *take_kernel_cause(const char *message) {
+  PyObject *cause = tl_cause;
+  tl_cause = nullptr;
+  if (cause && tl_cause_message == message)
+    return cause;
+  Py_XDECREF(cause);
+  return nullptr;
+}
 } // namespace
+
+void set_kernel_cause(const std::string &message, py::handle exc) {
+  Py_XDECREF(tl_cause);
+  tl_cause = exc.inc_ref().ptr();
+  tl_cause_message = message;
+}
 
 void translate(std::exception_ptr p) {
   try {
@@ -33,6 +53,17 @@ void translate(std::exception_ptr p) {
     case ErrorKind::Runtime:
       type = PyExc_RuntimeError;
       break;
+    }
+    if (PyObject *cause = take_kernel_cause(e.what())) {
+      PyObject *exc = PyObject_CallFunction(type, "s", e.what());
+      if (!exc) {
+        Py_DECREF(cause);
+        return;
+      }
+      PyException_SetCause(exc, cause); // steals cause
+      PyErr_SetObject(type, exc);
+      Py_DECREF(exc);
+      return;
     }
     PyErr_SetString(type, e.what());
   }
