@@ -12,7 +12,8 @@ from typing import Any
 
 import pluggy
 
-from devrt import _C, hookspecs
+from devrt import _C, hookspecs, protocols
+from devrt.protocols import Kernel, Memory
 
 # Backends shipped with devrt. They are listed as entry points like any
 # third-party backend; the list below only keeps them loading when entry
@@ -46,9 +47,18 @@ class BackendRegistry:
         after = {b["name"] for b in _C.backends() if b["registered"]}
         self._status.backends.extend(sorted(after - before))
 
-    def register_backend(self, name: str, device_count: int = 1) -> None:
-        """Register a device type whose memory is host memory."""
-        _C.register_python_backend(name, device_count)
+    def register_backend(
+        self, name: str, device_count: int = 1, memory: Memory | None = None
+    ) -> None:
+        """Register a device type whose kernels are Python callables.
+
+        Its memory is host memory (kernels receive NumPy arrays), or, given
+        ``memory`` (a :class:`devrt.protocols.Memory`), the backend's own:
+        kernels then receive :class:`devrt.protocols.DeviceView` objects.
+        """
+        if memory is not None:
+            protocols.check_memory(name, memory)
+        _C.register_python_backend(name, device_count, memory)
         self._status.backends.append(name)
 
     def register_kernel(
@@ -56,11 +66,12 @@ class BackendRegistry:
         op: str,
         backend: str,
         dtypes: Iterable[Any],
-        fn: Callable,
+        fn: Kernel,
         *,
         override: bool = False,
     ) -> None:
-        """Register ``fn(inputs, outputs, attrs)`` for ``op`` on ``backend``.
+        """Register ``fn(inputs, outputs, attrs)`` (a
+        :class:`devrt.protocols.Kernel`) for ``op`` on ``backend``.
 
         ``dtypes`` are devrt dtypes or their names (aliases such as
         ``"float"`` included). A kernel that another plugin registered for
@@ -68,6 +79,7 @@ class BackendRegistry:
         ``override=True``; otherwise that is an error. View ops and the
         core's composites take no kernels.
         """
+        protocols.check_kernel(op, fn)
         _C.register_python_kernel(op, backend, list(dtypes), fn, override)
 
 

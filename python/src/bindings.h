@@ -22,6 +22,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_backends(py::module_ &m);
+void init_python_backends(py::module_ &m);
 void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_graph(py::module_ &m);
 

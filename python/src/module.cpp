@@ -91,6 +91,7 @@ PYBIND11_MODULE(_C, m) {
   init_numpy(m, cls);
   init_dlpack(m, cls);
   init_backends(m);
+  init_python_backends(m);
   init_autograd(m, cls);
   init_graph(m);
 }
