@@ -58,8 +58,8 @@ py::tuple dims_tuple(const Dims &d);
 // translator, also used by code that runs outside pybind11's dispatch).
 void translate(std::exception_ptr p);
 // Keeps `exc`, the exception a Python kernel raised, for translate to set
-// as the __cause__ of the error whose message is `message` (the next one
-// this thread raises; any other message drops it).
+// as the __cause__ of the error whose message contains `message` (the next
+// one this thread raises; any other message drops it).
 void set_kernel_cause(const std::string &message, py::handle exc);
 
 } // namespace devrt::bind

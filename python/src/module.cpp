@@ -1,6 +1,8 @@
 // devrt._C: thin bindings over the core. The package devrt re-exports it.
 #include "bindings.h"
 
+#include <cstring>
+
 #include "devrt/error.h"
 
 namespace devrt::bind {
@@ -11,11 +13,12 @@ PyObject *g_oom_error = nullptr;
 thread_local PyObject *tl_cause = nullptr;
 thread_local std::string tl_cause_message;
 
-// The kept kernel exception if it caused the error `message`, else null.
+// The kept kernel exception if it caused the error `message` (which may
+// carry a prefix, as a graph node adds its name), else null.
 PyObject *take_kernel_cause(const char *message) {
   PyObject *cause = tl_cause;
   tl_cause = nullptr;
-  if (cause && tl_cause_message == message)
+  if (cause && std::strstr(message, tl_cause_message.c_str()))
     return cause;
   Py_XDECREF(cause);
   return nullptr;

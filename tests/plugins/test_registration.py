@@ -331,3 +331,22 @@ def test_a_raising_kernel_gives_a_fitting_error_with_its_cause(raised, expected)
     with pytest.raises(ValueError) as later:
         a + on_dev([1, 2, 3])
     assert later.value.__cause__ is None
+
+
+def test_a_raising_kernel_in_a_graph_session_keeps_its_cause():
+    import devrt.graph as tf
+
+    g = tf.Graph()
+    with g.as_default(), tf.device(f"/{REGDEV}:0"):
+        x = tf.placeholder(tf.float32, shape=(2,))
+        y = x + x
+    raised = ValueError("bad value in a graph")
+    RAISE.append(raised)
+    with tf.Session(graph=g) as sess:
+        with pytest.raises(
+            ValueError, match=rf"\[add\] the kernel of plugin '{OWNER}' on {REGDEV}:0"
+        ) as info:
+            sess.run(y, {x: np.array([1.0, 2.0], np.float32)})
+        assert info.value.__cause__ is raised
+        RAISE.clear()
+        assert sess.run(y, {x: np.array([1.0, 2.0], np.float32)}).tolist() == [2.0, 4.0]
