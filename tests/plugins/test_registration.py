@@ -4,13 +4,16 @@ kernel that raises turns into."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import devrt
+from devrt import __main__ as cli
 
 OWNER = "regplug"  # owns the device type REGDEV and its kernels
 REGDEV = "regdev"
@@ -226,10 +229,14 @@ def test_a_device_type_whose_memory_is_in_use_is_not_registered_again():
     assert plug(_doomed_hook, "doomed").rolled_back == [DOOMED]
 
 
-def test_plugin_status_reports_the_rollback():
+def test_plugin_status_reports_the_rollback(capsys):
     status = plug(_doomed_hook, "doomed")
     assert status in devrt.plugin_status()
     assert status.traceback and "code-4242" in status.traceback
+    cli.main(["backends"])
+    out = capsys.readouterr().out
+    assert f"{status.name}" in out
+    assert f"    rolled back: {DOOMED}" in out
 
 
 # --- ops without kernels --------------------------------------------------------------
@@ -350,3 +357,60 @@ def test_a_raising_kernel_in_a_graph_session_keeps_its_cause():
         assert info.value.__cause__ is raised
         RAISE.clear()
         assert sess.run(y, {x: np.array([1.0, 2.0], np.float32)}).tolist() == [2.0, 4.0]
+
+
+# --- the C ABI ------------------------------------------------------------------------------
+
+
+class KernelDesc(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("op", ctypes.c_char_p),
+        ("backend", ctypes.c_char_p),
+        ("dtypes", ctypes.c_uint32),
+        ("fn", ctypes.c_void_p),
+        ("user_data", ctypes.c_void_p),
+        ("flags", ctypes.c_uint32),
+    ]
+
+
+DEVRT_KERNEL_OVERRIDE = 1
+_NATIVE_KERNEL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(lambda call: 0)
+
+
+def core_library() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(Path(devrt._C.__file__).parent / "lib" / "libdevrt_core.so"))
+    lib.devrt_register_kernel.argtypes = [ctypes.POINTER(KernelDesc)]
+    lib.devrt_last_error.restype = ctypes.c_char_p
+    return lib
+
+
+def native_desc(op: str, flags: int, struct_size: int | None = None) -> KernelDesc:
+    d = KernelDesc()
+    d.struct_size = struct_size or ctypes.sizeof(KernelDesc)
+    d.op = op.encode()
+    d.backend = REGDEV.encode()
+    d.dtypes = 1 << 6  # float32
+    d.fn = ctypes.cast(_NATIVE_KERNEL, ctypes.c_void_p)
+    d.flags = flags
+    return d
+
+
+def test_native_registration_follows_the_same_rules():
+    lib = core_library()
+    # A plugin built against the ABI before `flags` existed cannot override.
+    old_size = KernelDesc.flags.offset
+    assert lib.devrt_register_kernel(native_desc("add", DEVRT_KERNEL_OVERRIDE, old_size)) == 1
+    assert b"already has a kernel from plugin 'regplug'" in lib.devrt_last_error()
+    assert lib.devrt_register_kernel(native_desc("add", 0)) == 1
+    assert lib.devrt_register_kernel(native_desc("reshape", DEVRT_KERNEL_OVERRIDE)) == 2
+    assert b"'reshape' is a view op" in lib.devrt_last_error()
+    assert lib.devrt_register_kernel(native_desc("add", DEVRT_KERNEL_OVERRIDE)) == 0
+    # Give the owner its kernel back (it overrides in turn).
+    devrt._C.begin_plugin_registration(OWNER)
+    try:
+        devrt._C.register_python_kernel("add", REGDEV, ["float32"], _add, True)
+    finally:
+        devrt._C.end_plugin_registration()
+    assert (on_dev([1]) + on_dev([2])).cpu().numpy().tolist() == [3]
+    assert CALLS == ["owner"]
