@@ -42,6 +42,22 @@ bool dtype_from_name(const std::string &name, DType *out) {
       return true;
     }
   }
+  // devrt's aliases (devrt.float is float32, as torch.float), which NumPy
+  // would read otherwise ("float" is float64 there).
+  static const struct {
+    const char *name;
+    DType t;
+  } kAliases[] = {{"float", DType::Float32},
+                  {"double", DType::Float64},
+                  {"half", DType::Float16},
+                  {"long", DType::Int64},
+                  {"int", DType::Int32}};
+  for (const auto &a : kAliases) {
+    if (name == a.name) {
+      *out = a.t;
+      return true;
+    }
+  }
   return false;
 }
 

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "devrt/error.h"
+#include "devrt/fallback.h"
 
 namespace devrt {
 
@@ -36,11 +38,24 @@ int host_copy(void *, int32_t, void *dst, const void *src, size_t n, int32_t) {
 }
 int host_sync(void *, int32_t) { return DEVRT_OK; }
 
+// The plugin whose registration runs on this thread (an owner id).
+thread_local int32_t tl_owner = 0;
+
 struct BackendSlot {
   BackendInfo info;
   devrt_backend_desc desc{};
   std::string name_storage;
   std::vector<std::unique_ptr<CachingAllocator>> allocators;
+  int32_t owner = 0;
+};
+
+// A kernel that a plugin replaced with DEVRT_KERNEL_OVERRIDE, kept so that
+// unregistering that plugin brings it back.
+struct Overridden {
+  OpId op;
+  int type;
+  int32_t by;
+  KernelEntry previous;
 };
 
 struct Registry {
@@ -49,6 +64,30 @@ struct Registry {
   int num_types = 0;
   // kernels[op][device type]
   std::array<std::array<KernelEntry, kMaxDeviceTypes>, kNumOps> kernels{};
+  // Plugin names by owner id; id 0 is "no plugin".
+  std::vector<std::string> owners{""};
+  std::vector<Overridden> overridden;
+
+  int32_t owner_id(const std::string &plugin) {
+    for (size_t i = 0; i < owners.size(); ++i)
+      if (owners[i] == plugin)
+        return static_cast<int32_t>(i);
+    owners.push_back(plugin);
+    return static_cast<int32_t>(owners.size() - 1);
+  }
+
+  std::string owner_name(int32_t id) const {
+    return id ? "plugin '" + owners[id] + "'" : "no plugin";
+  }
+
+  void count_kernels() {
+    for (int t = 0; t < num_types; ++t) {
+      int n = 0;
+      for (int op = 0; op < kNumOps; ++op)
+        n += kernels[op][t].fn != nullptr;
+      slots[t].info.kernel_count = n;
+    }
+  }
 
   Registry() {
     // "cpu" is type 0 from the start so that host tensors (NumPy views,
@@ -77,6 +116,8 @@ struct Registry {
     s.info.device_count = d.device_count;
     s.info.host_accessible = d.host_accessible != 0;
     s.info.registered = true;
+    s.owner = tl_owner;
+    s.info.plugin = owners[tl_owner];
     s.allocators.clear();
     for (int i = 0; i < d.device_count; ++i)
       s.allocators.push_back(std::make_unique<CachingAllocator>(
@@ -123,10 +164,15 @@ void register_backend(const devrt_backend_desc &user) {
     if (r.slots[t].info.registered)
       fail(ErrorKind::Runtime, "[register_backend] device type '", d.name,
            "' is already registered");
-    for (auto &a : r.slots[t].allocators)
-      if (a->stats().allocations != 0)
+    // Blocks still cached were allocated by the earlier functions: free them
+    // through those. Live ones would be freed through the new: refused.
+    for (auto &a : r.slots[t].allocators) {
+      a->empty_cache();
+      if (a->stats().allocated != 0)
         fail(ErrorKind::Runtime, "[register_backend] '", d.name,
-             "' registered after its memory was already in use");
+             "' registered while ", a->stats().allocated,
+             " bytes of its memory are still in use");
+    }
     r.install(t, d);
     return;
   }
@@ -150,14 +196,86 @@ void register_kernel(const devrt_kernel_desc &user) {
     fail(ErrorKind::Value, "[register_kernel] backend '",
          d.backend ? d.backend : "(null)",
          "' must be registered before its kernels");
+  const OpFamily family = op_def(op).family;
+  if (family == OpFamily::View)
+    fail(ErrorKind::Value, "[register_kernel] '", d.op,
+         "' is a view op: it shares its input's storage and takes no kernel");
+  if (family == OpFamily::Composite)
+    fail(ErrorKind::Value, "[register_kernel] '", d.op,
+         "' is built by the core from other ops and takes no kernel");
   Registry &r = reg();
   std::lock_guard<std::mutex> lock(r.mu);
   KernelEntry &e = r.kernels[static_cast<int>(op)][type];
+  if (e.fn && e.owner != tl_owner) {
+    if (!(d.flags & DEVRT_KERNEL_OVERRIDE))
+      fail(ErrorKind::Runtime, "[register_kernel] '", d.op, "' on '", d.backend,
+           "' already has a kernel from ", r.owner_name(e.owner), "; ",
+           r.owner_name(tl_owner),
+           " must register it with override to replace it");
+    r.overridden.push_back(Overridden{op, type, tl_owner, e});
+  }
   if (!e.fn)
     r.slots[type].info.kernel_count++;
   e.fn = d.fn;
   e.user_data = d.user_data;
   e.dtypes = d.dtypes & DEVRT_ALL_MASK;
+  e.owner = tl_owner;
+}
+
+void begin_plugin_registration(const std::string &plugin) {
+  Registry &r = reg();
+  std::lock_guard<std::mutex> lock(r.mu);
+  tl_owner = r.owner_id(plugin);
+}
+
+void end_plugin_registration() { tl_owner = 0; }
+
+std::string registering_plugin() {
+  Registry &r = reg();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.owners[tl_owner];
+}
+
+std::vector<std::string> unregister_plugin(const std::string &plugin) {
+  Registry &r = reg();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::vector<std::string> removed;
+  if (plugin.empty())
+    return removed;
+  const int32_t id = r.owner_id(plugin);
+  // Its device types go with every kernel on them. Their allocators stay:
+  // tensors allocated during the failed registration may still free into
+  // them.
+  for (int t = 1; t < r.num_types; ++t) {
+    BackendSlot &s = r.slots[t];
+    if (s.owner != id || !s.info.registered)
+      continue;
+    s.info.registered = false;
+    s.info.device_count = 0;
+    s.owner = 0;
+    s.info.plugin.clear();
+    for (auto &row : r.kernels)
+      row[t] = KernelEntry{};
+    removed.push_back(s.info.name);
+  }
+  // Its kernels elsewhere give way to the ones they overrode.
+  for (auto it = r.overridden.rbegin(); it != r.overridden.rend(); ++it) {
+    KernelEntry &e = r.kernels[static_cast<int>(it->op)][it->type];
+    if (it->by == id && e.owner == id && r.slots[it->type].info.registered)
+      e = it->previous;
+  }
+  for (auto &row : r.kernels)
+    for (KernelEntry &e : row)
+      if (e.owner == id)
+        e = KernelEntry{};
+  r.overridden.erase(std::remove_if(r.overridden.begin(), r.overridden.end(),
+                                    [&](const Overridden &o) {
+                                      return o.by == id ||
+                                             o.previous.owner == id;
+                                    }),
+                     r.overridden.end());
+  r.count_kernels();
+  return removed;
 }
 
 void load_plugin_library(const std::string &path) {
@@ -216,13 +334,17 @@ void synchronize(Device device) {
     fail(ErrorKind::Runtime, "[synchronize] ", device_str(device), " failed");
 }
 
+const KernelEntry &kernel_entry(OpId op, int device_type) {
+  return reg().kernels[static_cast<int>(op)][device_type];
+}
+
 bool has_kernel(OpId op, int device_type, DType dtype) {
-  const KernelEntry &e = reg().kernels[static_cast<int>(op)][device_type];
+  const KernelEntry &e = kernel_entry(op, device_type);
   return e.fn && (e.dtypes & dtype_bit(dtype));
 }
 
 uint32_t kernel_dtypes(OpId op, int device_type) {
-  const KernelEntry &e = reg().kernels[static_cast<int>(op)][device_type];
+  const KernelEntry &e = kernel_entry(op, device_type);
   return e.fn ? e.dtypes : 0;
 }
 
@@ -230,6 +352,8 @@ const KernelEntry &find_kernel(OpId op, Device device, DType dtype) {
   const KernelEntry &e = reg().kernels[static_cast<int>(op)][device.type];
   if (e.fn && (e.dtypes & dtype_bit(dtype))) [[likely]]
     return e;
+  if (const KernelEntry *cpu = fallback_kernel(op, device, dtype))
+    return *cpu;
   std::ostringstream have;
   Registry &r = reg();
   for (int t = 0; t < r.num_types; ++t) {
@@ -265,10 +389,13 @@ Device parse_device(const std::string &str) {
     index = static_cast<int>(v);
   }
   int type = device_type_of(name);
-  if (type < 0) {
+  // A device type whose plugin was taken back is unknown again (the CPU's
+  // type exists before its plugin registers it).
+  if (type < 0 || (type != 0 && !reg().slots[type].info.registered)) {
     std::ostringstream known;
     for (const BackendInfo &b : backends())
-      known << (known.tellp() > 0 ? ", " : "") << b.name;
+      if (b.registered || b.type == 0)
+        known << (known.tellp() > 0 ? ", " : "") << b.name;
     fail(ErrorKind::Value, "[device] unknown device type '", name, "' in '",
          str, "'; known device types: ", known.str());
   }

@@ -177,6 +177,12 @@ from devrt.autograd.grad_mode import (  # noqa: F401
     no_grad,
     set_grad_enabled,
 )
+from devrt.fallback import (  # noqa: F401
+    get_fallback,
+    placement_report,
+    reset_placement_report,
+    set_fallback,
+)
 from devrt.hookspecs import hookimpl  # noqa: F401
 from devrt.plugins import plugin_status, register_plugin  # noqa: F401
 

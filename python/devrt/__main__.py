@@ -65,6 +65,8 @@ def _backends(args: argparse.Namespace) -> int:
             failed = True
             print(f"{status.name:<12} {'FAILED':<8} {'-':<12} {'-':>7} {'-':>9}")
             print(f"    error: {status.error}")
+            if status.rolled_back:
+                print(f"    rolled back: {', '.join(status.rolled_back)}")
             continue
         for name in status.backends or ["-"]:
             b = by_name.get(name)

@@ -37,8 +37,15 @@ def devrt_register_backends(registry: BackendRegistry) -> None:
     ``devrt_plugin_init`` (see ``devrt/include/devrt/c_api.h``). A backend
     written in Python calls ``registry.register_backend(name)`` and then
     ``registry.register_kernel(op, name, dtypes, fn)`` for each catalogue op
-    it implements; ``fn(inputs, outputs, attrs)`` receives NumPy views.
-    Raising marks the plugin as failed; the error is reported, not raised.
+    it implements; ``fn(inputs, outputs, attrs)`` receives NumPy views, or,
+    for a backend registered with ``memory=`` (its own memory, see
+    ``devrt.protocols``), ``DeviceView`` objects over its own buffers.
+    A kernel for an (op, device type) that another plugin registered is
+    refused unless registered with ``override=True``; view ops and the
+    core's composites take no kernels.
+    Raising marks the plugin as failed: the error is reported, not raised,
+    and everything the plugin registered (device types and kernels) is
+    taken back; kernels it overrode come back.
     """
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pluggy
 
-from devrt import _C, hookspecs
+from devrt import _C, hookspecs, protocols
+from devrt.protocols import Kernel, Memory
 
 # Backends shipped with devrt. They are listed as entry points like any
 # third-party backend; the list below only keeps them loading when entry
@@ -28,6 +29,9 @@ class PluginStatus:
     error: str | None = None
     traceback: str | None = None
     backends: list[str] = field(default_factory=list)
+    # Device types a failed plugin had registered, removed again with its
+    # kernels.
+    rolled_back: list[str] = field(default_factory=list)
 
 
 class BackendRegistry:
@@ -43,14 +47,40 @@ class BackendRegistry:
         after = {b["name"] for b in _C.backends() if b["registered"]}
         self._status.backends.extend(sorted(after - before))
 
-    def register_backend(self, name: str, device_count: int = 1) -> None:
-        """Register a device type whose memory is host memory."""
-        _C.register_python_backend(name, device_count)
+    def register_backend(
+        self, name: str, device_count: int = 1, memory: Memory | None = None
+    ) -> None:
+        """Register a device type whose kernels are Python callables.
+
+        Its memory is host memory (kernels receive NumPy arrays), or, given
+        ``memory`` (a :class:`devrt.protocols.Memory`), the backend's own:
+        kernels then receive :class:`devrt.protocols.DeviceView` objects.
+        """
+        if memory is not None:
+            protocols.check_memory(name, memory)
+        _C.register_python_backend(name, device_count, memory)
         self._status.backends.append(name)
 
-    def register_kernel(self, op: str, backend: str, dtypes: Iterable[Any], fn: Callable) -> None:
-        """Register ``fn(inputs, outputs, attrs)`` for ``op`` on ``backend``."""
-        _C.register_python_kernel(op, backend, list(dtypes), fn)
+    def register_kernel(
+        self,
+        op: str,
+        backend: str,
+        dtypes: Iterable[Any],
+        fn: Kernel,
+        *,
+        override: bool = False,
+    ) -> None:
+        """Register ``fn(inputs, outputs, attrs)`` (a
+        :class:`devrt.protocols.Kernel`) for ``op`` on ``backend``.
+
+        ``dtypes`` are devrt dtypes or their names (aliases such as
+        ``"float"`` included). A kernel that another plugin registered for
+        the same op and device type is replaced only with
+        ``override=True``; otherwise that is an error. View ops and the
+        core's composites take no kernels.
+        """
+        protocols.check_kernel(op, fn)
+        _C.register_python_kernel(op, backend, list(dtypes), fn, override)
 
 
 _manager: pluggy.PluginManager | None = None
@@ -73,13 +103,21 @@ def _register(name: str, target: str, load: Callable[[], Any]) -> PluginStatus:
         plugin = load()
         others = [p for p in pm.get_plugins()]
         pm.register(plugin, name=name)
-        # Run this plugin's hook alone, so that one failure stays its own.
+        # Run this plugin's hook alone, so that one failure stays its own;
+        # the core records what it registers as this plugin's.
         caller = pm.subset_hook_caller("devrt_register_backends", remove_plugins=others)
-        caller(registry=BackendRegistry(status))
+        _C.begin_plugin_registration(name)
+        try:
+            caller(registry=BackendRegistry(status))
+        finally:
+            _C.end_plugin_registration()
         status.loaded = True
     except Exception as exc:  # a broken plugin must not break devrt
         status.error = f"{type(exc).__name__}: {exc}"
         status.traceback = traceback.format_exc()
+        # Take back what it registered before it failed.
+        status.rolled_back = _C.unregister_plugin(name)
+        status.backends = []
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
     return status

@@ -22,6 +22,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_backends(py::module_ &m);
+void init_python_backends(py::module_ &m);
 void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls);
 void init_graph(py::module_ &m);
 
@@ -56,5 +57,9 @@ py::tuple dims_tuple(const Dims &d);
 // Sets the Python error for a devrt::Error (the module's exception
 // translator, also used by code that runs outside pybind11's dispatch).
 void translate(std::exception_ptr p);
+// Keeps `exc`, the exception a Python kernel raised, for translate to set
+// as the __cause__ of the error whose message contains `message` (the next
+// one this thread raises; any other message drops it).
+void set_kernel_cause(const std::string &message, py::handle exc);
 
 } // namespace devrt::bind

@@ -1,12 +1,35 @@
 // devrt._C: thin bindings over the core. The package devrt re-exports it.
 #include "bindings.h"
 
+#include <cstring>
+
 #include "devrt/error.h"
 
 namespace devrt::bind {
 namespace {
 PyObject *g_oom_error = nullptr;
+
+// Owned references; never released at thread exit (no GIL there).
+thread_local PyObject *tl_cause = nullptr;
+thread_local std::string tl_cause_message;
+
+// The kept kernel exception if it caused the error `message` (which may
+// carry a prefix, as a graph node adds its name), else null.
+PyObject *take_kernel_cause(const char *message) {
+  PyObject *cause = tl_cause;
+  tl_cause = nullptr;
+  if (cause && std::strstr(message, tl_cause_message.c_str()))
+    return cause;
+  Py_XDECREF(cause);
+  return nullptr;
+}
 } // namespace
+
+void set_kernel_cause(const std::string &message, py::handle exc) {
+  Py_XDECREF(tl_cause);
+  tl_cause = exc.inc_ref().ptr();
+  tl_cause_message = message;
+}
 
 void translate(std::exception_ptr p) {
   try {
@@ -34,6 +57,17 @@ void translate(std::exception_ptr p) {
       type = PyExc_RuntimeError;
       break;
     }
+    if (PyObject *cause = take_kernel_cause(e.what())) {
+      PyObject *exc = PyObject_CallFunction(type, "s", e.what());
+      if (!exc) {
+        Py_DECREF(cause);
+        return;
+      }
+      PyException_SetCause(exc, cause); // steals cause
+      PyErr_SetObject(type, exc);
+      Py_DECREF(exc);
+      return;
+    }
     PyErr_SetString(type, e.what());
   }
 }
@@ -60,6 +94,7 @@ PYBIND11_MODULE(_C, m) {
   init_numpy(m, cls);
   init_dlpack(m, cls);
   init_backends(m);
+  init_python_backends(m);
   init_autograd(m, cls);
   init_graph(m);
 }

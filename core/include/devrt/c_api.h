@@ -143,13 +143,18 @@ typedef struct devrt_backend_desc {
   void *(*stream)(void *user_data, int32_t device); /* may be NULL */
 } devrt_backend_desc;
 
+/* devrt_kernel_desc.flags: replace a kernel that another plugin registered
+ * for the same op and device type (without it, that is an error). */
+#define DEVRT_KERNEL_OVERRIDE 1u
+
 typedef struct devrt_kernel_desc {
   size_t struct_size;
-  const char *op;      /* catalogue name */
+  const char *op;      /* catalogue name; never a view or composite op */
   const char *backend; /* device type name */
   uint32_t dtypes;     /* DEVRT_DTYPE_BIT mask of supported dtypes */
   devrt_kernel_fn fn;
   void *user_data;
+  uint32_t flags; /* DEVRT_KERNEL_OVERRIDE or 0 */
 } devrt_kernel_desc;
 
 /* Registration, called from devrt_plugin_init. Return a devrt_status; on

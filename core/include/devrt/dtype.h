@@ -23,6 +23,8 @@ constexpr int kNumDTypes = DEVRT_NUM_DTYPES;
 
 size_t itemsize(DType t);
 const char *dtype_name(DType t); // "float32"
+// "float32" ..., and devrt's aliases: "float", "double", "half", "long",
+// "int" (float32, float64, float16, int64, int32).
 bool dtype_from_name(const std::string &name, DType *out);
 inline bool is_floating(DType t) {
   return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float32 ||

@@ -292,7 +292,8 @@ class Session:
             new = errors.translate(exc)
             if new is exc:
                 raise
-            raise new.with_traceback(exc.__traceback__) from None
+            # A kernel's own exception stays the cause (None otherwise).
+            raise new.with_traceback(exc.__traceback__) from exc.__cause__
         self._print_placement()
         return plan.rebuild([_to_numpy(t) for t in results])
 

@@ -1,0 +1,135 @@
+"""Checked calls of Python kernels, for backend authors.
+
+With ``DEVRT_CHECK_KERNELS=1`` in the environment (or
+``devrt.protocols.set_check_kernels(True)``), every Python kernel runs
+through :func:`checked_call`: its outputs are first filled with a poison
+pattern, and the call fails with :class:`KernelCheckError` when the kernel
+returns a value, changes one of its inputs, or leaves an output element
+unwritten. A written value that happens to equal the poison is told apart by
+running the kernel a second time over another pattern.
+
+``index_put`` outputs keep their contents (the op writes only the indexed
+elements), and so do strided outputs on a backend with its own memory; those
+are not poisoned. The checks cost copies of every operand: a debugging aid,
+never for timing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["KernelCheckError", "checked_call"]
+
+_PATTERNS = (0xA5, 0x5A)
+
+
+class KernelCheckError(RuntimeError):
+    """A Python kernel broke its contract (see devrt.protocols.Kernel)."""
+
+
+def _describe(x: Any) -> str:
+    return f"{x.dtype}, shape {tuple(x.shape)}"
+
+
+def _bits(itemsize: int, byte: int) -> int:
+    return int.from_bytes(bytes([byte]) * itemsize, "little")
+
+
+class _HostOperands:
+    """Operands that are NumPy arrays over host memory."""
+
+    def snapshot(self, x: np.ndarray) -> bytes:
+        return np.ascontiguousarray(x).tobytes()
+
+    def can_poison(self, x: np.ndarray) -> bool:
+        return True
+
+    def poison(self, x: np.ndarray, byte: int) -> None:
+        # An unsigned view of the same width keeps every bit, bool included.
+        x.view(f"u{x.itemsize}")[...] = _bits(x.itemsize, byte)
+
+    def poisoned(self, x: np.ndarray, byte: int) -> np.ndarray:
+        return x.view(f"u{x.itemsize}") == _bits(x.itemsize, byte)
+
+
+class _DeviceOperands:
+    """Operands that are DeviceViews of a backend's own memory."""
+
+    def __init__(self, memory: Any):
+        self.memory = memory
+
+    def _span(self, v: Any) -> tuple[int, int]:
+        lo = hi = 0
+        for size, stride in zip(v.shape, v.strides):
+            reach = (size - 1) * stride
+            lo, hi = (lo + reach, hi) if reach < 0 else (lo, hi + reach)
+        return v.offset + lo * v.itemsize, (hi - lo + 1) * v.itemsize
+
+    def snapshot(self, v: Any) -> bytes:
+        if v.size == 0:
+            return b""
+        start, nbytes = self._span(v)
+        host = bytearray(nbytes)
+        self.memory.copy_out(v.device, v.buffer, start, memoryview(host))
+        return bytes(host)
+
+    def can_poison(self, v: Any) -> bool:
+        return v.is_contiguous()
+
+    def poison(self, v: Any, byte: int) -> None:
+        if v.size:
+            data = bytes([byte]) * (v.size * v.itemsize)
+            self.memory.copy_in(v.device, v.buffer, v.offset, memoryview(data))
+
+    def poisoned(self, v: Any, byte: int) -> np.ndarray:
+        raw = np.frombuffer(self.snapshot(v), dtype=f"u{v.itemsize}")
+        return raw == _bits(v.itemsize, byte)
+
+
+def checked_call(
+    fn: Any,
+    op: str,
+    inputs: list[Any],
+    outputs: list[Any],
+    attrs: dict[str, Any],
+    memory: Any = None,
+) -> None:
+    """Run ``fn(inputs, outputs, attrs)`` and check that it kept the kernel
+    contract; raise KernelCheckError naming what it broke."""
+    io = _HostOperands() if memory is None else _DeviceOperands(memory)
+    before = [io.snapshot(x) for x in inputs]
+    checked = [i for i, o in enumerate(outputs) if op != "index_put" and io.can_poison(o)]
+
+    def run(byte: int) -> list[np.ndarray]:
+        for i in checked:
+            io.poison(outputs[i], byte)
+        result = fn(inputs, outputs, attrs)
+        if result is not None:
+            raise KernelCheckError(
+                f"returned {type(result).__name__} {result!r:.80}; a kernel writes its "
+                f"outputs and returns None (DEVRT_CHECK_KERNELS)"
+            )
+        for i, (x, b) in enumerate(zip(inputs, before)):
+            if io.snapshot(x) != b:
+                raise KernelCheckError(
+                    f"wrote to input {i} ({_describe(x)}); a kernel writes only its "
+                    f"outputs (DEVRT_CHECK_KERNELS)"
+                )
+        return [io.poisoned(outputs[i], byte) for i in checked]
+
+    first = run(_PATTERNS[0])
+    if not any(m.any() for m in first):
+        return
+    # A value the kernel wrote may equal the poison: what keeps both
+    # patterns was never written.
+    second = run(_PATTERNS[1])
+    for i, a, b in zip(checked, first, second):
+        left = int(np.count_nonzero(a & b))
+        if left:
+            o = outputs[i]
+            raise KernelCheckError(
+                f"left {left} of {a.size} elements of output {i} ({_describe(o)}) "
+                f"unwritten (DEVRT_CHECK_KERNELS)"
+            )
