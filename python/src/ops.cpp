@@ -347,7 +347,21 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
     Tensor cond = c.cast<Tensor>();
-    Tensor at = as_tensor("where", a, cond), bt = as_tensor("where", b, cond);
+    // A Python number is made in the result's dtype at once, so that the
+    // device needs no cast from the number's natural dtype.
+    Scalar sa, sb;
+    const bool na = !py::isinstance<TensorImpl>(a) && to_scalar(a, &sa);
+    const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
+    Tensor at = na ? Tensor() : as_tensor("where", a, cond);
+    Tensor bt = nb ? Tensor() : as_tensor("where", b, cond);
+    const DType t =
+        promote_types(na ? sa.natural_dtype() : at->dtype,
+                      nb ? sb.natural_dtype() : bt->dtype,
+                      na || at->wrapped_number, nb || bt->wrapped_number);
+    if (na)
+      at = scalar_tensor(sa, t, cond->device);
+    if (nb)
+      bt = scalar_tensor(sb, t, cond->device);
     return where(cond, at, bt);
   };
   m.def("where", where_fn, py::arg("condition"), py::arg("input"),

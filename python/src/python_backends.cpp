@@ -182,6 +182,9 @@ py::object view_as_device(const devrt_view &v, PyMemory &m) {
     shape[i] = py::int_(v.shape[i]);
     strides[i] = py::int_(v.strides[i]);
     empty |= v.shape[i] == 0;
+  }
+  // An empty view spans no element: its first byte is `data` itself.
+  for (int i = 0; i < v.ndim && !empty; ++i) {
     const int64_t reach = (v.shape[i] - 1) * v.strides[i];
     (reach < 0 ? lo : hi) += reach;
   }

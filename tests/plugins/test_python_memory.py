@@ -94,8 +94,17 @@ def _copy(inputs, outputs, attrs):
     np.copyto(array(outputs[0]), array(inputs[0]), casting="unsafe")
 
 
+FILLS: list[str] = []  # the dtype of each fill
+
+
 def _fill(inputs, outputs, attrs):
+    FILLS.append(outputs[0].dtype)
     array(outputs[0])[...] = attrs["value"]
+
+
+def _where(inputs, outputs, attrs):
+    c, a, b = (array(v) for v in inputs)
+    np.copyto(array(outputs[0]), np.where(c, a, b))
 
 
 FLOATS = ["float32", "float64"]
@@ -106,6 +115,7 @@ KERNELS = {
     "sum": (_sum, FLOATS),
     "copy": (_copy, FLOATS + ["int64", "bool"]),
     "fill": (_fill, FLOATS + ["int64", "bool"]),
+    "where": (_where, FLOATS),
 }
 
 ARENA = Arena()
@@ -186,6 +196,37 @@ def test_ops_over_views_and_offsets(rng):
     # A strided tensor goes back to the host through the device's copy kernel.
     np.testing.assert_array_equal(t[:, ::2].cpu().numpy(), a[:, ::2])
     assert t[2, 3].item() == pytest.approx(float(a[2, 3]))
+
+
+def test_empty_views_reach_kernels(rng):
+    # An empty view spans no byte: its kernel gets an offset inside the
+    # buffer, whatever its strides, and writes nothing.
+    for shape in [(0, 3), (3, 0), (2, 0, 4)]:
+        e = on_dev(np.zeros(shape, np.float32))
+        r = e.clone()
+        assert r.shape == shape and r.cpu().numpy().shape == shape
+        assert (e + e).shape == shape
+        v = SEEN[-1]
+        assert v.shape == shape and 0 <= v.offset <= len(v.buffer.data)
+    x = on_dev(rng.standard_normal((4, 3)).astype(np.float32))
+    assert x[4:].t().clone().shape == (3, 0)
+
+
+def test_where_makes_a_python_number_in_the_result_dtype(rng):
+    # The number is filled in as float32, not as float64 and then cast.
+    c = on_dev(rng.standard_normal((2, 3)) > 0)
+    x = on_dev(rng.standard_normal((2, 3)).astype(np.float32))
+    FILLS.clear()
+    r = devrt.where(c, x, 0.5)
+    assert FILLS == ["float32"]
+    assert r.dtype is devrt.float32 and r.device == x.device
+    np.testing.assert_array_equal(
+        r.cpu().numpy(), np.where(c.cpu().numpy(), x.cpu().numpy(), np.float32(0.5))
+    )
+    r = devrt.where(c, 2, x)
+    np.testing.assert_array_equal(
+        r.cpu().numpy(), np.where(c.cpu().numpy(), np.float32(2), x.cpu().numpy())
+    )
 
 
 def test_device_to_device_copy(rng):
