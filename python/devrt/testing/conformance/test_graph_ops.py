@@ -822,6 +822,7 @@ def test_join_errors(device):
 )
 def test_cast(device, need, rng, src, dst):
     need("copy", dtype=src)
+    need("copy", dtype=dst)
     if src == "bool":
         a = rng.random((3, 4)) < 0.5
     elif src.startswith("int"):
