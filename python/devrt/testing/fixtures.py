@@ -29,8 +29,9 @@ from devrt.testing.plugin import DEVICE_KEY, MISSING_KEY, NEEDS_KEY
 # Devices that run whether or not a plugin registered them: cuda's row skips
 # with its reason (or fails under DEVRT_REQUIRE_CUDA=1) rather than vanish.
 DEFAULT_DEVICES = ["cpu", pydev.NAME, "cuda"]
-# Backends that are tools of devrt.testing, not devices under test.
-NOT_UNDER_TEST = {"devrt_trace"}
+# Backends that are tools of devrt.testing, not devices under test: the
+# recorder of devrt.testing.needs and the null device, which computes nothing.
+NOT_UNDER_TEST = {"devrt_trace", "nulldev"}
 
 
 def register_pydev() -> None:
