@@ -184,6 +184,7 @@ from devrt.fallback import (  # noqa: F401
     set_fallback,
 )
 from devrt.hookspecs import hookimpl  # noqa: F401
+from devrt.native_api import get_cmake_dir, get_include, get_library  # noqa: F401
 from devrt.plugins import plugin_status, register_plugin  # noqa: F401
 
 __version__ = "0.1.0"
