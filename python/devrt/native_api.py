@@ -3,7 +3,7 @@
 A backend written in C or C++ includes the C ABI (``devrt/c_api.h``) and
 links ``libdevrt_core``, the one registry of the process; both ship in the
 wheel, with a CMake package that wraps them (``find_package(devrt)``,
-target ``devrt::core``). See docs/backends.md, "A native backend".
+target ``devrt::core``). See docs/backends.md, "The native path".
 """
 
 from __future__ import annotations
