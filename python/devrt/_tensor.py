@@ -222,6 +222,21 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
 
 
 def _index_put_(self: Tensor, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(
+            f"[index_put_] argument 'indices' must be a tuple of Tensors, "
+            f"got {type(indices).__name__}"
+        )
+    for i, index in enumerate(indices):
+        if index is not None and not isinstance(index, Tensor):
+            raise TypeError(
+                f"[index_put_] argument 'indices' must be a tuple of Tensors or None, "
+                f"got {type(index).__name__} at position {i}"
+            )
+    if not isinstance(values, Tensor):
+        raise TypeError(
+            f"[index_put_] argument 'values' must be a Tensor, got {type(values).__name__}"
+        )
     _C._index_put_(self, list(indices), values, accumulate)
     return self
 
@@ -342,6 +357,9 @@ def _new(kind: str):
     def fn(self: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
         dtype = self.dtype if dtype is None else dtype
         device = self.device if device is None else device
+        if kind in ("tensor", "full") and len(args) != (1 if kind == "tensor" else 2):
+            wanted = "data" if kind == "tensor" else "size and fill_value"
+            raise TypeError(f"[new_{kind}] takes {wanted}, got {len(args)} positional arguments")
         if kind == "tensor":
             return tensor(args[0], dtype=dtype, device=device)
         if kind == "full":

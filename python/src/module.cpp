@@ -62,4 +62,5 @@ PYBIND11_MODULE(_C, m) {
   init_backends(m);
   init_autograd(m, cls);
   init_graph(m);
+  install_call_errors(m);
 }

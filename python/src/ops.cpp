@@ -346,7 +346,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("min") = py::none(), py::arg("max") = py::none());
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
-    Tensor cond = c.cast<Tensor>();
+    Tensor cond = tensor_arg("where", "condition", c);
     Tensor at = as_tensor("where", a, cond), bt = as_tensor("where", b, cond);
     return where(cond, at, bt);
   };
@@ -494,8 +494,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto masked_fill_fn = [](const Tensor &x, const Tensor &mask,
                            py::handle value) {
     Scalar s;
-    if (!to_scalar(value, &s))
+    if (!to_scalar(value, &s)) {
+      if (!py::isinstance<TensorImpl>(value))
+        fail(ErrorKind::Type,
+             "[masked_fill] argument 'value' must be a number or a 0-d "
+             "Tensor, got ",
+             type_name(value));
       s = item(value.cast<Tensor>());
+    }
     return masked_fill(x, mask, s);
   };
   m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),

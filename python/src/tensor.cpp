@@ -146,8 +146,10 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
            [](const Tensor &t, py::args shape) {
              return expand(t, dims_from_args("expand", shape));
            })
-      .def("expand_as",
-           [](const Tensor &t, const Tensor &o) { return expand(t, o->shape); })
+      .def(
+          "expand_as",
+          [](const Tensor &t, const Tensor &o) { return expand(t, o->shape); },
+          py::arg("other"))
       .def(
           "squeeze",
           [](const Tensor &t, py::object dim) {
