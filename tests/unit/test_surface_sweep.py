@@ -1,6 +1,7 @@
-"""Every public function of devrt and every Tensor method, called with
-arguments of the wrong kind (None, a string, a list, an object, a tensor where
-a shape is expected), must raise a standard exception whose message starts
+"""Every public function of devrt and devrt.nn.functional and every Tensor
+method, called with arguments of the wrong kind (None, a string, a list, an
+object, a tensor where a shape is expected, a huge or negative int, NaN),
+must raise a standard exception whose message starts
 with ``[op]``, or succeed; it must never crash the interpreter.
 
 The calls run in a child process (this file run as a script), so that a
@@ -55,8 +56,11 @@ def _calls():
 
     bad = _bad_values()
     out = []
-    for name in sorted(dir(devrt)):
-        fn = getattr(devrt, name)
+    functions = [(f"devrt.{name}", getattr(devrt, name)) for name in sorted(dir(devrt))]
+    functional = devrt.nn.functional
+    functions += [(f"F.{name}", getattr(functional, name)) for name in sorted(dir(functional))]
+    for qualname, fn in functions:
+        name = qualname.rsplit(".", 1)[1]
         if (
             name.startswith("_")
             or name in SKIP_FUNCTIONS
@@ -72,7 +76,7 @@ def _calls():
                 ("f(b, x)", lambda x, b=b: (b, x)),
                 ("f(x, 1, b)", lambda x, b=b: (x, 1, b)),
             ):
-                out.append((f"devrt.{name} {pattern} b={label}", fn, args))
+                out.append((f"{qualname} {pattern} b={label}", fn, args))
     for name in sorted(dir(devrt.Tensor)):
         if name in SKIP_METHODS or (name.startswith("__") and name != "__getitem__"):
             continue
