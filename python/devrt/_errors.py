@@ -29,6 +29,8 @@ def restated(op: str, exc: BaseException) -> BaseException | None:
         kind: type[Exception] = TypeError
     elif isinstance(exc, IndexError) and not isinstance(exc, ValueError):
         kind = IndexError
+    elif isinstance(exc, OverflowError):
+        kind = OverflowError
     elif isinstance(exc, ValueError):  # NumPy's AxisError included
         kind = ValueError
     else:
@@ -45,7 +47,7 @@ def public_op(fn: Callable, name: str | None = None) -> Callable:
     def checked(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
             new = restated(op, exc)
             if new is None:
                 raise

@@ -201,9 +201,19 @@ Tensor as_tensor(const char *op, py::handle h, const Tensor &like) {
     DType t = s.natural_dtype();
     return scalar_tensor(s, t, like ? like->device : kCPU);
   }
+  // Only sequences and arrays go on to devrt.tensor: anything else is a
+  // wrong kind of operand for `op`, not a failed tensor construction.
+  if (!py::isinstance<py::sequence>(h) && !py::isinstance<py::array>(h) &&
+      !py::hasattr(h, "__array__"))
+    fail(ErrorKind::Type, "[", op,
+         "] expected a tensor, a number or a sequence of numbers, got ",
+         type_name(h));
+  if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h))
+    fail(ErrorKind::Type, "[", op,
+         "] expected a tensor, a number or a sequence of numbers, got ",
+         type_name(h));
   py::object t = py::module_::import("devrt").attr("tensor")(
       h, py::arg("device") = device_object(like ? like->device : kCPU));
-  (void)op;
   return t.cast<Tensor>();
 }
 

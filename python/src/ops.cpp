@@ -270,7 +270,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     m.def(b.name, fn, py::arg("input"), py::arg("other"));
     cls.def(b.name, fn, py::arg("other"));
     cls.def((std::string(b.name) + "_").c_str(),
-            [op](const Tensor &a, py::handle o) { return inplace(op, a, o); });
+            [op](const Tensor &a, py::handle o) { return inplace(op, a, o); },
+            py::arg("other"));
   }
 
   // Python operators.
@@ -507,11 +508,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),
         py::arg("value"));
   cls.def("masked_fill", masked_fill_fn, py::arg("mask"), py::arg("value"));
-  cls.def("masked_fill_",
-          [=](const Tensor &x, const Tensor &mask, py::handle value) {
-            copy_(x, masked_fill_fn(x, mask, value));
-            return x;
-          });
+  cls.def(
+      "masked_fill_",
+      [=](const Tensor &x, const Tensor &mask, py::handle value) {
+        copy_(x, masked_fill_fn(x, mask, value));
+        return x;
+      },
+      py::arg("mask"), py::arg("value"));
   // split/chunk return views (narrow), as PyTorch.
   auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
     int64_t d = normalize_axis("split", dim, x->ndim());
