@@ -104,12 +104,17 @@ std::string type_of(PyObject *o) { return type_name(py::handle(o)); }
 // (or when the type is not one that is checked here).
 std::string mismatch(const std::string &type, PyObject *o) {
   std::string t = plain(type);
+  const std::string or_none = " | None";
+  if (t.size() > or_none.size() &&
+      t.compare(t.size() - or_none.size(), or_none.size(), or_none) == 0) {
+    if (o == Py_None)
+      return {};
+    std::string why = mismatch(t.substr(0, t.size() - or_none.size()), o);
+    return why.empty() ? why : why.insert(why.find(", got"), " or None");
+  }
   if (t == "Tensor") {
     if (!is_tensor(o))
       return "must be a Tensor, got " + type_of(o);
-  } else if (t == "Tensor | None" || t == "typing.Optional[Tensor]") {
-    if (o != Py_None && !is_tensor(o))
-      return "must be a Tensor or None, got " + type_of(o);
   } else if (t.find("[Tensor") != std::string::npos) {
     bool or_none = t.find("[Tensor | None]") != std::string::npos;
     std::string what =
@@ -168,10 +173,6 @@ std::string diagnose(const py::detail::function_record *rec,
   if (rec->next || !rec->signature)
     return generic;
   std::vector<Param> params = parse_signature(rec->signature);
-  // A constructor's signature starts with self, which the caller never
-  // passes.
-  if (rec->is_constructor && !params.empty())
-    params.erase(params.begin());
   std::vector<PyObject *> given(params.size(), nullptr);
   size_t positional = 0;
   for (; positional < params.size(); ++positional) {

@@ -105,6 +105,11 @@ CASES = {
         "devrt.conv2d(devrt.ones(1, 1, 3, 3), devrt.ones(1, 1, 2, 2), 'b')",
         r"^\[conv2d\] argument 'bias' must be a Tensor or None, got str$",
     ),
+    "constructor-missing": ("devrt.device()", r"^\[device\] missing argument 'type'$"),
+    "optional-int": (
+        "devrt.device('cpu', 'x')",
+        r"^\[device\] argument 'index' must be an int or None, got str$",
+    ),
     "keyword": (
         "devrt.matmul(x, other=None)",
         r"^\[matmul\] argument 'other' must be a Tensor, got NoneType$",
