@@ -221,6 +221,7 @@ def set_num_threads(n: int) -> None:
     _C.set_num_threads(_pyops._operator_index("set_num_threads", n))
 
 
+@_public_op
 def catalogue() -> list[dict]:
     """Every op of the core's catalogue, one dict each, in declaration order:
 
