@@ -135,6 +135,7 @@ from devrt._C import (  # noqa: F401 - the public surface
     var,
     zeros,
 )
+from devrt._errors import public_op as _public_op
 from devrt._pyops import (  # noqa: F401
     addmm,
     allclose,
@@ -196,27 +197,32 @@ float = float32  # noqa: A001 - torch.float is float32
 int = int32  # noqa: A001 - torch.int is int32
 
 
+@_public_op
 def is_tensor(obj: object) -> bool:
     """True for devrt tensors."""
     return isinstance(obj, Tensor)
 
 
+@_public_op
 def numel(input: Tensor) -> int:
     """The number of elements of `input`."""
     return input.numel()
 
 
+@_public_op
 def get_num_threads() -> int:
     """The threads devrt's CPU kernels split work over (the caller
     included): ``DEVRT_NUM_THREADS``, else the CPUs this process may use."""
     return _C.num_threads()
 
 
+@_public_op
 def set_num_threads(n: int) -> None:
     """Use `n` threads (at least 1) for the CPU kernels from now on."""
     _C.set_num_threads(_pyops._operator_index("set_num_threads", n))
 
 
+@_public_op
 def catalogue() -> list[dict]:
     """Every op of the core's catalogue, one dict each, in declaration order:
 
@@ -237,6 +243,7 @@ def catalogue() -> list[dict]:
     return _C.catalogue()
 
 
+@_public_op
 def backends() -> list[dict]:
     """Every device type known to the core, with its device count and how many
     catalogue ops it implements."""

@@ -9,6 +9,7 @@ import operator
 from typing import Any
 
 from devrt import _C
+from devrt._errors import public_op
 from devrt.autograd.grad_mode import no_grad
 
 Tensor = _C.Tensor
@@ -27,12 +28,14 @@ def _require_tensor(op: str, **named: Any) -> None:
             raise TypeError(f"[{op}] {name} must be a Tensor, got {type(value).__name__}")
 
 
+@public_op
 def isnan(input: Tensor) -> Tensor:
     """Where `input` is NaN (never, for integers)."""
     _require_tensor("isnan", input=input)
     return input != input
 
 
+@public_op
 def isinf(input: Tensor) -> Tensor:
     """Where `input` is +inf or -inf."""
     _require_tensor("isinf", input=input)
@@ -41,6 +44,7 @@ def isinf(input: Tensor) -> Tensor:
     return input.abs() == math.inf
 
 
+@public_op
 def isfinite(input: Tensor) -> Tensor:
     """Where `input` is neither NaN nor infinite (x - x is 0 exactly there)."""
     _require_tensor("isfinite", input=input)
@@ -49,6 +53,7 @@ def isfinite(input: Tensor) -> Tensor:
     return (input - input) == 0
 
 
+@public_op
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
@@ -66,6 +71,7 @@ def isclose(
     return close
 
 
+@public_op
 def allclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
@@ -73,12 +79,14 @@ def allclose(
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
+@public_op
 def equal(input: Tensor, other: Tensor) -> bool:
     """Whether the two tensors have one shape and equal elements."""
     _require_tensor("equal", input=input, other=other)
     return input.shape == other.shape and bool((input == other).all())
 
 
+@public_op
 def addmm(
     input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
 ) -> Tensor:
@@ -107,6 +115,7 @@ def addmm(
     return out + (input if beta == 1 else input * beta)
 
 
+@public_op
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """The inner product of two 1-D tensors of one length."""
     _require_tensor("dot", input=input, other=other)
@@ -122,6 +131,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     return (input * other).sum()
 
 
+@public_op
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors."""
     _require_tensor("outer", input=input, vec2=vec2)
@@ -132,6 +142,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
+@public_op
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices of `input` along `dim`, as views, each without that dimension."""
     _require_tensor("unbind", input=input)
@@ -139,6 +150,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     return tuple(select(input, d, i) for i in range(input.shape[d]))
 
 
+@public_op
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """The view of `input` at `index` along `dim`, without that dimension."""
     _require_tensor("select", input=input)
@@ -151,6 +163,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     return input[(slice(None),) * d + (index,)]
 
 
+@public_op
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     """``where(condition, input, other)`` picks elementwise; ``where(condition)``
     is ``condition.nonzero(as_tuple=True)``, the index tensors of its
@@ -165,6 +178,7 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     return _C.where(condition, input, other)
 
 
+@public_op
 def eye(
     n: int,
     m: int | None = None,
@@ -174,7 +188,8 @@ def eye(
     requires_grad: bool = False,
 ) -> Tensor:
     """The n x m identity matrix (m = n by default)."""
-    m = n if m is None else m
+    n = _operator_index("eye", n)
+    m = n if m is None else _operator_index("eye", m)
     if n < 0 or m < 0:
         raise ValueError(f"[eye] n and m must be non-negative, got {n} and {m}")
     rows = _C.arange(n, dtype=_C.int64, device=device).unsqueeze(1)
@@ -183,6 +198,7 @@ def eye(
     return out.requires_grad_() if requires_grad else out
 
 
+@public_op
 def randperm(
     n: int,
     *,
@@ -207,6 +223,7 @@ def randperm(
     return out.requires_grad_() if requires_grad else out
 
 
+@public_op
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
@@ -222,6 +239,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return out if keepdim else out.squeeze(dims)
 
 
+@public_op
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """The indices that sort `input` along `dim` (always stably; NaN after
     every number, or before them when descending)."""
@@ -229,6 +247,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     return _C._argsort(input, dim, bool(descending))
 
 
+@public_op
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """(values, indices) of `input` sorted along `dim` (see argsort)."""
     from devrt import return_types
@@ -239,6 +258,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return return_types.sort(_C.gather(input, dim, indices), indices)
 
 
+@public_op
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """(values, indices) of the `k` largest (or smallest) elements along `dim`,
     in order; ties keep their order in `input`."""
@@ -257,6 +277,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return return_types.topk(values, indices)
 
 
+@public_op
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """The running sum along `dim` (bool and integers in int64, or `dtype`)."""
     _require_tensor("cumsum", input=input)
@@ -274,11 +295,13 @@ def _triangle(op: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
     return _C.where(keep, input, _C.zeros((), dtype=input.dtype, device=input.device))
 
 
+@public_op
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle (j <= i + diagonal) of the last two dimensions."""
     return _triangle("tril", input, diagonal, True)
 
 
+@public_op
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle (j >= i + diagonal) of the last two dimensions."""
     return _triangle("triu", input, diagonal, False)
@@ -297,6 +320,7 @@ def _dims(op: str, input: Tensor, dims: Any) -> tuple:
     return tuple(out)
 
 
+@public_op
 def flip(input: Tensor, dims: Any) -> Tensor:
     """`input` reversed along each of `dims`, as a new tensor (the core's
     flip: devrt has no negative strides)."""
@@ -308,6 +332,7 @@ def flip(input: Tensor, dims: Any) -> Tensor:
     return out if out is not input else input.clone()
 
 
+@public_op
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     """`input` shifted cyclically by `shifts` along `dims` (the flattened
     tensor when `dims` is None)."""
@@ -329,6 +354,7 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     return out if out is not input else input.clone()
 
 
+@public_op
 def _repeat(self: Tensor, *sizes: Any) -> Tensor:
     """The tensor tiled `sizes` times along each dimension (leading sizes
     add dimensions), as a new tensor."""
@@ -386,6 +412,7 @@ _TYPE_NAMES = {
 _TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 
+@public_op
 def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """Without a dtype, the tensor's type name ("devrt.FloatTensor"); with
     one (a dtype or such a name), the tensor cast to it."""
@@ -399,18 +426,21 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     return self.to(dtype)
 
 
+@public_op
 def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
     from devrt.nn import init
 
     return init.uniform_(self, a, b, generator=generator)
 
 
+@public_op
 def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
     from devrt.nn import init
 
     return init.normal_(self, mean, std, generator=generator)
 
 
+@public_op
 def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The vector p-norm over `dim` (all elements by default): p = 2 (or
     'fro'), inf, -inf, 0 (the count of non-zeros), or any other number."""

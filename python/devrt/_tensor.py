@@ -11,6 +11,7 @@ import numpy as np
 
 from devrt import _C
 from devrt._C import Tensor
+from devrt._errors import public_op
 
 _DEFAULT_FOR_KIND = {"f": _C.float32, "i": _C.int64, "u": None, "b": _C.bool}
 
@@ -39,6 +40,7 @@ def _numpy_from_data(data: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
+@public_op
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (nested sequences, arrays, numbers)."""
     if isinstance(data, Tensor):
@@ -57,6 +59,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return out
 
 
+@public_op
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like tensor(), but shares memory with a Tensor or NumPy array when it can."""
     if isinstance(data, Tensor):
@@ -73,6 +76,10 @@ def _like(name: str, fill: Any):
     def fn(
         input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(
+                f"[{name}] argument 'input' must be a Tensor, got {type(input).__name__}"
+            )
         kw = {
             "dtype": input.dtype if dtype is None else dtype,
             "device": input.device if device is None else device,
@@ -88,7 +95,7 @@ def _like(name: str, fill: Any):
 
     fn.__name__ = name
     fn.__doc__ = f"A tensor shaped like `input` ({name.removesuffix('_like')})."
-    return fn
+    return public_op(fn, name)
 
 
 zeros_like = _like("zeros_like", 0)
@@ -98,6 +105,7 @@ rand_like = _like("rand_like", "rand")
 randn_like = _like("randn_like", "randn")
 
 
+@public_op
 def full_like(
     input: Tensor,
     fill_value: Any,
@@ -221,7 +229,23 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
         _C._copy_(view, values)
 
 
+@public_op
 def _index_put_(self: Tensor, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(
+            f"[index_put_] argument 'indices' must be a tuple of Tensors, "
+            f"got {type(indices).__name__}"
+        )
+    for i, index in enumerate(indices):
+        if index is not None and not isinstance(index, Tensor):
+            raise TypeError(
+                f"[index_put_] argument 'indices' must be a tuple of Tensors or None, "
+                f"got {type(index).__name__} at position {i}"
+            )
+    if not isinstance(values, Tensor):
+        raise TypeError(
+            f"[index_put_] argument 'values' must be a Tensor, got {type(values).__name__}"
+        )
     _C._index_put_(self, list(indices), values, accumulate)
     return self
 
@@ -235,6 +259,7 @@ def _host_numpy(t: Tensor) -> np.ndarray:
     return t.numpy(force=True)
 
 
+@public_op
 def _tolist(self: Tensor) -> Any:
     return _host_numpy(self).tolist()
 
@@ -342,6 +367,9 @@ def _new(kind: str):
     def fn(self: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
         dtype = self.dtype if dtype is None else dtype
         device = self.device if device is None else device
+        if kind in ("tensor", "full") and len(args) != (1 if kind == "tensor" else 2):
+            wanted = "data" if kind == "tensor" else "size and fill_value"
+            raise TypeError(f"[new_{kind}] takes {wanted}, got {len(args)} positional arguments")
         if kind == "tensor":
             return tensor(args[0], dtype=dtype, device=device)
         if kind == "full":
@@ -349,7 +377,7 @@ def _new(kind: str):
         return getattr(_C, kind)(*args, dtype=dtype, device=device)
 
     fn.__name__ = f"new_{kind}"
-    return fn
+    return public_op(fn)
 
 
 def _rebuild(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from devrt import _C
+from devrt._errors import public_op
 
 __all__ = ["get_fallback", "placement_report", "reset_placement_report", "set_fallback"]
 
@@ -35,6 +36,7 @@ class Placement(TypedDict):
     bytes: int  # both directions
 
 
+@public_op
 def set_fallback(mode: str | None, /) -> None:
     """Run ops a device lacks on the CPU (``"cpu"``), refuse that loudly
     (``"strict"``), or raise as usual (``None`` or ``"off"``)."""
@@ -48,12 +50,14 @@ def set_fallback(mode: str | None, /) -> None:
     _C.set_fallback(mode)
 
 
+@public_op
 def get_fallback() -> str | None:
     """The current mode: ``None`` (off), ``"cpu"`` or ``"strict"``."""
     mode = _C.get_fallback()
     return None if mode == "off" else mode
 
 
+@public_op
 def placement_report() -> list[Placement]:
     """Every op that ran away from its tensors' device since the last reset:
     per op and device, where it ran, the number of calls and the bytes moved.
@@ -62,6 +66,7 @@ def placement_report() -> list[Placement]:
     return _C.placement_report()
 
 
+@public_op
 def reset_placement_report() -> None:
     """Forget every line of the placement report."""
     _C.reset_placement_report()

@@ -13,6 +13,7 @@ from typing import Any
 import pluggy
 
 from devrt import _C, hookspecs, protocols
+from devrt._errors import public_op
 from devrt.protocols import Kernel, Memory
 
 # Backends shipped with devrt. They are listed as entry points like any
@@ -150,6 +151,7 @@ def register_plugin(plugin: Any, name: str | None = None) -> PluginStatus:
     return _register(name, repr(plugin), lambda: plugin)
 
 
+@public_op
 def plugin_status() -> list[PluginStatus]:
     """Every plugin seen this process, loaded or failed."""
     return list(_status.values())

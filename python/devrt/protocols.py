@@ -98,6 +98,8 @@ class DeviceView:
     Element ``(i0, i1, ...)`` lies at byte
     ``offset + (i0 * strides[0] + i1 * strides[1] + ...) * itemsize`` of
     ``buffer``. Strides are in elements and may be 0 (a broadcast operand).
+    A view with no element (a 0 in its shape) names no buffer: ``buffer`` is
+    None and there is nothing to read or write.
     """
 
     buffer: Any

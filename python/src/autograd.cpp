@@ -42,7 +42,8 @@ public:
     py::object result = (*fn_)(in);
     std::vector<Tensor> out;
     for (py::handle h : result)
-      out.push_back(h.is_none() ? nullptr : h.cast<Tensor>());
+      out.push_back(h.is_none() ? nullptr
+                                : tensor_arg("backward", "gradient", h));
     if (out.size() != next_edges.size())
       fail(ErrorKind::Runtime, "[backward] ", name_, " returned ", out.size(),
            " gradients for ", next_edges.size(), " tensor inputs");
@@ -117,7 +118,7 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                 t->autograd->grad.reset();
               return;
             }
-            Tensor gt = g.cast<Tensor>();
+            Tensor gt = tensor_arg("grad", "grad", g);
             if (gt->shape != t->shape)
               fail(ErrorKind::Value, "[grad] assigned gradient of shape ",
                    gt->shape, " to a tensor of shape ", t->shape);

@@ -14,6 +14,25 @@
 
 namespace py = pybind11;
 
+namespace pybind11::detail {
+// Note: pybind11 loads None into a holder argument as an empty shared_ptr
+// (None stands for a null pointer), and every binding dereferences its
+// Tensor arguments. A Tensor argument therefore takes only a Tensor; one
+// that may be absent is spelled std::optional<Tensor>, whose caster maps
+// None to nullopt before it gets here. This caster must be seen before any
+// binding is compiled, hence its place at the top of bindings.h.
+template <>
+class type_caster<devrt::Tensor>
+    : public copyable_holder_caster<devrt::TensorImpl, devrt::Tensor> {
+public:
+  bool load(handle src, bool convert) {
+    if (src.is_none())
+      return false;
+    return copyable_holder_caster::load(src, convert);
+  }
+};
+} // namespace pybind11::detail
+
 namespace devrt::bind {
 
 void init_convert(py::module_ &m);
@@ -53,6 +72,17 @@ std::optional<Dims> to_axes(const char *op, py::handle h);
 Tensor as_tensor(const char *op, py::handle h, const Tensor &like);
 
 py::tuple dims_tuple(const Dims &d);
+
+// h as a Tensor, or TypeError "[op] argument 'name' must be a Tensor, got
+// NoneType".
+Tensor tensor_arg(const char *op, const char *name, py::handle h);
+// The name of h's Python type, for error messages.
+std::string type_name(py::handle h);
+
+// Routes every function and method of the module through a check that
+// turns pybind11's own argument errors into devrt's "[op] ..." TypeErrors
+// (call_errors.cpp). Called last, once all bindings exist.
+void install_call_errors(py::module_ &m);
 
 // Sets the Python error for a devrt::Error (the module's exception
 // translator, also used by code that runs outside pybind11's dispatch).

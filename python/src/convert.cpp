@@ -151,24 +151,28 @@ bool to_scalar(py::handle h, Scalar *out) {
 }
 
 Dims to_dims(const char *op, py::handle h) {
+  if (PyLong_Check(h.ptr()))
+    return to_dims(op, py::make_tuple(h));
   Dims d;
-  if (PyLong_Check(h.ptr())) {
-    d.push_back(h.cast<int64_t>());
-    return d;
-  }
+  if (py::isinstance<TensorImpl>(h))
+    fail(ErrorKind::Type, "[", op,
+         "] expected a shape (a sequence of ints), got a Tensor of shape ",
+         h.cast<Tensor>()->shape);
   if (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h))
     fail(ErrorKind::Type, "[", op,
-         "] expected a shape (a sequence of ints), "
-         "got ",
+         "] expected a shape (a sequence of ints), got ", type_name(h), " ",
          py::repr(h).cast<std::string>());
   for (py::handle item : py::reinterpret_borrow<py::sequence>(h)) {
-    if (!PyLong_Check(item.ptr()) && !PyIndex_Check(item.ptr()))
+    py::object index;
+    if (PyLong_Check(item.ptr()) || PyIndex_Check(item.ptr()))
+      index = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+    if (!index) {
+      PyErr_Clear();
       fail(ErrorKind::Type, "[", op, "] shape entries must be ints, got ",
-           py::repr(item).cast<std::string>());
+           type_name(item), " ", py::repr(item).cast<std::string>());
+    }
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(
-        py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr())).ptr(),
-        &overflow);
+    long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
     if (overflow)
       fail(ErrorKind::Value, "[", op, "] dimension ",
            py::str(item).cast<std::string>(), " does not fit in int64");
@@ -197,10 +201,31 @@ Tensor as_tensor(const char *op, py::handle h, const Tensor &like) {
     DType t = s.natural_dtype();
     return scalar_tensor(s, t, like ? like->device : kCPU);
   }
+  // Only sequences and arrays go on to devrt.tensor: anything else is a
+  // wrong kind of operand for `op`, not a failed tensor construction.
+  if (!py::isinstance<py::sequence>(h) && !py::isinstance<py::array>(h) &&
+      !py::hasattr(h, "__array__"))
+    fail(ErrorKind::Type, "[", op,
+         "] expected a tensor, a number or a sequence of numbers, got ",
+         type_name(h));
+  if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h))
+    fail(ErrorKind::Type, "[", op,
+         "] expected a tensor, a number or a sequence of numbers, got ",
+         type_name(h));
   py::object t = py::module_::import("devrt").attr("tensor")(
       h, py::arg("device") = device_object(like ? like->device : kCPU));
-  (void)op;
   return t.cast<Tensor>();
+}
+
+std::string type_name(py::handle h) {
+  return py::type::handle_of(h).attr("__name__").cast<std::string>();
+}
+
+Tensor tensor_arg(const char *op, const char *name, py::handle h) {
+  if (!py::isinstance<TensorImpl>(h))
+    fail(ErrorKind::Type, "[", op, "] argument '", name,
+         "' must be a Tensor, got ", type_name(h));
+  return h.cast<Tensor>();
 }
 
 py::tuple dims_tuple(const Dims &d) {

@@ -97,4 +97,5 @@ PYBIND11_MODULE(_C, m) {
   init_python_backends(m);
   init_autograd(m, cls);
   init_graph(m);
+  install_call_errors(m);
 }

@@ -270,7 +270,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     m.def(b.name, fn, py::arg("input"), py::arg("other"));
     cls.def(b.name, fn, py::arg("other"));
     cls.def((std::string(b.name) + "_").c_str(),
-            [op](const Tensor &a, py::handle o) { return inplace(op, a, o); });
+            [op](const Tensor &a, py::handle o) { return inplace(op, a, o); },
+            py::arg("other"));
   }
 
   // Python operators.
@@ -346,7 +347,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("min") = py::none(), py::arg("max") = py::none());
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
-    Tensor cond = c.cast<Tensor>();
+    Tensor cond = tensor_arg("where", "condition", c);
     // A Python number is made in the result's dtype at once, so that the
     // device needs no cast from the number's natural dtype.
     Scalar sa, sb;
@@ -508,18 +509,26 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto masked_fill_fn = [](const Tensor &x, const Tensor &mask,
                            py::handle value) {
     Scalar s;
-    if (!to_scalar(value, &s))
+    if (!to_scalar(value, &s)) {
+      if (!py::isinstance<TensorImpl>(value))
+        fail(ErrorKind::Type,
+             "[masked_fill] argument 'value' must be a number or a 0-d "
+             "Tensor, got ",
+             type_name(value));
       s = item(value.cast<Tensor>());
+    }
     return masked_fill(x, mask, s);
   };
   m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),
         py::arg("value"));
   cls.def("masked_fill", masked_fill_fn, py::arg("mask"), py::arg("value"));
-  cls.def("masked_fill_",
-          [=](const Tensor &x, const Tensor &mask, py::handle value) {
-            copy_(x, masked_fill_fn(x, mask, value));
-            return x;
-          });
+  cls.def(
+      "masked_fill_",
+      [=](const Tensor &x, const Tensor &mask, py::handle value) {
+        copy_(x, masked_fill_fn(x, mask, value));
+        return x;
+      },
+      py::arg("mask"), py::arg("value"));
   // split/chunk return views (narrow), as PyTorch.
   auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
     int64_t d = normalize_axis("split", dim, x->ndim());

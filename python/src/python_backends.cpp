@@ -119,6 +119,8 @@ void mem_free(void *user, int32_t device, void *p, size_t) {
 int mem_copy(void *user, int32_t device, void *dst, const void *src, size_t n,
              int32_t kind) {
   auto *m = static_cast<PyMemory *>(user);
+  if (n == 0) // an empty tensor's copy: there is no byte to move
+    return DEVRT_OK;
   py::gil_scoped_acquire gil;
   try {
     if (kind == DEVRT_COPY_HOST_TO_DEVICE) {
@@ -182,16 +184,15 @@ py::object view_as_device(const devrt_view &v, PyMemory &m) {
     shape[i] = py::int_(v.shape[i]);
     strides[i] = py::int_(v.strides[i]);
     empty |= v.shape[i] == 0;
-  }
-  // An empty view spans no element: its first byte is `data` itself.
-  for (int i = 0; i < v.ndim && !empty; ++i) {
     const int64_t reach = (v.shape[i] - 1) * v.strides[i];
     (reach < 0 ? lo : hi) += reach;
   }
   const int64_t isz = static_cast<int64_t>(itemsize(t));
+  if (empty) // no element to reach: the view names no buffer
+    return (*cls)(py::none(), 0, shape, strides, dtype_name(t), isz,
+                  v.device_index);
   const char *first = static_cast<const char *>(v.data) + lo * isz;
-  auto [buf, off] =
-      m.locate(first, empty ? 0 : static_cast<size_t>((hi - lo + 1) * isz));
+  auto [buf, off] = m.locate(first, static_cast<size_t>((hi - lo + 1) * isz));
   return (*cls)(buf, static_cast<int64_t>(off) - lo * isz, shape, strides,
                 dtype_name(t), isz, v.device_index);
 }

@@ -146,8 +146,10 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
            [](const Tensor &t, py::args shape) {
              return expand(t, dims_from_args("expand", shape));
            })
-      .def("expand_as",
-           [](const Tensor &t, const Tensor &o) { return expand(t, o->shape); })
+      .def(
+          "expand_as",
+          [](const Tensor &t, const Tensor &o) { return expand(t, o->shape); },
+          py::arg("other"))
       .def(
           "squeeze",
           [](const Tensor &t, py::object dim) {
@@ -181,8 +183,10 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       .def("int", [](const Tensor &t) { return cast(t, DType::Int32); })
       .def("long", [](const Tensor &t) { return cast(t, DType::Int64); })
       .def("bool", [](const Tensor &t) { return cast(t, DType::Bool); })
-      .def("type_as",
-           [](const Tensor &t, const Tensor &o) { return cast(t, o->dtype); })
+      .def(
+          "type_as",
+          [](const Tensor &t, const Tensor &o) { return cast(t, o->dtype); },
+          py::arg("other"))
       .def("is_floating_point",
            [](const Tensor &t) { return is_floating(t->dtype); })
       .def("item",
@@ -194,20 +198,24 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                return py::int_(s.i);
              return py::float_(s.f);
            })
-      .def("copy_",
-           [](const Tensor &t, py::handle src) {
-             copy_(t, as_tensor("copy_", src, t));
-             return t;
-           })
-      .def("fill_",
-           [](const Tensor &t, py::handle v) {
-             Scalar s;
-             if (to_scalar(v, &s))
-               fill_(t, s);
-             else
-               copy_(t, as_tensor("fill_", v, t));
-             return t;
-           })
+      .def(
+          "copy_",
+          [](const Tensor &t, py::handle src) {
+            copy_(t, as_tensor("copy_", src, t));
+            return t;
+          },
+          py::arg("src"))
+      .def(
+          "fill_",
+          [](const Tensor &t, py::handle v) {
+            Scalar s;
+            if (to_scalar(v, &s))
+              fill_(t, s);
+            else
+              copy_(t, as_tensor("fill_", v, t));
+            return t;
+          },
+          py::arg("value"))
       .def("zero_", [](const Tensor &t) {
         fill_(t, Scalar::from_int(0));
         return t;

@@ -302,3 +302,24 @@ def test_add_loss_in_call_joins_the_training_loss():
     assert model.evaluate(x, y, batch_size=8, verbose=0) == pytest.approx(expected, rel=1e-5)
     logged = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"]
     assert logged == pytest.approx([expected, expected], rel=1e-5)
+
+
+def test_generator_without_steps():
+    """A plain generator runs until it is spent; a second epoch with no
+    data warns and stops training, as in Keras."""
+    x, y = regression(n=32)
+
+    def batches():
+        for i in range(0, 32, 8):
+            yield x[i : i + 8], y[i : i + 8]
+
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    assert len(model.fit(batches(), epochs=1, verbose=1).history["loss"]) == 1
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = model.fit(batches(), epochs=3, verbose=0)
+    assert history.epoch == [0]
+    assert model.evaluate(batches(), verbose=1) == pytest.approx(model.evaluate(x, y, verbose=0))
+    assert model.predict(batches(), verbose=1).shape == (32, 1)
+    with pytest.raises(ValueError, match="no batches"):
+        model.fit(iter([]), epochs=1, verbose=0)

@@ -60,7 +60,11 @@ class Arena:
 
 def array(v: DeviceView) -> np.ndarray:
     """A NumPy array over a DeviceView's buffer (as a kernel reads it)."""
-    assert isinstance(v, DeviceView) and isinstance(v.buffer, Buffer)
+    assert isinstance(v, DeviceView)
+    if v.size == 0:
+        assert v.buffer is None
+        return np.empty(v.shape, dtype=v.dtype)
+    assert isinstance(v.buffer, Buffer)
     return np.ndarray(
         v.shape,
         dtype=v.dtype,
@@ -196,20 +200,6 @@ def test_ops_over_views_and_offsets(rng):
     # A strided tensor goes back to the host through the device's copy kernel.
     np.testing.assert_array_equal(t[:, ::2].cpu().numpy(), a[:, ::2])
     assert t[2, 3].item() == pytest.approx(float(a[2, 3]))
-
-
-def test_empty_views_reach_kernels(rng):
-    # An empty view spans no byte: its kernel gets an offset inside the
-    # buffer, whatever its strides, and writes nothing.
-    for shape in [(0, 3), (3, 0), (2, 0, 4)]:
-        e = on_dev(np.zeros(shape, np.float32))
-        r = e.clone()
-        assert r.shape == shape and r.cpu().numpy().shape == shape
-        assert (e + e).shape == shape
-        v = SEEN[-1]
-        assert v.shape == shape and 0 <= v.offset <= len(v.buffer.data)
-    x = on_dev(rng.standard_normal((4, 3)).astype(np.float32))
-    assert x[4:].t().clone().shape == (3, 0)
 
 
 def test_where_makes_a_python_number_in_the_result_dtype(rng):
@@ -489,3 +479,13 @@ def test_check_kernels_from_the_environment():
     assert r.returncode == 0, r.stderr
     assert "checking True" in r.stdout
     assert "KernelCheckError: left 1 of 2 elements of output 0" in r.stdout
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 5), (3, 0, 2)], ids=str)
+def test_empty_tensors_move_and_copy(shape):
+    """An empty tensor has no byte to move: copies and kernels on it name no
+    buffer and succeed."""
+    x = devrt.zeros(shape).to(DEV)
+    y = x.clone()
+    assert y.shape == shape and str(y.device) == f"{DEV}:0"
+    assert y.cpu().numpy().shape == shape

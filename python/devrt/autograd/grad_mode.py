@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devrt import _C
+from devrt._errors import public_op
 
 
 class _GradMode:
@@ -73,5 +74,6 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - mirrors torch.set_grad_enable
         return wrapper
 
 
+@public_op
 def is_grad_enabled() -> bool:
     return _C.is_grad_enabled()

@@ -342,6 +342,13 @@ class Loss:
         y_pred = to_tensor(y_pred, self._dtype)
         y_true = _like(y_true, y_pred)
         losses, mask = self._call_with_mask(y_true, y_pred)
+        if (
+            sample_weight is None
+            and mask is None
+            and self.reduction == "sum_over_batch_size"
+            and losses.numel()
+        ):
+            return losses.mean()  # the sum over the batch size, in one op
         return reduce_weighted_values(
             losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 import devrt
 from devrt import _C
+from devrt._errors import public_op as _public_op
 
 Tensor = _C.Tensor
 
@@ -98,20 +99,24 @@ def _class_shape(input: Tensor) -> list[int]:
 # --- linear, activations ------------------------------------------------------------
 
 
+@_public_op
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``."""
     out = devrt.matmul(input, weight.t() if weight.ndim == 2 else weight)
     return out if bias is None else out + bias
 
 
+@_public_op
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return _inplace(input, devrt.relu(input), inplace)
 
 
+@_public_op
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return _inplace(input, devrt.where(input > 0, input, input * negative_slope), inplace)
 
 
+@_public_op
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x * Phi(x)`` (erf form), or its tanh approximation for
     ``approximate='tanh'``."""
@@ -123,11 +128,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     raise ValueError(f"[gelu] approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+@_public_op
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (also called swish)."""
     return _inplace(input, input * devrt.sigmoid(input), inplace)
 
 
+@_public_op
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x >
     threshold``. Each side of 0 has a form whose exp cannot overflow (nor
@@ -141,10 +148,12 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return devrt.where(bx > threshold, input, smooth)
 
 
+@_public_op
 def sigmoid(input: Tensor) -> Tensor:
     return devrt.sigmoid(input)
 
 
+@_public_op
 def tanh(input: Tensor) -> Tensor:
     return devrt.tanh(input)
 
@@ -158,6 +167,7 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@_public_op
 def softmax(
     input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> Tensor:
@@ -166,6 +176,7 @@ def softmax(
     return devrt.softmax(input, dim, dtype=dtype)
 
 
+@_public_op
 def log_softmax(
     input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> Tensor:
@@ -174,6 +185,7 @@ def log_softmax(
     return devrt.log_softmax(input, dim, dtype=dtype)
 
 
+@_public_op
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes each element with probability `p` (where ``devrt.rand < p``) and
     scales the rest by ``1/(1-p)``; the identity when not training."""
@@ -190,6 +202,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 # --- normalization, embedding ---------------------------------------------------------
 
 
+@_public_op
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -245,6 +258,7 @@ def batch_norm(
     return out
 
 
+@_public_op
 def layer_norm(
     input: Tensor,
     normalized_shape: Any,
@@ -277,11 +291,13 @@ def layer_norm(
     return out
 
 
+@_public_op
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """`input` divided by its p-norm along `dim` (at least `eps`)."""
     return input / input.norm(p, dim=dim, keepdim=True).clamp(min=eps)
 
 
+@_public_op
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pads (or, with negative sizes, crops) the trailing dimensions: `pad`
     holds (before, after) pairs from the last dimension backwards, as in
@@ -316,6 +332,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     return out.clone() if out._is_view_of(input) or out is input else out  # a new tensor
 
 
+@_public_op
 def embedding(
     input: Tensor,
     weight: Tensor,
@@ -364,6 +381,7 @@ def _embedding_rows(weight: Tensor, input: Tensor) -> Tensor:
         raise IndexError("[embedding]" + str(e).partition("]")[2]) from None
 
 
+@_public_op
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each
     class index."""
@@ -388,6 +406,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 # --- losses -------------------------------------------------------------------------------
 
 
+@_public_op
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -401,6 +420,7 @@ def mse_loss(
     return _reduce(diff * diff, reduction)
 
 
+@_public_op
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -443,6 +463,7 @@ def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int):
     return rows, safe, valid
 
 
+@_public_op
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -466,6 +487,7 @@ def nll_loss(
     return _reduce(loss, reduction)
 
 
+@_public_op
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -531,6 +553,7 @@ def _check_same_size(op: str, input: Tensor, target: Tensor) -> None:
         )
 
 
+@_public_op
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -556,6 +579,7 @@ def _clamped_log(x: Tensor) -> Tensor:
     return devrt.where(positive, devrt.log(devrt.where(positive, x, 1.0)), -100.0).clamp(min=-100.0)
 
 
+@_public_op
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -594,6 +618,7 @@ def _pair(x: Any) -> tuple[int, int]:
     return (x, x) if isinstance(x, int) else tuple(x)
 
 
+@_public_op
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size, with PyTorch's windows: cell i
     covers rows floor(i*H/oh) to ceil((i+1)*H/oh)."""

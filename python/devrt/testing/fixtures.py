@@ -55,11 +55,22 @@ def default_devices() -> list[str]:
     return DEFAULT_DEVICES + extra
 
 
+_DEVICES_KEY = pytest.StashKey[list]()
+
+
 def selected_devices(config: pytest.Config) -> list[str]:
     """The devices of this run: ``--devrt-device`` values, else the defaults.
 
-    A name no backend registered is a usage error (cuda excepted: its
-    cases skip, or fail, with the reason the GPU is unusable)."""
+    Decided once, when the run starts: a backend that a test module
+    registers for its own tests while it is collected is not a device of the
+    whole suite. A name no backend registered is a usage error (cuda
+    excepted: its cases skip, or fail, with the reason the GPU is unusable)."""
+    if _DEVICES_KEY not in config.stash:
+        config.stash[_DEVICES_KEY] = _select_devices(config)
+    return config.stash[_DEVICES_KEY]
+
+
+def _select_devices(config: pytest.Config) -> list[str]:
     names = config.getoption("devrt_device", default=None) or []
     if not names:
         return default_devices()

@@ -117,10 +117,10 @@ def _catalogue_order():
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("devrt_device"):
-        from devrt.testing.fixtures import selected_devices
+    from devrt.testing.fixtures import selected_devices
 
-        selected_devices(config)  # a name no backend registered stops the run here
+    # Fixes the devices before collection; a name no backend registered stops the run here.
+    selected_devices(config)
     if not config.getoption("devrt_no_coverage"):
         config.pluginmanager.register(CoverageReporter(), "devrt-coverage")
 

@@ -21,6 +21,8 @@ from devrt.protocols import DeviceView
 
 def array(v: DeviceView) -> np.ndarray:
     """A NumPy array viewing the elements ``v`` describes."""
+    if v.buffer is None:  # a view with no element names no buffer
+        return np.empty(v.shape, v.dtype)
     return np.ndarray(
         v.shape,
         v.dtype,

@@ -13,7 +13,15 @@ from devrt.keras.layers.convolutional import (
     Convolution2D,
     Convolution2DTranspose,
 )
-from devrt.keras.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer
+from devrt.keras.layers.core import (
+    Activation,
+    Dense,
+    Dropout,
+    Identity,
+    Input,
+    InputLayer,
+    Lambda,
+)
 from devrt.keras.layers.embedding import Embedding
 from devrt.keras.layers.layer import InputSpec, Layer
 from devrt.keras.layers.merging import (
@@ -131,6 +139,7 @@ __all__ = [
     "Identity",
     "Input",
     "InputLayer",
+    "Lambda",
     "InputSpec",
     "LSTM",
     "LSTMCell",

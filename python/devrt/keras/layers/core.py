@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import devrt
-from devrt.keras import activations, backend, constraints, initializers, regularizers
+from devrt.keras import (
+    activations,
+    backend,
+    constraints,
+    initializers,
+    regularizers,
+    serialization,
+)
 from devrt.keras.keras_tensor import KerasTensor, Node
 from devrt.keras.layers.layer import InputSpec, Layer
 from devrt.nn import functional as F
@@ -263,3 +270,139 @@ class Identity(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
+
+
+class Lambda(Layer):
+    """``Lambda(function, output_shape=None, mask=None, arguments=None)``:
+    a layer that calls `function(inputs, **arguments)`.
+
+    Saved as Keras saves it: a named function by name, a Python lambda as
+    its marshalled bytecode, which only the same Python version can load and
+    which is refused on loading unless safe mode is off (loading it runs the
+    file's code)."""
+
+    def __init__(
+        self,
+        function: Any,
+        output_shape: Any = None,
+        mask: Any = None,
+        arguments: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"[Lambda] `function` must be callable, got {type(function).__name__}")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self.mask = mask
+        self._output_shape = tuple(output_shape) if isinstance(output_shape, list) else output_shape
+        params = _parameters(function)
+        self._fn_expects_training_arg = "training" in params
+        self._fn_expects_mask_arg = "mask" in params
+        self.built = True
+
+    def call(self, inputs: Any, mask: Any = None, training: Any = None) -> Any:
+        kwargs = dict(self.arguments)
+        if self._fn_expects_mask_arg:
+            kwargs["mask"] = mask
+        if self._fn_expects_training_arg:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._output_shape is None:
+            raise NotImplementedError  # found by running the function
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        return (input_shape[0], *self._output_shape)
+
+    def get_config(self) -> dict:
+        config: dict[str, Any] = {"function": _function_config(self.function)}
+        if self._output_shape is not None:
+            config["output_shape"] = (
+                _function_config(self._output_shape)
+                if callable(self._output_shape)
+                else list(self._output_shape)
+            )
+        if self.mask is not None:
+            config["mask"] = _function_config(self.mask) if callable(self.mask) else self.mask
+        config["arguments"] = serialization.serialize_keras_object(self.arguments)
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(
+        cls, config: dict, custom_objects: dict | None = None, safe_mode: bool | None = None
+    ) -> Lambda:
+        from devrt.keras import config as keras_config
+
+        safe = keras_config.in_safe_mode() if safe_mode is None else bool(safe_mode)
+        config = dict(config)
+        for key in ("function", "output_shape", "mask"):
+            if key in config:
+                config[key] = _function_from_config(config[key], safe, custom_objects)
+        return cls(**config)
+
+
+def _parameters(fn: Any) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _function_config(fn: Any) -> Any:
+    import base64
+    import marshal
+    import types
+
+    if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
+        closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+        return {
+            "class_name": "__lambda__",
+            "config": {
+                "code": base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii"),
+                "defaults": fn.__defaults__,
+                "closure": closure,
+            },
+        }
+    return serialization.serialize_keras_object(fn)
+
+
+def _function_from_config(config: Any, safe: bool, custom_objects: dict | None) -> Any:
+    import base64
+    import builtins
+    import marshal
+    import types
+
+    import devrt.keras as keras_module
+
+    if not (isinstance(config, dict) and config.get("class_name") == "__lambda__"):
+        if isinstance(config, (str, dict)):
+            return activations.deserialize(config, custom_objects)
+        return tuple(config) if isinstance(config, list) else config
+    if safe:
+        raise ValueError(
+            "Requested the deserialization of a `Lambda` layer whose `function` is a Python "
+            "lambda. This carries a potential risk of arbitrary code execution and thus it is "
+            "disallowed by default. If you trust the source of the artifact, you can override "
+            "this error by passing `safe_mode=False` to the loading function, or calling "
+            "`keras.config.enable_unsafe_deserialization()`."
+        )
+    inner = config["config"]
+    code = marshal.loads(base64.decodebytes(inner["code"].encode("ascii")))
+
+    def cell(value: Any) -> Any:
+        return (lambda: value).__closure__[0]
+
+    closure = None if inner.get("closure") is None else tuple(cell(v) for v in inner["closure"])
+    defaults = None if inner.get("defaults") is None else tuple(inner["defaults"])
+    # The names such functions use: keras and its ops, as Keras code spells them.
+    globs = {
+        "__builtins__": builtins,
+        "keras": keras_module,
+        "ops": keras_module.ops,
+        "devrt": devrt,
+    }
+    return types.FunctionType(code, globs, code.co_name, defaults, closure)

@@ -137,27 +137,38 @@ class ArrayAdapter:
         n, bs = self.num_samples, self.batch_size
         starts = list(range(0, n, bs))
         x, y, sw = self.x, self.y, self.sample_weight
+        perm = None
         if self.shuffle == "batch":
             order = devrt.randperm(len(starts)).tolist()
             starts = [starts[i] for i in order]
         elif self.shuffle is True:
-            # One gather of the whole epoch in a new order; the batches are
-            # then views of it, as cheap as unshuffled ones.
-            take = _gather(devrt.randperm(n, device=self.device))
-            x, y, sw = map_structure(take, x), map_structure(take, y), map_structure(take, sw)
+            perm = devrt.randperm(n, device=self.device)
         plain = isinstance(x, devrt.Tensor) and (y is None or isinstance(y, devrt.Tensor))
         for step in range(self.steps):
             start = starts[step % len(starts)]
-            stop = min(start + bs, n)
+            size = min(start + bs, n) - start
             if plain and sw is None:
-                size = stop - start
-                yield (
-                    x.narrow(0, start, size),
-                    None if y is None else y.narrow(0, start, size),
-                    None,
-                )
+                # Each batch gathers its rows (or views them, unshuffled) just
+                # before the step reads them, while they are still in cache.
+                if perm is None:
+                    yield (
+                        x.narrow(0, start, size),
+                        None if y is None else y.narrow(0, start, size),
+                        None,
+                    )
+                else:
+                    idx = perm.narrow(0, start, size)
+                    yield (
+                        devrt.index_select(x, 0, idx),
+                        None if y is None else devrt.index_select(y, 0, idx),
+                        None,
+                    )
                 continue
-            take = _slicer(start, stop)
+            take = (
+                _slicer(start, start + size)
+                if perm is None
+                else _gather(perm.narrow(0, start, size))
+            )
             yield map_structure(take, x), map_structure(take, y), map_structure(take, sw)
 
     def split(self, fraction: float) -> tuple[ArrayAdapter, Any]:

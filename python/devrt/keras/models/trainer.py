@@ -13,6 +13,7 @@ whether any callback watches batches) is decided before the first batch.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -298,7 +299,6 @@ class Trainer:
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
     ) -> Any:
-        from devrt.keras import callbacks as callbacks_module
 
         self._require_compiled("fit")
         if x is None:
@@ -324,17 +324,7 @@ class Trainer:
             val_data = self._validation_adapter(
                 validation_data, validation_batch_size or batch_size, validation_steps
             )
-        verbose = 1 if verbose == "auto" else int(verbose)
-        steps = len(data) if hasattr(data, "__len__") else None
-        cbs = callbacks_module.CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=epochs,
-            steps=steps,
-        )
+        cbs = self._callback_list(callbacks, data, verbose, epochs=epochs, add_history=True)
         self.stop_training = False
         self._prepare_step_state()
         tracker = self._loss_tracker
@@ -357,10 +347,17 @@ class Trainer:
                 if self.stop_training:
                     break
             if step < 0:
-                raise ValueError(
-                    "[fit] the data ran out before the first batch of an epoch; with a generator, "
-                    "pass steps_per_epoch or give one that can be iterated every epoch"
+                if epoch == initial_epoch:
+                    raise ValueError("[fit] the input data produced no batches")
+                # A generator that is spent: Keras warns and stops, as here.
+                warnings.warn(
+                    "Your input ran out of data; interrupting training. Make sure that your "
+                    "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                    f"batches. You may need to use the `.repeat()` function when building your "
+                    f"dataset. (epoch {epoch + 1} of {epochs} had no batch)",
+                    stacklevel=2,
                 )
+                break
             logs = self._logs()
             if val_data is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_evaluation(val_data, cbs_for_test=None)
@@ -370,6 +367,24 @@ class Trainer:
                 break
         cbs.on_train_end(logs)
         return self.history
+
+    def _callback_list(
+        self, callbacks: Any, data: Any, verbose: Any, epochs: int = 1, add_history: bool = False
+    ) -> Any:
+        """The callbacks of one fit, evaluate or predict, with Keras' progress
+        bar unless `verbose` is 0; `steps` is unknown for a generator."""
+        from devrt.keras import callbacks as callbacks_module
+
+        verbose = 1 if verbose == "auto" else int(verbose)
+        return callbacks_module.CallbackList(
+            callbacks,
+            add_history=add_history,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=getattr(data, "steps", None),
+        )
 
     def _validation_adapter(
         self, validation_data: Any, batch_size: int | None, steps: int | None
@@ -447,7 +462,6 @@ class Trainer:
         return_dict: bool = False,
         **kwargs: Any,
     ) -> Any:
-        from devrt.keras import callbacks as callbacks_module
 
         self._require_compiled("evaluate")
         if kwargs:
@@ -455,15 +469,7 @@ class Trainer:
         data = data_adapter.adapter_for(
             x, y, sample_weight, batch_size, steps, False, op="evaluate"
         )
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = callbacks_module.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=len(data) if hasattr(data, "__len__") else None,
-        )
+        cbs = self._callback_list(callbacks, data, verbose)
         logs = self._run_evaluation(data, cbs)
         return logs if return_dict else self._values(logs)
 
@@ -475,18 +481,9 @@ class Trainer:
         steps: int | None = None,
         callbacks: Any = None,
     ) -> Any:
-        from devrt.keras import callbacks as callbacks_module
 
         data = data_adapter.adapter_for(x, None, None, batch_size, steps, False, op="predict")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = callbacks_module.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=len(data) if hasattr(data, "__len__") else None,
-        )
+        cbs = self._callback_list(callbacks, data, verbose)
         cbs.on_predict_begin()
         outputs: list = []
         with devrt.no_grad():
