@@ -81,10 +81,16 @@ def test_devrt_ships_what_a_native_backend_builds_against():
 
 def test_a_missing_file_of_the_native_api_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(devrt, "__path__", [str(tmp_path)])
-    with pytest.raises(FileNotFoundError, match=r"^\[devrt\] include/devrt/c_api.h not found in "):
+    with pytest.raises(
+        FileNotFoundError, match=r"^\[get_include\] include/devrt/c_api.h not found in "
+    ):
         devrt.get_include()
-    with pytest.raises(FileNotFoundError, match=r"share/cmake/devrt/devrtConfig.cmake not found"):
+    with pytest.raises(
+        FileNotFoundError, match=r"^\[get_cmake_dir\] share/cmake/devrt/devrtConfig.cmake not found"
+    ):
         devrt.get_cmake_dir()
+    with pytest.raises(FileNotFoundError, match=r"^\[get_library\] lib/libdevrt_core"):
+        devrt.get_library()
 
 
 def test_both_examples_register_through_their_entry_points(site):
