@@ -23,13 +23,9 @@ def array(v: DeviceView) -> np.ndarray:
     """A NumPy array viewing the elements ``v`` describes."""
     if v.buffer is None:  # a view with no element names no buffer
         return np.empty(v.shape, v.dtype)
-    return np.ndarray(
-        v.shape,
-        v.dtype,
-        buffer=v.buffer,
-        offset=v.offset,
-        strides=[s * v.itemsize for s in v.strides],
-    )
+    # Positional arguments: this runs for every operand of every call.
+    size = v.itemsize
+    return np.ndarray(v.shape, v.dtype, v.buffer, v.offset, tuple([s * size for s in v.strides]))
 
 
 def _binary(ufunc):
@@ -48,11 +44,15 @@ def _neg(inputs, outputs, attrs):
 def _clamp(inputs, outputs, attrs):
     # Either bound may be absent (None); NaN stays NaN, as np.clip keeps it.
     lo, hi = attrs["min"], attrs["max"]
-    y = array(outputs[0])
-    if lo is None and hi is None:
-        np.copyto(y, array(inputs[0]))
+    x, y = array(inputs[0]), array(outputs[0])
+    if hi is None and lo is not None:  # relu's form, x.clamp(min=0): the cheap path
+        np.maximum(x, lo, out=y)
+    elif lo is None and hi is not None:
+        np.minimum(x, hi, out=y)
+    elif lo is None:
+        np.copyto(y, x)
     else:
-        np.clip(array(inputs[0]), lo, hi, out=y)
+        np.clip(x, lo, hi, out=y)
 
 
 def _where(inputs, outputs, attrs):
