@@ -28,9 +28,18 @@ from devrt.nn.modules.loss import (
 from devrt.nn.modules.module import Module
 from devrt.nn.modules.normalization import LayerNorm
 from devrt.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from devrt.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from devrt.nn.modules.sparse import Embedding
 
 __all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Conv2d",
