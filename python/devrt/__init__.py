@@ -135,6 +135,7 @@ from devrt._C import (  # noqa: F401 - the public surface
     var,
     zeros,
 )
+from devrt._einsum import einsum  # noqa: F401
 from devrt._errors import public_op as _public_op
 from devrt._pyops import (  # noqa: F401
     addmm,
