@@ -243,13 +243,6 @@ def catalogue() -> list[dict]:
     return _C.catalogue()
 
 
-@_public_op
-def backends() -> list[dict]:
-    """Every device type known to the core, with its device count and how many
-    catalogue ops it implements."""
-    return _C.backends()
-
-
 def _bootstrap() -> None:
     from devrt import _tensor, plugins
 
@@ -267,4 +260,7 @@ utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
 cuda = _importlib.import_module("devrt.cuda")
+# Called, the device types the core knows; its submodules hold torch.backends' flags.
+backends = _importlib.import_module("devrt.backends")
+accelerator = _importlib.import_module("devrt.accelerator")
 Generator = utils.data.Generator

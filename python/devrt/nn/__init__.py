@@ -4,7 +4,7 @@ Everything here is composed from devrt tensor ops, so it runs on every
 device and gets its gradients from the core's derivative rules.
 """
 
-from devrt.nn import functional, init, utils
+from devrt.nn import functional, init, parallel, utils
 from devrt.nn.modules import (
     GELU,
     GRU,
@@ -54,9 +54,12 @@ from devrt.nn.modules import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from devrt.nn.parallel import DataParallel
 from devrt.nn.parameter import Parameter
 
 __all__ = [
+    "DataParallel",
+    "parallel",
     "Conv1d",
     "ConvTranspose2d",
     "HuberLoss",
