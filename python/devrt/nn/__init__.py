@@ -38,6 +38,7 @@ from devrt.nn.modules import (
     ModuleDict,
     ModuleList,
     MSELoss,
+    MultiheadAttention,
     NLLLoss,
     ReLU,
     RNNBase,
@@ -50,6 +51,8 @@ from devrt.nn.modules import (
     Softmax,
     Softplus,
     Tanh,
+    TransformerEncoder,
+    TransformerEncoderLayer,
     Upsample,
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
@@ -58,6 +61,9 @@ from devrt.nn.parallel import DataParallel
 from devrt.nn.parameter import Parameter
 
 __all__ = [
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "DataParallel",
     "parallel",
     "Conv1d",

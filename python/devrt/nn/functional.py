@@ -42,6 +42,7 @@ __all__ = [
     "one_hot",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",
@@ -929,3 +930,79 @@ def kl_div(
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
+
+
+# --- attention ----------------------------------------------------------------------------
+
+
+def _additive_mask(op: str, mask: Tensor | None, like: Tensor) -> Tensor | None:
+    """A boolean mask (True: not allowed) as 0 / -inf; a float mask as is."""
+    if mask is None:
+        return None
+    if mask.dtype is devrt.bool:
+        return devrt.zeros(mask.shape, dtype=like.dtype, device=like.device).masked_fill(
+            mask, float("-inf")
+        )
+    if not mask.is_floating_point():
+        raise TypeError(
+            f"[{op}] only bool and floating types of masks are supported, got {mask.dtype}"
+        )
+    return mask.to(like.dtype)
+
+
+def _causal_mask(length: int, source: int, like: Tensor) -> Tensor:
+    rows = devrt.arange(length, device=like.device).unsqueeze(1)
+    cols = devrt.arange(source, device=like.device).unsqueeze(0)
+    return cols > rows
+
+
+def _attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    dropout_p: float,
+    training: bool,
+    scale: float | None,
+) -> tuple[Tensor, Tensor]:
+    """softmax(q k^T * scale + mask) v over the last two dims; returns the
+    output and the attention weights."""
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = devrt.matmul(q, k.transpose(-2, -1)) * scale
+    if mask is not None:
+        scores = scores + mask
+    weights = devrt.softmax(scores, -1)
+    if dropout_p > 0.0 and training:
+        weights = dropout(weights, dropout_p)
+    return devrt.matmul(weights, v), weights
+
+
+@_public_op
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """``softmax(query @ key^T * scale + mask) @ value`` over (..., L, E) and
+    (..., S, E) inputs; a boolean `attn_mask` marks the allowed positions
+    (True), a float one is added; `is_causal` allows only j <= i."""
+    op = "scaled_dot_product_attention"
+    if enable_gqa:
+        raise NotImplementedError(f"[{op}] enable_gqa=True is not supported")
+    length, source = query.shape[-2], key.shape[-2]
+    mask = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"[{op}] pass either attn_mask or is_causal, not both")
+        mask = _additive_mask(op, _causal_mask(length, source, query), query)
+    elif attn_mask is not None:
+        # Here True means "may attend", the opposite of nn.MultiheadAttention's masks.
+        blocked = attn_mask.logical_not() if attn_mask.dtype is devrt.bool else attn_mask
+        mask = _additive_mask(op, blocked, query)
+    out, _ = _attention(query, key, value, mask, dropout_p, dropout_p > 0.0, scale)
+    return out

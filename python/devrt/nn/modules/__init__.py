@@ -33,9 +33,17 @@ from devrt.nn.modules.normalization import LayerNorm
 from devrt.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from devrt.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from devrt.nn.modules.sparse import Embedding
+from devrt.nn.modules.transformer import (
+    MultiheadAttention,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from devrt.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Conv1d",
     "ConvTranspose2d",
     "HuberLoss",
