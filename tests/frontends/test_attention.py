@@ -214,3 +214,66 @@ def test_attention_errors():
         nn.MultiheadAttention(8, 2, add_bias_kv=True)
     with pytest.raises(RuntimeError, match=r"^\[TransformerEncoderLayer\] activation"):
         nn.TransformerEncoderLayer(8, 2, activation="swish")
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_transformer_matches_torch(norm_first):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    kw = dict(
+        d_model=8,
+        nhead=2,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=16,
+        dropout=0.0,
+        norm_first=norm_first,
+    )
+    tm, dm = torch.nn.Transformer(**kw).double(), nn.Transformer(**kw).double()
+    load_from(dm, tm)
+    src, tgt = rng.normal(size=(6, 3, 8)), rng.normal(size=(4, 3, 8))
+    src_kpm = np.zeros((3, 6), bool)
+    src_kpm[2, 4:] = True
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(4).double()
+    np.testing.assert_array_equal(
+        np_of(nn.Transformer.generate_square_subsequent_mask(4)), causal.numpy()
+    )
+    t_in = [torch.tensor(a, requires_grad=True) for a in (src, tgt)]
+    d_in = [d64(a, True) for a in (src, tgt)]
+    t_out = tm(
+        *t_in,
+        tgt_mask=causal,
+        src_key_padding_mask=torch.tensor(src_kpm),
+        memory_key_padding_mask=torch.tensor(src_kpm),
+    )
+    d_out = dm(
+        *d_in,
+        tgt_mask=d64(causal.numpy()),
+        src_key_padding_mask=devrt.tensor(src_kpm),
+        memory_key_padding_mask=devrt.tensor(src_kpm),
+    )
+    np.testing.assert_allclose(np_of(d_out), t_out.detach().numpy(), rtol=1e-9, atol=1e-10)
+    w = rng.normal(size=tuple(t_out.shape))
+    (t_out * torch.tensor(w)).sum().backward()
+    (d_out * d64(w)).sum().backward()
+    for a, b in zip(t_in, d_in):
+        np.testing.assert_allclose(np_of(b.grad), a.grad.numpy(), rtol=1e-8, atol=1e-10)
+    params = dict(dm.named_parameters())
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(
+            np_of(params[name].grad), p.grad.numpy(), rtol=1e-8, atol=1e-10, err_msg=name
+        )
+
+
+def test_transformer_init_and_errors():
+    model = nn.Transformer(8, 2, 1, 1, 16)
+    w = np_of(model.encoder.layers[0].linear1.weight)
+    bound = np.sqrt(6.0 / (8 + 16))  # Xavier-uniform, as PyTorch re-initialises
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.5 * bound
+    with pytest.raises(RuntimeError, match=r"^\[Transformer\] the batch number of src and tgt"):
+        model(devrt.zeros(5, 2, 8), devrt.zeros(4, 3, 8))
+    with pytest.raises(RuntimeError, match=r"^\[Transformer\] the feature number"):
+        model(devrt.zeros(5, 2, 6), devrt.zeros(4, 2, 6))
+    with pytest.raises(RuntimeError, match=r"^\[TransformerDecoderLayer\] activation"):
+        nn.TransformerDecoderLayer(8, 2, activation="swish")

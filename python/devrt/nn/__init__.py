@@ -51,6 +51,9 @@ from devrt.nn.modules import (
     Softmax,
     Softplus,
     Tanh,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
     Upsample,
@@ -61,6 +64,9 @@ from devrt.nn.parallel import DataParallel
 from devrt.nn.parameter import Parameter
 
 __all__ = [
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "MultiheadAttention",
     "TransformerEncoder",
     "TransformerEncoderLayer",

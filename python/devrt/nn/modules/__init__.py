@@ -11,6 +11,7 @@ from devrt.nn.modules.activation import (
     Softplus,
     Tanh,
 )
+from devrt.nn.modules.attention import MultiheadAttention
 from devrt.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from devrt.nn.modules.container import ModuleDict, ModuleList, Sequential
 from devrt.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
@@ -34,13 +35,18 @@ from devrt.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from devrt.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from devrt.nn.modules.sparse import Embedding
 from devrt.nn.modules.transformer import (
-    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
 )
 from devrt.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "MultiheadAttention",
     "TransformerEncoder",
     "TransformerEncoderLayer",

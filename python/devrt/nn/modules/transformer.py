@@ -1,6 +1,6 @@
-"""MultiheadAttention, TransformerEncoderLayer and TransformerEncoder, with
-PyTorch's parameter names and layouts (a packed ``in_proj_weight`` of
-(3E, E), an ``out_proj`` Linear), so PyTorch state dicts load."""
+"""The Transformer encoder and decoder layers, their stacks, and the
+encoder-decoder Transformer, with PyTorch's module names, so PyTorch state
+dicts load."""
 
 from __future__ import annotations
 
@@ -11,183 +11,24 @@ from typing import Any
 import devrt
 from devrt.nn import functional as F
 from devrt.nn import init
+from devrt.nn.modules.attention import MultiheadAttention
 from devrt.nn.modules.container import ModuleList
 from devrt.nn.modules.dropout import Dropout
 from devrt.nn.modules.linear import Linear
 from devrt.nn.modules.module import Module
 from devrt.nn.modules.normalization import LayerNorm
-from devrt.nn.parameter import Parameter
 
 Tensor = devrt.Tensor
 
 
-class MultiheadAttention(Module):
-    """Attention over `num_heads` heads of ``embed_dim // num_heads`` each:
-    ``out_proj(softmax(q k^T / sqrt(d) + masks) v)``. Masks follow PyTorch:
-    a boolean True (or -inf) marks a position that may not be attended."""
-
-    def __init__(
-        self,
-        embed_dim: int,
-        num_heads: int,
-        dropout: float = 0.0,
-        bias: bool = True,
-        add_bias_kv: bool = False,
-        add_zero_attn: bool = False,
-        kdim: int | None = None,
-        vdim: int | None = None,
-        batch_first: bool = False,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError(
-                "[MultiheadAttention] add_bias_kv and add_zero_attn are not supported by devrt"
-            )
-        if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
-            raise ValueError(
-                f"[MultiheadAttention] embed_dim ({embed_dim}) must be divisible by "
-                f"num_heads ({num_heads}), both positive"
-            )
-        self.embed_dim = embed_dim
-        self.kdim = kdim if kdim is not None else embed_dim
-        self.vdim = vdim if vdim is not None else embed_dim
-        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.batch_first = batch_first
-        self.head_dim = embed_dim // num_heads
-        kw = {"dtype": dtype or devrt.float32, "device": device}
-        if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(devrt.empty(3 * embed_dim, embed_dim, **kw))
-            self.register_parameter("q_proj_weight", None)
-            self.register_parameter("k_proj_weight", None)
-            self.register_parameter("v_proj_weight", None)
-        else:
-            self.q_proj_weight = Parameter(devrt.empty(embed_dim, embed_dim, **kw))
-            self.k_proj_weight = Parameter(devrt.empty(embed_dim, self.kdim, **kw))
-            self.v_proj_weight = Parameter(devrt.empty(embed_dim, self.vdim, **kw))
-            self.register_parameter("in_proj_weight", None)
-        if bias:
-            self.in_proj_bias = Parameter(devrt.empty(3 * embed_dim, **kw))
-        else:
-            self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, **kw)
-        self._reset_parameters()
-
-    def _reset_parameters(self) -> None:
-        if self._qkv_same_embed_dim:
-            init.xavier_uniform_(self.in_proj_weight)
-        else:
-            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
-                init.xavier_uniform_(w)
-        if self.in_proj_bias is not None:
-            init.constant_(self.in_proj_bias, 0.0)
-            init.constant_(self.out_proj.bias, 0.0)
-
-    def _projections(self) -> tuple[Tensor, Tensor, Tensor]:
-        if self._qkv_same_embed_dim:
-            return self.in_proj_weight.chunk(3, 0)
-        return self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-
-    def forward(
-        self,
-        query: Tensor,
-        key: Tensor,
-        value: Tensor,
-        key_padding_mask: Tensor | None = None,
-        need_weights: bool = True,
-        attn_mask: Tensor | None = None,
-        average_attn_weights: bool = True,
-        is_causal: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
-        op = "MultiheadAttention"
-        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ValueError(
-                f"[{op}] query, key and value must all be 2-D (unbatched) or 3-D, got shapes "
-                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
-            )
-        if query.shape[-1] != self.embed_dim:
-            raise ValueError(
-                f"[{op}] was expecting embedding dimension of {self.embed_dim}, but got "
-                f"{query.shape[-1]}"
-            )
-        if is_causal and attn_mask is None:
-            raise RuntimeError(f"[{op}] Need attn_mask if specifying the is_causal hint")
-        unbatched = query.ndim == 2
-        if unbatched:
-            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        elif not self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        n, length, _ = query.shape
-        source = key.shape[1]
-        if key.shape[0] != n or value.shape[:2] != key.shape[:2]:
-            raise ValueError(
-                f"[{op}] key and value must have the query's batch and matching lengths, got "
-                f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
-            )
-        w_q, w_k, w_v = self._projections()
-        b_q = b_k = b_v = None
-        if self.in_proj_bias is not None:
-            b_q, b_k, b_v = self.in_proj_bias.chunk(3, 0)
-        h, d = self.num_heads, self.head_dim
-
-        def heads(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-            return F.linear(x, w, b).reshape(n, x.shape[1], h, d).transpose(1, 2)
-
-        q, k, v = heads(query, w_q, b_q), heads(key, w_k, b_k), heads(value, w_v, b_v)
-        mask = None
-        if attn_mask is not None:
-            am = F._additive_mask(op, attn_mask, q)
-            if am.ndim == 2:
-                if tuple(am.shape) != (length, source):
-                    raise RuntimeError(
-                        f"[{op}] The shape of the 2D attn_mask is {tuple(am.shape)}, but should "
-                        f"be {(length, source)}."
-                    )
-            elif am.ndim == 3 and tuple(am.shape) == (n * h, length, source):
-                am = am.reshape(n, h, length, source)
-            else:
-                raise RuntimeError(
-                    f"[{op}] attn_mask of shape {tuple(am.shape)} must be {(length, source)} or "
-                    f"{(n * h, length, source)}"
-                )
-            mask = am
-        if key_padding_mask is not None:
-            if tuple(key_padding_mask.shape) != (n, source):
-                raise RuntimeError(
-                    f"[{op}] expecting key_padding_mask shape of {(n, source)}, but got "
-                    f"{tuple(key_padding_mask.shape)}"
-                )
-            kpm = F._additive_mask(op, key_padding_mask, q).reshape(n, 1, 1, source)
-            mask = kpm if mask is None else mask + kpm
-        out, weights = F._attention(q, k, v, mask, self.dropout, self.training, None)
-        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
-        if unbatched:
-            out = out.squeeze(0)
-        elif not self.batch_first:
-            out = out.transpose(0, 1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = weights.mean(1)
-        return out, (weights.squeeze(0) if unbatched else weights)
-
-    def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
-
-
-def _activation(name: str | Callable) -> Callable:
+def _activation(op: str, name: str | Callable) -> Callable:
     if callable(name):
         return name
     if name == "relu":
         return F.relu
     if name == "gelu":
         return F.gelu
-    raise RuntimeError(f"[TransformerEncoderLayer] activation should be relu/gelu, not {name}")
+    raise RuntimeError(f"[{op}] activation should be relu/gelu, not {name}")
 
 
 class TransformerEncoderLayer(Module):
@@ -221,7 +62,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
+        self.activation = _activation(type(self).__name__, activation)
 
     def forward(
         self,
@@ -289,9 +130,236 @@ class TransformerEncoder(Module):
         return self.norm(out) if self.norm is not None else out
 
 
+class TransformerDecoderLayer(Module):
+    """Self-attention, attention over the encoder's `memory`, then a
+    feed-forward block; each with dropout, a residual connection and a
+    LayerNorm (after, or before with `norm_first`)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+        )
+        self.multihead_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(type(self).__name__, activation)
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        x = tgt
+        sa = (tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+        ca = (memory_mask, memory_key_padding_mask, memory_is_causal)
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), *sa)
+            x = x + self._mha_block(self.norm2(x), memory, *ca)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, *sa))
+        x = self.norm2(x + self._mha_block(x, memory, *ca))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(
+        self, x: Tensor, mask: Tensor | None, padding: Tensor | None, is_causal: bool
+    ) -> Tensor:
+        out = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=mask,
+            key_padding_mask=padding,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout1(out)
+
+    def _mha_block(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        mask: Tensor | None,
+        padding: Tensor | None,
+        is_causal: bool,
+    ) -> Tensor:
+        out = self.multihead_attn(
+            x,
+            memory,
+            memory,
+            attn_mask=mask,
+            key_padding_mask=padding,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout2(out)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerDecoder(Module):
+    """`num_layers` copies of `decoder_layer` in sequence, then `norm` if given."""
+
+    def __init__(
+        self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None
+    ) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        out = tgt
+        for layer in self.layers:
+            out = layer(
+                out,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=bool(tgt_is_causal),
+                memory_is_causal=memory_is_causal,
+            )
+        return self.norm(out) if self.norm is not None else out
+
+
 def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
     """A float (sz, sz) mask: 0 on and below the diagonal, -inf above it."""
     rows = devrt.arange(sz, device=device).unsqueeze(1)
     cols = devrt.arange(sz, device=device).unsqueeze(0)
     zeros = devrt.zeros(sz, sz, dtype=dtype or devrt.float32, device=device)
     return zeros.masked_fill(cols > rows, float("-inf"))
+
+
+class Transformer(Module):
+    """An encoder-decoder Transformer: `num_encoder_layers` encoder layers
+    and `num_decoder_layers` decoder layers, each stack ending in a
+    LayerNorm; matrices start Xavier-uniform, as PyTorch's."""
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps)
+        layer_kw = {"batch_first": batch_first, "norm_first": norm_first, "bias": bias, **kw}
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(*layer_args, **layer_kw),
+                num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw),
+            )
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(*layer_args, **layer_kw),
+                num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw),
+            )
+        self.d_model = d_model
+        self.nhead = nhead
+        self.batch_first = batch_first
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
+
+    def forward(
+        self,
+        src: Tensor,
+        tgt: Tensor,
+        src_mask: Tensor | None = None,
+        tgt_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        src_key_padding_mask: Tensor | None = None,
+        tgt_key_padding_mask: Tensor | None = None,
+        memory_key_padding_mask: Tensor | None = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ) -> Tensor:
+        batch_dim = 0 if self.batch_first else 1
+        if src.ndim == 3 and tgt.ndim == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
+            raise RuntimeError(
+                f"[Transformer] the batch number of src and tgt must be equal, got shapes "
+                f"{tuple(src.shape)} and {tuple(tgt.shape)}"
+            )
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise RuntimeError(
+                f"[Transformer] the feature number of src and tgt must be equal to d_model "
+                f"({self.d_model}), got shapes {tuple(src.shape)} and {tuple(tgt.shape)}"
+            )
+        memory = self.encoder(
+            src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
+        )
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
