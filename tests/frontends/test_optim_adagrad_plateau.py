@@ -167,3 +167,49 @@ def test_plateau_accepts_tensor_metric_and_state_dict():
         optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
     with pytest.raises(ValueError, match=r"mode avg is unknown"):
         optim.lr_scheduler.ReduceLROnPlateau(opt, mode="avg")
+
+
+# --- LBFGS ---------------------------------------------------------------------------------
+
+
+def run_lbfgs(lib, steps, **kwargs):
+    p = lib.tensor(P0, dtype=lib.float64, requires_grad=True)
+    opt = lib.optim.LBFGS([p], **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(p, lib)
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure).detach()) for _ in range(steps)]
+    return p.detach().numpy().copy(), losses, opt.state[p]["func_evals"]
+
+
+def test_lbfgs_first_iteration_is_a_scaled_gradient_step():
+    g = grad0()
+    got, _, evals = run_lbfgs(devrt, 1, lr=0.8, max_iter=1)
+    want = P0 - min(1.0, 1.0 / np.abs(g).sum()) * 0.8 * g
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert evals == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, dict(lr=0.5, history_size=3, max_iter=7), dict(max_iter=4, max_eval=3)]
+)
+def test_lbfgs_matches_torch(kwargs):
+    torch = pytest.importorskip("torch")
+    want, want_losses, want_evals = run_lbfgs(torch, 3, **kwargs)
+    got, losses, evals = run_lbfgs(devrt, 3, **kwargs)
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-8, atol=1e-12)
+    assert evals == want_evals
+    assert losses[-1] < losses[0]
+
+
+def test_lbfgs_errors():
+    p = [devrt.zeros(2, requires_grad=True)]
+    with pytest.raises(NotImplementedError, match=r"^\[LBFGS\] line_search_fn='strong_wolfe'"):
+        optim.LBFGS(p, line_search_fn="strong_wolfe")
+    with pytest.raises(RuntimeError, match=r"^\[LBFGS\] step\(\) needs a closure"):
+        optim.LBFGS(p).step()
