@@ -135,6 +135,7 @@ from devrt._C import (  # noqa: F401 - the public surface
     var,
     zeros,
 )
+from devrt._einsum import einsum  # noqa: F401
 from devrt._errors import public_op as _public_op
 from devrt._pyops import (  # noqa: F401
     addmm,
@@ -243,13 +244,6 @@ def catalogue() -> list[dict]:
     return _C.catalogue()
 
 
-@_public_op
-def backends() -> list[dict]:
-    """Every device type known to the core, with its device count and how many
-    catalogue ops it implements."""
-    return _C.backends()
-
-
 def _bootstrap() -> None:
     from devrt import _tensor, plugins
 
@@ -267,4 +261,7 @@ utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
 cuda = _importlib.import_module("devrt.cuda")
+# Called, the device types the core knows; its submodules hold torch.backends' flags.
+backends = _importlib.import_module("devrt.backends")
+accelerator = _importlib.import_module("devrt.accelerator")
 Generator = utils.data.Generator

@@ -196,8 +196,8 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
                 )
             view = view._select(dim, k)
             source_dim += 1
-        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
-            idx = _index_tensor(k, view)
+        elif isinstance(k, (Tensor, list, tuple, np.ndarray, range)):
+            idx = _index_tensor(list(k) if isinstance(k, range) else k, view)
             advanced.append(idx)
             step = idx.ndim if idx.dtype is _C.bool else 1
             dim += step
@@ -380,6 +380,14 @@ def _new(kind: str):
     return public_op(fn)
 
 
+@public_op
+def _view_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self.view(other.shape)``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"[view_as] argument 'other' must be a Tensor, got {type(other).__name__}")
+    return self.view(other.shape)
+
+
 def _rebuild(array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
     t = _C.from_numpy(array)
     if dtype == "bfloat16":
@@ -422,6 +430,11 @@ def _install() -> None:
         "new_empty": _new("empty"),
         "new_full": _new("full"),
         "__reduce_ex__": _reduce_ex,
+        "view_as": _view_as,
+        "is_cpu": property(lambda self: self.device.type == "cpu"),
+        "is_mps": property(lambda self: self.device.type == "mps"),
+        "is_xpu": property(lambda self: self.device.type == "xpu"),
+        "is_meta": property(lambda self: self.device.type == "meta"),
     }
     from devrt import _pyops
 

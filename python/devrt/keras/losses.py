@@ -186,10 +186,22 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Tensor:
     return F.mse_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
+def _mean_squared_error_of_all(y_true: Any, y_pred: Any) -> Tensor:
+    y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
+    if not y_pred.numel():
+        return mean_squared_error(y_true, y_pred).sum()
+    error = y_pred - y_true
+    return (error * error).mean()
+
+
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
     """``mean(|y_true - y_pred|, axis=-1)``."""
     y_true, y_pred = _pair("mean_absolute_error", y_true, y_pred)
     return F.l1_loss(y_pred, y_true, reduction="none").mean(-1)
+
+
+# Losses whose batch mean is one mean over all terms (see Loss.__call__).
+_MEAN_OF_ALL = {mean_squared_error: _mean_squared_error_of_all}
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Tensor:
@@ -341,6 +353,12 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         y_pred = to_tensor(y_pred, self._dtype)
         y_true = _like(y_true, y_pred)
+        if sample_weight is None and self.reduction == "sum_over_batch_size":
+            # The mean of per-sample means of equal length is the mean of all
+            # terms: fewer ops on the training step's path.
+            whole = _MEAN_OF_ALL.get(getattr(self, "fn", None))
+            if whole is not None and not self._fn_kwargs:
+                return whole(y_true, y_pred)
         losses, mask = self._call_with_mask(y_true, y_pred)
         if (
             sample_weight is None
@@ -588,14 +606,7 @@ def _unknown(name: Any) -> ValueError:
 def serialize(loss: Any) -> dict[str, Any]:
     """A loss instance or function as Keras writes it."""
     if isinstance(loss, Loss):
-        cls = type(loss)
-        builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-        return {
-            "module": "keras.losses" if builtin else cls.__module__,
-            "class_name": cls.__name__,
-            "config": loss.get_config(),
-            "registered_name": None if builtin else cls.__name__,
-        }
+        return _serialize_instance(loss, "keras.losses", ALL_OBJECTS_DICT)
     if callable(loss):
         return {
             "module": "builtins",
@@ -618,30 +629,72 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
         raise ValueError(f"[losses.deserialize] cannot interpret {config!r}")
     if config["class_name"] == "function":
         return deserialize(config["config"], custom_objects)
-    name = config["class_name"]
-    cls = custom.get(config.get("registered_name") or name) or custom.get(name)
-    cls = cls or ALL_OBJECTS_DICT.get(name)
-    if cls is None or not inspect.isclass(cls):
-        raise _unknown(name)
-    return cls.from_config(dict(config.get("config") or {}))
+    return _deserialize_class(config, custom, ALL_OBJECTS_DICT, _unknown)
 
 
 def get(identifier: Any) -> Any:
     """A loss from a name (Keras' names and aliases: ``"mse"``,
     ``"mean_squared_error"``, ``"MeanSquaredError"``, ...), a config dict, a
     `Loss` or any callable. Class names give an instance."""
+    return _get(identifier, deserialize, ALL_OBJECTS_DICT, _unknown, "losses", "loss")
+
+
+# keras.metrics serializes and looks up its objects through these three too;
+# what differs (the table of names, the error for an unknown name, the words of
+# the messages) is passed in.
+
+
+def _serialize_instance(obj: Any, module: str, objects: dict[str, Any]) -> dict[str, Any]:
+    """A loss or metric instance as Keras writes it: a class of `objects`
+    under `module`, any other under its own module and registered name."""
+    cls = type(obj)
+    builtin = objects.get(cls.__name__) is cls
+    return {
+        "module": module if builtin else cls.__module__,
+        "class_name": cls.__name__,
+        "config": obj.get_config(),
+        "registered_name": None if builtin else cls.__name__,
+    }
+
+
+def _deserialize_class(
+    config: dict[str, Any],
+    custom: dict[str, Any],
+    objects: dict[str, Any],
+    unknown: Callable[[Any], ValueError],
+) -> Any:
+    """An instance from a class's config dict; `custom` is looked up first,
+    by registered name and then by class name."""
+    name = config["class_name"]
+    cls = custom.get(config.get("registered_name") or name) or custom.get(name)
+    cls = cls or objects.get(name)
+    if cls is None or not inspect.isclass(cls):
+        raise unknown(name)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def _get(
+    identifier: Any,
+    deserialize: Callable[[Any], Any],
+    objects: dict[str, Any],
+    unknown: Callable[[Any], ValueError],
+    module: str,
+    kind: str,
+) -> Any:
+    """``get`` of keras.losses (`module` "losses", `kind` "loss") or of
+    keras.metrics."""
     if identifier is None:
         return None
     if isinstance(identifier, dict):
         obj = deserialize(identifier)
     elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
+        obj = objects.get(identifier)
         if obj is None:
-            raise _unknown(identifier)
+            raise unknown(identifier)
     else:
         obj = identifier
     if inspect.isclass(obj):
         obj = obj()
     if not callable(obj):
-        raise ValueError(f"[losses.get] could not interpret loss identifier: {identifier!r}")
+        raise ValueError(f"[{module}.get] could not interpret {kind} identifier: {identifier!r}")
     return obj

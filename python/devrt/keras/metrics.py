@@ -9,7 +9,6 @@ interpolation included.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -818,14 +817,7 @@ def _unknown(name: Any) -> ValueError:
 
 def serialize(metric: Any) -> dict[str, Any]:
     if isinstance(metric, Metric):
-        cls = type(metric)
-        builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-        return {
-            "module": "keras.metrics" if builtin else cls.__module__,
-            "class_name": cls.__name__,
-            "config": metric.get_config(),
-            "registered_name": None if builtin else cls.__name__,
-        }
+        return losses._serialize_instance(metric, "keras.metrics", ALL_OBJECTS_DICT)
     return losses.serialize(metric)
 
 
@@ -840,33 +832,14 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
         raise ValueError(f"[metrics.deserialize] cannot interpret {config!r}")
     if config["class_name"] == "function":
         return _deserialize_fn(config)
-    name = config["class_name"]
-    cls = custom.get(config.get("registered_name") or name) or custom.get(name)
-    cls = cls or ALL_OBJECTS_DICT.get(name)
-    if cls is None or not inspect.isclass(cls):
-        raise _unknown(name)
-    return cls.from_config(dict(config.get("config") or {}))
+    return losses._deserialize_class(config, custom, ALL_OBJECTS_DICT, _unknown)
 
 
 def get(identifier: Any) -> Any:
     """A metric from a name or alias (``"accuracy"``, ``"acc"``, ``"mae"``,
     ``"auc"``, ``"precision"``, ...), a config dict, a `Metric` or a
     callable; names of classes give an instance."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            raise _unknown(identifier)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        obj = obj()
-    if not callable(obj):
-        raise ValueError(f"[metrics.get] could not interpret metric identifier: {identifier!r}")
-    return obj
+    return losses._get(identifier, deserialize, ALL_OBJECTS_DICT, _unknown, "metrics", "metric")
 
 
 _SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")

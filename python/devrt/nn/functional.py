@@ -21,10 +21,16 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "embedding",
     "gelu",
+    "huber_loss",
+    "interpolate",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -36,11 +42,14 @@ __all__ = [
     "one_hot",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",
+    "smooth_l1_loss",
     "softplus",
     "tanh",
+    "upsample",
 ]
 
 
@@ -647,3 +656,353 @@ def _window_matrix(out: int, size: int, like: Tensor) -> Tensor:
         lo, hi = (i * size) // out, -(-((i + 1) * size) // out)
         a[i, lo:hi] = 1.0 / (hi - lo)
     return a
+
+
+def _single(x: Any) -> int:
+    return x if isinstance(x, int) else int(tuple(x)[0])
+
+
+@_public_op
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution over (N, C, L) (or unbatched (C, L)) inputs, run as a
+    2-D convolution over a height of 1."""
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"[conv1d] expects a 2-D or 3-D input (C, L) or (N, C, L), got shape "
+            f"{tuple(input.shape)}"
+        )
+    if weight.ndim != 3:
+        raise ValueError(
+            f"[conv1d] expects a 3-D weight (out_channels, in_channels/groups, kernel), got "
+            f"shape {tuple(weight.shape)}"
+        )
+    x = input.unsqueeze(-2)
+    pad = padding if isinstance(padding, str) else (0, _single(padding))
+    out = conv2d(
+        x if input.ndim == 3 else x.unsqueeze(0),
+        weight.unsqueeze(2),
+        bias,
+        (1, _single(stride)),
+        pad,
+        (1, _single(dilation)),
+        groups,
+    )
+    out = out.squeeze(-2)
+    return out if input.ndim == 3 else out.squeeze(0)
+
+
+@_public_op
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """The transpose (gradient) of conv2d: each input pixel scatters
+    ``weight`` (in_channels, out_channels/groups, kH, kW) into the output.
+    One matmul gives every pixel's block of contributions; fold sums the
+    overlapping blocks into place."""
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"[conv_transpose2d] expects a 3-D or 4-D input, got shape {tuple(input.shape)}"
+        )
+    if weight.ndim != 4:
+        raise ValueError(
+            f"[conv_transpose2d] expects a 4-D weight (in_channels, out_channels/groups, kH, "
+            f"kW), got shape {tuple(weight.shape)}"
+        )
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    n, c_in, h, w = x.shape
+    if weight.shape[0] != c_in or c_in % groups:
+        raise ValueError(
+            f"[conv_transpose2d] weight of shape {tuple(weight.shape)} expects "
+            f"{weight.shape[0]} input channels (divisible by groups={groups}), got input of "
+            f"shape {tuple(input.shape)}"
+        )
+    kh, kw = weight.shape[2:]
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    oph, opw = _pair(output_padding)
+    dh, dw = _pair(dilation)
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ValueError(
+            f"[conv_transpose2d] output_padding {(oph, opw)} must be smaller than either "
+            f"stride {(sh, sw)} or dilation {(dh, dw)}"
+        )
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    c_out_g = weight.shape[1]
+    # (groups, block, c_in/groups) @ (n, groups, c_in/groups, h*w) -> blocks per pixel.
+    wg = weight.reshape(groups, c_in // groups, c_out_g * kh * kw).transpose(1, 2)
+    cols = devrt.matmul(wg, x.reshape(n, groups, c_in // groups, h * w))
+    cols = cols.reshape(n, groups * c_out_g * kh * kw, h * w)
+    out = fold(cols, (out_h, out_w), (kh, kw), (dh, dw), (ph, pw), (sh, sw))
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+# --- resampling ---------------------------------------------------------------------------
+
+
+def _source_index(
+    out_size: int, in_size: int, scale: float | None, mode: str, align_corners: bool
+) -> tuple[list[int], list[int], list[float]]:
+    """For each output position: the two source positions and the weight of
+    the second (PyTorch's coordinate rules). Sizes only, never values."""
+    if mode in ("nearest", "nearest-exact"):
+        ratio = 1.0 / scale if scale else in_size / out_size
+        offset = 0.5 if mode == "nearest-exact" else 0.0
+        idx = [min(int(math.floor((i + offset) * ratio)), in_size - 1) for i in range(out_size)]
+        return idx, idx, [0.0] * out_size
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        src = [i * ratio for i in range(out_size)]
+    else:
+        ratio = 1.0 / scale if scale else in_size / out_size
+        src = [max((i + 0.5) * ratio - 0.5, 0.0) for i in range(out_size)]
+    lo = [min(int(math.floor(s)), in_size - 1) for s in src]
+    hi = [min(i + 1, in_size - 1) for i in lo]
+    return lo, hi, [s - i for s, i in zip(src, lo)]
+
+
+def _resample_axis(x: Tensor, dim: int, out: int, scale: float | None, mode: str, ac: bool):
+    lo, hi, frac = _source_index(out, x.shape[dim], scale, mode, ac)
+    idx = devrt.tensor(lo, dtype=devrt.int64, device=x.device)
+    picked = x.index_select(dim, idx)
+    if mode in ("nearest", "nearest-exact"):
+        return picked
+    shape = [1] * x.ndim
+    shape[dim] = out
+    t = devrt.tensor(frac, dtype=x.dtype, device=x.device).reshape(shape)
+    upper = x.index_select(dim, devrt.tensor(hi, dtype=devrt.int64, device=x.device))
+    return picked + (upper - picked) * t
+
+
+_INTERPOLATE_MODES = {"nearest": (3, 4), "nearest-exact": (3, 4), "linear": (3,), "bilinear": (4,)}
+
+
+@_public_op
+def interpolate(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resizes the trailing spatial dimensions of (N, C, L) or (N, C, H, W)
+    inputs to `size` or by `scale_factor`: 'nearest', 'nearest-exact',
+    'linear' (3-D) or 'bilinear' (4-D), each axis in turn as gathers of
+    source rows and their weighted sum."""
+    if mode not in _INTERPOLATE_MODES:
+        raise NotImplementedError(
+            f"[interpolate] mode {mode!r} is not supported (supported: "
+            f"{', '.join(_INTERPOLATE_MODES)})"
+        )
+    if input.ndim not in _INTERPOLATE_MODES[mode]:
+        raise ValueError(
+            f"[interpolate] mode {mode!r} expects a "
+            f"{' or '.join(f'{d}-D' for d in _INTERPOLATE_MODES[mode])} input, got shape "
+            f"{tuple(input.shape)}"
+        )
+    if antialias:
+        raise NotImplementedError("[interpolate] antialias=True is not supported")
+    if mode.startswith("nearest") and align_corners is not None:
+        raise ValueError(
+            "[interpolate] align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear | bicubic | trilinear"
+        )
+    spatial = input.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError("[interpolate] exactly one of size or scale_factor must be defined")
+    if size is not None:
+        sizes = [int(size)] * spatial if isinstance(size, int) else [int(s) for s in size]
+        scales: list[float | None] = [None] * spatial
+    else:
+        factors = (
+            [float(scale_factor)] * spatial
+            if isinstance(scale_factor, (int, float))
+            else [float(s) for s in scale_factor]
+        )
+        sizes = [int(math.floor(n * f)) for n, f in zip(input.shape[2:], factors)]
+        scales = [None if recompute_scale_factor else f for f in factors]
+    if len(sizes) != spatial:
+        raise ValueError(
+            f"[interpolate] expected {spatial} output sizes for an input of shape "
+            f"{tuple(input.shape)}, got {sizes}"
+        )
+    out = input
+    for k in range(spatial):
+        out = _resample_axis(out, 2 + k, sizes[k], scales[k], mode, bool(align_corners))
+    return out
+
+
+@_public_op
+def upsample(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+# --- more losses --------------------------------------------------------------------------
+
+
+@_public_op
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``
+    (the L1 loss for beta 0)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"[smooth_l1_loss] beta must be non-negative, got {beta}")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(devrt.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+
+@_public_op
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_reduction("huber_loss", reduction)
+    if delta <= 0:
+        raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
+    d = (input - target).abs()
+    loss = devrt.where(d <= delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+@_public_op
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Pointwise ``target * (log(target) - input)`` for log-probabilities
+    `input` (0 where target is 0), or ``exp(t) * (t - input)`` when the
+    target is given as log-probabilities. 'batchmean' divides the sum by
+    the batch size."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"[kl_div] {reduction!r} is not a valid value for reduction")
+    if log_target:
+        loss = devrt.exp(target) * (target - input)
+    else:
+        positive = target > 0
+        log_t = devrt.log(devrt.where(positive, target, 1.0))
+        loss = devrt.where(positive, target * log_t, 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+# --- attention ----------------------------------------------------------------------------
+
+
+def _additive_mask(op: str, mask: Tensor | None, like: Tensor) -> Tensor | None:
+    """A boolean mask (True: not allowed) as 0 / -inf; a float mask as is."""
+    if mask is None:
+        return None
+    if mask.dtype is devrt.bool:
+        return devrt.zeros(mask.shape, dtype=like.dtype, device=like.device).masked_fill(
+            mask, float("-inf")
+        )
+    if not mask.is_floating_point():
+        raise TypeError(
+            f"[{op}] only bool and floating types of masks are supported, got {mask.dtype}"
+        )
+    return mask.to(like.dtype)
+
+
+def _causal_mask(length: int, source: int, like: Tensor) -> Tensor:
+    rows = devrt.arange(length, device=like.device).unsqueeze(1)
+    cols = devrt.arange(source, device=like.device).unsqueeze(0)
+    return cols > rows
+
+
+def _attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    dropout_p: float,
+    training: bool,
+    scale: float | None,
+) -> tuple[Tensor, Tensor]:
+    """softmax(q k^T * scale + mask) v over the last two dims; returns the
+    output and the attention weights."""
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = devrt.matmul(q, k.transpose(-2, -1)) * scale
+    if mask is not None:
+        scores = scores + mask
+    weights = devrt.softmax(scores, -1)
+    if dropout_p > 0.0 and training:
+        weights = dropout(weights, dropout_p)
+    return devrt.matmul(weights, v), weights
+
+
+@_public_op
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """``softmax(query @ key^T * scale + mask) @ value`` over (..., L, E) and
+    (..., S, E) inputs; a boolean `attn_mask` marks the allowed positions
+    (True), a float one is added; `is_causal` allows only j <= i."""
+    op = "scaled_dot_product_attention"
+    if enable_gqa:
+        raise NotImplementedError(f"[{op}] enable_gqa=True is not supported")
+    length, source = query.shape[-2], key.shape[-2]
+    mask = None
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"[{op}] pass either attn_mask or is_causal, not both")
+        mask = _additive_mask(op, _causal_mask(length, source, query), query)
+    elif attn_mask is not None:
+        # Here True means "may attend", the opposite of nn.MultiheadAttention's masks.
+        blocked = attn_mask.logical_not() if attn_mask.dtype is devrt.bool else attn_mask
+        mask = _additive_mask(op, blocked, query)
+    out, _ = _attention(query, key, value, mask, dropout_p, dropout_p > 0.0, scale)
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 import devrt
 from devrt.keras import activations, backend, constraints, initializers, regularizers
 from devrt.keras.keras_tensor import KerasTensor
-from devrt.keras.layers.layer import InputSpec, Layer
+from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
 
 
@@ -68,6 +68,45 @@ def conv_output_length(
         return -(-size // stride)
     effective = (kernel - 1) * dilation + 1
     return (size - effective) // stride + 1 if size >= effective else 0
+
+
+def as_2d(value: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """A per-dimension value of a layer of `rank` 1 or 2 as the (H, W) pair
+    of the 2-D op that runs it (a 1-D layer has H = 1)."""
+    return (1, *value) if rank == 1 else value
+
+
+def spatial_pads(
+    padding: str,
+    sizes: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> list[tuple[int, int]]:
+    """(before, after) of H and W for "valid", "same" or "causal" `padding`
+    of an input whose H and W are `sizes` (causal pads W, the steps, before)."""
+    if padding == "valid":
+        return [(0, 0), (0, 0)]
+    if padding == "causal":
+        return [(0, 0), ((kernel[1] - 1) * dilation[1], 0)]
+    return [same_pads(sizes[i], kernel[i], stride[i], dilation[i]) for i in range(2)]
+
+
+def spatial_output_shape(
+    input_shape: Any, data_format: str, lengths: Any, channels: int | None = None
+) -> tuple:
+    """The output shape of a layer whose output's spatial sizes are
+    ``lengths(input spatial sizes)`` and whose channels are `channels` (the
+    input's when None)."""
+    input_shape = tuple(input_shape)
+    last = data_format == "channels_last"
+    spatial = input_shape[1:-1] if last else input_shape[2:]
+    out = tuple(lengths(spatial))
+    if channels is None:
+        channels = input_shape[-1] if last else input_shape[1]
+    if last:
+        return (input_shape[0], *out, channels)
+    return (input_shape[0], channels, *out)
 
 
 def to_channels_first(x: devrt.Tensor, rank: int, data_format: str) -> devrt.Tensor:
@@ -210,24 +249,8 @@ class BaseConv(ShapeFromFormula, Layer):
                 f"groups. Received groups={self.groups}, but the input has {channels} "
                 f"channels (full input shape is {input_shape})."
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=self._kernel_shape(channels),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = (
-            self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-            if self.use_bias
-            else None
-        )
+        self.kernel = _add_weight_of(self, "kernel", self._kernel_shape(channels))
+        self.bias = _add_weight_of(self, "bias", (self.filters,)) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={self._channel_axis: channels})
         self.built = True
 
@@ -240,52 +263,38 @@ class BaseConv(ShapeFromFormula, Layer):
             return k.permute(2, 1, 0).unsqueeze(2)
         return k.permute(3, 2, 0, 1)
 
-    def _pads(self, x: devrt.Tensor) -> list[tuple[int, int]]:
-        """(before, after) of H and W of the NCHW input."""
-        if self.padding == "valid":
-            return [(0, 0), (0, 0)]
-        kh, kw = (1, *self.kernel_size) if self.rank == 1 else self.kernel_size
-        sh, sw = (1, *self.strides) if self.rank == 1 else self.strides
-        dh, dw = (1, *self.dilation_rate) if self.rank == 1 else self.dilation_rate
-        if self.padding == "causal":
-            return [(0, 0), ((kw - 1) * dw, 0)]
-        return [
-            same_pads(x.shape[2], kh, sh, dh),
-            same_pads(x.shape[3], kw, sw, dw),
-        ]
-
     def call(self, inputs: devrt.Tensor) -> devrt.Tensor:
         check_rank(self, inputs, self.rank)
         x = to_channels_first(inputs, self.rank, self.data_format)
-        x, padding = pad_spatial(x, self._pads(x))
-        one = (1,) if self.rank == 1 else ()
+        stride = as_2d(self.strides, self.rank)
+        dilation = as_2d(self.dilation_rate, self.rank)
+        kernel = as_2d(self.kernel_size, self.rank)
+        pads = spatial_pads(self.padding, x.shape[2:], kernel, stride, dilation)
+        x, padding = pad_spatial(x, pads)
         y = F.conv2d(
             x,
             self._oihw_kernel(),
             self.bias,
-            stride=one + self.strides,
+            stride=stride,
             padding=padding,
-            dilation=one + self.dilation_rate,
+            dilation=dilation,
             groups=self.groups,
         )
         y = from_channels_first(y, self.rank, self.data_format)
         return y if self._linear else self.activation(y)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        input_shape = tuple(input_shape)
-        if self.data_format == "channels_last":
-            spatial = input_shape[1:-1]
-        else:
-            spatial = input_shape[2:]
-        out = tuple(
+        return spatial_output_shape(
+            input_shape, self.data_format, self._output_lengths, self.filters
+        )
+
+    def _output_lengths(self, spatial: tuple) -> list[int | None]:
+        return [
             conv_output_length(s, k, st, self.padding, d)
             for s, k, st, d in zip(
                 spatial, self.kernel_size, self.strides, self.dilation_rate, strict=True
             )
-        )
-        if self.data_format == "channels_last":
-            return (input_shape[0], *out, self.filters)
-        return (input_shape[0], self.filters, *out)
+        ]
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -425,20 +434,13 @@ class Conv2DTranspose(BaseConv):
         y = from_channels_first(y, 2, self.data_format)
         return y if self._linear else self.activation(y)
 
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        input_shape = tuple(input_shape)
-        if self.data_format == "channels_last":
-            spatial = input_shape[1:-1]
-        else:
-            spatial = input_shape[2:]
+    def _output_lengths(self, spatial: tuple) -> list[int | None]:
         out = []
         for size, k, s, d, (a, b) in zip(
             spatial, self.kernel_size, self.strides, self.dilation_rate, self._crops(), strict=True
         ):
             out.append(None if size is None else (size - 1) * s + (k - 1) * d + 1 - a - b)
-        if self.data_format == "channels_last":
-            return (input_shape[0], *out, self.filters)
-        return (input_shape[0], self.filters, *out)
+        return out
 
     def get_config(self) -> dict:
         config = super().get_config()

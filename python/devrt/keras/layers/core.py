@@ -15,7 +15,7 @@ from devrt.keras import (
     serialization,
 )
 from devrt.keras.keras_tensor import KerasTensor, Node
-from devrt.keras.layers.layer import InputSpec, Layer
+from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
 
 
@@ -158,24 +158,8 @@ class Dense(Layer):
                 f"[{self.name}] the last dimension of the inputs to a Dense layer should be "
                 f"defined. Found None. Full input shape received: {input_shape}"
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_dim, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = (
-            self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-            if self.use_bias
-            else None
-        )
+        self.kernel = _add_weight_of(self, "kernel", (input_dim, self.units))
+        self.bias = _add_weight_of(self, "bias", (self.units,)) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 

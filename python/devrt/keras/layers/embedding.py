@@ -8,7 +8,7 @@ from typing import Any
 import devrt
 from devrt.keras import constraints, initializers, regularizers
 from devrt.keras.keras_tensor import KerasTensor
-from devrt.keras.layers.layer import Layer
+from devrt.keras.layers.layer import Layer, _add_weight_of
 from devrt.nn import functional as F
 
 
@@ -57,13 +57,7 @@ class Embedding(Layer):
             self.set_weights(weights)
 
     def build(self, input_shape: Any = None) -> None:
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=(self.input_dim, self.output_dim),
-            initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint,
-        )
+        self.embeddings = _add_weight_of(self, "embeddings", (self.input_dim, self.output_dim))
         self.built = True
 
     def call(self, inputs: devrt.Tensor) -> devrt.Tensor:

@@ -676,3 +676,22 @@ def _as_tuples(shape: Any) -> Any:
     if isinstance(shape, dict):
         return {k: _as_tuples(v) for k, v in shape.items()}
     return shape
+
+
+def _add_weight_of(
+    layer: Layer, name: str, shape: Any, attr: str | None = None, initializer: Any = None
+) -> Variable:
+    """``layer.add_weight`` of the weight `name` with the layer's own
+    ``<attr>_initializer``, ``<attr>_regularizer`` and ``<attr>_constraint``
+    (`attr` is `name` unless given); `initializer`, if given, replaces the
+    first."""
+    attr = attr or name
+    if initializer is None:
+        initializer = getattr(layer, f"{attr}_initializer")
+    return layer.add_weight(
+        name=name,
+        shape=shape,
+        initializer=initializer,
+        regularizer=getattr(layer, f"{attr}_regularizer"),
+        constraint=getattr(layer, f"{attr}_constraint"),
+    )

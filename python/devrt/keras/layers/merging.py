@@ -4,6 +4,8 @@ broadcast as NumPy does."""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import devrt
@@ -78,13 +80,18 @@ def _check_broadcast(inputs: list) -> None:
         shape = _broadcast_shape(shape, tuple(x.shape))
 
 
+def _fold(op: Callable[[Any, Any], devrt.Tensor], inputs: list) -> devrt.Tensor:
+    """``op`` applied pairwise from the left over inputs that broadcast."""
+    _check_broadcast(inputs)
+    out = inputs[0]
+    for x in inputs[1:]:
+        out = op(out, x)
+    return out
+
+
 class Add(Merge):
     def _merge(self, inputs: list) -> devrt.Tensor:
-        _check_broadcast(inputs)
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out + x
-        return out
+        return _fold(operator.add, inputs)
 
 
 class Subtract(Merge):
@@ -105,44 +112,27 @@ class Subtract(Merge):
                 f"A `Subtract` layer should be called on exactly 2 inputs. Received "
                 f"{len(inputs)} inputs"
             )
-        _check_broadcast(inputs)
-        return inputs[0] - inputs[1]
+        return _fold(operator.sub, inputs)
 
 
 class Multiply(Merge):
     def _merge(self, inputs: list) -> devrt.Tensor:
-        _check_broadcast(inputs)
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out * x
-        return out
+        return _fold(operator.mul, inputs)
 
 
 class Average(Merge):
     def _merge(self, inputs: list) -> devrt.Tensor:
-        _check_broadcast(inputs)
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out + x
-        return out / len(inputs)
+        return _fold(operator.add, inputs) / len(inputs)
 
 
 class Maximum(Merge):
     def _merge(self, inputs: list) -> devrt.Tensor:
-        _check_broadcast(inputs)
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = devrt.maximum(out, x)
-        return out
+        return _fold(devrt.maximum, inputs)
 
 
 class Minimum(Merge):
     def _merge(self, inputs: list) -> devrt.Tensor:
-        _check_broadcast(inputs)
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = devrt.minimum(out, x)
-        return out
+        return _fold(devrt.minimum, inputs)
 
 
 class Concatenate(Merge):

@@ -15,7 +15,7 @@ from typing import Any
 
 import devrt
 from devrt.keras import constraints, initializers, regularizers
-from devrt.keras.layers.layer import InputSpec, Layer
+from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
 
 
@@ -97,21 +97,9 @@ class BatchNormalization(Layer):
             )
         shape = (size,)
         if self.scale:
-            self.gamma = self.add_weight(
-                name="gamma",
-                shape=shape,
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
+            self.gamma = _add_weight_of(self, "gamma", shape)
         if self.center:
-            self.beta = self.add_weight(
-                name="beta",
-                shape=shape,
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
+            self.beta = _add_weight_of(self, "beta", shape)
         self.moving_mean = self.add_weight(
             name="moving_mean",
             shape=shape,
@@ -224,21 +212,9 @@ class LayerNormalization(Layer):
         self._axes = sorted(a % ndim for a in axes)
         shape = tuple(input_shape[a] for a in self._axes)
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(
-                name="gamma",
-                shape=shape,
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
+            self.gamma = _add_weight_of(self, "gamma", shape)
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(
-                name="beta",
-                shape=shape,
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
+            self.beta = _add_weight_of(self, "beta", shape)
         # Normalized axes that are not the trailing ones are moved there.
         rest = [a for a in range(ndim) if a not in self._axes]
         self._order = rest + self._axes

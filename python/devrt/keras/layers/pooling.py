@@ -20,11 +20,13 @@ import devrt
 from devrt.keras import backend
 from devrt.keras.layers.convolutional import (
     ShapeFromFormula,
+    as_2d,
     check_rank,
     conv_output_length,
     from_channels_first,
     pad_spatial,
-    same_pads,
+    spatial_output_shape,
+    spatial_pads,
     standardize_padding,
     standardize_tuple,
     to_channels_first,
@@ -55,17 +57,11 @@ class BasePooling(ShapeFromFormula, Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
         self.built = True
 
-    def _hw(self, value: tuple) -> tuple[int, int]:
-        return (1, *value) if self.rank == 1 else value
-
     def call(self, inputs: devrt.Tensor) -> devrt.Tensor:
         check_rank(self, inputs, self.rank)
         x = to_channels_first(inputs, self.rank, self.data_format)
-        kernel, stride = self._hw(self.pool_size), self._hw(self.strides)
-        if self.padding == "valid":
-            pads = [(0, 0), (0, 0)]
-        else:
-            pads = [same_pads(x.shape[2 + i], kernel[i], stride[i]) for i in range(2)]
+        kernel, stride = as_2d(self.pool_size, self.rank), as_2d(self.strides, self.rank)
+        pads = spatial_pads(self.padding, x.shape[2:], kernel, stride)
         if self.mode == "max":
             x, padding = pad_spatial(x, pads, value=float("-inf"))
             y = F.max_pool2d(x, kernel, stride, padding=padding)
@@ -81,16 +77,13 @@ class BasePooling(ShapeFromFormula, Layer):
         return from_channels_first(y, self.rank, self.data_format)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        input_shape = tuple(input_shape)
-        last = self.data_format == "channels_last"
-        spatial = input_shape[1:-1] if last else input_shape[2:]
-        out = tuple(
+        return spatial_output_shape(input_shape, self.data_format, self._output_lengths)
+
+    def _output_lengths(self, spatial: tuple) -> list[int | None]:
+        return [
             conv_output_length(s, k, st, self.padding)
             for s, k, st in zip(spatial, self.pool_size, self.strides, strict=True)
-        )
-        if last:
-            return (input_shape[0], *out, input_shape[-1])
-        return (input_shape[0], input_shape[1], *out)
+        ]
 
     def get_config(self) -> dict:
         return {

@@ -22,7 +22,7 @@ from typing import Any
 
 import devrt
 from devrt.keras import activations, constraints, initializers, regularizers
-from devrt.keras.layers.layer import InputSpec, Layer
+from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
 
 _CELL_KEYS = (
@@ -123,28 +123,12 @@ class _GatedCell(Layer):
 
     def build(self, input_shape: Any) -> None:
         g = self.gates * self.units
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_shape[-1], g),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            name="recurrent_kernel",
-            shape=(self.units, g),
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
+        self.kernel = _add_weight_of(self, "kernel", (input_shape[-1], g))
+        self.recurrent_kernel = _add_weight_of(
+            self, "recurrent_kernel", (self.units, g), attr="recurrent"
         )
         self.bias = (
-            self.add_weight(
-                name="bias",
-                shape=self._bias_shape(),
-                initializer=self._bias_initializer(),
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+            _add_weight_of(self, "bias", self._bias_shape(), initializer=self._bias_initializer())
             if self.use_bias
             else None
         )
@@ -277,14 +261,14 @@ class GRUCell(_GatedCell):
             if self.bias is not None:
                 inner = inner + self.bias[1]
             r_z, r_r, r_h = inner.chunk(3, -1)
-            z = self.recurrent_activation(x_z + r_z)
-            r = self.recurrent_activation(x_r + r_r)
-            hh = self.activation(x_h + r * r_h)
         else:
             inner = devrt.matmul(h_tm1, self.recurrent_kernel[:, : 2 * u])
             r_z, r_r = inner.chunk(2, -1)
-            z = self.recurrent_activation(x_z + r_z)
-            r = self.recurrent_activation(x_r + r_r)
+        z = self.recurrent_activation(x_z + r_z)
+        r = self.recurrent_activation(x_r + r_r)
+        if self.reset_after:
+            hh = self.activation(x_h + r * r_h)
+        else:
             hh = self.activation(x_h + devrt.matmul(r * h_tm1, self.recurrent_kernel[:, 2 * u :]))
         h = z * h_tm1 + (1.0 - z) * hh
         return h, [h]
