@@ -451,6 +451,22 @@ def test_check_passes_correct_kernels_on_both_memories(checking, rng):
     assert (t * 1.0).cpu().numpy().tobytes() == poison.tobytes()
 
 
+def test_check_lets_in_place_ops_write_their_inputs(checking, rng):
+    """An in-place op's output is its input: the check neither poisons it
+    (which would lose the input's values) nor calls writing it an error,
+    and runs the kernel once."""
+    from devrt.testing import pydev
+
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    b = rng.standard_normal((3, 4)).astype(np.float32)
+    for dev in (DEV, pydev.NAME):
+        t = on_dev(a, dev)
+        t += on_dev(b, dev)
+        np.testing.assert_allclose(t.cpu().numpy(), a + b, rtol=1e-6)
+        t.mul_(on_dev(b, dev))
+        np.testing.assert_allclose(t.cpu().numpy(), (a + b) * b, rtol=1e-6)
+
+
 def test_check_kernels_from_the_environment():
     code = """
         import numpy as np
