@@ -1,4 +1,4 @@
-"""Conv1d, Conv2d and ConvTranspose2d."""
+"""Conv1d, Conv2d and ConvTranspose2d, over one shared `_ConvNd` base."""
 
 from __future__ import annotations
 
@@ -16,8 +16,23 @@ def _pair(x: Any) -> tuple[int, int]:
     return (x, x) if isinstance(x, int) else tuple(x)
 
 
-class Conv2d(Module):
-    """2-D convolution over (N, C, H, W) inputs, as torch.nn.Conv2d."""
+def _single(x: Any) -> tuple[int]:
+    return (F._single(x),)
+
+
+class _ConvNd(Module):
+    """What the convolution layers share: the constructor's checks, the
+    weight and bias, their initialization and the repr. A subclass names its
+    op (for errors), how to turn a size argument into a tuple, and whether
+    its weight has the transposed (in, out/groups, *k) layout. The
+    constructor's signature is Conv1d's and Conv2d's."""
+
+    _op: str
+    _transposed = False
+
+    @staticmethod
+    def _ntuple(x: Any) -> tuple[int, ...]:
+        raise NotImplementedError
 
     def __init__(
         self,
@@ -34,126 +49,95 @@ class Conv2d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(
-                f"[Conv2d] padding_mode={padding_mode!r} is not supported; use 'zeros'"
-            )
+        self._check_padding_mode(padding_mode)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"[Conv2d] groups={groups} must divide in_channels ({in_channels}) "
+                f"[{self._op}] groups={groups} must divide in_channels ({in_channels}) "
                 f"and out_channels ({out_channels})"
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = self._ntuple(kernel_size)
+        self.stride = self._ntuple(stride)
+        if isinstance(padding, str) and not self._transposed:
+            self.padding = padding
+        else:
+            self.padding = self._ntuple(padding)
+        self.dilation = self._ntuple(dilation)
         self.groups = groups
         self.padding_mode = padding_mode
+        if self._transposed:
+            channels = (in_channels, out_channels // groups)
+        else:
+            channels = (out_channels, in_channels // groups)
         kw = {"dtype": dtype or devrt.float32, "device": device}
-        self.weight = Parameter(
-            devrt.empty(out_channels, in_channels // groups, *self.kernel_size, **kw)
-        )
+        self.weight = Parameter(devrt.empty(*channels, *self.kernel_size, **kw))
         self.bias = Parameter(devrt.empty(out_channels, **kw)) if bias else None
         self.reset_parameters()
 
+    def _check_padding_mode(self, padding_mode: str) -> None:
+        if padding_mode != "zeros":
+            raise NotImplementedError(
+                f"[{self._op}] padding_mode={padding_mode!r} is not supported; use 'zeros'"
+            )
+
     def reset_parameters(self) -> None:
-        # torch's default: kaiming_uniform(a=sqrt(5)), bias U(-1/sqrt(fan_in), ..)
+        # torch's default: kaiming_uniform(a=sqrt(5)), bias U(-1/sqrt(fan_in), ..),
+        # fan_in being weight.shape[1] * prod(kernel_size) in either weight layout.
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        zeros = (0,) * len(self.kernel_size)
+        ones = (1,) * len(self.kernel_size)
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != zeros:
+            s += f", padding={self.padding}"
+        if self._transposed and self.output_padding != zeros:
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != ones:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W) inputs, as torch.nn.Conv2d."""
+
+    _op = "Conv2d"
+    _ntuple = staticmethod(_pair)
 
     def forward(self, input: devrt.Tensor) -> devrt.Tensor:
         return F.conv2d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
-
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-D convolution over (N, C, L) inputs, as torch.nn.Conv1d."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(
-                f"[Conv1d] padding_mode={padding_mode!r} is not supported; use 'zeros'"
-            )
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"[Conv1d] groups={groups} must divide in_channels ({in_channels}) "
-                f"and out_channels ({out_channels})"
-            )
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = (F._single(kernel_size),)
-        self.stride = (F._single(stride),)
-        self.padding = padding if isinstance(padding, str) else (F._single(padding),)
-        self.dilation = (F._single(dilation),)
-        self.groups = groups
-        self.padding_mode = padding_mode
-        kw = {"dtype": dtype or devrt.float32, "device": device}
-        self.weight = Parameter(
-            devrt.empty(out_channels, in_channels // groups, self.kernel_size[0], **kw)
-        )
-        self.bias = Parameter(devrt.empty(out_channels, **kw)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+    _op = "Conv1d"
+    _ntuple = staticmethod(_single)
 
     def forward(self, input: devrt.Tensor) -> devrt.Tensor:
         return F.conv1d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,):
-            s += f", padding={self.padding}"
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
-
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution, as torch.nn.ConvTranspose2d; weight
     (in_channels, out_channels/groups, kH, kW)."""
+
+    _op = "ConvTranspose2d"
+    _ntuple = staticmethod(_pair)
+    _transposed = True
 
     def __init__(
         self,
@@ -170,39 +154,26 @@ class ConvTranspose2d(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
+        self.output_padding = _pair(output_padding)
+
+    def _check_padding_mode(self, padding_mode: str) -> None:
         if padding_mode != "zeros":
             raise ValueError(
                 f'[ConvTranspose2d] Only "zeros" padding mode is supported, got {padding_mode!r}'
             )
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"[ConvTranspose2d] groups={groups} must divide in_channels ({in_channels}) "
-                f"and out_channels ({out_channels})"
-            )
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
-        self.output_padding = _pair(output_padding)
-        self.dilation = _pair(dilation)
-        self.groups = groups
-        self.padding_mode = padding_mode
-        kw = {"dtype": dtype or devrt.float32, "device": device}
-        self.weight = Parameter(
-            devrt.empty(in_channels, out_channels // groups, *self.kernel_size, **kw)
-        )
-        self.bias = Parameter(devrt.empty(out_channels, **kw)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        # torch's fan_in for this weight layout is out_channels/groups * kH * kW.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: devrt.Tensor, output_size: Any = None) -> devrt.Tensor:
         output_padding = self.output_padding
@@ -236,17 +207,3 @@ class ConvTranspose2d(Module):
                 )
             pads.append(extra)
         return pads[0], pads[1]
-
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
