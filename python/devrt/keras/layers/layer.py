@@ -42,10 +42,6 @@ _TRAINING: list[bool] = []
 _LOSS_HOLDERS: list[Layer] = []
 
 
-def in_training_call() -> bool:
-    return bool(_TRAINING and _TRAINING[-1])
-
-
 @contextlib.contextmanager
 def training_scope(training: Any) -> Iterator[None]:
     """Inner layer calls see `training` (unless it is None or already so)."""
@@ -451,8 +447,14 @@ class Layer:
         self.built = True
 
     def build_from_config(self, config: dict) -> None:
-        if config and "input_shape" in config and not self.built:
+        """Build from ``get_build_config()``'s dict, as Keras does: from its
+        ``input_shape``, or with ``build(**shapes_dict)``."""
+        if not config or self.built:
+            return
+        if config.get("input_shape") is not None:
             self._build_by_run(_as_tuples(config["input_shape"]))
+        elif config.get("shapes_dict"):
+            self.build(**{k: _as_tuples(v) for k, v in config["shapes_dict"].items()})
 
     def get_build_config(self) -> dict | None:
         if self._build_shapes_dict is not None:

@@ -83,10 +83,14 @@ class Model(Trainer, Layer):
         super()._build_by_run(input_shape)
 
     def build_from_config(self, config: dict) -> None:
+        # A subclassed model builds by calling build() (on zeros), not by
+        # the deferred build of a call on data.
         if config and config.get("input_shape") is not None and not self.built:
             from devrt.keras.layers.layer import _as_tuples
 
             self.build(_as_tuples(config["input_shape"]))
+        else:
+            super().build_from_config(config)
 
     def _require_built(self, op: str) -> None:
         if (

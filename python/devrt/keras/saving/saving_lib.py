@@ -345,7 +345,7 @@ def _model_from_config(
             model = layers.deserialize(core, custom_objects=custom_objects)
             build_config = config.get("build_config")
             if build_config and not model.built:
-                _build_from_config(model, build_config)
+                model.build_from_config(build_config)
     except Exception as error:
         raise ValueError(
             f"[load_model] {source}: could not rebuild the model from {CONFIG_FILENAME}: {error}"
@@ -360,27 +360,6 @@ def _model_from_config(
                 f"compile_config of {CONFIG_FILENAME}: {error}"
             ) from error
     return model
-
-
-def _build_from_config(model: Any, build_config: dict) -> None:
-    """Build as Keras does: ``build_from_config`` where the class defines
-    its own, else ``build(input_shape)`` (or ``build(**shapes_dict)``)."""
-    from devrt.keras.layers.layer import Layer
-
-    if type(model).build_from_config is not Layer.build_from_config:
-        model.build_from_config(build_config)
-    elif build_config.get("input_shape") is not None:
-        model.build(_as_tuples(build_config["input_shape"]))
-    elif build_config.get("shapes_dict"):
-        model.build(**{k: _as_tuples(v) for k, v in build_config["shapes_dict"].items()})
-
-
-def _as_tuples(shape: Any) -> Any:
-    if isinstance(shape, list) and all(d is None or isinstance(d, int) for d in shape):
-        return tuple(shape)
-    if isinstance(shape, list):
-        return [_as_tuples(s) for s in shape]
-    return shape
 
 
 def _refuse_lambdas(config: Any, source: str) -> None:
