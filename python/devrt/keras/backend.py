@@ -116,26 +116,19 @@ def device(device_name: Any) -> Iterator[None]:
 
 def standardize_dtype(dtype: Any) -> str:
     """A dtype's name as Keras writes it (``"float32"``)."""
-    if dtype is None:
-        return _FLOATX
-    if isinstance(dtype, devrt.dtype):
-        return dtype.name
-    if isinstance(dtype, str):
-        name = {
-            "float": "float32",
-            "double": "float64",
-            "half": "float16",
-            "int": "int32",
-            "long": "int64",
-        }.get(dtype, dtype)
-    else:
-        name = getattr(dtype, "name", None) or np.dtype(dtype).name
-    devrt.dtype_from_name(name)  # raises for names devrt does not know
-    return name
+    return dtype_of(dtype).name
 
 
 def dtype_of(dtype: Any) -> devrt.dtype:
-    return devrt.dtype_from_name(standardize_dtype(dtype))
+    """The devrt dtype of `dtype` (None is floatx; devrt's names and aliases,
+    NumPy dtypes); raises for what devrt does not know."""
+    if isinstance(dtype, devrt.dtype):
+        return dtype
+    if dtype is None:
+        dtype = _FLOATX
+    elif not isinstance(dtype, str):
+        dtype = getattr(dtype, "name", None) or np.dtype(dtype).name
+    return devrt.dtype_from_name(dtype)
 
 
 def is_tensor(x: Any) -> bool:
