@@ -416,16 +416,15 @@ class Conv2DTranspose(BaseConv):
     def call(self, inputs: devrt.Tensor) -> devrt.Tensor:
         check_rank(self, inputs, 2)
         x = to_channels_first(inputs, 2, self.data_format)
-        n, c, h, w = x.shape
-        kh, kw = self.kernel_size
-        sh, sw = self.strides
-        dh, dw = self.dilation_rate
-        # Each input pixel scatters kernel * value into the output: the
-        # columns (N, out*kh*kw, H*W) summed back into place by fold.
-        weight = self.kernel.permute(2, 0, 1, 3).reshape(self.filters * kh * kw, c)
-        cols = devrt.matmul(weight, x.reshape(n, c, h * w))
-        full = ((h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1)
-        y = F.fold(cols, full, (kh, kw), dilation=(dh, dw), padding=0, stride=(sh, sw))
+        # The whole transposed convolution, then Keras' crop of its padding;
+        # the kernel (kh, kw, out, in) as F's (in, out, kh, kw).
+        y = F.conv_transpose2d(
+            x,
+            self.kernel.permute(3, 2, 0, 1),
+            stride=self.strides,
+            padding=0,
+            dilation=self.dilation_rate,
+        )
         (ct, cb), (cl, cr) = self._crops()
         if ct or cb or cl or cr:
             y = F.pad(y, (-cl, -cr, -ct, -cb))
