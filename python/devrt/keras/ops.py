@@ -300,11 +300,7 @@ def _move_last(ndim: int, axis: int) -> list[int]:
 
 @_symbolic
 def moments(x: Any, axes: Any, keepdims: bool = False) -> tuple:
-    x = _t(x)
-    axes = _axis(axes)
-    mean_ = x.mean(dim=axes, keepdim=True)
-    variance = ((x - mean_) ** 2).mean(dim=axes, keepdim=keepdims)
-    return (mean_ if keepdims else mean_.squeeze(axes)), variance
+    return mean(x, axes, keepdims), var(x, axes, keepdims)
 
 
 # --- linear algebra and shapes ------------------------------------------------
@@ -457,9 +453,13 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> devrt.Tensor:
 
 @_symbolic
 def var(x: Any, axis: Any = None, keepdims: bool = False) -> devrt.Tensor:
+    """The population variance (the catalogue's var with correction 0)."""
     x = _t(x)
-    m = _reduce("mean", x, axis, True)
-    return _reduce("mean", (x - m) * (x - m), axis, keepdims)
+    axis = _axis(axis)
+    if axis is None:
+        out = x.var(correction=0)
+        return out.reshape((1,) * x.ndim) if keepdims else out
+    return x.var(dim=axis, correction=0, keepdim=keepdims)
 
 
 @_symbolic
