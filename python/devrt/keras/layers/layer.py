@@ -431,7 +431,7 @@ class Layer:
                 f"You tried to call `count_params` on layer '{self.name}', but the layer "
                 "isn't built. You can build it manually via: `layer.build(input_shape)`."
             )
-        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+        return count_weights(self.weights)
 
     # --- building and calling ----------------------------------------------
 
@@ -628,6 +628,11 @@ class Layer:
         raise TypeError(
             f"[{type(self).__name__}] layers are not picklable; save models with model.save()"
         )
+
+
+def count_weights(weights: list) -> int:
+    """How many numbers `weights` hold."""
+    return sum(w.numel() for w in weights)
 
 
 def _to_tensors(x: Any) -> Any:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 import devrt
 from devrt.keras import backend
-from devrt.keras.layers.layer import Layer
+from devrt.keras.layers.layer import Layer, count_weights
 from devrt.keras.models.trainer import Trainer
 
 
@@ -130,7 +128,7 @@ class Model(Trainer, Layer):
 
     def count_params(self) -> int:
         self._require_built("count_params")
-        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+        return count_weights(self.weights)
 
     # --- configs, summary, files ----------------------------------------------
 

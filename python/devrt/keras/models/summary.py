@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from devrt.keras.keras_tensor import flatten
-
-
-def _count(weights: list) -> int:
-    return int(sum(int(np.prod(w.shape)) for w in weights))
+from devrt.keras.layers.layer import count_weights
 
 
 def _bytes(weights: list) -> int:
-    return int(sum(int(np.prod(w.shape)) * w.element_size() for w in weights))
+    return sum(w.numel() * w.element_size() for w in weights)
 
 
 def _readable(n: int) -> str:
@@ -76,7 +71,7 @@ def print_summary(
         cells = [
             f"{layer.name} ({type(layer).__name__})",
             _shape_text(layer),
-            f"{_count(layer.weights):,}" if layer.built else "0 (unbuilt)",
+            f"{count_weights(layer.weights):,}" if layer.built else "0 (unbuilt)",
         ]
         if functional:
             nodes = layer._inbound_nodes
@@ -99,14 +94,18 @@ def print_summary(
     trainable = model.trainable_weights
     non_trainable = model.non_trainable_weights
     everything = model.weights
-    lines.append(f" Total params: {_count(everything):,} ({_readable(_bytes(everything))})")
-    lines.append(f" Trainable params: {_count(trainable):,} ({_readable(_bytes(trainable))})")
+    lines.append(f" Total params: {count_weights(everything):,} ({_readable(_bytes(everything))})")
     lines.append(
-        f" Non-trainable params: {_count(non_trainable):,} ({_readable(_bytes(non_trainable))})"
+        f" Trainable params: {count_weights(trainable):,} ({_readable(_bytes(trainable))})"
+    )
+    lines.append(
+        f" Non-trainable params: {count_weights(non_trainable):,} ({_readable(_bytes(non_trainable))})"
     )
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and getattr(optimizer, "variables", None):
         opt_vars = list(optimizer.variables)
-        lines.append(f" Optimizer params: {_count(opt_vars):,} ({_readable(_bytes(opt_vars))})")
+        lines.append(
+            f" Optimizer params: {count_weights(opt_vars):,} ({_readable(_bytes(opt_vars))})"
+        )
     for line in lines:
         emit(line)
