@@ -189,6 +189,24 @@ from devrt.hookspecs import hookimpl  # noqa: F401
 from devrt.native_api import get_cmake_dir, get_include, get_library  # noqa: F401
 from devrt.plugins import plugin_status, register_plugin  # noqa: F401
 
+# The bindings define every elementwise op of the catalogue under its name
+# (python/src/ops.cpp); those not listed above are devrt functions too.
+_ELEMENTWISE = (
+    "unary",
+    "unary_float",
+    "unary_round",
+    "unary_logical",
+    "unary_bitwise",
+    "binary",
+    "binary_float",
+    "binary_bitwise",
+    "compare",
+)
+for _op in _C.catalogue():
+    if _op["family"] in _ELEMENTWISE and hasattr(_C, _op["name"]):
+        globals().setdefault(_op["name"], getattr(_C, _op["name"]))
+del _op
+
 __version__ = "0.1.0"
 
 long = int64

@@ -13,59 +13,40 @@ struct Named {
   OpId op;
 };
 
-const Named kUnary[] = {
-    {"neg", OpId::neg},
-    {"negative", OpId::neg},
-    {"abs", OpId::abs},
-    {"sign", OpId::sign},
-    {"relu", OpId::relu},
-    {"exp", OpId::exp},
-    {"log", OpId::log},
-    {"sqrt", OpId::sqrt},
-    {"rsqrt", OpId::rsqrt},
-    {"sin", OpId::sin},
-    {"cos", OpId::cos},
-    {"tan", OpId::tan},
-    {"tanh", OpId::tanh},
-    {"sigmoid", OpId::sigmoid},
-    {"erf", OpId::erf},
-    {"log1p", OpId::log1p},
-    {"expm1", OpId::expm1},
-    {"reciprocal", OpId::reciprocal},
-    {"floor", OpId::floor},
-    {"ceil", OpId::ceil},
-    {"round", OpId::round},
-    {"logical_not", OpId::logical_not},
-    {"bitwise_not", OpId::bitwise_not},
+// Elementwise ops are bound under their catalogue names, so that a new
+// catalogue op is a devrt function and a Tensor method without an edit
+// here; besides those, PyTorch's other names for them.
+const Named kAliases[] = {
+    {"negative", OpId::neg},    {"subtract", OpId::sub},
+    {"multiply", OpId::mul},    {"divide", OpId::div},
+    {"true_divide", OpId::div},
 };
 
-const Named kBinary[] = {
-    {"add", OpId::add},
-    {"sub", OpId::sub},
-    {"subtract", OpId::sub},
-    {"mul", OpId::mul},
-    {"multiply", OpId::mul},
-    {"div", OpId::div},
-    {"divide", OpId::div},
-    {"true_divide", OpId::div},
-    {"pow", OpId::pow},
-    {"maximum", OpId::maximum},
-    {"minimum", OpId::minimum},
-    {"floor_divide", OpId::floor_divide},
-    {"remainder", OpId::remainder},
-    {"eq", OpId::eq},
-    {"ne", OpId::ne},
-    {"lt", OpId::lt},
-    {"le", OpId::le},
-    {"gt", OpId::gt},
-    {"ge", OpId::ge},
-    {"logical_and", OpId::logical_and},
-    {"logical_or", OpId::logical_or},
-    {"logical_xor", OpId::logical_xor},
-    {"bitwise_and", OpId::bitwise_and},
-    {"bitwise_or", OpId::bitwise_or},
-    {"bitwise_xor", OpId::bitwise_xor},
-};
+bool is_unary_family(OpFamily f) {
+  return f == OpFamily::Unary || f == OpFamily::UnaryFloat ||
+         f == OpFamily::UnaryRound || f == OpFamily::UnaryLogical ||
+         f == OpFamily::UnaryBitwise;
+}
+
+bool is_binary_family(OpFamily f) {
+  return f == OpFamily::Binary || f == OpFamily::BinaryFloat ||
+         f == OpFamily::BinaryBitwise || f == OpFamily::Compare;
+}
+
+// The catalogue's elementwise ops of one arity (ops with attributes, such
+// as clamp, have bindings of their own), then their aliases.
+std::vector<Named> elementwise(bool (*family)(OpFamily)) {
+  std::vector<Named> ops;
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpDef &d = op_def(static_cast<OpId>(i));
+    if (family(d.family) && d.attrs.empty())
+      ops.push_back({d.name, d.id});
+  }
+  for (const Named &a : kAliases)
+    if (family(op_def(a.op).family))
+      ops.push_back(a);
+  return ops;
+}
 
 // a op b where either side may be a Python number.
 py::object apply_binary(OpId op, py::handle a, py::handle b) {
@@ -209,7 +190,7 @@ void install_number_slots(py::class_<TensorImpl, Tensor> &cls) {
 } // namespace
 
 void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
-  for (const Named &u : kUnary) {
+  for (const Named &u : elementwise(is_unary_family)) {
     OpId op = u.op;
     auto fn = [op](const Tensor &x) { return unary(op, x); };
     m.def(u.name, fn, py::arg("input"));
@@ -221,7 +202,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       return x;
     });
   }
-  for (const Named &b : kBinary) {
+  for (const Named &b : elementwise(is_binary_family)) {
     OpId op = b.op;
     if (op == OpId::add || op == OpId::sub) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.

@@ -39,6 +39,10 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
 // Broadcast shape of two shapes; `op` names the op in the error message.
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
 // The dtype binary `op` computes in and the dtype it returns.
+// The dtype a unary elementwise op computes in and the dtype of its result
+// for an input of dtype x (one rule for eager ops and graph nodes); raises
+// TypeError where the op does not take x.
+void unary_result_types(OpId op, DType x, DType *compute, DType *result);
 void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
                          DType *compute, DType *result);
 

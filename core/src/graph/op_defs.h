@@ -11,7 +11,7 @@
 namespace devrt::graph {
 
 // Ops the executor runs itself; the rest are Compute.
-enum class OpKind { Compute, Placeholder, Variable, Assign, NoOp, Gradients };
+enum class OpKind { Compute, Placeholder, Variable, Assign, NoOp, VJP };
 
 struct EvalContext {
   Session &session;

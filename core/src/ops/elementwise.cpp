@@ -81,17 +81,15 @@ void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
   }
 }
 
-Tensor unary(OpId op, const Tensor &x) {
+void unary_result_types(OpId op, DType x, DType *compute, DType *result) {
   const OpDef &def = op_def(op);
-  DType in = x->dtype, out = x->dtype;
+  DType in = x, out = x;
   switch (def.family) {
   case OpFamily::UnaryFloat:
     if (!is_floating(in))
       in = out = kDefaultFloat;
     break;
-  case OpFamily::UnaryRound:
-    if (!is_floating(in))
-      return clone(x);
+  case OpFamily::UnaryRound: // the identity on integers
     break;
   case OpFamily::UnaryLogical:
     out = DType::Bool;
@@ -106,6 +104,15 @@ Tensor unary(OpId op, const Tensor &x) {
       fail(ErrorKind::Type, "[", def.name, "] is not defined for bool tensors");
     break;
   }
+  *compute = in;
+  *result = out;
+}
+
+Tensor unary(OpId op, const Tensor &x) {
+  if (op_def(op).family == OpFamily::UnaryRound && !is_floating(x->dtype))
+    return clone(x);
+  DType in, out;
+  unary_result_types(op, x->dtype, &in, &out);
   Tensor src = cast(x, in);
   Launch k(op, x->device, in);
   Tensor y = empty(x->shape, out, x->device);

@@ -80,14 +80,17 @@ ARITH = ["add", "sub", "mul", "pow", "maximum", "minimum", "floor_divide", "rema
 COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
 LOGICAL = ["logical_and", "logical_or", "logical_xor"]
 BITWISE = ["bitwise_and", "bitwise_or", "bitwise_xor"]
-BINARY = ARITH + ["div"] + COMPARE + LOGICAL + BITWISE
+# Ops whose integer operands compute in the default float type (div,
+# atan2, ...), read from the catalogue.
+FLOAT_BINARY = [op["name"] for op in devrt.catalogue() if op["family"] == "binary_float"]
+BINARY = ARITH + FLOAT_BINARY + COMPARE + LOGICAL + BITWISE
 
 
 def binary_types(op: str, a: str, b: str, a_weak=False, b_weak=False) -> tuple[str, str]:
     """(compute dtype, result dtype) of a binary op, per docs/design.md and
     docs/kernels.md."""
     t = promote(a, b, a_weak, b_weak)
-    if op == "div":
+    if op in FLOAT_BINARY:
         t = t if is_float(t) else "float32"
         return t, t
     if op in COMPARE or op in LOGICAL:
