@@ -205,6 +205,7 @@ _ELEMENTWISE = (
 for _op in _C.catalogue():
     if _op["family"] in _ELEMENTWISE and hasattr(_C, _op["name"]):
         globals().setdefault(_op["name"], getattr(_C, _op["name"]))
+arctan2 = globals()["atan2"]
 del _op
 
 __version__ = "0.1.0"

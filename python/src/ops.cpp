@@ -19,7 +19,7 @@ struct Named {
 const Named kAliases[] = {
     {"negative", OpId::neg},    {"subtract", OpId::sub},
     {"multiply", OpId::mul},    {"divide", OpId::div},
-    {"true_divide", OpId::div},
+    {"true_divide", OpId::div}, {"arctan2", OpId::atan2},
 };
 
 bool is_unary_family(OpFamily f) {

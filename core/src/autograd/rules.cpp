@@ -147,6 +147,10 @@ uint32_t saved_for_backward(OpId op) {
     return X | Y;
   case OpId::div:
     return Y | OUT;
+  case OpId::atan2:
+    return X | Y;
+  case OpId::hypot:
+    return X | Y | OUT;
   case OpId::pow:
     return X | Y | OUT;
   case OpId::where:
@@ -248,6 +252,22 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     Tensor ga = div(g, b);
     return {n.wants(0) ? sum_to(ga, n.inputs[0].shape) : nullptr,
             n.wants(1) ? sum_to(neg(mul(ga, n.output())), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::atan2: {
+    // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+    Tensor a = n.input(0), b = n.input(1);
+    Tensor scaled = div(g, add(mul(a, a), mul(b, b)));
+    return {n.wants(0) ? sum_to(mul(scaled, b), n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(neg(mul(scaled, a)), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::hypot: {
+    // d/da hypot(a, b) = a / hypot(a, b), and b / hypot(a, b).
+    Tensor scaled = div(g, n.output());
+    return {n.wants(0) ? sum_to(mul(scaled, n.input(0)), n.inputs[0].shape)
+                       : nullptr,
+            n.wants(1) ? sum_to(mul(scaled, n.input(1)), n.inputs[1].shape)
                        : nullptr};
   }
   case OpId::pow: {

@@ -120,6 +120,7 @@ from devrt.graph.math_ops import (  # noqa: F401
     add_n,
     argmax,
     argmin,
+    atan2,
     ceil,
     clip_by_global_norm,
     clip_by_norm,

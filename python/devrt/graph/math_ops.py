@@ -44,6 +44,7 @@ __all__ = [
     "erf",
     "exp",
     "expm1",
+    "atan2",
     "floor",
     "floordiv",
     "floormod",
@@ -307,6 +308,11 @@ def cos(x: Any, name: str | None = None) -> Tensor:
 
 def tan(x: Any, name: str | None = None) -> Tensor:
     return _unary("tan", x, name or "Tan", "tan")
+
+
+def atan2(y: Any, x: Any, name: str | None = None) -> Tensor:
+    """``tf.atan2``: the angle of the point (x, y), in (-pi, pi]."""
+    return _binary("atan2", y, x, name or "Atan2", "atan2")
 
 
 def tanh(x: Any, name: str | None = None) -> Tensor:

@@ -257,6 +257,7 @@ greater_equal = _compare("greater_equal", "ge")
 less = _compare("less", "lt")
 less_equal = _compare("less_equal", "le")
 logical_and = _compare("logical_and", "logical_and")
+arctan2 = _compare("arctan2", "atan2")
 logical_or = _compare("logical_or", "logical_or")
 logical_xor = _compare("logical_xor", "logical_xor")
 

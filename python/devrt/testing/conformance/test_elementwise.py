@@ -315,6 +315,8 @@ NP_BINARY = {
     "sub": np.subtract,
     "mul": np.multiply,
     "div": np.true_divide,
+    "atan2": np.arctan2,
+    "hypot": np.hypot,
     "pow": np.power,
     "maximum": np.maximum,
     "minimum": np.minimum,
@@ -339,7 +341,7 @@ NP_BINARY = {
 BINARY_DTYPES = {
     **{op: ["int32", "int64", "float32", "float64", "bool"] for op in ["add", "sub", "mul"]},
     **{op: ["bool", "int32", "int64", "float32", "float64"] for op in ["maximum", "minimum"]},
-    "div": ["float32", "float64", "int32", "int64", "bool"],
+    **{op: ["float32", "float64", "int32", "int64", "bool"] for op in ["div", "atan2", "hypot"]},
     **{op: ["int32", "int64", "float32", "float64"] for op in ["pow", "floor_divide", "remainder"]},
     **{op: ["bool", "uint8", "int32", "int64", "float32", "float64"] for op in COMPARE + LOGICAL},
     **{op: ["bool", "int32", "int64"] for op in BITWISE},
@@ -386,7 +388,7 @@ def binary_reference(op, a, b, compute, result):
 
 
 def binary_tol(op, compute):
-    if compute == "float32" and op in ("pow", "div"):
+    if compute == "float32" and op in ("pow", "div", "atan2", "hypot"):
         return {"rtol": 2e-6, "atol": 1e-6}
     return {}
 

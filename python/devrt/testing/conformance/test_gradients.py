@@ -51,6 +51,8 @@ RULE_OPS = {
     "sub": ["neg", "sum"],
     "mul": ["mul", "sum"],
     "div": ["div", "mul", "neg", "sum"],
+    "atan2": ["div", "mul", "add", "neg", "sum"],
+    "hypot": ["div", "mul", "sum"],
     "pow": ["pow", "sub", "mul", "eq", "ge", "log", "where", "fill", "sum"],
     "maximum": ["eq", "gt", "where", "mul", "add", "fill", "sum"],
     "minimum": ["eq", "lt", "where", "mul", "add", "fill", "sum"],
@@ -251,6 +253,8 @@ BINARY_FORMS = {
     "pow": [lambda a, b: a**b, devrt.pow, lambda a, b: a.pow(b)],
     "maximum": [devrt.maximum, lambda a, b: a.maximum(b), lambda a, b: devrt.max(a, b)],
     "minimum": [devrt.minimum, lambda a, b: a.minimum(b), lambda a, b: devrt.min(a, b)],
+    "atan2": [devrt.atan2, lambda a, b: a.atan2(b), devrt.arctan2],
+    "hypot": [devrt.hypot, lambda a, b: a.hypot(b), lambda a, b: devrt.hypot(input=a, other=b)],
 }
 
 

@@ -425,9 +425,9 @@ def test_catalogue_op_by_its_name(device, need, rng, name, family):
     check_like_eager(r, expected)
 
 
-@pytest.mark.parametrize("name", ["expm1", "tan"])
+@pytest.mark.parametrize("name", ["atan2", "hypot", "expm1", "tan"])
 def test_catalogue_op_gradient_by_its_name(device, need, rng, name):
-    arity = 1
+    arity = 2 if name in ("atan2", "hypot") else 1
     need_grad(need, name, "add", "div", "neg")
     net = Net(device)
     phs = [net.ph("float64", [None, 3]) for _ in range(arity)]

@@ -91,6 +91,8 @@ BINARY = {
     "sub": lambda a, b: (a - b) * a,
     "mul": lambda a, b: a * b * a,
     "div": lambda a, b: a / b,
+    "atan2": lambda a, b: devrt.atan2(a * b, b - 2.0),
+    "hypot": lambda a, b: devrt.hypot(a, b * a),
     "pow": lambda a, b: a**b,
     "maximum": lambda a, b: devrt.maximum(a * a, b),
     "where": lambda a, b: devrt.where(a > 0, a * b, b * b),
@@ -104,6 +106,8 @@ BINARY_OPS = {
     "where": ("gt",),
     "matmul": ("matmul",),
     "cat": ("index_put", "arange"),
+    "atan2": ("atan2", "add"),
+    "hypot": ("hypot",),
 }
 
 
