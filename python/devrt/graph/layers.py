@@ -25,6 +25,7 @@ import numpy as np
 from devrt.graph import framework as fw
 from devrt.graph import init_ops, math_ops, nn
 from devrt.graph.array_ops import _reshape_target, identity
+from devrt.graph.control_flow_ops import _select_on_scalar
 from devrt.graph.framework import GraphKeys
 from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _int_list, _t
@@ -442,9 +443,8 @@ class Dropout(Layer):
             if not training or self.rate == 0:
                 return identity(inputs)
             return nn.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
-        flag = _t(training, "Dropout")
         dropped = nn.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
-        return _apply("Select", [flag, dropped, inputs], {})
+        return _select_on_scalar(training, dropped, inputs, "Dropout")
 
 
 class BatchNormalization(Layer):
@@ -544,13 +544,13 @@ class BatchNormalization(Layer):
             mean, var = nn.moments(inputs, axes)
             decay = _t(1.0 - self.momentum, "BatchNormalization", inputs.dtype)
         else:
-            flag = _t(training, "BatchNormalization")
+            what = "BatchNormalization"
+            flag = _t(training, what)
             batch_mean, batch_var = nn.moments(inputs, axes)
-            mean = _apply("Select", [flag, batch_mean, _t(moving[0], "BatchNormalization")], {})
-            var = _apply("Select", [flag, batch_var, _t(moving[1], "BatchNormalization")], {})
-            one_minus = _t(1.0 - self.momentum, "BatchNormalization", inputs.dtype)
-            zero = _t(0.0, "BatchNormalization", inputs.dtype)
-            decay = _apply("Select", [flag, one_minus, zero], {})
+            mean = _select_on_scalar(flag, batch_mean, _t(moving[0], what), what)
+            var = _select_on_scalar(flag, batch_var, _t(moving[1], what), what)
+            one_minus = _t(1.0 - self.momentum, what, inputs.dtype)
+            decay = _select_on_scalar(flag, one_minus, _t(0.0, what, inputs.dtype), what)
         for v, value in zip(moving, (mean, var)):
             with fw.name_scope(None, "AssignMovingAvg", [v]):
                 delta = _apply("Mul", [_apply("Sub", [v.value(), value], {}), decay], {})
