@@ -25,6 +25,8 @@ from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
 from devrt.graph import init_ops as _init_ops
 from devrt.graph import math_ops as _math_ops
 from devrt.graph import random_ops as _random_ops
+from devrt.graph import rnn as _rnn
+from devrt.graph import rnn_cell as _rnn_cell
 from devrt.graph.array_ops import (  # noqa: F401
     cast,
     concat,
@@ -195,6 +197,7 @@ from devrt.graph.random_ops import (  # noqa: F401
     set_random_seed,
     truncated_normal,
 )
+from devrt.graph.rnn import reverse_sequence  # noqa: F401
 from devrt.graph.saved_graph import load_graph, save_graph  # noqa: F401
 from devrt.graph.session import (  # noqa: F401
     ConfigProto,
@@ -285,6 +288,12 @@ math = _Namespace(
 )
 
 dtypes.as_dtype = as_dtype
+
+# tf.nn's recurrent part lives in rnn_cell.py and rnn.py.
+nn.rnn_cell = _rnn_cell
+nn.dynamic_rnn = _rnn.dynamic_rnn
+nn.static_rnn = _rnn.static_rnn
+nn.bidirectional_dynamic_rnn = _rnn.bidirectional_dynamic_rnn
 
 
 def disable_v2_behavior() -> None:

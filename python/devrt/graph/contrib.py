@@ -9,9 +9,11 @@ from typing import Any
 from devrt.graph import init_ops
 from devrt.graph import layers as _layers
 from devrt.graph import nn as _nn
+from devrt.graph import rnn as _rnn
+from devrt.graph import rnn_cell as _rnn_cell
 from devrt.graph.tensor_util import _t
 
-__all__ = ["layers"]
+__all__ = ["layers", "rnn"]
 
 
 def xavier_initializer(uniform: bool = True, seed: Any = None, dtype: Any = "float32"):
@@ -70,4 +72,9 @@ layers = SimpleNamespace(
     l2_regularizer=l2_regularizer,
     l1_regularizer=l1_regularizer,
     flatten=_layers.flatten,
+)
+
+rnn = SimpleNamespace(
+    **{name: getattr(_rnn_cell, name) for name in _rnn_cell.__all__},
+    static_rnn=_rnn.static_rnn,
 )
