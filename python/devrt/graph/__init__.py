@@ -22,6 +22,7 @@ from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     nn,
     train,
 )
+from devrt.graph import convolution as _convolution
 from devrt.graph import init_ops as _init_ops
 from devrt.graph import math_ops as _math_ops
 from devrt.graph import random_ops as _random_ops
@@ -289,11 +290,13 @@ math = _Namespace(
 
 dtypes.as_dtype = as_dtype
 
-# tf.nn's recurrent part lives in rnn_cell.py and rnn.py.
+# Parts of tf.nn that live in modules of their own.
 nn.rnn_cell = _rnn_cell
 nn.dynamic_rnn = _rnn.dynamic_rnn
 nn.static_rnn = _rnn.static_rnn
 nn.bidirectional_dynamic_rnn = _rnn.bidirectional_dynamic_rnn
+nn.conv2d_transpose = _convolution.conv2d_transpose
+nn.conv1d = _convolution.conv1d
 
 
 def disable_v2_behavior() -> None:
