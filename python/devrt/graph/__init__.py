@@ -20,6 +20,7 @@ from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     layers,
     losses,
     nn,
+    summary,
     train,
 )
 from devrt.graph import convolution as _convolution
