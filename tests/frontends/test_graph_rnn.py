@@ -498,3 +498,46 @@ def test_lstm_classifier_trains_and_its_loss_falls():
             sess.run(train_op, feed)
         last = sess.run(loss, feed)
     assert last < 0.6 * first
+
+
+def test_static_bidirectional_rnn_concatenates_the_two_directions():
+    steps = 3
+    xv, lengths = _rand(2, steps, 4), np.array([3, 1], np.int32)
+    x = tf.placeholder(tf.float32, [None, steps, 4])
+    seq = tf.placeholder(tf.int32, [None])
+    fw, bw = tf.contrib.rnn.BasicLSTMCell(2), tf.contrib.rnn.GRUCell(3)
+    outs, state_fw, state_bw = tf.contrib.rnn.static_bidirectional_rnn(
+        fw, bw, tf.unstack(x, steps, 1), dtype=tf.float32, sequence_length=seq
+    )
+    (dyn_fw, dyn_bw), (dyn_state_fw, dyn_state_bw) = tf.nn.bidirectional_dynamic_rnn(
+        fw, bw, x, dtype=tf.float32, sequence_length=seq
+    )
+    assert len(outs) == steps and outs[0].shape.as_list() == [None, 5]
+    assert len(tf.trainable_variables()) == 6  # the second call reuses the cells' variables
+    assert tf.trainable_variables()[2].op.name == "bidirectional_rnn/bw/gru_cell/gates/kernel"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = {x: xv, seq: lengths}
+        got, got_bw, want_fw, want_bw, want_state = sess.run(
+            [tf.stack(outs, 1), state_bw, dyn_fw, dyn_bw, dyn_state_bw], feed
+        )
+    np.testing.assert_allclose(got, np.concatenate([want_fw, want_bw], 2), rtol=1e-6)
+    np.testing.assert_allclose(got_bw, want_state, rtol=1e-6)
+
+
+def test_a_cell_called_with_a_scope_makes_its_variables_there():
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    x = tf.placeholder(tf.float32, [None, 2])
+    h = cell.zero_state(tf.shape(x)[0], tf.float32)
+    out1, h = cell(x, h, scope="my_cell")
+    out2, _ = cell(x, h)
+    assert [v.op.name for v in tf.trainable_variables()] == ["my_cell/kernel", "my_cell/bias"]
+    kernel, bias = tf.trainable_variables()
+    xv = _rand(4, 2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got1, got2, k, b = sess.run([out1, out2, kernel, bias], {x: xv})
+    want1 = np.tanh(np.concatenate([xv, np.zeros((4, 3), np.float32)], 1) @ k + b)
+    want2 = np.tanh(np.concatenate([xv, want1], 1) @ k + b)
+    np.testing.assert_allclose(got1, want1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got2, want2, rtol=1e-5, atol=1e-6)

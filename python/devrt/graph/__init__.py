@@ -296,6 +296,7 @@ nn.rnn_cell = _rnn_cell
 nn.dynamic_rnn = _rnn.dynamic_rnn
 nn.static_rnn = _rnn.static_rnn
 nn.bidirectional_dynamic_rnn = _rnn.bidirectional_dynamic_rnn
+nn.static_bidirectional_rnn = _rnn.static_bidirectional_rnn
 nn.conv2d_transpose = _convolution.conv2d_transpose
 nn.conv1d = _convolution.conv1d
 

@@ -143,4 +143,5 @@ layers = SimpleNamespace(
 rnn = SimpleNamespace(
     **{name: getattr(_rnn_cell, name) for name in _rnn_cell.__all__},
     static_rnn=_rnn.static_rnn,
+    static_bidirectional_rnn=_rnn.static_bidirectional_rnn,
 )

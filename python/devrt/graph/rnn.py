@@ -28,6 +28,7 @@ __all__ = [
     "bidirectional_dynamic_rnn",
     "dynamic_rnn",
     "reverse_sequence",
+    "static_bidirectional_rnn",
     "static_rnn",
 ]
 
@@ -235,3 +236,37 @@ def bidirectional_dynamic_rnn(
             )
             out_bw = _reverse_time(out_bw, seq, time_axis, batch_axis)
     return (out_fw, out_bw), (state_fw, state_bw)
+
+
+def static_bidirectional_rnn(
+    cell_fw: Any,
+    cell_bw: Any,
+    inputs: Any,
+    initial_state_fw: Any = None,
+    initial_state_bw: Any = None,
+    dtype: Any = None,
+    sequence_length: Any = None,
+    scope: Any = None,
+) -> tuple[list[Tensor], Any, Any]:
+    """``tf.nn.static_bidirectional_rnn`` (``tf.contrib.rnn.static_bidirectional_rnn``):
+    the list `inputs` of [batch, depth] tensors through `cell_fw` forwards
+    and `cell_bw` backwards (as bidirectional_dynamic_rnn, with the same
+    variable names); returns (list of [batch, fw units + bw units] outputs,
+    state_fw, state_bw)."""
+    what = "static_bidirectional_rnn"
+    if not isinstance(inputs, (tuple, list)) or not inputs:
+        raise ValueError(f"[{what}] inputs must be a non-empty list of tensors, got {inputs!r}")
+    x = stack([_t(t, what) for t in inputs], axis=0)
+    (out_fw, out_bw), (state_fw, state_bw) = bidirectional_dynamic_rnn(
+        cell_fw,
+        cell_bw,
+        x,
+        sequence_length,
+        initial_state_fw,
+        initial_state_bw,
+        dtype,
+        time_major=True,
+        scope=scope,
+    )
+    both = _apply("ConcatV2", [out_fw, out_bw], {"axis": 2})
+    return unstack(both, axis=0), state_fw, state_bw

@@ -129,9 +129,14 @@ class RNNCell(Layer):
         raise NotImplementedError(f"[{type(self).__name__}] output_size is not defined")
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> Any:
-        if scope is not None:
-            with variable_scope(scope):
-                return super().__call__(inputs, state)
+        """(output, new state) for one step. A `scope` given at the first call
+        becomes the cell's variable scope ("<scope>/kernel"), as in TensorFlow;
+        without one, the cell's scope is "<current scope>/<cell name>"."""
+        if scope is not None and self._scope is None:
+            x = _t(inputs, type(self).__name__)
+            with x.graph.as_default(), variable_scope(scope, reuse=self._reuse) as sc:
+                self._scope = sc
+                return self._build_and_call(x, (state,), {})
         return super().__call__(inputs, state)
 
     def zero_state(self, batch_size: Any, dtype: Any) -> Any:

@@ -24,6 +24,7 @@ import numpy as np
 
 from devrt.graph import dtypes
 from devrt.graph import framework as fw
+from devrt.graph.array_ops import _axis_slice
 from devrt.graph.conversion import _make_const
 from devrt.graph.framework import GraphKeys
 from devrt.graph.tensor import Tensor
@@ -141,39 +142,14 @@ def _histogram_tensors(x: Tensor, what: str) -> list[Tensor]:
     limits = _apply("ConcatV2", [inner, _apply("ExpandDims", [mx], {"axis": 0})], {"axis": 0})
     below = [
         total(_apply("Cast", [_apply("LessEqual", [flat, edge], {})], {"dtype": f64}))
-        for edge in [
-            _apply("StridedSlice", [limits], _element(k)) for k in range(HISTOGRAM_BUCKETS - 1)
-        ]
+        for edge in [_axis_slice(limits, 0, k, k + 1, True) for k in range(HISTOGRAM_BUCKETS - 1)]
     ]
     count = total(_apply("OnesLike", [flat], {}))
     cumulative = _apply("Pack", below + [count], {"axis": 0})
     zero = _make_const(x.graph, np.zeros(1), None, None, what)
-    shifted = _apply("ConcatV2", [zero, _apply("StridedSlice", [cumulative], _head())], {"axis": 0})
+    shifted = _apply("ConcatV2", [zero, _axis_slice(cumulative, 0, 0, -1, False)], {"axis": 0})
     counts = _apply("Sub", [cumulative, shifted], {})
     return [mn, mx, count, total(flat), total(_apply("Square", [flat], {})), limits, counts]
-
-
-def _element(k: int) -> dict:
-    return {
-        "begin": [k],
-        "end": [k + 1],
-        "strides": [1],
-        "begin_mask": 0,
-        "end_mask": 0,
-        "shrink_axis_mask": 1,
-    }
-
-
-def _head() -> dict:
-    """x[:-1] of a vector."""
-    return {
-        "begin": [0],
-        "end": [-1],
-        "strides": [1],
-        "begin_mask": 1,
-        "end_mask": 0,
-        "shrink_axis_mask": 0,
-    }
 
 
 def scalar(name: str, tensor: Any, collections: Any = None, family: Any = None) -> SummaryOp:
