@@ -541,3 +541,62 @@ def test_a_cell_called_with_a_scope_makes_its_variables_there():
     want2 = np.tanh(np.concatenate([xv, want1], 1) @ k + b)
     np.testing.assert_allclose(got1, want1, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got2, want2, rtol=1e-5, atol=1e-6)
+
+
+def test_ptb_style_language_model_with_an_explicit_time_loop_trains():
+    """The TF1 PTB tutorial's model: embeddings, a dropout-wrapped two-layer
+    LSTM stepped in a Python loop with reuse_variables, sequence_loss, and
+    clipped gradient descent."""
+    tf.set_random_seed(1)
+    batch, steps, vocab, size = 4, 5, 12, 16
+    data = np.random.default_rng(2).integers(0, vocab, (batch, steps + 1))
+    inputs_ids = tf.placeholder(tf.int32, [batch, steps])
+    targets = tf.placeholder(tf.int32, [batch, steps])
+    keep_prob = tf.placeholder_with_default(1.0, [])
+    with tf.variable_scope("Model", initializer=tf.random_uniform_initializer(-0.1, 0.1)):
+
+        def lstm_cell():
+            cell = tf.contrib.rnn.BasicLSTMCell(size, forget_bias=0.0, state_is_tuple=True)
+            return tf.contrib.rnn.DropoutWrapper(cell, output_keep_prob=keep_prob)
+
+        cell = tf.contrib.rnn.MultiRNNCell([lstm_cell() for _ in range(2)], state_is_tuple=True)
+        initial_state = cell.zero_state(batch, tf.float32)
+        embedding = tf.get_variable("embedding", [vocab, size], dtype=tf.float32)
+        inputs = tf.nn.embedding_lookup(embedding, inputs_ids)
+        outputs, state = [], initial_state
+        with tf.variable_scope("RNN"):
+            for time_step in range(steps):
+                if time_step > 0:
+                    tf.get_variable_scope().reuse_variables()
+                cell_output, state = cell(inputs[:, time_step, :], state)
+                outputs.append(cell_output)
+        output = tf.reshape(tf.concat(outputs, 1), [-1, size])
+        softmax_w = tf.get_variable("softmax_w", [size, vocab], dtype=tf.float32)
+        softmax_b = tf.get_variable("softmax_b", [vocab], dtype=tf.float32)
+        logits = tf.reshape(tf.nn.xw_plus_b(output, softmax_w, softmax_b), [batch, steps, vocab])
+        loss = tf.contrib.seq2seq.sequence_loss(
+            logits,
+            targets,
+            tf.ones([batch, steps], dtype=tf.float32),
+            average_across_timesteps=False,
+            average_across_batch=True,
+        )
+        cost = tf.reduce_sum(loss)
+        tvars = tf.trainable_variables()
+        grads, _ = tf.clip_by_global_norm(tf.gradients(cost, tvars), 5.0)
+        train_op = tf.train.GradientDescentOptimizer(1.0).apply_gradients(zip(grads, tvars))
+    names = [v.op.name for v in tvars]
+    assert names[:2] == [
+        "Model/embedding",
+        "Model/RNN/multi_rnn_cell/cell_0/basic_lstm_cell/kernel",
+    ]
+    assert len(names) == 7 and loss.shape.as_list() == [steps]
+    feed = {inputs_ids: data[:, :-1], targets: data[:, 1:]}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(cost, feed)
+        for _ in range(40):
+            sess.run(train_op, {**feed, keep_prob: 0.9})
+        last = sess.run(cost, feed)
+    np.testing.assert_allclose(first, steps * np.log(vocab), rtol=0.05)  # uniform at the start
+    assert last < 0.9 * first
