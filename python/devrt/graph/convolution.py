@@ -18,7 +18,7 @@ from devrt.graph import framework as fw
 from devrt.graph.array_ops import _axis_slice, reverse, transpose
 from devrt.graph.nn import _data_format, _hw, _nhwc_in, _nhwc_out, _padding, conv2d
 from devrt.graph.tensor import Tensor
-from devrt.graph.tensor_util import _apply, _int_list, _t, get_static_value
+from devrt.graph.tensor_util import _apply, _int_list, _static_masked, _t, get_static_value
 
 __all__ = ["conv1d", "conv2d_transpose"]
 
@@ -73,8 +73,6 @@ def _output_dims(output_shape: Any, what: str) -> list[Any]:
     """output_shape as 4 entries, each an int or None (known only at run time)."""
     if isinstance(output_shape, Tensor) or hasattr(output_shape, "_to_tensor"):
         t = _t(output_shape, what)
-        from devrt.graph.tensor_util import _static_masked
-
         found = _static_masked(t)
         if found is None or found[0].shape != (4,):
             raise ValueError(

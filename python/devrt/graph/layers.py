@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from devrt.graph import convolution, init_ops, math_ops, nn
 from devrt.graph import framework as fw
-from devrt.graph import init_ops, math_ops, nn
 from devrt.graph.array_ops import _reshape_target, identity
 from devrt.graph.control_flow_ops import _select_on_scalar
 from devrt.graph.framework import GraphKeys
@@ -431,9 +431,7 @@ class Conv1D(_KernelLayer):
         self._build_kernel_bias([self.kernel_size, channels, self.filters], self.filters)
 
     def call(self, inputs: Tensor) -> Tensor:
-        from devrt.graph.convolution import conv1d
-
-        out = conv1d(
+        out = convolution.conv1d(
             inputs,
             self.kernel,
             self.strides,
@@ -494,8 +492,6 @@ class Conv2DTranspose(Conv2D):
         self._build_kernel_bias(self.kernel_size + [self.filters, channels], self.filters)
 
     def call(self, inputs: Tensor) -> Tensor:
-        from devrt.graph.convolution import conv2d_transpose
-
         dims = inputs.shape.as_list()
         spatial = [1, 2] if self.data_format == "NHWC" else [2, 3]
         out = [None, 0, 0, 0]
@@ -506,7 +502,7 @@ class Conv2DTranspose(Conv2D):
             extra = max(kernel - stride, 0) if self.padding == "VALID" else 0
             out[axis] = size * stride + extra
         out[3 if self.data_format == "NHWC" else 1] = self.filters
-        y = conv2d_transpose(
+        y = convolution.conv2d_transpose(
             inputs,
             self.kernel,
             out,

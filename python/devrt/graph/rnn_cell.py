@@ -31,9 +31,11 @@ from typing import Any
 from devrt.graph import framework as fw
 from devrt.graph import init_ops, math_ops, nn
 from devrt.graph.array_ops import _getitem, concat, split
+from devrt.graph.constant_ops import zeros
+from devrt.graph.dtypes import as_dtype
 from devrt.graph.layers import Layer, _activation
 from devrt.graph.tensor import Tensor
-from devrt.graph.tensor_util import _apply, _shape_ref, _t
+from devrt.graph.tensor_util import _apply, _shape_ref, _t, get_static_value
 from devrt.graph.variable_scope import variable_scope
 
 __all__ = [
@@ -89,9 +91,6 @@ def _zeros(batch_size: Any, size: int, dtype: Any) -> Tensor:
     """Zeros of shape [batch_size, size]: a Const for an int batch size, and
     for ``tf.shape(x)[i]`` (or a [batch, ...] tensor's batch dimension) the
     ZerosLike of a batch column of x broadcast against zeros of [size]."""
-    from devrt.graph.constant_ops import zeros
-    from devrt.graph.tensor_util import get_static_value
-
     if isinstance(batch_size, Tensor):
         static = get_static_value(batch_size)
         if static is not None:
@@ -141,8 +140,6 @@ class RNNCell(Layer):
 
     def zero_state(self, batch_size: Any, dtype: Any) -> Any:
         """Zeros in the structure of ``state_size``, each [batch_size, size]."""
-        from devrt.graph.dtypes import as_dtype
-
         dt = as_dtype(dtype)
         with fw.name_scope(None, f"{type(self).__name__}ZeroState"):
             return _map_structure(lambda n: _zeros(batch_size, int(n), dt), self.state_size)
