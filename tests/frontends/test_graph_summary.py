@@ -113,6 +113,20 @@ def test_file_writer_writes_events_that_tensorboard_reads(tmp_path):
     assert acc.Histograms("w_1")[0].histogram_value.num == 1
 
 
+def test_illegal_summary_names_are_cleaned_with_a_warning():
+    w = tf.Variable(tf.ones([3]), name="W")
+    with pytest.warns(
+        UserWarning, match=r"^\[histogram\] summary name 'W:0' is illegal; using 'W_0'"
+    ):
+        hist = tf.summary.histogram(w.name, w)
+    with pytest.warns(UserWarning, match=r"^\[scalar\] .*'/a b' is illegal; using 'a_b'"):
+        tf.summary.scalar("/a b", tf.constant(1.0))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        (value,) = summary_pb2.Summary.FromString(sess.run(hist)).value
+    assert value.tag == "W_0" and value.histo.num == 3 and value.histo.sum == 3
+
+
 def test_summary_errors(tmp_path):
     with pytest.raises(ValueError, match=r"^\[scalar\] .*scalar.*\(2,\)"):
         tf.summary.scalar("bad", tf.constant([1.0, 2.0]))

@@ -15,6 +15,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 import warnings
@@ -102,8 +103,25 @@ class SummaryOp:
         return f"<tf.summary '{self.name}' tags=[{tags}]>"
 
 
+_INVALID_TAG_CHARACTERS = re.compile(r"[^-/\w.]")
+
+
+def _clean_tag(name: Any, what: str) -> Any:
+    """`name` with characters a name scope refuses replaced by "_" and no
+    leading "/" (``tf.summary.histogram(var.name, var)`` tags "W_0"), as TF."""
+    if name is None:
+        return None
+    clean = _INVALID_TAG_CHARACTERS.sub("_", str(name)).lstrip("/")
+    if clean != name:
+        warnings.warn(
+            f"[{what}] summary name {name!r} is illegal; using {clean!r} instead", stacklevel=3
+        )
+    return clean
+
+
 def _summary(kind: str, name: str, tensors_of: Any, value: Any, collections, family, what):
     x = _t(value, what)
+    name, family = _clean_tag(name, what), _clean_tag(family, what)
     with fw.name_scope(name, what, [x]) as scope:
         tag = scope.rstrip("/")
         if family:
