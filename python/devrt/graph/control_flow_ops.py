@@ -11,7 +11,7 @@ from typing import Any
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import identity
 from devrt.graph.tensor import Operation, Tensor
-from devrt.graph.tensor_util import _t
+from devrt.graph.tensor_util import _apply, _t
 
 __all__ = [
     "group",
@@ -60,3 +60,20 @@ def tuple(tensors: Any, name: str | None = None, control_inputs: Any = None) -> 
         g = fw._graph_of([gate])
         with g.control_dependencies([gate]):
             return [None if t is None else identity(t) for t in ts]
+
+
+def _select_on_scalar(pred: Any, true_value: Tensor, false_value: Tensor, what: str) -> Tensor:
+    """``true_value`` where the scalar bool `pred` holds at run time, else
+    ``false_value``: both are computed, and a Select of `pred` (reshaped to
+    a scalar, so that a flag of unknown rank, such as ``tf.placeholder(tf.bool)``,
+    broadcasts to nothing) keeps the static shape the two values share, as
+    TensorFlow's ``cond`` does. A `pred` of more than one element fails at
+    run time in the Reshape."""
+    flag = _t(pred, what)
+    if flag.dtype.name != "bool":
+        raise TypeError(f"[{what}] the predicate must be a bool tensor, got {flag.dtype.name}")
+    if flag.shape.ndims not in (None, 0):
+        raise ValueError(f"[{what}] the predicate must be a scalar, got shape {flag.shape}")
+    if flag.shape.ndims is None:
+        flag = _apply("Reshape", [flag], {"shape": []})
+    return _apply("Select", [flag, true_value, false_value], {})
