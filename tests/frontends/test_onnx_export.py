@@ -300,3 +300,31 @@ def test_the_surface_is_restored():
     assert "__add__" not in vars(Parameter) and "__matmul__" not in vars(Parameter)
     assert not devrt.onnx.is_in_onnx_export()
     assert type(devrt.ones(2) + devrt.ones(2)) is Tensor
+
+
+class Indexing(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cls = Parameter(devrt.randn(1, 1, 4))
+
+    def forward(self, x):
+        y = devrt.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)
+        return y[:, 0], y[..., 1:3], y[:, None, -1], y[1:, ::2], y[-1], y[:, -3:-1, 2]
+
+
+def test_basic_indexing_and_expand():
+    model = Indexing()
+    x = devrt.randn(3, 5, 4)
+    data = export(model, x)
+    assert {"Slice", "Squeeze", "Unsqueeze", "Expand"} <= set(op_types(data))
+    got = run(data, x)
+    expected = model(x)
+    assert len(got) == 6
+    for g, e in zip(got, expected):
+        assert g.shape == tuple(e.shape)
+        assert_close(g, e.numpy())
+    index = devrt.tensor([0, 2])
+    with pytest.raises(
+        NotImplementedError, match=r"^\[onnx\.export\] __getitem__: indexing with a Tensor"
+    ):
+        export(lambda x: x[index], x)

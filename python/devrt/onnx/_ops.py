@@ -457,3 +457,57 @@ def _reduce(op_type: str, axes_as_input_from: int) -> Callable:
 
 converter("mean")(_reduce("ReduceMean", 18))
 converter("sum")(_reduce("ReduceSum", 13))
+
+
+@converter("__getitem__")
+def _getitem(g: Graph, out: Tensor, x: Tensor, index: Any) -> Tensor:
+    items = list(index) if isinstance(index, tuple) else [index]
+    for item in items:
+        if not (item is None or item is Ellipsis or isinstance(item, (int, slice))):
+            raise _unsupported("__getitem__", f"indexing with a {type(item).__name__}")
+    if any(isinstance(i, bool) for i in items):
+        raise _unsupported("__getitem__", "indexing with a bool")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        fill = x.ndim - sum(i is not None for i in items if i is not Ellipsis)
+        items[at : at + 1] = [slice(None)] * fill
+    # Python's slice rules are ONNX Slice's (negative and out-of-range
+    # bounds), so bounds stay as written and follow the input's sizes.
+    starts, ends, axes, steps, squeeze, new = [], [], [], [], [], []
+    dim = out_dim = 0
+    for item in items:
+        if item is None:
+            new.append(out_dim)
+            out_dim += 1
+            continue
+        if isinstance(item, int):
+            starts.append(item)
+            ends.append(item + 1 if item != -1 else 2**63 - 1)
+            squeeze.append(dim)
+        else:
+            if item.step is not None and item.step <= 0:
+                raise _unsupported("__getitem__", f"a slice step of {item.step}")
+            if item == slice(None):
+                dim, out_dim = dim + 1, out_dim + 1
+                continue
+            starts.append(0 if item.start is None else item.start)
+            ends.append(2**63 - 1 if item.stop is None else item.stop)
+            out_dim += 1
+        axes.append(dim)
+        steps.append(1 if isinstance(item, int) or item.step is None else item.step)
+        dim += 1
+    name = g.value(x)
+    if axes:
+        name = g.op("Slice", name, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps))
+    if squeeze:
+        name = g.op("Squeeze", name, g.ints(squeeze))
+    if new:
+        name = g.op("Unsqueeze", name, g.ints(new))
+    return g.bind(out, name)
+
+
+@converter("expand")
+def _expand(g: Graph, out: Tensor, x: Tensor, *sizes: Any) -> Tensor:
+    # ONNX Expand broadcasts: a size of 1 keeps the input's size, as -1 does here.
+    shape = [1 if s == -1 else s for s in _shape_args(sizes)]
+    return g.bind(out, g.op("Expand", g.value(x), g.ints(shape)))
