@@ -213,13 +213,6 @@ def _size(*args: Any) -> tuple:
     return tuple(*args)
 
 
-def _unsupported_dtype(name: str) -> Callable:
-    def refuse(*args: Any) -> Any:
-        raise ValueError(f"[load] the file holds torch.{name} data, which devrt does not hold")
-
-    return refuse
-
-
 def _allowed_globals() -> dict[str, Any]:
     utils = "torch._utils."
     names: dict[str, Any] = {
@@ -243,8 +236,6 @@ def _allowed_globals() -> dict[str, Any]:
         names[f"torch.{name}"] = _StorageType(name)
     for name in ("bool", "uint8", "int32", "int64", "float16", "bfloat16", "float32", "float64"):
         names[f"torch.{name}"] = getattr(_C, name)
-    for name in _FOREIGN_DTYPES:
-        names[f"torch.{name}"] = _unsupported_dtype(name)
     return names
 
 
@@ -314,6 +305,10 @@ class Unpickler(pickle.Unpickler):
         full = f"{module}.{name}"
         if full in _ALLOWED:
             return _ALLOWED[full]
+        if module == "torch" and name in _FOREIGN_DTYPES:
+            raise ValueError(
+                f"[load] {self._where} holds torch.{name}, a dtype devrt does not hold"
+            )
         if full in _user_globals:
             return _user_globals[full]
         if not self._weights_only:

@@ -328,3 +328,23 @@ def test_basic_indexing_and_expand():
         NotImplementedError, match=r"^\[onnx\.export\] __getitem__: indexing with a Tensor"
     ):
         export(lambda x: x[index], x)
+
+
+def test_more_refusals():
+    x = devrt.randn(1, 2)
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=r"^\[onnx\.export\] 2 input_names for 1 inputs"):
+        export(model, x, input_names=["a", "b"])
+    with pytest.raises(TypeError, match=r"^\[onnx\.export\] every model input must be a tensor"):
+        export(model, (x, 3))
+    with pytest.raises(
+        TypeError, match=r"^\[onnx\.export\] unexpected keyword arguments \['colour'\]"
+    ):
+        export(model, x, colour="red")
+    with pytest.raises(NotImplementedError, match=r"^\[onnx\.export\] export_params=False"):
+        export(model, x, export_params=False)
+    with pytest.raises(NotImplementedError, match=r"batch_norm: batch norm in training mode"):
+        export(nn.BatchNorm1d(2), devrt.randn(3, 2), training="TrainingMode.TRAINING")
+    embed = nn.Embedding(5, 2, max_norm=1.0)
+    with pytest.raises(NotImplementedError, match=r"embedding: max_norm"):
+        export(embed, devrt.tensor([1, 2]))

@@ -409,3 +409,58 @@ def test_malformed_torch_files_are_refused():
     out.seek(0)
     with pytest.raises(ValueError, match=r"^\[load\] .*missing storage .*data/0"):
         devrt.load(out)
+
+
+def test_byte_order_devices_and_foreign_dtypes():
+    data = torch_bytes({"w": torch.arange(3, dtype=torch.float32)}).getvalue()
+    src = zipfile.ZipFile(io.BytesIO(data))
+
+    def rewritten(edit: dict) -> io.BytesIO:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as zf:
+            for name in src.namelist():
+                zf.writestr(name, edit.get(name.split("/", 1)[1], src.read(name)))
+        out.seek(0)
+        return out
+
+    big = np.arange(3, dtype=">f4").tobytes()  # a big-endian machine's file
+    out = devrt.load(rewritten({"byteorder": b"big", "data/0": big}))
+    assert out["w"].tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match=r"^\[load\] .*byteorder 'middle'"):
+        devrt.load(rewritten({"byteorder": b"middle"}))
+    with pytest.raises(ValueError, match=r"^\[load\] .*reaches past its storage of 2 elements"):
+        devrt.load(rewritten({"data/0": big[:8]}))
+    out = devrt.load(torch_bytes({"d": torch.device("cuda", 0), "c": torch.device("cpu")}))
+    assert str(out["d"]) == "cuda:0" and out["c"] == devrt.device("cpu")
+    with pytest.raises(ValueError, match=r"^\[load\] the file holds torch\.int16, a dtype devrt does not hold"):
+        devrt.load(torch_bytes({"dtype": torch.int16}))
+
+
+def test_truncated_legacy_files_are_refused():
+    data = torch_bytes({"w": torch.ones(8)}, _use_new_zipfile_serialization=False).getvalue()
+    with pytest.raises(ValueError, match=r"^\[load\] .*truncated"):
+        devrt.load(io.BytesIO(data[:-5]))
+    with pytest.raises(ValueError, match=r"^\[load\] .*corrupt pickle"):
+        devrt.load(io.BytesIO(data[:40]))
+
+
+def test_add_safe_globals_arguments():
+    with pytest.raises(
+        ValueError, match=r"^\[add_safe_globals\] expected \(global, 'module.name'\)"
+    ):
+        add_safe_globals([(Config,)])
+    add_safe_globals([(Config, "elsewhere.Config")])
+    try:
+        from devrt.serialization import get_safe_globals
+
+        assert get_safe_globals() == [Config]
+    finally:
+        clear_safe_globals()
+
+
+def test_deeply_nested_objects_are_refused_on_save():
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(ValueError, match=r"^\[save\] the object is nested too deeply"):
+        devrt.save(nested, io.BytesIO())

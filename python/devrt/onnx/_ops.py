@@ -284,10 +284,8 @@ def _max_pool2d(g: Graph, out: Tensor, x: Tensor, kernel_size: Any, stride: Any 
 
 @converter("F.avg_pool2d")
 def _avg_pool2d(g: Graph, out: Tensor, x: Tensor, kernel_size: Any, stride: Any = None,
-                padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-                divisor_override: Any = None) -> Tensor:  # fmt: skip
-    if divisor_override is not None:
-        raise _unsupported("avg_pool2d", "divisor_override")
+                padding: Any = 0, ceil_mode: bool = False,
+                count_include_pad: bool = True) -> Tensor:  # fmt: skip
     include = int(bool(count_include_pad))
     return _pool(g, out, x, "AveragePool", kernel_size, stride, padding, ceil_mode,
                  count_include_pad=include)  # fmt: skip
@@ -485,8 +483,6 @@ def _getitem(g: Graph, out: Tensor, x: Tensor, index: Any) -> Tensor:
             ends.append(item + 1 if item != -1 else 2**63 - 1)
             squeeze.append(dim)
         else:
-            if item.step is not None and item.step <= 0:
-                raise _unsupported("__getitem__", f"a slice step of {item.step}")
             if item == slice(None):
                 dim, out_dim = dim + 1, out_dim + 1
                 continue
