@@ -76,7 +76,9 @@ class _Global:
         self.module, self.name = module, name
 
     def __call__(self, *args: Any) -> Any:  # pickle requires reduce functions be callable
-        raise TypeError(f"{self.module}.{self.name} is a placeholder for writing files")
+        raise TypeError(
+            f"[save] {self.module}.{self.name} stands for a PyTorch name; it is not called"
+        )
 
 
 @functools.cache
@@ -339,11 +341,18 @@ class Unpickler(pickle.Unpickler):
 
 
 def _unpickle(fh: IO[bytes], load_storage: Callable, weights_only: bool, where: str) -> Any:
+    return _run(Unpickler(fh, load_storage, weights_only, where), where)
+
+
+def _run(unpickler: pickle.Unpickler, where: str) -> Any:
+    """`unpickler`'s object; what a malformed pickle raises is restated as
+    corrupt (errors of devrt's own, ``[op] ...``, pass unchanged)."""
     try:
-        return Unpickler(fh, load_storage, weights_only, where).load()
-    except (UnpicklingError, ValueError, TypeError, NotImplementedError, RuntimeError):
-        raise
-    except (pickle.UnpicklingError, EOFError, AttributeError, IndexError, KeyError) as exc:
+        return unpickler.load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, IndexError, KeyError, TypeError,
+            ValueError, RuntimeError, NotImplementedError) as exc:  # fmt: skip
+        if str(exc).startswith("["):
+            raise
         raise UnpicklingError(f"[load] {where} has a corrupt pickle: {exc}") from None
 
 
@@ -421,7 +430,7 @@ def load_legacy(fh: IO[bytes], where: str, place: Callable, weights_only: bool) 
                 raise ValueError(f"[load] {where}: storage {key} has {numel!r} elements")
             arrays[key] = np.zeros(numel, _numpy_dtype(dtype))
 
-    _DryRun(fh, declare, where).load()
+    _run(_DryRun(fh, declare, where), where)
     end = fh.tell()
     fh.seek(start)
     body = io.BytesIO(fh.read(end - start))
