@@ -136,8 +136,10 @@ def _storage_array(raw: bytes | bytearray, dtype: str, big_endian: bool, where: 
             f"elements"
         )
     arr = np.frombuffer(raw, dtype=np_dtype.newbyteorder(">" if big_endian else "<"))
-    # A native, writable copy: tensors share it (and may be written to).
-    return arr.astype(np_dtype.newbyteorder("="), copy=True)
+    # Tensors share the array (and may write to it): native and writable.
+    if not arr.dtype.isnative or not arr.flags.writeable:
+        arr = arr.astype(np_dtype.newbyteorder("="))
+    return arr
 
 
 def _rebuild_tensor_v2(
@@ -385,7 +387,10 @@ def load_archive(zf: zipfile.ZipFile, where: str, place: Callable, weights_only:
             if entry not in names:
                 raise ValueError(f"[load] {where} is missing storage {entry} (truncated?)")
             try:
-                raw = zf.read(entry)
+                raw = bytearray(zf.getinfo(entry).file_size)  # read once, into a writable buffer
+                with zf.open(entry) as fh:
+                    if fh.readinto(raw) != len(raw) or fh.read(1):
+                        raise EOFError("the entry is shorter or longer than its size")
             except (zipfile.BadZipFile, EOFError, OSError) as exc:
                 raise ValueError(f"[load] {where} has corrupt data in {entry}: {exc}") from None
             array = _storage_array(raw, dtype, byteorder == "big", where)
