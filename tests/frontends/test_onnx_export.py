@@ -119,6 +119,8 @@ def test_lenet_cnn():
     model.train()  # export runs the model in eval mode and restores the mode
     data = export(model, x, dynamic_axes={"input_0": [0], "output_0": [0]})
     assert model.training
+    with pytest.raises(NotImplementedError, match=r"batch_norm: batch norm in training mode"):
+        export(model, x, training="TrainingMode.PRESERVE")  # it stays in training mode
     model.eval()
     types = op_types(data)
     for op in ("Conv", "MaxPool", "BatchNormalization", "AveragePool", "Reshape", "Gemm"):
@@ -223,7 +225,9 @@ def test_gelu_across_opsets(opset, approximate):
     model = nn.Sequential(nn.Linear(5, 5), nn.GELU(approximate=approximate))
     x = devrt.randn(3, 5)
     data = export(model, (x,), opset_version=opset)
-    assert onnx.load_from_string(data).opset_import[0].version == opset
+    onnx_model = onnx.load_from_string(data)
+    assert onnx_model.opset_import[0].version == opset
+    assert onnx_model.ir_version == {17: 8, 20: 9}[opset]
     assert ("Gelu" in op_types(data)) == (opset >= 20)
     assert_close(run(data, x)[0], model(x).numpy())
 
@@ -345,6 +349,12 @@ def test_more_refusals():
         export(model, x, export_params=False)
     with pytest.raises(NotImplementedError, match=r"batch_norm: batch norm in training mode"):
         export(nn.BatchNorm1d(2), devrt.randn(3, 2), training="TrainingMode.TRAINING")
-    embed = nn.Embedding(5, 2, max_norm=1.0)
+    embed = nn.Embedding(5, 2, max_norm=0.1)
+    weight = embed.weight.numpy().copy()
     with pytest.raises(NotImplementedError, match=r"embedding: max_norm"):
         export(embed, devrt.tensor([1, 2]))
+    np.testing.assert_array_equal(embed.weight.numpy(), weight)  # refused before it ran
+    bn = nn.BatchNorm1d(2)
+    with pytest.raises(NotImplementedError, match=r"batch_norm: batch norm in training mode"):
+        export(bn, devrt.randn(3, 2) + 5, training=True)
+    assert bn.running_mean.tolist() == [0.0, 0.0]

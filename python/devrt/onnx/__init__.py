@@ -114,12 +114,15 @@ def export(
 ) -> None:
     """Exports `model` (an ``nn.Module``, or a callable of tensors) to the
     ONNX file `f` (a path or a binary file object) by tracing one call
-    ``model(*args)``. The model runs in eval mode (its mode is restored
-    afterwards). `input_names` and `output_names` name the graph's inputs
-    and outputs (default ``input_0``..., ``output_0``...); `dynamic_axes`
-    maps such a name to the dimensions that may vary (``{"input": {0:
-    "batch"}}`` or ``{"input": [0]}``). `opset_version` is 17 by default,
-    at least 17 and at most the newest the onnx package knows.
+    ``model(*args)``. The model runs in eval mode and its mode is restored
+    afterwards (``training=TrainingMode.TRAINING`` or ``True`` runs it in
+    training mode, ``TrainingMode.PRESERVE`` as it is). `input_names` and
+    `output_names` name the graph's inputs and outputs (default
+    ``input_0``..., ``output_0``...); `dynamic_axes` maps such a name to
+    the dimensions that may vary (``{"input": {0: "batch"}}`` or
+    ``{"input": [0]}``). `opset_version` is 17 by default, at least 17 and
+    at most the newest the onnx package knows; the file has the oldest IR
+    version that holds that opset.
 
     Python control flow and sizes computed in Python are fixed at their
     traced values; a reshape keeps the input's leading sizes symbolic. An op
@@ -171,7 +174,7 @@ def export(
     traced_kwargs = dict(zip(input_kwargs, traced_inputs[len(inputs) :]))
 
     was_training = getattr(model, "training", False)
-    if hasattr(model, "train"):
+    if hasattr(model, "train") and not str(training).endswith("PRESERVE"):
         model.train(training is True or str(training).endswith("TRAINING"))
     import devrt
 
@@ -206,7 +209,9 @@ def export(
         opset_imports=[onnx.helper.make_opsetid("", opset)],
         producer_name="devrt",
     )
-    onnx_model.ir_version = min(onnx_model.ir_version, 10)
+    # The oldest IR version with this opset: runtimes older than the onnx
+    # package then still read the file.
+    onnx_model.ir_version = onnx.helper.find_min_ir_version_for(list(onnx_model.opset_import))
     try:
         onnx.checker.check_model(onnx_model)
     except onnx.checker.ValidationError as exc:

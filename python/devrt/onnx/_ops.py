@@ -2,7 +2,10 @@
 
 A converter is called as ``converter(graph, out, *args, **kwargs)`` with the
 arguments of the call it records and its result `out`, and returns
-``graph.bind(out, name)``, the traced value of the node output `name`. The
+``graph.bind(out, name)``, the traced value of the node output `name`. A
+converter's ``check(*args, **kwargs)``, where it has one, runs before the
+op: it refuses calls that would change the model's state (batch norm
+updating its statistics) before they do. The
 traced shapes are known, so attributes that depend on them (padding
 ``'same'``, pooling windows, squeezed axes) are computed here.
 """
@@ -166,13 +169,17 @@ converter("softmax", "F.softmax")(_softmax("Softmax", "softmax"))
 converter("log_softmax", "F.log_softmax")(_softmax("LogSoftmax", "log_softmax"))
 
 
-@converter("F.dropout")
-def _dropout(
-    g: Graph, out: Tensor, x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
-) -> Tensor:
+def _dropout_check(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> None:
     if training and p > 0:
         raise _unsupported("dropout", "dropout in training mode (call model.eval() first)")
+
+
+@converter("F.dropout")
+def _dropout(g: Graph, out: Tensor, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     return g.bind(out, g.value(x))
+
+
+_dropout.check = _dropout_check
 
 
 # --- layers -----------------------------------------------------------------------------------
@@ -310,8 +317,6 @@ def _adaptive_avg_pool2d(g: Graph, out: Tensor, x: Tensor, output_size: Any) -> 
 def _batch_norm(g: Graph, out: Tensor, x: Tensor, running_mean: Any, running_var: Any,
                 weight: Any = None, bias: Any = None, training: bool = False,
                 momentum: float = 0.1, eps: float = 1e-5) -> Tensor:  # fmt: skip
-    if training:
-        raise _unsupported("batch_norm", "batch norm in training mode (call model.eval() first)")
     channels = x.shape[1]
     scale = g.value(weight) if weight is not None else g.value(_C.ones(channels, dtype=x.dtype))
     shift = g.value(bias) if bias is not None else g.value(_C.zeros(channels, dtype=x.dtype))
@@ -327,6 +332,15 @@ def _batch_norm(g: Graph, out: Tensor, x: Tensor, running_mean: Any, running_var
     return g.bind(out, y)
 
 
+def _batch_norm_check(x: Tensor, running_mean: Any, running_var: Any, weight: Any = None,
+                      bias: Any = None, training: bool = False, *args: Any) -> None:  # fmt: skip
+    if training:
+        raise _unsupported("batch_norm", "batch norm in training mode (call model.eval() first)")
+
+
+_batch_norm.check = _batch_norm_check
+
+
 @converter("F.layer_norm")
 def _layer_norm(g: Graph, out: Tensor, x: Tensor, normalized_shape: Any, weight: Any = None,
                 bias: Any = None, eps: float = 1e-5) -> Tensor:  # fmt: skip
@@ -339,10 +353,17 @@ def _layer_norm(g: Graph, out: Tensor, x: Tensor, normalized_shape: Any, weight:
 
 @converter("F.embedding")
 def _embedding(g: Graph, out: Tensor, indices: Tensor, weight: Tensor, padding_idx: Any = None,
-               max_norm: Any = None, *args: Any, **kwargs: Any) -> Tensor:  # fmt: skip
+               *args: Any, **kwargs: Any) -> Tensor:  # fmt: skip
+    return g.bind(out, g.op("Gather", g.value(weight), g.value(indices), axis=0))
+
+
+def _embedding_check(indices: Tensor, weight: Tensor, padding_idx: Any = None,
+                     max_norm: Any = None, *args: Any, **kwargs: Any) -> None:  # fmt: skip
     if max_norm is not None:
         raise _unsupported("embedding", "max_norm (it rewrites the weights as it runs)")
-    return g.bind(out, g.op("Gather", g.value(weight), g.value(indices), axis=0))
+
+
+_embedding.check = _embedding_check
 
 
 # --- shapes -----------------------------------------------------------------------------------

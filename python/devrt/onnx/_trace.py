@@ -127,6 +127,9 @@ class Tracer:
             )
         self.depth += 1
         try:
+            check = getattr(converter, "check", None)
+            if check is not None:
+                check(*args, **kwargs)
             out = original(*args, **kwargs)
             result = converter(self.graph, out, *args, **kwargs)
         finally:
