@@ -470,3 +470,23 @@ def test_deeply_nested_objects_are_refused_on_save():
         nested = [nested]
     with pytest.raises(ValueError, match=r"^\[save\] the object is nested too deeply"):
         devrt.save(nested, io.BytesIO())
+
+
+def test_no_torch_at_run_time(tmp_path):
+    """Saving, loading (a PyTorch-written file too) and exporting never import torch."""
+    import subprocess
+    import sys
+
+    pretrained = tmp_path / "pretrained.pth"
+    torch.save(trained_resnet().state_dict(), pretrained)
+    script = f"""
+import sys, devrt
+from devrt import nn
+model = nn.Sequential(nn.Linear(3, 2))
+devrt.save(model.state_dict(), {str(tmp_path / "mine.pt")!r})
+devrt.load({str(tmp_path / "mine.pt")!r})
+devrt.load({str(pretrained)!r})
+devrt.onnx.export(model, devrt.randn(1, 3), {str(tmp_path / "m.onnx")!r})
+assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
