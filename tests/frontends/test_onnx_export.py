@@ -358,3 +358,17 @@ def test_more_refusals():
     with pytest.raises(NotImplementedError, match=r"batch_norm: batch norm in training mode"):
         export(bn, devrt.randn(3, 2) + 5, training=True)
     assert bn.running_mean.tolist() == [0.0, 0.0]
+
+
+class ExportsItself(nn.Module):
+    def forward(self, x):
+        devrt.onnx.export(nn.ReLU(), x, io.BytesIO())
+        return x
+
+
+def test_nested_export_and_dtype_views_are_refused():
+    with pytest.raises(RuntimeError, match=r"^\[onnx\.export\] an export is already running"):
+        export(ExportsItself(), devrt.randn(2))
+    with pytest.raises(NotImplementedError, match=r"^\[onnx\.export\] view: a view as devrt.int32"):
+        export(lambda x: x.view(devrt.int32), devrt.randn(2))
+    assert not devrt.onnx.is_in_onnx_export()
