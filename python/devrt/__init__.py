@@ -279,6 +279,7 @@ optim = _importlib.import_module("devrt.optim")
 utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
+onnx = _importlib.import_module("devrt.onnx")  # (imports the onnx package only to export)
 cuda = _importlib.import_module("devrt.cuda")
 # Called, the device types the core knows; its submodules hold torch.backends' flags.
 backends = _importlib.import_module("devrt.backends")
