@@ -28,6 +28,7 @@ struct Session::Step {
   // recompute when those outputs were fed instead of computed.
   int hist_from = 0, hist_to = 0;
   bool create_graph = false, recompute = false;
+  std::vector<int> controls; // steps of the control inputs (tf.cond plans)
 };
 
 struct Session::Plan {
@@ -38,6 +39,7 @@ struct Session::Plan {
   std::vector<Device> feed_devices;
   bool gradients = false;      // run with autograd recording (VJP steps)
   std::vector<bool> keep_hist; // per slot: a VJP reads it with its history
+  bool conditional = false;    // has Switch steps: values may be dead
   std::vector<bool> is_ref;    // per slot: a Variable's output (read late)
   std::vector<bool> fetched;   // per slot
 };
@@ -116,6 +118,33 @@ Tensor snapshot(const Tensor &t) {
   if (t->device.is_cpu() || has_kernel(OpId::copy, t->device.type, t->dtype))
     return clone(t);
   return to_device(to_device(t, kCPU), t->device);
+}
+
+// The value of tf.cond's predicate.
+bool predicate(const Node &n, const Tensor &p) {
+  if (p->numel() != 1)
+    fail(ErrorKind::Value, n.where(), " the predicate must be a scalar, got ",
+         "shape ", PartialShape::of(p->shape).str());
+  return item(p).i != 0;
+}
+
+// Whether a step of a tf.cond plan is dead: it reads a dead value (a
+// Merge only the input its predicate picks) or follows a dead control
+// input.
+bool is_dead(const Session::Step &s, const std::vector<Tensor> &vals,
+             const std::vector<char> &dead,
+             const std::vector<char> &dead_step) {
+  for (int c : s.controls)
+    if (dead_step[c])
+      return true;
+  if (s.kind == OpKind::Merge) {
+    const int p = s.in[2];
+    return dead[p] || dead[s.in[predicate(*s.node, vals[p]) ? 1 : 0]];
+  }
+  for (int slot : s.in)
+    if (slot >= 0 && dead[slot])
+      return true;
+  return false;
 }
 
 // Whether input i of n is read as a value. An Assign's input 0 names the
@@ -305,6 +334,17 @@ Session::make_plan(const std::vector<Output> &fetches,
     }
     plan->steps.push_back(std::move(s));
   }
+  // tf.cond: a node reading a dead value (the output of a Switch its
+  // predicate did not pick) or after a dead control input is dead too.
+  std::unordered_map<const Node *, int> step_of;
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    step_of[plan->steps[i].node] = static_cast<int>(i);
+    plan->conditional =
+        plan->conditional || plan->steps[i].kind == OpKind::Switch;
+  }
+  for (Step &s : plan->steps)
+    for (const Node *c : s.node->control_inputs)
+      s.controls.push_back(step_of.at(c));
   for (const Output &f : fetches)
     plan->fetch_slots.push_back(slot_of.at(output_key(f)));
   plan->is_ref.assign(plan->slots, false);
@@ -453,6 +493,12 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
       out.push_back(stored);
       break;
     }
+    case OpKind::Switch:
+      out = {in[0], in[0]}; // the run loop marks the output not picked dead
+      break;
+    case OpKind::Merge:
+      out = {in[predicate(n, in[2]) ? 1 : 0]};
+      break;
     case OpKind::VJP: {
       // The vector-Jacobian product of node F: autograd through the ops F
       // recorded when it ran, from its outputs back to its inputs (leaves).
@@ -574,13 +620,27 @@ Session::run(const std::vector<Output> &fetches,
   }
 
   std::vector<Tensor> in;
-  for (const Step &s : plan.steps) {
+  std::vector<char> dead(plan.conditional ? plan.slots : 0),
+      dead_step(plan.conditional ? plan.steps.size() : 0);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step &s = plan.steps[i];
     const Node &n = *s.node;
+    if (plan.conditional && is_dead(s, vals, dead, dead_step)) {
+      dead_step[i] = 1;
+      for (int k = 0; k < n.num_outputs(); ++k)
+        dead[s.out + k] = 1;
+      for (int slot : s.release) {
+        vals[slot].reset();
+        if (plan.gradients)
+          hist[slot].reset();
+      }
+      continue;
+    }
     in.clear();
     for (int j = 0; j < static_cast<int>(s.in.size()); ++j) {
       const int slot = s.in[j];
-      if (slot < 0) {
-        in.emplace_back();
+      if (slot < 0 || (plan.conditional && dead[slot])) {
+        in.emplace_back(); // a Merge's input not picked
         continue;
       }
       const Tensor &v =
@@ -600,6 +660,8 @@ Session::run(const std::vector<Output> &fetches,
         hist[s.out + k] = v;
       vals[s.out + k] = s.leaf[k] ? as_leaf(v) : v;
     }
+    if (s.kind == OpKind::Switch) // the branch not taken
+      dead[s.out + (predicate(n, in[1]) ? 0 : 1)] = 1;
     for (int slot : s.release) {
       vals[slot].reset();
       if (plan.gradients)
@@ -609,7 +671,12 @@ Session::run(const std::vector<Output> &fetches,
 
   std::vector<Tensor> result;
   result.reserve(plan.fetch_slots.size());
-  for (int slot : plan.fetch_slots) {
+  for (size_t i = 0; i < plan.fetch_slots.size(); ++i) {
+    const int slot = plan.fetch_slots[i];
+    if (plan.conditional && dead[slot])
+      fail(ErrorKind::Value, "[Session.run] fetch ", output_name(fetches[i]),
+           " was not computed: it is in a branch of tf.cond that was not "
+           "taken");
     // Handed back without its autograd history.
     Tensor v = snapshots[slot] ? snapshots[slot] : vals[slot];
     if (v->autograd)

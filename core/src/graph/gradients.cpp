@@ -25,15 +25,19 @@ const std::unordered_set<std::string> &no_gradient() {
   return ops;
 }
 
-// Inputs that carry no derivative: a Select's condition, a gather's indices.
+// Inputs that carry no derivative: a Select's condition, a gather's
+// indices, tf.cond's predicate.
 bool blocked(const Node &n, size_t i) {
-  return (i == 0 && n.op == "Select") || (i == 1 && n.op == "GatherV2");
+  return (i == 0 && n.op == "Select") || (i == 1 && n.op == "GatherV2") ||
+         (i == 1 && n.def->kind == OpKind::Switch) ||
+         (i == 2 && n.def->kind == OpKind::Merge);
 }
 
 // Whether gradients flow through n at all.
 bool passes(const Node &n) {
   const OpKind k = n.def->kind;
-  if (k != OpKind::Compute && k != OpKind::VJP)
+  if (k != OpKind::Compute && k != OpKind::VJP && k != OpKind::Switch &&
+      k != OpKind::Merge)
     return false;
   if (no_gradient().count(n.op))
     return false;
@@ -150,6 +154,36 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
         ins.push_back(static_cast<int64_t>(i));
     if (outs.empty() || ins.empty())
       continue;
+    const std::string at = unique_name(g, scope + "/" + f->name + "_grad");
+    auto gradient_of = [&](int k) {
+      return total(grads[key({f, k})], f->name + "_grad", f->device);
+    };
+    if (f->def->kind == OpKind::Switch) {
+      // The gradient of the branch taken: a Merge on the same predicate
+      // (the branch not taken has none; zeros stand in where a branch
+      // gives data no gradient).
+      Output branch[2];
+      for (int k = 0; k < 2; ++k)
+        branch[k] = grads.count(key({f, k}))
+                        ? gradient_of(k)
+                        : Output{g.add_node("ZerosLike", {f->inputs[0]}, {},
+                                            at + "/zeros_" + std::to_string(k),
+                                            f->device, {}),
+                                 0};
+      Node *m = g.add_node("Merge", {branch[0], branch[1], f->inputs[1]}, {},
+                           at, f->device, {});
+      grads[key(f->inputs[0])].push_back({m, 0});
+      continue;
+    }
+    if (f->def->kind == OpKind::Merge) {
+      // The gradient goes back into the branch taken: a Switch on the
+      // same predicate.
+      Node *s = g.add_node("Switch", {gradient_of(0), f->inputs[2]}, {}, at,
+                           f->device, {});
+      for (int64_t i : ins)
+        grads[key(f->inputs[i])].push_back({s, static_cast<int>(i)});
+      continue;
+    }
     std::vector<Output> inputs = f->inputs;
     for (int64_t k : outs)
       inputs.push_back({f, static_cast<int>(k)});
@@ -163,8 +197,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
     attrs["outputs"].ints = outs;
     attrs["inputs"].kind = AttrValue::Ints;
     attrs["inputs"].ints = ins;
-    Node *vjp = g.add_node("VJP", std::move(inputs), std::move(attrs),
-                           unique_name(g, scope + "/" + f->name + "_grad"),
+    Node *vjp = g.add_node("VJP", std::move(inputs), std::move(attrs), at,
                            f->device, {});
     for (size_t j = 0; j < ins.size(); ++j)
       grads[key(f->inputs[ins[j]])].push_back({vjp, static_cast<int>(j)});

@@ -109,6 +109,46 @@ void infer_assign(Node &n) {
   set_output(n, vs, n.input_dtype(0));
 }
 
+// tf.cond's predicate: a bool scalar (or of unknown shape, checked when it
+// runs).
+void check_predicate(const Node &n, size_t i) {
+  if (n.input_dtype(i) != DType::Bool)
+    bad(n, ErrorKind::Type,
+        std::string("the predicate must be bool, got ") +
+            dtype_name(n.input_dtype(i)));
+  const PartialShape &s = n.input_shape(i);
+  if (s.known_rank && s.rank() != 0)
+    bad(n, ErrorKind::Value,
+        "the predicate must be a scalar, got shape " + s.str());
+}
+
+// Switch(data, pred): outputs (if false, if true), each data; the one the
+// predicate does not pick is dead, and so is every node that reads it.
+void infer_switch(Node &n) {
+  check_predicate(n, 1);
+  n.shapes = {n.input_shape(0), n.input_shape(0)};
+  n.dtypes = {n.input_dtype(0), n.input_dtype(0)};
+}
+
+// Merge(if_false, if_true, pred): the input the predicate picks (the other
+// may be dead).
+void infer_merge(Node &n) {
+  check_predicate(n, 2);
+  if (n.input_dtype(0) != n.input_dtype(1))
+    bad(n, ErrorKind::Type,
+        std::string("the branches give ") + dtype_name(n.input_dtype(0)) +
+            " and " + dtype_name(n.input_dtype(1)));
+  const PartialShape &a = n.input_shape(0), &b = n.input_shape(1);
+  PartialShape s;
+  if (a.known_rank && b.known_rank && a.rank() == b.rank()) {
+    s = a;
+    for (size_t i = 0; i < s.dims.size(); ++i)
+      if (a.dims[i] != b.dims[i])
+        s.dims[i] = -1;
+  }
+  set_output(n, s, n.input_dtype(0));
+}
+
 // A VJP node: inputs are its node F's n_in inputs, the F outputs listed in
 // `outputs` and one gradient for each of those; one output per input of F
 // listed in `inputs`, of that input's shape and dtype.
@@ -1015,6 +1055,8 @@ const OpDef kOps[] = {
     {"PlaceholderWithDefault", 1, 1, infer_placeholder_with_default,
      eval_identity},
     {"NoOp", 0, 0, infer_noop, nullptr, OpKind::NoOp},
+    {"Switch", 2, 2, infer_switch, nullptr, OpKind::Switch},
+    {"Merge", 3, 3, infer_merge, nullptr, OpKind::Merge},
     {"VJP", 2, -1, infer_vjp, nullptr, OpKind::VJP},
     UNARY("Neg", ID(neg)),
     UNARY("Abs", ID(abs)),

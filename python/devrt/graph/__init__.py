@@ -70,6 +70,7 @@ from devrt.graph.constant_ops import (  # noqa: F401
     zeros_like,
 )
 from devrt.graph.control_flow_ops import (  # noqa: F401
+    cond,
     group,
     no_op,
     tuple,
