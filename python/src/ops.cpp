@@ -355,10 +355,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
     Tensor at = na ? Tensor() : as_tensor("where", a, cond);
     Tensor bt = nb ? Tensor() : as_tensor("where", b, cond);
-    const DType t =
-        promote_types(na ? sa.natural_dtype() : at->dtype,
-                      nb ? sb.natural_dtype() : bt->dtype,
-                      na || at->wrapped_number, nb || bt->wrapped_number);
+    const DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
+                                  nb ? sb.natural_dtype() : bt->dtype,
+                                  na ? Rank::Number : promotion_rank(at),
+                                  nb ? Rank::Number : promotion_rank(bt));
     if (na)
       at = scalar_tensor(sa, t, cond->device);
     if (nb)

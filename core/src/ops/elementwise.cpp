@@ -50,10 +50,14 @@ Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
   return out;
 }
 
-void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
+void binary_result_types(OpId op, DType a, DType b, Rank a_rank, Rank b_rank,
                          DType *compute, DType *result) {
-  DType t = promote_types(a, b, a_weak, b_weak);
+  DType t = promote_types(a, b, a_rank, b_rank);
   const OpDef &def = op_def(op);
+  if (op == OpId::sub && (a == DType::Bool || b == DType::Bool))
+    fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
+         dtype_name(a), " and ", dtype_name(b),
+         " (logical_not inverts a mask), as in PyTorch");
   switch (def.family) {
   case OpFamily::BinaryFloat:
     if (!is_floating(t))
@@ -145,8 +149,8 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
 Tensor binary(OpId op, const Tensor &a, const Tensor &b) {
   check_same_device(op, a, b);
   DType compute, result;
-  binary_result_types(op, a->dtype, b->dtype, a->wrapped_number,
-                      b->wrapped_number, &compute, &result);
+  binary_result_types(op, a->dtype, b->dtype, promotion_rank(a),
+                      promotion_rank(b), &compute, &result);
   Dims shape = broadcast_shapes(op_name(op), a->shape, b->shape);
   Launch k(op, a->device, compute);
   Tensor ac = cast(a, compute), bc = cast(b, compute);
@@ -161,9 +165,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
   DType compute, result;
   DType st = s.natural_dtype();
   if (scalar_first)
-    binary_result_types(op, st, a->dtype, true, false, &compute, &result);
+    binary_result_types(op, st, a->dtype, Rank::Number, promotion_rank(a),
+                        &compute, &result);
   else
-    binary_result_types(op, a->dtype, st, false, true, &compute, &result);
+    binary_result_types(op, a->dtype, st, promotion_rank(a), Rank::Number,
+                        &compute, &result);
   // The number is materialised directly in the compute type: no cast.
   Tensor b = scalar_tensor(s, compute, a->device);
   Launch k(op, a->device, compute);
@@ -183,6 +189,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
 }
 
 namespace {
+
+// The destination of an in-place op is a tensor, even one made from a number.
+Rank inplace_rank(const Tensor &a) {
+  return a->ndim() == 0 ? Rank::ZeroDim : Rank::Dimensioned;
+}
 
 void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
              DType result) {
@@ -216,15 +227,15 @@ void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
 void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
   check_same_device(op, a, b);
   DType compute, result;
-  binary_result_types(op, a->dtype, b->dtype, false, b->wrapped_number,
-                      &compute, &result);
+  binary_result_types(op, a->dtype, b->dtype, inplace_rank(a),
+                      promotion_rank(b), &compute, &result);
   inplace(op, a, b, compute, result);
 }
 
 void binary_inplace(OpId op, const Tensor &a, Scalar s) {
   DType compute, result;
-  binary_result_types(op, a->dtype, s.natural_dtype(), false, true, &compute,
-                      &result);
+  binary_result_types(op, a->dtype, s.natural_dtype(), inplace_rank(a),
+                      Rank::Number, &compute, &result);
   inplace(op, a, scalar_tensor(s, compute, a->device), compute, result);
 }
 
@@ -232,7 +243,7 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   check_same_device(OpId::where, cond, a);
   check_same_device(OpId::where, a, b);
   DType t =
-      promote_types(a->dtype, b->dtype, a->wrapped_number, b->wrapped_number);
+      promote_types(a->dtype, b->dtype, promotion_rank(a), promotion_rank(b));
   Dims shape = broadcast_shapes(
       "where", broadcast_shapes("where", cond->shape, a->shape), b->shape);
   Launch k(OpId::where, a->device, t);
