@@ -1,5 +1,6 @@
 // Elementwise ops: promotion, broadcasting and the kernel call.
 #include <algorithm>
+#include <cmath>
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
@@ -106,6 +107,8 @@ Tensor unary(OpId op, const Tensor &x) {
            "] needs a bool or integer tensor, got ", dtype_name(in));
     break;
   default:
+    if (in == DType::Bool && op == OpId::sign)
+      return clone(x); // the sign of a bool is itself, as in PyTorch
     if (in == DType::Bool)
       fail(ErrorKind::Type, "[", def.name, "] is not defined for bool tensors");
     break;
@@ -130,13 +133,23 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   if (!is_floating(t) &&
       ((lo && lo->kind == Scalar::Float) || (hi && hi->kind == Scalar::Float)))
     t = kDefaultFloat;
-  Tensor src = cast(x, t);
-  Launch k(OpId::clamp, x->device, t);
-  Tensor y = empty(x->shape, t, x->device);
-  k.input(src).output(y);
-  lo ? k.attr_scalar(*lo) : k.attr_none();
-  hi ? k.attr_scalar(*hi) : k.attr_none();
-  k.run();
+  // A NaN bound makes every element NaN, as in PyTorch (the kernel's
+  // comparisons would let every element through instead).
+  auto is_nan = [](const std::optional<Scalar> &s) {
+    return s && s->kind == Scalar::Float && std::isnan(s->f);
+  };
+  Tensor y;
+  if (is_floating(t) && (is_nan(lo) || is_nan(hi))) {
+    y = full(x->shape, *(is_nan(lo) ? lo : hi), t, x->device);
+  } else {
+    Tensor src = cast(x, t);
+    Launch k(OpId::clamp, x->device, t);
+    y = empty(x->shape, t, x->device);
+    k.input(src).output(y);
+    lo ? k.attr_scalar(*lo) : k.attr_none();
+    hi ? k.attr_scalar(*hi) : k.attr_none();
+    k.run();
+  }
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
     attrs.s0 = lo;
