@@ -611,10 +611,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
     if (chunks <= 0)
       fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
+    if (x->ndim() == 0)
+      fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
+                             "dimension, got a 0-d tensor");
     int64_t d = normalize_axis("chunk", dim, x->ndim());
     int64_t n = x->shape[d];
-    int64_t size = std::max<int64_t>(1, (n + chunks - 1) / chunks);
-    return split_fn(x, py::int_(size), d);
+    if (n == 0) { // as PyTorch: `chunks` empty pieces
+      std::vector<Tensor> out;
+      for (int64_t i = 0; i < chunks; ++i)
+        out.push_back(narrow(x, d, 0, 0));
+      return out;
+    }
+    return split_fn(x, py::int_((n + chunks - 1) / chunks), d);
   };
   m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
         py::arg("dim") = 0);
