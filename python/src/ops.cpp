@@ -547,6 +547,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         py::arg("index"), py::arg("src"));
   cls.def("scatter_add", &scatter_add, py::arg("dim"), py::arg("index"),
           py::arg("src"));
+  cls.def(
+      "scatter_add_",
+      [](const Tensor &x, int64_t dim, const Tensor &index, const Tensor &src) {
+        copy_(x, scatter_add(x, dim, index, src));
+        return x;
+      },
+      py::arg("dim"), py::arg("index"), py::arg("src"));
   m.def("index_select", &index_select, py::arg("input"), py::arg("dim"),
         py::arg("index"));
   cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
