@@ -121,6 +121,9 @@ Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
   int64_t d = normalize_axis("gather", dim, x->ndim());
+  if (x->ndim() == 0 && index->ndim() == 0) // as a tensor of one element
+    return reshape(gather(reshape(x, Dims{1}), 0, reshape(index, Dims{1})),
+                   Dims{});
   std::vector<std::optional<Tensor>> idx =
       gather_indices("gather", x, d, index);
   return reported_as("gather", [&] { return devrt::index(x, idx, false); });
@@ -129,6 +132,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
 Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
                    const Tensor &src) {
   int64_t d = normalize_axis("scatter_add", dim, x->ndim());
+  if (x->ndim() == 0 && index->ndim() == 0 && src->ndim() == 0)
+    return reshape(scatter_add(reshape(x, Dims{1}), 0, reshape(index, Dims{1}),
+                               reshape(src, Dims{1})),
+                   Dims{});
   if (src->dtype != x->dtype)
     fail(ErrorKind::Type, "[scatter_add] src of dtype ", dtype_name(src->dtype),
          " must have the input's dtype ", dtype_name(x->dtype));
