@@ -98,12 +98,44 @@ std::optional<Scalar> opt_scalar(const char *op, py::handle h) {
   return s;
 }
 
+// The eager reductions read an empty dim list as every dim, as PyTorch (the
+// core's empty axes reduce nothing, as a graph's).
+std::optional<Dims> reduce_axes(const char *op, py::handle dim) {
+  std::optional<Dims> axes = to_axes(op, dim);
+  return axes && axes->empty() ? std::nullopt : axes;
+}
+
+// `dtype` is what the reduction reads and what it returns, even where the
+// core accumulates wider (integer sums run in int64).
 Tensor reduce_py(OpId op, const Tensor &x, py::object dim, bool keepdim,
                  py::object dtype) {
-  Tensor src = x;
-  if (!dtype.is_none())
-    src = cast(x, to_dtype(op_name(op), dtype));
-  return reduce(op, src, to_axes(op_name(op), dim), keepdim);
+  if (dtype.is_none())
+    return reduce(op, x, reduce_axes(op_name(op), dim), keepdim);
+  const DType t = to_dtype(op_name(op), dtype);
+  Tensor y = reduce(op, cast(x, t), reduce_axes(op_name(op), dim), keepdim);
+  return y->dtype == t ? y : cast(y, t);
+}
+
+// add/sub with an alpha other than 1 between float32 tensors: PyTorch rounds
+// alpha to float32 and rounds a + alpha * b once. The product of two float32
+// numbers is exact in float64, so computing there and rounding at the end
+// gives that result; nullopt where the plain path is already exact.
+std::optional<Tensor> scaled_float32(OpId op, py::handle a, py::handle o,
+                                     py::handle alpha) {
+  Scalar s;
+  if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o) ||
+      !to_scalar(alpha, &s) || s.kind == Scalar::Bool || s.f == 1.0)
+    return std::nullopt;
+  Tensor at = a.cast<Tensor>(), bt = o.cast<Tensor>();
+  DType compute, result;
+  binary_result_types(op, at->dtype, bt->dtype, promotion_rank(at),
+                      promotion_rank(bt), &compute, &result);
+  if (result != DType::Float32)
+    return std::nullopt;
+  const double al = static_cast<float>(s.f);
+  Tensor wide = binary_scalar(OpId::mul, cast(bt, DType::Float64),
+                              Scalar::from_double(al), false);
+  return cast(binary(op, cast(at, DType::Float64), wide), DType::Float32);
 }
 
 // max/min: max() reduces everything; max(dim) returns (values, indices);
@@ -230,6 +262,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
         check(a, alpha);
+        if (!alpha.is_none())
+          if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
+            return py::cast(*y);
         return apply_binary(op, a, scaled(o, alpha));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
@@ -336,10 +371,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
     Tensor at = na ? Tensor() : as_tensor("where", a, cond);
     Tensor bt = nb ? Tensor() : as_tensor("where", b, cond);
-    const DType t =
-        promote_types(na ? sa.natural_dtype() : at->dtype,
-                      nb ? sb.natural_dtype() : bt->dtype,
-                      na || at->wrapped_number, nb || bt->wrapped_number);
+    const DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
+                                  nb ? sb.natural_dtype() : bt->dtype,
+                                  na ? Rank::Number : promotion_rank(at),
+                                  nb ? Rank::Number : promotion_rank(bt));
     if (na)
       at = scalar_tensor(sa, t, cond->device);
     if (nb)
@@ -376,8 +411,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (auto [name, op] :
        {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
     OpId o = op;
+    // As in PyTorch, uint8 tensors give uint8 truth values, and an empty
+    // dim list reduces nothing.
     auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
-      return reduce(o, x, to_axes(op_name(o), dim), keepdim);
+      Tensor y = reduce(o, x, to_axes(op_name(o), dim), keepdim);
+      return x->dtype == DType::UInt8 ? cast(y, DType::UInt8) : y;
     };
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
           py::arg("keepdim") = false);
@@ -419,9 +457,15 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
                        bool keepdim, py::object correction) {
-      Tensor v = reduce(OpId::var, x, to_axes("var", dim), keepdim,
+      Tensor v = reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
                         correction_of(unbiased, correction));
-      return is_std ? unary(OpId::sqrt, v) : v;
+      if (!is_std)
+        return v;
+      // sqrt's gradient at 0 is infinite: where the spread is 0 the gradient
+      // is 0, as in PyTorch, not NaN.
+      Tensor zero = binary_scalar(OpId::eq, v, Scalar::from_int(0), false);
+      Tensor one = scalar_tensor(Scalar::from_int(1), v->dtype, v->device);
+      return where(zero, v, unary(OpId::sqrt, where(zero, one, v)));
     };
     const char *name = is_std ? "std" : "var";
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
@@ -484,6 +528,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         py::arg("index"), py::arg("src"));
   cls.def("scatter_add", &scatter_add, py::arg("dim"), py::arg("index"),
           py::arg("src"));
+  cls.def(
+      "scatter_add_",
+      [](const Tensor &x, int64_t dim, const Tensor &index, const Tensor &src) {
+        copy_(x, scatter_add(x, dim, index, src));
+        return x;
+      },
+      py::arg("dim"), py::arg("index"), py::arg("src"));
   m.def("index_select", &index_select, py::arg("input"), py::arg("dim"),
         py::arg("index"));
   cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
@@ -548,10 +599,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
     if (chunks <= 0)
       fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
+    if (x->ndim() == 0)
+      fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
+                             "dimension, got a 0-d tensor");
     int64_t d = normalize_axis("chunk", dim, x->ndim());
     int64_t n = x->shape[d];
-    int64_t size = std::max<int64_t>(1, (n + chunks - 1) / chunks);
-    return split_fn(x, py::int_(size), d);
+    if (n == 0) { // as PyTorch: `chunks` empty pieces
+      std::vector<Tensor> out;
+      for (int64_t i = 0; i < chunks; ++i)
+        out.push_back(narrow(x, d, 0, 0));
+      return out;
+    }
+    return split_fn(x, py::int_((n + chunks - 1) / chunks), d);
   };
   m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
         py::arg("dim") = 0);

@@ -212,7 +212,8 @@ Vals eval_unary(const Node &n, const Vals &in, EvalContext &) {
 void infer_binary(Node &n) {
   DType compute, result;
   binary_result_types(static_cast<OpId>(n.def->code), n.input_dtype(0),
-                      n.input_dtype(1), false, false, &compute, &result);
+                      n.input_dtype(1), Rank::Dimensioned, Rank::Dimensioned,
+                      &compute, &result);
   set_output(n, broadcast(n, n.input_shape(0), n.input_shape(1)), result);
 }
 Vals eval_binary(const Node &n, const Vals &in, EvalContext &) {

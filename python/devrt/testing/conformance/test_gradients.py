@@ -705,7 +705,9 @@ INDEX = {
     "ints": ((4, 3), lambda t, d: t[[2, 0, 3]]),
     "ints_repeated": ((4, 3), lambda t, d: t[[1, 1, 3, 1, 0]]),
     "ints_negative": ((4, 3), lambda t, d: t[[-1, 0, -1]]),
-    "ints_2d_index": ((4, 3), lambda t, d: t[[[0, 1], [1, 3]]]),
+    "ints_2d_index": ((4, 3), lambda t, d: t[to_device(np.array([[0, 1], [1, 3]]), d)]),
+    # as PyTorch: a list holding lists is a tuple of indices, t[[0, 1], [1, 2]]
+    "nested_list_is_tuple": ((4, 3), lambda t, d: t[[[0, 1], [1, 2]]]),
     "ints_tensor": ((4, 3), lambda t, d: t[to_device(np.array([3, 3, 0]), d)]),
     "ints_numpy": ((4, 3), lambda t, d: t[np.array([2, 2])]),
     "ints_second_dim": ((3, 4), lambda t, d: t[:, [3, 0, 3]]),
