@@ -72,7 +72,6 @@ class GraphOps(Ops):
     exp = _unary("Exp")
     log = _unary("Log")
     log1p = _unary("Log1p")
-    expm1 = _unary("Expm1")
     abs = _unary("Abs")
     tanh = _unary("Tanh")
     sigmoid = _unary("Sigmoid")
@@ -80,6 +79,12 @@ class GraphOps(Ops):
     relu = _unary("Relu")
     sum = _reduction("Sum")
     mean = _reduction("Mean")
+
+    @staticmethod
+    def expm1(x: Any, name: str | None = None) -> Any:
+        # The IR has no Expm1: exp(x) - 1, which loses digits near 0.
+        x = _t(x, _WHAT)
+        return _apply("Sub", [_apply("Exp", [x], {}), _t(1, _WHAT, x.dtype)], {}, name)
 
     @staticmethod
     def where(cond: Any, a: Any, b: Any, name: str | None = None) -> Any:

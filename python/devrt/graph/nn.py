@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import activations as _act
+from devrt._composite.graph import GRAPH
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import gather
 from devrt.graph.math_ops import sigmoid, tanh, top_k
@@ -72,28 +74,21 @@ def elu(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.elu``: x for x > 0, exp(x) - 1 otherwise."""
     x = _t(features, "elu")
     with fw.name_scope(name, "Elu", [x]) as scope:
-        zero = _t(0, "elu", x.dtype)
-        neg = _apply("Minimum", [x, zero], {})
-        em1 = _apply("Sub", [_apply("Exp", [neg], {}), _t(1, "elu", x.dtype)], {})
-        return _apply("Select", [_apply("Greater", [x, zero], {}), x, em1], {}, scope)
+        return _act.elu(GRAPH, x, name=scope)
 
 
 def softplus(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.softplus``: max(x, 0) + log1p(exp(-|x|)), stable for large |x|."""
     x = _t(features, "softplus")
     with fw.name_scope(name, "Softplus", [x]) as scope:
-        tail = _apply(
-            "Log1p", [_apply("Exp", [_apply("Neg", [_apply("Abs", [x], {})], {})], {})], {}
-        )
-        return _apply("Add", [_apply("Relu", [x], {}), tail], {}, scope)
+        return _act.softplus(GRAPH, x, name=scope)
 
 
 def softsign(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.softsign``: x / (1 + |x|)."""
     x = _t(features, "softsign")
     with fw.name_scope(name, "Softsign", [x]) as scope:
-        den = _apply("Add", [_apply("Abs", [x], {}), _t(1, "softsign", x.dtype)], {})
-        return _apply("RealDiv", [x, den], {}, scope)
+        return _act.softsign(GRAPH, x, name=scope)
 
 
 def swish(features: Any, beta: float = 1.0, name: str | None = None) -> Tensor:

@@ -13,6 +13,8 @@ from typing import Any
 
 import devrt
 from devrt import _C
+from devrt._composite import activations as _act
+from devrt._composite.eager import EAGER
 from devrt._errors import public_op as _public_op
 
 Tensor = _C.Tensor
@@ -36,6 +38,7 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "mse_loss",
     "nll_loss",
     "normalize",
@@ -146,15 +149,15 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 @_public_op
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x >
-    threshold``. Each side of 0 has a form whose exp cannot overflow (nor
-    its gradient), ``z + log1p(exp(-z))`` above and ``log1p(exp(z))``
-    below, each fed an input clamped to its side."""
-    bx = input * beta if beta != 1 else input
-    up, down = bx.clamp(min=0), bx.clamp(max=0)
-    smooth = devrt.where(bx > 0, up + devrt.log1p(devrt.exp(-up)), devrt.log1p(devrt.exp(down)))
-    if beta != 1:
-        smooth = smooth / beta
-    return devrt.where(bx > threshold, input, smooth)
+    threshold`` (devrt._composite.activations.softplus)."""
+    return _act.softplus(EAGER, input, beta, threshold)
+
+
+@_public_op
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, stable for large |x|
+    (devrt._composite.activations.log_sigmoid)."""
+    return _act.log_sigmoid(EAGER, input)
 
 
 @_public_op
