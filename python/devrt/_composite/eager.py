@@ -77,6 +77,13 @@ class EagerOps(Ops):
         return x.mean(axes, keepdim=keepdims)
 
     @staticmethod
+    def variance(
+        x: Any, axes: Any = None, keepdims: bool = False, mean: Any = None, name: str | None = None
+    ) -> Any:
+        # The catalogue's var, one pass; a given mean is not needed.
+        return x.var(axes, keepdim=keepdims, correction=0)
+
+    @staticmethod
     def softmax(x: Any, axis: int, name: str | None = None) -> Any:
         return _C.softmax(x, axis)
 
@@ -194,6 +201,14 @@ class KerasSymbolicOps(EagerOps):
         from devrt.keras import ops as kops
 
         return kops.mean(x, axes, keepdims)
+
+    @staticmethod
+    def variance(
+        x: Any, axes: Any = None, keepdims: bool = False, mean: Any = None, name: str | None = None
+    ) -> Any:
+        from devrt.keras import ops as kops
+
+        return kops.var(x, axes, keepdims)
 
     @staticmethod
     def softmax(x: Any, axis: int, name: str | None = None) -> Any:

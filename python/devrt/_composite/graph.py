@@ -92,6 +92,16 @@ class GraphOps(Ops):
         return _apply("Select", [_t(cond, _WHAT), a, b], {}, name)
 
     @staticmethod
+    def variance(
+        x: Any, axes: Any = None, keepdims: bool = False, mean: Any = None, name: str | None = None
+    ) -> Any:
+        # The IR has no variance op: the mean of the squared deviations from
+        # `mean` (the keepdims mean over `axes`, computed here if not given).
+        if mean is None:
+            mean = GRAPH.mean(x, axes, keepdims=True)
+        return GRAPH.mean(GRAPH.square(GRAPH.sub(x, mean)), axes, keepdims, name=name)
+
+    @staticmethod
     def softmax(x: Any, axis: int, name: str | None = None) -> Any:
         return _apply("Softmax", [_t(x, _WHAT)], {"axis": axis}, name)
 

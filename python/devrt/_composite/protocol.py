@@ -26,7 +26,9 @@ The primitives (all return a new value unless they write):
 - selection and comparison: ``where(cond, a, b)``, ``greater(a, b)``,
   ``greater_equal(a, b)``
 - reductions over ``axes`` (a list of ints, or None for all) with
-  ``keepdims``: ``sum mean``; ``softmax(x, axis)``, ``log_softmax(x, axis)``
+  ``keepdims``: ``sum mean``, and ``variance`` (biased; it may take the
+  keepdims ``mean`` the caller already has); ``softmax(x, axis)``,
+  ``log_softmax(x, axis)``
 - shape: ``reshape(x, shape)``, ``matmul(a, b)``, ``one_hot(labels, depth,
   like)`` (a float one-hot in ``like``'s dtype), ``cast(x, like)`` (to
   ``like``'s dtype)

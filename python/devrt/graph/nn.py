@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from devrt._composite import activations as _act
+from devrt._composite import normalization as _norm
 from devrt._composite.graph import GRAPH
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import gather
@@ -421,9 +422,7 @@ def moments(
     t = _t(x, "moments")
     axes = _int_list(axes, "moments", "axes")
     with fw.name_scope(name, "moments", [t]):
-        mean = _apply("Mean", [t], {"axes": axes, "keepdims": True})
-        sq = _apply("Square", [_apply("Sub", [t, mean], {})], {})
-        var = _apply("Mean", [sq], {"axes": axes, "keepdims": bool(keepdims)}, "variance")
+        mean, var = _norm.moments(GRAPH, t, axes, bool(keepdims), name="variance")
         if not keepdims:
             mean = _apply("Squeeze", [mean], {"axes": axes}, "mean")
         else:
@@ -443,19 +442,20 @@ def batch_normalization(
     """``tf.nn.batch_normalization``: (x - mean) * scale / sqrt(variance + eps) + offset."""
     t = _t(x, "batch_normalization")
     with fw.name_scope(name, "batchnorm", [t]) as scope:
-        var = _t(variance, "batch_normalization", t.dtype)
-        inv = _apply(
-            "Rsqrt",
-            [_apply("Add", [var, _t(variance_epsilon, "batch_normalization", t.dtype)], {})],
-            {},
+
+        def like_t(value: Any) -> Any:
+            return None if value is None else _t(value, "batch_normalization", t.dtype)
+
+        return _norm.normalize(
+            GRAPH,
+            t,
+            like_t(mean),
+            like_t(variance),
+            like_t(scale),
+            like_t(offset),
+            like_t(variance_epsilon),
+            name=scope,
         )
-        if scale is not None:
-            inv = _apply("Mul", [inv, _t(scale, "batch_normalization", t.dtype)], {})
-        centered = _apply("Sub", [t, _t(mean, "batch_normalization", t.dtype)], {})
-        out = _apply("Mul", [centered, inv], {}, None if offset is not None else scope)
-        if offset is not None:
-            out = _apply("Add", [out, _t(offset, "batch_normalization", t.dtype)], {}, scope)
-        return out
 
 
 def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name=None, dim=None):

@@ -14,6 +14,7 @@ from typing import Any
 import devrt
 from devrt import _C
 from devrt._composite import activations as _act
+from devrt._composite import normalization as _norm
 from devrt._composite.eager import EAGER
 from devrt._errors import public_op as _public_op
 
@@ -245,16 +246,15 @@ def batch_norm(
                 f"[batch_norm] expected more than 1 value per channel when training, "
                 f"got input size {tuple(input.shape)}"
             )
-        mean = input.mean(axes, keepdim=True)
-        var = input.var(axes, keepdim=True, correction=0)
+        mean, var = _norm.moments(EAGER, input, axes, keepdims=True)
         with devrt.no_grad():
             if running_mean is not None:
-                running_mean.copy_(
-                    running_mean * (1.0 - momentum) + mean.reshape(channels) * momentum
+                _norm.running_average(
+                    EAGER, running_mean, mean.reshape(channels), 1.0 - momentum, momentum
                 )
             if running_var is not None:
                 unbiased = var.reshape(channels) * (count / (count - 1))
-                running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
+                _norm.running_average(EAGER, running_var, unbiased, 1.0 - momentum, momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(
@@ -262,12 +262,15 @@ def batch_norm(
             )
         mean = running_mean.reshape(shape)
         var = running_var.reshape(shape)
-    out = (input - mean) * devrt.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _norm.normalize(
+        EAGER,
+        input,
+        mean,
+        var,
+        None if weight is None else weight.reshape(shape),
+        None if bias is None else bias.reshape(shape),
+        eps,
+    )
 
 
 @_public_op
@@ -292,15 +295,8 @@ def layer_norm(
                 f"[layer_norm] {name} of shape {list(t.shape)} must have the "
                 f"normalized_shape {list(shape)}"
             )
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    centred = input - input.mean(dim=dims, keepdim=True)
-    var = (centred * centred).mean(dim=dims, keepdim=True)
-    out = centred * devrt.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    dims = list(range(input.ndim - len(shape), input.ndim))
+    return _norm.layer_norm(EAGER, input, dims, weight, bias, eps)
 
 
 @_public_op
