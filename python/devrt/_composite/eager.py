@@ -100,10 +100,8 @@ class EagerOps(Ops):
         return _C.matmul(a, b)
 
     @staticmethod
-    def one_hot(labels: Any, depth: int, like: Any, name: str | None = None) -> Any:
-        from devrt.nn.functional import one_hot
-
-        return one_hot(labels, depth).to(like.dtype)
+    def take_along(x: Any, labels: Any, axis: int, name: str | None = None) -> Any:
+        return x.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
 
     @staticmethod
     def cast(x: Any, like: Any, name: str | None = None) -> Any:
@@ -221,6 +219,13 @@ class KerasSymbolicOps(EagerOps):
         from devrt.keras import ops as kops
 
         return kops.log_softmax(x, axis)
+
+    @staticmethod
+    def take_along(x: Any, labels: Any, axis: int, name: str | None = None) -> Any:
+        from devrt.keras import ops as kops
+
+        picked = kops.multiply(kops.one_hot(labels, x.shape[axis], axis, x.dtype), x)
+        return kops.sum(picked, axis)
 
     @staticmethod
     def cast(x: Any, like: Any, name: str | None = None) -> Any:

@@ -118,9 +118,19 @@ class GraphOps(Ops):
         return _apply("MatMul", list(_pair(a, b)), {}, name)
 
     @staticmethod
-    def one_hot(labels: Any, depth: int, like: Any, name: str | None = None) -> Any:
-        dtype = _t(like, _WHAT).dtype.as_devrt_dtype
-        return _apply("OneHot", [_t(labels, _WHAT)], {"depth": int(depth), "dtype": dtype}, name)
+    def take_along(x: Any, labels: Any, axis: int, name: str | None = None) -> Any:
+        # A one-hot of the labels times x, summed over the class axis (the
+        # last; its size must be known when the graph is built).
+        x = _t(x, _WHAT)
+        rank = x.shape.ndims
+        if rank is None or axis not in (-1, rank - 1) or x.shape[-1] is None:
+            raise NotImplementedError(
+                f"[take_along] the graph picks along a last axis of known size, got axis "
+                f"{axis} of a tensor of shape {x.shape}"
+            )
+        attrs = {"depth": int(x.shape[-1]), "dtype": x.dtype.as_devrt_dtype}
+        one_hot = _apply("OneHot", [_t(labels, _WHAT)], attrs)
+        return GRAPH.sum(GRAPH.mul(one_hot, x), [-1], name=name)
 
     @staticmethod
     def cast(x: Any, like: Any, name: str | None = None) -> Any:

@@ -29,9 +29,9 @@ The primitives (all return a new value unless they write):
   ``keepdims``: ``sum mean``, and ``variance`` (biased; it may take the
   keepdims ``mean`` the caller already has); ``softmax(x, axis)``,
   ``log_softmax(x, axis)``
-- shape: ``reshape(x, shape)``, ``matmul(a, b)``, ``one_hot(labels, depth,
-  like)`` (a float one-hot in ``like``'s dtype), ``cast(x, like)`` (to
-  ``like``'s dtype)
+- shape: ``reshape(x, shape)``, ``matmul(a, b)``, ``take_along(x, labels,
+  axis)`` (the entries of `x` at the integer `labels` along `axis`, which
+  is removed), ``cast(x, like)`` (to ``like``'s dtype)
 - constants: ``const(value, like)``, a scalar in ``like``'s dtype
 - writes into a variable or parameter ``ref``, each returning the new
   value: ``assign(ref, value)``, ``assign_add(ref, value)``,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from devrt._composite import activations as _act
+from devrt._composite import losses as _loss
 from devrt._composite import normalization as _norm
 from devrt._composite.graph import GRAPH
 from devrt.graph import framework as fw
@@ -134,9 +135,7 @@ def softmax_cross_entropy_with_logits_v2(
     y = _t(labels, "softmax_cross_entropy_with_logits", x.dtype)
     axis = _axis(axis, dim, "softmax_cross_entropy_with_logits")
     with fw.name_scope(name, "softmax_cross_entropy_with_logits", [x, y]) as scope:
-        logp = _apply("LogSoftmax", [x], {"axis": axis})
-        s = _apply("Sum", [_apply("Mul", [y, logp], {})], {"axes": [axis], "keepdims": False})
-        return _apply("Neg", [s], {}, scope)
+        return _loss.softmax_cross_entropy(GRAPH, y, x, axis, name=scope)
 
 
 def softmax_cross_entropy_with_logits(
@@ -193,10 +192,7 @@ def sparse_softmax_cross_entropy_with_logits(
             f"{y.shape.ndims}) should equal rank of logits minus 1 (received {x.shape.ndims})."
         )
     with fw.name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [x, y]) as scope:
-        logp = _apply("LogSoftmax", [x], {"axis": -1})
-        oh = _apply("OneHot", [y], {"depth": int(depth), "dtype": x.dtype.as_devrt_dtype})
-        s = _apply("Sum", [_apply("Mul", [oh, logp], {})], {"axes": [-1], "keepdims": False})
-        return _apply("Neg", [s], {}, scope)
+        return _loss.sparse_softmax_cross_entropy(GRAPH, y, x, -1, name=scope)
 
 
 def sigmoid_cross_entropy_with_logits(
@@ -211,11 +207,7 @@ def sigmoid_cross_entropy_with_logits(
     x = _t(logits, "sigmoid_cross_entropy_with_logits")
     z = _t(labels, "sigmoid_cross_entropy_with_logits", x.dtype)
     with fw.name_scope(name, "logistic_loss", [x, z]) as scope:
-        tail = _apply(
-            "Log1p", [_apply("Exp", [_apply("Neg", [_apply("Abs", [x], {})], {})], {})], {}
-        )
-        lin = _apply("Sub", [_apply("Relu", [x], {}), _apply("Mul", [x, z], {})], {})
-        return _apply("Add", [lin, tail], {}, scope)
+        return _loss.sigmoid_cross_entropy(GRAPH, z, x, name=scope)
 
 
 def l2_loss(t: Any, name: str | None = None) -> Tensor:

@@ -14,6 +14,7 @@ from typing import Any
 import devrt
 from devrt import _C
 from devrt._composite import activations as _act
+from devrt._composite import losses as _loss
 from devrt._composite import normalization as _norm
 from devrt._composite.eager import EAGER
 from devrt._errors import public_op as _public_op
@@ -424,8 +425,7 @@ def mse_loss(
 ) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _reduce(_loss.squared_error(EAGER, target, input), reduction)
 
 
 @_public_op
@@ -438,7 +438,7 @@ def l1_loss(
 ) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
-    return _reduce((input - target).abs(), reduction)
+    return _reduce(_loss.absolute_error(EAGER, target, input), reduction)
 
 
 def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int):
@@ -526,11 +526,8 @@ def cross_entropy(
                 f"{tuple(input.shape)}, got {tuple(target.shape)}"
             )
         if label_smoothing > 0:
-            target = target * (1.0 - label_smoothing) + label_smoothing / classes
-        prod = logp * target
-        if class_weight is not None:
-            prod = prod * class_weight
-        loss = -prod.sum(cdim)
+            target = _loss.smooth_labels(EAGER, target, label_smoothing, classes)
+        loss = _loss.categorical_cross_entropy(EAGER, target, logp, cdim, class_weight)
         if reduction == "mean":
             return loss.sum() / max(input.numel() // max(classes, 1), 1)
         return _reduce(loss, reduction)
@@ -575,7 +572,7 @@ def binary_cross_entropy(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _check_same_size("binary_cross_entropy", input, target)
-    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    loss = _loss.binary_cross_entropy(EAGER, target, _clamped_log(input), _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -597,17 +594,12 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """Binary cross entropy of ``sigmoid(input)``, computed stably as
-    ``(1-t) x + w_pos * softplus(-x)`` with softplus written as
-    ``m + log(exp(-m) + exp(-x-m))``, ``m = max(-x, 0)``."""
+    """Binary cross entropy of ``sigmoid(input)``, computed stably
+    (devrt._composite.losses.sigmoid_cross_entropy)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _check_same_size("binary_cross_entropy_with_logits", input, target)
-    m = (-input).clamp(min=0)
-    softplus_neg = m + devrt.log(devrt.exp(-m) + devrt.exp(-input - m))
-    if pos_weight is not None:
-        softplus_neg = softplus_neg * ((pos_weight - 1.0) * target + 1.0)
-    loss = (1.0 - target) * input + softplus_neg
+    loss = _loss.sigmoid_cross_entropy(EAGER, target, input, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -897,8 +889,7 @@ def huber_loss(
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
-    d = (input - target).abs()
-    loss = devrt.where(d <= delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    loss = _loss.huber(EAGER, target, input, delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
