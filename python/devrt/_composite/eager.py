@@ -112,7 +112,33 @@ class EagerOps(Ops):
         # Python numbers keep a tensor's dtype in every eager op.
         return value
 
-    # --- writes ------------------------------------------------------------------------
+    # --- random samples (initializers) ------------------------------------------------
+
+    @staticmethod
+    def random_uniform(
+        shape: Any, dtype: Any, low: float, high: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        # Eager samples come from devrt's generator (devrt.manual_seed).
+        return _C.rand(tuple(shape), dtype=dtype, device=device) * (high - low) + low
+
+    @staticmethod
+    def random_normal(
+        shape: Any, dtype: Any, mean: float, stddev: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        return _C.randn(tuple(shape), dtype=dtype, device=device) * stddev + mean
+
+    @staticmethod
+    def truncated_normal(
+        shape: Any, dtype: Any, mean: float, stddev: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        # Values beyond two standard deviations are drawn again.
+        shape = tuple(shape)
+        values = _C.randn(shape, dtype=dtype, device=device)
+        bad = _C.abs(values) > 2.0
+        while bool(bad.any()):
+            values = _C.where(bad, _C.randn(shape, dtype=dtype, device=device), values)
+            bad = _C.abs(values) > 2.0
+        return values * stddev + mean
 
     @staticmethod
     def read(ref: Any) -> Any:

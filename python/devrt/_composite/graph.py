@@ -142,7 +142,31 @@ class GraphOps(Ops):
     def const(value: Any, like: Any, name: str | None = None) -> Any:
         return _t(value, _WHAT, _t(like, _WHAT).dtype)
 
-    # --- writes ------------------------------------------------------------------------
+    # --- random samples (initializers) ------------------------------------------------
+
+    @staticmethod
+    def random_uniform(
+        shape: Any, dtype: Any, low: float, high: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        from devrt.graph import random_ops
+
+        return random_ops.random_uniform(shape, low, high, dtype, seed)
+
+    @staticmethod
+    def random_normal(
+        shape: Any, dtype: Any, mean: float, stddev: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        from devrt.graph import random_ops
+
+        return random_ops.random_normal(shape, mean, stddev, dtype, seed)
+
+    @staticmethod
+    def truncated_normal(
+        shape: Any, dtype: Any, mean: float, stddev: float, seed: Any = None, device: Any = None
+    ) -> Any:
+        from devrt.graph import random_ops
+
+        return random_ops.truncated_normal(shape, mean, stddev, dtype, seed)
 
     @staticmethod
     def read(ref: Any) -> Any:

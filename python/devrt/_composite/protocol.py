@@ -33,6 +33,11 @@ The primitives (all return a new value unless they write):
   axis)`` (the entries of `x` at the integer `labels` along `axis`, which
   is removed), ``cast(x, like)`` (to ``like``'s dtype)
 - constants: ``const(value, like)``, a scalar in ``like``'s dtype
+- random samples (for initializers): ``random_uniform(shape, dtype, low,
+  high, seed, device)``, ``random_normal(shape, dtype, mean, stddev, seed,
+  device)`` and ``truncated_normal(...)`` (a normal whose values beyond two
+  standard deviations are drawn again); the graph's take the op seed, the
+  eager ones draw from devrt's generator
 - writes into a variable or parameter ``ref``, each returning the new
   value: ``assign(ref, value)``, ``assign_add(ref, value)``,
   ``assign_sub(ref, value)``, ``assign_mul(ref, value)``,
