@@ -68,13 +68,14 @@ def velocity(
     (``keras.optimizers.SGD``)::
 
         step = grad * lr;  m = momentum * m - step
-        param += m        or, nesterov,  param = param - step + momentum * m
+        param += m        or, nesterov,  param = (param - step) + momentum * m
     """
     step = ops.mul(grad, lr)
     m = ops.assign_mul_sub(m, momentum, step)
     if nesterov:
-        ops.assign_sub(param, step)
-        return ops.assign_add(param, ops.mul(m, momentum), name=name), m
+        # One write: a graph orders two writes of one variable in no way.
+        new = ops.add(ops.sub(ops.read(param), step), ops.mul(m, momentum))
+        return ops.assign(param, new, name=name), m
     return ops.assign_add(param, m, name=name), m
 
 
