@@ -34,6 +34,11 @@ def softplus(
     return ops.where(ops.greater(z, threshold), x, smooth, name=name)
 
 
+def swish(ops: Ops, x: Any, beta: float = 1.0, name: str | None = None) -> Any:
+    """``x * sigmoid(beta * x)`` (SiLU for beta 1)."""
+    return ops.mul(x, ops.sigmoid(x if beta == 1 else ops.mul(x, beta)), name=name)
+
+
 def log_sigmoid(ops: Ops, x: Any, name: str | None = None) -> Any:
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
     return ops.neg(softplus(ops, ops.neg(x)), name=name)

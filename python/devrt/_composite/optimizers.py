@@ -19,6 +19,12 @@ from typing import Any
 from devrt._composite.protocol import Ops
 
 
+def decoupled_decay_factor(ops: Ops, lr: Any, weight_decay: Any) -> Any:
+    """``1 - lr * weight_decay``: decoupled weight decay (AdamW, Keras'
+    `weight_decay`) multiplies each parameter by it before the update."""
+    return ops.sub(1, ops.mul(lr, weight_decay))
+
+
 def sgd(ops: Ops, param: Any, grad: Any, lr: Any, name: str | None = None) -> tuple:
     """``param -= grad * lr``."""
     return (ops.assign_sub(param, ops.mul(grad, lr), name=name),)

@@ -97,8 +97,7 @@ def swish(features: Any, beta: float = 1.0, name: str | None = None) -> Tensor:
     """``tf.nn.swish``: x * sigmoid(beta * x)."""
     x = _t(features, "swish")
     with fw.name_scope(name, "swish", [x]) as scope:
-        bx = x if beta == 1.0 else _apply("Mul", [x, _t(beta, "swish", x.dtype)], {})
-        return _apply("Mul", [x, _apply("Sigmoid", [bx], {})], {}, scope)
+        return _act.swish(GRAPH, x, beta, name=scope)
 
 
 def _axis(axis: Any, dim: Any, what: str) -> int:

@@ -145,7 +145,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 @_public_op
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (also called swish)."""
-    return _inplace(input, input * devrt.sigmoid(input), inplace)
+    return _inplace(input, _act.swish(EAGER, input), inplace)
 
 
 @_public_op

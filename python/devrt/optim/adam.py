@@ -81,7 +81,7 @@ class Adam(Optimizer):
             step = self._step_counter(state)
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * weight_decay)
+                    EAGER.assign_mul(p, rules.decoupled_decay_factor(EAGER, lr, weight_decay))
                 else:
                     g = g + p * weight_decay
             # Bias corrections are host scalars, computed as torch computes them.
