@@ -74,6 +74,76 @@ def check_everywhere(composite, reference, *arrays, rtol=1e-6, atol=1e-7):
 X = np.array([-90.0, -20.0, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0, 90.0], np.float32)
 
 
+# --- the protocol -------------------------------------------------------------------------
+
+UNARY = "neg square sqrt rsqrt exp log log1p expm1 abs tanh sigmoid erf relu".split()
+BINARY = "add sub mul div maximum minimum greater greater_equal".split()
+
+
+def test_every_primitive_gives_the_same_numbers_eagerly_and_in_a_graph():
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0.1, 2.0, size=(3, 4)).astype(np.float32)
+    b = rng.uniform(0.1, 2.0, size=(3, 4)).astype(np.float32)
+    m = rng.normal(size=(4, 2)).astype(np.float32)
+    labels = np.array([3, 0, 1], np.int64)
+
+    def build(ops, a, b, m, labels):
+        out = {name: getattr(ops, name)(a) for name in UNARY}
+        out.update({name: getattr(ops, name)(a, b) for name in BINARY})
+        out["scalar_left"] = ops.sub(1, a)
+        out["where"] = ops.where(ops.greater(a, b), a, 0.0)
+        out["sum"] = ops.sum(a, [1], keepdims=True)
+        out["mean"] = ops.mean(a, None)
+        out["variance"] = ops.variance(a, [0])
+        out["softmax"] = ops.softmax(a, -1)
+        out["log_softmax"] = ops.log_softmax(a, -1)
+        out["reshape"] = ops.reshape(a, [4, 3])
+        out["matmul"] = ops.matmul(a, m)
+        out["take_along"] = ops.take_along(a, labels, -1)
+        out["cast"] = ops.cast(ops.greater(a, 1.0), a)
+        out["const"] = ops.mul(a, ops.const(0.5, a))
+        return out
+
+    eager = build(EAGER, *(devrt.tensor(v) for v in (a, b, m, labels)))
+    graph_t = build(GRAPH, *(tf.constant(v) for v in (a, b, m, labels)))
+    with tf.Session() as sess:
+        graph = sess.run(graph_t)
+    for name, value in eager.items():
+        np.testing.assert_allclose(
+            np_of(value).astype(np.float64), graph[name], rtol=2e-6, atol=1e-7, err_msg=name
+        )
+    np.testing.assert_allclose(graph["variance"], a.var(0), rtol=1e-5)
+    np.testing.assert_allclose(graph["take_along"], a[np.arange(3), labels])
+
+
+def test_two_numbers_compute_on_the_host():
+    assert EAGER.sqrt(4.0) == 2.0
+    assert EAGER.sub(1, 0.25) == 0.75
+    assert GRAPH.div(1.0, 4.0) == 0.25
+    assert GRAPH.mul(3, 0.5) == 1.5
+
+
+def test_writes_return_the_new_value():
+    p = devrt.tensor([1.0, 2.0])
+    assert EAGER.assign_mul_add(p, 2.0, devrt.tensor([1.0, 1.0])) is p
+    np.testing.assert_array_equal(np_of(p), [3.0, 5.0])
+    EAGER.assign_mul_sub(p, 1.0, devrt.tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(np_of(p), [2.0, 4.0])
+    v = tf.Variable([1.0, 2.0])
+    writes = [
+        GRAPH.assign_mul_add(v, 2.0, tf.constant([1.0, 1.0])),
+        GRAPH.assign_mul_sub(v, 1.0, tf.constant([1.0, 1.0])),
+        GRAPH.assign_mul(v, 3.0),
+        GRAPH.assign_add(v, tf.constant([1.0, 1.0])),
+        GRAPH.assign_sub(v, tf.constant([1.0, 1.0])),
+        GRAPH.assign(v, tf.constant([7.0, 8.0])),
+    ]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = [sess.run(w) for w in writes]
+    np.testing.assert_array_equal(got, [[3, 5], [2, 4], [6, 12], [7, 13], [6, 12], [7, 8]])
+
+
 # --- activations --------------------------------------------------------------------------
 
 

@@ -39,14 +39,34 @@ class EagerOps(Ops):
 
     kind = "eager"
 
-    add = _binary(operator.add)
-    sub = _binary(operator.sub)
-    mul = _binary(operator.mul)
-    div = _binary(operator.truediv)
+    # The arithmetic is spelled out (not operator.add through a wrapper):
+    # one Python frame per primitive on the optimizers' hot path.
+    @staticmethod
+    def add(a: Any, b: Any, name: str | None = None) -> Any:
+        return a + b
+
+    @staticmethod
+    def sub(a: Any, b: Any, name: str | None = None) -> Any:
+        return a - b
+
+    @staticmethod
+    def mul(a: Any, b: Any, name: str | None = None) -> Any:
+        return a * b
+
+    @staticmethod
+    def div(a: Any, b: Any, name: str | None = None) -> Any:
+        return a / b
+
+    @staticmethod
+    def greater(a: Any, b: Any, name: str | None = None) -> Any:
+        return a > b
+
+    @staticmethod
+    def greater_equal(a: Any, b: Any, name: str | None = None) -> Any:
+        return a >= b
+
     maximum = _binary(_C.maximum)
     minimum = _binary(_C.minimum)
-    greater = _binary(operator.gt)
-    greater_equal = _binary(operator.ge)
     neg = _host_or(_C.neg, operator.neg)
     sqrt = _host_or(_C.sqrt, math.sqrt)
     rsqrt = _host_or(_C.rsqrt, lambda x: 1.0 / math.sqrt(x))
