@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devrt._composite.protocol import Ops
+from devrt._composite.protocol import Ops, named
 
 
 def softplus(
@@ -25,28 +25,28 @@ def softplus(
     smooth = ops.add(
         ops.where(positive, z, 0.0),
         ops.log1p(ops.exp(ops.where(positive, ops.neg(z), z))),
-        name=name if beta == 1 and threshold is None else None,
+        **named(name if beta == 1 and threshold is None else None),
     )
     if beta != 1:
-        smooth = ops.div(smooth, beta, name=name if threshold is None else None)
+        smooth = ops.div(smooth, beta, **named(name if threshold is None else None))
     if threshold is None:
         return smooth
-    return ops.where(ops.greater(z, threshold), x, smooth, name=name)
+    return ops.where(ops.greater(z, threshold), x, smooth, **named(name))
 
 
 def swish(ops: Ops, x: Any, beta: float = 1.0, name: str | None = None) -> Any:
     """``x * sigmoid(beta * x)`` (SiLU for beta 1)."""
-    return ops.mul(x, ops.sigmoid(x if beta == 1 else ops.mul(x, beta)), name=name)
+    return ops.mul(x, ops.sigmoid(x if beta == 1 else ops.mul(x, beta)), **named(name))
 
 
 def log_sigmoid(ops: Ops, x: Any, name: str | None = None) -> Any:
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
-    return ops.neg(softplus(ops, ops.neg(x)), name=name)
+    return ops.neg(softplus(ops, ops.neg(x)), **named(name))
 
 
 def softsign(ops: Ops, x: Any, name: str | None = None) -> Any:
     """``x / (1 + |x|)``."""
-    return ops.div(x, ops.add(ops.abs(x), 1), name=name)
+    return ops.div(x, ops.add(ops.abs(x), 1), **named(name))
 
 
 def elu(ops: Ops, x: Any, alpha: float = 1.0, name: str | None = None) -> Any:
@@ -55,4 +55,4 @@ def elu(ops: Ops, x: Any, alpha: float = 1.0, name: str | None = None) -> Any:
     neg = ops.expm1(ops.where(positive, 0.0, x))
     if alpha != 1:
         neg = ops.mul(neg, alpha)
-    return ops.where(positive, x, neg, name=name)
+    return ops.where(positive, x, neg, **named(name))

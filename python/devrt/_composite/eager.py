@@ -27,46 +27,31 @@ def _host_or(fn: Any, host: Any) -> Any:
     return staticmethod(op)
 
 
-def _binary(fn: Any) -> Any:
-    def op(a: Any, b: Any, name: str | None = None) -> Any:
-        return fn(a, b)
-
-    return staticmethod(op)
-
-
 class EagerOps(Ops):
     """The protocol on devrt tensors: the core's ops, writes in place."""
 
     kind = "eager"
 
-    # The arithmetic is spelled out (not operator.add through a wrapper):
-    # one Python frame per primitive on the optimizers' hot path.
-    @staticmethod
-    def add(a: Any, b: Any, name: str | None = None) -> Any:
-        return a + b
+    # The core's functions and in-place methods themselves: a primitive
+    # costs no Python frame of its own.
+    add = staticmethod(operator.add)
+    sub = staticmethod(operator.sub)
+    mul = staticmethod(operator.mul)
+    div = staticmethod(operator.truediv)
+    greater = staticmethod(operator.gt)
+    greater_equal = staticmethod(operator.ge)
+    maximum = staticmethod(_C.maximum)
+    minimum = staticmethod(_C.minimum)
+    where = staticmethod(_C.where)
 
-    @staticmethod
-    def sub(a: Any, b: Any, name: str | None = None) -> Any:
-        return a - b
+    # The fast path of the update rules: a temporary the rule made itself is
+    # reused in place (the protocol's fresh primitives).
+    add_ = staticmethod(Tensor.add_)
+    sub_ = staticmethod(Tensor.sub_)
+    mul_ = staticmethod(Tensor.mul_)
+    div_ = staticmethod(Tensor.div_)
+    sqrt_ = staticmethod(Tensor.sqrt_)
 
-    @staticmethod
-    def mul(a: Any, b: Any, name: str | None = None) -> Any:
-        return a * b
-
-    @staticmethod
-    def div(a: Any, b: Any, name: str | None = None) -> Any:
-        return a / b
-
-    @staticmethod
-    def greater(a: Any, b: Any, name: str | None = None) -> Any:
-        return a > b
-
-    @staticmethod
-    def greater_equal(a: Any, b: Any, name: str | None = None) -> Any:
-        return a >= b
-
-    maximum = _binary(_C.maximum)
-    minimum = _binary(_C.minimum)
     neg = _host_or(_C.neg, operator.neg)
     sqrt = _host_or(_C.sqrt, math.sqrt)
     rsqrt = _host_or(_C.rsqrt, lambda x: 1.0 / math.sqrt(x))
@@ -83,10 +68,6 @@ class EagerOps(Ops):
     @staticmethod
     def square(x: Any, name: str | None = None) -> Any:
         return x * x
-
-    @staticmethod
-    def where(cond: Any, a: Any, b: Any, name: str | None = None) -> Any:
-        return _C.where(cond, a, b)
 
     @staticmethod
     def sum(x: Any, axes: Any = None, keepdims: bool = False, name: str | None = None) -> Any:
@@ -164,21 +145,10 @@ class EagerOps(Ops):
     def read(ref: Any) -> Any:
         return ref
 
-    @staticmethod
-    def assign(ref: Any, value: Any, name: str | None = None) -> Any:
-        return ref.copy_(value)
-
-    @staticmethod
-    def assign_add(ref: Any, value: Any, name: str | None = None) -> Any:
-        return ref.add_(value)
-
-    @staticmethod
-    def assign_sub(ref: Any, value: Any, name: str | None = None) -> Any:
-        return ref.sub_(value)
-
-    @staticmethod
-    def assign_mul(ref: Any, value: Any, name: str | None = None) -> Any:
-        return ref.mul_(value)
+    assign = staticmethod(Tensor.copy_)
+    assign_add = staticmethod(Tensor.add_)
+    assign_sub = staticmethod(Tensor.sub_)
+    assign_mul = staticmethod(Tensor.mul_)
 
     @staticmethod
     def assign_mul_add(ref: Any, scale: Any, value: Any, name: str | None = None) -> Any:
@@ -209,17 +179,17 @@ class KerasSymbolicOps(EagerOps):
 
     kind = "keras-symbolic"
 
-    add = _keras("add", 2)
-    sub = _keras("subtract", 2)
-    mul = _keras("multiply", 2)
-    div = _keras("divide", 2)
+    add = add_ = _keras("add", 2)
+    sub = sub_ = _keras("subtract", 2)
+    mul = mul_ = _keras("multiply", 2)
+    div = div_ = _keras("divide", 2)
     maximum = _keras("maximum", 2)
     minimum = _keras("minimum", 2)
     greater = _keras("greater", 2)
     greater_equal = _keras("greater_equal", 2)
     neg = _keras("negative", 1)
     square = _keras("square", 1)
-    sqrt = _keras("sqrt", 1)
+    sqrt = sqrt_ = _keras("sqrt", 1)
     exp = _keras("exp", 1)
     log = _keras("log", 1)
     log1p = _keras("log1p", 1)

@@ -57,17 +57,17 @@ class GraphOps(Ops):
 
     kind = "graph"
 
-    add = _binary("Add", lambda a, b: a + b)
-    sub = _binary("Sub", lambda a, b: a - b)
-    mul = _binary("Mul", lambda a, b: a * b)
-    div = _binary("RealDiv", lambda a, b: a / b)
+    add = add_ = _binary("Add", lambda a, b: a + b)
+    sub = sub_ = _binary("Sub", lambda a, b: a - b)
+    mul = mul_ = _binary("Mul", lambda a, b: a * b)
+    div = div_ = _binary("RealDiv", lambda a, b: a / b)
     maximum = _binary("Maximum", max)
     minimum = _binary("Minimum", min)
     greater = _binary("Greater", lambda a, b: a > b)
     greater_equal = _binary("GreaterEqual", lambda a, b: a >= b)
     neg = _unary("Neg")
     square = _unary("Square")
-    sqrt = _unary("Sqrt")
+    sqrt = sqrt_ = _unary("Sqrt")
     rsqrt = _unary("Rsqrt")
     exp = _unary("Exp")
     log = _unary("Log")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from devrt._composite.activations import softplus
-from devrt._composite.protocol import Ops
+from devrt._composite.protocol import Ops, named
 
 
 def smooth_labels(ops: Ops, labels: Any, smoothing: float, classes: Any) -> Any:
@@ -34,7 +34,7 @@ def categorical_cross_entropy(
     prod = ops.mul(labels, log_probs)
     if class_weight is not None:
         prod = ops.mul(prod, class_weight)
-    return ops.neg(ops.sum(prod, [axis]), name=name)
+    return ops.neg(ops.sum(prod, [axis]), **named(name))
 
 
 def softmax_cross_entropy(
@@ -63,7 +63,7 @@ def sparse_cross_entropy(
     ops: Ops, labels: Any, log_probs: Any, axis: int = -1, name: str | None = None
 ) -> Any:
     """``-log_probs`` at the integer class `labels` along `axis`."""
-    return ops.neg(ops.take_along(log_probs, labels, axis), name=name)
+    return ops.neg(ops.take_along(log_probs, labels, axis), **named(name))
 
 
 def sigmoid_cross_entropy(
@@ -78,12 +78,12 @@ def sigmoid_cross_entropy(
     if pos_weight is not None:
         factor = ops.add(ops.mul(ops.sub(pos_weight, 1), z), 1)
         return ops.add(
-            ops.mul(ops.sub(1, z), x), ops.mul(softplus(ops, ops.neg(x)), factor), name=name
+            ops.mul(ops.sub(1, z), x), ops.mul(softplus(ops, ops.neg(x)), factor), **named(name)
         )
     positive = ops.greater(x, 0)
     linear = ops.sub(ops.where(positive, x, 0.0), ops.mul(x, z))
     tail = ops.log1p(ops.exp(ops.where(positive, ops.neg(x), x)))
-    return ops.add(linear, tail, name=name)
+    return ops.add(linear, tail, **named(name))
 
 
 def binary_cross_entropy(
@@ -92,18 +92,18 @@ def binary_cross_entropy(
     """``-(z log p + (1 - z) log(1 - p))`` from the two logs, which each
     front end clips or offsets in its own way."""
     return ops.neg(
-        ops.add(ops.mul(labels, log_p), ops.mul(ops.sub(1, labels), log_not_p)), name=name
+        ops.add(ops.mul(labels, log_p), ops.mul(ops.sub(1, labels), log_not_p)), **named(name)
     )
 
 
 def squared_error(ops: Ops, labels: Any, predictions: Any, name: str | None = None) -> Any:
     """``(predictions - labels) ** 2``."""
-    return ops.square(ops.sub(predictions, labels), name=name)
+    return ops.square(ops.sub(predictions, labels), **named(name))
 
 
 def absolute_error(ops: Ops, labels: Any, predictions: Any, name: str | None = None) -> Any:
     """``|predictions - labels|``."""
-    return ops.abs(ops.sub(predictions, labels), name=name)
+    return ops.abs(ops.sub(predictions, labels), **named(name))
 
 
 def huber(
@@ -114,4 +114,4 @@ def huber(
     d = absolute_error(ops, labels, predictions)
     quadratic = ops.mul(ops.square(d), 0.5)
     linear = ops.mul(ops.sub(d, 0.5 * delta), delta)
-    return ops.where(ops.greater(d, delta), linear, quadratic, name=name)
+    return ops.where(ops.greater(d, delta), linear, quadratic, **named(name))

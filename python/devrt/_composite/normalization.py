@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devrt._composite.protocol import Ops
+from devrt._composite.protocol import Ops, named
 
 
 def moments(
@@ -18,7 +18,7 @@ def moments(
     """(mean, biased variance) of `x` over `axes`; the mean keeps the
     reduced dimensions, the variance keeps them when `keepdims`."""
     mean = ops.mean(x, axes, keepdims=True)
-    return mean, ops.variance(x, axes, keepdims, mean=mean, name=name)
+    return mean, ops.variance(x, axes, keepdims, mean=mean, **named(name))
 
 
 def normalize(
@@ -38,8 +38,8 @@ def normalize(
     inv = ops.rsqrt(ops.add(var, eps))
     if scale is not None:
         inv = ops.mul(inv, scale)
-    out = ops.mul(ops.sub(x, mean), inv, name=None if offset is not None else name)
-    return out if offset is None else ops.add(out, offset, name=name)
+    out = ops.mul(ops.sub(x, mean), inv, **named(None if offset is not None else name))
+    return out if offset is None else ops.add(out, offset, **named(name))
 
 
 def running_average(ops: Ops, ref: Any, value: Any, keep: float, weight: float) -> Any:
@@ -71,4 +71,4 @@ def layer_norm(
     out = ops.mul(centred, ops.rsqrt(ops.add(var, eps)))
     if scale is not None:
         out = ops.mul(out, scale)
-    return out if offset is None else ops.add(out, offset, name=name)
+    return out if offset is None else ops.add(out, offset, **named(name))

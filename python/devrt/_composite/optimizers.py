@@ -10,13 +10,17 @@ creation, weight decay and step counting, and pass the conventions in
 which their frameworks differ as arguments, so each gets its framework's
 exact numbers. `name` names the parameter's write in a graph
 ("ApplyAdam").
+
+The rules use the protocol's fresh primitives (``mul_``, ``div_`` ...) on
+the temporaries they make, so an eager step allocates no more than the
+hand-written in-place optimizers did.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from devrt._composite.protocol import Ops
+from devrt._composite.protocol import Ops, named
 
 
 def decoupled_decay_factor(ops: Ops, lr: Any, weight_decay: Any) -> Any:
@@ -27,7 +31,7 @@ def decoupled_decay_factor(ops: Ops, lr: Any, weight_decay: Any) -> Any:
 
 def sgd(ops: Ops, param: Any, grad: Any, lr: Any, name: str | None = None) -> tuple:
     """``param -= grad * lr``."""
-    return (ops.assign_sub(param, ops.mul(grad, lr), name=name),)
+    return (ops.assign_sub(param, ops.mul(grad, lr), **named(name)),)
 
 
 def momentum(
@@ -55,8 +59,11 @@ def momentum(
     if update_buffer:
         scaled = grad if dampening == 0 else ops.mul(grad, 1 - dampening)
         buf = ops.assign_mul_add(buf, momentum, scaled)
-    step = ops.add(grad, ops.mul(buf, momentum)) if nesterov else buf
-    return ops.assign_sub(param, ops.mul(step, lr), name=name), buf
+    if nesterov:
+        step = ops.mul_(ops.add_(ops.mul(buf, momentum), grad), lr)
+    else:
+        step = ops.mul(buf, lr)
+    return ops.assign_sub(param, step, **named(name)), buf
 
 
 def velocity(
@@ -80,9 +87,9 @@ def velocity(
     m = ops.assign_mul_sub(m, momentum, step)
     if nesterov:
         # One write: a graph orders two writes of one variable in no way.
-        new = ops.add(ops.sub(ops.read(param), step), ops.mul(m, momentum))
-        return ops.assign(param, new, name=name), m
-    return ops.assign_add(param, m, name=name), m
+        new = ops.add_(ops.sub(ops.read(param), step), ops.mul(m, momentum))
+        return ops.assign(param, new, **named(name)), m
+    return ops.assign_add(param, m, **named(name)), m
 
 
 def adam_scales(
@@ -126,13 +133,13 @@ def adam(
         param -= m * step_size / (sqrt(v) [/ root_divisor] + eps)
     """
     m_t = ops.assign_mul_add(m, beta1, ops.mul(grad, ops.sub(1, beta1)))
-    v_t = ops.assign_mul_add(v, beta2, ops.mul(ops.square(grad), ops.sub(1, beta2)))
+    v_t = ops.assign_mul_add(v, beta2, ops.mul_(ops.square(grad), ops.sub(1, beta2)))
     second = v_t if v_max is None else ops.assign(v_max, ops.maximum(ops.read(v_max), v_t))
     root = ops.sqrt(second)
     if root_divisor is not None:
-        root = ops.div(root, root_divisor)
-    step = ops.div(ops.mul(m_t, step_size), ops.add(root, eps))
-    written = (ops.assign_sub(param, step, name=name), m_t, v_t)
+        root = ops.div_(root, root_divisor)
+    step = ops.div_(ops.mul(m_t, step_size), ops.add_(root, eps))
+    written = (ops.assign_sub(param, step, **named(name)), m_t, v_t)
     return written if v_max is None else (*written, second)
 
 
@@ -174,27 +181,32 @@ def rmsprop(
 
     `center_before_eps` False adds eps to ms before subtracting ``mg ** 2``
     (Keras' order; TF1 subtracts first)."""
-    ms_t = ops.assign_mul_add(ms, rho, ops.mul(ops.square(grad), ops.sub(1, rho)))
+    ms_t = ops.assign_mul_add(ms, rho, ops.mul_(ops.square(grad), ops.sub(1, rho)))
     written = [ms_t]
-    var = ms_t
+    var, fresh = ms_t, False  # whether `var` is a temporary of this rule
     if eps_inside_sqrt and not center_before_eps:
-        var = ops.add(var, eps)
+        var, fresh = ops.add(var, eps), True
     if mg is not None:
         mg_t = ops.assign_mul_add(mg, rho, ops.mul(grad, ops.sub(1, rho)))
         written.append(mg_t)
-        var = ops.sub(var, ops.square(mg_t))
+        var = (ops.sub_ if fresh else ops.sub)(var, ops.square(mg_t))
+        fresh = True
+    if eps_inside_sqrt and center_before_eps:
+        var = (ops.add_ if fresh else ops.add)(var, eps)
+        fresh = True
+    root = (ops.sqrt_ if fresh else ops.sqrt)(var)
     if eps_inside_sqrt:
-        if center_before_eps:
-            var = ops.add(var, eps)
-        step = ops.div(ops.mul(grad, lr), ops.sqrt(var))
+        step = ops.div_(ops.mul(grad, lr), root)
     else:
-        step = ops.div(grad, ops.add(ops.sqrt(var), eps))
+        step = ops.div(grad, ops.add_(root, eps))
     if mom is not None:
         step = ops.assign_mul_add(mom, momentum, step)
         written.append(step)
-    if not eps_inside_sqrt:
-        step = ops.mul(step, lr)
-    return (ops.assign_sub(param, step, name=name), *written)
+        if not eps_inside_sqrt:
+            step = ops.mul(step, lr)
+    elif not eps_inside_sqrt:
+        step = ops.mul_(step, lr)
+    return (ops.assign_sub(param, step, **named(name)), *written)
 
 
 def adagrad(
@@ -216,8 +228,8 @@ def adagrad(
     """
     acc_t = ops.assign_add(acc, ops.square(grad))
     if eps_inside_sqrt:
-        root = ops.sqrt(acc_t if eps is None else ops.add(acc_t, eps))
-        step = ops.div(ops.mul(grad, lr), root)
+        root = ops.sqrt(acc_t) if eps is None else ops.sqrt_(ops.add(acc_t, eps))
+        step = ops.div_(ops.mul(grad, lr), root)
     else:
-        step = ops.mul(ops.div(grad, ops.add(ops.sqrt(acc_t), eps)), lr)
-    return ops.assign_sub(param, step, name=name), acc_t
+        step = ops.mul_(ops.div(grad, ops.add_(ops.sqrt(acc_t), eps)), lr)
+    return ops.assign_sub(param, step, **named(name)), acc_t

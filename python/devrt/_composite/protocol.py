@@ -14,10 +14,12 @@ once per composite call, never per primitive.
 Operands are tensors of the implementation or Python numbers. A binary
 primitive given a number and a tensor takes the number in the tensor's
 dtype; given two numbers it computes on the host, in Python's float (what
-hyperparameters such as bias corrections need). Each primitive takes an
-optional ``name``: the graph names its node so (composites pass their
-``name`` to their last primitive, as TF names a composite's output after
-its scope); eager ignores it.
+hyperparameters such as bias corrections need). The graph's primitives
+take an optional ``name`` for their node; a composite passes its own
+``name`` to its last primitive as ``**named(name)`` (nothing when None),
+so its output is named after the front end's scope, as TF names it, while
+the eager primitives stay the core's functions themselves, with no Python
+frame of their own on the optimizers' hot path.
 
 The primitives (all return a new value unless they write):
 
@@ -38,6 +40,13 @@ The primitives (all return a new value unless they write):
   device)`` and ``truncated_normal(...)`` (a normal whose values beyond two
   standard deviations are drawn again); the graph's take the op seed, the
   eager ones draw from devrt's generator
+- the fresh primitives ``add_ sub_ mul_ div_`` (binary) and ``sqrt_``: the
+  same values as their plain forms, for a first operand that the composite
+  itself has just computed and uses nowhere else. Eager reuses its storage
+  in place, which is the update rules' fast path (one allocation fewer per
+  use, as the optimizers were written before the rules moved here); the
+  graph builds the plain node. Only for values that are not differentiated
+  (the update rules run without autograd).
 - writes into a variable or parameter ``ref``, each returning the new
   value: ``assign(ref, value)``, ``assign_add(ref, value)``,
   ``assign_sub(ref, value)``, ``assign_mul(ref, value)``,
@@ -51,10 +60,16 @@ from __future__ import annotations
 
 from typing import Any
 
+_NO_NAME: dict[str, str] = {}
+
+
+def named(name: str | None) -> dict[str, str]:
+    """The keyword arguments that name a primitive's node: ``{}`` for None."""
+    return _NO_NAME if name is None else {"name": name}
+
 
 class Ops:
-    """The primitives composites use; see the module docstring. Each
-    method of a subclass takes the operands and an optional ``name``."""
+    """The primitives composites use; see the module docstring."""
 
     kind = "abstract"
 
