@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import devrt
 import devrt.graph as tf
@@ -24,6 +23,9 @@ from devrt._composite import normalization as norm
 from devrt._composite import optimizers as rules
 from devrt._composite.eager import EAGER, KERAS_SYMBOLIC
 from devrt._composite.graph import GRAPH
+
+# The oracle; a test dependency (pyproject's `test` extra).
+torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(autouse=True)
