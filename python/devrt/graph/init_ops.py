@@ -6,11 +6,10 @@ from the graph's random ops (see random_ops), seeded like any random op.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
-
+from devrt._composite import initializers as _init
+from devrt._composite.graph import GRAPH
 from devrt.graph import constant_ops, dtypes, random_ops, tensor_util
 
 __all__ = [
@@ -153,19 +152,6 @@ class TruncatedNormal(_Normal):
     _sample = "truncated_normal"
 
 
-def _fans(shape: list[int]) -> tuple[float, float]:
-    """(fan_in, fan_out) as TF computes them: a kernel's last two dims are
-    (in, out); leading dims are the receptive field."""
-    if len(shape) < 1:
-        return 1.0, 1.0
-    if len(shape) == 1:
-        return float(shape[0]), float(shape[0])
-    if len(shape) == 2:
-        return float(shape[0]), float(shape[1])
-    receptive = float(np.prod(shape[:-2]))
-    return shape[-2] * receptive, shape[-1] * receptive
-
-
 class VarianceScaling(Initializer):
     """``tf.variance_scaling_initializer``: samples of variance scale / n,
     n being fan_in, fan_out or their average (`mode`); `distribution`
@@ -196,17 +182,9 @@ class VarianceScaling(Initializer):
     def __call__(self, shape, dtype=None, partition_info=None):
         dt = self._dtype(dtype)
         dims = tensor_util._static_shape(shape, "variance_scaling_initializer")
-        fan_in, fan_out = _fans(dims)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
-        scale = self.scale / max(1.0, n)
-        if self.distribution == "truncated_normal":
-            # The stddev of a standard normal truncated to (-2, 2).
-            stddev = math.sqrt(scale) / 0.87962566103423978
-            return random_ops.truncated_normal(dims, 0.0, stddev, dt, self.seed)
-        if self.distribution == "untruncated_normal":
-            return random_ops.random_normal(dims, 0.0, math.sqrt(scale), dt, self.seed)
-        limit = math.sqrt(3.0 * scale)
-        return random_ops.random_uniform(dims, -limit, limit, dt, self.seed)
+        return _init.variance_scaling(
+            GRAPH, dims, dt, self.scale, self.mode, self.distribution, self.seed
+        )
 
     def get_config(self):
         return {

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from devrt._composite import normalization as _norm
+from devrt._composite.graph import GRAPH
 from devrt.graph import convolution, init_ops, math_ops, nn
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import _reshape_target, identity
@@ -702,8 +704,7 @@ class BatchNormalization(Layer):
             decay = _select_on_scalar(flag, one_minus, _t(0.0, what, inputs.dtype), what)
         for v, value in zip(moving, (mean, var)):
             with fw.name_scope(None, "AssignMovingAvg", [v]):
-                delta = _apply("Mul", [_apply("Sub", [v.value(), value], {}), decay], {})
-                update = v.assign_sub(delta)
+                update = _norm.assign_moving_average(GRAPH, v, value, decay)
             self._updates.append(update)
             inputs.graph.add_to_collection(GraphKeys.UPDATE_OPS, update)
         return nn.batch_normalization(inputs, bcast(mean), bcast(var), **params)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import losses as _loss
+from devrt._composite.graph import GRAPH
 from devrt.graph import dtypes, nn
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import cast
@@ -116,7 +118,7 @@ def _prepared(labels: Any, predictions: Any, what: str) -> tuple[Tensor, Tensor]
 
 
 def _abs_error(y: Tensor, p: Tensor) -> Tensor:
-    return _apply("Abs", [_apply("Sub", [p, y], {})], {})
+    return _loss.absolute_error(GRAPH, y, p)
 
 
 def _pointwise_loss(
@@ -147,7 +149,7 @@ def mean_squared_error(
     """``tf.losses.mean_squared_error``: (predictions - labels)**2, reduced."""
 
     def per_element(y, p):
-        return _apply("Square", [_apply("Sub", [p, y], {})], {})
+        return _loss.squared_error(GRAPH, y, p)
 
     return _pointwise_loss(
         "mean_squared_error",
@@ -194,16 +196,7 @@ def huber_loss(
     """``tf.losses.huber_loss``: 0.5 e**2 for |e| <= delta, else delta (|e| - 0.5 delta)."""
 
     def per_element(y, p):
-        err = _abs_error(y, p)
-        d = _t(delta, "huber_loss", p.dtype)
-        quad = _apply("Minimum", [err, d], {})
-        lin = _apply("Sub", [err, quad], {})
-        half = _t(0.5, "huber_loss", p.dtype)
-        return _apply(
-            "Add",
-            [_apply("Mul", [half, _apply("Square", [quad], {})], {}), _apply("Mul", [d, lin], {})],
-            {},
-        )
+        return _loss.huber(GRAPH, y, p, delta)
 
     return _pointwise_loss(
         "huber_loss", labels, predictions, weights, scope, loss_collection, reduction, per_element
@@ -223,17 +216,9 @@ def log_loss(
 
     def per_element(y, p):
         eps = _t(epsilon, "log_loss", p.dtype)
-        one = _t(1, "log_loss", p.dtype)
-        a = _apply("Mul", [y, _apply("Log", [_apply("Add", [p, eps], {})], {})], {})
-        b = _apply(
-            "Mul",
-            [
-                _apply("Sub", [one, y], {}),
-                _apply("Log", [_apply("Add", [_apply("Sub", [one, p], {}), eps], {})], {}),
-            ],
-            {},
-        )
-        return _apply("Neg", [_apply("Add", [a, b], {})], {})
+        log_p = GRAPH.log(GRAPH.add(p, eps))
+        log_not_p = GRAPH.log(GRAPH.add(GRAPH.sub(1, p), eps))
+        return _loss.binary_cross_entropy(GRAPH, y, log_p, log_not_p)
 
     return _pointwise_loss(
         "log_loss", labels, predictions, weights, scope, loss_collection, reduction, per_element
@@ -243,11 +228,8 @@ def log_loss(
 def _smooth(labels: Tensor, smoothing: float, num_classes: Any, what: str) -> Tensor:
     if not smoothing:
         return labels
-    keep = _t(1.0 - smoothing, what, labels.dtype)
-    spread = _apply(
-        "RealDiv", [_t(smoothing, what, labels.dtype), cast(num_classes, labels.dtype)], {}
-    )
-    return _apply("Add", [_apply("Mul", [labels, keep], {}), spread], {})
+    # The class count is a tensor, so smoothing / classes divides in the graph.
+    return _loss.smooth_labels(GRAPH, labels, smoothing, cast(num_classes, labels.dtype))
 
 
 def softmax_cross_entropy(

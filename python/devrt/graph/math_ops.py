@@ -325,14 +325,12 @@ def sigmoid(x: Any, name: str | None = None) -> Tensor:
 
 def log_sigmoid(x: Any, name: str | None = None) -> Tensor:
     """``tf.log_sigmoid``: -(max(-x, 0) + log1p(exp(-|x|))), stable for large |x|."""
+    from devrt._composite import activations
+    from devrt._composite.graph import GRAPH
+
     t = _t(x, "log_sigmoid")
     with fw.name_scope(name, "LogSigmoid", [t]) as scope:
-        neg = _apply("Neg", [t], {})
-        relu = _apply("Relu", [neg], {})
-        soft = _apply(
-            "Log1p", [_apply("Exp", [_apply("Neg", [_apply("Abs", [t], {})], {})], {})], {}
-        )
-        return _apply("Neg", [_apply("Add", [relu, soft], {})], {}, scope)
+        return activations.log_sigmoid(GRAPH, t, name=scope)
 
 
 def erf(x: Any, name: str | None = None) -> Tensor:

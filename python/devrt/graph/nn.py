@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import activations as _act
+from devrt._composite import losses as _loss
+from devrt._composite import normalization as _norm
+from devrt._composite.graph import GRAPH
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import gather
 from devrt.graph.math_ops import sigmoid, tanh, top_k
@@ -72,36 +76,28 @@ def elu(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.elu``: x for x > 0, exp(x) - 1 otherwise."""
     x = _t(features, "elu")
     with fw.name_scope(name, "Elu", [x]) as scope:
-        zero = _t(0, "elu", x.dtype)
-        neg = _apply("Minimum", [x, zero], {})
-        em1 = _apply("Sub", [_apply("Exp", [neg], {}), _t(1, "elu", x.dtype)], {})
-        return _apply("Select", [_apply("Greater", [x, zero], {}), x, em1], {}, scope)
+        return _act.elu(GRAPH, x, name=scope)
 
 
 def softplus(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.softplus``: max(x, 0) + log1p(exp(-|x|)), stable for large |x|."""
     x = _t(features, "softplus")
     with fw.name_scope(name, "Softplus", [x]) as scope:
-        tail = _apply(
-            "Log1p", [_apply("Exp", [_apply("Neg", [_apply("Abs", [x], {})], {})], {})], {}
-        )
-        return _apply("Add", [_apply("Relu", [x], {}), tail], {}, scope)
+        return _act.softplus(GRAPH, x, name=scope)
 
 
 def softsign(features: Any, name: str | None = None) -> Tensor:
     """``tf.nn.softsign``: x / (1 + |x|)."""
     x = _t(features, "softsign")
     with fw.name_scope(name, "Softsign", [x]) as scope:
-        den = _apply("Add", [_apply("Abs", [x], {}), _t(1, "softsign", x.dtype)], {})
-        return _apply("RealDiv", [x, den], {}, scope)
+        return _act.softsign(GRAPH, x, name=scope)
 
 
 def swish(features: Any, beta: float = 1.0, name: str | None = None) -> Tensor:
     """``tf.nn.swish``: x * sigmoid(beta * x)."""
     x = _t(features, "swish")
     with fw.name_scope(name, "swish", [x]) as scope:
-        bx = x if beta == 1.0 else _apply("Mul", [x, _t(beta, "swish", x.dtype)], {})
-        return _apply("Mul", [x, _apply("Sigmoid", [bx], {})], {}, scope)
+        return _act.swish(GRAPH, x, beta, name=scope)
 
 
 def _axis(axis: Any, dim: Any, what: str) -> int:
@@ -138,9 +134,7 @@ def softmax_cross_entropy_with_logits_v2(
     y = _t(labels, "softmax_cross_entropy_with_logits", x.dtype)
     axis = _axis(axis, dim, "softmax_cross_entropy_with_logits")
     with fw.name_scope(name, "softmax_cross_entropy_with_logits", [x, y]) as scope:
-        logp = _apply("LogSoftmax", [x], {"axis": axis})
-        s = _apply("Sum", [_apply("Mul", [y, logp], {})], {"axes": [axis], "keepdims": False})
-        return _apply("Neg", [s], {}, scope)
+        return _loss.softmax_cross_entropy(GRAPH, y, x, axis, name=scope)
 
 
 def softmax_cross_entropy_with_logits(
@@ -197,10 +191,7 @@ def sparse_softmax_cross_entropy_with_logits(
             f"{y.shape.ndims}) should equal rank of logits minus 1 (received {x.shape.ndims})."
         )
     with fw.name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [x, y]) as scope:
-        logp = _apply("LogSoftmax", [x], {"axis": -1})
-        oh = _apply("OneHot", [y], {"depth": int(depth), "dtype": x.dtype.as_devrt_dtype})
-        s = _apply("Sum", [_apply("Mul", [oh, logp], {})], {"axes": [-1], "keepdims": False})
-        return _apply("Neg", [s], {}, scope)
+        return _loss.sparse_softmax_cross_entropy(GRAPH, y, x, -1, name=scope)
 
 
 def sigmoid_cross_entropy_with_logits(
@@ -215,11 +206,7 @@ def sigmoid_cross_entropy_with_logits(
     x = _t(logits, "sigmoid_cross_entropy_with_logits")
     z = _t(labels, "sigmoid_cross_entropy_with_logits", x.dtype)
     with fw.name_scope(name, "logistic_loss", [x, z]) as scope:
-        tail = _apply(
-            "Log1p", [_apply("Exp", [_apply("Neg", [_apply("Abs", [x], {})], {})], {})], {}
-        )
-        lin = _apply("Sub", [_apply("Relu", [x], {}), _apply("Mul", [x, z], {})], {})
-        return _apply("Add", [lin, tail], {}, scope)
+        return _loss.sigmoid_cross_entropy(GRAPH, z, x, name=scope)
 
 
 def l2_loss(t: Any, name: str | None = None) -> Tensor:
@@ -426,9 +413,7 @@ def moments(
     t = _t(x, "moments")
     axes = _int_list(axes, "moments", "axes")
     with fw.name_scope(name, "moments", [t]):
-        mean = _apply("Mean", [t], {"axes": axes, "keepdims": True})
-        sq = _apply("Square", [_apply("Sub", [t, mean], {})], {})
-        var = _apply("Mean", [sq], {"axes": axes, "keepdims": bool(keepdims)}, "variance")
+        mean, var = _norm.moments(GRAPH, t, axes, bool(keepdims), name="variance")
         if not keepdims:
             mean = _apply("Squeeze", [mean], {"axes": axes}, "mean")
         else:
@@ -448,19 +433,20 @@ def batch_normalization(
     """``tf.nn.batch_normalization``: (x - mean) * scale / sqrt(variance + eps) + offset."""
     t = _t(x, "batch_normalization")
     with fw.name_scope(name, "batchnorm", [t]) as scope:
-        var = _t(variance, "batch_normalization", t.dtype)
-        inv = _apply(
-            "Rsqrt",
-            [_apply("Add", [var, _t(variance_epsilon, "batch_normalization", t.dtype)], {})],
-            {},
+
+        def like_t(value: Any) -> Any:
+            return None if value is None else _t(value, "batch_normalization", t.dtype)
+
+        return _norm.normalize(
+            GRAPH,
+            t,
+            like_t(mean),
+            like_t(variance),
+            like_t(scale),
+            like_t(offset),
+            like_t(variance_epsilon),
+            name=scope,
         )
-        if scale is not None:
-            inv = _apply("Mul", [inv, _t(scale, "batch_normalization", t.dtype)], {})
-        centered = _apply("Sub", [t, _t(mean, "batch_normalization", t.dtype)], {})
-        out = _apply("Mul", [centered, inv], {}, None if offset is not None else scope)
-        if offset is not None:
-            out = _apply("Add", [out, _t(offset, "batch_normalization", t.dtype)], {}, scope)
-        return out
 
 
 def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name=None, dim=None):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import optimizers as rules
+from devrt._composite.graph import GRAPH
 from devrt.graph import conversion
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import cast
@@ -30,7 +32,7 @@ from devrt.graph.framework import GraphKeys
 from devrt.graph.gradients import gradients
 from devrt.graph.tensor import Operation, Tensor
 from devrt.graph.tensor_util import _apply, _t
-from devrt.graph.variables import Variable, assign, assign_add, assign_sub, trainable_variables
+from devrt.graph.variables import Variable, assign, assign_add, trainable_variables
 
 __all__ = [
     "AdagradOptimizer",
@@ -234,8 +236,8 @@ class GradientDescentOptimizer(Optimizer):
         self._lr = self._tensor(self._learning_rate, "learning_rate")
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> Any:
-        delta = _apply("Mul", [self._hyper(self._lr, var), grad], {})
-        return assign_sub(var, delta, name="ApplyGradientDescent").op
+        (update,) = rules.sgd(GRAPH, var, grad, self._hyper(self._lr, var), "ApplyGradientDescent")
+        return update.op
 
 
 class MomentumOptimizer(Optimizer):
@@ -266,14 +268,10 @@ class MomentumOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         accum = self.get_slot(var, "momentum")
         lr, mom = self._hyper(self._lr, var), self._hyper(self._mom, var)
-        new_accum = assign(
-            accum, _apply("Add", [_apply("Mul", [accum.value(), mom], {}), grad], {})
+        update, _ = rules.momentum(
+            GRAPH, var, grad, accum, lr, mom, nesterov=self._use_nesterov, name="ApplyMomentum"
         )
-        if self._use_nesterov:
-            step = _apply("Add", [grad, _apply("Mul", [new_accum, mom], {})], {})
-        else:
-            step = new_accum
-        return assign_sub(var, _apply("Mul", [step, lr], {}), name="ApplyMomentum").op
+        return update.op
 
 
 class AdamOptimizer(Optimizer):
@@ -322,38 +320,20 @@ class AdamOptimizer(Optimizer):
         lr = self._hyper(self._lr, var)
         b1, b2 = self._hyper(self._beta1, var), self._hyper(self._beta2, var)
         eps = self._hyper(self._epsilon, var)
-        one = _t(1, "AdamOptimizer", var.dtype)
-        lr_t = _apply(
-            "RealDiv",
-            [
-                _apply("Mul", [lr, _apply("Sqrt", [_apply("Sub", [one, b2p], {})], {})], {}),
-                _apply("Sub", [one, b1p], {}),
-            ],
-            {},
+        lr_t, _ = rules.adam_scales(GRAPH, lr, b1p, b2p, epsilon_hat=True)
+        written = rules.adam(
+            GRAPH,
+            var,
+            grad,
+            self.get_slot(var, "m"),
+            self.get_slot(var, "v"),
+            beta1=b1,
+            beta2=b2,
+            eps=eps,
+            step_size=lr_t,
+            name="ApplyAdam",
         )
-        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
-        m_new = _apply(
-            "Add",
-            [
-                _apply("Mul", [m.value(), b1], {}),
-                _apply("Mul", [grad, _apply("Sub", [one, b1], {})], {}),
-            ],
-            {},
-        )
-        m_t = assign(m, m_new)
-        v_new = _apply(
-            "Add",
-            [
-                _apply("Mul", [v.value(), b2], {}),
-                _apply("Mul", [_apply("Square", [grad], {}), _apply("Sub", [one, b2], {})], {}),
-            ],
-            {},
-        )
-        v_t = assign(v, v_new)
-        denom = _apply("Add", [_apply("Sqrt", [v_t], {}), eps], {})
-        step = _apply("RealDiv", [_apply("Mul", [lr_t, m_t], {}), denom], {})
-        var_update = assign_sub(var, step, name="ApplyAdam")
-        return group(var_update, m_t, v_t)
+        return group(*written)
 
     def _finish(self, update_ops, name):
         b1p, b2p = self._get_beta_accumulators()
@@ -398,45 +378,21 @@ class RMSPropOptimizer(Optimizer):
         self._eps = self._tensor(self._eps_value, "epsilon")
 
     def _apply_dense(self, grad, var):
-        lr, rho = self._hyper(self._lr, var), self._hyper(self._decay, var)
-        mom, eps = self._hyper(self._mom, var), self._hyper(self._eps, var)
-        one = _t(1, "RMSPropOptimizer", var.dtype)
-        one_minus = _apply("Sub", [one, rho], {})
-        ms = self.get_slot(var, "rms")
-        ms_t = assign(
-            ms,
-            _apply(
-                "Add",
-                [
-                    _apply("Mul", [ms.value(), rho], {}),
-                    _apply("Mul", [_apply("Square", [grad], {}), one_minus], {}),
-                ],
-                {},
-            ),
+        written = rules.rmsprop(
+            GRAPH,
+            var,
+            grad,
+            self.get_slot(var, "rms"),
+            lr=self._hyper(self._lr, var),
+            rho=self._hyper(self._decay, var),
+            eps=self._hyper(self._eps, var),
+            mg=self.get_slot(var, "mg") if self._centered else None,
+            mom=self.get_slot(var, "momentum"),
+            momentum=self._hyper(self._mom, var),
+            eps_inside_sqrt=True,
+            name="ApplyRMSProp",
         )
-        updates = [ms_t]
-        denom = ms_t
-        if self._centered:
-            mg = self.get_slot(var, "mg")
-            mg_t = assign(
-                mg,
-                _apply(
-                    "Add",
-                    [_apply("Mul", [mg.value(), rho], {}), _apply("Mul", [grad, one_minus], {})],
-                    {},
-                ),
-            )
-            updates.append(mg_t)
-            denom = _apply("Sub", [ms_t, _apply("Square", [mg_t], {})], {})
-        scaled = _apply(
-            "RealDiv",
-            [_apply("Mul", [grad, lr], {}), _apply("Sqrt", [_apply("Add", [denom, eps], {})], {})],
-            {},
-        )
-        m = self.get_slot(var, "momentum")
-        m_t = assign(m, _apply("Add", [_apply("Mul", [m.value(), mom], {}), scaled], {}))
-        var_update = assign_sub(var, m_t, name="ApplyRMSProp")
-        return group(var_update, m_t, *updates)
+        return group(*written)
 
 
 class AdagradOptimizer(Optimizer):
@@ -463,14 +419,16 @@ class AdagradOptimizer(Optimizer):
         self._lr = self._tensor(self._lr_value, "learning_rate")
 
     def _apply_dense(self, grad, var):
-        acc = self.get_slot(var, "accumulator")
-        acc_t = assign_add(acc, _apply("Square", [grad], {}))
-        step = _apply(
-            "RealDiv",
-            [_apply("Mul", [grad, self._hyper(self._lr, var)], {}), _apply("Sqrt", [acc_t], {})],
-            {},
+        written = rules.adagrad(
+            GRAPH,
+            var,
+            grad,
+            self.get_slot(var, "accumulator"),
+            lr=self._hyper(self._lr, var),
+            eps_inside_sqrt=True,
+            name="ApplyAdagrad",
         )
-        return group(assign_sub(var, step, name="ApplyAdagrad"), acc_t)
+        return group(*written)
 
 
 # --- the global step ---------------------------------------------------------------------

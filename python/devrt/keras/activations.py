@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import devrt
+from devrt._composite import activations as _act
+from devrt._composite import ops_for
 from devrt.keras import serialization
 from devrt.nn import functional as F
 
@@ -55,11 +57,11 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 
 
 def softplus(x: Any) -> Any:
-    return F.softplus(x)
+    return _act.softplus(ops_for(x), x)
 
 
 def softsign(x: Any) -> Any:
-    return x / (devrt.abs(x) + 1.0)
+    return _act.softsign(ops_for(x), x)
 
 
 def silu(x: Any) -> Any:
@@ -74,7 +76,7 @@ def gelu(x: Any, approximate: bool = False) -> Any:
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
-    return devrt.where(x > 0, x, devrt.expm1(x) * alpha)
+    return _act.elu(ops_for(x), x, alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -90,7 +92,7 @@ def exponential(x: Any) -> Any:
 
 
 def mish(x: Any) -> Any:
-    return x * devrt.tanh(F.softplus(x))
+    return x * devrt.tanh(softplus(x))
 
 
 def hard_silu(x: Any) -> Any:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 import devrt
+from devrt._composite import initializers as _init
+from devrt._composite.eager import EAGER
 from devrt.keras import backend, serialization
 
 
@@ -100,7 +102,7 @@ class RandomInitializer(Initializer):
         if rng is not None:
             return _make(rng.uniform(low, high, size=tuple(shape)), dtype)
         dt, dev = _device_dtype(dtype)
-        return devrt.rand(tuple(shape), dtype=dt, device=dev) * (high - low) + low
+        return EAGER.random_uniform(shape, dt, low, high, device=dev)
 
     def _normal(
         self, shape: Any, dtype: Any, mean: float, stddev: float, truncated: bool = False
@@ -112,14 +114,8 @@ class RandomInitializer(Initializer):
                 values[bad] = rng.standard_normal(size=int(bad.sum()))
             return _make(values * stddev + mean, dtype)
         dt, dev = _device_dtype(dtype)
-        values = devrt.randn(tuple(shape), dtype=dt, device=dev)
-        if truncated:
-            # Redraw the values beyond two standard deviations, as TruncatedNormal does.
-            bad = devrt.abs(values) > 2.0
-            while bool(bad.any()):
-                values = devrt.where(bad, devrt.randn(tuple(shape), dtype=dt, device=dev), values)
-                bad = devrt.abs(values) > 2.0
-        return values * stddev + mean
+        sampler = EAGER.truncated_normal if truncated else EAGER.random_normal
+        return sampler(shape, dt, mean, stddev, device=dev)
 
     def get_config(self) -> dict:
         return {"seed": self.seed}
@@ -159,15 +155,7 @@ class RandomUniform(RandomInitializer):
 def compute_fans(shape: Any) -> tuple[int, int]:
     """Keras' fan-in and fan-out: a kernel's receptive field times its
     input and output channels."""
-    shape = tuple(shape)
-    if len(shape) == 0:
-        return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    if len(shape) == 2:
-        return shape[0], shape[1]
-    receptive = math.prod(shape[:-2])
-    return shape[-2] * receptive, shape[-1] * receptive
+    return _init.fans(shape)
 
 
 class VarianceScaling(RandomInitializer):
@@ -198,16 +186,15 @@ class VarianceScaling(RandomInitializer):
 
     def __call__(self, shape: Any, dtype: Any = None) -> devrt.Tensor:
         fan_in, fan_out = compute_fans(shape)
-        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
-        scale = self.scale / max(1.0, fan[self.mode])
-        if self.distribution == "truncated_normal":
-            # The standard deviation of a unit normal truncated to (-2, 2).
-            stddev = math.sqrt(scale) / 0.87962566103423978
-            return self._normal(shape, dtype, 0.0, stddev, truncated=True)
-        if self.distribution == "untruncated_normal":
-            return self._normal(shape, dtype, 0.0, math.sqrt(scale))
-        limit = math.sqrt(3.0 * scale)
-        return self._uniform(shape, dtype, -limit, limit)
+        value = _init.variance_scaling_parameter(
+            self.scale, self.mode, self.distribution, fan_in, fan_out
+        )
+        if self.seed is None:
+            dt, dev = _device_dtype(dtype)
+            return _init.sample(EAGER, self.distribution, shape, dt, value, device=dev)
+        if self.distribution == "uniform":
+            return self._uniform(shape, dtype, -value, value)
+        return self._normal(shape, dtype, 0.0, value, self.distribution == "truncated_normal")
 
     def get_config(self) -> dict:
         return {

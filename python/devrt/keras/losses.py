@@ -15,6 +15,8 @@ from typing import Any
 
 import devrt
 import devrt.nn.functional as F
+from devrt._composite import losses as _loss
+from devrt._composite.eager import EAGER
 from devrt.keras import backend
 
 Tensor = devrt.Tensor
@@ -190,8 +192,7 @@ def _mean_squared_error_of_all(y_true: Any, y_pred: Any) -> Tensor:
     y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
     if not y_pred.numel():
         return mean_squared_error(y_true, y_pred).sum()
-    error = y_pred - y_true
-    return (error * error).mean()
+    return _loss.squared_error(EAGER, y_true, y_pred).mean()
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
@@ -208,12 +209,7 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Tensor:
     """``mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2)`` over
     the last axis, ``e = y_pred - y_true``."""
     y_true, y_pred = _pair("huber", y_true, y_pred)
-    delta = float(delta)
-    error = y_pred - y_true
-    abs_error = error.abs()
-    quadratic = error * error * 0.5
-    linear = abs_error * delta - 0.5 * delta * delta
-    return devrt.where(abs_error <= delta, quadratic, linear).mean(-1)
+    return _loss.huber(EAGER, y_true, y_pred, float(delta)).mean(-1)
 
 
 def binary_crossentropy(
@@ -227,7 +223,7 @@ def binary_crossentropy(
     to ``[epsilon, 1 - epsilon]`` as Keras does."""
     y_true, y_pred = _pair("binary_crossentropy", y_true, y_pred)
     if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        y_true = _loss.smooth_labels(EAGER, y_true, label_smoothing, 2)
     if from_logits:
         loss = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
@@ -262,9 +258,9 @@ def categorical_crossentropy(
     if y_pred.ndim < 1:
         raise ValueError("[categorical_crossentropy] y_true and y_pred must be at least rank 1")
     if label_smoothing:
-        classes = y_true.shape[-1]
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
-    return -(y_true * _log_probabilities(y_pred, from_logits, axis)).sum(axis)
+        y_true = _loss.smooth_labels(EAGER, y_true, label_smoothing, y_true.shape[-1])
+    log_probs = _log_probabilities(y_pred, from_logits, axis)
+    return _loss.categorical_cross_entropy(EAGER, y_true, log_probs, axis)
 
 
 def sparse_categorical_crossentropy(
@@ -306,10 +302,8 @@ def _sparse_crossentropy(
         valid = labels != int(ignore_class)
         labels = devrt.where(valid, labels, 0)
     _check_labels(op, labels, classes)
-    picked = _log_probabilities(y_pred, from_logits, class_axis).gather(
-        class_axis, labels.unsqueeze(class_axis)
-    )
-    losses = -picked.squeeze(class_axis)
+    log_probs = _log_probabilities(y_pred, from_logits, class_axis)
+    losses = _loss.sparse_cross_entropy(EAGER, labels, log_probs, class_axis)
     if valid is not None:
         losses = devrt.where(valid, losses, 0.0)
     return losses, valid

@@ -13,6 +13,10 @@ from typing import Any
 
 import devrt
 from devrt import _C
+from devrt._composite import activations as _act
+from devrt._composite import losses as _loss
+from devrt._composite import normalization as _norm
+from devrt._composite.eager import EAGER
 from devrt._errors import public_op as _public_op
 
 Tensor = _C.Tensor
@@ -36,6 +40,7 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "mse_loss",
     "nll_loss",
     "normalize",
@@ -140,21 +145,21 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 @_public_op
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (also called swish)."""
-    return _inplace(input, input * devrt.sigmoid(input), inplace)
+    return _inplace(input, _act.swish(EAGER, input), inplace)
 
 
 @_public_op
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x >
-    threshold``. Each side of 0 has a form whose exp cannot overflow (nor
-    its gradient), ``z + log1p(exp(-z))`` above and ``log1p(exp(z))``
-    below, each fed an input clamped to its side."""
-    bx = input * beta if beta != 1 else input
-    up, down = bx.clamp(min=0), bx.clamp(max=0)
-    smooth = devrt.where(bx > 0, up + devrt.log1p(devrt.exp(-up)), devrt.log1p(devrt.exp(down)))
-    if beta != 1:
-        smooth = smooth / beta
-    return devrt.where(bx > threshold, input, smooth)
+    threshold`` (devrt._composite.activations.softplus)."""
+    return _act.softplus(EAGER, input, beta, threshold)
+
+
+@_public_op
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, stable for large |x|
+    (devrt._composite.activations.log_sigmoid)."""
+    return _act.log_sigmoid(EAGER, input)
 
 
 @_public_op
@@ -242,16 +247,15 @@ def batch_norm(
                 f"[batch_norm] expected more than 1 value per channel when training, "
                 f"got input size {tuple(input.shape)}"
             )
-        mean = input.mean(axes, keepdim=True)
-        var = input.var(axes, keepdim=True, correction=0)
+        mean, var = _norm.moments(EAGER, input, axes, keepdims=True)
         with devrt.no_grad():
             if running_mean is not None:
-                running_mean.copy_(
-                    running_mean * (1.0 - momentum) + mean.reshape(channels) * momentum
+                _norm.running_average(
+                    EAGER, running_mean, mean.reshape(channels), 1.0 - momentum, momentum
                 )
             if running_var is not None:
                 unbiased = var.reshape(channels) * (count / (count - 1))
-                running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
+                _norm.running_average(EAGER, running_var, unbiased, 1.0 - momentum, momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(
@@ -259,12 +263,15 @@ def batch_norm(
             )
         mean = running_mean.reshape(shape)
         var = running_var.reshape(shape)
-    out = (input - mean) * devrt.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _norm.normalize(
+        EAGER,
+        input,
+        mean,
+        var,
+        None if weight is None else weight.reshape(shape),
+        None if bias is None else bias.reshape(shape),
+        eps,
+    )
 
 
 @_public_op
@@ -289,15 +296,8 @@ def layer_norm(
                 f"[layer_norm] {name} of shape {list(t.shape)} must have the "
                 f"normalized_shape {list(shape)}"
             )
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    centred = input - input.mean(dim=dims, keepdim=True)
-    var = (centred * centred).mean(dim=dims, keepdim=True)
-    out = centred * devrt.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    dims = list(range(input.ndim - len(shape), input.ndim))
+    return _norm.layer_norm(EAGER, input, dims, weight, bias, eps)
 
 
 @_public_op
@@ -425,8 +425,7 @@ def mse_loss(
 ) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _reduce(_loss.squared_error(EAGER, target, input), reduction)
 
 
 @_public_op
@@ -439,7 +438,7 @@ def l1_loss(
 ) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
-    return _reduce((input - target).abs(), reduction)
+    return _reduce(_loss.absolute_error(EAGER, target, input), reduction)
 
 
 def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int):
@@ -527,11 +526,8 @@ def cross_entropy(
                 f"{tuple(input.shape)}, got {tuple(target.shape)}"
             )
         if label_smoothing > 0:
-            target = target * (1.0 - label_smoothing) + label_smoothing / classes
-        prod = logp * target
-        if class_weight is not None:
-            prod = prod * class_weight
-        loss = -prod.sum(cdim)
+            target = _loss.smooth_labels(EAGER, target, label_smoothing, classes)
+        loss = _loss.categorical_cross_entropy(EAGER, target, logp, cdim, class_weight)
         if reduction == "mean":
             return loss.sum() / max(input.numel() // max(classes, 1), 1)
         return _reduce(loss, reduction)
@@ -576,7 +572,7 @@ def binary_cross_entropy(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _check_same_size("binary_cross_entropy", input, target)
-    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    loss = _loss.binary_cross_entropy(EAGER, target, _clamped_log(input), _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -598,17 +594,12 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """Binary cross entropy of ``sigmoid(input)``, computed stably as
-    ``(1-t) x + w_pos * softplus(-x)`` with softplus written as
-    ``m + log(exp(-m) + exp(-x-m))``, ``m = max(-x, 0)``."""
+    """Binary cross entropy of ``sigmoid(input)``, computed stably
+    (devrt._composite.losses.sigmoid_cross_entropy)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _check_same_size("binary_cross_entropy_with_logits", input, target)
-    m = (-input).clamp(min=0)
-    softplus_neg = m + devrt.log(devrt.exp(-m) + devrt.exp(-input - m))
-    if pos_weight is not None:
-        softplus_neg = softplus_neg * ((pos_weight - 1.0) * target + 1.0)
-    loss = (1.0 - target) * input + softplus_neg
+    loss = _loss.sigmoid_cross_entropy(EAGER, target, input, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -898,8 +889,7 @@ def huber_loss(
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
-    d = (input - target).abs()
-    loss = devrt.where(d <= delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    loss = _loss.huber(EAGER, target, input, delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

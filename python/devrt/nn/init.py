@@ -12,6 +12,8 @@ from typing import Any
 
 import devrt
 from devrt import _C
+from devrt._composite import initializers as _init
+from devrt._composite.eager import EAGER
 
 Tensor = _C.Tensor
 
@@ -57,8 +59,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
     if _empty(tensor):
         return tensor
     with devrt.no_grad():
-        sample = devrt.rand(tensor.shape, dtype=_sample_dtype(tensor), device=tensor.device)
-        tensor.copy_(sample * (b - a) + a)
+        dtype = _sample_dtype(tensor)
+        tensor.copy_(EAGER.random_uniform(tensor.shape, dtype, a, b, device=tensor.device))
     return tensor
 
 
@@ -68,8 +70,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any 
     if _empty(tensor):
         return tensor
     with devrt.no_grad():
-        sample = devrt.randn(tensor.shape, dtype=_sample_dtype(tensor), device=tensor.device)
-        tensor.copy_(sample * std + mean)
+        dtype = _sample_dtype(tensor)
+        tensor.copy_(EAGER.random_normal(tensor.shape, dtype, mean, std, device=tensor.device))
     return tensor
 
 
@@ -123,10 +125,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
         raise ValueError(
             "[init] fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
         )
-    receptive = 1
-    for s in tensor.shape[2:]:
-        receptive *= s
-    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+    return _init.fans(tensor.shape, out_first=True)
 
 
 def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from devrt import _C
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.optim.optimizer import Optimizer, as_number, check_hyperparameters
 
 
@@ -79,8 +81,9 @@ class Adagrad(Optimizer):
             if group["weight_decay"] != 0:
                 g = g + p * group["weight_decay"]
             clr = lr / (1 + (step - 1) * group["lr_decay"])
-            state["sum"].add_(g * g)
-            p.sub_(g / (state["sum"].sqrt() + group["eps"]) * clr)
+            rules.adagrad(
+                EAGER, p, g, state["sum"], lr=clr, eps=group["eps"], eps_inside_sqrt=False
+            )
 
 
 class Adadelta(Optimizer):

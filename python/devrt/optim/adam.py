@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from devrt import _C
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.optim.optimizer import Optimizer, as_number, check_hyperparameters
 
 
@@ -79,22 +81,26 @@ class Adam(Optimizer):
             step = self._step_counter(state)
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * weight_decay)
+                    EAGER.assign_mul(p, rules.decoupled_decay_factor(EAGER, lr, weight_decay))
                 else:
                     g = g + p * weight_decay
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.mul_(beta1).add_(g * (1 - beta1))
-            exp_avg_sq.mul_(beta2).add_(g * g * (1 - beta2))
             # Bias corrections are host scalars, computed as torch computes them.
-            step_size = lr / (1 - beta1**step)
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            if group["amsgrad"]:
-                second = state["max_exp_avg_sq"]
-                second.copy_(_C.maximum(second, exp_avg_sq))
-            else:
-                second = exp_avg_sq
-            denom = (second.sqrt() / bias_correction2_sqrt).add_(eps)
-            p.sub_(exp_avg * step_size / denom)
+            step_size, root_divisor = rules.adam_scales(
+                EAGER, lr, beta1**step, beta2**step, epsilon_hat=False
+            )
+            rules.adam(
+                EAGER,
+                p,
+                g,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                beta1=beta1,
+                beta2=beta2,
+                eps=eps,
+                step_size=step_size,
+                root_divisor=root_divisor,
+                v_max=state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+            )
 
 
 class AdamW(Adam):

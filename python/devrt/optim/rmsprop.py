@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from devrt import _C
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.optim.optimizer import Optimizer, as_number, check_hyperparameters
 
 
@@ -73,18 +75,16 @@ class RMSprop(Optimizer):
             self._step_counter(state)
             if weight_decay != 0:
                 g = g + p * weight_decay
-            square_avg = state["square_avg"]
-            square_avg.mul_(alpha).add_(g * g * (1 - alpha))
-            if group["centered"]:
-                grad_avg = state["grad_avg"]
-                grad_avg.mul_(alpha).add_(g * (1 - alpha))
-                avg = (square_avg - grad_avg * grad_avg).sqrt_()
-            else:
-                avg = square_avg.sqrt()
-            avg.add_(eps)
-            if momentum > 0:
-                buf = state["momentum_buffer"]
-                buf.mul_(momentum).add_(g / avg)
-                p.sub_(buf * lr)
-            else:
-                p.sub_(g / avg * lr)
+            rules.rmsprop(
+                EAGER,
+                p,
+                g,
+                state["square_avg"],
+                lr=lr,
+                rho=alpha,
+                eps=eps,
+                mg=state["grad_avg"] if group["centered"] else None,
+                mom=state["momentum_buffer"] if momentum > 0 else None,
+                momentum=momentum,
+                eps_inside_sqrt=False,
+            )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.optim.optimizer import Optimizer, as_number, check_hyperparameters
 
 
@@ -61,12 +63,22 @@ class SGD(Optimizer):
             g = self._grad(p, group["maximize"])
             if weight_decay != 0:
                 g = g + p * weight_decay
-            if momentum != 0:
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = g.detach().clone()
-                else:
-                    buf.mul_(momentum).add_(g if dampening == 0 else g * (1 - dampening))
-                g = g + buf * momentum if nesterov else buf
-            p.sub_(g * lr)
+            if momentum == 0:
+                rules.sgd(EAGER, p, g, lr)
+                continue
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            first = buf is None
+            if first:
+                buf = state["momentum_buffer"] = g.detach().clone()
+            rules.momentum(
+                EAGER,
+                p,
+                g,
+                buf,
+                lr,
+                momentum,
+                dampening=dampening,
+                nesterov=nesterov,
+                update_buffer=not first,
+            )

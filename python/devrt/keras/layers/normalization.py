@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 import devrt
+from devrt._composite import normalization as _norm
+from devrt._composite.eager import EAGER
 from devrt.keras import constraints, initializers, regularizers
 from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
@@ -120,12 +122,12 @@ class BatchNormalization(Layer):
             raise NotImplementedError("[BatchNormalization] masks are not supported by devrt")
         x = _as_channels_3d(inputs, self._axis)
         if training and self.trainable:
-            mean = x.mean((0, 2))
-            variance = x.var((0, 2), correction=0)
+            mean, variance = _norm.moments(EAGER, x, [0, 2])
+            mean = mean.reshape(variance.shape)
             m = self.momentum
             with devrt.no_grad():
-                self.moving_mean.copy_(self.moving_mean * m + mean.detach() * (1.0 - m))
-                self.moving_variance.copy_(self.moving_variance * m + variance.detach() * (1.0 - m))
+                _norm.running_average(EAGER, self.moving_mean, mean.detach(), m, 1.0 - m)
+                _norm.running_average(EAGER, self.moving_variance, variance.detach(), m, 1.0 - m)
         else:
             mean, variance = self.moving_mean, self.moving_variance
         y = F.batch_norm(x, mean, variance, self.gamma, self.beta, training=False, eps=self.epsilon)

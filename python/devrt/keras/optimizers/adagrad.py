@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.keras.optimizers.optimizer import Optimizer
 
 
@@ -42,10 +44,8 @@ class Adagrad(Optimizer):
         epsilon, dtype = float(self.epsilon), lr.dtype
         for g, i in zip(grads, indices):
             var = variables[i]
-            (accumulator,) = slots[i]
-            accumulator.add_(g * g)
-            step = g * (lr if var.dtype is dtype else lr.to(var.dtype))
-            var.sub_(step.div_((accumulator + epsilon).sqrt_()))
+            rate = lr if var.dtype is dtype else lr.to(var.dtype)
+            rules.adagrad(EAGER, var, g, slots[i][0], lr=rate, eps=epsilon, eps_inside_sqrt=True)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import devrt
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.keras.optimizers.optimizer import Optimizer
 
 
@@ -56,17 +58,24 @@ class Adam(Optimizer):
         variables, slots = self._trainable_variables, self._slots
         beta_1, beta_2, epsilon = float(self.beta_1), float(self.beta_2), float(self.epsilon)
         t = self._local_step()
-        alpha = lr * (1.0 - devrt.pow(beta_2, t)).sqrt() / (1.0 - devrt.pow(beta_1, t))
+        alpha, _ = rules.adam_scales(
+            EAGER, lr, devrt.pow(beta_1, t), devrt.pow(beta_2, t), epsilon_hat=True
+        )
         dtype, amsgrad = alpha.dtype, self.amsgrad
         for g, i in zip(grads, indices):
             var = variables[i]
-            m, v = slots[i][0], slots[i][1]
-            m.mul_(beta_1).add_(g * (1.0 - beta_1))
-            v.mul_(beta_2).add_((g * g).mul_(1.0 - beta_2))
-            if amsgrad:
-                v = slots[i][2].maximum_(v)
-            a = alpha if var.dtype is dtype else alpha.to(var.dtype)
-            var.sub_((m * a).div_(v.sqrt().add_(epsilon)))
+            rules.adam(
+                EAGER,
+                var,
+                g,
+                slots[i][0],
+                slots[i][1],
+                beta1=beta_1,
+                beta2=beta_2,
+                eps=epsilon,
+                step_size=alpha if var.dtype is dtype else alpha.to(var.dtype),
+                v_max=slots[i][2] if amsgrad else None,
+            )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import devrt
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.keras import backend
 from devrt.keras.optimizers import schedules
 from devrt.keras.variables import Variable
@@ -428,11 +430,11 @@ class Optimizer:
         if indices is not self._all_indices:
             chosen = set(indices)
             decayed = [i for i in decayed if i in chosen]
-        factor = 1.0 - lr * float(self.weight_decay)
+        factor = rules.decoupled_decay_factor(EAGER, lr, float(self.weight_decay))
         variables = self._trainable_variables
         for i in decayed:
             var = variables[i]
-            var.mul_(factor if var.dtype is factor.dtype else factor.to(var.dtype))
+            EAGER.assign_mul(var, factor if var.dtype is factor.dtype else factor.to(var.dtype))
 
     # --- the update -----------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.keras.optimizers.optimizer import Optimizer
 
 
@@ -64,16 +66,20 @@ class RMSprop(Optimizer):
         for g, i in zip(grads, indices):
             var = variables[i]
             velocity, mom, average = slots[i]
-            velocity.mul_(rho).add_((g * g).mul_(1.0 - rho))
-            denominator = velocity + epsilon
-            if average is not None:
-                average.mul_(rho).add_(g * (1.0 - rho))
-                denominator.sub_(average * average)
-            step = (g * (lr if var.dtype is dtype else lr.to(var.dtype))).div_(denominator.sqrt_())
-            if mom is not None:
-                var.sub_(mom.mul_(momentum).add_(step))
-            else:
-                var.sub_(step)
+            rules.rmsprop(
+                EAGER,
+                var,
+                g,
+                velocity,
+                lr=lr if var.dtype is dtype else lr.to(var.dtype),
+                rho=rho,
+                eps=epsilon,
+                mg=average,
+                mom=mom,
+                momentum=momentum,
+                eps_inside_sqrt=True,
+                center_before_eps=False,
+            )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devrt._composite import optimizers as rules
+from devrt._composite.eager import EAGER
 from devrt.keras.optimizers.optimizer import Optimizer
 
 
@@ -47,18 +49,13 @@ class SGD(Optimizer):
         if self.momentum == 0:
             for g, i in zip(grads, indices):
                 var = variables[i]
-                var.sub_(g * (lr if var.dtype is dtype else lr.to(var.dtype)))
+                rules.sgd(EAGER, var, g, lr if var.dtype is dtype else lr.to(var.dtype))
             return
         momentum, nesterov = self.momentum, self.nesterov
         for g, i in zip(grads, indices):
             var = variables[i]
-            (m,) = slots[i]
-            step = g * (lr if var.dtype is dtype else lr.to(var.dtype))
-            m.mul_(momentum).sub_(step)
-            if nesterov:
-                var.sub_(step).add_(m * momentum)
-            else:
-                var.add_(m)
+            rate = lr if var.dtype is dtype else lr.to(var.dtype)
+            rules.velocity(EAGER, var, g, slots[i][0], rate, momentum, nesterov=nesterov)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
