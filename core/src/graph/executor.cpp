@@ -120,6 +120,40 @@ Tensor snapshot(const Tensor &t) {
   return to_device(to_device(t, kCPU), t->device);
 }
 
+// The common VJP: its node recorded one op, straight from the leaves. The
+// op's rule runs directly, without the engine's bookkeeping (and without
+// its copy of the seed). False when the recorded history is anything else.
+bool apply_single_op(const Tensor &root, const Tensor &seed,
+                     const std::vector<Tensor> &xs, bool create_graph,
+                     std::vector<Tensor> *grads) {
+  const AutogradMeta &m = *root->autograd;
+  const std::shared_ptr<autograd::Node> &fn = m.grad_fn;
+  if (!fn || m.output_nr != 0 || fn->outputs.size() != 1 ||
+      seed->shape != root->shape)
+    return false;
+  std::vector<int> slot(fn->next_edges.size(), -1);
+  for (size_t i = 0; i < fn->next_edges.size(); ++i) {
+    const autograd::Edge &e = fn->next_edges[i];
+    if (!e.fn)
+      continue;
+    for (size_t q = 0; q < xs.size() && slot[i] < 0; ++q)
+      if (autograd::gradient_edge(xs[q]).fn == e.fn)
+        slot[i] = static_cast<int>(q);
+    if (slot[i] < 0)
+      return false;
+  }
+  GradMode mode(create_graph);
+  std::vector<Tensor> out = fn->apply({seed});
+  grads->assign(xs.size(), nullptr);
+  for (size_t i = 0; i < slot.size() && i < out.size(); ++i) {
+    if (slot[i] < 0 || !out[i])
+      continue;
+    Tensor &g = (*grads)[slot[i]];
+    g = g ? binary(OpId::add, g, out[i]) : out[i];
+  }
+  return true;
+}
+
 // The value of tf.cond's predicate.
 bool predicate(const Node &n, const Tensor &p) {
   if (p->numel() != 1)
@@ -537,8 +571,10 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
       }
       out.resize(ins.size());
       if (!roots.empty() && !xs.empty()) {
-        std::vector<Tensor> g =
-            autograd::grad(roots, xs, seeds, true, true, s.create_graph);
+        std::vector<Tensor> g;
+        if (roots.size() != 1 ||
+            !apply_single_op(roots[0], seeds[0], xs, s.create_graph, &g))
+          g = autograd::grad(roots, xs, seeds, true, true, s.create_graph);
         for (size_t q = 0; q < which.size(); ++q)
           out[which[q]] = g[q];
       }
