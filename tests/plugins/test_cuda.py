@@ -10,8 +10,8 @@ suite's cuda rows do. The kernels themselves are checked by that suite
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +21,10 @@ import pytest
 
 import devrt
 
-INSTALLED = importlib.util.find_spec("devrt_cuda") is not None
-needs_package = pytest.mark.skipif(not INSTALLED, reason="devrt-cuda is not installed")
+# The package installed and its plugin loaded (DEVRT_DISABLE_PLUGIN_AUTOLOAD
+# keeps it out).
+LOADED = devrt.cuda._plugin() is not None
+needs_package = pytest.mark.skipif(not LOADED, reason="the devrt-cuda plugin is not loaded")
 
 
 @pytest.fixture
@@ -71,9 +73,9 @@ def test_cuda_calls_without_a_gpu_raise_with_the_reason():
     reason = devrt.cuda.unavailable_reason()
     assert reason
     for call in (devrt.cuda.Stream, devrt.cuda.Event, devrt.cuda.current_device):
-        with pytest.raises(RuntimeError, match="CUDA unavailable: " + reason[:20]):
+        with pytest.raises(RuntimeError, match="CUDA unavailable: " + re.escape(reason)):
             call()
-    with pytest.raises(ValueError, match=r"^\[device\] cuda:0"):
+    with pytest.raises(ValueError, match=r"^\[device\] .*cuda"):
         devrt.ones(2).to("cuda")
     devrt.cuda.empty_cache()  # nothing to give back: not an error
     assert not hasattr(devrt.ones(2), "__cuda_array_interface__")

@@ -90,7 +90,7 @@ void nonzero(const devrt_kernel_call &call) {
   DeviceError *err = error_slot(s);
   AllTypes::dispatch(x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    nonzero_kernel<T><<<1, 1024, 0, s>>>(
+    nonzero_kernel<T><<<1, 256, 0, s>>>(
         static_cast<const T *>(x.data), d, n, static_cast<int64_t *>(y.data),
         y.strides[0], y.strides[1], y.shape[0], err);
     check_launch("launching nonzero");

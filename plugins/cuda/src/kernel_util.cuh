@@ -271,7 +271,7 @@ template <int N> struct Layout {
   int64_t size[kMaxDims] = {};
   int64_t stride[N][kMaxDims] = {};
 
-  __device__ void offsets(int64_t i, int64_t *off) const {
+  __host__ __device__ void offsets(int64_t i, int64_t *off) const {
     for (int k = 0; k < N; ++k)
       off[k] = 0;
     for (int d = ndim - 1; d >= 0; --d) {
@@ -320,7 +320,7 @@ Layout<N> make_layout(const int64_t *shape, int32_t ndim,
   for (int d = 0; d < n; ++d) {
     bool merge = m > 0;
     for (int k = 0; k < N && merge; ++k)
-      merge = stride[k][m - 1] == stride[k][d] * size[d];
+      merge = l.stride[k][m - 1] == stride[k][d] * size[d];
     if (merge) {
       l.size[m - 1] *= size[d];
       for (int k = 0; k < N; ++k)

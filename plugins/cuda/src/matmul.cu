@@ -234,6 +234,11 @@ template <typename T> void tiled_matmul(const devrt_kernel_call &call) {
   p.y_cs = y.strides[r - 1];
   const devrt_view *views[3] = {&y, &a, &b};
   p.batch = make_layout(y.shape, r - 2, views);
+  if ((p.M + kTileMM - 1) / kTileMM > 65535)
+    fail(DEVRT_ERROR_NOT_IMPLEMENTED,
+         "more than " + std::to_string(65535 * kTileMM) + " rows (" +
+             std::to_string(p.M) + ") for the " + dtype_name(y.dtype) +
+             " matmul kernel");
   const dim3 grid(
       static_cast<unsigned>((p.N + kTileMM - 1) / kTileMM),
       static_cast<unsigned>((p.M + kTileMM - 1) / kTileMM),

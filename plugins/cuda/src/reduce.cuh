@@ -54,7 +54,8 @@ template <typename A> __device__ A block_broadcast(A v) {
 
 // Threads per block for a reduction over n elements.
 inline int reduce_threads(int64_t n) {
-  return n >= 8192 ? 512 : n >= 1024 ? 256 : n >= 128 ? 64 : 32;
+  // At most 256: any kernel fits its registers (255 a thread at most).
+  return n >= 1024 ? 256 : n >= 128 ? 64 : 32;
 }
 
 inline unsigned reduce_blocks(int64_t outputs) {

@@ -165,7 +165,7 @@ void cumsum(const devrt_kernel_call &call) {
   const Lines l = lines(call, call.inputs[0].dtype);
   if (l.outer.numel == 0 || l.n == 0)
     return;
-  const int threads = l.n >= 512 ? 512 : l.n > 64 ? 128 : 32;
+  const int threads = l.n >= 256 ? 256 : l.n > 64 ? 128 : 32;
   Types<int64_t, float, double>::dispatch(call.inputs[0].dtype, [&](auto tag) {
     using T = decltype(tag);
     cumsum_kernel<T>
