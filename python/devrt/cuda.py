@@ -201,9 +201,10 @@ class Stream:
         )
 
     def __del__(self) -> None:
-        plugin = _plugin()
-        if getattr(self, "_owned", False) and self.cuda_stream and plugin is not None:
-            with contextlib.suppress(Exception):
+        # Also at interpreter exit, when the plugin may be gone already.
+        with contextlib.suppress(Exception):
+            plugin = _plugin()
+            if self._owned and self.cuda_stream and plugin is not None:
                 if plugin.current_stream(self.device_index) == self.cuda_stream:
                     plugin.set_stream(self.device_index, 0)
                 plugin.stream_destroy(self.cuda_stream)
@@ -272,9 +273,9 @@ class Event:
         return _plugin().event_elapsed(self.cuda_event, end_event.cuda_event)
 
     def __del__(self) -> None:
-        plugin = _plugin()
-        if getattr(self, "cuda_event", 0) and plugin is not None:
-            with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):
+            plugin = _plugin()
+            if self.cuda_event and plugin is not None:
                 plugin.event_destroy(self.cuda_event)
 
 
