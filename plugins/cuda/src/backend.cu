@@ -412,7 +412,7 @@ DEVRT_EXPORT int devrt_plugin_init(uint32_t abi_version) {
       cudaGetLastError();
       count = 0;
       s.unavailable =
-          std::string("cudaGetDeviceCount failed: ") + cudaGetErrorString(e);
+          std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
     } else if (count == 0) {
       s.unavailable = "the CUDA driver sees no GPU";
     }
