@@ -15,8 +15,9 @@ template <typename Op, typename T, typename Out> struct BinaryFn {
   const T *a;
   const T *b;
   DeviceError *err;
+  Op op;
   __device__ void operator()(const int64_t *o) const {
-    y[o[0]] = convert<Out>(Op{}(load(a[o[1]]), load(b[o[2]]), err));
+    y[o[0]] = convert<Out>(op(load(a[o[1]]), load(b[o[2]]), err));
   }
 };
 
@@ -67,11 +68,22 @@ struct Minimum {
   }
 };
 
+// A float exponent that is one broadcast value of 0.5 is sqrt, as in NumPy
+// and the CPU backend (it differs from pow at -inf and -0); float32 goes
+// through double, so that the result is rounded once, as a correctly
+// rounded powf's.
 struct Pow {
+  bool one_value = false; // b is a single value broadcast
   __device__ float operator()(float a, float b, DeviceError *) const {
-    return b == 2.0f ? a * a : powf(a, b);
+    if (one_value && b == 0.5f)
+      return sqrtf(a);
+    return b == 2.0f ? a * a
+                     : static_cast<float>(
+                           pow(static_cast<double>(a), static_cast<double>(b)));
   }
   __device__ double operator()(double a, double b, DeviceError *) const {
+    if (one_value && b == 0.5)
+      return sqrt(a);
     return b == 2.0 ? a * a : pow(a, b);
   }
   template <typename T>
@@ -90,6 +102,14 @@ struct Pow {
     return static_cast<T>(result);
   }
 };
+
+// Whether every element of v is one value (all strides 0 or sizes 1).
+bool one_value(const devrt_view &v) {
+  for (int32_t d = 0; d < v.ndim; ++d)
+    if (v.shape[d] != 1 && v.strides[d] != 0)
+      return false;
+  return true;
+}
 
 // Float floor division and remainder follow NumPy's npy_divmod.
 template <typename T> __device__ T float_divmod(T a, T b, T *modulus) {
@@ -212,10 +232,13 @@ void binary(const devrt_kernel_call &call) {
     using Out = std::conditional_t<Predicate, bool, T>;
     constexpr bool check_ints = Checked && std::is_integral_v<T>;
     DeviceError *err = check_ints && l.numel > 0 ? error_slot(s) : nullptr;
+    Op op{};
+    if constexpr (std::is_same_v<Op, Pow>)
+      op.one_value = one_value(b);
     for_each(s, l,
              BinaryFn<Op, T, Out>{static_cast<Out *>(y.data),
                                   static_cast<const T *>(a.data),
-                                  static_cast<const T *>(b.data), err});
+                                  static_cast<const T *>(b.data), err, op});
     if (!err)
       return;
     const DeviceError e = read_error(s);
