@@ -61,15 +61,18 @@ bool dtype_from_name(const std::string &name, DType *out) {
   return false;
 }
 
-DType promote_types(DType a, DType b, bool a_weak, bool b_weak) {
-  if (a_weak == b_weak)
+DType promote_types(DType a, DType b, Rank a_rank, Rank b_rank) {
+  if (a_rank == b_rank)
     return category(a) == category(b) ? promote_same_category(a, b)
                                       : (category(a) > category(b) ? a : b);
-  DType strong = a_weak ? b : a;
-  DType weak = a_weak ? a : b;
+  const bool a_strong = a_rank > b_rank;
+  DType strong = a_strong ? a : b;
+  DType weak = a_strong ? b : a;
   if (category(weak) <= category(strong))
     return strong;
-  // A weak number of a higher category: its category's default type.
+  if ((a_strong ? b_rank : a_rank) == Rank::ZeroDim)
+    return weak;
+  // A number of a higher category: its category's default type.
   return category(weak) == 2 ? kDefaultFloat : DType::Int64;
 }
 

@@ -54,6 +54,19 @@ struct Pow {
   }
 };
 
+// atan2(a, b): the angle of the point (b, a), in (-pi, pi].
+struct Atan2 {
+  template <typename T> T operator()(T a, T b) const {
+    return std::atan2(a, b);
+  }
+};
+// sqrt(a^2 + b^2) without overflow or underflow on the way.
+struct Hypot {
+  template <typename T> T operator()(T a, T b) const {
+    return std::hypot(a, b);
+  }
+};
+
 // Float floor division and remainder follow NumPy's npy_divmod exactly.
 template <typename T> T float_divmod(T a, T b, T *modulus) {
   T mod = std::fmod(a, b);
@@ -256,6 +269,8 @@ void register_binary_kernels() {
   add_kernel<Sub, Numeric>("sub");
   add_kernel<Mul, Numeric>("mul");
   add_kernel<Div, Floating>("div");
+  add_kernel<Atan2, Floating, false, kGrainMedium>("atan2");
+  add_kernel<Hypot, Floating, false, kGrainMedium>("hypot");
   add_kernel<Maximum, WithBool>("maximum");
   add_kernel<Minimum, WithBool>("minimum");
   register_kernel("pow", Numeric::mask, kernel_entry<pow_kernel>);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 namespace devrt_cpu {
@@ -87,14 +88,20 @@ void cumsum(const devrt_kernel_call &call) {
   const int64_t n = x.shape[axis], xs = x.strides[axis], ys = y.strides[axis];
   Types<int64_t, float, double>::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    for_each_line<T, T>(x, y, axis, std::max<int64_t>(1, kGrainCheap / (n + 1)),
-                        [&](const T *line, T *out) {
-                          T acc = T(0);
-                          for (int64_t i = 0; i < n; ++i) {
-                            acc = wrap_add(acc, line[i * xs]);
-                            out[i * ys] = acc;
-                          }
-                        });
+    for_each_line<T, T>(
+        x, y, axis, std::max<int64_t>(1, kGrainCheap / (n + 1)),
+        [&](const T *line, T *out) {
+          // float sums run in double, so that a partial
+          // sum past float's range comes back when later
+          // terms cancel it, as in PyTorch
+          using Acc =
+              std::conditional_t<std::is_floating_point_v<T>, double, T>;
+          Acc acc = Acc(0);
+          for (int64_t i = 0; i < n; ++i) {
+            acc = wrap_add(acc, static_cast<Acc>(line[i * xs]));
+            out[i * ys] = static_cast<T>(acc);
+          }
+        });
   });
 }
 

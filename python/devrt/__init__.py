@@ -189,6 +189,25 @@ from devrt.hookspecs import hookimpl  # noqa: F401
 from devrt.native_api import get_cmake_dir, get_include, get_library  # noqa: F401
 from devrt.plugins import plugin_status, register_plugin  # noqa: F401
 
+# The bindings define every elementwise op of the catalogue under its name
+# (python/src/ops.cpp); those not listed above are devrt functions too.
+_ELEMENTWISE = (
+    "unary",
+    "unary_float",
+    "unary_round",
+    "unary_logical",
+    "unary_bitwise",
+    "binary",
+    "binary_float",
+    "binary_bitwise",
+    "compare",
+)
+for _op in _C.catalogue():
+    if _op["family"] in _ELEMENTWISE and hasattr(_C, _op["name"]):
+        globals().setdefault(_op["name"], getattr(_C, _op["name"]))
+arctan2 = globals()["atan2"]
+del _op
+
 __version__ = "0.1.0"
 
 long = int64
@@ -260,6 +279,7 @@ optim = _importlib.import_module("devrt.optim")
 utils = _importlib.import_module("devrt.utils")
 save = _importlib.import_module("devrt.serialization").save
 load = _importlib.import_module("devrt.serialization").load
+onnx = _importlib.import_module("devrt.onnx")  # (imports the onnx package only to export)
 cuda = _importlib.import_module("devrt.cuda")
 # Called, the device types the core knows; its submodules hold torch.backends' flags.
 backends = _importlib.import_module("devrt.backends")

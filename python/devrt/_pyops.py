@@ -97,6 +97,11 @@ def addmm(
         raise ValueError(
             f"[addmm] mat1 and mat2 must be 2-D, got shapes {tuple(mat1.shape)} and {tuple(mat2.shape)}"
         )
+    if not input.dtype == mat1.dtype == mat2.dtype:
+        raise TypeError(
+            f"[addmm] expects input, mat1 and mat2 of one dtype, got "
+            f"{input.dtype}, {mat1.dtype} and {mat2.dtype}"
+        )
     n, p = mat1.shape[0], mat2.shape[1]
     try:
         target = _C.broadcast_shapes(tuple(input.shape), (n, p))
@@ -128,7 +133,8 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise TypeError(
             f"[dot] expects two tensors of one dtype, got {input.dtype} and {other.dtype}"
         )
-    return (input * other).sum()
+    # The sum keeps the operands' dtype (an integer sum would widen to int64).
+    return (input * other).sum(dtype=input.dtype)
 
 
 @public_op
@@ -228,7 +234,8 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
-    dims = _dims("logsumexp", input, dim)
+    # An empty dim list reduces every dim, as sum's does.
+    dims = _dims("logsumexp", input, dim) or tuple(range(input.ndim))
     if any(input.shape[d] == 0 for d in dims):  # an empty sum: log 0
         shape = [1 if d in dims else n for d, n in enumerate(input.shape)]
         out = _C.full(shape, -math.inf, dtype=input.dtype, device=input.device)
@@ -279,9 +286,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 @public_op
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """The running sum along `dim` (bool and integers in int64, or `dtype`)."""
+    """The running sum along `dim` (bool and integers in int64, or `dtype`:
+    the input is cast to it, and so is the result)."""
     _require_tensor("cumsum", input=input)
-    return _C._cumsum(input if dtype is None else input.to(dtype), dim)
+    if dtype is None:
+        return _C._cumsum(input, dim)
+    out = _C._cumsum(input.to(dtype), dim)
+    return out if out.dtype == dtype else out.to(dtype)
 
 
 def _triangle(op: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
@@ -449,7 +460,8 @@ def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     if not isinstance(p, int | float):
         raise ValueError(f"[norm] p must be a number, 'fro', inf or -inf, got {p!r}")
     x = self.abs()
-    dims = tuple(range(self.ndim)) if dim is None else _dims("norm", self, dim)
+    # No dim, or an empty dim list, reduces every dim.
+    dims = (() if dim is None else _dims("norm", self, dim)) or tuple(range(self.ndim))
     kw = {"dim": dims, "keepdim": keepdim} if dims else {}
     if p == math.inf:
         return x.amax(**kw)

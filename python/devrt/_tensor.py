@@ -137,14 +137,36 @@ def _index_tensor(key: Any, like: Tensor) -> Tensor:
     return t
 
 
+def _sequence_as_tuple(key: Any) -> bool:
+    """PyTorch's reading of a list key: one that holds a tensor, a sequence, a
+    slice, None or an ellipsis (and has fewer than 32 items) is a tuple of
+    indices, so that ``x[[[0, 1], [1, 0]]]`` is ``x[[0, 1], [1, 0]]``."""
+    if not isinstance(key, list) or len(key) >= 32:
+        return False
+    return any(
+        k is None or k is Ellipsis or isinstance(k, (Tensor, slice, list, tuple, range, np.ndarray))
+        for k in key
+    )
+
+
+def _is_bool_scalar(k: Any) -> bool:
+    return isinstance(k, (bool, np.bool_)) or (
+        isinstance(k, Tensor) and k.ndim == 0 and k.dtype is _C.bool
+    )
+
+
 def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
     """Applies the basic part of an index (ints, slices, None, ...) as views
     and returns the view with the per-dimension advanced indices left over."""
-    if not isinstance(key, tuple):
+    if _sequence_as_tuple(key):
+        key = tuple(key)
+    elif not isinstance(key, tuple):
         key = (key,)
+    # A uint8 tensor is a mask, as a bool one (PyTorch's older reading).
+    key = tuple(k.to(_C.bool) if isinstance(k, Tensor) and k.dtype is _C.uint8 else k for k in key)
     consumed = 0
     for k in key:
-        if k is None or k is Ellipsis:
+        if k is None or k is Ellipsis or _is_bool_scalar(k):
             continue
         if isinstance(k, Tensor) and k.dtype is _C.bool:
             consumed += max(k.ndim, 1)
@@ -180,8 +202,12 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
             advanced.append(None)
             dim += 1
             source_dim += 1
-        elif isinstance(k, (bool, np.bool_)):
-            raise IndexError("[index] a Python bool is not a valid index; use a boolean tensor")
+        elif _is_bool_scalar(k):
+            # A new dimension of size 1, kept (True) or emptied (False) by an
+            # advanced index, as in PyTorch.
+            view = view.unsqueeze(dim)
+            advanced.append(tensor([0] if bool(k) else [], dtype=_C.int64, device=t.device))
+            dim += 1
         elif isinstance(k, numbers.Integral) or (
             isinstance(k, Tensor)
             and k.ndim == 0

@@ -1,13 +1,13 @@
-"""Saving and loading tensors and state dicts without pickle.
+"""Saving and loading tensors, state dicts and checkpoints.
 
-``save``/``load`` write and read devrt's checkpoint format (docs/serialization.md):
-a ZIP archive holding a JSON header, which describes the saved object and
-its tensors, and one raw little-endian entry per tensor. Loading parses
-data, never runs code. ``load_safetensors`` and ``load_npz`` read the files
-in which PyTorch and NumPy users exchange weights; ``save_safetensors``
-writes one. Every malformed input raises ``ValueError`` starting with the
-function's name in brackets.
-"""
+``save``/``load`` write and read PyTorch's checkpoint format
+(docs/serialization.md; the pickle machinery is ``devrt._torch_pickle``):
+loading is weights-only by default, through an allow-listed unpickler that
+never runs code, and also reads PyTorch's legacy format and devrt's earlier
+JSON-header format. ``load_safetensors`` and ``load_npz`` read the files in
+which PyTorch and NumPy users exchange weights; ``save_safetensors`` writes
+one. Every malformed input raises ``ValueError`` starting with the
+function's name in brackets."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import pickle
 import struct
 import sys
 import zipfile
@@ -28,7 +29,18 @@ import numpy as np
 from devrt import _C
 from devrt._C import Tensor
 
-__all__ = ["load", "load_npz", "load_safetensors", "save", "save_safetensors"]
+__all__ = [
+    "UnpicklingError",
+    "add_safe_globals",
+    "clear_safe_globals",
+    "get_safe_globals",
+    "load",
+    "load_npz",
+    "load_safetensors",
+    "safe_globals",
+    "save",
+    "save_safetensors",
+]
 
 FORMAT = "devrt.save"
 VERSION = 1
@@ -95,102 +107,29 @@ def _check_shape(what: str, shape: Any) -> list[int]:
 # --- save ---------------------------------------------------------------------------
 
 
-class _Encoder:
-    """Turns an object into JSON values, collecting its tensors."""
-
-    def __init__(self) -> None:
-        self.tensors: list[Tensor] = []
-        self._index: dict[int, int] = {}
-        self._open: set[int] = set()
-
-    def encode(self, obj: Any, path: str) -> Any:
-        if obj is None or isinstance(obj, (bool, str)):
-            return obj
-        if isinstance(obj, np.bool_):
-            return bool(obj)
-        if isinstance(obj, Tensor):
-            if id(obj) not in self._index:
-                self._index[id(obj)] = len(self.tensors)
-                self.tensors.append(obj)
-            return {"$tensor": self._index[id(obj)]}
-        if isinstance(obj, (int, np.integer)):
-            return int(obj)
-        if isinstance(obj, (float, np.floating)):
-            value = float(obj)
-            return value if math.isfinite(value) else {"$float": repr(value)}
-        if isinstance(obj, bytes):
-            return {"$bytes": base64.b64encode(obj).decode("ascii")}
-        if isinstance(obj, _C.dtype):
-            return {"$dtype": obj.name}
-        if isinstance(obj, _C.device):
-            return {"$device": str(obj)}
-        if isinstance(obj, (list, tuple, dict)):
-            if id(obj) in self._open:
-                raise ValueError(f"[save] {path} contains itself (a reference cycle)")
-            self._open.add(id(obj))
-            try:
-                if isinstance(obj, list):
-                    return [self.encode(v, f"{path}[{i}]") for i, v in enumerate(obj)]
-                if isinstance(obj, tuple):
-                    return {"$tuple": [self.encode(v, f"{path}[{i}]") for i, v in enumerate(obj)]}
-                tag = "$ordered_dict" if isinstance(obj, collections.OrderedDict) else "$dict"
-                items = [
-                    [self.encode(k, f"{path} key {k!r}"), self.encode(v, f"{path}[{k!r}]")]
-                    for k, v in obj.items()
-                ]
-                return {tag: items}
-            finally:
-                self._open.discard(id(obj))
-        raise TypeError(
-            f"[save] cannot save {path} of type {type(obj).__name__}: devrt.save holds tensors, "
-            f"None, bools, ints, floats, strings, bytes, dtypes, devices, and lists, tuples "
-            f"and dicts of them (it never pickles)"
-        )
-
-
-def _is_parameter(t: Tensor) -> bool:
-    return any(
-        c.__name__ == "Parameter" and c.__module__ == "devrt.nn.parameter" for c in type(t).__mro__
-    )
-
-
-def _zip_info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
-    info.compress_type = zipfile.ZIP_STORED
-    return info
-
-
 def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any = None) -> None:
-    """Saves `obj` (tensors, and nested dicts, lists and tuples of tensors and
-    plain values, such as a module's or an optimizer's state dict) to `f`, a
-    path or a binary file object. `pickle_module` and `pickle_protocol` are
-    accepted for PyTorch compatibility and ignored: nothing is pickled."""
-    encoder = _Encoder()
-    root = encoder.encode(obj, "the object")
-    arrays = [_tensor_bytes(t) for t in encoder.tensors]
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "byte_order": "little",
-        "tensors": [
-            {
-                "entry": f"data/{i}",
-                "dtype": t.dtype.name,
-                "shape": list(t.shape),
-                "nbytes": int(a.nbytes),
-                "device": str(t.device),
-                "requires_grad": bool(t.requires_grad),
-                "parameter": _is_parameter(t),
-            }
-            for i, (t, a) in enumerate(zip(encoder.tensors, arrays))
-        ],
-        "object": root,
-    }
-    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        zf.writestr(_zip_info(HEADER), json.dumps(header, allow_nan=False))
-        for spec, arr in zip(header["tensors"], arrays):
-            with zf.open(_zip_info(spec["entry"]), "w", force_zip64=arr.nbytes >= 2**31) as fh:
-                fh.write(_raw(arr))
+    """Saves `obj` to `f` (a path or a binary file object) in PyTorch's
+    checkpoint format, as ``torch.save`` does: a state dict, an optimizer's
+    state dict, a training checkpoint of nested dicts, lists and tuples of
+    tensors and plain values, which ``torch.load(f, weights_only=True)`` and
+    ``devrt.load(f)`` read; or any other picklable object (a whole module),
+    which only ``devrt.load(f, weights_only=False)`` reads.
+    `pickle_module` and `pickle_protocol` are accepted for PyTorch
+    compatibility and ignored (the pickle is protocol 2, as PyTorch's)."""
+    from devrt import _torch_pickle
+
+    fh = open(f, "wb") if isinstance(f, (str, os.PathLike)) else f
+    try:
+        _torch_pickle.write_archive(obj, fh, _tensor_bytes)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        if str(exc).startswith("["):
+            raise
+        raise TypeError(f"[save] cannot save {type(obj).__name__}: {exc}") from None
+    except RecursionError:
+        raise ValueError("[save] the object is nested too deeply (a reference cycle?)") from None
+    finally:
+        if fh is not f:
+            fh.close()
 
 
 # --- load ---------------------------------------------------------------------------
@@ -213,7 +152,10 @@ def _target_device(location: str, map_location: MapLocation) -> Any:
 
 def _place(t: Tensor, location: str, map_location: MapLocation) -> Tensor:
     if callable(map_location) and not isinstance(map_location, (str, _C.device, dict)):
-        return map_location(t, location)
+        placed = map_location(t, location)
+        if placed is not None:
+            return placed
+        map_location = None
     device = _target_device(location, map_location)
     try:
         return t.to(device)
@@ -273,7 +215,7 @@ def _open_archive(f: FileLike, where: str) -> zipfile.ZipFile:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(
-            f"[load] {where} is not a devrt checkpoint: not a readable ZIP archive ({exc}); "
+            f"[load] {where} is not a checkpoint: not a readable ZIP archive ({exc}); "
             f"the file is truncated, corrupt, or of another format"
         ) from None
 
@@ -281,12 +223,6 @@ def _open_archive(f: FileLike, where: str) -> zipfile.ZipFile:
 def _read_header(zf: zipfile.ZipFile, where: str) -> dict:
     names = zf.namelist()
     if HEADER not in names:
-        if any(n.endswith("data.pkl") for n in names):
-            raise ValueError(
-                f"[load] {where} is a PyTorch pickle checkpoint, which devrt does not read "
-                f"(unpickling runs code). Save the state dict as safetensors "
-                f"(safetensors.torch.save_file) and use devrt.serialization.load_safetensors"
-            )
         raise ValueError(f"[load] {where} is not a devrt checkpoint: it has no {HEADER}")
     try:
         header = json.loads(zf.read(HEADER))
@@ -339,6 +275,27 @@ def _read_tensor(zf: zipfile.ZipFile, spec: Any, i: int, where: str) -> tuple[Te
     return _tensor_from_bytes(buf, dtype, shape), device, spec
 
 
+def _load_devrt(zf: zipfile.ZipFile, where: str, map_location: MapLocation) -> Any:
+    """An object in devrt's own earlier format (a JSON header)."""
+    header = _read_header(zf, where)
+    tensors = []
+    for i, spec in enumerate(header["tensors"]):
+        t, location, spec = _read_tensor(zf, spec, i, where)
+        t = _place(t, location, map_location)
+        requires_grad = bool(spec.get("requires_grad")) and t.is_floating_point()
+        if spec.get("parameter"):
+            from devrt.nn.parameter import Parameter
+
+            t = Parameter(t, requires_grad)
+        elif requires_grad:
+            t.requires_grad_(True)
+        tensors.append(t)
+    try:
+        return _Decoder(tensors, where).decode(header["object"])
+    except RecursionError:
+        raise ValueError(f"[load] {where} has a corrupt header: nested too deeply") from None
+
+
 def load(
     f: FileLike,
     map_location: MapLocation = None,
@@ -346,35 +303,53 @@ def load(
     *,
     weights_only: bool | None = None,
     mmap: bool | None = None,
+    **pickle_load_args: Any,
 ) -> Any:
-    """Loads an object saved by ``save`` from `f` (a path or a binary file
-    object). Tensors return to the device they were saved from, unless
-    `map_location` says otherwise: a device (everything there), a dict
-    ``{saved device: device}``, or a callable ``(tensor, saved_device) ->
-    tensor``. Loading never runs code; `weights_only`, `mmap` and
-    `pickle_module` are accepted for PyTorch compatibility and ignored.
+    """Loads an object from `f` (a path or a seekable binary file object)
+    saved by ``torch.save`` (the ZIP format, or the legacy one before it) or
+    by ``devrt.save``. Tensors return to the device they were saved from,
+    unless `map_location` says otherwise: a device (everything there), a dict
+    ``{saved location: location}``, or a callable ``(storage, location) ->
+    tensor`` (None: the default).
+
+    With `weights_only` (the default, as in PyTorch since 2.6) the pickle is
+    read by an allow-listed unpickler that only rebuilds tensors, dtypes,
+    devices and plain containers: any other global raises
+    ``devrt.serialization.UnpicklingError`` (a ``pickle.UnpicklingError``)
+    before anything runs; ``add_safe_globals`` allows more. With
+    ``weights_only=False`` any object is rebuilt, which runs the code the
+    file names: only for files you trust. `mmap` and `pickle_module` are
+    accepted for PyTorch compatibility and ignored.
 
     A truncated, corrupt or foreign file raises ``ValueError("[load] ...")``.
     """
-    where = _name(f)
-    with _open_archive(f, where) as zf:
-        header = _read_header(zf, where)
-        tensors = []
-        for i, spec in enumerate(header["tensors"]):
-            t, location, spec = _read_tensor(zf, spec, i, where)
-            t = _place(t, location, map_location)
-            requires_grad = bool(spec.get("requires_grad")) and t.is_floating_point()
-            if spec.get("parameter"):
-                from devrt.nn.parameter import Parameter
+    from devrt import _torch_pickle
 
-                t = Parameter(t, requires_grad)
-            elif requires_grad:
-                t.requires_grad_(True)
-            tensors.append(t)
+    where = _name(f)
+    weights_only = True if weights_only is None else bool(weights_only)
+
+    def place(t: Tensor, location: str) -> Tensor:
+        return _place(t, location, map_location)
+
+    fh = open(f, "rb") if isinstance(f, (str, os.PathLike)) else f
     try:
-        return _Decoder(tensors, where).decode(header["object"])
-    except RecursionError:
-        raise ValueError(f"[load] {where} has a corrupt header: nested too deeply") from None
+        start = fh.tell()
+        head = fh.read(16)
+        fh.seek(start)
+        if _torch_pickle.is_legacy(head):
+            return _torch_pickle.load_legacy(fh, where, place, weights_only)
+        with _open_archive(fh, where) as zf:
+            if HEADER in zf.namelist():
+                return _load_devrt(zf, where, map_location)
+            if _torch_pickle.is_torch_archive(zf):
+                return _torch_pickle.load_archive(zf, where, place, weights_only)
+            raise ValueError(
+                f"[load] {where} is not a checkpoint: a ZIP archive with neither data.pkl "
+                f"(PyTorch) nor {HEADER} (devrt)"
+            )
+    finally:
+        if fh is not f:
+            fh.close()
 
 
 # --- safetensors --------------------------------------------------------------------
@@ -537,3 +512,12 @@ def load_npz(path: FileLike, device: Any = None) -> dict[str, Tensor]:
             t = _C.from_numpy(arr)
             out[name] = t if device is None else t.to(device)
     return out
+
+
+from devrt._torch_pickle import (  # noqa: E402 - it reads this module's dtype table
+    UnpicklingError,
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)

@@ -143,14 +143,13 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           "backward",
           [](const Tensor &t, py::object gradient, py::object retain_graph,
              bool create_graph) {
-            if (create_graph)
-              fail(ErrorKind::NotImplemented,
-                   "[backward] create_graph=True (higher-order gradients) is "
-                   "not supported");
             Tensor g = gradient.is_none() ? nullptr
                                           : as_tensor("backward", gradient, t);
-            autograd::backward(
-                {t}, {g}, !retain_graph.is_none() && retain_graph.cast<bool>());
+            // retain_graph defaults to create_graph, as in PyTorch.
+            const bool retain = retain_graph.is_none()
+                                    ? create_graph
+                                    : retain_graph.cast<bool>();
+            autograd::backward({t}, {g}, retain, create_graph);
           },
           py::arg("gradient") = py::none(),
           py::arg("retain_graph") = py::none(), py::arg("create_graph") = false)
@@ -172,33 +171,36 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def(
       "_backward",
       [](const std::vector<Tensor> &tensors,
-         const std::vector<py::object> &grads, bool retain_graph) {
+         const std::vector<py::object> &grads, bool retain_graph,
+         bool create_graph) {
         std::vector<Tensor> gs;
         for (size_t i = 0; i < grads.size(); ++i)
           gs.push_back(grads[i].is_none()
                            ? nullptr
                            : as_tensor("backward", grads[i], tensors[i]));
-        autograd::backward(tensors, gs, retain_graph);
+        autograd::backward(tensors, gs, retain_graph, create_graph);
       },
-      py::arg("tensors"), py::arg("grad_tensors"), py::arg("retain_graph"));
+      py::arg("tensors"), py::arg("grad_tensors"), py::arg("retain_graph"),
+      py::arg("create_graph") = false);
   m.def(
       "_grad",
       [](const std::vector<Tensor> &outputs, const std::vector<Tensor> &inputs,
          const std::vector<py::object> &grads, bool retain_graph,
-         bool allow_unused) {
+         bool allow_unused, bool create_graph) {
         std::vector<Tensor> gs;
         for (size_t i = 0; i < grads.size(); ++i)
           gs.push_back(grads[i].is_none()
                            ? nullptr
                            : as_tensor("grad", grads[i], outputs[i]));
         py::list out;
-        for (const Tensor &g :
-             autograd::grad(outputs, inputs, gs, retain_graph, allow_unused))
+        for (const Tensor &g : autograd::grad(outputs, inputs, gs, retain_graph,
+                                              allow_unused, create_graph))
           out.append(g ? py::cast(g) : py::none());
         return out;
       },
       py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs"),
-      py::arg("retain_graph"), py::arg("allow_unused"));
+      py::arg("retain_graph"), py::arg("allow_unused"),
+      py::arg("create_graph") = false);
   m.def(
       "_record_function",
       [](py::object backward, const std::vector<std::optional<Tensor>> &inputs,

@@ -215,6 +215,31 @@ void init_graph(py::module_ &m) {
           py::arg("device") = "",
           py::arg("control_inputs") = std::vector<NodeRef>{},
           "Adds a node; raises when its inputs do not fit the op.")
+      .def(
+          "add_gradients",
+          [](const std::shared_ptr<Graph> &g, const std::vector<OutputRef> &ys,
+             const std::vector<OutputRef> &xs,
+             const std::vector<std::optional<OutputRef>> &grad_ys,
+             const std::string &scope) {
+            std::vector<Output> y, x, gy;
+            for (const OutputRef &o : ys)
+              y.push_back(to_output(o));
+            for (const OutputRef &o : xs)
+              x.push_back(to_output(o));
+            for (const auto &o : grad_ys)
+              gy.push_back(o ? to_output(*o) : Output{});
+            py::list result;
+            for (const Output &o : add_gradients(*g, y, x, gy, scope))
+              if (o.node)
+                result.append(OutputRef{NodeRef{g, o.node}, o.index});
+              else
+                result.append(py::none());
+            return result;
+          },
+          py::arg("ys"), py::arg("xs"), py::arg("grad_ys"), py::arg("scope"),
+          "tf.gradients: adds the derivative of sum(grad_ys * ys) with "
+          "respect to each x as VJP and Add nodes under `scope`; returns per "
+          "x its gradient output, or None where no y depends on x.")
       .def("nodes",
            [](const std::shared_ptr<Graph> &g) {
              py::list l;

@@ -13,59 +13,40 @@ struct Named {
   OpId op;
 };
 
-const Named kUnary[] = {
-    {"neg", OpId::neg},
-    {"negative", OpId::neg},
-    {"abs", OpId::abs},
-    {"sign", OpId::sign},
-    {"relu", OpId::relu},
-    {"exp", OpId::exp},
-    {"log", OpId::log},
-    {"sqrt", OpId::sqrt},
-    {"rsqrt", OpId::rsqrt},
-    {"sin", OpId::sin},
-    {"cos", OpId::cos},
-    {"tan", OpId::tan},
-    {"tanh", OpId::tanh},
-    {"sigmoid", OpId::sigmoid},
-    {"erf", OpId::erf},
-    {"log1p", OpId::log1p},
-    {"expm1", OpId::expm1},
-    {"reciprocal", OpId::reciprocal},
-    {"floor", OpId::floor},
-    {"ceil", OpId::ceil},
-    {"round", OpId::round},
-    {"logical_not", OpId::logical_not},
-    {"bitwise_not", OpId::bitwise_not},
+// Elementwise ops are bound under their catalogue names, so that a new
+// catalogue op is a devrt function and a Tensor method without an edit
+// here; besides those, PyTorch's other names for them.
+const Named kAliases[] = {
+    {"negative", OpId::neg},    {"subtract", OpId::sub},
+    {"multiply", OpId::mul},    {"divide", OpId::div},
+    {"true_divide", OpId::div}, {"arctan2", OpId::atan2},
 };
 
-const Named kBinary[] = {
-    {"add", OpId::add},
-    {"sub", OpId::sub},
-    {"subtract", OpId::sub},
-    {"mul", OpId::mul},
-    {"multiply", OpId::mul},
-    {"div", OpId::div},
-    {"divide", OpId::div},
-    {"true_divide", OpId::div},
-    {"pow", OpId::pow},
-    {"maximum", OpId::maximum},
-    {"minimum", OpId::minimum},
-    {"floor_divide", OpId::floor_divide},
-    {"remainder", OpId::remainder},
-    {"eq", OpId::eq},
-    {"ne", OpId::ne},
-    {"lt", OpId::lt},
-    {"le", OpId::le},
-    {"gt", OpId::gt},
-    {"ge", OpId::ge},
-    {"logical_and", OpId::logical_and},
-    {"logical_or", OpId::logical_or},
-    {"logical_xor", OpId::logical_xor},
-    {"bitwise_and", OpId::bitwise_and},
-    {"bitwise_or", OpId::bitwise_or},
-    {"bitwise_xor", OpId::bitwise_xor},
-};
+bool is_unary_family(OpFamily f) {
+  return f == OpFamily::Unary || f == OpFamily::UnaryFloat ||
+         f == OpFamily::UnaryRound || f == OpFamily::UnaryLogical ||
+         f == OpFamily::UnaryBitwise;
+}
+
+bool is_binary_family(OpFamily f) {
+  return f == OpFamily::Binary || f == OpFamily::BinaryFloat ||
+         f == OpFamily::BinaryBitwise || f == OpFamily::Compare;
+}
+
+// The catalogue's elementwise ops of one arity (ops with attributes, such
+// as clamp, have bindings of their own), then their aliases.
+std::vector<Named> elementwise(bool (*family)(OpFamily)) {
+  std::vector<Named> ops;
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpDef &d = op_def(static_cast<OpId>(i));
+    if (family(d.family) && d.attrs.empty())
+      ops.push_back({d.name, d.id});
+  }
+  for (const Named &a : kAliases)
+    if (family(op_def(a.op).family))
+      ops.push_back(a);
+  return ops;
+}
 
 // a op b where either side may be a Python number.
 py::object apply_binary(OpId op, py::handle a, py::handle b) {
@@ -117,12 +98,44 @@ std::optional<Scalar> opt_scalar(const char *op, py::handle h) {
   return s;
 }
 
+// The eager reductions read an empty dim list as every dim, as PyTorch (the
+// core's empty axes reduce nothing, as a graph's).
+std::optional<Dims> reduce_axes(const char *op, py::handle dim) {
+  std::optional<Dims> axes = to_axes(op, dim);
+  return axes && axes->empty() ? std::nullopt : axes;
+}
+
+// `dtype` is what the reduction reads and what it returns, even where the
+// core accumulates wider (integer sums run in int64).
 Tensor reduce_py(OpId op, const Tensor &x, py::object dim, bool keepdim,
                  py::object dtype) {
-  Tensor src = x;
-  if (!dtype.is_none())
-    src = cast(x, to_dtype(op_name(op), dtype));
-  return reduce(op, src, to_axes(op_name(op), dim), keepdim);
+  if (dtype.is_none())
+    return reduce(op, x, reduce_axes(op_name(op), dim), keepdim);
+  const DType t = to_dtype(op_name(op), dtype);
+  Tensor y = reduce(op, cast(x, t), reduce_axes(op_name(op), dim), keepdim);
+  return y->dtype == t ? y : cast(y, t);
+}
+
+// add/sub with an alpha other than 1 between float32 tensors: PyTorch rounds
+// alpha to float32 and rounds a + alpha * b once. The product of two float32
+// numbers is exact in float64, so computing there and rounding at the end
+// gives that result; nullopt where the plain path is already exact.
+std::optional<Tensor> scaled_float32(OpId op, py::handle a, py::handle o,
+                                     py::handle alpha) {
+  Scalar s;
+  if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o) ||
+      !to_scalar(alpha, &s) || s.kind == Scalar::Bool || s.f == 1.0)
+    return std::nullopt;
+  Tensor at = a.cast<Tensor>(), bt = o.cast<Tensor>();
+  DType compute, result;
+  binary_result_types(op, at->dtype, bt->dtype, promotion_rank(at),
+                      promotion_rank(bt), &compute, &result);
+  if (result != DType::Float32)
+    return std::nullopt;
+  const double al = static_cast<float>(s.f);
+  Tensor wide = binary_scalar(OpId::mul, cast(bt, DType::Float64),
+                              Scalar::from_double(al), false);
+  return cast(binary(op, cast(at, DType::Float64), wide), DType::Float32);
 }
 
 // max/min: max() reduces everything; max(dim) returns (values, indices);
@@ -209,7 +222,7 @@ void install_number_slots(py::class_<TensorImpl, Tensor> &cls) {
 } // namespace
 
 void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
-  for (const Named &u : kUnary) {
+  for (const Named &u : elementwise(is_unary_family)) {
     OpId op = u.op;
     auto fn = [op](const Tensor &x) { return unary(op, x); };
     m.def(u.name, fn, py::arg("input"));
@@ -221,7 +234,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       return x;
     });
   }
-  for (const Named &b : kBinary) {
+  for (const Named &b : elementwise(is_binary_family)) {
     OpId op = b.op;
     if (op == OpId::add || op == OpId::sub) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
@@ -249,6 +262,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
         check(a, alpha);
+        if (!alpha.is_none())
+          if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
+            return py::cast(*y);
         return apply_binary(op, a, scaled(o, alpha));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
@@ -355,10 +371,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
     Tensor at = na ? Tensor() : as_tensor("where", a, cond);
     Tensor bt = nb ? Tensor() : as_tensor("where", b, cond);
-    const DType t =
-        promote_types(na ? sa.natural_dtype() : at->dtype,
-                      nb ? sb.natural_dtype() : bt->dtype,
-                      na || at->wrapped_number, nb || bt->wrapped_number);
+    const DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
+                                  nb ? sb.natural_dtype() : bt->dtype,
+                                  na ? Rank::Number : promotion_rank(at),
+                                  nb ? Rank::Number : promotion_rank(bt));
     if (na)
       at = scalar_tensor(sa, t, cond->device);
     if (nb)
@@ -395,8 +411,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (auto [name, op] :
        {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
     OpId o = op;
+    // As in PyTorch, uint8 tensors give uint8 truth values, and an empty
+    // dim list reduces nothing.
     auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
-      return reduce(o, x, to_axes(op_name(o), dim), keepdim);
+      Tensor y = reduce(o, x, to_axes(op_name(o), dim), keepdim);
+      return x->dtype == DType::UInt8 ? cast(y, DType::UInt8) : y;
     };
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
           py::arg("keepdim") = false);
@@ -438,9 +457,15 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
                        bool keepdim, py::object correction) {
-      Tensor v = reduce(OpId::var, x, to_axes("var", dim), keepdim,
+      Tensor v = reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
                         correction_of(unbiased, correction));
-      return is_std ? unary(OpId::sqrt, v) : v;
+      if (!is_std)
+        return v;
+      // sqrt's gradient at 0 is infinite: where the spread is 0 the gradient
+      // is 0, as in PyTorch, not NaN.
+      Tensor zero = binary_scalar(OpId::eq, v, Scalar::from_int(0), false);
+      Tensor one = scalar_tensor(Scalar::from_int(1), v->dtype, v->device);
+      return where(zero, v, unary(OpId::sqrt, where(zero, one, v)));
     };
     const char *name = is_std ? "std" : "var";
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
@@ -503,6 +528,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         py::arg("index"), py::arg("src"));
   cls.def("scatter_add", &scatter_add, py::arg("dim"), py::arg("index"),
           py::arg("src"));
+  cls.def(
+      "scatter_add_",
+      [](const Tensor &x, int64_t dim, const Tensor &index, const Tensor &src) {
+        copy_(x, scatter_add(x, dim, index, src));
+        return x;
+      },
+      py::arg("dim"), py::arg("index"), py::arg("src"));
   m.def("index_select", &index_select, py::arg("input"), py::arg("dim"),
         py::arg("index"));
   cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
@@ -567,10 +599,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
     if (chunks <= 0)
       fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
+    if (x->ndim() == 0)
+      fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
+                             "dimension, got a 0-d tensor");
     int64_t d = normalize_axis("chunk", dim, x->ndim());
     int64_t n = x->shape[d];
-    int64_t size = std::max<int64_t>(1, (n + chunks - 1) / chunks);
-    return split_fn(x, py::int_(size), d);
+    if (n == 0) { // as PyTorch: `chunks` empty pieces
+      std::vector<Tensor> out;
+      for (int64_t i = 0; i < chunks; ++i)
+        out.push_back(narrow(x, d, 0, 0));
+      return out;
+    }
+    return split_fn(x, py::int_((n + chunks - 1) / chunks), d);
   };
   m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
         py::arg("dim") = 0);

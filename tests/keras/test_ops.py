@@ -23,3 +23,16 @@ def test_var_std_moments(axis, keepdims):
         mean.numpy(), a.mean(axis=axes, keepdims=keepdims), rtol=1e-5, atol=1e-6
     )
     np.testing.assert_allclose(variance.numpy(), a.var(axis=axes, keepdims=keepdims), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "prod", "var", "std", "logsumexp"])
+@pytest.mark.parametrize("axis", [(), []])
+def test_empty_axis_reduces_nothing(name, axis):
+    # As NumPy (and Keras): an empty axis tuple reduces no dimension, where
+    # the eager API's empty dim list reduces every one.
+    a = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+    refs = {"max": np.max, "min": np.min, "logsumexp": lambda a, axis: a}
+    ref = refs[name] if name in refs else getattr(np, name)
+    got = getattr(ops, name)(a, axis)
+    assert tuple(got.shape) == (2, 3)
+    np.testing.assert_allclose(got.numpy(), ref(a, axis=tuple(axis)), rtol=1e-6)

@@ -231,6 +231,10 @@ ARITH_PAIRS = [
 @pytest.mark.parametrize("a, b", ARITH_PAIRS)
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
 def test_promotion_table_arithmetic(a, b, op):
+    if op == "sub" and "bool" in (a, b):  # as PyTorch: no subtraction of bools
+        with pytest.raises(TypeError, match=r"^\[sub\] is not defined for bool operands"):
+            getattr(devrt, op)(ones(a), ones(b))
+        return
     r = getattr(devrt, op)(ones(a), ones(b))
     assert r.dtype is getattr(devrt, arithmetic(expected_promotion(a, b)))
 

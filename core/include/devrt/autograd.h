@@ -101,14 +101,19 @@ void collect_next_edges(Node &fn, const std::vector<Tensor> &inputs);
 
 // Computes gradients of `roots` (seeded with `grads`, or ones for scalar
 // roots when a grad is null) and accumulates them into the leaves' .grad.
+// With `create_graph` the rules run with recording on, so the gradients
+// have histories of their own and can be differentiated again (the graph
+// is then retained).
 void backward(const std::vector<Tensor> &roots,
-              const std::vector<Tensor> &grads, bool retain_graph);
+              const std::vector<Tensor> &grads, bool retain_graph,
+              bool create_graph = false);
 // The gradients of `outputs` with respect to `inputs`, without touching any
 // .grad; null entries for unconnected inputs when allow_unused.
 std::vector<Tensor> grad(const std::vector<Tensor> &outputs,
                          const std::vector<Tensor> &inputs,
                          const std::vector<Tensor> &grad_outputs,
-                         bool retain_graph, bool allow_unused);
+                         bool retain_graph, bool allow_unused,
+                         bool create_graph = false);
 
 // --- recording (called by the core's op functions) -----------------------
 

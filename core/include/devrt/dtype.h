@@ -35,11 +35,19 @@ inline bool is_integral(DType t) {
 }
 inline uint32_t dtype_bit(DType t) { return 1u << static_cast<int>(t); }
 
-// Result type of a binary op. A "weak" operand is a Python number: it only
-// raises the category (bool < integer < floating), never the width, as in
-// NumPy 2 and PyTorch. Between two tensors, an integer and a floating type
-// give the floating one (as PyTorch), so float32 models stay float32.
-DType promote_types(DType a, DType b, bool a_weak = false, bool b_weak = false);
+// How strongly an operand takes part in promotion, weakest first: a Python
+// number, a 0-d tensor, a tensor with dimensions.
+enum class Rank : int8_t { Number, ZeroDim, Dimensioned };
+
+// Result type of a binary op, as PyTorch's: operands of one rank promote
+// among themselves (between an integer and a floating type, the floating
+// one, so float32 models stay float32). An operand of a lower rank only
+// counts when its category (bool < integer < floating) is higher, and then
+// gives its own type; a Python number gives its category's default type
+// (int64, float32). So int32 + a 0-d int64 is int32, float16 + a 0-d
+// float64 is float16, and int32 + a 0-d float64 is float64.
+DType promote_types(DType a, DType b, Rank a_rank = Rank::Dimensioned,
+                    Rank b_rank = Rank::Dimensioned);
 
 // The type that float-only ops (exp, div, mean, ...) compute integers in.
 constexpr DType kDefaultFloat = DType::Float32;

@@ -113,6 +113,16 @@ private:
   std::unordered_map<std::string, Node *> by_name_;
 };
 
+// tf.gradients: emits the derivative of sum_i <grad_ys[i], ys[i]> with
+// respect to each x as ordinary nodes (one VJP node per node on a path from
+// an x to a y, Add nodes where gradients meet) named under `scope`. An
+// empty grad_ys (or a null entry) stands for ones. Returns, per x, its
+// gradient, or a null Output where no y depends on x through derivatives.
+std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
+                                  const std::vector<Output> &xs,
+                                  const std::vector<Output> &grad_ys,
+                                  const std::string &scope);
+
 struct SessionStats {
   int64_t runs = 0, plans = 0, fetched_bytes = 0;
 };

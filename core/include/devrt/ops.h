@@ -38,9 +38,19 @@ void binary_inplace(OpId op, const Tensor &a, Scalar s);
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
 // Broadcast shape of two shapes; `op` names the op in the error message.
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
+// The dtype a unary elementwise op computes in and the dtype of its result
+// for an input of dtype x (one rule for eager ops and graph nodes); raises
+// TypeError where the op does not take x.
+void unary_result_types(OpId op, DType x, DType *compute, DType *result);
 // The dtype binary `op` computes in and the dtype it returns.
-void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
+void binary_result_types(OpId op, DType a, DType b, Rank a_rank, Rank b_rank,
                          DType *compute, DType *result);
+// The rank `t` promotes with: a wrapped Python number, 0-d or dimensioned.
+inline Rank promotion_rank(const Tensor &t) {
+  return t->wrapped_number
+             ? Rank::Number
+             : (t->ndim() == 0 ? Rank::ZeroDim : Rank::Dimensioned);
+}
 
 // --- reductions -----------------------------------------------------------
 // axes == nullopt reduces over every axis.

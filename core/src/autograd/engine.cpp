@@ -182,10 +182,14 @@ std::vector<Tensor> seed_grads(const std::vector<Tensor> &roots,
   return seeds;
 }
 
-struct NoGrad {
+// The engine's grad mode: rules record only when building a graph of the
+// derivative itself (create_graph).
+struct EngineMode {
   bool prev = tl_grad_enabled;
-  NoGrad() { tl_grad_enabled = false; }
-  ~NoGrad() { tl_grad_enabled = prev; }
+  explicit EngineMode(bool create_graph) { tl_grad_enabled = create_graph; }
+  ~EngineMode() { tl_grad_enabled = prev; }
+  EngineMode(const EngineMode &) = delete;
+  EngineMode &operator=(const EngineMode &) = delete;
 };
 
 } // namespace
@@ -280,19 +284,22 @@ void collect_next_edges(Node &fn, const std::vector<Tensor> &inputs) {
 }
 
 void backward(const std::vector<Tensor> &roots,
-              const std::vector<Tensor> &grads, bool retain_graph) {
+              const std::vector<Tensor> &grads, bool retain_graph,
+              bool create_graph) {
+  EngineMode mode(create_graph);
   std::vector<Tensor> seeds = seed_grads(roots, grads);
   std::vector<Edge> edges;
   for (const Tensor &r : roots)
     edges.push_back(gradient_edge(r));
-  NoGrad no_grad;
-  run(edges, seeds, retain_graph, nullptr, nullptr);
+  run(edges, seeds, retain_graph || create_graph, nullptr, nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor> &outputs,
                          const std::vector<Tensor> &inputs,
                          const std::vector<Tensor> &grad_outputs,
-                         bool retain_graph, bool allow_unused) {
+                         bool retain_graph, bool allow_unused,
+                         bool create_graph) {
+  EngineMode mode(create_graph);
   std::vector<Tensor> seeds = seed_grads(outputs, grad_outputs);
   std::vector<Edge> roots, targets;
   for (const Tensor &o : outputs)
@@ -316,10 +323,7 @@ std::vector<Tensor> grad(const std::vector<Tensor> &outputs,
     first[i] = j;
   }
   std::vector<Tensor> captured(unique.size()), result(inputs.size());
-  {
-    NoGrad no_grad;
-    run(roots, seeds, retain_graph, &unique, &captured);
-  }
+  run(roots, seeds, retain_graph || create_graph, &unique, &captured);
   for (size_t i = 0; i < inputs.size(); ++i)
     result[i] = captured[first[i]];
   for (size_t i = 0; i < result.size(); ++i)

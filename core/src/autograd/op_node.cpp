@@ -2,8 +2,13 @@
 
 namespace devrt::autograd {
 
-SavedTensor::SavedTensor(const Tensor &t)
-    : t_(detach(t)), version_(t->storage->version.load()), saved_(true) {}
+SavedTensor::SavedTensor(const Tensor &input)
+    : t_(input), version_(input->storage->version.load()), saved_(true) {}
+
+SavedTensor::SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
+                         uint32_t nr)
+    : t_(detach(output)), fn_(fn), version_(output->storage->version.load()),
+      nr_(nr), saved_(true), output_(true) {}
 
 Tensor SavedTensor::get(const char *op) const {
   if (saved_ && !t_)
@@ -20,6 +25,14 @@ Tensor SavedTensor::get(const char *op) const {
          ", it was ", version_,
          " when saved); gradients would be wrong. Avoid the in-place "
          "operation or clone() the tensor first");
+  if (output_ && grad_enabled()) {
+    // A rule that records (create_graph) sees the output with its history.
+    if (std::shared_ptr<Node> fn = fn_.lock()) {
+      Tensor t = detach(t_);
+      set_history(t, fn, nr_);
+      return t;
+    }
+  }
   return t_;
 }
 
@@ -76,7 +89,7 @@ void record(OpId op, const std::vector<Tensor> &ins, const Tensor &out,
       node->saved_inputs[i] = SavedTensor(ins[i]);
   }
   if (saved & (1u << 31))
-    node->saved_output = SavedTensor(out);
+    node->saved_output = SavedTensor(out, node, 0);
   node->attrs = std::move(attrs);
   collect_next_edges(*node, ins);
   set_history(out, node, 0);

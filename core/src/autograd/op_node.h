@@ -6,20 +6,29 @@
 
 namespace devrt::autograd {
 
-// A tensor kept for backward, detached (no reference back into the graph)
-// and stamped with its storage's version to detect in-place changes.
+// A tensor kept for backward, stamped with its storage's version to detect
+// in-place changes. An input is kept as it is, history included, so that a
+// rule run with recording on (create_graph) differentiates through it. The
+// node's own output is kept without its history (a reference back to its
+// node would be a cycle); get() re-attaches it to the node when the rule
+// records.
 class SavedTensor {
 public:
   SavedTensor() = default;
-  explicit SavedTensor(const Tensor &t);
+  explicit SavedTensor(const Tensor &input);
+  SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
+              uint32_t nr);
   Tensor get(const char *op) const;
   explicit operator bool() const { return saved_; }
   void reset() { t_.reset(); }
 
 private:
   Tensor t_;
+  std::weak_ptr<Node> fn_; // outputs: the node that made them
   uint64_t version_ = 0;
+  uint32_t nr_ = 0;
   bool saved_ = false;
+  bool output_ = false;
 };
 
 struct InputInfo {

@@ -61,6 +61,26 @@ int64_t reduced_count(const OpNode &n) {
   return count;
 }
 
+// The gradient of an indexing read: g added into zeros of the source's
+// shape at the indices. When the rule records (create_graph), the result is
+// recorded as the index_put it is, so that it is differentiable again.
+Tensor scatter_into_zeros(const Dims &shape,
+                          const std::vector<std::optional<Tensor>> &idx,
+                          const Tensor &g) {
+  Tensor z = full(shape, Scalar::from_int(0), g->dtype, g->device);
+  {
+    NoGradGuard no_grad;
+    index_put_(z, idx, g, true);
+  }
+  if (should_record(g)) {
+    OpAttrs attrs;
+    attrs.indices = idx;
+    attrs.flag = true; // accumulate
+    record(OpId::index_put, {z, g}, z, std::move(attrs));
+  }
+  return z;
+}
+
 Tensor matmul_grad_a(const Tensor &g, const Tensor &a, const Tensor &b);
 
 // The geometry recorded by the convolution ops: attrs.shape holds kh, kw,
@@ -90,8 +110,7 @@ bool differentiable(OpId op) {
     return false;
   default:
     return op != OpId::any && op != OpId::all && op != OpId::floor_divide &&
-           op != OpId::remainder && op != OpId::nonzero &&
-           op != OpId::index_put;
+           op != OpId::remainder && op != OpId::nonzero;
   }
 }
 
@@ -128,6 +147,10 @@ uint32_t saved_for_backward(OpId op) {
     return X | Y;
   case OpId::div:
     return Y | OUT;
+  case OpId::atan2:
+    return X | Y;
+  case OpId::hypot:
+    return X | Y | OUT;
   case OpId::pow:
     return X | Y | OUT;
   case OpId::where:
@@ -229,6 +252,22 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     Tensor ga = div(g, b);
     return {n.wants(0) ? sum_to(ga, n.inputs[0].shape) : nullptr,
             n.wants(1) ? sum_to(neg(mul(ga, n.output())), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::atan2: {
+    // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+    Tensor a = n.input(0), b = n.input(1);
+    Tensor scaled = div(g, add(mul(a, a), mul(b, b)));
+    return {n.wants(0) ? sum_to(mul(scaled, b), n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(neg(mul(scaled, a)), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::hypot: {
+    // d/da hypot(a, b) = a / hypot(a, b), and b / hypot(a, b).
+    Tensor scaled = div(g, n.output());
+    return {n.wants(0) ? sum_to(mul(scaled, n.input(0)), n.inputs[0].shape)
+                       : nullptr,
+            n.wants(1) ? sum_to(mul(scaled, n.input(1)), n.inputs[1].shape)
                        : nullptr};
   }
   case OpId::pow: {
@@ -356,11 +395,26 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     const InputInfo &in = n.inputs[0];
     return {to_device(cast(g, in.dtype), in.device)};
   }
-  case OpId::index: {
-    Tensor src = n.input(0);
-    Tensor z = zeros_of(src);
-    index_put_(z, n.attrs.indices, g, true);
-    return {z};
+  case OpId::index: // reading the saved source fails once it is released
+    return {scatter_into_zeros(n.input(0)->shape, n.attrs.indices, g)};
+  case OpId::index_put: {
+    // out = base with values written (or added) at the indices.
+    Tensor gv;
+    if (n.wants(1)) {
+      gv = index(g, n.attrs.indices);
+      gv = sum_to(gv, n.inputs[1].shape);
+    }
+    Tensor gb;
+    if (n.wants(0)) {
+      if (n.attrs.flag) {
+        gb = g;
+      } else { // overwritten elements get nothing
+        gb = clone(g);
+        NoGradGuard no_grad;
+        index_put_(gb, n.attrs.indices, num(g, 0.0), false);
+      }
+    }
+    return {gb, gv};
   }
   case OpId::conv2d: {
     std::vector<Tensor> r = conv2d_backward(
@@ -376,6 +430,26 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::max_pool2d: {
     const Dims &a = n.attrs.shape;
+    if (grad_enabled()) {
+      // Recording (create_graph): the backward kernel is not differentiable,
+      // so route g through the same selection built from recorded ops: each
+      // window's maxima (ties share, a NaN is the maximum) via im2col.
+      const Dims &xs = n.inputs[0].shape;
+      const Conv2dGeometry geo = geometry_of(n);
+      Tensor y = n.output();
+      const int64_t planes = xs[0] * xs[1], l = y->shape[2] * y->shape[3];
+      Tensor cols = im2col(reshape(n.input(0), Dims{planes, 1, xs[2], xs[3]}),
+                           a[0], a[1], geo, -INFINITY);
+      Tensor hit =
+          binary(OpId::logical_or,
+                 binary(OpId::eq, cols, reshape(y, Dims{planes, 1, l})),
+                 binary(OpId::ne, cols, cols));
+      hit = cast(hit, g->dtype);
+      Tensor count = reduce(OpId::sum, hit, Dims{1}, true);
+      Tensor share = div(reshape(g, Dims{planes, 1, l}), count);
+      return {
+          reshape(col2im(mul(hit, share), xs[2], xs[3], a[0], a[1], geo), xs)};
+    }
     return {max_pool2d_backward(g, n.input(0), n.output(), a[0], a[1],
                                 geometry_of(n))};
   }
@@ -416,6 +490,22 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::slice:
   case OpId::select: {
     const InputInfo &in = n.inputs[0];
+    if (grad_enabled()) {
+      // Recording (create_graph): the same embedding as an index_put of g
+      // along the dimension, an op with a rule of its own.
+      const int64_t d = n.attrs.i0;
+      Tensor positions =
+          n.op == OpId::slice
+              ? arange(Scalar::from_int(n.attrs.i1),
+                       Scalar::from_int(n.attrs.i2),
+                       Scalar::from_int(n.attrs.i3), DType::Int64, g->device)
+              : full(Dims{1}, Scalar::from_int(n.attrs.i1), DType::Int64,
+                     g->device);
+      std::vector<std::optional<Tensor>> idx(static_cast<size_t>(d + 1));
+      idx[d] = positions;
+      return {scatter_into_zeros(in.shape, idx,
+                                 n.op == OpId::slice ? g : unsqueeze(g, d))};
+    }
     Tensor z = full(in.shape, Scalar::from_int(0), g->dtype, g->device);
     Tensor part = n.op == OpId::slice
                       ? slice(z, n.attrs.i0, n.attrs.i1, n.attrs.i2, n.attrs.i3)

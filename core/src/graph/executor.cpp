@@ -23,6 +23,12 @@ struct Session::Step {
   std::vector<int> release; // slots no later step reads
   std::vector<bool> leaf;   // per output: enters autograd as a leaf
   Device device;
+  // VJP steps: inputs [hist_from, hist_to) are their node's outputs, read
+  // with their history; create_graph when the VJP is differentiated again;
+  // recompute when those outputs were fed instead of computed.
+  int hist_from = 0, hist_to = 0;
+  bool create_graph = false, recompute = false;
+  std::vector<int> controls; // steps of the control inputs (tf.cond plans)
 };
 
 struct Session::Plan {
@@ -31,9 +37,11 @@ struct Session::Plan {
   std::vector<int> fetch_slots;
   std::vector<bool> feed_leaf;
   std::vector<Device> feed_devices;
-  bool gradients = false;    // run with autograd recording
-  std::vector<bool> is_ref;  // per slot: a Variable's output (read late)
-  std::vector<bool> fetched; // per slot
+  bool gradients = false;      // run with autograd recording (VJP steps)
+  std::vector<bool> keep_hist; // per slot: a VJP reads it with its history
+  bool conditional = false;    // has Switch steps: values may be dead
+  std::vector<bool> is_ref;    // per slot: a Variable's output (read late)
+  std::vector<bool> fetched;   // per slot
 };
 
 namespace {
@@ -93,8 +101,10 @@ struct GradMode {
   GradMode &operator=(const GradMode &) = delete;
 };
 
+// v as a leaf of autograd: detached from the history of the node that made
+// it, so that what its readers record is their own ops only.
 Tensor as_leaf(const Tensor &v) {
-  if (!is_floating(v->dtype) || autograd::requires_grad(v))
+  if (!is_floating(v->dtype))
     return v;
   Tensor a = detach(v);
   autograd::set_requires_grad(a, true);
@@ -108,6 +118,33 @@ Tensor snapshot(const Tensor &t) {
   if (t->device.is_cpu() || has_kernel(OpId::copy, t->device.type, t->dtype))
     return clone(t);
   return to_device(to_device(t, kCPU), t->device);
+}
+
+// The value of tf.cond's predicate.
+bool predicate(const Node &n, const Tensor &p) {
+  if (p->numel() != 1)
+    fail(ErrorKind::Value, n.where(), " the predicate must be a scalar, got ",
+         "shape ", PartialShape::of(p->shape).str());
+  return item(p).i != 0;
+}
+
+// Whether a step of a tf.cond plan is dead: it reads a dead value (a
+// Merge only the input its predicate picks) or follows a dead control
+// input.
+bool is_dead(const Session::Step &s, const std::vector<Tensor> &vals,
+             const std::vector<char> &dead,
+             const std::vector<char> &dead_step) {
+  for (int c : s.controls)
+    if (dead_step[c])
+      return true;
+  if (s.kind == OpKind::Merge) {
+    const int p = s.in[2];
+    return dead[p] || dead[s.in[predicate(*s.node, vals[p]) ? 1 : 0]];
+  }
+  for (int slot : s.in)
+    if (slot >= 0 && dead[slot])
+      return true;
+  return false;
 }
 
 // Whether input i of n is read as a value. An Assign's input 0 names the
@@ -297,6 +334,17 @@ Session::make_plan(const std::vector<Output> &fetches,
     }
     plan->steps.push_back(std::move(s));
   }
+  // tf.cond: a node reading a dead value (the output of a Switch its
+  // predicate did not pick) or after a dead control input is dead too.
+  std::unordered_map<const Node *, int> step_of;
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    step_of[plan->steps[i].node] = static_cast<int>(i);
+    plan->conditional =
+        plan->conditional || plan->steps[i].kind == OpKind::Switch;
+  }
+  for (Step &s : plan->steps)
+    for (const Node *c : s.node->control_inputs)
+      s.controls.push_back(step_of.at(c));
   for (const Output &f : fetches)
     plan->fetch_slots.push_back(slot_of.at(output_key(f)));
   plan->is_ref.assign(plan->slots, false);
@@ -307,22 +355,37 @@ Session::make_plan(const std::vector<Output> &fetches,
   for (int slot : plan->fetch_slots)
     plan->fetched[slot] = true;
 
-  // Gradients: their xs enter autograd as leaves where they are made.
-  for (const Step &s : plan->steps) {
-    if (s.kind != OpKind::Gradients)
+  // VJP steps: the inputs they differentiate enter autograd as leaves where
+  // they are made (so each node's recorded history is its own ops only),
+  // and the outputs of the node they differentiate keep their history.
+  plan->keep_hist.assign(plan->slots, false);
+  auto make_leaf = [&](int slot) {
+    if (producer[slot] < 0) {
+      plan->feed_leaf[slot] = true;
+    } else {
+      Step &p = plan->steps[producer[slot]];
+      p.leaf[slot - p.out] = true;
+    }
+  };
+  for (Step &s : plan->steps) {
+    if (s.kind != OpKind::VJP)
       continue;
     plan->gradients = true;
-    const int64_t ny = s.node->attr_int("n_ys"), nx = s.node->attr_int("n_xs");
-    for (int64_t i = ny; i < ny + nx; ++i) {
-      const int slot = s.in[i];
-      if (producer[slot] < 0) {
-        plan->feed_leaf[slot] = true;
-      } else {
-        Step &p = plan->steps[producer[slot]];
-        p.leaf[slot - p.out] = true;
-      }
+    const int64_t n_in = s.node->attr_int("n_in");
+    const int64_t k = static_cast<int64_t>(s.node->attr_ints("outputs").size());
+    for (int64_t i : s.node->attr_ints("inputs"))
+      make_leaf(s.in[i]);
+    s.hist_from = static_cast<int>(n_in);
+    s.hist_to = static_cast<int>(n_in + k);
+    for (int j = s.hist_from; j < s.hist_to; ++j) {
+      plan->keep_hist[s.in[j]] = true;
+      if (producer[s.in[j]] < 0)
+        s.recompute = true;
     }
   }
+  for (Step &s : plan->steps)
+    for (int k = 0; s.kind == OpKind::VJP && k < s.node->num_outputs(); ++k)
+      s.create_graph = s.create_graph || plan->keep_hist[s.out + k];
 
   // Liveness: release each value after its last reader (fetched values
   // stay).
@@ -430,34 +493,59 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
       out.push_back(stored);
       break;
     }
-    case OpKind::Gradients: {
-      const int64_t ny = n.attr_int("n_ys"), nx = n.attr_int("n_xs");
-      const bool seeded = static_cast<int64_t>(in.size()) == 2 * ny + nx;
-      std::vector<Tensor> ys, seeds, xs;
-      for (int64_t i = 0; i < ny; ++i) {
-        if (!autograd::requires_grad(in[i]))
-          continue;
-        ys.push_back(in[i]);
-        seeds.push_back(seeded ? cast(in[ny + nx + i], in[i]->dtype)
-                               : full(in[i]->shape, Scalar::from_int(1),
-                                      in[i]->dtype, in[i]->device));
+    case OpKind::Switch:
+      out = {in[0], in[0]}; // the run loop marks the output not picked dead
+      break;
+    case OpKind::Merge:
+      out = {in[predicate(n, in[2]) ? 1 : 0]};
+      break;
+    case OpKind::VJP: {
+      // The vector-Jacobian product of node F: autograd through the ops F
+      // recorded when it ran, from its outputs back to its inputs (leaves).
+      const int64_t n_in = n.attr_int("n_in");
+      const std::vector<int64_t> outs = n.attr_ints("outputs");
+      const std::vector<int64_t> ins = n.attr_ints("inputs");
+      const size_t k = outs.size();
+      std::vector<Tensor> fin(in.begin(), in.begin() + n_in);
+      std::vector<Tensor> ys(in.begin() + n_in, in.begin() + n_in + k);
+      if (s.recompute) {
+        // F's outputs were fed: run F on its inputs to differentiate it.
+        const Node &f = *n.inputs[n_in].node;
+        EvalContext fctx{*this, f, s.device};
+        std::vector<Tensor> fo = f.def->eval(f, fin, fctx);
+        for (size_t j = 0; j < k; ++j)
+          ys[j] = fo[outs[j]];
       }
-      std::vector<int64_t> which;
-      for (int64_t i = 0; i < nx; ++i)
-        if (autograd::requires_grad(in[ny + i])) {
-          which.push_back(i);
-          xs.push_back(in[ny + i]);
+      std::vector<Tensor> roots, seeds, xs;
+      for (size_t j = 0; j < k; ++j)
+        if (autograd::requires_grad(ys[j])) {
+          roots.push_back(ys[j]);
+          seeds.push_back(cast(in[n_in + k + j], ys[j]->dtype));
         }
-      out.resize(nx);
-      if (!ys.empty() && !xs.empty()) {
-        std::vector<Tensor> g = autograd::grad(ys, xs, seeds, true, true);
-        for (size_t k = 0; k < which.size(); ++k)
-          out[which[k]] = g[k];
+      // An input F reads twice is one leaf: its gradient goes to the first
+      // listing only, as the graph sums the listings.
+      std::vector<size_t> which;
+      for (size_t m = 0; m < ins.size(); ++m) {
+        const Tensor &x = fin[ins[m]];
+        bool repeated = false;
+        for (size_t q : which)
+          repeated = repeated || fin[ins[q]].get() == x.get();
+        if (autograd::requires_grad(x) && !repeated) {
+          which.push_back(m);
+          xs.push_back(x);
+        }
       }
-      for (int64_t i = 0; i < nx; ++i)
-        if (!out[i]) {
-          const Tensor &x = in[ny + i];
-          out[i] = full(x->shape, Scalar::from_int(0), x->dtype, x->device);
+      out.resize(ins.size());
+      if (!roots.empty() && !xs.empty()) {
+        std::vector<Tensor> g =
+            autograd::grad(roots, xs, seeds, true, true, s.create_graph);
+        for (size_t q = 0; q < which.size(); ++q)
+          out[which[q]] = g[q];
+      }
+      for (size_t m = 0; m < ins.size(); ++m)
+        if (!out[m]) {
+          const Tensor &x = fin[ins[m]];
+          out[m] = full(x->shape, Scalar::from_int(0), n.dtypes[m], x->device);
         }
       break;
     }
@@ -519,23 +607,44 @@ Session::run(const std::vector<Output> &fetches,
   stats_.runs++;
   GradMode grad_mode(plan.gradients);
   std::vector<Tensor> vals(plan.slots), snapshots(plan.slots);
+  // Values read by VJP steps with their autograd history (vals holds them
+  // as leaves for their other readers).
+  std::vector<Tensor> hist(plan.gradients ? plan.slots : 0);
   for (size_t i = 0; i < feeds.size(); ++i) {
     const Output &o = feeds[i].first;
     Tensor v = to_device(cast(feeds[i].second, o.node->dtypes[o.index]),
                          plan.feed_devices[i]);
+    if (plan.gradients && plan.keep_hist[i])
+      hist[i] = v;
     vals[i] = plan.feed_leaf[i] ? as_leaf(v) : v; // feed i has slot i
   }
 
   std::vector<Tensor> in;
-  for (const Step &s : plan.steps) {
+  std::vector<char> dead(plan.conditional ? plan.slots : 0),
+      dead_step(plan.conditional ? plan.steps.size() : 0);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step &s = plan.steps[i];
     const Node &n = *s.node;
+    if (plan.conditional && is_dead(s, vals, dead, dead_step)) {
+      dead_step[i] = 1;
+      for (int k = 0; k < n.num_outputs(); ++k)
+        dead[s.out + k] = 1;
+      for (int slot : s.release) {
+        vals[slot].reset();
+        if (plan.gradients)
+          hist[slot].reset();
+      }
+      continue;
+    }
     in.clear();
-    for (int slot : s.in) {
-      if (slot < 0) {
-        in.emplace_back();
+    for (int j = 0; j < static_cast<int>(s.in.size()); ++j) {
+      const int slot = s.in[j];
+      if (slot < 0 || (plan.conditional && dead[slot])) {
+        in.emplace_back(); // a Merge's input not picked
         continue;
       }
-      const Tensor &v = vals[slot];
+      const Tensor &v =
+          j >= s.hist_from && j < s.hist_to ? hist[slot] : vals[slot];
       in.push_back(v->device == s.device ? v : to_device(v, s.device));
     }
     std::vector<Tensor> out = run_step(plan, s, in, vals, snapshots);
@@ -547,15 +656,27 @@ Session::run(const std::vector<Output> &fetches,
         fail(ErrorKind::Runtime, n.where(), " computed a value of shape ",
              PartialShape::of(v->shape).str(), " where ", n.shapes[k].str(),
              " was inferred");
+      if (plan.gradients && plan.keep_hist[s.out + k])
+        hist[s.out + k] = v;
       vals[s.out + k] = s.leaf[k] ? as_leaf(v) : v;
     }
-    for (int slot : s.release)
+    if (s.kind == OpKind::Switch) // the branch not taken
+      dead[s.out + (predicate(n, in[1]) ? 0 : 1)] = 1;
+    for (int slot : s.release) {
       vals[slot].reset();
+      if (plan.gradients)
+        hist[slot].reset();
+    }
   }
 
   std::vector<Tensor> result;
   result.reserve(plan.fetch_slots.size());
-  for (int slot : plan.fetch_slots) {
+  for (size_t i = 0; i < plan.fetch_slots.size(); ++i) {
+    const int slot = plan.fetch_slots[i];
+    if (plan.conditional && dead[slot])
+      fail(ErrorKind::Value, "[Session.run] fetch ", output_name(fetches[i]),
+           " was not computed: it is in a branch of tf.cond that was not "
+           "taken");
     // Handed back without its autograd history.
     Tensor v = snapshots[slot] ? snapshots[slot] : vals[slot];
     if (v->autograd)

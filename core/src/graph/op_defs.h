@@ -11,7 +11,16 @@
 namespace devrt::graph {
 
 // Ops the executor runs itself; the rest are Compute.
-enum class OpKind { Compute, Placeholder, Variable, Assign, NoOp, Gradients };
+enum class OpKind {
+  Compute,
+  Placeholder,
+  Variable,
+  Assign,
+  NoOp,
+  VJP,
+  Switch, // tf.cond: passes data to the output its predicate picks
+  Merge,  // tf.cond: the input its predicate picks
+};
 
 struct EvalContext {
   Session &session;

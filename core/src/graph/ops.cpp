@@ -109,58 +109,80 @@ void infer_assign(Node &n) {
   set_output(n, vs, n.input_dtype(0));
 }
 
-void infer_gradients(Node &n) {
-  const int64_t ny = n.attr_int("n_ys"), nx = n.attr_int("n_xs");
-  const int64_t total = static_cast<int64_t>(n.inputs.size());
-  if (ny < 1 || nx < 1 || (total != ny + nx && total != 2 * ny + nx))
+// tf.cond's predicate: a bool scalar (or of unknown shape, checked when it
+// runs).
+void check_predicate(const Node &n, size_t i) {
+  if (n.input_dtype(i) != DType::Bool)
+    bad(n, ErrorKind::Type,
+        std::string("the predicate must be bool, got ") +
+            dtype_name(n.input_dtype(i)));
+  const PartialShape &s = n.input_shape(i);
+  if (s.known_rank && s.rank() != 0)
     bad(n, ErrorKind::Value,
-        "expected n_ys ys, n_xs xs and no or n_ys grad_ys, got " +
-            std::to_string(total) + " inputs for n_ys=" + std::to_string(ny) +
-            ", n_xs=" + std::to_string(nx));
-  for (int64_t i = 0; i < ny; ++i)
-    if (!is_floating(n.input_dtype(i)))
-      bad(n, ErrorKind::Type,
-          std::string("ys must be floating, input ") + std::to_string(i) +
-              " is " + dtype_name(n.input_dtype(i)));
-  // The eager engine runs without recording its own ops, so a gradient is
-  // not differentiable again: refuse ys computed from another Gradients
-  // node that depends on these xs.
-  std::unordered_set<const Node *> xs;
-  for (int64_t i = ny; i < ny + nx; ++i)
-    xs.insert(n.inputs[i].node);
-  auto ancestors = [](std::vector<const Node *> todo) {
-    std::unordered_set<const Node *> seen;
-    while (!todo.empty()) {
-      const Node *m = todo.back();
-      todo.pop_back();
-      if (!seen.insert(m).second)
-        continue;
-      for (const Output &in : m->inputs)
-        todo.push_back(in.node);
-    }
-    return seen;
-  };
-  std::vector<const Node *> ys;
-  for (int64_t i = 0; i < ny; ++i)
-    ys.push_back(n.inputs[i].node);
-  for (const Node *m : ancestors(ys)) {
-    if (m->def->kind != OpKind::Gradients)
-      continue;
-    for (const Node *a : ancestors({m}))
-      if (xs.count(a))
-        bad(n, ErrorKind::NotImplemented,
-            "second-order gradients: the ys depend on the gradients '" +
-                m->name +
-                "' of the same xs, and devrt does not differentiate "
-                "gradients");
+        "the predicate must be a scalar, got shape " + s.str());
+}
+
+// Switch(data, pred): outputs (if false, if true), each data; the one the
+// predicate does not pick is dead, and so is every node that reads it.
+void infer_switch(Node &n) {
+  check_predicate(n, 1);
+  n.shapes = {n.input_shape(0), n.input_shape(0)};
+  n.dtypes = {n.input_dtype(0), n.input_dtype(0)};
+}
+
+// Merge(if_false, if_true, pred): the input the predicate picks (the other
+// may be dead).
+void infer_merge(Node &n) {
+  check_predicate(n, 2);
+  if (n.input_dtype(0) != n.input_dtype(1))
+    bad(n, ErrorKind::Type,
+        std::string("the branches give ") + dtype_name(n.input_dtype(0)) +
+            " and " + dtype_name(n.input_dtype(1)));
+  const PartialShape &a = n.input_shape(0), &b = n.input_shape(1);
+  PartialShape s;
+  if (a.known_rank && b.known_rank && a.rank() == b.rank()) {
+    s = a;
+    for (size_t i = 0; i < s.dims.size(); ++i)
+      if (a.dims[i] != b.dims[i])
+        s.dims[i] = -1;
   }
+  set_output(n, s, n.input_dtype(0));
+}
+
+// A VJP node: inputs are its node F's n_in inputs, the F outputs listed in
+// `outputs` and one gradient for each of those; one output per input of F
+// listed in `inputs`, of that input's shape and dtype.
+void infer_vjp(Node &n) {
+  const int64_t n_in = n.attr_int("n_in");
+  const std::vector<int64_t> outs = n.attr_ints("outputs");
+  const std::vector<int64_t> ins = n.attr_ints("inputs");
+  const int64_t k = static_cast<int64_t>(outs.size());
+  if (n_in < 0 || k < 1 || ins.empty() ||
+      static_cast<int64_t>(n.inputs.size()) != n_in + 2 * k)
+    bad(n, ErrorKind::Value,
+        "expected n_in inputs, then the listed outputs and one gradient each, "
+        "got " +
+            std::to_string(n.inputs.size()) + " inputs for n_in=" +
+            std::to_string(n_in) + " and " + std::to_string(k) + " outputs");
+  const Node *f = n.inputs[n_in].node;
+  bool fits = static_cast<int64_t>(f->inputs.size()) == n_in;
+  for (int64_t i = 0; fits && i < n_in; ++i)
+    fits = f->inputs[i] == n.inputs[i];
+  for (int64_t j = 0; fits && j < k; ++j)
+    fits = n.inputs[n_in + j] ==
+               Output{const_cast<Node *>(f), static_cast<int>(outs[j])} &&
+           n.input_shape(n_in + k + j).compatible(n.input_shape(n_in + j));
+  if (!fits)
+    bad(n, ErrorKind::Value,
+        "inputs must be the inputs of '" + f->name +
+            "', then its listed outputs and gradients of their shapes");
   n.shapes.clear();
   n.dtypes.clear();
-  for (int64_t i = ny; i < ny + nx; ++i) {
-    if (!is_floating(n.input_dtype(i)))
-      bad(n, ErrorKind::Type,
-          std::string("xs must be floating, input ") + std::to_string(i) +
-              " is " + dtype_name(n.input_dtype(i)));
+  for (int64_t i : ins) {
+    if (i < 0 || i >= n_in || !is_floating(n.input_dtype(i)))
+      bad(n, ErrorKind::Value,
+          "input " + std::to_string(i) + " of '" + f->name +
+              "' is not a floating input to differentiate");
     n.shapes.push_back(n.input_shape(i));
     n.dtypes.push_back(n.input_dtype(i));
   }
@@ -173,15 +195,9 @@ constexpr int kSquare = -1; // x * x, no catalogue op of its own
 DType unary_dtype(const Node &n, DType x) {
   if (n.def->code == kSquare)
     return x;
-  OpId op = static_cast<OpId>(n.def->code);
-  switch (op_def(op).family) {
-  case OpFamily::UnaryFloat:
-    return is_floating(x) ? x : kDefaultFloat;
-  case OpFamily::UnaryLogical:
-    return DType::Bool;
-  default:
-    return x;
-  }
+  DType compute, result;
+  unary_result_types(static_cast<OpId>(n.def->code), x, &compute, &result);
+  return result;
 }
 
 void infer_unary(Node &n) {
@@ -196,7 +212,8 @@ Vals eval_unary(const Node &n, const Vals &in, EvalContext &) {
 void infer_binary(Node &n) {
   DType compute, result;
   binary_result_types(static_cast<OpId>(n.def->code), n.input_dtype(0),
-                      n.input_dtype(1), false, false, &compute, &result);
+                      n.input_dtype(1), Rank::Dimensioned, Rank::Dimensioned,
+                      &compute, &result);
   set_output(n, broadcast(n, n.input_shape(0), n.input_shape(1)), result);
 }
 Vals eval_binary(const Node &n, const Vals &in, EvalContext &) {
@@ -1039,7 +1056,9 @@ const OpDef kOps[] = {
     {"PlaceholderWithDefault", 1, 1, infer_placeholder_with_default,
      eval_identity},
     {"NoOp", 0, 0, infer_noop, nullptr, OpKind::NoOp},
-    {"Gradients", 2, -1, infer_gradients, nullptr, OpKind::Gradients},
+    {"Switch", 2, 2, infer_switch, nullptr, OpKind::Switch},
+    {"Merge", 3, 3, infer_merge, nullptr, OpKind::Merge},
+    {"VJP", 2, -1, infer_vjp, nullptr, OpKind::VJP},
     UNARY("Neg", ID(neg)),
     UNARY("Abs", ID(abs)),
     UNARY("Sign", ID(sign)),
@@ -1153,10 +1172,48 @@ PartialShape broadcast(const Node &n, const PartialShape &a,
   return out;
 }
 
+// Every elementwise op of the core's catalogue is a graph op under its
+// catalogue name ("atan2", "expm1"), with the catalogue's dtype rules: a
+// new catalogue op runs in graphs without an entry in kOps, whose TF names
+// the front end maps to.
+const std::vector<OpDef> &catalogue_ops() {
+  static const std::vector<OpDef> ops = [] {
+    std::vector<OpDef> v;
+    for (int i = 0; i < kNumOps; ++i) {
+      const devrt::OpDef &d = op_def(static_cast<OpId>(i));
+      if (!d.attrs.empty())
+        continue;
+      switch (d.family) {
+      case OpFamily::Unary:
+      case OpFamily::UnaryFloat:
+      case OpFamily::UnaryRound:
+      case OpFamily::UnaryLogical:
+      case OpFamily::UnaryBitwise:
+        v.push_back(
+            {d.name, 1, 1, infer_unary, eval_unary, OpKind::Compute, i});
+        break;
+      case OpFamily::Binary:
+      case OpFamily::BinaryFloat:
+      case OpFamily::BinaryBitwise:
+      case OpFamily::Compare:
+        v.push_back(
+            {d.name, 2, 2, infer_binary, eval_binary, OpKind::Compute, i});
+        break;
+      default:
+        break;
+      }
+    }
+    return v;
+  }();
+  return ops;
+}
+
 const OpDef *find_op_def(const std::string &name) {
   static const std::unordered_map<std::string, const OpDef *> table = [] {
     std::unordered_map<std::string, const OpDef *> t;
     for (const OpDef &d : kOps)
+      t[d.name] = &d;
+    for (const OpDef &d : catalogue_ops())
       t[d.name] = &d;
     return t;
   }();

@@ -127,9 +127,13 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
   const DType t = g->dtype;
   Tensor wm = reshape(cast(weight, t), Dims{oc, k});
   Tensor xt = cast(x, t);
-  Tensor gx = want_x ? empty(x->shape, t, x->device) : nullptr;
+  // When the derivative is itself recorded (create_graph), all images go
+  // in one chunk and nothing is written in place, so that every step is a
+  // recorded op.
+  const bool recording = autograd::grad_enabled();
+  Tensor gx = want_x && !recording ? empty(x->shape, t, x->device) : nullptr;
   Tensor gw;
-  const int64_t step = chunk_images(n, k, l, t);
+  const int64_t step = recording ? n : chunk_images(n, k, l, t);
   for (int64_t i = 0; i < n; i += step) {
     const int64_t c = std::min(step, n - i);
     Tensor gc = reshape(narrow(g, 0, i, c), Dims{c, oc, l});
@@ -138,7 +142,7 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
       Tensor cols = chunk_columns(xt, i, c, kh, kw, geo);
       Tensor part =
           reduce(OpId::sum, matmul(gc, transpose(cols, 1, 2)), Dims{0}, false);
-      if (gw)
+      if (gw) // several chunks: never when recording
         binary_inplace(OpId::add, gw, part);
       else
         gw = part;
@@ -147,8 +151,11 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
       // (K, OC) x (OC, L) per image: the columns' gradients, summed back
       // into the images by col2im.
       Tensor gcols = matmul(repeated(transpose(wm, 0, 1), c), gc);
-      copy_(narrow(gx, 0, i, c),
-            col2im(gcols, x->shape[2], x->shape[3], kh, kw, geo));
+      Tensor part = col2im(gcols, x->shape[2], x->shape[3], kh, kw, geo);
+      if (recording)
+        gx = part;
+      else
+        copy_(narrow(gx, 0, i, c), part);
     }
   }
   return {gx, gw ? reshape(gw, weight->shape) : nullptr};

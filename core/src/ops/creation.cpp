@@ -1,4 +1,5 @@
 // Creation ops: fill, ranges and the seeded random generator.
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -104,24 +105,38 @@ Tensor scalar_tensor(Scalar s, DType dtype, Device device) {
 
 Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
               Device device) {
-  if (step.f == 0)
-    fail(ErrorKind::Value, "[arange] step must be non-zero");
   if (dtype == DType::Bool)
     fail(ErrorKind::Type, "[arange] bool is not a valid dtype for arange");
   if (!std::isfinite(start.f) || !std::isfinite(end.f) ||
       !std::isfinite(step.f))
     fail(ErrorKind::Value, "[arange] start, end and step must be finite, got ",
          start.f, ", ", end.f, ", ", step.f);
-  double len;
-  if (start.kind != Scalar::Float && end.kind != Scalar::Float &&
-      step.kind != Scalar::Float) {
-    int64_t span = end.i - start.i;
-    len = static_cast<double>((span + step.i + (step.i > 0 ? -1 : 1)) / step.i);
-  } else {
-    len = std::ceil((end.f - start.f) / step.f);
+  // As PyTorch: an integer dtype counts from start and by step truncated to
+  // integers (so a step of 0.5 is 0), and checks the direction on truncated
+  // numbers; int64 counts the truncated span exactly, the other dtypes the
+  // numbers' own span.
+  auto trunc = [](Scalar v) {
+    return v.kind == Scalar::Float ? static_cast<int64_t>(v.f) : v.i;
+  };
+  const bool integral = !is_floating(dtype);
+  const double span = end.f - start.f, by = step.f;
+  if (integral) {
+    start = Scalar::from_int(trunc(start));
+    step = Scalar::from_int(trunc(step));
+    end = Scalar::from_int(trunc(end));
   }
-  if (len < 0)
-    len = 0;
+  if (step.f == 0)
+    fail(ErrorKind::Value, "[arange] step must be non-zero");
+  if ((step.f > 0 && end.f < start.f) || (step.f < 0 && end.f > start.f))
+    fail(ErrorKind::Value, "[arange] the range from ", start.f, " to ", end.f,
+         " does not go the way of step ", step.f);
+  double len;
+  if (dtype == DType::Int64) {
+    int64_t n = end.i - start.i;
+    len = static_cast<double>((n + step.i + (step.i > 0 ? -1 : 1)) / step.i);
+  } else {
+    len = std::max(0.0, std::ceil(span / by));
+  }
   if (len > 9e15)
     fail(ErrorKind::Value, "[arange] range of ", len, " elements is too large");
   Tensor y = empty(Dims{static_cast<int64_t>(len)}, dtype, device);
@@ -139,20 +154,44 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype,
          "[linspace] number of steps must be non-negative, "
          "got ",
          steps);
-  // As NumPy: computed in float64, the last value set to `end` exactly,
-  // then converted (so integer dtypes truncate the exact values).
-  Tensor y = empty(Dims{steps}, DType::Float64, device);
-  if (steps == 0)
-    return cast(y, dtype);
-  double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
-  Launch k(OpId::arange, device, DType::Float64);
-  k.output(y)
-      .attr_scalar(Scalar::from_double(start))
-      .attr_scalar(Scalar::from_double(step))
-      .run();
-  if (steps > 1)
+  if (steps <= 1)
+    return steps == 0
+               ? empty(Dims{0}, dtype, device)
+               : full(Dims{1}, Scalar::from_double(start), dtype, device);
+  if (!is_floating(dtype)) {
+    // Integers: computed in float64, the last value `end` exactly, then
+    // truncated.
+    Tensor y = empty(Dims{steps}, DType::Float64, device);
+    double step = (end - start) / static_cast<double>(steps - 1);
+    Launch k(OpId::arange, device, DType::Float64);
+    k.output(y)
+        .attr_scalar(Scalar::from_double(start))
+        .attr_scalar(Scalar::from_double(step))
+        .run();
     fill_(select(y, 0, steps - 1), Scalar::from_double(end));
-  return cast(y, dtype);
+    return cast(y, dtype);
+  }
+  // Floats, as PyTorch: in the dtype's precision (float32 for the 16-bit
+  // types), the first half counted up from start and the second down from
+  // end, so that both ends are exact.
+  const DType t = dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+  const double step = t == DType::Float64
+                          ? (end - start) / static_cast<double>(steps - 1)
+                          : static_cast<double>((static_cast<float>(end) -
+                                                 static_cast<float>(start)) /
+                                                static_cast<float>(steps - 1));
+  Tensor i = arange(Scalar::from_int(0), Scalar::from_int(steps),
+                    Scalar::from_int(1), t, device);
+  Tensor up = binary_scalar(
+      OpId::add, binary_scalar(OpId::mul, i, Scalar::from_double(step), false),
+      Scalar::from_double(start), false);
+  Tensor left = binary_scalar(OpId::sub, i, Scalar::from_int(steps - 1), true);
+  Tensor down = binary_scalar(
+      OpId::sub,
+      binary_scalar(OpId::mul, left, Scalar::from_double(step), false),
+      Scalar::from_double(end), true);
+  Tensor first = binary_scalar(OpId::lt, i, Scalar::from_int(steps / 2), false);
+  return cast(where(first, up, down), dtype);
 }
 
 namespace {

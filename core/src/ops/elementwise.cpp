@@ -1,5 +1,6 @@
 // Elementwise ops: promotion, broadcasting and the kernel call.
 #include <algorithm>
+#include <cmath>
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
@@ -50,10 +51,14 @@ Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
   return out;
 }
 
-void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
+void binary_result_types(OpId op, DType a, DType b, Rank a_rank, Rank b_rank,
                          DType *compute, DType *result) {
-  DType t = promote_types(a, b, a_weak, b_weak);
+  DType t = promote_types(a, b, a_rank, b_rank);
   const OpDef &def = op_def(op);
+  if (op == OpId::sub && (a == DType::Bool || b == DType::Bool))
+    fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
+         dtype_name(a), " and ", dtype_name(b),
+         " (logical_not inverts a mask), as in PyTorch");
   switch (def.family) {
   case OpFamily::BinaryFloat:
     if (!is_floating(t))
@@ -81,17 +86,15 @@ void binary_result_types(OpId op, DType a, DType b, bool a_weak, bool b_weak,
   }
 }
 
-Tensor unary(OpId op, const Tensor &x) {
+void unary_result_types(OpId op, DType x, DType *compute, DType *result) {
   const OpDef &def = op_def(op);
-  DType in = x->dtype, out = x->dtype;
+  DType in = x, out = x;
   switch (def.family) {
   case OpFamily::UnaryFloat:
     if (!is_floating(in))
       in = out = kDefaultFloat;
     break;
-  case OpFamily::UnaryRound:
-    if (!is_floating(in))
-      return clone(x);
+  case OpFamily::UnaryRound: // the identity on integers
     break;
   case OpFamily::UnaryLogical:
     out = DType::Bool;
@@ -102,10 +105,23 @@ Tensor unary(OpId op, const Tensor &x) {
            "] needs a bool or integer tensor, got ", dtype_name(in));
     break;
   default:
+    if (in == DType::Bool && op == OpId::sign)
+      break; // the sign of a bool is itself, as in PyTorch
     if (in == DType::Bool)
       fail(ErrorKind::Type, "[", def.name, "] is not defined for bool tensors");
     break;
   }
+  *compute = in;
+  *result = out;
+}
+
+Tensor unary(OpId op, const Tensor &x) {
+  // The identity: rounding an integer, the sign of a bool.
+  if ((op_def(op).family == OpFamily::UnaryRound && !is_floating(x->dtype)) ||
+      (op == OpId::sign && x->dtype == DType::Bool))
+    return clone(x);
+  DType in, out;
+  unary_result_types(op, x->dtype, &in, &out);
   Tensor src = cast(x, in);
   Launch k(op, x->device, in);
   Tensor y = empty(x->shape, out, x->device);
@@ -126,13 +142,23 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   if (!is_floating(t) &&
       ((lo && lo->kind == Scalar::Float) || (hi && hi->kind == Scalar::Float)))
     t = kDefaultFloat;
-  Tensor src = cast(x, t);
-  Launch k(OpId::clamp, x->device, t);
-  Tensor y = empty(x->shape, t, x->device);
-  k.input(src).output(y);
-  lo ? k.attr_scalar(*lo) : k.attr_none();
-  hi ? k.attr_scalar(*hi) : k.attr_none();
-  k.run();
+  // A NaN bound makes every element NaN, as in PyTorch (the kernel's
+  // comparisons would let every element through instead).
+  auto is_nan = [](const std::optional<Scalar> &s) {
+    return s && s->kind == Scalar::Float && std::isnan(s->f);
+  };
+  Tensor y;
+  if (is_floating(t) && (is_nan(lo) || is_nan(hi))) {
+    y = full(x->shape, *(is_nan(lo) ? lo : hi), t, x->device);
+  } else {
+    Tensor src = cast(x, t);
+    Launch k(OpId::clamp, x->device, t);
+    y = empty(x->shape, t, x->device);
+    k.input(src).output(y);
+    lo ? k.attr_scalar(*lo) : k.attr_none();
+    hi ? k.attr_scalar(*hi) : k.attr_none();
+    k.run();
+  }
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
     attrs.s0 = lo;
@@ -145,8 +171,8 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
 Tensor binary(OpId op, const Tensor &a, const Tensor &b) {
   check_same_device(op, a, b);
   DType compute, result;
-  binary_result_types(op, a->dtype, b->dtype, a->wrapped_number,
-                      b->wrapped_number, &compute, &result);
+  binary_result_types(op, a->dtype, b->dtype, promotion_rank(a),
+                      promotion_rank(b), &compute, &result);
   Dims shape = broadcast_shapes(op_name(op), a->shape, b->shape);
   Launch k(op, a->device, compute);
   Tensor ac = cast(a, compute), bc = cast(b, compute);
@@ -161,9 +187,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
   DType compute, result;
   DType st = s.natural_dtype();
   if (scalar_first)
-    binary_result_types(op, st, a->dtype, true, false, &compute, &result);
+    binary_result_types(op, st, a->dtype, Rank::Number, promotion_rank(a),
+                        &compute, &result);
   else
-    binary_result_types(op, a->dtype, st, false, true, &compute, &result);
+    binary_result_types(op, a->dtype, st, promotion_rank(a), Rank::Number,
+                        &compute, &result);
   // The number is materialised directly in the compute type: no cast.
   Tensor b = scalar_tensor(s, compute, a->device);
   Launch k(op, a->device, compute);
@@ -183,6 +211,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
 }
 
 namespace {
+
+// The destination of an in-place op is a tensor, even one made from a number.
+Rank inplace_rank(const Tensor &a) {
+  return a->ndim() == 0 ? Rank::ZeroDim : Rank::Dimensioned;
+}
 
 void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
              DType result) {
@@ -216,15 +249,15 @@ void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
 void binary_inplace(OpId op, const Tensor &a, const Tensor &b) {
   check_same_device(op, a, b);
   DType compute, result;
-  binary_result_types(op, a->dtype, b->dtype, false, b->wrapped_number,
-                      &compute, &result);
+  binary_result_types(op, a->dtype, b->dtype, inplace_rank(a),
+                      promotion_rank(b), &compute, &result);
   inplace(op, a, b, compute, result);
 }
 
 void binary_inplace(OpId op, const Tensor &a, Scalar s) {
   DType compute, result;
-  binary_result_types(op, a->dtype, s.natural_dtype(), false, true, &compute,
-                      &result);
+  binary_result_types(op, a->dtype, s.natural_dtype(), inplace_rank(a),
+                      Rank::Number, &compute, &result);
   inplace(op, a, scalar_tensor(s, compute, a->device), compute, result);
 }
 
@@ -232,7 +265,7 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   check_same_device(OpId::where, cond, a);
   check_same_device(OpId::where, a, b);
   DType t =
-      promote_types(a->dtype, b->dtype, a->wrapped_number, b->wrapped_number);
+      promote_types(a->dtype, b->dtype, promotion_rank(a), promotion_rank(b));
   Dims shape = broadcast_shapes(
       "where", broadcast_shapes("where", cond->shape, a->shape), b->shape);
   Launch k(OpId::where, a->device, t);

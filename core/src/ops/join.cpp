@@ -121,6 +121,9 @@ Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
   int64_t d = normalize_axis("gather", dim, x->ndim());
+  if (x->ndim() == 0 && index->ndim() == 0) // as a tensor of one element
+    return reshape(gather(reshape(x, Dims{1}), 0, reshape(index, Dims{1})),
+                   Dims{});
   std::vector<std::optional<Tensor>> idx =
       gather_indices("gather", x, d, index);
   return reported_as("gather", [&] { return devrt::index(x, idx, false); });
@@ -129,22 +132,40 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
 Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
                    const Tensor &src) {
   int64_t d = normalize_axis("scatter_add", dim, x->ndim());
-  if (src->shape != index->shape)
-    fail(ErrorKind::Value, "[scatter_add] src of shape ", src->shape,
-         " must have the index's shape ", index->shape);
+  if (x->ndim() == 0 && index->ndim() == 0 && src->ndim() == 0)
+    return reshape(scatter_add(reshape(x, Dims{1}), 0, reshape(index, Dims{1}),
+                               reshape(src, Dims{1})),
+                   Dims{});
+  if (src->dtype != x->dtype)
+    fail(ErrorKind::Type, "[scatter_add] src of dtype ", dtype_name(src->dtype),
+         " must have the input's dtype ", dtype_name(x->dtype));
+  // As PyTorch: src may be larger than the index; only the index's extent of
+  // it is added.
+  bool fits = src->ndim() == index->ndim();
+  for (int64_t i = 0; fits && i < index->ndim(); ++i)
+    fits = index->shape[i] <= src->shape[i];
+  if (!fits)
+    fail(ErrorKind::Value, "[scatter_add] index of shape ", index->shape,
+         " is larger than src of shape ", src->shape,
+         " or has another number of dimensions");
+  Tensor part = src;
+  for (int64_t i = 0; i < index->ndim(); ++i)
+    if (part->shape[i] != index->shape[i])
+      part = narrow(part, i, 0, index->shape[i]);
   std::vector<std::optional<Tensor>> idx =
       gather_indices("scatter_add", x, d, index);
   Tensor out;
   {
     autograd::NoGradGuard no_grad;
-    out = clone(cast(x, promote_types(x->dtype, src->dtype)));
-    reported_as("scatter_add", [&] { index_put_(out, idx, src, true, false); });
+    out = clone(x);
+    reported_as("scatter_add",
+                [&] { index_put_(out, idx, part, true, false); });
   }
-  if (autograd::should_record(x, src)) {
+  if (autograd::should_record(x, part)) {
     autograd::OpAttrs attrs;
     attrs.i0 = d;
     attrs.indices = {index};
-    autograd::record(OpId::scatter_add, {x, src}, out, std::move(attrs));
+    autograd::record(OpId::scatter_add, {x, part}, out, std::move(attrs));
   }
   return out;
 }

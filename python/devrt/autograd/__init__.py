@@ -30,11 +30,19 @@ def _as_list(x) -> list:
     return list(x)
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
-    """Accumulates the gradients of `tensors` into the leaves' ``.grad``."""
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulates the gradients of `tensors` into the leaves' ``.grad``.
+    With `create_graph`, the gradients are recorded too, so that they can be
+    differentiated again; `retain_graph` then defaults to True."""
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) or [None] * len(tensors)
-    _C._backward(tensors, grads, bool(retain_graph))
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    _C._backward(tensors, grads, retain, bool(create_graph))
 
 
 def grad(
@@ -45,14 +53,14 @@ def grad(
     create_graph: bool = False,
     allow_unused: bool = False,
 ) -> tuple:
-    """The gradients of `outputs` with respect to `inputs` (``.grad`` untouched)."""
-    if create_graph:
-        raise NotImplementedError(
-            "[grad] create_graph=True (higher-order gradients) is not supported"
-        )
+    """The gradients of `outputs` with respect to `inputs` (``.grad``
+    untouched). With `create_graph`, the gradients carry a history of their
+    own (a gradient penalty, a Hessian-vector product); `retain_graph` then
+    defaults to True."""
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grads = _as_list(grad_outputs) or [None] * len(outputs)
-    return tuple(_C._grad(outputs, inputs, grads, bool(retain_graph), allow_unused))
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    return tuple(_C._grad(outputs, inputs, grads, retain, allow_unused, bool(create_graph)))
 
 
 def Variable(data: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802
@@ -60,3 +68,13 @@ def Variable(data: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802
     if requires_grad:
         data.requires_grad_(True)
     return data
+
+
+def __getattr__(name: str):
+    # torch.autograd.gradcheck / gradgradcheck: the checkers live with the
+    # test kit and load on first use.
+    if name in ("gradcheck", "gradgradcheck"):
+        from devrt.testing import gradcheck as checkers
+
+        return getattr(checkers, name)
+    raise AttributeError(f"module 'devrt.autograd' has no attribute {name!r}")

@@ -20,11 +20,15 @@ from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     layers,
     losses,
     nn,
+    summary,
     train,
 )
+from devrt.graph import convolution as _convolution
 from devrt.graph import init_ops as _init_ops
 from devrt.graph import math_ops as _math_ops
 from devrt.graph import random_ops as _random_ops
+from devrt.graph import rnn as _rnn
+from devrt.graph import rnn_cell as _rnn_cell
 from devrt.graph.array_ops import (  # noqa: F401
     cast,
     concat,
@@ -66,6 +70,7 @@ from devrt.graph.constant_ops import (  # noqa: F401
     zeros_like,
 )
 from devrt.graph.control_flow_ops import (  # noqa: F401
+    cond,
     group,
     no_op,
     tuple,
@@ -120,6 +125,7 @@ from devrt.graph.math_ops import (  # noqa: F401
     add_n,
     argmax,
     argmin,
+    atan2,
     ceil,
     clip_by_global_norm,
     clip_by_norm,
@@ -195,6 +201,7 @@ from devrt.graph.random_ops import (  # noqa: F401
     set_random_seed,
     truncated_normal,
 )
+from devrt.graph.rnn import reverse_sequence  # noqa: F401
 from devrt.graph.saved_graph import load_graph, save_graph  # noqa: F401
 from devrt.graph.session import (  # noqa: F401
     ConfigProto,
@@ -285,6 +292,15 @@ math = _Namespace(
 )
 
 dtypes.as_dtype = as_dtype
+
+# Parts of tf.nn that live in modules of their own.
+nn.rnn_cell = _rnn_cell
+nn.dynamic_rnn = _rnn.dynamic_rnn
+nn.static_rnn = _rnn.static_rnn
+nn.bidirectional_dynamic_rnn = _rnn.bidirectional_dynamic_rnn
+nn.static_bidirectional_rnn = _rnn.static_bidirectional_rnn
+nn.conv2d_transpose = _convolution.conv2d_transpose
+nn.conv1d = _convolution.conv1d
 
 
 def disable_v2_behavior() -> None:

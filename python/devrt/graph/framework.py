@@ -98,6 +98,8 @@ class Graph:
         self._var_scope_stack: list[Any] = []
         self._var_scope_counts: dict[str, int] = {}
         self._object_uids: dict[str, int] = {}
+        # tf.cond branches being built, outermost first.
+        self._cond_stack: list[_CondBranch] = []
 
     # --- operations ---------------------------------------------------------------
 
@@ -123,6 +125,10 @@ class Graph:
                 raise ValueError(
                     f"[{op_type}] Tensor {t.name} must be from the same graph as the op being built"
                 )
+        if self._cond_stack:
+            # A write names its variable (input 0): not a value to capture.
+            first = 1 if op_type in ("Assign", "AssignAdd", "AssignSub") else 0
+            inputs = inputs[:first] + [self._cond_capture(t) for t in inputs[first:]]
         name = name or op_type
         if name.endswith("/"):
             name = name[:-1]
@@ -145,6 +151,16 @@ class Graph:
             [op._node for op in controls],
         )
         return self._register(node)
+
+    def _cond_capture(self, t: Tensor) -> Tensor:
+        """`t` as seen inside the tf.cond branches being built: a tensor made
+        outside a branch enters it through a Switch on the branch's
+        predicate, so that it (and its gradient) is live only when the branch
+        is taken."""
+        for branch in self._cond_stack:
+            if t.op._id < branch.first_id and t is not branch.pred:
+                t = branch.switched(t)
+        return t
 
     def _register(self, node: Any) -> Operation:
         op = Operation(self, node)
@@ -420,6 +436,29 @@ class _ThreadStacks(threading.local):
     def __init__(self) -> None:
         self.graphs: list[Graph] = []
         self.sessions: list[Any] = []
+
+
+class _CondBranch:
+    """One branch of a tf.cond while it is built: nodes made before
+    `first_id` are outside it."""
+
+    def __init__(self, graph: Graph, pred: Tensor, taken_when: bool, first_id: int) -> None:
+        self.graph, self.pred, self.index = graph, pred, int(taken_when)
+        self.first_id = first_id
+        self._switches: dict[tuple[int, int], Tensor] = {}
+
+    def switched(self, t: Tensor) -> Tensor:
+        key = (t.op._id, t.value_index)
+        if key not in self._switches:
+            g = self.graph
+            stack, g._cond_stack = g._cond_stack, []
+            try:
+                with g.control_dependencies(None):
+                    op = g._create_op("Switch", [t, self.pred], {}, "Switch")
+            finally:
+                g._cond_stack = stack
+            self._switches[key] = op.outputs[self.index]
+        return self._switches[key]
 
 
 _stack = _ThreadStacks()

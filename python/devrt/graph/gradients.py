@@ -1,15 +1,16 @@
-"""``tf.gradients``: symbolic derivatives as one ``Gradients`` node.
+"""``tf.gradients``: symbolic derivatives as ordinary graph nodes.
 
-The node's inputs are the ys, the xs that some y depends on and, when
-given, one grad_y per y; it has one output per x: the gradient of
-``sum(ys)`` (weighted by grad_ys) with respect to that x. The core computes
-it with the eager derivative rules (see docs/graph.md). Which xs are
-connected is decided here, on the graph, as TF decides: a path must run
-from x to a y through floating-point tensors and through inputs that have
-a derivative (not a comparison, an argmax, a shape, a random op, the
-condition of a Select or the indices of a gather or one-hot). An
-unconnected x gets None (or zeros with ``unconnected_gradients="zero"``)
-and is left out of the node.
+The core emits them (``devrt::graph::add_gradients``): one ``VJP`` node per
+node on a path from an x to a y, computing that node's vector-Jacobian
+product with the eager derivative rules when a plan runs it, and ``Add``
+nodes where the gradients of one tensor meet. Which xs are connected is
+decided on the graph, as TF decides: a path must run from x to a y through
+floating-point tensors and through inputs that have a derivative (not a
+comparison, an argmax, a shape, a random op, the condition of a Select or
+the indices of a gather or one-hot). An unconnected x gets None (or zeros
+with ``unconnected_gradients="zero"``). Gradients are tensors like any
+other: they can be differentiated again, saved and run without this code
+(docs/graph.md).
 """
 
 from __future__ import annotations
@@ -22,64 +23,6 @@ from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _t
 
 __all__ = ["gradients", "stop_gradient"]
-
-# Ops whose outputs carry no derivative to any input.
-_NO_GRADIENT = frozenset(
-    {
-        "ArgMax",
-        "ArgMin",
-        "Equal",
-        "NotEqual",
-        "Less",
-        "LessEqual",
-        "Greater",
-        "GreaterEqual",
-        "LogicalAnd",
-        "LogicalOr",
-        "LogicalNot",
-        "Shape",
-        "OneHot",
-        "ZerosLike",
-        "OnesLike",
-        "RandomUniformLike",
-        "Floor",
-        "Ceil",
-        "Round",
-        "Sign",
-        "FloorDiv",
-        "StopGradient",
-    }
-)
-# Inputs that carry no derivative: op -> input indices.
-_NO_GRADIENT_INPUTS = {"Select": {0}, "GatherV2": {1}}
-
-
-def _connected(ys: list[Tensor]) -> set[tuple[int, int]]:
-    """The (node id, output) pairs from which a y can be differentiated."""
-    reached: set[tuple[int, int]] = set()
-    stack = []
-    for y in ys:
-        key = (y.op._id, y.value_index)
-        if key not in reached and y.dtype.is_floating:
-            reached.add(key)
-            stack.append(y.op)
-    seen: set[int] = set()
-    while stack:
-        op = stack.pop()
-        if op._id in seen or op.type in _NO_GRADIENT:
-            continue
-        seen.add(op._id)
-        if op.type == "Cast" and not (
-            op.inputs[0].dtype.is_floating and op.outputs[0].dtype.is_floating
-        ):
-            continue
-        blocked = _NO_GRADIENT_INPUTS.get(op.type, ())
-        for i, x in enumerate(op.inputs):
-            if i in blocked or not x.dtype.is_floating:
-                continue
-            reached.add((x.op._id, x.value_index))
-            stack.append(x.op)
-    return reached
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -122,30 +65,27 @@ def gradients(
         if len(gy) != len(y_list):
             raise ValueError(f"[gradients] Passed {len(gy)} grad_ys for {len(y_list)} ys")
     g = fw._graph_of(y_list + x_list)
-    reached = _connected(y_list)
-    unique: list[Tensor] = []
-    slot: dict[tuple[int, int], int] = {}
-    for x in x_list:
-        key = (x.op._id, x.value_index)
-        if key in reached and x.dtype.is_floating and key not in slot:
-            slot[key] = len(unique)
-            unique.append(x)
-    outputs: list[Any] = [None] * len(unique)
-    if unique:
-        inputs = y_list + unique
-        if grad_ys is not None:
-            for y, v in zip(y_list, gy):
-                if v is None:
-                    inputs.append(_apply("OnesLike", [y], {}))
-                else:
-                    inputs.append(_t(v, "gradients", y.dtype))
-        attrs = {"n_ys": len(y_list), "n_xs": len(unique)}
-        outputs = list(g._create_op("Gradients", inputs, attrs, name or "gradients").outputs)
+    seeds = None
+    if grad_ys is not None:
+        seeds = [None if v is None else _t(v, "gradients", y.dtype) for y, v in zip(y_list, gy)]
+    if g._finalized:
+        raise RuntimeError("[Graph] Graph is finalized and cannot be modified.")
+    scope = g.unique_name(name or "gradients")
+    first_new = len(g._ops)
+    found = g._c.add_gradients(
+        [y._as_node_output() for y in y_list],
+        [x._as_node_output() for x in x_list],
+        [None if v is None else v._as_node_output() for v in (seeds or [])],
+        scope,
+    )
+    for node in g._c.nodes()[first_new:]:
+        g._mark_name_used(node.name)
+        g._register(node)
     result: list[Tensor | None] = []
-    for x in x_list:
-        i = slot.get((x.op._id, x.value_index))
-        if i is not None:
-            result.append(outputs[i])
+    for x, out in zip(x_list, found):
+        if out is not None:
+            node, index = out
+            result.append(g._op_of(node).outputs[index])
         elif unconnected_gradients == "zero":
             result.append(zeros_like(x))
         else:

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from devrt.graph import convolution, init_ops, math_ops, nn
 from devrt.graph import framework as fw
-from devrt.graph import init_ops, math_ops, nn
 from devrt.graph.array_ops import _reshape_target, identity
+from devrt.graph.control_flow_ops import _select_on_scalar
 from devrt.graph.framework import GraphKeys
 from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _int_list, _t
@@ -33,7 +34,9 @@ from devrt.graph.variable_scope import get_variable, variable_scope
 __all__ = [
     "AveragePooling2D",
     "BatchNormalization",
+    "Conv1D",
     "Conv2D",
+    "Conv2DTranspose",
     "Dense",
     "Dropout",
     "Flatten",
@@ -41,7 +44,9 @@ __all__ = [
     "MaxPooling2D",
     "average_pooling2d",
     "batch_normalization",
+    "conv1d",
     "conv2d",
+    "conv2d_transpose",
     "dense",
     "dropout",
     "flatten",
@@ -75,6 +80,13 @@ def _pair(value: Any, what: str, arg: str) -> list[int]:
     if len(vals) != 2:
         raise ValueError(f"[{what}] {arg} must be an int or a pair, got {value!r}")
     return vals
+
+
+def _single(value: Any, what: str, arg: str) -> int:
+    vals = _int_list(value, what, arg)
+    if len(vals) != 1:
+        raise ValueError(f"[{what}] {arg} must be an int or a 1-tuple, got {value!r}")
+    return vals[0]
 
 
 def _data_format(data_format: str, what: str) -> str:
@@ -231,12 +243,38 @@ class _KernelLayer(Layer):
                 "bias", [units], None, self.bias_initializer, self.bias_regularizer
             )
 
+    def _input_channels(self, input_shape: Any, rank: int = 4) -> int:
+        """The channel size of convolution inputs of shape `input_shape`."""
+        what = type(self).__name__
+        if input_shape.ndims != rank:
+            raise ValueError(f"[{what}] inputs must have rank {rank}, got shape {input_shape}")
+        channels = input_shape[-1] if self.data_format in ("NHWC", "NWC") else input_shape[1]
+        if channels is None:
+            raise ValueError(
+                f"[{what}] the channel dimension of the inputs must be defined: {input_shape}"
+            )
+        return int(channels)
+
     def _bias_and_activation(self, out: Tensor, data_format: str | None = None) -> Tensor:
         if self.use_bias:
             out = nn.bias_add(out, self.bias, data_format=data_format)
         if self.activation is not None:
             out = self.activation(out)
         return out
+
+
+def _matmul_last(inputs: Tensor, kernel: Any, units: int, what: str) -> Tensor:
+    """inputs @ kernel along the last dimension of `inputs` (of any rank >= 2)."""
+    rank = inputs.shape.ndims
+    if rank is None or rank <= 2:
+        return math_ops.matmul(inputs, kernel)
+    in_dim = int(inputs.shape[-1])
+    flat = _apply("Reshape", [inputs], {"shape": [-1, in_dim]})
+    out = math_ops.matmul(flat, kernel)
+    dims = inputs.shape.as_list()[:-1] + [units]
+    if dims.count(None) > 1:
+        raise ValueError(f"[{what}] inputs of shape {inputs.shape} have too many unknown dims")
+    return _apply("Reshape", [out], {"shape": [-1 if d is None else d for d in dims]})
 
 
 class Dense(_KernelLayer):
@@ -282,20 +320,7 @@ class Dense(_KernelLayer):
         self._build_kernel_bias([int(last), self.units], self.units)
 
     def call(self, inputs: Tensor) -> Tensor:
-        rank = inputs.shape.ndims
-        if rank is not None and rank > 2:
-            in_dim = int(inputs.shape[-1])
-            flat = _apply("Reshape", [inputs], {"shape": [-1, in_dim]})
-            out = math_ops.matmul(flat, self.kernel)
-            dims = inputs.shape.as_list()[:-1] + [self.units]
-            if dims.count(None) > 1:
-                raise ValueError(
-                    f"[Dense] inputs of shape {inputs.shape} have too many unknown dims"
-                )
-            out = _apply("Reshape", [out], {"shape": [-1 if d is None else d for d in dims]})
-        else:
-            out = math_ops.matmul(inputs, self.kernel)
-        return self._bias_and_activation(out)
+        return self._bias_and_activation(_matmul_last(inputs, self.kernel, self.units, "Dense"))
 
 
 class Conv2D(_KernelLayer):
@@ -342,14 +367,8 @@ class Conv2D(_KernelLayer):
         )
 
     def build(self, input_shape: Any) -> None:
-        if input_shape.ndims != 4:
-            raise ValueError(f"[Conv2D] inputs must have rank 4, got shape {input_shape}")
-        channels = input_shape[-1] if self.data_format == "NHWC" else input_shape[1]
-        if channels is None:
-            raise ValueError(
-                f"[Conv2D] the channel dimension of the inputs must be defined: {input_shape}"
-            )
-        self._build_kernel_bias(self.kernel_size + [int(channels), self.filters], self.filters)
+        channels = self._input_channels(input_shape)
+        self._build_kernel_bias(self.kernel_size + [channels, self.filters], self.filters)
 
     def call(self, inputs: Tensor) -> Tensor:
         out = nn.conv2d(
@@ -361,6 +380,137 @@ class Conv2D(_KernelLayer):
             dilations=self.dilation_rate,
         )
         return self._bias_and_activation(out, self.data_format)
+
+
+class Conv1D(_KernelLayer):
+    """``tf.layers.Conv1D``: activation(conv1d(inputs, kernel) + bias), kernel
+    of shape (k, in, filters), inputs (batch, width, channels) or with
+    ``channels_first`` (batch, channels, width)."""
+
+    _base_name = "conv1d"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = 1,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        dilation_rate: Any = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = None,
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        trainable: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        self.filters = int(filters)
+        self.kernel_size = _single(kernel_size, "Conv1D", "kernel_size")
+        self.strides = _single(strides, "Conv1D", "strides")
+        self.padding = _layer_padding(padding, "Conv1D")
+        self.data_format = "NWC" if _data_format(data_format, "Conv1D") == "NHWC" else "NCW"
+        self.dilation_rate = _single(dilation_rate, "Conv1D", "dilation_rate")
+        self._init_kernel_bias(
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+        )
+
+    def build(self, input_shape: Any) -> None:
+        channels = self._input_channels(input_shape, rank=3)
+        self._build_kernel_bias([self.kernel_size, channels, self.filters], self.filters)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        out = convolution.conv1d(
+            inputs,
+            self.kernel,
+            self.strides,
+            self.padding,
+            data_format=self.data_format,
+            dilations=self.dilation_rate,
+        )
+        return self._bias_and_activation(out, self.data_format)
+
+
+class Conv2DTranspose(Conv2D):
+    """``tf.layers.Conv2DTranspose``: activation(conv2d_transpose(inputs,
+    kernel) + bias), kernel of shape (kh, kw, filters, in); each spatial
+    output size is size * stride, plus max(kernel - stride, 0) for "valid"."""
+
+    _base_name = "conv2d_transpose"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = (1, 1),
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = None,
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        trainable: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            (1, 1),
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            trainable=trainable,
+            name=name,
+            **kwargs,
+        )
+
+    def build(self, input_shape: Any) -> None:
+        channels = self._input_channels(input_shape)
+        self._build_kernel_bias(self.kernel_size + [self.filters, channels], self.filters)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        dims = inputs.shape.as_list()
+        spatial = [1, 2] if self.data_format == "NHWC" else [2, 3]
+        out = [None, 0, 0, 0]
+        for k, axis in enumerate(spatial):
+            size, kernel, stride = dims[axis], self.kernel_size[k], self.strides[k]
+            if size is None:
+                raise ValueError(f"[Conv2DTranspose] spatial sizes must be known: {inputs.shape}")
+            extra = max(kernel - stride, 0) if self.padding == "VALID" else 0
+            out[axis] = size * stride + extra
+        out[3 if self.data_format == "NHWC" else 1] = self.filters
+        y = convolution.conv2d_transpose(
+            inputs,
+            self.kernel,
+            out,
+            self.strides,
+            self.padding,
+            data_format=self.data_format,
+        )
+        return self._bias_and_activation(y, self.data_format)
 
 
 class _Pooling2D(Layer):
@@ -442,9 +592,8 @@ class Dropout(Layer):
             if not training or self.rate == 0:
                 return identity(inputs)
             return nn.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
-        flag = _t(training, "Dropout")
         dropped = nn.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
-        return _apply("Select", [flag, dropped, inputs], {})
+        return _select_on_scalar(training, dropped, inputs, "Dropout")
 
 
 class BatchNormalization(Layer):
@@ -544,13 +693,13 @@ class BatchNormalization(Layer):
             mean, var = nn.moments(inputs, axes)
             decay = _t(1.0 - self.momentum, "BatchNormalization", inputs.dtype)
         else:
-            flag = _t(training, "BatchNormalization")
+            what = "BatchNormalization"
+            flag = _t(training, what)
             batch_mean, batch_var = nn.moments(inputs, axes)
-            mean = _apply("Select", [flag, batch_mean, _t(moving[0], "BatchNormalization")], {})
-            var = _apply("Select", [flag, batch_var, _t(moving[1], "BatchNormalization")], {})
-            one_minus = _t(1.0 - self.momentum, "BatchNormalization", inputs.dtype)
-            zero = _t(0.0, "BatchNormalization", inputs.dtype)
-            decay = _apply("Select", [flag, one_minus, zero], {})
+            mean = _select_on_scalar(flag, batch_mean, _t(moving[0], what), what)
+            var = _select_on_scalar(flag, batch_var, _t(moving[1], what), what)
+            one_minus = _t(1.0 - self.momentum, what, inputs.dtype)
+            decay = _select_on_scalar(flag, one_minus, _t(0.0, what, inputs.dtype), what)
         for v, value in zip(moving, (mean, var)):
             with fw.name_scope(None, "AssignMovingAvg", [v]):
                 delta = _apply("Mul", [_apply("Sub", [v.value(), value], {}), decay], {})
@@ -712,3 +861,85 @@ def batch_normalization(
         **kwargs,
     )
     return layer(inputs, training=training)
+
+
+def conv1d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=1,
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=1,
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=None,
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """``tf.layers.conv1d``: a new Conv1D layer applied to `inputs`."""
+    layer = Conv1D(
+        filters,
+        kernel_size,
+        strides,
+        padding,
+        data_format,
+        dilation_rate,
+        activation,
+        use_bias,
+        kernel_initializer,
+        bias_initializer,
+        kernel_regularizer,
+        bias_regularizer,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
+
+
+def conv2d_transpose(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1),
+    padding="valid",
+    data_format="channels_last",
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=None,
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """``tf.layers.conv2d_transpose``: a new Conv2DTranspose layer applied to `inputs`."""
+    layer = Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides,
+        padding,
+        data_format,
+        activation,
+        use_bias,
+        kernel_initializer,
+        bias_initializer,
+        kernel_regularizer,
+        bias_regularizer,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)

@@ -44,6 +44,7 @@ __all__ = [
     "erf",
     "exp",
     "expm1",
+    "atan2",
     "floor",
     "floordiv",
     "floormod",
@@ -269,10 +270,8 @@ def exp(x: Any, name: str | None = None) -> Tensor:
 
 
 def expm1(x: Any, name: str | None = None) -> Tensor:
-    """``tf.expm1``: exp(x) - 1 (built from Exp and Sub)."""
-    t = _t(x, "expm1")
-    with fw.name_scope(name, "Expm1", [t]) as scope:
-        return _apply("Sub", [_apply("Exp", [t], {}), _t(1, "expm1", t.dtype)], {}, scope)
+    """``tf.expm1``: exp(x) - 1, accurate near 0."""
+    return _unary("expm1", x, name or "Expm1", "expm1")
 
 
 def log(x: Any, name: str | None = None) -> Tensor:
@@ -308,10 +307,12 @@ def cos(x: Any, name: str | None = None) -> Tensor:
 
 
 def tan(x: Any, name: str | None = None) -> Tensor:
-    """``tf.tan``: sin(x) / cos(x)."""
-    t = _t(x, "tan")
-    with fw.name_scope(name, "Tan", [t]) as scope:
-        return _apply("RealDiv", [_apply("Sin", [t], {}), _apply("Cos", [t], {})], {}, scope)
+    return _unary("tan", x, name or "Tan", "tan")
+
+
+def atan2(y: Any, x: Any, name: str | None = None) -> Tensor:
+    """``tf.atan2``: the angle of the point (x, y), in (-pi, pi]."""
+    return _binary("atan2", y, x, name or "Atan2", "atan2")
 
 
 def tanh(x: Any, name: str | None = None) -> Tensor:

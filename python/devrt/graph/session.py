@@ -161,6 +161,9 @@ class _Fetches:
         if isinstance(fetch, dict):
             keys = list(fetch.keys())
             return ("dict", fetch, keys, [self._build(fetch[k]) for k in keys])
+        if hasattr(fetch, "_session_fetch"):  # e.g. a tf.summary op: tensors, then a function
+            tensors, combine = fetch._session_fetch()
+            return ("convert", combine, [self._build(t) for t in tensors])
         return self._leaf(fetch)
 
     def rebuild(self, values: list[Any], node: tuple | None = None) -> Any:
@@ -170,6 +173,8 @@ class _Fetches:
             return values[node[1]]
         if kind == "op":
             return None
+        if kind == "convert":
+            return node[1]([self.rebuild(values, c) for c in node[2]])
         if kind == "namedtuple":
             return node[1](*[self.rebuild(values, c) for c in node[2]])
         if kind == "seq":

@@ -106,6 +106,10 @@ def _axis(axis: Any) -> Any:
 def _reduce(fn: str, x: Any, axis: Any, keepdims: bool) -> devrt.Tensor:
     x = _t(x)
     axis = _axis(axis)
+    if axis == ():
+        # Keras (as NumPy) reduces nothing over an empty axis tuple, where
+        # the eager API reduces every dim: a new axis of size 1 stands in.
+        return getattr(x.unsqueeze(0), fn)(dim=0)
     if axis is None:
         out = getattr(x, fn)()
         return out.reshape((1,) * x.ndim) if keepdims else out
@@ -257,6 +261,7 @@ greater_equal = _compare("greater_equal", "ge")
 less = _compare("less", "lt")
 less_equal = _compare("less_equal", "le")
 logical_and = _compare("logical_and", "logical_and")
+arctan2 = _compare("arctan2", "atan2")
 logical_or = _compare("logical_or", "logical_or")
 logical_xor = _compare("logical_xor", "logical_xor")
 
@@ -456,6 +461,8 @@ def var(x: Any, axis: Any = None, keepdims: bool = False) -> devrt.Tensor:
     """The population variance (the catalogue's var with correction 0)."""
     x = _t(x)
     axis = _axis(axis)
+    if axis == ():  # nothing reduced, as in _reduce
+        return x.unsqueeze(0).var(dim=0, correction=0)
     if axis is None:
         out = x.var(correction=0)
         return out.reshape((1,) * x.ndim) if keepdims else out
@@ -484,6 +491,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> devrt.Tensor:
     x = _t(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
+    if _axis(axis) == ():  # nothing reduced, as in _reduce
+        return devrt.logsumexp(x.unsqueeze(0), 0)
     return devrt.logsumexp(x, _axis(axis), keepdim=keepdims)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 import devrt
 
-__all__ = ["GradcheckError", "gradcheck", "numerical_grads", "analytic_grads"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "numerical_grads", "analytic_grads"]
 
 
 class GradcheckError(AssertionError):
@@ -189,3 +189,58 @@ def gradcheck(
             raise
         return False
     return True
+
+
+def gradgradcheck(
+    fn: Callable,
+    inputs: Any,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Checks second derivatives: the gradient of fn (taken with
+    ``create_graph=True`` for a fixed random cotangent) is itself checked by
+    gradcheck against central finite differences of that gradient."""
+    inputs = _as_tuple(inputs)
+    pos = _diff_positions(inputs)
+    if not pos:
+        raise ValueError("[gradgradcheck] no input is a floating tensor that requires grad")
+    vs = _cotangents(fn, inputs, seed)
+
+    def first_derivative(*args: Any) -> tuple:
+        # Recorded even where the checker evaluates under no_grad: the
+        # derivative is computed by autograd itself.
+        with devrt.enable_grad():
+            args = list(args)
+            for i in pos:
+                if not args[i].requires_grad:
+                    args[i] = args[i].detach().requires_grad_(True)
+            pairs = [
+                (o, v)
+                for o, v in zip(_float_outputs(fn(*args)), vs, strict=True)
+                if o.requires_grad
+            ]
+            targets = [args[i] for i in pos]
+            grads = devrt.autograd.grad(
+                [o for o, _ in pairs],
+                targets,
+                grad_outputs=[_rebuild(v, o) for o, v in pairs],
+                create_graph=True,
+                allow_unused=True,
+            )
+        return tuple(
+            devrt.zeros_like(t) if g is None else g for g, t in zip(grads, targets, strict=True)
+        )
+
+    return gradcheck(
+        first_derivative,
+        inputs,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        seed=seed + 1,
+        raise_exception=raise_exception,
+    )

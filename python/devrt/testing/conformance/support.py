@@ -50,9 +50,21 @@ def np_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def promote(a: str, b: str, a_weak: bool = False, b_weak: bool = False) -> str:
-    """devrt's promotion lattice (docs/design.md, "Type promotion")."""
-    if a_weak == b_weak:
+def promote(
+    a: str,
+    b: str,
+    a_weak: bool = False,
+    b_weak: bool = False,
+    *,
+    a_0d: bool = False,
+    b_0d: bool = False,
+) -> str:
+    """devrt's promotion lattice (docs/design.md, "Type promotion"): operands
+    rank as dimensioned tensors > 0-d tensors (`a_0d`) > Python numbers
+    (`a_weak`); a lower-ranked one only counts when its category is higher."""
+    rank_a = 0 if a_weak else (1 if a_0d else 2)
+    rank_b = 0 if b_weak else (1 if b_0d else 2)
+    if rank_a == rank_b:
         ca, cb = _CATEGORY[a], _CATEGORY[b]
         if ca != cb:
             return a if ca > cb else b
@@ -61,9 +73,11 @@ def promote(a: str, b: str, a_weak: bool = False, b_weak: bool = False) -> str:
         if {a, b} == {"float16", "bfloat16"}:
             return "float32"
         return a if _RANK[a] > _RANK[b] else b
-    strong, weak = (b, a) if a_weak else (a, b)
+    (strong, weak, weak_rank) = (a, b, rank_b) if rank_a > rank_b else (b, a, rank_a)
     if _CATEGORY[weak] <= _CATEGORY[strong]:
         return strong
+    if weak_rank == 1:  # a 0-d tensor gives its own type
+        return weak
     return "float32" if _CATEGORY[weak] == 2 else "int64"
 
 
@@ -80,14 +94,19 @@ ARITH = ["add", "sub", "mul", "pow", "maximum", "minimum", "floor_divide", "rema
 COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
 LOGICAL = ["logical_and", "logical_or", "logical_xor"]
 BITWISE = ["bitwise_and", "bitwise_or", "bitwise_xor"]
-BINARY = ARITH + ["div"] + COMPARE + LOGICAL + BITWISE
+# Ops whose integer operands compute in the default float type (div,
+# atan2, ...), read from the catalogue.
+FLOAT_BINARY = [op["name"] for op in devrt.catalogue() if op["family"] == "binary_float"]
+BINARY = ARITH + FLOAT_BINARY + COMPARE + LOGICAL + BITWISE
 
 
-def binary_types(op: str, a: str, b: str, a_weak=False, b_weak=False) -> tuple[str, str]:
+def binary_types(
+    op: str, a: str, b: str, a_weak=False, b_weak=False, *, a_0d=False, b_0d=False
+) -> tuple[str, str]:
     """(compute dtype, result dtype) of a binary op, per docs/design.md and
     docs/kernels.md."""
-    t = promote(a, b, a_weak, b_weak)
-    if op == "div":
+    t = promote(a, b, a_weak, b_weak, a_0d=a_0d, b_0d=b_0d)
+    if op in FLOAT_BINARY:
         t = t if is_float(t) else "float32"
         return t, t
     if op in COMPARE or op in LOGICAL:
@@ -97,6 +116,12 @@ def binary_types(op: str, a: str, b: str, a_weak=False, b_weak=False) -> tuple[s
     if t == "bool" and op not in ("maximum", "minimum"):
         t = "int64"  # arithmetic on two bools counts in int64
     return t, t
+
+
+def refuses_bool(op: str, *dtypes: str) -> bool:
+    """Whether `op` refuses these operand dtypes: subtraction with a bool
+    operand is a TypeError (as in PyTorch; logical_not inverts a mask)."""
+    return op == "sub" and "bool" in dtypes
 
 
 def to_device(a: np.ndarray, device: str, dtype: str | None = None):

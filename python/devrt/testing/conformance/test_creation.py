@@ -99,8 +99,10 @@ ARANGE = [
     ((10, 0, -3), {}),
     ((0, 1, 0.1), {}),
     ((-1.5, 2.5, 0.5), {}),
-    ((1, 1), {}),
-    ((5, 1), {}),  # empty
+    ((1, 1), {}),  # empty
+    ((3, 3, -1), {}),  # empty
+    ((-2.5, 2, 1.5), {"dtype": "int64"}),  # counts from -2 by 1 to 2
+    ((-2.5, 2, 1.5), {"dtype": "int32"}),  # counts from -2 by 1, ceil(4.5 / 1.5) values
     ((0, 10, 3), {"dtype": "float64"}),
     ((0, 7), {"dtype": "int32"}),
     ((0.5, 4), {"dtype": "int64"}),
@@ -117,6 +119,12 @@ def _arange_reference(args, dtype):
         dtype = "float32" if any(isinstance(a, float) for a in args) else "int64"
     start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
     n = max(0, int(np.ceil((stop - start) / step)))
+    if dtype.startswith("int"):
+        # PyTorch's integer ranges: start and step truncated; int64 counts the
+        # truncated span
+        if dtype == "int64":
+            n = max(0, int(np.ceil((int(stop) - int(start)) / int(step))))
+        start, step = int(start), int(step)
     values = start + np.arange(n, dtype=np.float64) * step
     return values.astype(dtype), dtype
 
@@ -138,6 +146,12 @@ def test_arange_errors(device):
         devrt.arange(0, 5, dtype=devrt.bool, device=device)
     with pytest.raises(ValueError):
         devrt.arange(0, float("inf"), device=device)
+    # a step away from the end, or one that truncates to 0 (as PyTorch)
+    for args in [(5, 1), (0, 5, -1), (-3,)]:
+        with pytest.raises(ValueError, match=r"^\[arange\] the range from"):
+            devrt.arange(*args, device=device)
+    with pytest.raises(ValueError, match=r"^\[arange\] step must be non-zero"):
+        devrt.arange(0, 5, 0.5, dtype=devrt.int64, device=device)
 
 
 LINSPACE = [
@@ -155,7 +169,7 @@ LINSPACE = [
 @pytest.mark.parametrize("start,end,steps", LINSPACE, ids=str)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_linspace(device, need, dtype, start, end, steps):
-    need("arange", dtype=dtype)
+    need("arange", "add", "sub", "mul", "lt", "where", dtype=dtype)
     t = devrt.linspace(start, end, steps, dtype=dt(dtype), device=device)
     expected = np.linspace(start, end, steps).astype(dtype)
     check_meta(t, dtype, (steps,))
@@ -188,8 +202,21 @@ def test_full_float_value_into_int_dtype(device, need):
     assert_close(t, np.full(3, -2.7).astype(np.int32))
 
 
+def test_linspace_is_symmetric_in_its_dtype(device, need):
+    # As PyTorch: float32 points are computed in float32, the first half
+    # from start up and the second from end down.
+    need("arange", "add", "sub", "mul", "lt", "where", dtype="float32")
+    for start, end, steps in [(0, 1, 7), (1, 0, 4), (0.1, 0.7, 13), (-2, 3, 6)]:
+        t = devrt.linspace(start, end, steps, device=device)
+        s, e = np.float32(start), np.float32(end)
+        step = (e - s) / np.float32(steps - 1)
+        i = np.arange(steps, dtype=np.float32)
+        expected = np.where(i < steps // 2, s + step * i, e - step * (np.float32(steps - 1) - i))
+        np.testing.assert_array_equal(to_numpy(t), expected.astype(np.float32))
+
+
 def test_linspace_default_dtype_and_errors(device, need):
-    need("arange", dtype="float32")
+    need("arange", "add", "sub", "mul", "lt", "where", dtype="float32")
     check_meta(devrt.linspace(0, 1, 3, device=device), "float32", (3,))
     with pytest.raises(ValueError):
         devrt.linspace(0, 1, -1, device=device)

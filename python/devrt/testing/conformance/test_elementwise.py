@@ -32,6 +32,7 @@ from devrt.testing.conformance.support import (
     need_types,
     number_dtype,
     promote,
+    refuses_bool,
     to_device,
     to_numpy,
 )
@@ -188,8 +189,23 @@ def test_unary_special_values(device, need):
         assert_close(devrt.neg(t), np.negative(x))
         assert_close(devrt.floor(t), np.floor(x))
         assert_close(devrt.round(t), np.round(x))
-        # sign of ±0 is 0 (NaN left out: libraries disagree on its sign)
+        # sign of ±0 is 0 (NaN left out here: test_sign_of_nan_and_bool)
         assert_close(devrt.sign(t)[1:], np.sign(x[1:]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sign_of_nan_and_bool(device, need, dtype):
+    # As PyTorch: the sign of NaN is 0, that of -0.0 is +0.0, and a bool
+    # tensor is its own sign.
+    need("sign", dtype=dtype)
+    r = devrt.sign(to_device(np.array([np.nan, -np.nan, -0.0, -3.0, np.inf]), device, dtype))
+    check_meta(r, dtype, (5,))
+    got = to_numpy(r)
+    np.testing.assert_array_equal(got, np.array([0.0, 0.0, 0.0, -1.0, 1.0], dtype))
+    assert not np.signbit(got[2])
+    b = devrt.sign(to_device(np.array([True, False]), device))
+    check_meta(b, "bool", (2,))
+    np.testing.assert_array_equal(to_numpy(b), [True, False])
 
 
 def test_round_half_to_even(device, need):
@@ -198,7 +214,7 @@ def test_round_half_to_even(device, need):
     assert_close(devrt.round(to_device(x, device)), np.round(x))
 
 
-@pytest.mark.parametrize("op", ["neg", "abs", "sign", "relu"])
+@pytest.mark.parametrize("op", ["neg", "abs", "relu"])
 def test_unary_rejects_bool(device, op):
     t = to_device(np.array([True, False]), device)
     with pytest.raises(TypeError):
@@ -262,6 +278,19 @@ def test_clamp_min_greater_than_max(device, need, rng):
     assert_close(devrt.clamp(to_device(x, device), 3.0, 1.0), np.full(10, 1.0, np.float32))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "bounds", [(np.nan, None), (None, np.nan), (0.0, np.nan), (np.nan, 1.0)], ids=str
+)
+def test_clamp_nan_bound(device, need, dtype, bounds):
+    # As PyTorch (and NumPy's clip): a NaN bound makes every element NaN.
+    need("fill", dtype=dtype)
+    x = np.array([1.0, np.nan, -2.0, 5.0], dtype)
+    r = devrt.clamp(to_device(x, device), *bounds)
+    check_meta(r, dtype, (4,))
+    assert np.isnan(to_numpy(r)).all()
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
 def test_clamp_int_tensor_float_bound(device, need, dtype):
     # A float bound on an integer tensor computes in float32 (as PyTorch).
@@ -315,6 +344,8 @@ NP_BINARY = {
     "sub": np.subtract,
     "mul": np.multiply,
     "div": np.true_divide,
+    "atan2": np.arctan2,
+    "hypot": np.hypot,
     "pow": np.power,
     "maximum": np.maximum,
     "minimum": np.minimum,
@@ -339,7 +370,7 @@ NP_BINARY = {
 BINARY_DTYPES = {
     **{op: ["int32", "int64", "float32", "float64", "bool"] for op in ["add", "sub", "mul"]},
     **{op: ["bool", "int32", "int64", "float32", "float64"] for op in ["maximum", "minimum"]},
-    "div": ["float32", "float64", "int32", "int64", "bool"],
+    **{op: ["float32", "float64", "int32", "int64", "bool"] for op in ["div", "atan2", "hypot"]},
     **{op: ["int32", "int64", "float32", "float64"] for op in ["pow", "floor_divide", "remainder"]},
     **{op: ["bool", "uint8", "int32", "int64", "float32", "float64"] for op in COMPARE + LOGICAL},
     **{op: ["bool", "int32", "int64"] for op in BITWISE},
@@ -386,18 +417,22 @@ def binary_reference(op, a, b, compute, result):
 
 
 def binary_tol(op, compute):
-    if compute == "float32" and op in ("pow", "div"):
+    if compute == "float32" and op in ("pow", "div", "atan2", "hypot"):
         return {"rtol": 2e-6, "atol": 1e-6}
     return {}
 
 
 @pytest.mark.parametrize("op,dtype", [(op, d) for op in BINARY for d in BINARY_DTYPES[op]])
 def test_binary_dtypes(device, need, rng, op, dtype):
-    compute, result = binary_types(op, dtype, dtype)
-    need_types(need, op, compute, dtype)
     a = operand(rng, op, 0, (4, 5), dtype)
     b = operand(rng, op, 1, (4, 5), dtype)
     ta, tb = to_device(a, device), to_device(b, device)
+    if refuses_bool(op, dtype):
+        with pytest.raises(TypeError, match=rf"^\[{op}\] is not defined for bool"):
+            getattr(devrt, op)(ta, tb)
+        return
+    compute, result = binary_types(op, dtype, dtype)
+    need_types(need, op, compute, dtype)
     expected = binary_reference(op, a, b, compute, result)
     for r in (getattr(devrt, op)(ta, tb), getattr(ta, op)(tb)):
         check_meta(r, result, a.shape)
@@ -431,6 +466,56 @@ MIXED_CASES = [
 ]
 
 
+ZERO_D_PAIRS = [
+    ("int32", "int64"),
+    ("int32", "float64"),
+    ("uint8", "int64"),
+    ("bool", "int32"),
+    ("float32", "float64"),
+    ("int64", "float32"),
+]
+ZERO_D_CASES = [
+    (op, da, db, side)
+    for op in [
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "maximum",
+        "floor_divide",
+        "remainder",
+        "eq",
+        "bitwise_or",
+    ]
+    for da, db in ZERO_D_PAIRS
+    for side in ("right", "left")
+    if not (op in BITWISE and (is_float(da) or is_float(db)))
+]
+
+
+@pytest.mark.parametrize("op,da,db,side", ZERO_D_CASES)
+def test_binary_zero_d_operand_ranks_below_tensors(device, need, rng, op, da, db, side):
+    # A 0-d tensor only changes the result's dtype when its category is
+    # higher (PyTorch's rule): int32 with a 0-d int64 stays int32.
+    left = side == "left"  # the 0-d operand is the left one
+    a = operand(rng, op, 1 if left else 0, (3, 4), da)
+    b = operand(rng, op, 0 if left else 1, (), db)
+    ta, tb = to_device(a, device), to_device(b, device)
+    if refuses_bool(op, da, db):
+        with pytest.raises(TypeError, match=rf"^\[{op}\] is not defined for bool"):
+            getattr(devrt, op)(ta, tb)
+        return
+    if side == "left":
+        compute, result = binary_types(op, db, da, a_0d=True)
+    else:
+        compute, result = binary_types(op, da, db, b_0d=True)
+    need_types(need, op, compute, da, db)
+    r = getattr(devrt, op)(tb, ta) if side == "left" else getattr(devrt, op)(ta, tb)
+    check_meta(r, result, (3, 4))
+    first, second = (b, a) if side == "left" else (a, b)
+    assert_close(r, binary_reference(op, first, second, compute, result), result)
+
+
 @pytest.mark.parametrize("op,da,db", MIXED_CASES)
 def test_binary_mixed_dtypes(device, need, rng, op, da, db):
     compute, result = binary_types(op, da, db)
@@ -440,9 +525,13 @@ def test_binary_mixed_dtypes(device, need, rng, op, da, db):
         or (compute == "bool" and op in ARITH and op not in ("maximum", "minimum"))
     ):
         pytest.skip("no such combination")
-    need_types(need, op, compute, da, db)
     a = operand(rng, op, 0, (3, 4), da)
     b = operand(rng, op, 1, (4,), db)
+    if refuses_bool(op, da, db):
+        with pytest.raises(TypeError, match=rf"^\[{op}\] is not defined for bool"):
+            getattr(devrt, op)(to_device(a, device), to_device(b, device))
+        return
+    need_types(need, op, compute, da, db)
     r = getattr(devrt, op)(to_device(a, device), to_device(b, device))
     check_meta(r, result, (3, 4))
     assert_close(r, binary_reference(op, a, b, compute, result), result, **binary_tol(op, compute))
@@ -742,6 +831,11 @@ SCALAR_PARAMS = [
 @pytest.mark.parametrize("op,tdtype,value,number_side", SCALAR_PARAMS, ids=str)
 def test_python_number_operand(device, need, rng, op, tdtype, value, number_side):
     ndt = number_dtype(value.item() if isinstance(value, np.generic) else value)
+    if refuses_bool(op, ndt, tdtype):
+        t = to_device(operand(rng, op, 1 - number_side, (3, 4), tdtype), device)
+        with pytest.raises(TypeError, match=rf"^\[{op}\] is not defined for bool"):
+            getattr(devrt, op)(*((value, t) if number_side == 0 else (t, value)))
+        return
     if number_side == 0:
         compute, result = binary_types(op, ndt, tdtype, a_weak=True)
     else:

@@ -51,6 +51,8 @@ RULE_OPS = {
     "sub": ["neg", "sum"],
     "mul": ["mul", "sum"],
     "div": ["div", "mul", "neg", "sum"],
+    "atan2": ["div", "mul", "add", "neg", "sum"],
+    "hypot": ["div", "mul", "sum"],
     "pow": ["pow", "sub", "mul", "eq", "ge", "log", "where", "fill", "sum"],
     "maximum": ["eq", "gt", "where", "mul", "add", "fill", "sum"],
     "minimum": ["eq", "lt", "where", "mul", "add", "fill", "sum"],
@@ -251,6 +253,8 @@ BINARY_FORMS = {
     "pow": [lambda a, b: a**b, devrt.pow, lambda a, b: a.pow(b)],
     "maximum": [devrt.maximum, lambda a, b: a.maximum(b), lambda a, b: devrt.max(a, b)],
     "minimum": [devrt.minimum, lambda a, b: a.minimum(b), lambda a, b: devrt.min(a, b)],
+    "atan2": [devrt.atan2, lambda a, b: a.atan2(b), devrt.arctan2],
+    "hypot": [devrt.hypot, lambda a, b: a.hypot(b), lambda a, b: devrt.hypot(input=a, other=b)],
 }
 
 
@@ -701,7 +705,9 @@ INDEX = {
     "ints": ((4, 3), lambda t, d: t[[2, 0, 3]]),
     "ints_repeated": ((4, 3), lambda t, d: t[[1, 1, 3, 1, 0]]),
     "ints_negative": ((4, 3), lambda t, d: t[[-1, 0, -1]]),
-    "ints_2d_index": ((4, 3), lambda t, d: t[[[0, 1], [1, 3]]]),
+    "ints_2d_index": ((4, 3), lambda t, d: t[to_device(np.array([[0, 1], [1, 3]]), d)]),
+    # as PyTorch: a list holding lists is a tuple of indices, t[[0, 1], [1, 2]]
+    "nested_list_is_tuple": ((4, 3), lambda t, d: t[[[0, 1], [1, 2]]]),
     "ints_tensor": ((4, 3), lambda t, d: t[to_device(np.array([3, 3, 0]), d)]),
     "ints_numpy": ((4, 3), lambda t, d: t[np.array([2, 2])]),
     "ints_second_dim": ((3, 4), lambda t, d: t[:, [3, 0, 3]]),

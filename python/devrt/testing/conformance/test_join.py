@@ -43,6 +43,11 @@ def test_split_and_chunk_are_views():
     assert all(p._is_view_of(t) for p in parts)
     assert [p.shape for p in t.split([3, 7])] == [(3,), (7,)]
     assert [p.shape for p in t.chunk(3)] == [(4,), (4,), (2,)]
+    # pieces of ceil(n / chunks): possibly fewer than asked; an empty
+    # dimension gives `chunks` empty pieces (as PyTorch)
+    assert [p.shape for p in devrt.arange(6).chunk(4)] == [(2,), (2,), (2,)]
+    assert [p.shape for p in devrt.arange(10).chunk(6)] == [(2,)] * 5
+    assert [p.shape for p in devrt.zeros(2, 0).chunk(3, 1)] == [(2, 0)] * 3
     with pytest.raises(ValueError, match=r"\[split\] sizes .* sum to 5"):
         t.split([2, 3])
 
@@ -71,6 +76,34 @@ def test_scatter_add_and_gradient(device, need, rng):
         lambda a, s: a.scatter_add(1, dev(idx, device), s),
         (dev(x, device, True), dev(src, device, True)),
     )
+
+
+def test_scatter_add_src_larger_than_index(device, need, rng):
+    # As PyTorch: only the index's extent of src is added, and src's
+    # gradient is zero outside it.
+    need(*INDEX_OPS, "index_put", "fill", dtype="float64")
+    x = rng.standard_normal((3, 4))
+    src = rng.standard_normal((2, 3))
+    idx = np.array([[0, 1], [2, 2]])
+    expected = x.copy()
+    for i in range(2):
+        for j in range(2):
+            expected[idx[i, j], j] += src[i, j]
+    out = dev(x, device).scatter_add(0, dev(idx, device), dev(src, device))
+    np.testing.assert_allclose(out.cpu().numpy(), expected)
+    gradcheck(
+        lambda a, s: a.scatter_add(0, dev(idx, device), s),
+        (dev(x, device, True), dev(src, device, True)),
+    )
+    with pytest.raises(
+        TypeError,
+        match=r"^\[scatter_add\] src of dtype float32 must have the input's dtype float64",
+    ):
+        dev(x, device).scatter_add(0, dev(idx, device), dev(src, device).float())
+    with pytest.raises(
+        ValueError, match=r"^\[scatter_add\] index of shape \[2, 2\] is larger than src"
+    ):
+        dev(x, device).scatter_add(0, dev(idx, device), dev(src[:1], device))
 
 
 def test_index_select_and_masked_fill(device, need, rng):

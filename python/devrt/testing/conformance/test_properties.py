@@ -80,7 +80,7 @@ def _tensor(a, device, transpose):
 
 def _check_binary(op, device, need, a, b, shape, transpose):
     da, db = a.dtype.name, b.dtype.name
-    compute, result = binary_types(op, da, db)
+    compute, result = binary_types(op, da, db, a_0d=a.ndim == 0, b_0d=b.ndim == 0)
     need_types(need, op, compute, da, db)
     r = getattr(devrt, op)(_tensor(a, device, transpose), to_device(b, device))
     check_meta(r, result, shape)
@@ -110,7 +110,9 @@ def test_binary_mixed_dtypes_broadcast(device, need, op):
     @given(broadcast_pair())
     def run(case):
         a, b = case[0], case[1]
-        compute, _ = binary_types(op, a.dtype.name, b.dtype.name)
+        compute, _ = binary_types(
+            op, a.dtype.name, b.dtype.name, a_0d=a.ndim == 0, b_0d=b.ndim == 0
+        )
         from devrt.testing import supports
 
         if not supports(device, op, compute) or any(

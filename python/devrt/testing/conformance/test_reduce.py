@@ -4,7 +4,7 @@ softmax and log_softmax.
 
 Result dtypes follow docs/kernels.md and PyTorch: sum/prod of bool and
 integers count in int64, mean/var/std/softmax of integers give float32,
-any/all give bool, arg-reductions give int64."""
+any/all give bool (uint8 for uint8 input), arg-reductions give int64."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def reduce_dtype(op: str, dtype: str) -> str:
     if op in ("mean", "var", "std", "softmax", "log_softmax"):
         return dtype if is_float(dtype) else "float32"
     if op in ("any", "all"):
-        return "bool"
+        return "uint8" if dtype == "uint8" else "bool"  # uint8 as in PyTorch
     if op in ("argmax", "argmin"):
         return "int64"
     return dtype  # max, min, amax, amin

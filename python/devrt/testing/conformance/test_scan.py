@@ -110,6 +110,19 @@ def test_cumsum_matches_numpy(device, need, rng, dtype, axis):
         np.testing.assert_array_equal(to_numpy(got), expected)
 
 
+def test_cumsum_float32_accumulates_wider(device, need, rng):
+    # As PyTorch's CPU kernel: float32 running sums accumulate in float64,
+    # so a partial sum past float32's range comes back once later terms
+    # cancel it, and long sums round once per output.
+    need("cumsum", dtype="float32")
+    x = np.array([3e38, 3e38, -3e38, -3e38, 1.0], np.float32)
+    got = to_numpy(devrt.cumsum(to_device(x, device), 0))
+    np.testing.assert_array_equal(got, np.array([3e38, np.inf, 3e38, 0.0, 1.0], np.float32))
+    a = (rng.standard_normal((3, 2000)) * 1e4).astype(np.float32)
+    got = to_numpy(devrt.cumsum(to_device(a, device), 1))
+    np.testing.assert_array_equal(got, np.cumsum(a.astype(np.float64), 1).astype(np.float32))
+
+
 def test_cumsum_strided_dtype_and_gradient(device, need, rng):
     need("cumsum", "sum", "sub", "add", dtype="float64")
     a = make(rng, (5, 6), "float64")
