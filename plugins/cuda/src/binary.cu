@@ -111,6 +111,25 @@ bool one_value(const devrt_view &v) {
   return true;
 }
 
+// atan2(a, b): the angle of the point (b, a), in (-pi, pi]; hypot(a, b):
+// sqrt(a^2 + b^2) without overflow or underflow on the way.
+struct Atan2 {
+  __device__ float operator()(float a, float b, DeviceError *) const {
+    return atan2f(a, b);
+  }
+  __device__ double operator()(double a, double b, DeviceError *) const {
+    return atan2(a, b);
+  }
+};
+struct Hypot {
+  __device__ float operator()(float a, float b, DeviceError *) const {
+    return hypotf(a, b);
+  }
+  __device__ double operator()(double a, double b, DeviceError *) const {
+    return hypot(a, b);
+  }
+};
+
 // Float floor division and remainder follow NumPy's npy_divmod.
 template <typename T> __device__ T float_divmod(T a, T b, T *modulus) {
   T mod = fmod(a, b);
@@ -310,6 +329,8 @@ void register_binary_kernels() {
   add_kernel<Sub, NumericH>("sub");
   add_kernel<Mul, NumericH>("mul");
   add_kernel<Div, FloatingH>("div");
+  add_kernel<Atan2, FloatingH>("atan2");
+  add_kernel<Hypot, FloatingH>("hypot");
   add_kernel<Maximum, WithBoolH>("maximum");
   add_kernel<Minimum, WithBoolH>("minimum");
   add_kernel<Pow, NumericH, false, true>("pow");

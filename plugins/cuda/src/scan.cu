@@ -115,22 +115,25 @@ template <typename T> __device__ T shfl_up(T v, int offset) {
 
 // One block per line: the line moves through in chunks of blockDim.x, each
 // scanned inclusively (warps, then the warps' totals) and offset by the
-// running total of the chunks before.
+// running total of the chunks before. float32 sums run in double, as the
+// CPU's do, so that a partial sum past float's range comes back when later
+// terms cancel it.
 template <typename T> __global__ void cumsum_kernel(const T *x, T *y, Lines l) {
-  __shared__ T warp_total[32];
-  __shared__ T carry;
+  using A = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  __shared__ A warp_total[32];
+  __shared__ A carry;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int warps = blockDim.x >> 5;
   for (int64_t line = blockIdx.x; line < l.outer.numel; line += gridDim.x) {
     int64_t o[2];
     l.outer.offsets(line, o);
     if (threadIdx.x == 0)
-      carry = T(0);
+      carry = A(0);
     for (int64_t start = 0; start < l.n; start += blockDim.x) {
       const int64_t i = start + threadIdx.x;
-      T v = i < l.n ? x[o[1] + i * l.xs] : T(0);
+      A v = i < l.n ? static_cast<A>(x[o[1] + i * l.xs]) : A(0);
       for (int d = 1; d < 32; d <<= 1) {
-        const T u = shfl_up(v, d);
+        const A u = shfl_up(v, d);
         if (lane >= d)
           v = wrapping_add(v, u);
       }
@@ -139,9 +142,9 @@ template <typename T> __global__ void cumsum_kernel(const T *x, T *y, Lines l) {
         warp_total[warp] = v;
       __syncthreads();
       if (warp == 0) {
-        T t = lane < warps ? warp_total[lane] : T(0);
+        A t = lane < warps ? warp_total[lane] : A(0);
         for (int d = 1; d < 32; d <<= 1) {
-          const T u = shfl_up(t, d);
+          const A u = shfl_up(t, d);
           if (lane >= d)
             t = wrapping_add(t, u);
         }
@@ -149,10 +152,10 @@ template <typename T> __global__ void cumsum_kernel(const T *x, T *y, Lines l) {
           warp_total[lane] = t; // inclusive totals of warps 0..lane
       }
       __syncthreads();
-      const T before = warp > 0 ? warp_total[warp - 1] : T(0);
+      const A before = warp > 0 ? warp_total[warp - 1] : A(0);
       v = wrapping_add(wrapping_add(v, before), carry);
       if (i < l.n)
-        y[o[0] + i * l.ys] = v;
+        y[o[0] + i * l.ys] = static_cast<T>(v);
       __syncthreads(); // everyone has read carry and warp_total
       if (threadIdx.x == blockDim.x - 1)
         carry = v;

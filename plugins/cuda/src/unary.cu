@@ -34,9 +34,9 @@ struct Abs {
       return x < 0 ? Neg{}(x) : x;
   }
 };
-struct Sign { // sign(0) = 0, sign(NaN) = NaN
+struct Sign { // sign(0) = sign(-0) = sign(NaN) = 0, as in PyTorch
   template <typename T> __device__ T operator()(T x) const {
-    return x > 0 ? T(1) : x < 0 ? T(-1) : x == 0 ? T(0) : x;
+    return x > 0 ? T(1) : x < 0 ? T(-1) : T(0);
   }
 };
 struct Relu { // NaN stays NaN
