@@ -17,13 +17,15 @@ import devrt  # noqa: E402
 from common import blas_setting, compare, try_import_torch  # noqa: E402
 
 
-def two_layer_step(lib, n=64, d_in=1000, h=100, d_out=10, lr=1e-6):
+def two_layer_step(lib, n=64, d_in=1000, h=100, d_out=10, lr=1e-6, device="cpu"):
     """The lecture's network: autograd, manual SGD under no_grad."""
     rng = np.random.default_rng(0)
-    x = lib.from_numpy(rng.standard_normal((n, d_in), dtype=np.float32))
-    y = lib.from_numpy(rng.standard_normal((n, d_out), dtype=np.float32))
-    w1 = lib.from_numpy(rng.standard_normal((d_in, h), dtype=np.float32)).requires_grad_()
-    w2 = lib.from_numpy(rng.standard_normal((h, d_out), dtype=np.float32)).requires_grad_()
+
+    def make(*shape):
+        return lib.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
+
+    x, y = make(n, d_in), make(n, d_out)
+    w1, w2 = make(d_in, h).requires_grad_(), make(h, d_out).requires_grad_()
 
     def step():
         y_pred = x.mm(w1).clamp(min=0).mm(w2)
@@ -49,7 +51,7 @@ def tiny_autograd(lib):
     return step
 
 
-def small_cnn_step(lib):
+def small_cnn_step(lib, device="cpu"):
     """Batch 32 of 3x32x32: conv3x3 3->32, relu, conv3x3 32->64, relu,
     maxpool 2, linear to 10, cross-entropy, SGD."""
     nn = lib.nn
@@ -62,10 +64,10 @@ def small_cnn_step(lib):
         nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(64 * 16 * 16, 10),
-    )
+    ).to(device)
     rng = np.random.default_rng(0)
-    x = lib.from_numpy(rng.standard_normal((32, 3, 32, 32), dtype=np.float32))
-    target = lib.from_numpy(rng.integers(0, 10, 32))
+    x = lib.from_numpy(rng.standard_normal((32, 3, 32, 32), dtype=np.float32)).to(device)
+    target = lib.from_numpy(rng.integers(0, 10, 32)).to(device)
     loss_fn = nn.CrossEntropyLoss()
     params = list(model.parameters())
 

@@ -434,6 +434,35 @@ def _reduce_ex(self: Tensor, protocol: int):
     return (_rebuild, (array, self.dtype.name, str(self.device), self.requires_grad))
 
 
+def _cuda_array_interface(self: Tensor) -> dict:
+    """``__cuda_array_interface__`` (version 3) of a tensor in CUDA memory,
+    so that CuPy, Numba and PyTorch see it without a copy. ``stream`` is the
+    stream devrt's work on the tensor's device is queued on (1: the legacy
+    default stream); a consumer on another stream waits for it."""
+    if self.device.type != "cuda":
+        # AttributeError, so that hasattr() says no for every other device.
+        raise AttributeError(
+            f"[__cuda_array_interface__] the tensor is on {self.device}, not on a cuda device"
+        )
+    if self.dtype is _C.bfloat16:
+        raise AttributeError(
+            "[__cuda_array_interface__] bfloat16 has no type string; use DLPack "
+            "(__dlpack__) for bfloat16 tensors"
+        )
+    from devrt import cuda
+
+    handle = cuda._plugin().current_stream(self.device.index or 0)
+    itemsize = self.itemsize
+    return {
+        "shape": tuple(self.shape),
+        "typestr": np.dtype(self.dtype.name).str,
+        "data": (self.data_ptr() if self.numel() else 0, False),
+        "strides": None if self.is_contiguous() else tuple(s * itemsize for s in self.stride()),
+        "version": 3,
+        "stream": handle or 1,
+    }
+
+
 def _install() -> None:
     """Attaches the Python-level methods to the core's Tensor class."""
     methods = {
@@ -461,6 +490,7 @@ def _install() -> None:
         "is_mps": property(lambda self: self.device.type == "mps"),
         "is_xpu": property(lambda self: self.device.type == "xpu"),
         "is_meta": property(lambda self: self.device.type == "meta"),
+        "__cuda_array_interface__": property(_cuda_array_interface),
     }
     from devrt import _pyops
 

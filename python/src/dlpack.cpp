@@ -106,27 +106,27 @@ DType from_dl_dtype(DLDataType d) {
 DLDevice dl_device(Device d) {
   if (d.is_cpu())
     return {kDLCPU, 0};
-  if (backends()[d.type].name == "cuda")
-    return {kDLCUDA, d.index};
+  // The backend's descriptor names its DLPack device type.
+  const int32_t code = backend_desc(d.type).dlpack_device_type;
+  if (code != 0)
+    return {code, d.index};
   fail(ErrorKind::Type, "[__dlpack__] DLPack has no device type for ",
        device_str(d));
 }
 
 Device from_dl_device(DLDevice d) {
-  switch (d.device_type) {
-  case kDLCPU:
-  case kDLCUDAHost:
+  if (d.device_type == kDLCPU || d.device_type == kDLCUDAHost)
     return kCPU;
-  case kDLCUDA:
-  case kDLCUDAManaged:
-    if (device_type_of("cuda") >= 0)
-      return parse_device("cuda:" + std::to_string(d.device_id));
-    fail(ErrorKind::Runtime, "[from_dlpack] the tensor is on a CUDA device "
-                             "but devrt has no CUDA backend loaded");
-  default:
-    fail(ErrorKind::Type, "[from_dlpack] unsupported DLPack device type ",
-         d.device_type);
-  }
+  // Managed memory is device memory that the device's own kernels read.
+  const int32_t code = d.device_type == kDLCUDAManaged ? int32_t{kDLCUDA}
+                                                       : int32_t{d.device_type};
+  for (const BackendInfo &b : backends())
+    if (b.registered && backend_desc(b.type).dlpack_device_type == code)
+      return parse_device(b.name + ":" + std::to_string(d.device_id));
+  fail(ErrorKind::Type,
+       "[from_dlpack] no loaded backend holds memory of "
+       "DLPack device type ",
+       int(d.device_type));
 }
 
 void fill_dltensor(DLTensor &dl, Export *e) {
@@ -259,6 +259,10 @@ void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
          py::object dl_device, py::object copy) {
         (void)stream;
         (void)dl_device;
+        // A consumer on another stream must see every write queued so far:
+        // wait for the device rather than track which stream it reads on.
+        if (!host_accessible(t->device))
+          synchronize(t->device);
         Tensor src = t;
         if (!copy.is_none() && copy.cast<bool>())
           src = clone(t);

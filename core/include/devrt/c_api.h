@@ -141,6 +141,10 @@ typedef struct devrt_backend_desc {
               size_t nbytes, int32_t kind);
   int (*synchronize)(void *user_data, int32_t device);
   void *(*stream)(void *user_data, int32_t device); /* may be NULL */
+  /* The DLPack DLDeviceType of this device's memory (2: kDLCUDA), used by
+   * __dlpack__, __dlpack_device__ and from_dlpack; 0 when DLPack has none.
+   * The core itself knows only kDLCPU, its "cpu" device. */
+  int32_t dlpack_device_type;
 } devrt_backend_desc;
 
 /* devrt_kernel_desc.flags: replace a kernel that another plugin registered

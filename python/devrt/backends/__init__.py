@@ -31,6 +31,6 @@ class _BackendsModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _BackendsModule
 
-from devrt.backends import cudnn, mps  # noqa: E402 - after the module class is set
+from devrt.backends import cuda, cudnn, mps  # noqa: E402 - after the module class is set
 
-__all__ = ["cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "mps"]
