@@ -14,6 +14,8 @@
 import argparse
 import random
 
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 import devrt.nn.parallel
@@ -21,15 +23,17 @@ import devrt.optim as optim
 import devrt.utils.data
 from devrt.utils.data import TensorDataset
 
-import synthetic
-
 losses = []
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--dataset", required=True, help="cifar10 | lsun | mnist |imagenet | folder | lfw | fake")
+parser.add_argument(
+    "--dataset", required=True, help="cifar10 | lsun | mnist |imagenet | folder | lfw | fake"
+)
 parser.add_argument("--workers", type=int, help="number of data loading workers", default=2)
 parser.add_argument("--batchSize", type=int, default=64, help="input batch size")
-parser.add_argument("--imageSize", type=int, default=64, help="the height / width of the input image to network")
+parser.add_argument(
+    "--imageSize", type=int, default=64, help="the height / width of the input image to network"
+)
 parser.add_argument("--nz", type=int, default=100, help="size of the latent z vector")
 parser.add_argument("--ngf", type=int, default=64)
 parser.add_argument("--ndf", type=int, default=64)
@@ -43,7 +47,22 @@ parser.add_argument("--netG", default="", help="path to netG (to continue traini
 parser.add_argument("--netD", default="", help="path to netD (to continue training)")
 parser.add_argument("--manualSeed", type=int, help="manual seed")
 
-opt = parser.parse_args(["--dataset", "fake", "--ngf", "8", "--ndf", "8", "--batchSize", "16", "--niter", "1", "--manualSeed", "999"])
+opt = parser.parse_args(
+    [
+        "--dataset",
+        "fake",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--batchSize",
+        "16",
+        "--niter",
+        "1",
+        "--manualSeed",
+        "999",
+    ]
+)
 print(opt)
 
 if opt.manualSeed is None:

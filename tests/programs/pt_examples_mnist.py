@@ -8,14 +8,14 @@
 #     `losses`, which the corpus driver reads.
 import argparse
 
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 import devrt.nn.functional as F
 import devrt.optim as optim
 from devrt.optim.lr_scheduler import StepLR
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 

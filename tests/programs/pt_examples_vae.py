@@ -10,13 +10,13 @@
 #     list `losses`.
 import argparse
 
+import synthetic
+
 import devrt as torch
 import devrt.utils.data
 from devrt import nn, optim
 from devrt.nn import functional as F
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 
@@ -133,9 +133,7 @@ def test(epoch):
             test_loss += loss_function(recon_batch, data, mu, logvar).item()
             if i == 0:
                 n = min(data.size(0), 8)
-                comparison = torch.cat(
-                    [data[:n], recon_batch.view(args.batch_size, 1, 28, 28)[:n]]
-                )
+                comparison = torch.cat([data[:n], recon_batch.view(args.batch_size, 1, 28, 28)[:n]])
                 print(comparison.shape)
 
     test_loss /= len(test_loader.dataset)

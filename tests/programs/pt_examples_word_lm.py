@@ -16,11 +16,11 @@ import argparse
 import math
 import time
 
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 import devrt.nn.functional as F
-
-import synthetic
 
 losses = []
 
@@ -121,7 +121,9 @@ class RNNModel(nn.Module):
             return weight.new_zeros(self.nlayers, bsz, self.nhid)
 
 
-parser = argparse.ArgumentParser(description="PyTorch Wikitext-2 RNN/LSTM/GRU/Transformer Language Model")
+parser = argparse.ArgumentParser(
+    description="PyTorch Wikitext-2 RNN/LSTM/GRU/Transformer Language Model"
+)
 parser.add_argument("--model", type=str, default="LSTM")
 parser.add_argument("--emsize", type=int, default=200)
 parser.add_argument("--nhid", type=int, default=200)
@@ -171,7 +173,9 @@ test_data = batchify(corpus.test, eval_batch_size)
 ###############################################################################
 
 ntokens = len(corpus.dictionary)
-model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied).to(device)
+model = RNNModel(
+    args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied
+).to(device)
 
 criterion = nn.NLLLoss()
 
@@ -263,8 +267,9 @@ for epoch in range(1, args.epochs + 1):
     val_loss = evaluate(val_data)
     print("-" * 89)
     print(
-        "| end of epoch {:3d} | time: {:5.2f}s | valid loss {:5.2f} | "
-        "valid ppl {:8.2f}".format(epoch, (time.time() - epoch_start_time), val_loss, math.exp(val_loss))
+        "| end of epoch {:3d} | time: {:5.2f}s | valid loss {:5.2f} | valid ppl {:8.2f}".format(
+            epoch, (time.time() - epoch_start_time), val_loss, math.exp(val_loss)
+        )
     )
     print("-" * 89)
     # Save the model if the validation loss is the best we've seen so far.
@@ -277,5 +282,9 @@ for epoch in range(1, args.epochs + 1):
 # Run on test data.
 test_loss = evaluate(test_data)
 print("=" * 89)
-print("| End of training | test loss {:5.2f} | test ppl {:8.2f}".format(test_loss, math.exp(test_loss)))
+print(
+    "| End of training | test loss {:5.2f} | test ppl {:8.2f}".format(
+        test_loss, math.exp(test_loss)
+    )
+)
 print("=" * 89)

@@ -13,14 +13,13 @@
 #   - each printed running loss is appended to the module-level list
 #     `losses`.
 import numpy as np
+import synthetic
 
 import devrt as torch
 import devrt.nn as nn
 import devrt.nn.functional as F
 import devrt.optim as optim
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)

@@ -15,13 +15,12 @@
 import math
 
 import numpy as np
+import synthetic
 
 import devrt as torch
 import devrt.nn.functional as F
 from devrt import nn, optim
 from devrt.utils.data import DataLoader, TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)

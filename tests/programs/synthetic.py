@@ -156,3 +156,25 @@ class MnistDataSets:
         labels = one_hot(y) if one_hot_labels else y
         self.train = _DataSet(x[:n_train], labels[:n_train], seed)
         self.test = _DataSet(x[n_train:], labels[n_train:], seed + 1)
+
+
+def mnist_load_data(n_train=1000, n_test=200, seed=0):
+    """What ``keras.datasets.mnist.load_data()`` returns: ((x_train, y_train),
+    (x_test, y_test)) with uint8 (n, 28, 28) images in 0..255 and uint8 labels."""
+    x, y = mnist(n_train + n_test, seed)
+    x = np.round(x[:, 0] * 255).astype(np.uint8)
+    y = y.astype(np.uint8)
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+
+
+def imdb_load_data(n_train=320, n_test=80, num_words=20000, seed=0):
+    """What ``keras.datasets.imdb.load_data(num_words=...)`` returns: reviews
+    as object arrays of int lists of varying length (40 to 120 words, ids
+    from 1), and int64 0/1 sentiment labels."""
+    rng = np.random.RandomState(seed + 1)
+    tokens, labels = token_classes(n_train + n_test, 120, num_words, 2, seed)
+    lengths = rng.randint(40, 121, size=len(tokens))
+    reviews = np.empty(len(tokens), dtype=object)
+    for i, (row, n) in enumerate(zip(tokens, lengths)):
+        reviews[i] = [int(t) for t in row[:n]]
+    return (reviews[:n_train], labels[:n_train]), (reviews[n_train:], labels[n_train:])

@@ -8,11 +8,11 @@
 #   - 1 epoch instead of 2, a log line every 2 steps instead of 100;
 #   - the model is not saved to model.ckpt;
 #   - each step's loss is appended to the module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)
@@ -36,9 +36,13 @@ train_dataset = TensorDataset(torch.from_numpy(x[:1000]), torch.from_numpy(y[:10
 test_dataset = TensorDataset(torch.from_numpy(x[1000:]), torch.from_numpy(y[1000:]))
 
 # Data loader
-train_loader = torch.utils.data.DataLoader(dataset=train_dataset, batch_size=batch_size, shuffle=True)
+train_loader = torch.utils.data.DataLoader(
+    dataset=train_dataset, batch_size=batch_size, shuffle=True
+)
 
-test_loader = torch.utils.data.DataLoader(dataset=test_dataset, batch_size=batch_size, shuffle=False)
+test_loader = torch.utils.data.DataLoader(
+    dataset=test_dataset, batch_size=batch_size, shuffle=False
+)
 
 
 # Bidirectional recurrent neural network (many-to-one)
@@ -47,7 +51,9 @@ class BiRNN(nn.Module):
         super(BiRNN, self).__init__()
         self.hidden_size = hidden_size
         self.num_layers = num_layers
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(
+            input_size, hidden_size, num_layers, batch_first=True, bidirectional=True
+        )
         self.fc = nn.Linear(hidden_size * 2, num_classes)  # 2 for bidirection
 
     def forward(self, x):
@@ -56,7 +62,9 @@ class BiRNN(nn.Module):
         c0 = torch.zeros(self.num_layers * 2, x.size(0), self.hidden_size).to(device)
 
         # Forward propagate LSTM
-        out, _ = self.lstm(x, (h0, c0))  # out: tensor of shape (batch_size, seq_length, hidden_size*2)
+        out, _ = self.lstm(
+            x, (h0, c0)
+        )  # out: tensor of shape (batch_size, seq_length, hidden_size*2)
 
         # Decode the hidden state of the last time step
         out = self.fc(out[:, -1, :])

@@ -7,11 +7,11 @@
 #   - 1 epoch instead of 5, a log line every 2 steps instead of 100;
 #   - the model is not saved to model.ckpt;
 #   - each step's loss is appended to the module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)
@@ -31,9 +31,13 @@ train_dataset = TensorDataset(torch.from_numpy(x[:1000]), torch.from_numpy(y[:10
 test_dataset = TensorDataset(torch.from_numpy(x[1000:]), torch.from_numpy(y[1000:]))
 
 # Data loader
-train_loader = torch.utils.data.DataLoader(dataset=train_dataset, batch_size=batch_size, shuffle=True)
+train_loader = torch.utils.data.DataLoader(
+    dataset=train_dataset, batch_size=batch_size, shuffle=True
+)
 
-test_loader = torch.utils.data.DataLoader(dataset=test_dataset, batch_size=batch_size, shuffle=False)
+test_loader = torch.utils.data.DataLoader(
+    dataset=test_dataset, batch_size=batch_size, shuffle=False
+)
 
 
 # Convolutional neural network (two convolutional layers)

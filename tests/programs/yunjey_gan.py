@@ -10,11 +10,11 @@
 #     and the models are not saved to G.ckpt / D.ckpt;
 #   - each step's discriminator loss d_loss is appended to the
 #     module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)

@@ -7,11 +7,11 @@
 #   - 2 epochs instead of 5, a log line every 10 steps instead of 100;
 #   - the model is not saved to model.ckpt;
 #   - each step's loss is appended to the module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)
@@ -29,9 +29,13 @@ train_dataset = TensorDataset(torch.from_numpy(x[:3000]), torch.from_numpy(y[:30
 test_dataset = TensorDataset(torch.from_numpy(x[3000:]), torch.from_numpy(y[3000:]))
 
 # Data loader (input pipeline)
-train_loader = torch.utils.data.DataLoader(dataset=train_dataset, batch_size=batch_size, shuffle=True)
+train_loader = torch.utils.data.DataLoader(
+    dataset=train_dataset, batch_size=batch_size, shuffle=True
+)
 
-test_loader = torch.utils.data.DataLoader(dataset=test_dataset, batch_size=batch_size, shuffle=False)
+test_loader = torch.utils.data.DataLoader(
+    dataset=test_dataset, batch_size=batch_size, shuffle=False
+)
 
 # Logistic regression model
 model = nn.Linear(input_size, num_classes)

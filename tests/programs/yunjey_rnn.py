@@ -8,11 +8,11 @@
 #   - 1 epoch instead of 2, a log line every 2 steps instead of 100;
 #   - the model is not saved to model.ckpt;
 #   - each step's loss is appended to the module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)
@@ -36,9 +36,13 @@ train_dataset = TensorDataset(torch.from_numpy(x[:1000]), torch.from_numpy(y[:10
 test_dataset = TensorDataset(torch.from_numpy(x[1000:]), torch.from_numpy(y[1000:]))
 
 # Data loader
-train_loader = torch.utils.data.DataLoader(dataset=train_dataset, batch_size=batch_size, shuffle=True)
+train_loader = torch.utils.data.DataLoader(
+    dataset=train_dataset, batch_size=batch_size, shuffle=True
+)
 
-test_loader = torch.utils.data.DataLoader(dataset=test_dataset, batch_size=batch_size, shuffle=False)
+test_loader = torch.utils.data.DataLoader(
+    dataset=test_dataset, batch_size=batch_size, shuffle=False
+)
 
 
 # Recurrent neural network (many-to-one)
@@ -56,7 +60,9 @@ class RNN(nn.Module):
         c0 = torch.zeros(self.num_layers, x.size(0), self.hidden_size).to(device)
 
         # Forward propagate LSTM
-        out, _ = self.lstm(x, (h0, c0))  # out: tensor of shape (batch_size, seq_length, hidden_size)
+        out, _ = self.lstm(
+            x, (h0, c0)
+        )  # out: tensor of shape (batch_size, seq_length, hidden_size)
 
         # Decode the hidden state of the last time step
         out = self.fc(out[:, -1, :])

@@ -8,12 +8,12 @@
 #     (save_image); the reconstruction loss uses reduction='sum' where the
 #     tutorial passes the older, equivalent size_average=False;
 #   - each step's loss is appended to the module-level list `losses`.
+import synthetic
+
 import devrt as torch
 import devrt.nn as nn
 import devrt.nn.functional as F
 from devrt.utils.data import TensorDataset
-
-import synthetic
 
 losses = []
 torch.manual_seed(0)
@@ -92,7 +92,12 @@ for epoch in range(num_epochs):
         if (i + 1) % 2 == 0:
             print(
                 "Epoch[{}/{}], Step [{}/{}], Reconst Loss: {:.4f}, KL Div: {:.4f}".format(
-                    epoch + 1, num_epochs, i + 1, len(data_loader), reconst_loss.item(), kl_div.item()
+                    epoch + 1,
+                    num_epochs,
+                    i + 1,
+                    len(data_loader),
+                    reconst_loss.item(),
+                    kl_div.item(),
                 )
             )
 
