@@ -20,7 +20,8 @@
 # that requires grad, which devrt's autograd refuses: RuntimeError "[add]
 # in-place operation on a tensor that requires grad"); its
 # `encoder_outputs[ei] = encoder_output[0, 0]` also needs index assignment
-# to carry autograd history.
+# to carry autograd history (devrt raises "[setitem] the value ... requires
+# grad" there rather than dropping the gradient).
 import math
 import random
 import time
