@@ -388,7 +388,9 @@ def test_setitem_refuses_a_value_with_history_it_would_drop():
     devrt refuses it, and the explicit ways to drop the history still work."""
     w = devrt.ones(3, requires_grad=True)
     z = devrt.zeros(2, 3)
-    with pytest.raises(RuntimeError, match=r"^\[setitem\] the value \(3,\) requires grad .*\(2, 3\)"):
+    with pytest.raises(
+        RuntimeError, match=r"^\[setitem\] the value \(3,\) requires grad .*\(2, 3\)"
+    ):
         z[0] = w * 2
     with pytest.raises(RuntimeError, match=r"^\[setitem\]"):
         z[[0, 1]] = (w * 2).expand(2, 3)
