@@ -6,7 +6,7 @@
 #     0.5), (0.5, 0.5, 0.5)) is replaced by synthetic CIFAR-shaped tensors
 #     (synthetic.cifar10), normalized the same way, in a TensorDataset;
 #     num_workers=2 is dropped;
-#   - 800 training and 200 test images, 2 epochs as in the tutorial, the
+#   - 1200 training and 200 test images, 2 epochs as in the tutorial, the
 #     running loss printed every 50 mini-batches instead of 2000;
 #   - the image display (matplotlib) and torch.save to ./cifar_net.pth are
 #     left out;
@@ -24,14 +24,14 @@ from devrt.utils.data import TensorDataset
 losses = []
 torch.manual_seed(0)
 
-x, y = synthetic.cifar10(1000)
+x, y = synthetic.cifar10(1400)
 x = (x - 0.5) / 0.5
 batch_size = 4
 
-trainset = TensorDataset(torch.from_numpy(x[:800]), torch.from_numpy(y[:800]))
+trainset = TensorDataset(torch.from_numpy(x[:1200]), torch.from_numpy(y[:1200]))
 trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=True)
 
-testset = TensorDataset(torch.from_numpy(x[800:]), torch.from_numpy(y[800:]))
+testset = TensorDataset(torch.from_numpy(x[1200:]), torch.from_numpy(y[1200:]))
 testloader = torch.utils.data.DataLoader(testset, batch_size=batch_size, shuffle=False)
 
 classes = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

@@ -16,15 +16,17 @@ of the recorded losses (at least one), and devrt's must lie within a factor
 ``band`` of the reference's (1.5 unless a program says otherwise). A wrong
 gradient, a missing update or a wrong loss reduction moves these by far
 more: a network that does not learn ends where it started, and a sum in
-place of a mean scales by the batch size. The factor is loose enough for
-the spread between two seeds of the reference itself, which for these
-short runs is up to about 1.3x at the end.
+place of a mean scales by the batch size. Where both runs fall close to zero
+the ratio says little (0.26 against 0.18, from 2.3, in yunjey_feedforward
+while the corpus was built), so ends within 10% of the starting loss of each
+other also pass.
 
 TF1 programs have no reference installed (TensorFlow is not a test
 dependency). They must drive the loss down, and two of them have first
 losses that NumPy can compute exactly: logistic regression starts from zero
 weights (the first loss is log 10 whatever the data), and linear regression
-starts from ``numpy.random.randn()`` draws that the test repeats.
+starts from ``numpy.random.randn()`` draws that the test repeats, with the
+first five epochs, in NumPy.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ SPECIAL = {
     "yunjey_logistic_regression.py": Program("yunjey_logistic_regression.py", fall=0.97),
     # Three epochs of 13 batches starting from chance (log 2), as the example.
     "keras_text_classification.py": Program("keras_text_classification.py", fall=0.99),
+    # Adam at the tutorial's lr 0.01 makes the two-layer LSTM's loss jump by
+    # 0.8-1.0 within a step now and then, in both frameworks, so where a
+    # 20-step run ends depends on the initial draw (1.1 against 1.7 seen).
+    "yunjey_rnn.py": Program("yunjey_rnn.py", band=2.0),
     # One weight and one bias: at the tutorial's lr 0.001 the bias hardly
     # moves in 60 epochs, so where each run ends is set by its initial bias,
     # drawn from U(-1, 1) in both frameworks; only the slope is learnt.

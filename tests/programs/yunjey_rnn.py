@@ -3,7 +3,7 @@
 # LSTM reading MNIST images row by row).
 # Changes besides the import lines:
 #   - torchvision.datasets.MNIST is replaced by synthetic MNIST-shaped
-#     tensors (synthetic.mnist) in a TensorDataset: 1000 training and 500
+#     tensors (synthetic.mnist) in a TensorDataset: 2000 training and 500
 #     test images;
 #   - 1 epoch instead of 2, a log line every 2 steps instead of 100;
 #   - the model is not saved to model.ckpt;
@@ -31,9 +31,9 @@ num_epochs = 1
 learning_rate = 0.01
 
 # MNIST dataset
-x, y = synthetic.mnist(1500)
-train_dataset = TensorDataset(torch.from_numpy(x[:1000]), torch.from_numpy(y[:1000]))
-test_dataset = TensorDataset(torch.from_numpy(x[1000:]), torch.from_numpy(y[1000:]))
+x, y = synthetic.mnist(2500)
+train_dataset = TensorDataset(torch.from_numpy(x[:2000]), torch.from_numpy(y[:2000]))
+test_dataset = TensorDataset(torch.from_numpy(x[2000:]), torch.from_numpy(y[2000:]))
 
 # Data loader
 train_loader = torch.utils.data.DataLoader(

@@ -3,7 +3,7 @@
 # Changes besides the import lines:
 #   - torchvision.datasets.MNIST is replaced by synthetic MNIST-shaped
 #     tensors in [0, 1] (synthetic.mnist) in a TensorDataset: 1280 images;
-#   - 2 epochs instead of 15, a log line every 2 steps instead of 10;
+#   - 4 epochs instead of 15, a log line every 2 steps instead of 10;
 #   - the sample folder is not created and no images are written
 #     (save_image); the reconstruction loss uses reduction='sum' where the
 #     tutorial passes the older, equivalent size_average=False;
@@ -25,7 +25,7 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 image_size = 784
 h_dim = 400
 z_dim = 20
-num_epochs = 2
+num_epochs = 4
 batch_size = 128
 learning_rate = 1e-3
 
