@@ -191,3 +191,31 @@ def test_program(program: Program) -> None:
     scale = max(our_start, their_start)
     assert_in_band(program, our_start, their_start, scale, "starting")
     assert_in_band(program, our_end, their_end, scale, "final")
+
+
+def test_reference_source_turns_back_only_the_imports() -> None:
+    sys.path.insert(0, str(HERE))
+    try:
+        from _runner import reference_source
+    finally:
+        sys.path.remove(str(HERE))
+    source = "\n".join(
+        [
+            "import devrt as torch",
+            "import devrt.nn.functional as F",
+            "from devrt.utils.data import DataLoader",
+            "from devrt import keras",
+            "from devrt.keras.layers import Dense",
+            "import devrt.graph as tf",
+            "x = devrt_like = 'devrt'  # devrt in code stays",
+        ]
+    )
+    assert reference_source(source).splitlines() == [
+        "import torch as torch",
+        "import torch.nn.functional as F",
+        "from torch.utils.data import DataLoader",
+        "import keras",
+        "from keras.layers import Dense",
+        "import tensorflow.compat.v1 as tf",
+        "x = devrt_like = 'devrt'  # devrt in code stays",
+    ]
