@@ -1,6 +1,6 @@
 # Source: pytorch/examples, dcgan/main.py ("Deep Convolution Generative
 # Adversarial Networks"), run as `main.py --dataset fake --ngf 8 --ndf 8
-# --batchSize 16 --niter 1`.
+# --batchSize 16 --niter 1 --manualSeed 999`.
 # Changes besides the import lines:
 #   - the dataset (the example's own `--dataset fake` choice draws
 #     torchvision FakeData) is synthetic 3x64x64 images (synthetic.images),
