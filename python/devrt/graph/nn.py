@@ -395,6 +395,10 @@ def dropout(
             keep = _t(static, "dropout", t.dtype)
         else:
             keep = _apply("Sub", [_t(1, "dropout", t.dtype), _t(rate, "dropout", t.dtype)], {})
+        if keep.shape.ndims is None:
+            # A probability is a scalar: a placeholder of unknown shape is
+            # read as one, so that the result keeps x's shape, as in TF.
+            keep = _apply("Reshape", [keep], {"shape": []})
         if noise_shape is None:
             attrs = {"dtype": t.dtype.as_devrt_dtype, "seed": _seed_attr(seed)}
             u = _apply("RandomUniformLike", [t], attrs)
