@@ -175,3 +175,32 @@ def test_reexports():
     ):
         assert getattr(utils, name) is getattr(serialization, name)
     assert utils.Progbar.__module__ == "devrt.keras.utils.progbar"
+
+
+PAD_CASES = [
+    ([[1, 2, 3], [4, 5], [6]], {}),
+    ([[1, 2, 3], [4, 5], [6]], {"maxlen": 2}),
+    ([[1, 2, 3], [4, 5], [6]], {"maxlen": 2, "truncating": "post", "padding": "post"}),
+    ([[1, 2, 3], [4, 5]], {"maxlen": 5, "dtype": "float32", "value": -1.0}),
+    ([[], [7]], {}),
+    ([[[1, 2], [3, 4]], [[5, 6]]], {"padding": "post"}),
+]
+
+
+@pytest.mark.parametrize("seqs, kwargs", PAD_CASES)
+def test_pad_sequences_same_as_keras(keras3, seqs, kwargs):
+    got = utils.pad_sequences(seqs, **kwargs)
+    expected = keras3.utils.pad_sequences(seqs, **kwargs)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_pad_sequences_by_hand_and_errors():
+    got = utils.pad_sequences([[1, 2, 3], [4]], maxlen=2)
+    np.testing.assert_array_equal(got, [[2, 3], [0, 4]])
+    with pytest.raises(ValueError, match=r"^\[pad_sequences\] padding"):
+        utils.pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match=r"^\[pad_sequences\] sequence 1 is not a sequence"):
+        utils.pad_sequences([[1], 2])
+    with pytest.raises(ValueError, match=r"^\[pad_sequences\] sequence 1 has elements"):
+        utils.pad_sequences([[[1, 2]], [[1, 2, 3]]])

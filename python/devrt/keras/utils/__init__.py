@@ -24,6 +24,7 @@ from devrt.keras.serialization import (  # noqa: F401
 from devrt.keras.utils.numerical_utils import normalize, to_categorical  # noqa: F401
 from devrt.keras.utils.progbar import Progbar  # noqa: F401
 from devrt.keras.utils.py_dataset import PyDataset  # noqa: F401
+from devrt.keras.utils.sequence_utils import pad_sequences  # noqa: F401
 
 # Keras 3 keeps the old name of PyDataset.
 Sequence = PyDataset

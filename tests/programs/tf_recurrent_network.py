@@ -10,8 +10,6 @@
 #     200; the graph-level seed is set (tf.set_random_seed(1));
 #   - each printed minibatch loss is appended to the module-level list
 #     `losses`.
-# Pending: needs tf.contrib.rnn (BasicLSTMCell, static_rnn), which is being
-# added to the graph front end.
 import synthetic
 
 import devrt.graph as tf

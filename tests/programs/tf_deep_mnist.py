@@ -14,10 +14,6 @@
 #     instead of 100; the graph-level seed is set (tf.set_random_seed(1));
 #   - at each print the minibatch cross entropy is also evaluated and
 #     appended to the module-level list `losses`.
-# Pending: tf.nn.dropout with a placeholder keep_prob loses the static
-# shape, so tf.losses.sparse_softmax_cross_entropy stops with ValueError
-# "[sparse_softmax_cross_entropy_with_logits] the last dimension of logits
-# must be known, got shape <unknown>".
 import synthetic
 
 import devrt.graph as tf
