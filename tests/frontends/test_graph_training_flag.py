@@ -75,3 +75,16 @@ def test_training_flag_of_unknown_rank_fed_a_vector_fails_at_run_time():
     with tf.Session() as sess:
         with pytest.raises(Exception, match="Reshape"):
             sess.run(y, {x: np.ones((2, 4), np.float32), flag: [True, False]})
+
+
+def test_dropout_with_a_keep_prob_placeholder_of_unknown_shape_keeps_the_shape():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 5])
+        keep = tf.placeholder(tf.float32)
+        y = tf.nn.dropout(x, keep)
+        assert y.shape.as_list() == [None, 5]
+        with tf.Session() as sess:
+            assert sess.run(y, {x: np.ones((2, 5)), keep: 1.0}).tolist() == np.ones((2, 5)).tolist()
+            with pytest.raises(ValueError):
+                sess.run(y, {x: np.ones((2, 5)), keep: [0.5, 0.5]})
