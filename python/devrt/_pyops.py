@@ -229,9 +229,10 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
     dims = _dims("logsumexp", input, dim)
-    if any(input.shape[d] == 0 for d in dims):  # an empty sum: log 0
-        shape = [1 if d in dims else n for d, n in enumerate(input.shape)]
-        out = _C.full(shape, -math.inf, dtype=input.dtype, device=input.device)
+    if any(input.shape[d] == 0 for d in dims):
+        # An empty sum: log 0 = -inf, nothing to overflow. Computed from the
+        # input, so that its dtype is a float one and it has a gradient.
+        out = input.exp().sum(dim=dims, keepdim=True).log()
         return out if keepdim else out.squeeze(dims)
     m = input.detach().amax(dim=dims, keepdim=True)
     m = where(isfinite(m), m, 0.0)  # all -inf (or an inf): no shift
