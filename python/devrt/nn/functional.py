@@ -883,7 +883,16 @@ def smooth_l1_loss(
     d = (input - target).abs()
     if beta == 0:
         return _reduce(d, reduction)
-    return _reduce(devrt.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+    return _reduce(_huber(d, beta) * (1.0 / beta), reduction)
+
+
+def _huber(d: Tensor, delta: float) -> Tensor:
+    """``0.5 d^2`` where ``d <= delta``, else ``delta (d - 0.5 delta)``, of
+    ``d >= 0``, as ``0.5 q^2 + delta (d - q)`` with ``q = min(d, delta)``: no
+    branch computed for the other side, so an infinite `d` has the gradient
+    `delta` (a `where` of both branches would give NaN)."""
+    q = d.clamp(max=delta)
+    return q * q * 0.5 + (d - q) * delta
 
 
 @_public_op
@@ -898,8 +907,7 @@ def huber_loss(
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
-    d = (input - target).abs()
-    loss = devrt.where(d <= delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    loss = _huber((input - target).abs(), delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
