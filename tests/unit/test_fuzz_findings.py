@@ -182,10 +182,53 @@ def test_zeros_with_a_numpy_integer_size():
     _same(lambda lib: lib.zeros(np.int64(2)).numpy())
 
 
-@_open("a NumPy scalar taken as a dtype")
-def test_a_numpy_scalar_is_not_a_dtype():
-    with pytest.raises(TypeError, match=r"^\[ones_like\]"):
-        devrt.ones_like(devrt.ones(2), dtype=np.float32(1.5))
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: devrt.ones_like(devrt.ones(2), dtype=np.float32(1.5)),
+        lambda: devrt.ones(4).view(None),  # once a float64 view of the float32 bits
+        lambda: devrt.ones(4).view(np.float32(1.0)),
+        lambda: devrt.zeros(2, dtype=np.array([1])),
+        lambda: devrt.ones(2).to(np.int64(3)),
+    ],
+)
+def test_only_types_names_and_dtypes_are_dtypes(call):
+    with pytest.raises(TypeError, match=r"^\[\w+\] not a dtype: "):
+        call()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.dtype("int32"), "float16", devrt.bool, float])
+def test_numpy_types_names_and_dtypes_stay_dtypes(dtype):
+    want = {np.float32: "float32", "float16": "float16", float: "float64"}
+    got = devrt.ones(2, dtype=dtype).dtype
+    name = want.get(dtype) if not isinstance(dtype, (np.dtype, devrt.dtype)) else None
+    assert str(got).split(".")[-1] == (name or str(dtype).split(".")[-1])
+
+
+@_open("a tensor as the sequence of cat and stack")
+@pytest.mark.parametrize("name", ["cat", "stack"])
+def test_cat_and_stack_of_a_tensor_raise(name):
+    with pytest.raises(TypeError, match=rf"^\[{name}\] argument 'tensors'"):
+        getattr(devrt, name)(devrt.ones(2, 2))
+
+
+@_open("NaN, infinite and out-of-range values into integer dtypes")
+@pytest.mark.parametrize("value", [math.nan, math.inf, 1e30])
+def test_full_of_an_integer_dtype_refuses_values_it_cannot_hold(value):
+    with pytest.raises((ValueError, RuntimeError, OverflowError), match=r"^\[full\]"):
+        devrt.full((2,), value, dtype=devrt.int64)
+
+
+@_open("bools and NumPy floats taken as ints")
+@pytest.mark.parametrize("dim", [True, np.True_, np.float32(1.5)])
+def test_a_bool_or_a_numpy_float_is_not_a_dim(dim):
+    with pytest.raises(TypeError, match=r"^\[gather\]"):
+        devrt.ones(2, 2).gather(dim, devrt.zeros(2, 2, dtype=devrt.int64))
+
+
+@_open("gather with an empty index of another rank")
+def test_gather_with_an_empty_index_of_another_rank():
+    _same(lambda lib: lib.ones(2).gather(0, lib.zeros(0, 0, dtype=lib.int64)).numpy())
 
 
 @_open("0-d boolean masks")
