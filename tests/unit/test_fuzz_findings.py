@@ -122,6 +122,37 @@ def test_huber_and_smooth_l1_values_and_gradients_with_infinite_inputs(name, arg
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda F, x: F.softplus(x, beta=[1, 2]),
+            r"^\[softplus\] argument 'beta' must be a number",
+        ),
+        (lambda F, x: F.softplus(x, beta=()), r"^\[softplus\] argument 'beta' must be a number"),
+        (lambda F, x: F.softplus(x, threshold="a"), r"^\[softplus\] argument 'threshold'"),
+        (lambda F, x: F.leaky_relu(x, [1, 2]), r"^\[leaky_relu\] argument 'negative_slope'"),
+        (lambda F, x: F.huber_loss(x, x, delta="a"), r"^\[huber_loss\] argument 'delta'"),
+        (lambda F, x: F.smooth_l1_loss(x, x, beta=()), r"^\[smooth_l1_loss\] argument 'beta'"),
+    ],
+)
+def test_formula_parameters_must_be_numbers(call, pattern):
+    # A list or a tuple once broadcast into the result (or failed in [mul]).
+    with pytest.raises(TypeError, match=pattern):
+        call(devrt.nn.functional, devrt.tensor([1.0, -2.0]))
+
+
+@pytest.mark.parametrize("slope", [0.2, np.float32(0.2), 1])
+def test_leaky_relu_and_softplus_take_numbers(slope):
+    x = np.array([1.5, -2.0, 0.0, 30.0])
+    got = devrt.nn.functional.leaky_relu(devrt.tensor(x), slope).numpy()
+    want = torch.nn.functional.leaky_relu(torch.tensor(x), float(slope)).numpy()
+    np.testing.assert_allclose(got, want)
+    got = devrt.nn.functional.softplus(devrt.tensor(x), beta=slope).numpy()
+    want = torch.nn.functional.softplus(torch.tensor(x), beta=float(slope)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 # --- open: strict xfails, one per "open" entry of the deviation tables ------------------
 
 
@@ -172,7 +203,7 @@ def test_clamp_and_max_of_bool_tensors():
     _same(lambda lib: lib.tensor([False, True]).max(dim=0)[1].numpy())
 
 
-@_open("add/sub/mul/div of two numbers")
+@_open("elementwise functions of two numbers")
 def test_add_of_two_numbers():
     _same(lambda lib: lib.add(2, 3).numpy())
 
@@ -229,6 +260,25 @@ def test_a_bool_or_a_numpy_float_is_not_a_dim(dim):
 @_open("gather with an empty index of another rank")
 def test_gather_with_an_empty_index_of_another_rank():
     _same(lambda lib: lib.ones(2).gather(0, lib.zeros(0, 0, dtype=lib.int64)).numpy())
+
+
+@_open("ints taken as bools")
+def test_keepdim_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"^\[argmax\]"):
+        devrt.ones(2, 2).argmax(dim=0, keepdim=2**70)
+
+
+@_open("split of an empty dim by 0")
+def test_split_of_an_empty_dim_by_0():
+    def pieces(lib):
+        return [tuple(p.shape) for p in lib.zeros(1, 0, 1).split(0, -2)]
+
+    assert pieces(devrt) == pieces(torch)
+
+
+@_open("clamp with tensor bounds")
+def test_clamp_with_tensor_bounds():
+    _same(lambda lib: lib.clamp(lib.tensor([0.5, 3.0]), min=lib.tensor([1.0, 0.0])).numpy())
 
 
 @_open("0-d boolean masks")

@@ -635,6 +635,11 @@ def _child(examples: int, seed: int | None, collect: str | None) -> None:
             if str(exc).startswith("rule") or not isinstance(exc, Disagreement):
                 log(case, str(exc), None)
             found.append(case)
+        except Exception as exc:  # noqa: BLE001 - a long run goes on past a bug of its own
+            if collect is None:
+                raise
+            log(case, f"fuzzer error: {type(exc).__name__}: {exc}", None)
+            found.append(case)
 
     if seed is not None:
         prop = hseed(seed)(prop)

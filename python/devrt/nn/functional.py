@@ -8,6 +8,7 @@ core's derivative rules.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any
 
@@ -81,6 +82,15 @@ def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
     return "mean" if size_average else "sum"
 
 
+def _number(op: str, arg: str, value: Any) -> float:
+    """`value`, a parameter of the formula (a slope, a beta, a delta), as a
+    float; anything but a real number is a TypeError (a list or a tensor
+    would broadcast into the result)."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"[{op}] argument '{arg}' must be a number, got {type(value).__name__}")
+    return float(value)
+
+
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction")
@@ -122,6 +132,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 @_public_op
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    negative_slope = _number("leaky_relu", "negative_slope", negative_slope)
     return _inplace(input, devrt.where(input > 0, input, input * negative_slope), inplace)
 
 
@@ -149,6 +160,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     threshold``. Each side of 0 has a form whose exp cannot overflow (nor
     its gradient), ``z + log1p(exp(-z))`` above and ``log1p(exp(z))``
     below, each fed an input clamped to its side."""
+    beta = _number("softplus", "beta", beta)
+    threshold = _number("softplus", "threshold", threshold)
     bx = input * beta if beta != 1 else input
     up, down = bx.clamp(min=0), bx.clamp(max=0)
     smooth = devrt.where(bx > 0, up + devrt.log1p(devrt.exp(-up)), devrt.log1p(devrt.exp(down)))
@@ -878,6 +891,7 @@ def smooth_l1_loss(
     (the L1 loss for beta 0)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
+    beta = _number("smooth_l1_loss", "beta", beta)
     if beta < 0:
         raise ValueError(f"[smooth_l1_loss] beta must be non-negative, got {beta}")
     d = (input - target).abs()
@@ -905,6 +919,7 @@ def huber_loss(
 ) -> Tensor:
     """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
     _check_reduction("huber_loss", reduction)
+    delta = _number("huber_loss", "delta", delta)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
     loss = _huber((input - target).abs(), delta)
