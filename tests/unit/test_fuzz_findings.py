@@ -257,7 +257,7 @@ def test_a_bool_or_a_numpy_float_is_not_a_dim(dim):
         devrt.ones(2, 2).gather(dim, devrt.zeros(2, 2, dtype=devrt.int64))
 
 
-@_open("gather with an empty index of another rank")
+@_open("gather with an empty index of another shape")
 def test_gather_with_an_empty_index_of_another_rank():
     _same(lambda lib: lib.ones(2).gather(0, lib.zeros(0, 0, dtype=lib.int64)).numpy())
 
@@ -279,6 +279,13 @@ def test_split_of_an_empty_dim_by_0():
 @_open("clamp with tensor bounds")
 def test_clamp_with_tensor_bounds():
     _same(lambda lib: lib.clamp(lib.tensor([0.5, 3.0]), min=lib.tensor([1.0, 0.0])).numpy())
+
+
+@_open("max/min with a tensor for dim")
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_with_a_tensor_for_dim_raise(name):
+    with pytest.raises(TypeError, match=rf"^\[{name}\]"):
+        getattr(devrt.ones(2, 3), name)(dim=devrt.tensor(1))
 
 
 @_open("0-d boolean masks")
