@@ -194,7 +194,7 @@ def eye(
         raise ValueError(f"[eye] n and m must be non-negative, got {n} and {m}")
     rows = _C.arange(n, dtype=_C.int64, device=device).unsqueeze(1)
     ones = rows == _C.arange(m, dtype=_C.int64, device=device)
-    out = ones.to(_C.float32 if dtype is None else dtype)
+    out = ones.to(dtype=_C.float32 if dtype is None else dtype)  # (a tensor is no dtype)
     return out.requires_grad_() if requires_grad else out
 
 
@@ -217,7 +217,7 @@ def randperm(
     if n < 0:
         raise ValueError(f"[randperm] n must be non-negative, got {n}")
     order = resolve(generator).randperm(n)
-    out = tensor(order, dtype=_C.int64).to(_C.int64 if dtype is None else dtype)
+    out = tensor(order, dtype=_C.int64).to(dtype=_C.int64 if dtype is None else dtype)
     if device is not None:
         out = out.to(device)
     return out.requires_grad_() if requires_grad else out
@@ -424,7 +424,7 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
         if name not in _TYPE_DTYPES:
             raise ValueError(f"[type] unknown tensor type '{dtype}'")
         dtype = getattr(_C, _TYPE_DTYPES[name])
-    return self.to(dtype)
+    return self.to(dtype=dtype)  # (a tensor is no dtype)
 
 
 @public_op

@@ -1184,7 +1184,7 @@ def _draw_call(draw) -> Call:  # noqa: C901 - one branch per family of ops
         kind = draw(st.sampled_from(["fn", "method"]))
         a = draw(tensor_spec())
         args = [add(a)]
-        bounds = st.one_of(st.none(), st.sampled_from([-1, 0.5, 2, 0.0, -0.5]))
+        bounds = st.one_of(st.none(), st.sampled_from([-1, 0.5, 2, 0.0, -0.5, math.nan]))
         kwargs = {"min": draw(bounds), "max": draw(bounds)}
     else:  # cat
         name = draw(st.sampled_from(["cat", "stack"]))

@@ -228,6 +228,20 @@ def test_only_types_names_and_dtypes_are_dtypes(call):
         call()
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: devrt.eye(2, dtype=d),
+        lambda d: devrt.randperm(3, dtype=d),
+        lambda d: devrt.ones(2).type(d),
+    ],
+)
+def test_a_tensor_is_not_a_dtype(call):
+    # .to(t) takes t's dtype: these once made an int64 result of a tensor "dtype".
+    with pytest.raises(TypeError, match=r"^\[\w+\] not a dtype: tensor"):
+        call(devrt.tensor([1, 2]))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.dtype("int32"), "float16", devrt.bool, float])
 def test_numpy_types_names_and_dtypes_stay_dtypes(dtype):
     want = {np.float32: "float32", "float16": "float16", float: "float64"}
