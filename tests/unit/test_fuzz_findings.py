@@ -356,3 +356,12 @@ def test_graph_gather_out_of_range_into_an_empty_result_raises():
         y = tf.gather(x, tf.constant(5), axis=0)
         with pytest.raises(IndexError, match=r"^\["):
             _run(y, {x: np.zeros((0, 0), np.float32)})
+
+
+@_open("gather with an axis out of range known at run time only (graph)")
+def test_graph_gather_with_an_axis_out_of_range_at_run_time_raises():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32)  # the rank is known at run time only
+        y = tf.gather(x, tf.constant([[0, 0], [0, 0]]), axis=-2)
+        with pytest.raises(IndexError, match=r"^\["):
+            _run(y, {x: np.ones(1, np.float32)})
