@@ -365,3 +365,12 @@ def test_graph_gather_with_an_axis_out_of_range_at_run_time_raises():
         y = tf.gather(x, tf.constant([[0, 0], [0, 0]]), axis=-2)
         with pytest.raises(IndexError, match=r"^\["):
             _run(y, {x: np.ones(1, np.float32)})
+
+
+@_open("softmax of a 0-d value known at run time only (graph)")
+def test_graph_softmax_of_a_0d_value_raises():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32)  # the rank is known at run time only
+        y = tf.nn.log_softmax(x)
+        with pytest.raises((ValueError, IndexError), match=r"^\["):
+            _run(y, {x: np.float32(1.0)})
