@@ -142,7 +142,12 @@ def test_formula_parameters_must_be_numbers(call, pattern):
         call(devrt.nn.functional, devrt.tensor([1.0, -2.0]))
 
 
-@pytest.mark.parametrize("slope", [0.2, np.float32(0.2), 1])
+def test_a_formula_parameter_beyond_int64_raises():
+    with pytest.raises(ValueError, match=r"^\[softplus\] argument 'beta': Python integer"):
+        devrt.nn.functional.softplus(devrt.tensor([1.0]), beta=2**70)
+
+
+@pytest.mark.parametrize("slope", [0.2, np.float32(0.2), 1, np.True_])
 def test_leaky_relu_and_softplus_take_numbers(slope):
     x = np.array([1.5, -2.0, 0.0, 30.0])
     got = devrt.nn.functional.leaky_relu(devrt.tensor(x), slope).numpy()

@@ -86,8 +86,11 @@ def _number(op: str, arg: str, value: Any) -> float:
     """`value`, a parameter of the formula (a slope, a beta, a delta), as a
     float; anything but a real number is a TypeError (a list or a tensor
     would broadcast into the result)."""
-    if not isinstance(value, numbers.Real):
+    numpy_scalar = type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0
+    if not isinstance(value, numbers.Real) and not numpy_scalar:
         raise TypeError(f"[{op}] argument '{arg}' must be a number, got {type(value).__name__}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(f"[{op}] argument '{arg}': Python integer {value} does not fit in int64")
     return float(value)
 
 
