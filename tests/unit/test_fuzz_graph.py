@@ -338,9 +338,11 @@ def _numpy(case: Case):
         if op == "reshape":
             return vals[0].reshape(case.args[0])
         if op == "transpose":
-            perm = kw.get("perm")
-            if perm is not None and sorted(perm) != list(range(vals[0].ndim)):
-                raise ValueError("bad perm")
+            perm, nd = kw.get("perm"), vals[0].ndim
+            if perm is not None:  # negative entries count from the end, as NumPy's
+                perm = [p + nd if -nd <= p < 0 else p for p in perm]
+                if sorted(perm) != list(range(nd)):
+                    raise ValueError("bad perm")
             return np.transpose(vals[0], perm)
         if op == "concat" and len(vals) == 1:
             return vals[0]  # an Identity, whatever the axis (as TensorFlow)
