@@ -510,7 +510,8 @@ DEVIATIONS: list = [
                 and re.search(
                     r"^torch raised RuntimeError: .*(can't be cast to the desired output type|"
                     r"expected scalar type \w+ but found|Integral inputs not supported|"
-                    r"to have the same dtype|must have the same dtype)"
+                    r"to have the same dtype|must have the same dtype|to have same dtype|"
+                    r"Found dtype \w+ but expected)"
                     r"|^grad: ok vs raised: Found dtype \w+ but expected",
                     outcome,
                 )
