@@ -307,6 +307,12 @@ def test_max_and_min_with_a_tensor_for_dim_raise(name):
         getattr(devrt.ones(2, 3), name)(dim=devrt.tensor(1))
 
 
+@_open("NumPy scalars as the input of *_like")
+def test_full_like_of_a_numpy_scalar_raises():
+    with pytest.raises(TypeError, match=r"^\[full_like\]"):
+        devrt.full_like(np.True_, 1)
+
+
 @_open("0-d boolean masks")
 def test_indexing_with_a_0d_bool_mask():
     _same(lambda lib: lib.ones(2)[lib.tensor(True)].numpy())
