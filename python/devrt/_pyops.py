@@ -200,7 +200,7 @@ def eye(
         raise ValueError(f"[eye] n and m must be non-negative, got {n} and {m}")
     rows = _C.arange(n, dtype=_C.int64, device=device).unsqueeze(1)
     ones = rows == _C.arange(m, dtype=_C.int64, device=device)
-    out = ones.to(_C.float32 if dtype is None else dtype)
+    out = ones.to(dtype=_C.float32 if dtype is None else dtype)  # (a tensor is no dtype)
     return out.requires_grad_() if requires_grad else out
 
 
@@ -223,7 +223,7 @@ def randperm(
     if n < 0:
         raise ValueError(f"[randperm] n must be non-negative, got {n}")
     order = resolve(generator).randperm(n)
-    out = tensor(order, dtype=_C.int64).to(_C.int64 if dtype is None else dtype)
+    out = tensor(order, dtype=_C.int64).to(dtype=_C.int64 if dtype is None else dtype)
     if device is not None:
         out = out.to(device)
     return out.requires_grad_() if requires_grad else out
@@ -236,9 +236,10 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     _require_tensor("logsumexp", input=input)
     # An empty dim list reduces every dim, as sum's does.
     dims = _dims("logsumexp", input, dim) or tuple(range(input.ndim))
-    if any(input.shape[d] == 0 for d in dims):  # an empty sum: log 0
-        shape = [1 if d in dims else n for d, n in enumerate(input.shape)]
-        out = _C.full(shape, -math.inf, dtype=input.dtype, device=input.device)
+    if any(input.shape[d] == 0 for d in dims):
+        # An empty sum: log 0 = -inf, nothing to overflow. Computed from the
+        # input, so that its dtype is a float one and it has a gradient.
+        out = input.exp().sum(dim=dims, keepdim=True).log()
         return out if keepdim else out.squeeze(dims)
     m = input.detach().amax(dim=dims, keepdim=True)
     m = where(isfinite(m), m, 0.0)  # all -inf (or an inf): no shift
@@ -434,7 +435,7 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
         if name not in _TYPE_DTYPES:
             raise ValueError(f"[type] unknown tensor type '{dtype}'")
         dtype = getattr(_C, _TYPE_DTYPES[name])
-    return self.to(dtype)
+    return self.to(dtype=dtype)  # (a tensor is no dtype)
 
 
 @public_op

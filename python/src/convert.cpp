@@ -77,6 +77,12 @@ DType to_dtype(const char *op, py::handle h) {
     return DType::Int64;
   if (h.ptr() == reinterpret_cast<PyObject *>(&PyFloat_Type))
     return DType::Float64;
+  // NumPy makes a dtype of nearly anything (None is float64, a scalar or an
+  // array gives its own dtype): only types, names and dtypes are dtypes.
+  if (!PyType_Check(h.ptr()) && !py::isinstance<py::str>(h) &&
+      !py::isinstance<py::dtype>(h))
+    fail(ErrorKind::Type, "[", op,
+         "] not a dtype: ", py::repr(h).cast<std::string>());
   try {
     py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(h));
     DType t;

@@ -110,8 +110,12 @@ def huber(
     ops: Ops, labels: Any, predictions: Any, delta: float = 1.0, name: str | None = None
 ) -> Any:
     """``0.5 d ** 2`` where ``d = |predictions - labels| <= delta``, else
-    ``(d - 0.5 delta) * delta``."""
+    ``(d - 0.5 delta) * delta``, computed as ``0.5 q ** 2 + delta (d - q)``
+    with ``q = min(d, delta)``: no branch is computed for the other side, so
+    an infinite `d` has the derivative `delta` (a `where` of both branches
+    would give NaN)."""
     d = absolute_error(ops, labels, predictions)
-    quadratic = ops.mul(ops.square(d), 0.5)
-    linear = ops.mul(ops.sub(d, 0.5 * delta), delta)
-    return ops.where(ops.greater(d, delta), linear, quadratic, **named(name))
+    q = ops.minimum(d, delta)
+    return ops.add(
+        ops.mul(ops.square(q), 0.5), ops.mul(ops.sub(d, q), delta), **named(name)
+    )

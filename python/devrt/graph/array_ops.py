@@ -103,6 +103,8 @@ def _reshape_target(x: Tensor, shape: Any) -> list[int]:
         return [int(v) for v in np.atleast_1d(static)]
     if isinstance(shape, (int, np.integer)):
         shape = [shape]
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"[reshape] `shape` must be a list of ints, got {type(shape).__name__}")
     out: list[int | None] = []
     refs: list[int] = []  # dims of x named by tf.shape(x)[j] entries
     for d in shape:
@@ -159,9 +161,12 @@ def expand_dims(input: Any, axis: Any = None, name: str | None = None, dim: Any 
 
 
 def squeeze(input: Any, axis: Any = None, name: str | None = None, squeeze_dims: Any = None):
-    """``tf.squeeze``: `axis` None removes every size-1 dimension."""
+    """``tf.squeeze``: `axis` None (or empty, TF's default) removes every
+    size-1 dimension."""
     if axis is None:
         axis = squeeze_dims
+    if isinstance(axis, (list, builtins.tuple)) and not axis:
+        axis = None
     x = _t(input, "squeeze")
     return _apply("Squeeze", [x], {"axes": _axes(axis, "squeeze")}, name)
 
@@ -500,6 +505,9 @@ def gather(
     p = _t(params, "gather")
     i = _t(indices, "gather")
     axis = 0 if axis is None else _int(axis, "gather", "axis")
+    rank = p.shape.rank
+    if rank is not None and not -rank <= axis < builtins.max(rank, 1):
+        raise IndexError(f"[gather] axis {axis} is out of range for params of rank {rank}")
     return _apply("GatherV2", [p, i], {"axis": axis}, name or "GatherV2")
 
 

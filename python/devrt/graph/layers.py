@@ -30,7 +30,7 @@ from devrt.graph.array_ops import _reshape_target, identity
 from devrt.graph.control_flow_ops import _select_on_scalar
 from devrt.graph.framework import GraphKeys
 from devrt.graph.tensor import Tensor
-from devrt.graph.tensor_util import _apply, _int_list, _t
+from devrt.graph.tensor_util import _apply, _int, _int_list, _t
 from devrt.graph.variable_scope import get_variable, variable_scope
 
 __all__ = [
@@ -103,6 +103,14 @@ def _layer_padding(padding: str, what: str) -> str:
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"[{what}] padding must be 'valid' or 'same', got {padding!r}")
     return padding.upper()
+
+
+def _positive(value: Any, what: str, arg: str) -> int:
+    """`value` as a positive int, or a TypeError/ValueError under ``[what]``."""
+    out = _int(value, what, arg)
+    if out <= 0:
+        raise ValueError(f"[{what}] `{arg}` must be a positive int, got {out}")
+    return out
 
 
 class Layer:
@@ -302,7 +310,7 @@ class Dense(_KernelLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(trainable=trainable, name=name, **kwargs)
-        self.units = int(units)
+        self.units = _positive(units, "dense", "units")
         self._init_kernel_bias(
             activation,
             use_bias,
@@ -353,7 +361,7 @@ class Conv2D(_KernelLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(trainable=trainable, name=name, **kwargs)
-        self.filters = int(filters)
+        self.filters = _positive(filters, "conv2d", "filters")
         self.kernel_size = _pair(kernel_size, "Conv2D", "kernel_size")
         self.strides = _pair(strides, "Conv2D", "strides")
         self.padding = _layer_padding(padding, "Conv2D")

@@ -449,12 +449,16 @@ def _bool_reducer(op_type: str, what: str):
             return _apply("Cast", [r], {"dtype": dtypes.bool.as_devrt_dtype}, scope)
 
     reduce.__name__ = reduce.__qualname__ = what
-    reduce.__doc__ = f"``tf.{what}``: {op_type} of the input cast to float32, cast back to bool."
+    reduce.__doc__ = (
+        f"``tf.{what}``: {op_type} of the input cast to float32 (0 or 1), cast back to "
+        "bool; an empty reduction gives the identity (False for any, True for all)."
+    )
     return reduce
 
 
-reduce_any = _bool_reducer("Max", "reduce_any")
-reduce_all = _bool_reducer("Min", "reduce_all")
+# Sum and Prod, not Max and Min: they have identities for empty reductions.
+reduce_any = _bool_reducer("Sum", "reduce_any")
+reduce_all = _bool_reducer("Prod", "reduce_all")
 
 
 def reduce_logsumexp(

@@ -59,6 +59,10 @@ def _int_list(value: Any, what: str, arg: str) -> list[int]:
         value = np.atleast_1d(static).tolist()
     if isinstance(value, (int, np.integer)):
         return [int(value)]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(
+            f"[{what}] `{arg}` must be an int or a list of ints, got {type(value).__name__}"
+        )
     return [_int(v, what, arg) for v in value]
 
 

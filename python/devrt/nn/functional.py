@@ -8,6 +8,7 @@ core's derivative rules.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any
 
@@ -86,6 +87,18 @@ def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
     return "mean" if size_average else "sum"
 
 
+def _number(op: str, arg: str, value: Any) -> float:
+    """`value`, a parameter of the formula (a slope, a beta, a delta), as a
+    float; anything but a real number is a TypeError (a list or a tensor
+    would broadcast into the result)."""
+    numpy_scalar = type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0
+    if not isinstance(value, numbers.Real) and not numpy_scalar:
+        raise TypeError(f"[{op}] argument '{arg}' must be a number, got {type(value).__name__}")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(f"[{op}] argument '{arg}': Python integer {value} does not fit in int64")
+    return float(value)
+
+
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"[{op}] {reduction!r} is not a valid value for reduction")
@@ -127,6 +140,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 @_public_op
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    negative_slope = _number("leaky_relu", "negative_slope", negative_slope)
     return _inplace(input, devrt.where(input > 0, input, input * negative_slope), inplace)
 
 
@@ -152,6 +166,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x >
     threshold`` (devrt._composite.activations.softplus)."""
+    beta = _number("softplus", "beta", beta)
+    threshold = _number("softplus", "threshold", threshold)
     return _act.softplus(EAGER, input, beta, threshold)
 
 
@@ -869,12 +885,12 @@ def smooth_l1_loss(
     (the L1 loss for beta 0)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
+    beta = _number("smooth_l1_loss", "beta", beta)
     if beta < 0:
         raise ValueError(f"[smooth_l1_loss] beta must be non-negative, got {beta}")
-    d = (input - target).abs()
     if beta == 0:
-        return _reduce(d, reduction)
-    return _reduce(devrt.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+        return _reduce((input - target).abs(), reduction)
+    return _reduce(_loss.huber(EAGER, target, input, beta) * (1.0 / beta), reduction)
 
 
 @_public_op
@@ -887,6 +903,7 @@ def huber_loss(
 ) -> Tensor:
     """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
     _check_reduction("huber_loss", reduction)
+    delta = _number("huber_loss", "delta", delta)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
     loss = _loss.huber(EAGER, target, input, delta)
