@@ -333,9 +333,8 @@ NOT_DIFFERENTIABLE = {
 # PyTorch does not fail. Each entry is (family, documentation, predicate);
 # the predicate gets the call and the outcome ("devrt raised", "torch
 # raised", "dtype ...", "values ...", "grad ..."). Entries whose
-# documentation starts with "being fixed:" are bugs another change is
-# fixing: delete the entry with the fix (and run the fuzzer to see it is
-# not needed any more).
+# documentation starts with "open" are known bugs: delete the entry with
+# the fix (and run the fuzzer to see it is not needed any more).
 
 
 def _dtypes(call: Call) -> set:
@@ -373,7 +372,6 @@ FLOAT_ONLY = {
     "pow",
 }  # fmt: skip
 TWO_OPERANDS = set(BINARY) | set(LOSSES) | {"cross_entropy", "nll_loss"}
-BEING_FIXED = "being fixed: "
 OPEN = "open (found by this fuzzer, not fixed yet): "
 
 DEVIATIONS: list = [
@@ -493,130 +491,6 @@ DEVIATIONS: list = [
         "one ellipsis per index",
         "docs/eager.md: An index holds at most one `...`, as in NumPy.",
         _matches(r"^devrt raised IndexError: \[index\] an index can only have a single ellipsis"),
-    ),
-    # -- being fixed by another change: delete each entry with its fix ------
-    (
-        "type promotion of mixed int/bool/float operands and of 0-d tensors",
-        BEING_FIXED + "type promotion of mixed int/bool/float operands and of 0-d tensors "
-        "differs from PyTorch's",
-        lambda call, outcome: (
-            # PyTorch refuses `-` of bools and has no bool floor_divide or
-            # pow; devrt promotes them
-            "Subtraction, the `-` operator, with " in outcome
-            or (call.name in BINARY and "not implemented for 'Bool'" in outcome)
-            # PyTorch refuses some int/float mixes devrt promotes
-            or (
-                len(_dtypes(call)) > 1
-                and re.search(
-                    r"^torch raised RuntimeError: .*(can't be cast to the desired output type|"
-                    r"expected scalar type \w+ but found|Integral inputs not supported|"
-                    r"to have the same dtype|must have the same dtype|to have same dtype|"
-                    r"Found dtype \w+ but expected)"
-                    r"|^grad: ok vs raised: Found dtype \w+ but expected",
-                    outcome,
-                )
-                is not None
-            )
-            # a comparison computed in another dtype than PyTorch's
-            or (
-                call.name in ("eq", "ne", "lt", "le", "gt", "ge")
-                and len(_dtypes(call)) > 1
-                and outcome.startswith("values")
-            )
-            or re.search(r"^(\[\d\] )?dtype ", outcome) is not None
-            and (
-                len(_dtypes(call)) > 1
-                or any(_is_number(a) for a in [*call.args, *call.kwargs.values()])
-                or "bool" in _dtypes(call)
-                or any(s.shape == () for s in call.tensors)
-            )
-        ),
-    ),
-    (
-        "reductions with dim=()",
-        BEING_FIXED + "reductions with dim=() reduce nothing (PyTorch: all dimensions)",
-        lambda call, outcome: (
-            isinstance(_kw(call, "dim"), tuple) and not _kw(call, "dim") and call.name in REDUCTIONS
-        ),
-    ),
-    (
-        "all/any dtypes",
-        BEING_FIXED
-        + "all/any return the input's dtype for uint8 (PyTorch: uint8) and bool otherwise",
-        lambda call, outcome: call.name in ("all", "any"),
-    ),
-    (
-        "cumsum/sum dtype=",
-        BEING_FIXED + "cumsum/sum/prod/mean with dtype= give another result dtype than PyTorch's",
-        lambda call, outcome: (
-            call.name in ("cumsum", "sum", "prod", "mean") and "dtype" in call.kwargs
-        ),
-    ),
-    (
-        "clamp with NaN bounds",
-        BEING_FIXED + "clamp with a NaN bound does not give NaN",
-        lambda call, outcome: (
-            call.name in ("clamp", "clip")
-            and any(isinstance(v, float) and math.isnan(v) for v in call.kwargs.values())
-        ),
-    ),
-    (
-        "sign",
-        BEING_FIXED + "sign of bool tensors raises, of NaN gives 0",
-        lambda call, outcome: call.name == "sign",
-    ),
-    (
-        "chunk",
-        BEING_FIXED + "chunk of an empty dimension gives another number of chunks",
-        lambda call, outcome: call.name == "chunk",
-    ),
-    (
-        "arange/linspace edges",
-        BEING_FIXED + "arange with a step of the wrong sign, and linspace edges",
-        lambda call, outcome: call.name in ("arange", "linspace"),
-    ),
-    (
-        "advanced indexing with nested lists/uint8",
-        BEING_FIXED + "advanced indexing with nested lists or uint8 masks",
-        lambda call, outcome: (
-            call.kind in ("getitem", "setitem")
-            and (
-                any(isinstance(p, list) for p in _key_parts(call))
-                or any(
-                    call.tensors[p.i].dtype == "uint8" for p in _key_parts(call) if isinstance(p, T)
-                )
-            )
-        ),
-    ),
-    (
-        "scatter_add",
-        BEING_FIXED + "scatter_add with out-of-range or mismatched index",
-        lambda call, outcome: call.name == "scatter_add",
-    ),
-    (
-        "gather out-of-range",
-        BEING_FIXED + "gather with an out-of-range index",
-        lambda call, outcome: (
-            call.name == "gather"
-            and any(s.dtype == "int64" and s.high is not None and s.high > 99 for s in call.tensors)
-        ),
-    ),
-    (
-        "add/sub alpha rounding",
-        BEING_FIXED + "add/sub with alpha round differently from PyTorch",
-        lambda call, outcome: call.name in ("add", "sub") and "alpha" in call.kwargs,
-    ),
-    (
-        "float32 cumsum overflow",
-        BEING_FIXED + "float32 cumsum overflows where PyTorch's does not",
-        lambda call, outcome: (
-            call.name == "cumsum" and "float32" in _dtypes(call) and "inf" in outcome
-        ),
-    ),
-    (
-        "std/var gradients at zero spread",
-        BEING_FIXED + "std/var gradients at zero spread",
-        lambda call, outcome: call.name in ("std", "var") and outcome.startswith("grad"),
     ),
     # -- open: found by this fuzzer, not fixed yet (tests/unit/test_fuzz_findings.py
     # pins each with a strict xfail); delete the entry with the fix --------------
@@ -743,19 +617,6 @@ DEVIATIONS: list = [
             and outcome.startswith("torch raised TypeError")
         ),
     ),
-    (
-        "0-d boolean masks",
-        OPEN + "x[mask] with a 0-d bool mask counts it as an index of a dimension (PyTorch "
-        "adds a dimension of size 0 or 1)",
-        lambda call, outcome: (
-            call.kind in ("getitem", "setitem")
-            and any(
-                isinstance(p, T)
-                and call.tensors[p.i].dtype == "bool"
-                and call.tensors[p.i].shape == ()
-                for p in _key_parts(call)
-            )
-        ),
     ),
     (
         "assigned values with leading size-1 dims",
@@ -1403,13 +1264,13 @@ def run_child(examples: int, seed: int | None, collect: str | None = None, timeo
 def _documented(table: list) -> list[str]:
     """The entries of a deviation table whose documentation is not what it
     says: a sentence of the docs page it names (whitespace aside), or a
-    "being fixed"/"open" issue."""
+    an "open" finding."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     bad = []
     for family, doc, _pred in table:
-        if doc.startswith((BEING_FIXED, OPEN)):
+        if doc.startswith(OPEN):
             continue
         page, _, sentence = doc.partition(": ")
         text = " ".join((root / page).read_text().split()) if page.endswith(".md") else ""

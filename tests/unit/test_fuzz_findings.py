@@ -313,7 +313,6 @@ def test_full_like_of_a_numpy_scalar_raises():
         devrt.full_like(np.True_, 1)
 
 
-@_open("0-d boolean masks")
 def test_indexing_with_a_0d_bool_mask():
     _same(lambda lib: lib.ones(2)[lib.tensor(True)].numpy())
 

@@ -28,6 +28,7 @@ struct Session::Step {
   // recompute when those outputs were fed instead of computed.
   int hist_from = 0, hist_to = 0;
   bool create_graph = false, recompute = false;
+  std::vector<int64_t> outputs, inputs; // VJP steps: its attributes
   std::vector<int> controls; // steps of the control inputs (tf.cond plans)
 };
 
@@ -120,16 +121,26 @@ Tensor snapshot(const Tensor &t) {
   return to_device(to_device(t, kCPU), t->device);
 }
 
-// The common VJP: its node recorded one op, straight from the leaves. The
-// op's rule runs directly, without the engine's bookkeeping (and without
-// its copy of the seed). False when the recorded history is anything else.
+// The common VJPs: the node passed an input through, or recorded one op
+// straight from the leaves. The op's rule runs directly, without the
+// engine's bookkeeping (and without its copy of the seed). False when the
+// recorded history is anything else.
 bool apply_single_op(const Tensor &root, const Tensor &seed,
                      const std::vector<Tensor> &xs, bool create_graph,
                      std::vector<Tensor> *grads) {
+  if (seed->shape != root->shape)
+    return false;
+  // The node passed an input through (Identity, a variable's read): the
+  // gradient is the seed itself.
+  for (size_t q = 0; q < xs.size(); ++q)
+    if (xs[q].get() == root.get()) {
+      grads->assign(xs.size(), nullptr);
+      (*grads)[q] = seed;
+      return true;
+    }
   const AutogradMeta &m = *root->autograd;
   const std::shared_ptr<autograd::Node> &fn = m.grad_fn;
-  if (!fn || m.output_nr != 0 || fn->outputs.size() != 1 ||
-      seed->shape != root->shape)
+  if (!fn || m.output_nr != 0 || fn->outputs.size() != 1)
     return false;
   std::vector<int> slot(fn->next_edges.size(), -1);
   for (size_t i = 0; i < fn->next_edges.size(); ++i) {
@@ -406,8 +417,10 @@ Session::make_plan(const std::vector<Output> &fetches,
       continue;
     plan->gradients = true;
     const int64_t n_in = s.node->attr_int("n_in");
-    const int64_t k = static_cast<int64_t>(s.node->attr_ints("outputs").size());
-    for (int64_t i : s.node->attr_ints("inputs"))
+    s.outputs = s.node->attr_ints("outputs");
+    s.inputs = s.node->attr_ints("inputs");
+    const int64_t k = static_cast<int64_t>(s.outputs.size());
+    for (int64_t i : s.inputs)
       make_leaf(s.in[i]);
     s.hist_from = static_cast<int>(n_in);
     s.hist_to = static_cast<int>(n_in + k);
@@ -536,9 +549,8 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
     case OpKind::VJP: {
       // The vector-Jacobian product of node F: autograd through the ops F
       // recorded when it ran, from its outputs back to its inputs (leaves).
-      const int64_t n_in = n.attr_int("n_in");
-      const std::vector<int64_t> outs = n.attr_ints("outputs");
-      const std::vector<int64_t> ins = n.attr_ints("inputs");
+      const int64_t n_in = s.hist_from;
+      const std::vector<int64_t> &outs = s.outputs, &ins = s.inputs;
       const size_t k = outs.size();
       std::vector<Tensor> fin(in.begin(), in.begin() + n_in);
       std::vector<Tensor> ys(in.begin() + n_in, in.begin() + n_in + k);
