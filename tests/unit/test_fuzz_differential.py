@@ -617,7 +617,6 @@ DEVIATIONS: list = [
             and outcome.startswith("torch raised TypeError")
         ),
     ),
-    ),
     (
         "assigned values with leading size-1 dims",
         OPEN + "x[key] = v refuses a v with more (leading size-1) dims than x[key] (PyTorch "
