@@ -234,6 +234,8 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
+    if not input.is_floating_point():  # a float function: integers in float
+        input = input.to(_C.float32)
     # An empty dim list reduces every dim, as sum's does.
     dims = _dims("logsumexp", input, dim) or tuple(range(input.ndim))
     if any(input.shape[d] == 0 for d in dims):

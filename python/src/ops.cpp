@@ -421,20 +421,60 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           py::arg("keepdim") = false);
     cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
   }
-  auto max_fn = [](const Tensor &x, py::object dim, bool keepdim) {
-    return extremum(OpId::max, OpId::argmax, OpId::maximum, x, dim, keepdim);
+  // max(input), max(input, dim, keepdim=False) and max(input, other), as
+  // PyTorch's overloads: a tensor is `other` only when passed as such or in
+  // second place, never as `dim=`.
+  auto extremum_fn = [](OpId reduce_op, OpId arg_op, OpId binary_op) {
+    return [=](const Tensor &x, py::args args, py::kwargs kwargs) {
+      const char *name = op_name(reduce_op);
+      if (args.size() > 2)
+        fail(ErrorKind::Type, "[", name,
+             "] takes at most dim and keepdim after the input, got ",
+             args.size(), " positional arguments");
+      py::object dim = py::none(), keepdim = py::bool_(false);
+      if (args.size() > 0)
+        dim = args[0];
+      if (args.size() > 1)
+        keepdim = args[1];
+      for (auto [k, v] : kwargs) {
+        const std::string key = py::str(k);
+        const bool is_dim = key == "dim", is_other = key == "other";
+        if ((is_dim || is_other) && args.size() > 0)
+          fail(ErrorKind::Type, "[", name, "] got '", key,
+               "' both by position and by keyword");
+        if (is_dim && py::isinstance<TensorImpl>(v))
+          fail(ErrorKind::Type, "[", name,
+               "] dim must be an int, got a Tensor; pass it as `other` for "
+               "the elementwise ",
+               op_name(binary_op));
+        if (is_other && !py::isinstance<TensorImpl>(v))
+          fail(ErrorKind::Type, "[", name, "] other must be a Tensor, got ",
+               py::type::of(v).attr("__name__").cast<std::string>());
+        if (is_dim || is_other)
+          dim = py::reinterpret_borrow<py::object>(v);
+        else if (key == "keepdim")
+          keepdim = py::reinterpret_borrow<py::object>(v);
+        else
+          fail(ErrorKind::Type, "[", name,
+               "] got an unexpected keyword argument '", key, "'");
+      }
+      if (!dim.is_none() && !py::isinstance<TensorImpl>(dim) &&
+          (!py::isinstance<py::int_>(dim) || py::isinstance<py::bool_>(dim)))
+        fail(ErrorKind::Type, "[", name, "] dim must be an int, got ",
+             py::type::of(dim).attr("__name__").cast<std::string>());
+      if (!py::isinstance<py::bool_>(keepdim))
+        fail(ErrorKind::Type, "[", name, "] keepdim must be a bool, got ",
+             py::type::of(keepdim).attr("__name__").cast<std::string>());
+      return extremum(reduce_op, arg_op, binary_op, x, dim,
+                      keepdim.cast<bool>());
+    };
   };
-  auto min_fn = [](const Tensor &x, py::object dim, bool keepdim) {
-    return extremum(OpId::min, OpId::argmin, OpId::minimum, x, dim, keepdim);
-  };
-  m.def("max", max_fn, py::arg("input"), py::arg("dim") = py::none(),
-        py::arg("keepdim") = false);
-  cls.def("max", max_fn, py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
-  m.def("min", min_fn, py::arg("input"), py::arg("dim") = py::none(),
-        py::arg("keepdim") = false);
-  cls.def("min", min_fn, py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
+  auto max_fn = extremum_fn(OpId::max, OpId::argmax, OpId::maximum);
+  auto min_fn = extremum_fn(OpId::min, OpId::argmin, OpId::minimum);
+  m.def("max", max_fn, py::arg("input"));
+  cls.def("max", max_fn);
+  m.def("min", min_fn, py::arg("input"));
+  cls.def("min", min_fn);
   for (auto [name, op] :
        {std::pair{"argmax", OpId::argmax}, std::pair{"argmin", OpId::argmin}}) {
     OpId o = op;

@@ -454,6 +454,24 @@ DEVIATIONS: list = [
         _matches(r"^devrt raised ValueError: \[pow\] integers to negative integer powers"),
     ),
     (
+        "integer dtype= of a tensor that requires grad",
+        "docs/eager.md: A reduction or scan with an integer or bool `dtype=` of a tensor that "
+        "requires grad gives a result without history (PyTorch raises).",
+        _matches(r"^grad: none vs raised: Autograd not support dtype"),
+    ),
+    (
+        "bool dtype= for cumsum and linspace",
+        "docs/eager.md: `cumsum` and `linspace` take a bool `dtype=` (PyTorch has no kernel for "
+        "it): the values are computed, then cast.",
+        lambda call, outcome: (
+            call.name in ("cumsum", "linspace")
+            and re.search(
+                r"^torch raised NotImplementedError: .* not implemented for 'Bool'", outcome
+            )
+            is not None
+        ),
+    ),
+    (
         "prod over several dims",
         "docs/eager.md: `prod` takes a tuple of dims, as `sum` does (PyTorch's takes one).",
         lambda call, outcome: (
@@ -606,16 +624,6 @@ DEVIATIONS: list = [
         "clamp with tensor bounds",
         OPEN + "clamp's min and max take numbers only (PyTorch also takes tensors)",
         _matches(r"^devrt raised TypeError: \[clamp\] bound must be a number, got tensor"),
-    ),
-    (
-        "max/min with a tensor for dim",
-        OPEN + "x.max(dim=t) and x.min(dim=t) of a tensor t are the elementwise maximum and "
-        "minimum with t (PyTorch raises TypeError)",
-        lambda call, outcome: (
-            call.name in ("max", "min")
-            and isinstance(call.kwargs.get("dim"), T)
-            and outcome.startswith("torch raised TypeError")
-        ),
     ),
     (
         "assigned values with leading size-1 dims",

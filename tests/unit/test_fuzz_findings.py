@@ -300,11 +300,34 @@ def test_clamp_with_tensor_bounds():
     _same(lambda lib: lib.clamp(lib.tensor([0.5, 3.0]), min=lib.tensor([1.0, 0.0])).numpy())
 
 
-@_open("max/min with a tensor for dim")
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_max_and_min_with_a_tensor_for_dim_raise(name):
     with pytest.raises(TypeError, match=rf"^\[{name}\]"):
         getattr(devrt.ones(2, 3), name)(dim=devrt.tensor(1))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_overloads_follow_pytorch(name):
+    """max(x), max(x, dim, keepdim), max(x, other) and max(x, other=...)."""
+    x = devrt.tensor([[1.0, 5.0], [4.0, 2.0]])
+    y = devrt.tensor([[3.0, 3.0], [3.0, 3.0]])
+    pick = max if name == "max" else min
+    fn, method = getattr(devrt, name), getattr(x, name)
+    assert fn(x).item() == pick(1.0, 5.0, 4.0, 2.0)
+    for r in (fn(x, 1), method(1), fn(x, dim=1), method(dim=1, keepdim=False)):
+        assert r.values.tolist() == [pick(1.0, 5.0), pick(4.0, 2.0)]
+    assert tuple(method(1, True).values.shape) == (2, 1)
+    elementwise = [[pick(a, 3.0) for a in row] for row in x.tolist()]
+    for r in (fn(x, y), method(y), fn(x, other=y), method(other=y)):
+        assert r.tolist() == elementwise
+    with pytest.raises(TypeError, match=rf"^\[{name}\] keepdim must be a bool"):
+        method(1, 2)
+    with pytest.raises(TypeError, match=rf"^\[{name}\] dim must be an int, got float"):
+        method(1.5)
+    with pytest.raises(TypeError, match=rf"^\[{name}\] other must be a Tensor"):
+        method(other=2)
+    with pytest.raises(TypeError, match=rf"^\[{name}\] got an unexpected keyword"):
+        method(axis=1)
 
 
 @_open("NumPy scalars as the input of *_like")
@@ -384,3 +407,8 @@ def test_graph_softmax_of_a_0d_value_raises():
         y = tf.nn.log_softmax(x)
         with pytest.raises((ValueError, IndexError), match=r"^\["):
             _run(y, {x: np.float32(1.0)})
+
+
+@pytest.mark.parametrize("values", [[True, False, True], [1, 2, 3]])
+def test_logsumexp_of_bools_and_integers_computes_in_float(values):
+    _same(lambda lib: lib.logsumexp(lib.tensor(values), 0).numpy())

@@ -116,6 +116,4 @@ def huber(
     would give NaN)."""
     d = absolute_error(ops, labels, predictions)
     q = ops.minimum(d, delta)
-    return ops.add(
-        ops.mul(ops.square(q), 0.5), ops.mul(ops.sub(d, q), delta), **named(name)
-    )
+    return ops.add(ops.mul(ops.square(q), 0.5), ops.mul(ops.sub(d, q), delta), **named(name))
