@@ -292,6 +292,8 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """The running sum along `dim` (bool and integers in int64, or `dtype`:
     the input is cast to it, and so is the result)."""
     _require_tensor("cumsum", input=input)
+    if isinstance(dtype, Tensor):
+        raise TypeError("[cumsum] dtype must be a dtype, got Tensor")
     if dtype is None:
         return _C._cumsum(input, dim)
     out = _C._cumsum(input.to(dtype), dim)
@@ -322,9 +324,15 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def _dims(op: str, input: Tensor, dims: Any) -> tuple:
+    if isinstance(dims, (Tensor, bool)) or not isinstance(dims, (int, list, tuple, range)):
+        raise TypeError(
+            f"[{op}] dims must be an int or a sequence of ints, got {type(dims).__name__}"
+        )
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     out = []
     for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise TypeError(f"[{op}] dims must be ints, got {type(d).__name__}")
         k = d + input.ndim if d < 0 else d
         if not 0 <= k < input.ndim:
             raise IndexError(f"[{op}] dim {d} is out of range for {input.ndim} dimensions")

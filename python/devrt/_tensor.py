@@ -150,9 +150,7 @@ def _sequence_as_tuple(key: Any) -> bool:
 
 
 def _is_bool_scalar(k: Any) -> bool:
-    return isinstance(k, (bool, np.bool_)) or (
-        isinstance(k, Tensor) and k.ndim == 0 and k.dtype is _C.bool
-    )
+    return isinstance(k, bool) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is _C.bool)
 
 
 def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
@@ -162,6 +160,11 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
         key = tuple(key)
     elif not isinstance(key, tuple):
         key = (key,)
+    for k in key:
+        if isinstance(k, np.bool_):
+            raise IndexError(
+                "[index] a NumPy bool is not an index: use a Python bool or a bool tensor"
+            )
     # A uint8 tensor is a mask, as a bool one (PyTorch's older reading).
     key = tuple(k.to(_C.bool) if isinstance(k, Tensor) and k.dtype is _C.uint8 else k for k in key)
     consumed = 0

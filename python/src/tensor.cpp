@@ -295,8 +295,13 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "linspace",
-      [=](double start, double end, int64_t steps, py::object dtype,
+      [=](double start, double end, py::object steps_arg, py::object dtype,
           py::object device, bool requires_grad) {
+        if (py::isinstance<py::bool_>(steps_arg) ||
+            !py::isinstance<py::int_>(steps_arg))
+          fail(ErrorKind::Type, "[linspace] steps must be an int, got ",
+               py::type::of(steps_arg).attr("__name__").cast<std::string>());
+        const int64_t steps = steps_arg.cast<int64_t>();
         return grad_if(requires_grad,
                        linspace(start, end, steps, dt(dtype, DType::Float32),
                                 dev(device)));

@@ -16,6 +16,7 @@ import pytest
 
 import devrt
 import devrt.graph as tf
+import devrt.nn.functional as F
 
 torch = pytest.importorskip("torch")
 
@@ -412,3 +413,39 @@ def test_graph_softmax_of_a_0d_value_raises():
 @pytest.mark.parametrize("values", [[True, False, True], [1, 2, 3]])
 def test_logsumexp_of_bools_and_integers_computes_in_float(values):
     _same(lambda lib: lib.logsumexp(lib.tensor(values), 0).numpy())
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: F.silu(np.int64(2)), r"^\[silu\] argument 'input' must be a Tensor, got int64"),
+        (lambda: F.softplus(2.0), r"^\[softplus\] argument 'input' must be a Tensor, got float"),
+        (lambda: F.logsigmoid(2.0), r"^\[logsigmoid\] argument 'input' must be a Tensor"),
+        (lambda: F.layer_norm(2.0, (1,)), r"^\[layer_norm\] argument 'input' must be a Tensor"),
+        (lambda: F.huber_loss(2.0, 1.0), r"^\[huber_loss\] expected a tensor operand"),
+        (lambda: F.smooth_l1_loss(2.0, 1.0), r"^\[smooth_l1_loss\] expected a tensor operand"),
+        (lambda: devrt.ones(2).flip(devrt.tensor([0])), r"^\[flip\] dims must be an int or"),
+        (lambda: devrt.ones(2).flip([True]), r"^\[flip\] dims must be ints, got bool"),
+        (
+            lambda: devrt.cumsum(devrt.ones(2), 0, dtype=devrt.tensor([1])),
+            r"^\[cumsum\] dtype must be a dtype",
+        ),
+        (lambda: devrt.linspace(0, 1, True), r"^\[linspace\] steps must be an int, got bool"),
+    ],
+)
+def test_wrong_kinds_found_after_the_semantics_fixes(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_a_numpy_bool_is_not_an_index_but_a_python_bool_is():
+    with pytest.raises(IndexError, match=r"^\[index\] a NumPy bool is not an index"):
+        devrt.ones(2)[np.True_]
+    _same(lambda lib: lib.ones(2)[True].numpy())
+    _same(lambda lib: lib.ones(2)[False].numpy())
+
+
+def test_huber_of_a_tensor_and_a_number_is_computed():
+    """A number operand (documented) is taken as a tensor of that value."""
+    got = F.huber_loss(devrt.tensor([0.5, 3.0]), 1.0, reduction="none")
+    np.testing.assert_allclose(got.numpy(), [0.125, 1.5])

@@ -87,6 +87,23 @@ def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
     return "mean" if size_average else "sum"
 
 
+def _tensor_input(op: str, input: Any) -> Tensor:
+    """`input`, which must be a tensor: the composites also compute on plain
+    numbers (for hyperparameters), which a function of a tensor must not
+    take silently."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"[{op}] argument 'input' must be a Tensor, got {type(input).__name__}")
+    return input
+
+
+def _some_tensor(op: str, a: Any, b: Any) -> None:
+    """A function of two operands needs a tensor among them."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(
+            f"[{op}] expected a tensor operand, got {type(a).__name__} and {type(b).__name__}"
+        )
+
+
 def _number(op: str, arg: str, value: Any) -> float:
     """`value`, a parameter of the formula (a slope, a beta, a delta), as a
     float; anything but a real number is a TypeError (a list or a tensor
@@ -159,7 +176,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 @_public_op
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (also called swish)."""
-    return _inplace(input, _act.swish(EAGER, input), inplace)
+    return _inplace(input, _act.swish(EAGER, _tensor_input("silu", input)), inplace)
 
 
 @_public_op
@@ -168,14 +185,14 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     threshold`` (devrt._composite.activations.softplus)."""
     beta = _number("softplus", "beta", beta)
     threshold = _number("softplus", "threshold", threshold)
-    return _act.softplus(EAGER, input, beta, threshold)
+    return _act.softplus(EAGER, _tensor_input("softplus", input), beta, threshold)
 
 
 @_public_op
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))``, stable for large |x|
     (devrt._composite.activations.log_sigmoid)."""
-    return _act.log_sigmoid(EAGER, input)
+    return _act.log_sigmoid(EAGER, _tensor_input("logsigmoid", input))
 
 
 @_public_op
@@ -300,6 +317,7 @@ def layer_norm(
 ) -> Tensor:
     """Normalizes over the trailing dimensions `normalized_shape` (biased
     variance), then scales by `weight` and shifts by `bias` if given."""
+    _tensor_input("layer_norm", input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or tuple(input.shape[input.ndim - len(shape) :]) != shape:
         raise ValueError(
@@ -885,6 +903,7 @@ def smooth_l1_loss(
     (the L1 loss for beta 0)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
+    _some_tensor("smooth_l1_loss", input, target)
     beta = _number("smooth_l1_loss", "beta", beta)
     if beta < 0:
         raise ValueError(f"[smooth_l1_loss] beta must be non-negative, got {beta}")
@@ -903,6 +922,7 @@ def huber_loss(
 ) -> Tensor:
     """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
     _check_reduction("huber_loss", reduction)
+    _some_tensor("huber_loss", input, target)
     delta = _number("huber_loss", "delta", delta)
     if delta <= 0:
         raise ValueError(f"[huber_loss] delta must be positive, got {delta}")
