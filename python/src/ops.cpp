@@ -248,20 +248,30 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           return other * py::reinterpret_borrow<py::object>(alpha);
         return apply_binary(OpId::mul, o, alpha);
       };
-      // An integer tensor takes no float alpha (it would turn the result
-      // into floats, or truncate), as in PyTorch.
-      auto check = [op](py::handle a, py::handle alpha) {
-        if (py::isinstance<py::float_>(alpha) &&
-            py::isinstance<TensorImpl>(a) &&
-            !is_floating(a.cast<Tensor>()->dtype))
-          fail(ErrorKind::Type, "[", op_name(op),
-               "] alpha must be an integer for a tensor of dtype ",
-               dtype_name(a.cast<Tensor>()->dtype), ", got ",
-               py::repr(alpha).cast<std::string>());
+      // An integer result takes no float alpha (it would turn the result
+      // into floats, or truncate), as in PyTorch. The result is integral
+      // when both operands are (in place: when `a` is; `o` is then None).
+      auto check = [op](py::handle a, py::handle o, py::handle alpha) {
+        if (!py::isinstance<py::float_>(alpha))
+          return;
+        auto integral = [](py::handle h) {
+          return py::isinstance<TensorImpl>(h)
+                     ? !is_floating(h.cast<Tensor>()->dtype)
+                     : !py::isinstance<py::float_>(h);
+        };
+        if (!integral(a) || (!o.is_none() && !integral(o)))
+          return;
+        py::handle t = py::isinstance<TensorImpl>(a) ? a : o;
+        if (!py::isinstance<TensorImpl>(t))
+          return; // two numbers: refused by the op itself
+        fail(ErrorKind::Type, "[", op_name(op),
+             "] alpha must be an integer for a tensor of dtype ",
+             dtype_name(t.cast<Tensor>()->dtype), ", got ",
+             py::repr(alpha).cast<std::string>());
       };
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
-        check(a, alpha);
+        check(a, o, alpha);
         if (!alpha.is_none())
           if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
             return py::cast(*y);
@@ -274,7 +284,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       cls.def(
           (std::string(b.name) + "_").c_str(),
           [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {
-            check(py::cast(a), alpha);
+            check(py::cast(a), py::none(), alpha);
             return inplace(op, a, scaled(o, alpha));
           },
           py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());

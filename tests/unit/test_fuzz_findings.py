@@ -449,3 +449,13 @@ def test_huber_of_a_tensor_and_a_number_is_computed():
     """A number operand (documented) is taken as a tensor of that value."""
     got = F.huber_loss(devrt.tensor([0.5, 3.0]), 1.0, reduction="none")
     np.testing.assert_allclose(got.numpy(), [0.125, 1.5])
+
+
+def test_a_float_alpha_is_refused_only_for_an_integer_result():
+    """int + float * alpha is a float result: PyTorch takes a float alpha."""
+    _same(lambda lib: lib.add(lib.tensor([1, 2]), lib.tensor([0.5, 1.0]), alpha=0.5).numpy())
+    _same(lambda lib: lib.sub(lib.tensor([1, 2]), lib.tensor([0.5, 1.0]), alpha=0.5).numpy())
+    with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer"):
+        devrt.add(devrt.tensor([1, 2]), devrt.tensor([3, 4]), alpha=0.5)
+    with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer"):
+        devrt.tensor([1, 2]).add_(devrt.tensor([0.5, 1.0]), alpha=0.5)
