@@ -459,3 +459,15 @@ def test_a_float_alpha_is_refused_only_for_an_integer_result():
         devrt.add(devrt.tensor([1, 2]), devrt.tensor([3, 4]), alpha=0.5)
     with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer"):
         devrt.tensor([1, 2]).add_(devrt.tensor([0.5, 1.0]), alpha=0.5)
+
+
+def test_scatter_add_and_gather_of_an_empty_index_check_no_sizes():
+    """An empty index reads and writes nothing, as in PyTorch."""
+    _same(
+        lambda lib: (
+            lib.zeros(0, 2, 3)
+            .scatter_add(0, lib.zeros(3, 3, 0, dtype=lib.int64), lib.ones(3, 3, 0))
+            .numpy()
+        )
+    )
+    _same(lambda lib: lib.zeros(1, 0).gather(0, lib.zeros(0, 1, dtype=lib.int64)).numpy())

@@ -21,7 +21,8 @@ std::vector<std::optional<Tensor>> gather_indices(const char *op,
   if (!is_integral(index->dtype))
     fail(ErrorKind::Type, "[", op, "] index must be an integer tensor, got ",
          dtype_name(index->dtype));
-  for (int64_t d = 0; d < x->ndim(); ++d)
+  // An empty index reads and writes nothing: no size to check (PyTorch).
+  for (int64_t d = 0; d < x->ndim() && index->numel() > 0; ++d)
     if (d != dim && index->shape[d] > x->shape[d])
       fail(ErrorKind::Value, "[", op, "] index of shape ", index->shape,
            " is larger than the input of shape ", x->shape,
