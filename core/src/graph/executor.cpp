@@ -668,6 +668,14 @@ Session::run(const std::vector<Output> &fetches,
   }
 
   std::vector<Tensor> in;
+  // Frees the values no later step reads (and their autograd views).
+  auto release = [&](const Step &s) {
+    for (int slot : s.release) {
+      vals[slot].reset();
+      if (plan.gradients)
+        hist[slot].reset();
+    }
+  };
   std::vector<char> dead(plan.conditional ? plan.slots : 0),
       dead_step(plan.conditional ? plan.steps.size() : 0);
   for (size_t i = 0; i < plan.steps.size(); ++i) {
@@ -677,11 +685,7 @@ Session::run(const std::vector<Output> &fetches,
       dead_step[i] = 1;
       for (int k = 0; k < n.num_outputs(); ++k)
         dead[s.out + k] = 1;
-      for (int slot : s.release) {
-        vals[slot].reset();
-        if (plan.gradients)
-          hist[slot].reset();
-      }
+      release(s);
       continue;
     }
     in.clear();
@@ -710,11 +714,7 @@ Session::run(const std::vector<Output> &fetches,
     }
     if (s.kind == OpKind::Switch) // the branch not taken
       dead[s.out + (predicate(n, in[1]) ? 0 : 1)] = 1;
-    for (int slot : s.release) {
-      vals[slot].reset();
-      if (plan.gradients)
-        hist[slot].reset();
-    }
+    release(s);
   }
 
   std::vector<Tensor> result;
