@@ -237,3 +237,213 @@ def test_recurrent_cells_train_as_in_tensorflow(tf1, cell_name, static):
         for _ in range(4)
     ]
     assert_same_training(tf1, build, values, batches, rtol=1e-4, fetch_names=("loss", "pred"))
+
+
+# --- op by op: values and gradients ------------------------------------------------
+
+F32 = np.float32
+
+
+def _inputs(specs, rng):
+    out = []
+    for spec in specs:
+        shape, kind = spec[0], spec[1]
+        if kind == "f":  # floats in (-2, 2)
+            out.append(rng.uniform(-2, 2, shape).astype(F32))
+        elif kind == "p":  # positive floats
+            out.append(rng.uniform(0.2, 3, shape).astype(F32))
+        elif kind == "u":  # in (-0.9, 0.9)
+            out.append(rng.uniform(-0.9, 0.9, shape).astype(F32))
+        elif kind == "i":  # int32 indices below spec[2]
+            out.append(rng.integers(0, spec[2], shape).astype(np.int32))
+        elif kind == "b":
+            out.append(rng.random(shape) < 0.5)
+        elif kind == "prob":  # rows of probabilities
+            x = rng.random(shape).astype(F32) + 0.1
+            out.append((x / x.sum(-1, keepdims=True)).astype(F32))
+        else:
+            raise AssertionError(kind)
+    return out
+
+
+M34 = ((3, 4), "f")
+P34 = ((3, 4), "p")
+IMG = ((2, 7, 7, 3), "f")
+OPS = {
+    # elementwise
+    "add broadcast": (lambda tf, a, b: tf.add(a, b), [M34, ((4,), "f")]),
+    "subtract": (lambda tf, a, b: tf.subtract(a, b), [M34, M34]),
+    "multiply": (lambda tf, a, b: a * b, [M34, ((3, 1), "f")]),
+    "divide": (lambda tf, a, b: a / b, [M34, P34]),
+    "pow": (lambda tf, a, b: tf.pow(a, b), [P34, M34]),
+    "maximum": (lambda tf, a, b: tf.maximum(a, b), [M34, M34]),
+    "minimum": (lambda tf, a, b: tf.minimum(a, b), [M34, M34]),
+    "squared_difference": (lambda tf, a, b: tf.squared_difference(a, b), [M34, M34]),
+    "atan2": (lambda tf, a, b: tf.atan2(a, b), [M34, P34]),
+    "floordiv": (lambda tf, a, b: tf.floordiv(a, b), [M34, P34]),
+    "floormod": (lambda tf, a, b: tf.floormod(a, b), [M34, P34]),
+    "div_no_nan": (lambda tf, a, b: tf.div_no_nan(a, b), [M34, P34]),
+    "abs": (lambda tf, a: tf.abs(a), [M34]),
+    "negative": (lambda tf, a: tf.negative(a), [M34]),
+    "exp": (lambda tf, a: tf.exp(a), [M34]),
+    "expm1": (lambda tf, a: tf.math.expm1(a), [M34]),
+    "log": (lambda tf, a: tf.log(a), [P34]),
+    "log1p": (lambda tf, a: tf.math.log1p(a), [P34]),
+    "sqrt": (lambda tf, a: tf.sqrt(a), [P34]),
+    "rsqrt": (lambda tf, a: tf.math.rsqrt(a), [P34]),
+    "square": (lambda tf, a: tf.square(a), [M34]),
+    "reciprocal": (lambda tf, a: tf.math.reciprocal(a), [P34]),
+    "sin": (lambda tf, a: tf.sin(a), [M34]),
+    "cos": (lambda tf, a: tf.cos(a), [M34]),
+    "tan": (lambda tf, a: tf.tan(a), [((3, 4), "u")]),
+    "tanh": (lambda tf, a: tf.tanh(a), [M34]),
+    "sigmoid": (lambda tf, a: tf.sigmoid(a), [M34]),
+    "erf": (lambda tf, a: tf.math.erf(a), [M34]),
+    "sign": (lambda tf, a: tf.sign(a), [M34]),
+    "floor": (lambda tf, a: tf.floor(a), [M34]),
+    "ceil": (lambda tf, a: tf.math.ceil(a), [M34]),
+    "round": (lambda tf, a: tf.round(a), [M34]),
+    "clip_by_value": (lambda tf, a: tf.clip_by_value(a, -0.5, 0.7), [M34]),
+    "where": (lambda tf, c, a, b: tf.where(c, a, b), [((3, 4), "b"), M34, M34]),
+    "logical_and": (lambda tf, a, b: tf.logical_and(a, b), [((3, 4), "b"), ((3, 4), "b")]),
+    "greater_equal": (lambda tf, a, b: tf.greater_equal(a, b), [M34, M34]),
+    "cast": (lambda tf, a: tf.cast(a * 3, tf.int32), [M34]),
+    # reductions
+    "reduce_sum axis": (lambda tf, a: tf.reduce_sum(a, axis=1), [M34]),
+    "reduce_sum keepdims": (lambda tf, a: tf.reduce_sum(a, 0, keepdims=True), [M34]),
+    "reduce_mean": (lambda tf, a: tf.reduce_mean(a), [M34]),
+    "reduce_max": (lambda tf, a: tf.reduce_max(a, axis=-1), [M34]),
+    "reduce_min": (lambda tf, a: tf.reduce_min(a, axis=[0, 1]), [M34]),
+    "reduce_prod": (lambda tf, a: tf.reduce_prod(a, axis=0), [P34]),
+    "reduce_logsumexp": (lambda tf, a: tf.reduce_logsumexp(a, axis=1), [M34]),
+    "reduce_std": (lambda tf, a: tf.math.reduce_std(a, axis=0), [M34]),
+    "reduce_variance": (lambda tf, a: tf.math.reduce_variance(a, axis=1), [M34]),
+    "argmax": (lambda tf, a: tf.argmax(a, axis=1), [M34]),
+    "argmin": (lambda tf, a: tf.argmin(a, axis=0), [M34]),
+    "cumsum": (lambda tf, a: tf.cumsum(a, axis=1), [M34]),
+    "norm": (lambda tf, a: tf.norm(a), [M34]),
+    "count_nonzero": (lambda tf, a: tf.count_nonzero(a > 0, axis=1), [M34]),
+    # shapes and indexing
+    "reshape": (lambda tf, a: tf.reshape(a, [2, -1]), [M34]),
+    "transpose": (lambda tf, a: tf.transpose(a, [2, 0, 1]), [((2, 3, 4), "f")]),
+    "expand_dims": (lambda tf, a: tf.expand_dims(a, 1), [M34]),
+    "squeeze": (lambda tf, a: tf.squeeze(a, [1]), [((3, 1, 4), "f")]),
+    "concat": (lambda tf, a, b: tf.concat([a, b], axis=1), [M34, ((3, 2), "f")]),
+    "stack": (lambda tf, a, b: tf.stack([a, b], axis=1), [M34, M34]),
+    "unstack": (lambda tf, a: tf.unstack(a, axis=1)[2], [M34]),
+    "split": (lambda tf, a: tf.split(a, [1, 3], axis=1)[1], [M34]),
+    "tile": (lambda tf, a: tf.tile(a, [2, 1]), [M34]),
+    "slice": (lambda tf, a: tf.slice(a, [1, 0], [2, 3]), [M34]),
+    "strided_slice": (lambda tf, a: a[1:, ::2], [M34]),
+    "strided_slice negative": (lambda tf, a: a[::-1, -2], [M34]),
+    "strided_slice newaxis": (lambda tf, a: a[:, None, 1:3], [M34]),
+    "gather": (lambda tf, a, i: tf.gather(a, i), [M34, ((5,), "i", 3)]),
+    "gather axis": (lambda tf, a, i: tf.gather(a, i, axis=1), [M34, ((2, 2), "i", 4)]),
+    "one_hot": (lambda tf, i: tf.one_hot(i, 5), [((4,), "i", 5)]),
+    "reverse": (lambda tf, a: tf.reverse(a, [1]), [M34]),
+    "top_k values": (lambda tf, a: tf.nn.top_k(a, 2).values, [M34]),
+    "matmul": (lambda tf, a, b: tf.matmul(a, b), [M34, ((4, 5), "f")]),
+    "matmul transposes": (
+        lambda tf, a, b: tf.matmul(a, b, transpose_a=True, transpose_b=True),
+        [((4, 3), "f"), ((5, 4), "f")],
+    ),
+    "batched matmul": (lambda tf, a, b: tf.matmul(a, b), [((2, 3, 4), "f"), ((2, 4, 2), "f")]),
+    "add_n": (lambda tf, a, b: tf.add_n([a, b, a]), [M34, M34]),
+    # nn
+    "relu": (lambda tf, a: tf.nn.relu(a), [M34]),
+    "relu6": (lambda tf, a: tf.nn.relu6(a * 4), [M34]),
+    "elu": (lambda tf, a: tf.nn.elu(a), [M34]),
+    "leaky_relu": (lambda tf, a: tf.nn.leaky_relu(a, 0.1), [M34]),
+    "softplus": (lambda tf, a: tf.nn.softplus(a), [M34]),
+    "softsign": (lambda tf, a: tf.nn.softsign(a), [M34]),
+    "softmax": (lambda tf, a: tf.nn.softmax(a), [M34]),
+    "log_softmax": (lambda tf, a: tf.nn.log_softmax(a, axis=0), [M34]),
+    "l2_normalize": (lambda tf, a: tf.nn.l2_normalize(a, axis=1), [M34]),
+    "l2_loss": (lambda tf, a: tf.nn.l2_loss(a), [M34]),
+    "bias_add": (lambda tf, a, b: tf.nn.bias_add(a, b), [IMG, ((3,), "f")]),
+    "moments mean": (lambda tf, a: tf.nn.moments(a, [0, 1, 2])[0], [IMG]),
+    "moments variance": (lambda tf, a: tf.nn.moments(a, [0, 1, 2])[1], [IMG]),
+    "softmax_cross_entropy_with_logits_v2": (
+        lambda tf, y, a: tf.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=a),
+        [((3, 4), "prob"), M34],
+    ),
+    "sparse_softmax_cross_entropy_with_logits": (
+        lambda tf, y, a: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=a),
+        [((3,), "i", 4), M34],
+    ),
+    "sigmoid_cross_entropy_with_logits": (
+        lambda tf, y, a: tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=a),
+        [((3, 4), "prob"), M34],
+    ),
+    "conv2d SAME": (
+        lambda tf, x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"),
+        [IMG, ((3, 3, 3, 4), "f")],
+    ),
+    "conv2d VALID strided": (
+        lambda tf, x, w: tf.nn.conv2d(x, w, [1, 2, 2, 1], "VALID"),
+        [IMG, ((3, 3, 3, 4), "f")],
+    ),
+    "conv2d SAME strided even kernel": (
+        lambda tf, x, w: tf.nn.conv2d(x, w, [1, 2, 2, 1], "SAME"),
+        [IMG, ((2, 2, 3, 4), "f")],
+    ),
+    "conv2d_transpose": (
+        lambda tf, x, w: tf.nn.conv2d_transpose(x, w, [2, 14, 14, 5], [1, 2, 2, 1], "SAME"),
+        [IMG, ((3, 3, 5, 3), "f")],
+    ),
+    "conv1d": (
+        lambda tf, x, w: tf.nn.conv1d(x, w, 1, "SAME"),
+        [((2, 9, 3), "f"), ((3, 3, 4), "f")],
+    ),
+    "max_pool SAME": (
+        lambda tf, x: tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+        [IMG],
+    ),
+    "max_pool VALID overlapping": (
+        lambda tf, x: tf.nn.max_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "VALID"),
+        [IMG],
+    ),
+    "avg_pool SAME": (
+        lambda tf, x: tf.nn.avg_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME"),
+        [IMG],
+    ),
+    "embedding_lookup": (
+        lambda tf, p, i: tf.nn.embedding_lookup(p, i),
+        [((6, 3), "f"), ((2, 3), "i", 6)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_op_values_and_gradients_match_tensorflow(tf1, name):
+    build, specs = OPS[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    values = _inputs(specs, rng)
+
+    def run(tf):
+        g = tf.Graph()
+        with g.as_default():
+            dtypes = {np.dtype(F32): tf.float32, np.dtype(np.int32): tf.int32}
+            dtypes[np.dtype(bool)] = tf.bool
+            xs = [tf.placeholder(dtypes[v.dtype], v.shape) for v in values]
+            y = build(tf, *xs)
+            fetches = {"y": y}
+            floats = [x for x, v in zip(xs, values) if v.dtype == F32]
+            if y.dtype in (tf.float32,) and floats:
+                weight = tf.constant(np.linspace(0.5, 1.5, max(int(np.prod(y.shape)), 1)))
+                weight = tf.reshape(tf.cast(weight, tf.float32), tf.shape(y))
+                grads = tf.gradients(tf.reduce_sum(y * weight), floats)
+                # None where no gradient flows; IndexedSlices (gather) as dense tensors.
+                fetches["grads"] = [tf.convert_to_tensor(d) for d in grads if d is not None]
+                fetches["flows"] = tf.constant([d is not None for d in grads])
+        with tf.Session(graph=g) as sess:
+            return sess.run(fetches, {x: v for x, v in zip(xs, values)})
+
+    ours, theirs = run(dtf), run(tf1)
+    np.testing.assert_allclose(ours["y"], theirs["y"], rtol=1e-5, atol=1e-5)
+    assert np.asarray(ours["y"]).dtype == np.asarray(theirs["y"]).dtype
+    assert set(ours) == set(theirs)
+    if "grads" in ours:
+        assert ours["flows"].tolist() == theirs["flows"].tolist(), "which inputs get a gradient"
+        for k, (a, b) in enumerate(zip(ours["grads"], theirs["grads"])):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"gradient {k}")

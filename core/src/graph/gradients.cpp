@@ -13,15 +13,16 @@ namespace devrt::graph {
 namespace {
 
 // TensorFlow's ops without a gradient: their outputs are constants to
-// tf.gradients (None, not zeros).
+// tf.gradients (None, not zeros). Sign is not one of them: its gradient is
+// zeros, in TensorFlow as in the eager rule.
 const std::unordered_set<std::string> &no_gradient() {
   static const std::unordered_set<std::string> ops = {
-      "ArgMax",     "ArgMin",      "Equal",      "NotEqual",
-      "Less",       "LessEqual",   "Greater",    "GreaterEqual",
-      "LogicalAnd", "LogicalOr",   "LogicalNot", "Shape",
-      "OneHot",     "ZerosLike",   "OnesLike",   "RandomUniformLike",
-      "Floor",      "Ceil",        "Round",      "Sign",
-      "FloorDiv",   "StopGradient"};
+      "ArgMax",      "ArgMin",    "Equal",      "NotEqual",
+      "Less",        "LessEqual", "Greater",    "GreaterEqual",
+      "LogicalAnd",  "LogicalOr", "LogicalNot", "Shape",
+      "OneHot",      "ZerosLike", "OnesLike",   "RandomUniformLike",
+      "Floor",       "Ceil",      "Round",      "FloorDiv",
+      "StopGradient"};
   return ops;
 }
 
