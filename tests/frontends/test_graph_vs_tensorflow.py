@@ -447,3 +447,89 @@ def test_op_values_and_gradients_match_tensorflow(tf1, name):
         assert ours["flows"].tolist() == theirs["flows"].tolist(), "which inputs get a gradient"
         for k, (a, b) in enumerate(zip(ours["grads"], theirs["grads"])):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"gradient {k}")
+
+
+# --- optimizers, learning-rate schedules and losses ---------------------------------
+
+
+def _mlp(make_optimizer, make_loss="mse"):
+    def build(tf):
+        x = tf.placeholder(tf.float32, [None, 5])
+        y = tf.placeholder(tf.float32, [None, 3])
+        w1 = tf.Variable(tf.zeros([5, 8]))
+        b1 = tf.Variable(tf.zeros([8]))
+        w2 = tf.Variable(tf.zeros([8, 3]))
+        out = tf.matmul(tf.nn.tanh(tf.matmul(x, w1) + b1), w2)
+        losses = {
+            "mse": lambda: tf.losses.mean_squared_error(y, out),
+            "absolute_difference": lambda: tf.losses.absolute_difference(y, out),
+            "huber": lambda: tf.losses.huber_loss(y, out, delta=0.5),
+            "softmax": lambda: tf.losses.softmax_cross_entropy(tf.nn.softmax(y * 3), out),
+            "sigmoid": lambda: tf.losses.sigmoid_cross_entropy(tf.sigmoid(y), out),
+            "log_loss": lambda: tf.losses.log_loss(tf.sigmoid(y), tf.sigmoid(out)),
+            "weighted mse": lambda: tf.losses.mean_squared_error(
+                y, out, weights=tf.constant([[1.0, 0.5, 2.0]])
+            ),
+        }
+        loss = losses[make_loss]()
+        step = tf.Variable(0, trainable=False)
+        train = make_optimizer(tf, step).minimize(loss, global_step=step)
+        return {"x": x, "y": y, "loss": loss, "out": out, "train": train}
+
+    return build
+
+
+OPTIMIZERS = {
+    "GradientDescent": lambda tf, step: tf.train.GradientDescentOptimizer(0.1),
+    "Momentum": lambda tf, step: tf.train.MomentumOptimizer(0.1, 0.9),
+    "Momentum nesterov": lambda tf, step: tf.train.MomentumOptimizer(0.1, 0.9, use_nesterov=True),
+    "Adam": lambda tf, step: tf.train.AdamOptimizer(0.01),
+    "Adam betas": lambda tf, step: tf.train.AdamOptimizer(0.02, 0.8, 0.99, epsilon=1e-6),
+    "Adagrad": lambda tf, step: tf.train.AdagradOptimizer(0.1),
+    "RMSProp": lambda tf, step: tf.train.RMSPropOptimizer(0.01),
+    "RMSProp momentum centered": lambda tf, step: tf.train.RMSPropOptimizer(
+        0.01, momentum=0.5, centered=True
+    ),
+    "exponential_decay": lambda tf, step: tf.train.GradientDescentOptimizer(
+        tf.train.exponential_decay(0.2, step, 2, 0.5, staircase=True)
+    ),
+    "polynomial_decay": lambda tf, step: tf.train.GradientDescentOptimizer(
+        tf.train.polynomial_decay(0.2, step, 5, 0.01, power=2.0)
+    ),
+    "inverse_time_decay": lambda tf, step: tf.train.GradientDescentOptimizer(
+        tf.train.inverse_time_decay(0.2, step, 1, 0.5)
+    ),
+    "cosine_decay": lambda tf, step: tf.train.GradientDescentOptimizer(
+        tf.train.cosine_decay(0.2, step, 6)
+    ),
+}
+
+
+def _mlp_case(seed):
+    rng = np.random.default_rng(seed)
+    shapes = [(5, 8), (8,), (8, 3)]
+    values = [(0.5 * rng.standard_normal(s)).astype(F32) for s in shapes]
+    batches = [
+        {
+            "x": rng.standard_normal((6, 5)).astype(F32),
+            "y": rng.standard_normal((6, 3)).astype(F32),
+        }
+        for _ in range(6)
+    ]
+    return values, batches
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizers_and_schedules_train_as_in_tensorflow(tf1, name):
+    values, batches = _mlp_case(4)
+    assert_same_training(tf1, _mlp(OPTIMIZERS[name]), values, batches, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    ["mse", "absolute_difference", "huber", "softmax", "sigmoid", "log_loss", "weighted mse"],
+)
+def test_losses_train_as_in_tensorflow(tf1, loss):
+    values, batches = _mlp_case(5)
+    build = _mlp(OPTIMIZERS["Adam"], loss)
+    assert_same_training(tf1, build, values, batches, rtol=1e-5, fetch_names=("loss", "out"))
