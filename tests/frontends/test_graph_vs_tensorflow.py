@@ -486,6 +486,8 @@ OPTIMIZERS = {
     "Adam": lambda tf, step: tf.train.AdamOptimizer(0.01),
     "Adam betas": lambda tf, step: tf.train.AdamOptimizer(0.02, 0.8, 0.99, epsilon=1e-6),
     "Adagrad": lambda tf, step: tf.train.AdagradOptimizer(0.1),
+    "Adadelta": lambda tf, step: tf.train.AdadeltaOptimizer(1.0),
+    "Adadelta rho": lambda tf, step: tf.train.AdadeltaOptimizer(0.5, rho=0.8, epsilon=1e-6),
     "RMSProp": lambda tf, step: tf.train.RMSPropOptimizer(0.01),
     "RMSProp momentum centered": lambda tf, step: tf.train.RMSPropOptimizer(
         0.01, momentum=0.5, centered=True
