@@ -188,6 +188,68 @@ void infer_vjp(Node &n) {
   }
 }
 
+// --- while_loop --------------------------------------------------------------
+
+// While(inits..., captures..., args..., cond, results...): a functional
+// loop. Its first n_vars inputs are the loop variables' initial values and
+// the next n_captured the tensors the cond and body read from outside the
+// loop; those are the values it reads. The rest name its sub-graph: one Arg
+// node per variable and capture (the body's view of them; an Arg's shape is
+// the variable's shape invariant), the cond's bool scalar and one body
+// result per variable. Session::run_loop runs it.
+void infer_while(Node &n) {
+  const int64_t nv = n.attr_int("n_vars"), nc = n.attr_int("n_captured");
+  const int64_t na = nv + nc;
+  if (nv < 1 || nc < 0 ||
+      static_cast<int64_t>(n.inputs.size()) != 3 * nv + 2 * nc + 1)
+    bad(n, ErrorKind::Value,
+        "expected n_vars initial values, n_captured captures, an Arg for "
+        "each, the cond's result and n_vars body results, got " +
+            std::to_string(n.inputs.size()) + " inputs for n_vars=" +
+            std::to_string(nv) + " and n_captured=" + std::to_string(nc));
+  std::unordered_set<const Node *> args;
+  for (int64_t k = 0; k < na; ++k) {
+    const Node *arg = n.inputs[na + k].node;
+    if (arg->op != "Arg" || !args.insert(arg).second)
+      bad(n, ErrorKind::Value,
+          "input " + std::to_string(na + k) +
+              " must be an Arg node of its own, got '" + arg->name + "' (" +
+              arg->op + ")");
+    if (n.input_dtype(k) != n.input_dtype(na + k))
+      bad(n, ErrorKind::Type,
+          "loop input " + std::to_string(k) + " is " +
+              dtype_name(n.input_dtype(k)) + " but its Arg '" + arg->name +
+              "' is " + dtype_name(n.input_dtype(na + k)));
+    if (!n.input_shape(k).compatible(n.input_shape(na + k)))
+      bad(n, ErrorKind::Value,
+          "loop input " + std::to_string(k) + " of shape " +
+              n.input_shape(k).str() + " does not fit the shape " +
+              n.input_shape(na + k).str() + " of its Arg '" + arg->name + "'");
+  }
+  check_predicate(n, static_cast<size_t>(2 * na));
+  n.shapes.clear();
+  n.dtypes.clear();
+  for (int64_t k = 0; k < nv; ++k) {
+    const size_t r = static_cast<size_t>(2 * na + 1 + k),
+                 a = static_cast<size_t>(na + k);
+    if (n.input_dtype(r) != n.input_dtype(a))
+      bad(n, ErrorKind::Type,
+          "the body returns " + std::string(dtype_name(n.input_dtype(r))) +
+              " for loop variable " + std::to_string(k) + " of dtype " +
+              dtype_name(n.input_dtype(a)));
+    if (!n.input_shape(r).compatible(n.input_shape(a)))
+      bad(n, ErrorKind::Value,
+          "the body returns shape " + n.input_shape(r).str() +
+              " for loop variable " + std::to_string(k) + " of shape " +
+              n.input_shape(a).str());
+    n.shapes.push_back(n.input_shape(a));
+    n.dtypes.push_back(n.input_dtype(a));
+  }
+}
+Vals eval_while(const Node &n, const Vals &in, EvalContext &ctx) {
+  return ctx.session.run_loop(n, in);
+}
+
 // --- elementwise ------------------------------------------------------------
 
 constexpr int kSquare = -1; // x * x, no catalogue op of its own
@@ -1059,6 +1121,10 @@ const OpDef kOps[] = {
     {"Switch", 2, 2, infer_switch, nullptr, OpKind::Switch},
     {"Merge", 3, 3, infer_merge, nullptr, OpKind::Merge},
     {"VJP", 2, -1, infer_vjp, nullptr, OpKind::VJP},
+    // A while_loop body's view of a loop variable or capture: fed by its
+    // While each iteration, never by the user.
+    {"Arg", 0, 0, infer_placeholder, nullptr, OpKind::Placeholder},
+    {"While", 4, -1, infer_while, eval_while},
     UNARY("Neg", ID(neg)),
     UNARY("Abs", ID(abs)),
     UNARY("Sign", ID(sign)),
@@ -1206,6 +1272,17 @@ const std::vector<OpDef> &catalogue_ops() {
     return v;
   }();
   return ops;
+}
+
+bool loop_body_input(const Node &n, size_t i) {
+  if (n.op == "While")
+    return static_cast<int64_t>(i) >=
+           n.attr_int("n_vars") + n.attr_int("n_captured");
+  if (n.def->kind != OpKind::VJP)
+    return false;
+  const int64_t n_in = n.attr_int("n_in");
+  return static_cast<int64_t>(i) < n_in &&
+         loop_body_input(*n.inputs[n_in].node, i);
 }
 
 const OpDef *find_op_def(const std::string &name) {

@@ -74,6 +74,7 @@ from devrt.graph.control_flow_ops import (  # noqa: F401
     group,
     no_op,
     tuple,
+    while_loop,
 )
 from devrt.graph.conversion import convert_to_tensor  # noqa: F401
 from devrt.graph.dtypes import (  # noqa: F401
