@@ -315,8 +315,8 @@ def while_loop(
                 flat_out.insert(0, _apply("Add", [i, _t(1, "while_loop", limit.dtype)]))
             # Results made outside the loop (a variable passed through, an
             # outside tensor) are read through Args too.
-            pred = frame.captured(pred) if pred.op._id < frame.first_id else pred
-            flat_out = [frame.captured(t) if t.op._id < frame.first_id else t for t in flat_out]
+            pred = pred if pred.op._id in frame.inside else frame.captured(pred)
+            flat_out = [t if t.op._id in frame.inside else frame.captured(t) for t in flat_out]
         finally:
             g._while_stack.pop()
         for k, (t, out, inv) in enumerate(zip(flat_init, flat_out, invariants)):

@@ -159,6 +159,8 @@ class Graph:
             self._current_device(),
             [op._node for op in controls],
         )
+        for frame in self._while_stack:
+            frame.inside.add(node.id)
         return self._register(node)
 
     def _capture(self, t: Tensor) -> Tensor:
@@ -172,7 +174,7 @@ class Graph:
         if self._while_stack:
             frame = self._while_stack[-1]
             branches = branches[frame.cond_depth :]
-            if t.op._id < frame.first_id:
+            if t.op._id not in frame.inside:
                 t = frame.captured(t)
         for branch in branches:
             if t.op._id < branch.first_id and t is not branch.pred:
@@ -493,8 +495,10 @@ class _CondBranch:
 
 
 class _WhileFrame:
-    """A while_loop's cond and body while they are built: nodes made before
-    `first_id` are outside them. The body sees each loop variable, and each
+    """A while_loop's cond and body while they are built: `inside` holds the
+    ids of their nodes (nodes made meanwhile outside the loop, such as the
+    variables of an RNN cell called in the body, are not in it). The body
+    sees each loop variable, and each
     tensor it reads from outside, through an Arg node (`args`, loop
     variables first); `captures` are the outside tensors, in the order of
     their Args, and `controls` the outside control inputs of the body's
@@ -502,7 +506,7 @@ class _WhileFrame:
 
     def __init__(self, graph: Graph, scope: str) -> None:
         self.graph, self.scope = graph, scope
-        self.first_id = len(graph._ops)
+        self.inside: set[int] = set()
         self.cond_depth = len(graph._cond_stack)
         self.args: list[Tensor] = []
         self.captures: list[Tensor] = []
@@ -516,6 +520,7 @@ class _WhileFrame:
         dims = shape.as_list() if shape.ndims is not None else None
         with g.name_scope(self.scope), g.control_dependencies(None):
             op = g._create_op("Arg", [], {"dtype": dtype.as_devrt_dtype, "shape": dims}, name)
+        self.inside.add(op._id)
         self.args.append(op.outputs[0])
         return op.outputs[0]
 
@@ -530,9 +535,9 @@ class _WhileFrame:
         """The control inputs among `controls` made inside the loop; the
         While node takes the others."""
         for op in controls:
-            if op._id < self.first_id and op not in self.controls:
+            if op._id not in self.inside and op not in self.controls:
                 self.controls.append(op)
-        return [op for op in controls if op._id >= self.first_id]
+        return [op for op in controls if op._id in self.inside]
 
 
 _stack = _ThreadStacks()
