@@ -362,3 +362,55 @@ def test_a_shape_change_unknown_when_built_fails_when_run():
                 match=r"^\[While 'while'\] loop variable 1 has shape \(3,\) after iteration 1",
             ):
                 sess.run(y, {n: 2, x: [1.0, 2.0, 3.0]})
+
+
+def test_the_core_checks_while_nodes():
+    """What the core refuses in a While it is given (a graph file, or
+    nodes built by hand): the Python front end never builds these."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [2])
+        i = tf.constant(0)
+        arg_i = g._create_op("Arg", [], {"dtype": tf.int32.as_devrt_dtype, "shape": []}).outputs[0]
+        arg_x = g._create_op("Arg", [], {"dtype": tf.float32.as_devrt_dtype, "shape": [2]}).outputs[
+            0
+        ]
+        arg_j = g._create_op("Arg", [], {"dtype": tf.int32.as_devrt_dtype, "shape": []}).outputs[0]
+        pred = tf.less(arg_i, 3)
+        next_i = arg_i + 1
+
+        def make(inputs, n_vars=2, n_captured=0):
+            return g._create_op("While", inputs, {"n_vars": n_vars, "n_captured": n_captured})
+
+        with pytest.raises(ValueError, match=r"^\[While 'While'\] expected n_vars initial values"):
+            make([i, x, arg_i, arg_x, pred, next_i])
+        with pytest.raises(ValueError, match=r"must be an Arg node of its own, got 'Placeholder'"):
+            make([i, x, arg_i, x, pred, next_i, arg_x])
+        with pytest.raises(ValueError, match=r"must be an Arg node of its own, got 'Arg'"):
+            make([i, x, arg_i, arg_i, pred, next_i, arg_x])
+        with pytest.raises(
+            TypeError, match=r"loop input 1 is float32 but its Arg 'Arg_2' is int32"
+        ):
+            make([i, x, arg_i, arg_j, pred, next_i], n_vars=1, n_captured=1)
+        with pytest.raises(
+            TypeError, match=r"the body returns float32 for loop variable 0 of dtype int32"
+        ):
+            make([i, x, arg_i, arg_x, pred, arg_x, arg_x])
+        with pytest.raises(TypeError, match=r"the predicate must be bool, got int32"):
+            make([i, x, arg_i, arg_x, next_i, next_i, arg_x])
+
+        # a loop whose body writes a variable, or returns a value of a
+        # branch not taken, fails when run
+        v = tf.Variable(0.0)
+        write = g._create_op("AssignAdd", [v._variable, tf.cast(arg_x[0], tf.float32)]).outputs[0]
+        writes = make([i, x, arg_i, arg_x, pred, next_i, arg_x + write])
+        dead = g._create_op("Switch", [arg_x, tf.equal(arg_i, 5)]).outputs[1]
+        branch = make([i, x, arg_i, arg_x, pred, next_i, dead])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            with pytest.raises(NotImplementedError, match=r"the loop contains AssignAdd"):
+                sess.run(writes.outputs[1], {x: [1.0, 2.0]})
+            with pytest.raises(
+                ValueError, match=r"^\[While 'While_7'\] a result of the loop body was not computed"
+            ):
+                sess.run(branch.outputs[1], {x: [1.0, 2.0]})

@@ -857,9 +857,8 @@ std::vector<Tensor> Session::run_subplan(const Plan &plan,
   std::vector<Tensor> result;
   for (int slot : plan.fetch_slots) {
     if (plan.conditional && dead[slot])
-      fail(ErrorKind::Value, "[while_loop] a result of the loop body was not "
-                             "computed: it is in a branch of tf.cond that was "
-                             "not taken");
+      fail(ErrorKind::Value, "a result of the loop body was not computed: it "
+                             "is in a branch of tf.cond that was not taken");
     result.push_back(vals[slot]);
   }
   return result;
