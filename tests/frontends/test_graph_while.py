@@ -280,8 +280,13 @@ def test_a_graph_with_a_loop_saves_and_loads(tmp_path):
     with g.as_default():
         x = tf.placeholder(tf.float64, [2], name="x")
         w = tf.Variable(np.array([0.5, 2.0]), name="w")
-        _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * w + x), [0, x])
-        loss = tf.reduce_sum(y * y, name="loss")
+        ta = tf.TensorArray(tf.float64, size=3)
+        _, y, ta = tf.while_loop(
+            lambda i, v, ta: i < 3,
+            lambda i, v, ta: (i + 1, v * w + x, ta.write(i, v)),
+            [0, x, ta],
+        )
+        loss = tf.add(tf.reduce_sum(y * y), tf.reduce_sum(ta.stack()), name="loss")
         (gw,) = tf.gradients(loss, w)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
@@ -414,3 +419,104 @@ def test_the_core_checks_while_nodes():
                 ValueError, match=r"^\[While 'While_7'\] a result of the loop body was not computed"
             ):
                 sess.run(branch.outputs[1], {x: [1.0, 2.0]})
+
+
+def test_a_value_of_the_body_is_not_fetched_from_outside():
+    g = tf.Graph()
+    with g.as_default():
+        inside = []
+
+        def body(v):
+            inside.append(v * 2.0)
+            return inside[-1]
+
+        y = tf.compat.v1.while_loop(lambda v: v < 10.0, body, [tf.constant(1.0)])
+        with tf.Session() as sess:
+            assert sess.run(y) == 16.0
+            with pytest.raises(
+                ValueError,
+                match=r"^\[Session.run\] the nodes to run read 'while/loop_var', a value inside the body of a while_loop",
+            ):
+                sess.run(inside[0])
+
+
+def test_tensor_array_in_a_loop_with_gradients():
+    """A running product written to a TensorArray at each step, stacked and
+    differentiated, against PyTorch."""
+    torch = pytest.importorskip("torch")
+    xv = np.array([[0.5, 1.5], [2.0, -1.0], [1.2, 0.3], [-0.7, 0.9]])
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [None, 2])
+        steps = tf.shape(x, out_type=tf.int32)[0]
+        for element_shape in ([2], None):
+            ta = tf.TensorArray(tf.float64, size=steps, element_shape=element_shape)
+
+            def body(t, acc, ta):
+                acc = acc * x[0] + tf.gather(x, t)
+                return t + 1, acc, ta.write(t, acc)
+
+            _, last, ta = tf.while_loop(
+                lambda t, acc, ta: t < steps, body, [0, tf.zeros([2], tf.float64), ta]
+            )
+            assert isinstance(ta, tf.TensorArray)
+            stacked = ta.stack()
+            loss = tf.reduce_sum(stacked * stacked) + tf.reduce_sum(ta.read(1))
+            (gx,) = tf.gradients(loss, x)
+            with tf.Session() as sess:
+                got = sess.run([stacked, last, gx, ta.size()], {x: xv})
+            xt = torch.tensor(xv, requires_grad=True)
+            acc, rows = torch.zeros(2, dtype=torch.float64), []
+            for t in range(4):
+                acc = acc * xt[0] + xt[t]
+                rows.append(acc)
+            st = torch.stack(rows)
+            (gt,) = torch.autograd.grad((st * st).sum() + st[1].sum(), xt)
+            np.testing.assert_allclose(got[0], st.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(got[1], rows[-1].detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(got[2], gt.numpy(), rtol=1e-12)
+            assert got[3] == 4
+
+
+def test_tensor_array_unstack_dynamic_size_and_errors():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [3, 2])
+        n = tf.placeholder(tf.int32, [])
+        source = tf.TensorArray(tf.float32, size=3).unstack(x)
+        grown = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[2])
+        _, grown = tf.while_loop(
+            lambda i, ta: i < n,
+            lambda i, ta: (i + 1, ta.write(i, source.read(i % 3) * tf.cast(i, tf.float32))),
+            [0, grown],
+        )
+        assert grown.flow.shape.as_list() == [None, 2]
+        gap = tf.TensorArray(tf.float32, size=0, dynamic_size=True).write(2, tf.ones([2]))
+        fixed = tf.TensorArray(tf.float32, size=2).write(n, tf.ones([2]))
+        xv = np.arange(6, dtype=np.float32).reshape(3, 2)
+        with tf.Session() as sess:
+            got = sess.run(grown.stack(), {x: xv, n: 5})
+            want = np.stack([xv[i % 3] * i for i in range(5)])
+            np.testing.assert_allclose(got, want)
+            np.testing.assert_allclose(sess.run(gap.stack()), [[0, 0], [0, 0], [1, 1]])
+            with pytest.raises(
+                IndexError, match=r"index 2 is out of range for a TensorArray of size 2"
+            ):
+                sess.run(fixed.stack(), {n: 2})
+            with pytest.raises(IndexError, match=r"index -1 is out of range"):
+                sess.run(fixed.stack(), {n: -1})
+        with pytest.raises(TypeError, match=r"a value of dtype int32 for a TensorArray of dtype"):
+            tf.TensorArray(tf.float32, size=2).write(0, tf.constant([1, 2]))
+        with pytest.raises(
+            ValueError, match=r"a value of shape \(3,\) for a TensorArray of shape \(2, 2\)"
+        ):
+            tf.TensorArray(tf.float32, size=2, element_shape=[2]).write(0, tf.ones([3]))
+        with pytest.raises(TypeError, match=r"the index must be an integer, got float32"):
+            tf.TensorArray(tf.float32, size=2).write(tf.constant(0.0), tf.ones([2]))
+        with pytest.raises(TypeError, match=r"^\[TensorArray.unstack\] a value of dtype int32"):
+            tf.TensorArray(tf.float32, size=2).unstack(tf.constant([1, 2]))
+        with pytest.raises(ValueError, match=r"^\[TensorArray\] size must be given"):
+            tf.TensorArray(tf.float32)
+        with pytest.raises(TypeError, match=r"^\[while_loop\] loop variable 0 is a TensorArray"):
+            ta = tf.TensorArray(tf.float32, size=2)
+            tf.while_loop(lambda ta: True, lambda ta: ta.stack(), [ta])

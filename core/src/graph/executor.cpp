@@ -354,6 +354,10 @@ Session::make_plan(const std::vector<Output> &fetches,
   std::vector<int> producer(plan->slots, -1); // slot -> step
   for (const Node *n : order) {
     Step s{n, n->def->kind, {}, plan->slots, {}, {}, kCPU};
+    if (n->op == "Arg")
+      fail(ErrorKind::Value, "[Session.run] the nodes to run read '", n->name,
+           "', a value inside the body of a while_loop: values of a loop's "
+           "body exist only inside it; fetch or use the loop's outputs");
     if (n->def->kind == OpKind::Placeholder)
       fail(ErrorKind::Value, "[Session.run] placeholder '", n->name,
            "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),

@@ -215,6 +215,7 @@ from devrt.graph.session import (  # noqa: F401
     get_default_session,
 )
 from devrt.graph.tensor import Operation, Tensor  # noqa: F401
+from devrt.graph.tensor_array_ops import TensorArray  # noqa: F401
 from devrt.graph.tensor_shape import Dimension, TensorShape, dimension_value  # noqa: F401
 from devrt.graph.tensor_util import (  # noqa: F401
     get_static_value,

@@ -13,6 +13,7 @@ from devrt.graph import framework as fw
 from devrt.graph.array_ops import identity
 from devrt.graph.gradients import stop_gradient
 from devrt.graph.tensor import Operation, Tensor
+from devrt.graph.tensor_array_ops import TensorArray
 from devrt.graph.tensor_shape import TensorShape
 from devrt.graph.tensor_util import _apply, _t
 
@@ -107,6 +108,8 @@ def _pack(structure: Any, flat: list[Tensor]) -> Any:
         return builtins.tuple(items)
     if isinstance(structure, dict):
         return {k: _pack(structure[k], flat) for k in sorted(structure)}
+    if isinstance(structure, TensorArray):
+        return structure._with(flat.pop(0))
     return flat.pop(0)
 
 
@@ -207,6 +210,15 @@ def _invariants(loop_vars: Any, shape_invariants: Any) -> list[Any]:
     return [shape_invariants]
 
 
+def _array_invariant(array: TensorArray) -> TensorShape:
+    """The shape a TensorArray keeps in a loop: its element shape, with any
+    number of elements when it is dynamic."""
+    s = array.flow.shape
+    if s.ndims is None or not array.dynamic_size:
+        return s
+    return TensorShape([None] + s.as_list()[1:])
+
+
 def while_loop(
     cond: Any,
     body: Any,
@@ -248,11 +260,13 @@ def while_loop(
     if loop_vars is None or (isinstance(loop_vars, (list, builtins.tuple, dict)) and not loop_vars):
         raise ValueError("[while_loop] no loop variables given")
     spread = isinstance(loop_vars, (list, builtins.tuple))
-    flat_init = [
-        _t(v, "while_loop") for v in _flatten(loop_vars, "while_loop", "a loop variable is None")
-    ]
+    leaves = _flatten(loop_vars, "while_loop", "a loop variable is None")
+    arrays = [isinstance(v, TensorArray) for v in leaves]
+    flat_init = [v.flow if a else _t(v, "while_loop") for v, a in zip(leaves, arrays)]
     if shape_invariants is None:
-        invariants = [t.shape for t in flat_init]
+        invariants = [
+            _array_invariant(v) if a else t.shape for v, a, t in zip(leaves, arrays, flat_init)
+        ]
     else:
         invariants = []
         for t, inv in zip(flat_init, _invariants(loop_vars, shape_invariants)):
@@ -301,14 +315,17 @@ def while_loop(
                     f"{_skeleton(result)} for {_skeleton(list(call))} (* is a tensor)"
                 )
             # Numbers take their variable's dtype; tensors keep theirs.
-            flat_out = [
-                _t(
-                    v,
-                    "while_loop",
-                    None if isinstance(v, Tensor) or hasattr(v, "_to_tensor") else t.dtype,
-                )
-                for v, t in zip(_flatten(result, "while_loop", "the body returned None"), user_args)
-            ]
+            flat_out = []
+            for k, (v, t, a) in enumerate(
+                zip(_flatten(result, "while_loop", "the body returned None"), user_args, arrays)
+            ):
+                if a != isinstance(v, TensorArray):
+                    raise TypeError(
+                        f"[while_loop] loop variable {k} is {'a' if a else 'not a'} TensorArray "
+                        f"but the body returns {type(v).__name__}"
+                    )
+                tensor = isinstance(v, Tensor) or hasattr(v, "_to_tensor")
+                flat_out.append(v.flow if a else _t(v, "while_loop", None if tensor else t.dtype))
             if limit is not None:
                 i = frame.args[0]
                 pred = _apply("LogicalAnd", [_apply("Less", [i, limit]), pred])
@@ -343,6 +360,7 @@ def while_loop(
             outputs = outputs[1:]
         if not back_prop:
             outputs = [stop_gradient(t) for t in outputs]
+    packed = _pack(loop_vars, list(outputs))
     if len(outputs) == 1 and not return_same_structure:
-        return outputs[0]
-    return _pack(loop_vars, outputs)
+        return _pack(leaves[0], outputs)  # the one loop variable, bare
+    return packed
