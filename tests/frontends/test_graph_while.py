@@ -520,3 +520,17 @@ def test_tensor_array_unstack_dynamic_size_and_errors():
         with pytest.raises(TypeError, match=r"^\[while_loop\] loop variable 0 is a TensorArray"):
             ta = tf.TensorArray(tf.float32, size=2)
             tf.while_loop(lambda ta: True, lambda ta: ta.stack(), [ta])
+
+
+def test_args_are_placed_with_the_tensors_they_stand_for():
+    g = tf.Graph()
+    with g.as_default():
+        with tf.device("/cpu:0"):
+            w = tf.Variable(2.0)
+        x = tf.placeholder(tf.float32, [])
+        y = tf.while_loop(lambda v: v < 10.0, lambda v: v * w, [x])
+        args = {op.name: op.device for op in g.get_operations() if op.type == "Arg"}
+        assert args == {"while/loop_var": "", "while/captured": "/cpu:0"}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            assert sess.run(y, {x: 1.5}) == 12.0

@@ -293,7 +293,7 @@ def while_loop(
             invariants.insert(0, counter.shape)
         frame = fw._WhileFrame(g, scope)
         for t, inv in zip(flat_init, invariants):
-            frame.arg(t.dtype, inv, "loop_var")
+            frame.arg(t.dtype, inv, "loop_var", t.device)
         user_args = frame.args[1:] if limit is not None else frame.args
         structure = (
             loop_vars if isinstance(loop_vars, (list, builtins.tuple, dict)) else [loop_vars]

@@ -513,12 +513,14 @@ class _WhileFrame:
         self.controls: list[Operation] = []
         self._captured: dict[tuple[int, int], Tensor] = {}
 
-    def arg(self, dtype: Any, shape: Any, name: str) -> Tensor:
+    def arg(self, dtype: Any, shape: Any, name: str, device: str = "") -> Tensor:
         """A new Arg of `dtype` and `shape` (a TensorShape: the shape
-        invariant)."""
+        invariant), placed on `device` (that of the tensor it stands for)
+        or else in the enclosing device scope: the body's nodes without a
+        device of their own run where their inputs are."""
         g = self.graph
         dims = shape.as_list() if shape.ndims is not None else None
-        with g.name_scope(self.scope), g.control_dependencies(None):
+        with g.name_scope(self.scope), g.control_dependencies(None), g.device(device):
             op = g._create_op("Arg", [], {"dtype": dtype.as_devrt_dtype, "shape": dims}, name)
         self.inside.add(op._id)
         self.args.append(op.outputs[0])
@@ -527,7 +529,7 @@ class _WhileFrame:
     def captured(self, t: Tensor) -> Tensor:
         key = (t.op._id, t.value_index)
         if key not in self._captured:
-            self._captured[key] = self.arg(t.dtype, t.shape, "captured")
+            self._captured[key] = self.arg(t.dtype, t.shape, "captured", t.device)
             self.captures.append(t)
         return self._captured[key]
 

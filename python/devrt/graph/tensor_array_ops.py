@@ -70,7 +70,9 @@ class TensorArray:
         elem = None if element_shape is None else TensorShape(element_shape)
         attrs = {
             "dtype": self._dtype.as_devrt_dtype,
-            "element_shape": elem.as_list() if elem is not None and elem.is_fully_defined() else None,
+            "element_shape": elem.as_list()
+            if elem is not None and elem.is_fully_defined()
+            else None,
         }
         with fw.name_scope(name or tensor_array_name, "TensorArray"):
             self._flow = _apply("TensorArrayZeros", [_index(size, "TensorArray")], attrs)
