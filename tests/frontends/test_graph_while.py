@@ -517,6 +517,15 @@ def test_tensor_array_unstack_dynamic_size_and_errors():
             tf.TensorArray(tf.float32, size=2).unstack(tf.constant([1, 2]))
         with pytest.raises(ValueError, match=r"^\[TensorArray\] size must be given"):
             tf.TensorArray(tf.float32)
+        with pytest.raises(ValueError, match=r"the size must not be negative, got -1"):
+            tf.TensorArray(tf.float32, size=-1, element_shape=[2])
+        with pytest.raises(TypeError, match=r"the size must be an integer, got float32"):
+            tf.TensorArray(tf.float32, size=tf.constant(2.0))
+        fed_size = tf.TensorArray(tf.float32, size=n - 3).stack()
+        with tf.Session() as sess:
+            assert sess.run(fed_size, {n: 5}).tolist() == [0.0, 0.0]
+            with pytest.raises(ValueError, match=r"the size must not be negative, got -2"):
+                sess.run(fed_size, {n: 1})
         with pytest.raises(TypeError, match=r"^\[while_loop\] loop variable 0 is a TensorArray"):
             ta = tf.TensorArray(tf.float32, size=2)
             tf.while_loop(lambda ta: True, lambda ta: ta.stack(), [ta])

@@ -287,9 +287,14 @@ void infer_tensor_array_zeros(Node &n) {
   if (!s.fully_known())
     bad(n, ErrorKind::Value,
         "the element shape must be fully known, got " + s.str());
+  // A constant size is known when the graph is built.
   const Node &size = *n.inputs[0].node;
-  s.dims.insert(s.dims.begin(),
-                size.op == "Const" ? item(size.attr_tensor("value")).i : -1);
+  const int64_t known =
+      size.op == "Const" ? item(size.attr_tensor("value")).i : -1;
+  if (size.op == "Const" && known < 0)
+    bad(n, ErrorKind::Value,
+        "the size must not be negative, got " + std::to_string(known));
+  s.dims.insert(s.dims.begin(), known);
   set_output(n, s, n.attr_dtype("dtype"));
 }
 Vals eval_tensor_array_zeros(const Node &n, const Vals &in, EvalContext &ctx) {
