@@ -194,9 +194,13 @@ def test_nested_structures_of_loop_variables():
             lambda v: v < 10.0, lambda v: [v + 3.0], [tf.constant(0.0)], return_same_structure=True
         )
         assert isinstance(single, tf.Tensor) and isinstance(same, list)
+        # a bare tensor is passed to cond and body as it is
+        bare = tf.while_loop(lambda v: v < 10.0, lambda v: v + 4.0, tf.constant(1.0))
+        assert isinstance(bare, tf.Tensor)
         with tf.Session() as sess:
             i, state = sess.run(out, {x: [1.0, -1.0]})
             s1, s2 = sess.run([single, same[0]])
+            assert sess.run(bare) == 13.0
     a, b = np.array([1.0, -1.0]), np.ones(2)
     for _ in range(3):
         a, b = a + b, b * 2.0
@@ -326,6 +330,8 @@ def test_errors():
             TypeError, match=r"enters the loop as float32 but the body returns int32"
         ):
             tf.while_loop(lambda v: True, lambda v: tf.cast(v, tf.int32), [x])
+        with pytest.raises(TypeError, match=r"loop variable 0 \(Placeholder:0\) enters the loop"):
+            tf.while_loop(lambda v: True, lambda v: tf.cast(v, tf.int32), [x], maximum_iterations=3)
         with pytest.raises(
             ValueError, match=r"with shape \(2,\) but the body returns shape \(4,\)"
         ):

@@ -295,10 +295,7 @@ def while_loop(
         for t, inv in zip(flat_init, invariants):
             frame.arg(t.dtype, inv, "loop_var", t.device)
         user_args = frame.args[1:] if limit is not None else frame.args
-        structure = (
-            loop_vars if isinstance(loop_vars, (list, builtins.tuple, dict)) else [loop_vars]
-        )
-        packed = _pack(structure, list(user_args))
+        packed = _pack(loop_vars, list(user_args))
         g._while_stack.append(frame)
         try:
             call = packed if spread else [packed]
@@ -336,7 +333,9 @@ def while_loop(
             flat_out = [t if t.op._id in frame.inside else frame.captured(t) for t in flat_out]
         finally:
             g._while_stack.pop()
-        for k, (t, out, inv) in enumerate(zip(flat_init, flat_out, invariants)):
+        for k, (t, out, inv) in enumerate(
+            zip(flat_init, flat_out, invariants), start=-1 if limit is not None else 0
+        ):
             if out.dtype != t.dtype:
                 raise TypeError(
                     f"[while_loop] loop variable {k} ({t.name}) enters the loop as "
