@@ -27,9 +27,11 @@ const std::unordered_set<std::string> &no_gradient() {
 }
 
 // Inputs that carry no derivative: a Select's condition, a gather's
-// indices, tf.cond's predicate.
+// indices, tf.cond's predicate, a while_loop's sub-graph (its VJP
+// differentiates through the iterations it ran).
 bool blocked(const Node &n, size_t i) {
-  return (i == 0 && n.op == "Select") || (i == 1 && n.op == "GatherV2") ||
+  return loop_body_input(n, i) || (i == 0 && n.op == "Select") ||
+         (i == 1 && n.op == "GatherV2") ||
          (i == 1 && n.def->kind == OpKind::Switch) ||
          (i == 2 && n.def->kind == OpKind::Merge);
 }
