@@ -28,8 +28,8 @@ struct Session::Step {
   // recompute when those outputs were fed instead of computed.
   int hist_from = 0, hist_to = 0;
   bool create_graph = false, recompute = false;
-  std::vector<int64_t> outputs, inputs; // VJP steps: its attributes
-  std::vector<int> controls; // steps of the control inputs (tf.cond plans)
+  std::vector<int64_t> outputs{}, inputs{}; // VJP steps: its attributes
+  std::vector<int> controls{}; // steps of the control inputs (tf.cond plans)
 };
 
 struct Session::Plan {
