@@ -407,6 +407,28 @@ OPS = {
         lambda tf, x: tf.nn.avg_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME"),
         [IMG],
     ),
+    # control flow
+    "cond": (
+        lambda tf, a, b: tf.cond(tf.reduce_sum(a) > 0, lambda: a * b, lambda: a - b),
+        [M34, M34],
+    ),
+    "while_loop": (
+        lambda tf, a: tf.while_loop(
+            lambda i, x: i < 4, lambda i, x: (i + 1, tf.tanh(x) * a + x), [tf.constant(0), a]
+        )[1],
+        [M34],
+    ),
+    "while_loop with cond in the body": (
+        lambda tf, a, b: tf.while_loop(
+            lambda i, x: i < 3,
+            lambda i, x: (
+                i + 1,
+                tf.cond(tf.reduce_mean(x) > 0, lambda: x * b, lambda: tf.sin(x) + b),
+            ),
+            [tf.constant(0), a],
+        )[1],
+        [M34, M34],
+    ),
     "embedding_lookup": (
         lambda tf, p, i: tf.nn.embedding_lookup(p, i),
         [((6, 3), "f"), ((2, 3), "i", 6)],
