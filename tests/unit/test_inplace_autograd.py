@@ -78,6 +78,9 @@ PROGRAMS = {
     "index_put_accumulate": lambda lib, a, b, c: (a * 2).index_put_(
         (lib.tensor([0, 0, 2]),), b * 1.0, accumulate=True
     ),
+    "scatter_add_": lambda lib, a, b, c: (
+        (a * 2).scatter_add_(0, lib.tensor([[0, 1, 2, 0], [2, 2, 1, 0]]), b[:2] * c) * a
+    ),
     "chain": lambda lib, a, b, c: (a * 1).mul_(b).add_(c).mul_(b).relu_(),
 }
 
