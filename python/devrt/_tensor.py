@@ -254,6 +254,13 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
         values = value
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
+    # Leading dimensions of size 1 are dropped, as in PyTorch (x[i] = row of
+    # shape (1, n)): broadcasting adds back any the destination has.
+    lead = 0
+    while lead < values.ndim and values.shape[lead] == 1:
+        lead += 1
+    if lead:
+        values = values.reshape(tuple(values.shape[lead:]))
     if any(a is not None for a in advanced):
         _C._index_put_(view, advanced, values.to(self.dtype), False)
     else:

@@ -155,6 +155,9 @@ SETITEM = {
     "number": lambda lib, a, b, c: _assign(a * 2, (1, 2), 7.0) * b,
     "advanced": lambda lib, a, b, c: _assign(a.sin(), [0, 2], b[:2] * 2),
     "mask": lambda lib, a, b, c: _assign(a * b, a > 0, 0.0) * a,
+    # Leading dimensions of size 1 of the value are dropped, as in PyTorch.
+    "leading_unit_dims": lambda lib, a, b, c: _assign(a * 1, 1, (b[0:1] * 2)[None]),
+    "leading_unit_dims_advanced": lambda lib, a, b, c: _assign(a * 1, [2], (b[0:1] * c)[None]),
     "basic_then_advanced": lambda lib, a, b, c: _assign(a * 1, (slice(None), [1, 3]), b[:, :2]),
 }
 
@@ -218,6 +221,14 @@ def _sibling(x, b):
 @pytest.mark.parametrize("name", list(VIEWS))
 def test_inplace_through_a_view_matches_torch(name):
     _same_as_torch(VIEWS[name])
+
+
+def test_setitem_value_that_does_not_fit_raises():
+    x = devrt.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"^\[copy\] source of shape \[2, 4\] does not broadcast"):
+        x[0] = devrt.ones(1, 2, 4)
+    with pytest.raises(ValueError, match=r"^\[index_put\] values of shape \[2, 4\]"):
+        x[[0]] = devrt.ones(2, 4)
 
 
 def test_inplace_through_view_of_noncontiguous_base_raises():
