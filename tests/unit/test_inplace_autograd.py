@@ -362,3 +362,84 @@ def test_second_backward_through_freed_index_put_raises():
     loss.backward()
     with pytest.raises(RuntimeError, match=r"^\[backward\] trying to backward through the graph"):
         loss.backward()
+
+
+# --- a whole program ---------------------------------------------------------------------
+
+
+def _seq2seq_losses(lib, state, steps, teacher):
+    """The seq2seq tutorial's encoder, attention decoder and train() (with
+    `loss += criterion(...)` and `encoder_outputs[ei] = ...`), small and
+    without dropout, from the weights `state`; the loss of each step and the
+    trained weights."""
+    nn, F = lib.nn, lib.nn.functional
+    hidden, max_length = 8, 5
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(7, hidden)
+            self.gru = nn.GRU(hidden, hidden)
+
+        def forward(self, input, h):
+            return self.gru(self.embedding(input).view(1, 1, -1), h)
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(6, hidden)
+            self.attn = nn.Linear(hidden * 2, max_length)
+            self.attn_combine = nn.Linear(hidden * 2, hidden)
+            self.gru = nn.GRU(hidden, hidden)
+            self.out = nn.Linear(hidden, 6)
+
+        def forward(self, input, h, encoder_outputs):
+            embedded = self.embedding(input).view(1, 1, -1)
+            attn_weights = F.softmax(self.attn(lib.cat((embedded[0], h[0]), 1)), dim=1)
+            attn_applied = lib.bmm(attn_weights.unsqueeze(0), encoder_outputs.unsqueeze(0))
+            output = self.attn_combine(lib.cat((embedded[0], attn_applied[0]), 1)).unsqueeze(0)
+            output, h = self.gru(F.relu(output), h)
+            return F.log_softmax(self.out(output[0]), dim=1), h
+
+    encoder, decoder = Encoder().double(), Decoder().double()
+    if state is None:
+        state = {k: v.detach().numpy().copy() for k, v in encoder.state_dict().items()}
+        state.update(
+            {"dec." + k: v.detach().numpy().copy() for k, v in decoder.state_dict().items()}
+        )
+    encoder.load_state_dict({k: lib.tensor(v) for k, v in state.items() if "dec." not in k})
+    decoder.load_state_dict({k[4:]: lib.tensor(v) for k, v in state.items() if "dec." in k})
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    optimizer = lib.optim.SGD(params, lr=0.1)
+    criterion = nn.NLLLoss()
+    rng = np.random.default_rng(3)
+    losses = []
+    for _ in range(steps):
+        source = lib.tensor(rng.integers(2, 7, size=(4, 1)))
+        target = lib.tensor(rng.integers(2, 6, size=(3, 1)))
+        optimizer.zero_grad()
+        h = lib.zeros(1, 1, hidden, dtype=lib.float64)
+        encoder_outputs = lib.zeros(max_length, hidden, dtype=lib.float64)
+        for ei in range(source.size(0)):
+            out, h = encoder(source[ei], h)
+            encoder_outputs[ei] = out[0, 0]
+        decoder_input = lib.tensor([[0]])
+        loss = 0
+        for di in range(target.size(0)):
+            output, h = decoder(decoder_input, h, encoder_outputs)
+            loss += criterion(output, target[di])
+            decoder_input = target[di] if teacher else output.topk(1)[1].squeeze().detach()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, state, [p.detach().numpy() for p in params]
+
+
+@pytest.mark.parametrize("teacher", [True, False], ids=["teacher_forcing", "own_predictions"])
+def test_seq2seq_training_matches_torch_from_the_same_weights(teacher):
+    t_losses, state, t_params = _seq2seq_losses(torch, None, 12, teacher)
+    losses, _, params = _seq2seq_losses(devrt, state, 12, teacher)
+    np.testing.assert_allclose(losses, t_losses, rtol=1e-9)
+    assert t_losses[-1] < t_losses[0]
+    for p, tp in zip(params, t_params, strict=True):
+        np.testing.assert_allclose(p, tp, rtol=1e-8, atol=1e-10)
