@@ -290,3 +290,52 @@ def test_sequential_lstm(keras3):
     ours.set_weights(theirs.get_weights())
     x = RNG.integers(0, 10, (3, 6))
     np.testing.assert_allclose(_np(ours(x)), _np(theirs(x)), atol=2e-5)
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.4, 0.0], ids=["recurrent", "input_only"])
+@pytest.mark.parametrize(
+    "name,kw",
+    [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False}), ("SimpleRNN", {})],
+    ids=["LSTM", "GRU", "GRU_reset_before", "SimpleRNN"],
+)
+def test_dropout_masks_against_keras3(keras3, name, kw, recurrent_dropout):
+    """The same dropout masks give Keras 3's outputs and gradients: with
+    recurrent dropout a gated cell has one input and one recurrent mask per
+    gate (Keras' implementation 1), and a GRU carries the unmasked state."""
+    import torch
+
+    batch, steps, features, units = 3, 5, 4, 6
+    x = RNG.standard_normal((batch, steps, features)).astype("float32")
+    kw = {"dropout": 0.3, "recurrent_dropout": recurrent_dropout, "return_sequences": True, **kw}
+    theirs, ours = (
+        getattr(keras3.layers, name)(units, **kw),
+        getattr(keras.layers, name)(units, **kw),
+    )
+    theirs(x)
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+    gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[name]
+    count = gates if recurrent_dropout else 1
+    rates = {0.3: (batch, features), 0.4: (batch, units)}
+    masks = {
+        rate: [(RNG.random(shape) > rate).astype("float32") / (1 - rate) for _ in range(count)]
+        for rate, shape in rates.items()
+    }
+
+    def keras_masks(step_input, rate):
+        made = [torch.from_numpy(m) for m in masks[rate]]
+        return made if getattr(theirs.cell, "dropout_mask_count", None) else made[0]
+
+    def devrt_masks(like, rate):
+        return [devrt.from_numpy(m.reshape(tuple(like.shape))) for m in masks[rate]]
+
+    theirs.cell._create_dropout_mask = keras_masks
+    ours.cell.dropout_masks = devrt_masks
+    tx = torch.from_numpy(x).requires_grad_()
+    expected = theirs(tx, training=True)
+    expected.sum().backward()
+    ox = devrt.from_numpy(x).requires_grad_()
+    got = ours(ox, training=True)
+    got.sum().backward()
+    np.testing.assert_allclose(_np(got), _np(expected), atol=2e-5)
+    np.testing.assert_allclose(_np(ox.grad), _np(tx.grad), atol=2e-5)
