@@ -2,15 +2,19 @@
 
 namespace devrt::autograd {
 
-SavedTensor::SavedTensor(const Tensor &input)
-    : t_(input), version_(input->storage->version.load()), saved_(true) {}
-
-SavedTensor::SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
-                         uint32_t nr)
-    : t_(detach(output)), fn_(fn), version_(output->storage->version.load()),
-      nr_(nr), saved_(true), output_(true) {}
-
 namespace {
+
+// A saved input that views another tensor is kept without its base: the
+// base's history may come to run through this very node (an in-place write
+// through the view), and the reference would close a cycle.
+Tensor without_base(const Tensor &t) {
+  if (!t->base)
+    return t;
+  Tensor v = make_view(t->storage, t->offset, t->shape, t->strides, t->dtype,
+                       t->device);
+  v->autograd = t->autograd;
+  return v;
+}
 
 [[noreturn]] void fail_freed(const char *op) {
   fail(ErrorKind::Runtime,
@@ -22,6 +26,15 @@ namespace {
 }
 
 } // namespace
+
+SavedTensor::SavedTensor(const Tensor &input)
+    : t_(without_base(input)), version_(input->storage->version.load()),
+      saved_(true) {}
+
+SavedTensor::SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
+                         uint32_t nr)
+    : t_(detach(output)), fn_(fn), version_(output->storage->version.load()),
+      nr_(nr), saved_(true), output_(true) {}
 
 Tensor SavedTensor::get(const char *op) const {
   if (saved_ && !t_)
