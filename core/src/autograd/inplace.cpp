@@ -30,7 +30,8 @@ Tensor flat_positions(const char *op, const Tensor &view) {
   return alias(all, view->shape, view->strides, view->offset - base->offset);
 }
 
-// Makes dst the output `nr` of `fn`, moving a retain_grad() along.
+// Gives dst value's history (none, if value has none), moving a
+// retain_grad() along.
 void take_history(const Tensor &dst, const Tensor &value) {
   AutogradMeta *m = dst->autograd.get();
   std::shared_ptr<Node> old = m ? m->grad_fn : nullptr;
@@ -68,7 +69,8 @@ void rebase_base(const char *op, const Tensor &view, const Tensor &value) {
   record(OpId::index_put, {flat_old, value}, flat_new, std::move(attrs));
   Tensor rebased = reshape(flat_new, base->shape);
   take_history(base, rebased);
-  base->autograd->rebases++;
+  if (base->autograd)
+    base->autograd->rebases++;
 }
 
 } // namespace
