@@ -339,3 +339,55 @@ def test_dropout_masks_against_keras3(keras3, name, kw, recurrent_dropout):
     got.sum().backward()
     np.testing.assert_allclose(_np(got), _np(expected), atol=2e-5)
     np.testing.assert_allclose(_np(ox.grad), _np(tx.grad), atol=2e-5)
+
+
+def test_lstm_with_dropout_trains_as_keras3_from_the_same_weights_and_masks(keras3):
+    """keras_imdb_lstm.py's model, small: from the same initial weights and
+    with the same dropout masks at every step, fit gives Keras 3's losses and
+    weights. (Keras also draws masks in a call of its own before the first
+    step, so the masks are fixed: one set for the inputs, one for the state.)"""
+    import torch
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 50, (64, 10))
+    y = (x[:, :3].sum(1) > 75).astype("float32")
+    fixed = [
+        [(rng.random((16, 8)) > 0.2).astype("float32") / 0.8 for _ in range(4)] for _ in range(2)
+    ]
+
+    def build(k):
+        k.utils.set_random_seed(3)
+        model = k.Sequential(
+            [
+                k.Input((10,), dtype="int32"),
+                k.layers.Embedding(50, 8),
+                k.layers.LSTM(8, dropout=0.2, recurrent_dropout=0.2),
+                k.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        return model
+
+    def alternate(convert):
+        # Both draw the input masks, then the recurrent ones, at each call.
+        calls = []
+
+        def draw(*_):
+            calls.append(None)
+            return [convert(m) for m in fixed[(len(calls) - 1) % 2]]
+
+        return draw
+
+    theirs, ours = build(keras3), build(keras)
+    ours.set_weights(theirs.get_weights())
+    theirs.layers[1].cell._create_dropout_mask = alternate(torch.from_numpy)
+    our_draw = alternate(lambda m: m)
+    ours.layers[1].cell.dropout_masks = lambda like, rate: [
+        devrt.from_numpy(m.reshape(tuple(like.shape))) for m in our_draw()
+    ]
+    kwargs = dict(batch_size=16, epochs=3, shuffle=False, verbose=0)
+    reference = theirs.fit(x, y, **kwargs).history["loss"]
+    mine = ours.fit(x, y, **kwargs).history["loss"]
+    np.testing.assert_allclose(mine, reference, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
