@@ -51,29 +51,6 @@ def tiny_autograd(lib):
     return step
 
 
-def inplace_with_history(lib):
-    """In-place ops on a (128, 128) activation with history: mul_ by a mask,
-    an index assignment, relu_ and a loss accumulated with +=, then
-    backward (docs/eager.md, "In-place writes")."""
-    rng = np.random.default_rng(0)
-    w = lib.from_numpy(rng.standard_normal((128, 128), dtype=np.float32)).requires_grad_()
-    mask = lib.from_numpy((rng.random((128, 128)) > 0.5).astype(np.float32))
-    row = lib.from_numpy(rng.standard_normal(128, dtype=np.float32)).requires_grad_()
-
-    def step():
-        h = w * 2.0
-        h.mul_(mask)
-        h[0] = row
-        h.relu_()
-        loss = h.sum()
-        loss += (h * h).mean()
-        loss.backward()
-        w.grad = None
-        row.grad = None
-
-    return step
-
-
 def small_cnn_step(lib, device="cpu"):
     """Batch 32 of 3x32x32: conv3x3 3->32, relu, conv3x3 32->64, relu,
     maxpool 2, linear to 10, cross-entropy, SGD."""
@@ -156,7 +133,6 @@ def main() -> None:
     cases = [
         ("two-layer step (64x1000x100x10)", two_layer_step),
         ("tiny autograd (a*b).sum().backward()", tiny_autograd),
-        ("in-place with history (128x128)", inplace_with_history),
         ("small CNN step (batch 32, 3x32x32)", small_cnn_step),
     ]
     for name, make in cases:
