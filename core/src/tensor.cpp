@@ -112,12 +112,15 @@ Tensor make_view(const std::shared_ptr<Storage> &storage, int64_t offset,
 }
 
 Tensor alias(const Tensor &t, Dims shape, Dims strides, int64_t offset) {
-  return make_view(t->storage, offset, std::move(shape), std::move(strides),
-                   t->dtype, t->device);
+  Tensor v = make_view(t->storage, offset, std::move(shape), std::move(strides),
+                       t->dtype, t->device);
+  v->base = t->base ? t->base : t;
+  return v;
 }
 
 Tensor detach(const Tensor &t) {
-  return alias(t, t->shape, t->strides, t->offset);
+  return make_view(t->storage, t->offset, t->shape, t->strides, t->dtype,
+                   t->device);
 }
 
 } // namespace devrt

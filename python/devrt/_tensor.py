@@ -248,21 +248,19 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
 
 def _setitem(self: Tensor, key: Any, value: Any) -> None:
     view, advanced = _parse_key(self, key)
+    # Recorded by autograd where the value or self has history: self's history
+    # is rebased onto the write (docs/eager.md, "In-place writes").
     if isinstance(value, Tensor):
         values = value
-        # Note: the write is not recorded (in-place writes carry no history
-        # yet, docs/design.md "Autograd"), so a value with history would lose
-        # its gradient without a word; refuse it instead.
-        if values.requires_grad and not self.requires_grad and _C.is_grad_enabled():
-            raise RuntimeError(
-                f"[setitem] the value {tuple(values.shape)} requires grad but the "
-                f"{tuple(self.shape)} tensor it is written into does not: devrt does not "
-                "record index assignment, so its gradient would be lost; build the "
-                "tensor with devrt.stack or devrt.cat instead, or write under "
-                "devrt.no_grad() (or from value.detach()) to drop the history on purpose"
-            )
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
+    # Leading dimensions of size 1 are dropped, as in PyTorch (x[i] = row of
+    # shape (1, n)): broadcasting adds back any the destination has.
+    lead = 0
+    while lead < values.ndim and values.shape[lead] == 1:
+        lead += 1
+    if lead:
+        values = values.reshape(tuple(values.shape[lead:]))
     if any(a is not None for a in advanced):
         _C._index_put_(view, advanced, values.to(self.dtype), False)
     else:

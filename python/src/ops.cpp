@@ -2,6 +2,7 @@
 // operators. Each is one call into the core.
 #include "bindings.h"
 
+#include "devrt/autograd.h"
 #include "devrt/error.h"
 
 namespace devrt::bind {
@@ -228,9 +229,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     m.def(u.name, fn, py::arg("input"));
     cls.def(u.name, fn);
     // In-place form: computed, then written back (shares the value checks
-    // of copy_).
-    cls.def((std::string(u.name) + "_").c_str(), [op](const Tensor &x) {
-      copy_(x, unary(op, x));
+    // of copy_, and rebases the autograd history).
+    const std::string inplace_name = std::string(u.name) + "_";
+    cls.def(inplace_name.c_str(), [op, inplace_name](const Tensor &x) {
+      apply_inplace(inplace_name.c_str(), x, {}, autograd::saves_input(op, 0),
+                    [op](const Tensor &old) { return unary(op, old); });
       return x;
     });
   }
@@ -367,7 +370,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       "clamp_",
       [=](const Tensor &x, py::object lo, py::object hi) {
-        copy_(x, clamp_fn(x, lo, hi));
+        apply_inplace("clamp_", x, {}, true,
+                      [&](const Tensor &old) { return clamp_fn(old, lo, hi); });
         return x;
       },
       py::arg("min") = py::none(), py::arg("max") = py::none());
@@ -581,7 +585,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       "scatter_add_",
       [](const Tensor &x, int64_t dim, const Tensor &index, const Tensor &src) {
-        copy_(x, scatter_add(x, dim, index, src));
+        apply_inplace("scatter_add_", x, {src}, false, [&](const Tensor &old) {
+          return scatter_add(old, dim, index, src);
+        });
         return x;
       },
       py::arg("dim"), py::arg("index"), py::arg("src"));
@@ -607,7 +613,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       "masked_fill_",
       [=](const Tensor &x, const Tensor &mask, py::handle value) {
-        copy_(x, masked_fill_fn(x, mask, value));
+        apply_inplace("masked_fill_", x, {}, false, [&](const Tensor &old) {
+          return masked_fill_fn(old, mask, value);
+        });
         return x;
       },
       py::arg("mask"), py::arg("value"));

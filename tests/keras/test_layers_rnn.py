@@ -290,3 +290,104 @@ def test_sequential_lstm(keras3):
     ours.set_weights(theirs.get_weights())
     x = RNG.integers(0, 10, (3, 6))
     np.testing.assert_allclose(_np(ours(x)), _np(theirs(x)), atol=2e-5)
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.4, 0.0], ids=["recurrent", "input_only"])
+@pytest.mark.parametrize(
+    "name,kw",
+    [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False}), ("SimpleRNN", {})],
+    ids=["LSTM", "GRU", "GRU_reset_before", "SimpleRNN"],
+)
+def test_dropout_masks_against_keras3(keras3, name, kw, recurrent_dropout):
+    """The same dropout masks give Keras 3's outputs and gradients: with
+    recurrent dropout a gated cell has one input and one recurrent mask per
+    gate (Keras' implementation 1), and a GRU carries the unmasked state."""
+    import torch
+
+    batch, steps, features, units = 3, 5, 4, 6
+    x = RNG.standard_normal((batch, steps, features)).astype("float32")
+    kw = {"dropout": 0.3, "recurrent_dropout": recurrent_dropout, "return_sequences": True, **kw}
+    theirs, ours = (
+        getattr(keras3.layers, name)(units, **kw),
+        getattr(keras.layers, name)(units, **kw),
+    )
+    theirs(x)
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+    gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[name]
+    count = gates if recurrent_dropout else 1
+    rates = {0.3: (batch, features), 0.4: (batch, units)}
+    masks = {
+        rate: [(RNG.random(shape) > rate).astype("float32") / (1 - rate) for _ in range(count)]
+        for rate, shape in rates.items()
+    }
+
+    def keras_masks(step_input, rate):
+        made = [torch.from_numpy(m) for m in masks[rate]]
+        return made if getattr(theirs.cell, "dropout_mask_count", None) else made[0]
+
+    def devrt_masks(like, rate):
+        return [devrt.from_numpy(m.reshape(tuple(like.shape))) for m in masks[rate]]
+
+    theirs.cell._create_dropout_mask = keras_masks
+    ours.cell.dropout_masks = devrt_masks
+    tx = torch.from_numpy(x).requires_grad_()
+    expected = theirs(tx, training=True)
+    expected.sum().backward()
+    ox = devrt.from_numpy(x).requires_grad_()
+    got = ours(ox, training=True)
+    got.sum().backward()
+    np.testing.assert_allclose(_np(got), _np(expected), atol=2e-5)
+    np.testing.assert_allclose(_np(ox.grad), _np(tx.grad), atol=2e-5)
+
+
+def test_lstm_with_dropout_trains_as_keras3_from_the_same_weights_and_masks(keras3):
+    """keras_imdb_lstm.py's model, small: from the same initial weights and
+    with the same dropout masks at every step, fit gives Keras 3's losses and
+    weights. (Keras also draws masks in a call of its own before the first
+    step, so the masks are fixed: one set for the inputs, one for the state.)"""
+    import torch
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 50, (64, 10))
+    y = (x[:, :3].sum(1) > 75).astype("float32")
+    fixed = [
+        [(rng.random((16, 8)) > 0.2).astype("float32") / 0.8 for _ in range(4)] for _ in range(2)
+    ]
+
+    def build(k):
+        k.utils.set_random_seed(3)
+        model = k.Sequential(
+            [
+                k.Input((10,), dtype="int32"),
+                k.layers.Embedding(50, 8),
+                k.layers.LSTM(8, dropout=0.2, recurrent_dropout=0.2),
+                k.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        return model
+
+    def alternate(convert):
+        # Both draw the input masks, then the recurrent ones, at each call.
+        calls = []
+
+        def draw(*_):
+            calls.append(None)
+            return [convert(m) for m in fixed[(len(calls) - 1) % 2]]
+
+        return draw
+
+    theirs, ours = build(keras3), build(keras)
+    ours.set_weights(theirs.get_weights())
+    theirs.layers[1].cell._create_dropout_mask = alternate(torch.from_numpy)
+    our_draw = alternate(lambda m: m)
+    ours.layers[1].cell.dropout_masks = lambda like, rate: [
+        devrt.from_numpy(m.reshape(tuple(like.shape))) for m in our_draw()
+    ]
+    kwargs = dict(batch_size=16, epochs=3, shuffle=False, verbose=0)
+    reference = theirs.fit(x, y, **kwargs).history["loss"]
+    mine = ours.fit(x, y, **kwargs).history["loss"]
+    np.testing.assert_allclose(mine, reference, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)

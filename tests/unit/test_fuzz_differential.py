@@ -662,12 +662,6 @@ DEVIATIONS: list = [
         _matches(r"^devrt raised TypeError: \[clamp\] bound must be a number, got tensor"),
     ),
     (
-        "assigned values with leading size-1 dims",
-        OPEN + "x[key] = v refuses a v with more (leading size-1) dims than x[key] (PyTorch "
-        "drops them)",
-        _matches(r"^devrt raised ValueError: \[(copy|index_put)\] (source|values) of shape"),
-    ),
-    (
         "out-of-range indices into empty results",
         OPEN + "an out-of-range index tensor is not checked when the result is empty",
         lambda call, outcome: (

@@ -341,7 +341,6 @@ def test_indexing_with_a_0d_bool_mask():
     _same(lambda lib: lib.ones(2)[lib.tensor(True)].numpy())
 
 
-@_open("assigned values with leading size-1 dims")
 def test_assigning_values_with_a_leading_size_1_dim():
     def assign(lib):
         x = lib.zeros(3)

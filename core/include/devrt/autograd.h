@@ -39,6 +39,11 @@ struct AutogradMeta {
   std::shared_ptr<autograd::Node> grad_fn; // null for leaves
   uint32_t output_nr = 0;
   std::weak_ptr<autograd::Node> accumulator; // leaves: their AccumulateGrad
+  // How many times in-place writes rebased this tensor's history
+  // (autograd/inplace.cpp); a view's history is out of date when its base's
+  // count has moved on from `base_rebases`, the count it was recorded at.
+  uint64_t rebases = 0;
+  uint64_t base_rebases = 0;
 };
 
 namespace autograd {
@@ -153,9 +158,35 @@ Tensor recorded(OpId op, const Tensor &x, OpAttrs attrs, F &&f) {
   return r;
 }
 
-// In-place writes are refused on tensors that require grad while grad mode
-// is on (their history would be wrong); call before writing.
-void check_inplace(const char *op, const Tensor &t);
+// --- in-place writes (autograd/inplace.cpp) --------------------------------
+//
+// An in-place op on a tensor with history computes its result out of place,
+// writes it into the tensor and makes the result's node the tensor's history
+// ("rebasing" it). A write through a view also rebases the view's base, as
+// an index_put of the view's elements, and views of a rebased base renew
+// their history when next used.
+
+// Whether an in-place write into `dst` that reads `operands` must be
+// recorded: grad mode is on and dst, its base or an operand requires grad.
+// Raises for a leaf that requires grad, or a view of one.
+bool inplace_records(const char *op, const Tensor &dst,
+                     const std::vector<Tensor> &operands = {});
+// Whether the derivative rule of `op` reads its input `i` (a rule that reads
+// an in-place op's destination needs it copied before the write).
+bool saves_input(OpId op, size_t i);
+// A copy of dst with dst's history, for an in-place op's rule to read.
+Tensor snapshot(const Tensor &dst);
+// Writes `value` (dst's new value, computed out of place with its history)
+// into dst and rebases dst (and its base, for a view) onto it.
+void rebase_history(const char *op, const Tensor &dst, const Tensor &value);
+// dst with `values` written (or added) at `indices`, out of place and
+// recorded as index_put: the overwritten elements pass no gradient on.
+Tensor overwritten(const Tensor &dst,
+                   const std::vector<std::optional<Tensor>> &indices,
+                   const Tensor &values, bool accumulate, bool wrap = true);
+// A view whose base was rebased after the view was recorded gets its
+// history anew from the base's (called for each input of a recorded op).
+void refresh_view_history(const Tensor &t);
 
 } // namespace autograd
 } // namespace devrt

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -121,6 +122,13 @@ Tensor cast(const Tensor &x, DType dtype); // x itself when already dtype
 Tensor contiguous(const Tensor &x);        // x itself when contiguous
 Tensor clone(const Tensor &x);
 void copy_(const Tensor &dst, const Tensor &src); // src broadcasts to dst
+// The in-place form of an out-of-place op: writes f(dst) into dst. When
+// autograd records the write (dst, its base or one of `operands` requires
+// grad), f reads a copy of dst with its history if `reads_dst`, and dst's
+// history is rebased onto f's result.
+void apply_inplace(const char *op, const Tensor &dst,
+                   const std::vector<Tensor> &operands, bool reads_dst,
+                   const std::function<Tensor(const Tensor &)> &f);
 Tensor to_device(const Tensor &x, Device device);
 // Copies nbytes of contiguous `x` into host memory at dst.
 void copy_to_host(const Tensor &x, void *dst);

@@ -48,6 +48,10 @@ public:
   // promote_types).
   bool wrapped_number = false;
   std::shared_ptr<AutogradMeta> autograd;
+  // Views made by the view ops (alias()): the tensor whose memory they view,
+  // never itself a view. An in-place write through the view rebases the
+  // base's autograd history too.
+  std::shared_ptr<TensorImpl> base;
 
   int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
   int64_t numel() const;
@@ -73,7 +77,8 @@ Tensor make_view(const std::shared_ptr<Storage> &storage, int64_t offset,
 // overlapping element ranges. Identical views do not count: an elementwise
 // kernel reads each element before it writes it.
 bool partially_overlaps(const TensorImpl &a, const TensorImpl &b);
-// A view of `t` with other geometry, sharing its storage.
+// A view of `t` with other geometry, sharing its storage; its base is t's
+// base, or t.
 Tensor alias(const Tensor &t, Dims shape, Dims strides, int64_t offset);
 // A view of `t` with the same geometry and no autograd history.
 Tensor detach(const Tensor &t);

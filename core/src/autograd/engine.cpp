@@ -272,6 +272,8 @@ void set_history(const Tensor &out, const std::shared_ptr<Node> &fn,
   m.requires_grad = true;
   m.grad_fn = fn;
   m.output_nr = nr;
+  if (out->base)
+    m.base_rebases = out->base->autograd ? out->base->autograd->rebases : 0;
   if (fn->outputs.size() <= nr)
     fn->outputs.resize(nr + 1);
   fn->outputs[nr] = OutputInfo{out->shape, out->dtype, out->device};
@@ -279,8 +281,11 @@ void set_history(const Tensor &out, const std::shared_ptr<Node> &fn,
 
 void collect_next_edges(Node &fn, const std::vector<Tensor> &inputs) {
   fn.next_edges.clear();
-  for (const Tensor &t : inputs)
+  for (const Tensor &t : inputs) {
+    if (t)
+      refresh_view_history(t);
     fn.next_edges.push_back(t ? gradient_edge(t) : Edge{});
+  }
 }
 
 void backward(const std::vector<Tensor> &roots,
@@ -331,13 +336,6 @@ std::vector<Tensor> grad(const std::vector<Tensor> &outputs,
       fail(ErrorKind::Runtime, "[grad] input ", i,
            " was not used in the graph; pass allow_unused=True to get None");
   return result;
-}
-
-void check_inplace(const char *op, const Tensor &t) {
-  if (grad_enabled() && requires_grad(t))
-    fail(ErrorKind::Runtime, "[", op, "] in-place operation on a tensor that ",
-         t->autograd->grad_fn ? "requires grad" : "is a leaf requiring grad",
-         "; use an out-of-place op, or wrap the update in devrt.no_grad()");
 }
 
 } // namespace devrt::autograd

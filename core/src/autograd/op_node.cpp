@@ -2,8 +2,34 @@
 
 namespace devrt::autograd {
 
+namespace {
+
+// A saved input that views another tensor is kept without its base: the
+// base's history may come to run through this very node (an in-place write
+// through the view), and the reference would close a cycle.
+Tensor without_base(const Tensor &t) {
+  if (!t->base)
+    return t;
+  Tensor v = make_view(t->storage, t->offset, t->shape, t->strides, t->dtype,
+                       t->device);
+  v->autograd = t->autograd;
+  return v;
+}
+
+[[noreturn]] void fail_freed(const char *op) {
+  fail(ErrorKind::Runtime,
+       "[backward] trying to backward through the "
+       "graph a second time (through ",
+       op,
+       "), but its saved tensors were already freed; pass "
+       "retain_graph=True to the first backward");
+}
+
+} // namespace
+
 SavedTensor::SavedTensor(const Tensor &input)
-    : t_(input), version_(input->storage->version.load()), saved_(true) {}
+    : t_(without_base(input)), version_(input->storage->version.load()),
+      saved_(true) {}
 
 SavedTensor::SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
                          uint32_t nr)
@@ -12,19 +38,16 @@ SavedTensor::SavedTensor(const Tensor &output, const std::shared_ptr<Node> &fn,
 
 Tensor SavedTensor::get(const char *op) const {
   if (saved_ && !t_)
-    fail(ErrorKind::Runtime,
-         "[backward] trying to backward through the "
-         "graph a second time (through ",
-         op,
-         "), but its saved tensors were already freed; pass "
-         "retain_graph=True to the first backward");
+    fail_freed(op);
   uint64_t now = t_->storage->version.load();
   if (now != version_)
-    fail(ErrorKind::Runtime, "[backward] a tensor saved by ", op,
-         " for backward was modified in place (its version is now ", now,
-         ", it was ", version_,
-         " when saved); gradients would be wrong. Avoid the in-place "
-         "operation or clone() the tensor first");
+    fail(ErrorKind::Runtime, "[", op,
+         "] one of the tensors needed for gradient computation has been "
+         "modified by an in-place operation: the ",
+         output_ ? "output" : "input", " of shape ", t_->shape, " saved by ",
+         op, " is at version ", now, ", it was at version ", version_,
+         " when saved. Avoid the in-place operation, or clone() the tensor "
+         "first");
   if (output_ && grad_enabled()) {
     // A rule that records (create_graph) sees the output with its history.
     if (std::shared_ptr<Node> fn = fn_.lock()) {
@@ -42,6 +65,8 @@ std::vector<Tensor> OpNode::apply(std::vector<Tensor> &&grads) {
   Tensor g = grads[0];
   if (!g)
     return {};
+  if (released_indices) // the rule needs the indices release() dropped
+    fail_freed(op_name(op));
   std::vector<Tensor> out = derivative(*this, g);
   // Gradients match their input's dtype (a float64 op fed by a float32
   // tensor sends float32 gradients back).
@@ -71,6 +96,7 @@ void OpNode::release() {
   for (SavedTensor &s : saved_inputs)
     s.reset();
   saved_output.reset();
+  released_indices = released_indices || !attrs.indices.empty();
   attrs.indices.clear();
 }
 

@@ -45,6 +45,7 @@ public:
   SavedTensor saved_output;
   std::vector<InputInfo> inputs;
   OpAttrs attrs;
+  bool released_indices = false; // release() dropped attrs.indices
 
   std::vector<Tensor> apply(std::vector<Tensor> &&grads) override;
   std::string name() const override;

@@ -125,7 +125,6 @@ uint32_t saved_for_backward(OpId op) {
   case OpId::log1p:
   case OpId::clamp:
   case OpId::var:
-  case OpId::index:
     return X;
   case OpId::relu:
   case OpId::exp:
@@ -404,8 +403,8 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     const InputInfo &in = n.inputs[0];
     return {to_device(cast(g, in.dtype), in.device)};
   }
-  case OpId::index: // reading the saved source fails once it is released
-    return {scatter_into_zeros(n.input(0)->shape, n.attrs.indices, g)};
+  case OpId::index: // reads no values: views of rebased bases use it
+    return {scatter_into_zeros(n.inputs[0].shape, n.attrs.indices, g)};
   case OpId::index_put: {
     // out = base with values written (or added) at the indices.
     Tensor gv;
@@ -417,9 +416,8 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     if (n.wants(0)) {
       if (n.attrs.flag) {
         gb = g;
-      } else { // overwritten elements get nothing
+      } else { // overwritten elements get nothing (recorded, as in-place)
         gb = clone(g);
-        NoGradGuard no_grad;
         index_put_(gb, n.attrs.indices, num(g, 0.0), false);
       }
     }

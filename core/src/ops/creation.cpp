@@ -51,7 +51,13 @@ uint64_t initial_seed() {
 }
 
 void fill_(const Tensor &t, Scalar value) {
-  autograd::check_inplace("fill_", t);
+  if (autograd::inplace_records("fill_", t)) {
+    autograd::rebase_history(
+        "fill_", t,
+        autograd::overwritten(t, {}, scalar_tensor(value, t->dtype, t->device),
+                              false));
+    return;
+  }
   if (t->numel() == 0)
     return;
   if (!t->is_contiguous()) {

@@ -219,7 +219,6 @@ Rank inplace_rank(const Tensor &a) {
 
 void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
              DType result) {
-  autograd::check_inplace(op_name(op), a);
   auto category = [](DType t) {
     return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
   };
@@ -231,6 +230,13 @@ void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
   if (shape != a->shape)
     fail(ErrorKind::Value, "[", op_name(op), "] in-place result of shape ",
          shape, " does not fit the destination of shape ", a->shape);
+  if (autograd::inplace_records(op_name(op), a, {b})) {
+    autograd::rebase_history(
+        op_name(op), a,
+        binary(op, autograd::saves_input(op, 0) ? autograd::snapshot(a) : a,
+               b));
+    return;
+  }
   if (compute == a->dtype && result == a->dtype && a->is_contiguous() &&
       !partially_overlaps(*a, *b)) {
     // Elementwise kernels read each element before writing it, so the

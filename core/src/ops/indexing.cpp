@@ -161,7 +161,12 @@ Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx,
 void index_put_(const Tensor &dst,
                 const std::vector<std::optional<Tensor>> &idx,
                 const Tensor &values, bool accumulate, bool wrap) {
-  autograd::check_inplace("index_put_", dst);
+  if (autograd::inplace_records("index_put_", dst, {values})) {
+    autograd::rebase_history(
+        "index_put_", dst,
+        autograd::overwritten(dst, idx, values, accumulate, wrap));
+    return;
+  }
   IndexPlan p = plan_index("index_put", dst, idx);
   if (values->device != dst->device)
     fail(ErrorKind::Value, "[index_put] values on ", device_str(values->device),

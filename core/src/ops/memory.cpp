@@ -71,7 +71,12 @@ Tensor clone(const Tensor &x) {
 }
 
 void copy_(const Tensor &dst, const Tensor &src) {
-  autograd::check_inplace("copy_", dst);
+  if (autograd::inplace_records("copy_", dst, {src})) {
+    autograd::rebase_history(
+        "copy_", dst,
+        autograd::overwritten(dst, {}, to_device(src, dst->device), false));
+    return;
+  }
   broadcast_shapes("copy", dst->shape, src->shape);
   Tensor s = src;
   if (s->device != dst->device)

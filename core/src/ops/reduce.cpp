@@ -99,7 +99,9 @@ Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
   if (op == OpId::var)
     k.attr_int(correction);
   k.run();
-  return keepdim ? y : alias(y, out_shape, contiguous_strides(out_shape), 0);
+  return keepdim ? y
+                 : make_view(y->storage, 0, out_shape,
+                             contiguous_strides(out_shape), t, x->device);
 }
 
 Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,

@@ -65,10 +65,12 @@ __all__ = [
 def _inplace(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     """Writes `result` into `input` for ``inplace=True``.
 
-    Note: devrt refuses in-place writes to tensors that require grad while
-    grad mode is on (it does not rewrite history as PyTorch does), so there
-    the out-of-place result is returned instead. Code such as
-    ``nn.ReLU(inplace=True)`` uses the returned value, which is the same.
+    Note: where `input` requires grad and grad mode is on, the out-of-place
+    result is returned instead: `result` was computed from `input`, whose
+    value its rule may have saved, so writing it back would make backward
+    fail (an in-place method such as ``relu_`` copies what its rule reads).
+    Code such as ``nn.ReLU(inplace=True)`` uses the returned value, which is
+    the same.
     """
     if not inplace or (devrt.is_grad_enabled() and input.requires_grad):
         return result

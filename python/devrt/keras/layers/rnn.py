@@ -13,7 +13,11 @@ user cell (any layer with ``state_size`` and ``call(inputs, states)``) is
 stepped through its own ``call``.
 
 Note: dropout masks are drawn once per call and shared by every step, as
-Keras does (one input mask, one recurrent mask).
+Keras does. With ``recurrent_dropout`` a gated cell draws one input mask and
+one recurrent mask per gate (Keras' implementation 1: each gate sees its own
+dropped units), otherwise one input mask for all gates. The recurrent masks
+apply to the state where it meets the recurrent kernel only; a GRU carries
+the unmasked state into ``z * h + (1 - z) * hh``, as Keras does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,18 @@ import devrt
 from devrt.keras import activations, constraints, initializers, regularizers
 from devrt.keras.layers.layer import InputSpec, Layer, _add_weight_of
 from devrt.nn import functional as F
+
+
+def _masked_matmul(x: devrt.Tensor, kernel: devrt.Tensor, masks: Any) -> devrt.Tensor:
+    """``x @ kernel``; with dropout masks (one for all gates, or one per gate),
+    the columns of gate g see ``x * masks[g]``."""
+    if masks is None:
+        return devrt.matmul(x, kernel)
+    if len(masks) == 1:
+        return devrt.matmul(x * masks[0], kernel)
+    blocks = kernel.chunk(len(masks), -1)
+    return devrt.cat([devrt.matmul(x * m, k) for m, k in zip(masks, blocks, strict=True)], -1)
+
 
 _CELL_KEYS = (
     "units",
@@ -134,14 +150,24 @@ class _GatedCell(Layer):
         )
         self.built = True
 
-    def project(self, inputs: devrt.Tensor) -> devrt.Tensor:
+    def project(self, inputs: devrt.Tensor, masks: Any = None) -> devrt.Tensor:
         """The input part of every gate, ``inputs @ kernel + bias``, for
-        inputs of shape (..., input_dim)."""
-        x = devrt.matmul(inputs, self.kernel)
+        inputs of shape (..., input_dim), with the input dropout `masks`."""
+        x = _masked_matmul(inputs, self.kernel, masks)
         return x if self.bias is None else x + self.bias
 
-    def step(self, projected: devrt.Tensor, states: list) -> tuple[devrt.Tensor, list]:
+    def step(
+        self, projected: devrt.Tensor, states: list, masks: Any = None
+    ) -> tuple[devrt.Tensor, list]:
+        """One step from the projected inputs, with the recurrent dropout
+        `masks` (None, or a list of one per gate or one for all)."""
         raise NotImplementedError
+
+    def dropout_masks(self, like: devrt.Tensor, rate: float) -> list:
+        """Dropout masks of `like`'s shape: one per gate where the cell has
+        recurrent dropout (Keras' implementation 1), else one."""
+        count = self.gates if self.recurrent_dropout > 0.0 else 1
+        return [F.dropout(devrt.ones_like(like), rate) for _ in range(count)]
 
     def get_initial_state(self, batch_size: int) -> list:
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -154,11 +180,12 @@ class _GatedCell(Layer):
         """One step on (batch, input_dim) inputs, as Keras' cells."""
         nested = isinstance(states, (list, tuple))
         states = list(states) if nested else [states]
+        keep = rec_keep = None
         if training and 0.0 < self.dropout < 1.0:
-            inputs = F.dropout(inputs, self.dropout, training=True)
+            keep = self.dropout_masks(inputs, self.dropout)
         if training and 0.0 < self.recurrent_dropout < 1.0:
-            states[0] = F.dropout(states[0], self.recurrent_dropout, training=True)
-        output, new_states = self.step(self.project(inputs), states)
+            rec_keep = self.dropout_masks(states[0], self.recurrent_dropout)
+        output, new_states = self.step(self.project(inputs, keep), states, rec_keep)
         return output, (new_states if nested or len(new_states) > 1 else new_states[0])
 
     def get_config(self) -> dict:
@@ -192,8 +219,10 @@ class SimpleRNNCell(_GatedCell):
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, **kwargs)
 
-    def step(self, projected: devrt.Tensor, states: list) -> tuple[devrt.Tensor, list]:
-        h = self.activation(projected + devrt.matmul(states[0], self.recurrent_kernel))
+    def step(
+        self, projected: devrt.Tensor, states: list, masks: Any = None
+    ) -> tuple[devrt.Tensor, list]:
+        h = self.activation(projected + _masked_matmul(states[0], self.recurrent_kernel, masks))
         return h, [h]
 
     def get_config(self) -> dict:
@@ -217,9 +246,11 @@ class LSTMCell(_GatedCell):
             return _UnitForgetBias(self.bias_initializer, self.units)
         return self.bias_initializer
 
-    def step(self, projected: devrt.Tensor, states: list) -> tuple[devrt.Tensor, list]:
+    def step(
+        self, projected: devrt.Tensor, states: list, masks: Any = None
+    ) -> tuple[devrt.Tensor, list]:
         h_tm1, c_tm1 = states
-        z = projected + devrt.matmul(h_tm1, self.recurrent_kernel)
+        z = projected + _masked_matmul(h_tm1, self.recurrent_kernel, masks)
         z_i, z_f, z_c, z_o = z.chunk(4, -1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
@@ -246,30 +277,36 @@ class GRUCell(_GatedCell):
     def _bias_shape(self) -> tuple:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def project(self, inputs: devrt.Tensor) -> devrt.Tensor:
-        x = devrt.matmul(inputs, self.kernel)
+    def project(self, inputs: devrt.Tensor, masks: Any = None) -> devrt.Tensor:
+        x = _masked_matmul(inputs, self.kernel, masks)
         if self.bias is None:
             return x
         return x + (self.bias[0] if self.reset_after else self.bias)
 
-    def step(self, projected: devrt.Tensor, states: list) -> tuple[devrt.Tensor, list]:
+    def step(
+        self, projected: devrt.Tensor, states: list, masks: Any = None
+    ) -> tuple[devrt.Tensor, list]:
         h_tm1 = states[0]
         u = self.units
         x_z, x_r, x_h = projected.chunk(3, -1)
         if self.reset_after:
-            inner = devrt.matmul(h_tm1, self.recurrent_kernel)
+            inner = _masked_matmul(h_tm1, self.recurrent_kernel, masks)
             if self.bias is not None:
                 inner = inner + self.bias[1]
             r_z, r_r, r_h = inner.chunk(3, -1)
         else:
-            inner = devrt.matmul(h_tm1, self.recurrent_kernel[:, : 2 * u])
+            per_gate = masks is not None and len(masks) > 1
+            inner = _masked_matmul(
+                h_tm1, self.recurrent_kernel[:, : 2 * u], masks[:2] if per_gate else masks
+            )
             r_z, r_r = inner.chunk(2, -1)
         z = self.recurrent_activation(x_z + r_z)
         r = self.recurrent_activation(x_r + r_r)
         if self.reset_after:
             hh = self.activation(x_h + r * r_h)
         else:
-            hh = self.activation(x_h + devrt.matmul(r * h_tm1, self.recurrent_kernel[:, 2 * u :]))
+            h_h = h_tm1 if masks is None else h_tm1 * masks[-1]
+            hh = self.activation(x_h + devrt.matmul(r * h_h, self.recurrent_kernel[:, 2 * u :]))
         h = z * h_tm1 + (1.0 - z) * hh
         return h, [h]
 
@@ -371,26 +408,17 @@ class RNN(Layer):
         cell = self.cell
         fused = isinstance(cell, _GatedCell)
         if fused:
+            keep = rec_keep = None
             if training and 0.0 < cell.dropout < 1.0:
-                keep = F.dropout(
-                    devrt.ones(
-                        (batch, 1, sequences.shape[2]),
-                        dtype=sequences.dtype,
-                        device=sequences.device,
-                    ),
-                    cell.dropout,
-                )
-                sequences = sequences * keep
-            rec_keep = None
+                keep = cell.dropout_masks(sequences[:, :1], cell.dropout)
             if training and 0.0 < cell.recurrent_dropout < 1.0:
-                rec_keep = F.dropout(devrt.ones_like(states[0]), cell.recurrent_dropout)
-            projected = cell.project(sequences)
+                rec_keep = cell.dropout_masks(states[0], cell.recurrent_dropout)
+            projected = cell.project(sequences, keep)
         outputs = []
         output = None
         for t in range(steps):
             if fused:
-                step_states = states if rec_keep is None else [states[0] * rec_keep, *states[1:]]
-                out, new_states = cell.step(projected[:, t], step_states)
+                out, new_states = cell.step(projected[:, t], states, rec_keep)
             else:
                 kwargs = {"training": training} if cell._call_has_training_arg else {}
                 out, new_states = cell.call(sequences[:, t], states, **kwargs)

@@ -6,15 +6,16 @@
 #     synthetic.imdb_load_data (the same object arrays of int lists): 320
 #     training and 80 test reviews; sequence.pad_sequences is spelled
 #     keras.utils.pad_sequences, its Keras 3 home;
-#   - 4 epochs instead of 15; the random seed is set
+#   - 7 epochs instead of 15; the random seed is set
 #     (keras.utils.set_random_seed(1));
 #   - the per-epoch training losses from the History are the module-level
 #     list `losses`.
-# Pending: it runs, but with seed 1 devrt's loss falls more slowly than
-# Keras 3's (epoch losses 0.693, 0.666, 0.570, 0.452 against 0.694, 0.640,
-# 0.398, 0.127); with seeds 2 and 3 the two agree within 20% at every
-# epoch. Whether the gap is more than the spread of initial weights is not
-# settled yet.
+# Seven epochs, not four: after four, where the loss is depends on the
+# random draws (initial weights, dropout masks, shuffles) more than the
+# corpus band allows, in both frameworks (over seeds 1-8, 0.13-0.26 in
+# Keras 3 and 0.12-0.50 in devrt, medians 0.20 both); by the seventh both
+# are near zero. From the same weights and dropout masks devrt gives Keras
+# 3's losses (tests/keras/test_layers_rnn.py).
 import synthetic
 
 from devrt import keras
@@ -50,7 +51,7 @@ model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"]
 
 print("Train...")
 history = model.fit(
-    x_train, y_train, batch_size=batch_size, epochs=4, validation_data=(x_test, y_test)
+    x_train, y_train, batch_size=batch_size, epochs=7, validation_data=(x_test, y_test)
 )
 losses = history.history["loss"]
 score, acc = model.evaluate(x_test, y_test, batch_size=batch_size)
