@@ -34,7 +34,12 @@ def tf1():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     v1 = tf.compat.v1
     v1.disable_v2_behavior()
-    return v1
+    try:
+        yield v1
+    finally:
+        # Graph mode is process-wide in TensorFlow: turned back on, later
+        # tests in this process (Keras 3, which finds TensorFlow) see TF2.
+        v1.enable_v2_behavior()
 
 
 def train(tf, build, values, batches, fetch_names=("loss",)):
