@@ -15,6 +15,7 @@ from types import SimpleNamespace as _Namespace
 
 from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     contrib,
+    data,
     dtypes,
     errors,
     layers,
