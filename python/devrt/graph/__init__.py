@@ -20,6 +20,7 @@ from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     errors,
     layers,
     losses,
+    metrics,
     nn,
     summary,
     train,
