@@ -582,12 +582,12 @@ def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: Any =
             f"dimensions {axis}..{axis + k - 1}"
         )
     outer = dims[:axis] + dims[axis + k :]
-    if any(d is None for d in outer):
+    if k > 1 and any(d is None for d in outer):
         raise ValueError(
-            f"[boolean_mask] the dimensions of {x.shape} outside the mask must be known"
+            f"[boolean_mask] the dimensions of {x.shape} outside a mask of rank {k} must be known"
         )
     with fw.name_scope(name, "boolean_mask", [x, m]) as scope:
-        flat = reshape(x, dims[:axis] + [-1] + dims[axis + k :])
+        flat = x if k == 1 else reshape(x, dims[:axis] + [-1] + dims[axis + k :])
         where = _where_indices(reshape(m, [-1]), None)
         indices = squeeze(where, [1])
         return _apply("GatherV2", [flat, indices], {"axis": axis}, scope)

@@ -479,16 +479,18 @@ class _GraphFunction:
                 for t, s in zip(spec.types, spec.shapes)
             ]
             args = _pack(spec.structure, list(self.inputs))
-            if isinstance(args, tuple) and not hasattr(args, "_fields"):
-                result = func(*args)
-            else:
-                result = func(args)
-            if isinstance(result, list):
-                result = tuple(result)
-            structure, flat = _flatten(result)
             try:
+                if isinstance(args, tuple) and not hasattr(args, "_fields"):
+                    result = func(*args)
+                else:
+                    result = func(args)
+                if isinstance(result, list):
+                    result = tuple(result)
+                structure, flat = _flatten(result)
                 self.outputs = [_convert(v, None, None, None, self.graph, what) for v in flat]
             except ValueError as exc:
+                if "same graph" not in str(exc):
+                    raise
                 raise ValueError(
                     f"[{what}] the function must build its tensors from its arguments "
                     f"(tensors of another graph, such as placeholders, are not supported): {exc}"

@@ -54,7 +54,7 @@ def _nearest_index(n_in: int, n_out: int, align: bool, half: bool) -> np.ndarray
     if half:
         src = np.floor((x + 0.5) * scale)
     elif align:
-        src = np.round(x * scale)
+        src = np.floor(x * scale + 0.5)  # rounds halves up, as TensorFlow
     else:
         src = np.floor(x * scale)
     return np.clip(src, 0, n_in - 1).astype(np.int32)
