@@ -294,7 +294,7 @@ def metric_steps(tf, batches):
         init = tf.local_variables_initializer()
     steps = []
     with tf.Session(graph=g) as sess:
-        for epoch in range(2):
+        for _epoch in range(2):
             sess.run(init)
             for b in batches:
                 feed = {labels: b[0], preds: b[1], probs: b[2], weights: b[3]}
