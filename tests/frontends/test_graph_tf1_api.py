@@ -11,13 +11,16 @@ values and tf.gradients on the same inputs.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
 
 import devrt.graph as dtf
 
-HAS_TF = importlib.util.find_spec("tensorflow") is not None
+HAS_TF_KERAS = importlib.util.find_spec("tf_keras") is not None
+if HAS_TF_KERAS:  # tf.layers of TF1 live on in tf_keras
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 @pytest.fixture(scope="module")
@@ -725,3 +728,46 @@ def test_log_uniform_expected_counts_vs_tf(tf1):
         return [tc], []
 
     assert_same(tf1, build)
+
+
+# --- variable scopes re-entered with reuse (tf_dataset_api.py builds its network twice) ----
+
+
+def reused_layer_names(tf):
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+
+        def net(reuse):
+            with tf.variable_scope("Net", reuse=reuse):
+                h = tf.layers.dense(x, 3)
+                return tf.layers.dense(h, 2)
+
+        a, b = net(False), net(True)
+        with tf.variable_scope("Other"):
+            tf.layers.dense(x, 1)
+        with tf.variable_scope("Other", reuse=True):
+            tf.layers.dense(x, 1)
+        return [v.name for v in tf.trainable_variables()], a, b
+
+
+def test_reentered_variable_scope_reuses_layers():
+    names, a, b = reused_layer_names(dtf)
+    assert names == [
+        "Net/dense/kernel:0",
+        "Net/dense/bias:0",
+        "Net/dense_1/kernel:0",
+        "Net/dense_1/bias:0",
+        "Other/dense/kernel:0",
+        "Other/dense/bias:0",
+    ]
+    with dtf.Session(graph=a.graph) as sess:
+        sess.run(dtf.global_variables_initializer())
+        value = np.ones((2, 4), np.float32)
+        x = a.graph.get_tensor_by_name("Placeholder:0")
+        np.testing.assert_array_equal(*sess.run([a, b], {x: value}))
+
+
+@pytest.mark.skipif(not HAS_TF_KERAS, reason="TensorFlow's tf.layers need tf_keras")
+def test_reentered_variable_scope_names_vs_tf(tf1):
+    assert reused_layer_names(dtf)[0] == reused_layer_names(tf1)[0]

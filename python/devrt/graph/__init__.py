@@ -363,3 +363,6 @@ import sys as _sys  # noqa: E402 - the module object itself, for tf.compat.v1
 
 compat = _Namespace(v1=_sys.modules[__name__], dimension_value=dimension_value)
 del _sys
+
+# tf.contrib.data: TF 1.3's name of tf.data, still used by tutorials.
+contrib.data = data
