@@ -205,6 +205,31 @@ def test_dataset_initializable_and_reinitializable_iterators():
             _ = train.make_one_shot_iterator().initializer
 
 
+def test_dataset_of_placeholders_fed_at_initialization():
+    with dtf.Graph().as_default():
+        features = dtf.placeholder(dtf.float32, [None, 2])
+        labels = dtf.placeholder(dtf.int64, [None])
+        ds = dtf.data.Dataset.from_tensor_slices((features, labels)).batch(2)
+        assert ds.output_shapes[0].as_list() == [None, 2]
+        it = ds.make_initializable_iterator()
+        x, y = it.get_next()
+        one_shot = dtf.data.Dataset.from_tensors(features).make_one_shot_iterator().get_next()
+        with dtf.Session() as sess:
+            for n in (3, 5):
+                data = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+                sess.run(it.initializer, {features: data, labels: np.arange(n)})
+                got = drain(sess, (x * 2.0, y))
+                np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), 2 * data)
+                np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), np.arange(n))
+            sess.run(it.initializer, {features: np.ones((3, 2)), labels: np.arange(4)})
+            with pytest.raises(dtf.errors.InvalidArgumentError, match="same first dimension"):
+                sess.run(x)
+            with pytest.raises(dtf.errors.InvalidArgumentError, match="must be fed"):
+                sess.run(one_shot)
+        with pytest.raises(TypeError, match=r"\[Dataset.from_tensor_slices\].*placeholders"):
+            dtf.data.Dataset.from_tensor_slices(features + 1.0)
+
+
 def test_dataset_bad_input():
     with dtf.Graph().as_default():
         with pytest.raises(ValueError, match=r"\[Dataset.from_tensor_slices\].*first dimension"):

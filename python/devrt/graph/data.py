@@ -68,19 +68,55 @@ def _pack(structure: Any, flat: list[Any]) -> Any:
     return build(structure)
 
 
-def _as_array(value: Any, what: str) -> np.ndarray:
-    """A component given by the user as a NumPy array, as TF converts it
-    (Python floats are float32, Python ints int32; arrays keep their dtype)."""
+class _Fed:
+    """A component given as a placeholder: its value is the one fed in the
+    run of the iterator's initializer (TF's "feedable" datasets)."""
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+        self.key = (tensor.op._id, tensor.value_index)
+        self.dtype, self.shape = tensor.dtype, tensor.shape
+
+
+def _component(value: Any, what: str) -> np.ndarray | _Fed:
+    """A component as a NumPy array, or a placeholder to read at start."""
     if isinstance(value, Tensor) or hasattr(value, "_to_tensor"):
         from devrt.graph.tensor_util import get_static_value
 
-        static = get_static_value(value)
-        if static is None:
+        t = value._to_tensor() if hasattr(value, "_to_tensor") else value
+        static = get_static_value(t)
+        if static is not None:
+            return np.asarray(static, dtype=t.dtype.as_numpy_dtype)
+        if t.op.type != "Placeholder":
             raise TypeError(
-                f"[{what}] {value.name} is not known when the graph is built; tf.data in devrt "
-                "takes NumPy arrays, Python values and constants"
+                f"[{what}] {t.name} is not known when the graph is built; tf.data in devrt "
+                "takes NumPy arrays, Python values, constants and placeholders (fed when the "
+                "iterator's initializer runs)"
             )
-        return np.asarray(static, dtype=value.dtype.as_numpy_dtype)
+        return _Fed(t)
+    return _as_array(value, what)
+
+
+def _resolve(components: list, ctx: dict, what: str) -> list[np.ndarray]:
+    """The arrays of `components`, placeholders read from the feeds of the
+    run that started the iterator."""
+    out = []
+    for c in components:
+        if isinstance(c, _Fed):
+            feeds = ctx.get("feeds") or {}
+            if c.key not in feeds:
+                raise errors.InvalidArgumentError(
+                    f"[{what}] the placeholder {c.tensor.name} must be fed in the run of the "
+                    "iterator's initializer"
+                )
+            c = feeds[c.key]
+        out.append(c)
+    return out
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    """A component given by the user as a NumPy array, as TF converts it
+    (Python floats are float32, Python ints int32; arrays keep their dtype)."""
     if isinstance(value, np.ndarray | np.generic):
         arr = np.asarray(value)
     else:
@@ -121,43 +157,51 @@ class Dataset:
 
     @staticmethod
     def from_tensor_slices(tensors: Any) -> Dataset:
-        """One element per row of the given arrays (all of the same length)."""
+        """One element per row of the given arrays (all of the same length);
+        a placeholder component takes the value fed when the iterator's
+        initializer runs."""
+        what = "Dataset.from_tensor_slices"
         structure, flat = _flatten(tensors)
-        arrays = [_as_array(v, "Dataset.from_tensor_slices") for v in flat]
-        if any(a.ndim == 0 for a in arrays):
+        comps = [_component(v, what) for v in flat]
+        shapes = [TensorShape(c.shape) for c in comps]
+        if any(s.rank == 0 for s in shapes):
             raise ValueError(
-                "[Dataset.from_tensor_slices] components must have at least one dimension, "
-                f"got shapes {[list(a.shape) for a in arrays]}"
+                f"[{what}] components must have at least one dimension, got shapes "
+                f"{[str(s) for s in shapes]}"
             )
-        n = arrays[0].shape[0]
-        if any(a.shape[0] != n for a in arrays):
-            raise ValueError(
-                "[Dataset.from_tensor_slices] all components must have the same first "
-                f"dimension, got shapes {[list(a.shape) for a in arrays]}"
-            )
+        _check_lengths([s[0] if s.rank else None for s in shapes], what, shapes)
         spec = _Spec(
             structure,
-            [dtypes.as_dtype(a.dtype) for a in arrays],
-            [TensorShape(a.shape[1:]) for a in arrays],
+            [dtypes.as_dtype(c.dtype) for c in comps],
+            [s[1:] if s.rank is not None else TensorShape(None) for s in shapes],
         )
 
         def source(ctx: dict) -> _abc.Iterator[list]:
-            for i in builtins.range(n):
+            arrays = _resolve(comps, ctx, what)
+            shapes = [TensorShape(a.shape) for a in arrays]
+            if any(a.ndim == 0 for a in arrays):
+                raise errors.InvalidArgumentError(
+                    f"[{what}] fed components must have at least one dimension, got shapes "
+                    f"{[str(s) for s in shapes]}"
+                )
+            _check_lengths([a.shape[0] for a in arrays], what, shapes, errors.InvalidArgumentError)
+            for i in builtins.range(arrays[0].shape[0]):
                 yield [a[i] for a in arrays]
 
         return Dataset(spec, source)
 
     @staticmethod
     def from_tensors(tensors: Any) -> Dataset:
-        """A dataset of one element: the given arrays."""
+        """A dataset of one element: the given arrays (placeholders as in
+        ``from_tensor_slices``)."""
         structure, flat = _flatten(tensors)
-        arrays = [_as_array(v, "Dataset.from_tensors") for v in flat]
+        comps = [_component(v, "Dataset.from_tensors") for v in flat]
         spec = _Spec(
             structure,
-            [dtypes.as_dtype(a.dtype) for a in arrays],
-            [TensorShape(a.shape) for a in arrays],
+            [dtypes.as_dtype(c.dtype) for c in comps],
+            [TensorShape(c.shape) for c in comps],
         )
-        return Dataset(spec, lambda ctx: iter([list(arrays)]))
+        return Dataset(spec, lambda ctx: iter([_resolve(comps, ctx, "Dataset.from_tensors")]))
 
     @staticmethod
     def range(*args: Any, output_type: Any = dtypes.int64) -> Dataset:
@@ -417,6 +461,15 @@ class Dataset:
         return f"<devrt.graph.data.Dataset types={self.output_types} shapes={self.output_shapes}>"
 
 
+def _check_lengths(lengths: list, what: str, shapes: list, error: type = ValueError) -> None:
+    known = {n for n in lengths if n is not None}
+    if len(known) > 1:
+        raise error(
+            f"[{what}] all components must have the same first dimension, got shapes "
+            f"{[str(s) for s in shapes]}"
+        )
+
+
 def _positive(value: Any, what: str, arg: str) -> int:
     n = int(value)
     if n <= 0:
@@ -513,8 +566,8 @@ class _GraphFunction:
 class _State:
     """Where one iterator stands in one session."""
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.elements = dataset._elements({})
+    def __init__(self, dataset: Dataset, feeds: dict | None = None) -> None:
+        self.elements = dataset._elements({"feeds": feeds})
 
 
 class Iterator:
@@ -611,8 +664,8 @@ class Iterator:
     def output_shapes(self) -> Any:
         return _pack(self._spec.structure, list(self._spec.shapes))
 
-    def _start(self, session: Any, dataset: Dataset) -> None:
-        self._states[session] = _State(dataset)
+    def _start(self, session: Any, dataset: Dataset, feeds: dict) -> None:
+        self._states[session] = _State(dataset, feeds)
 
     def _next(self, session: Any) -> list[np.ndarray]:
         state = self._states.get(session)
@@ -651,11 +704,17 @@ def _registry(graph: fw.Graph) -> _Registry:
 
 
 def _session_feeds(
-    session: Any, tensors: list[Tensor], ops: list[Operation], fed: set[tuple[int, int]]
+    session: Any,
+    tensors: list[Tensor],
+    ops: list[Operation],
+    fed: set[tuple[int, int]],
+    feed_values: Callable[[], dict],
 ) -> list[tuple[Tensor, np.ndarray]]:
-    """Starts the iterators whose initializer the run includes and takes the
-    next element of each ``get_next()`` group it needs: the (tensor, value)
-    pairs to feed. Called by ``Session.run`` when the graph has iterators."""
+    """Starts the iterators whose initializer the run includes (reading the
+    run's feeds, from `feed_values()`, for datasets of placeholders) and
+    takes the next element of each ``get_next()`` group it needs: the
+    (tensor, value) pairs to feed. Called by ``Session.run`` when the graph
+    has iterators."""
     reg = _registry(session.graph)
     key = (
         session.graph.version,
@@ -667,9 +726,10 @@ def _session_feeds(
     if needed is None:
         needed = reg.needed[key] = _needed(session.graph, tensors, ops, fed, reg)
     inits, groups = needed
+    values = feed_values() if inits else {}
     for op_id in inits:
         iterator = reg.initializers[op_id]
-        iterator._start(session, iterator._initializers[op_id])
+        iterator._start(session, iterator._initializers[op_id], values)
     out = []
     for group in groups:
         element = group.iterator._next(session)

@@ -328,7 +328,11 @@ class Session:
         from devrt.graph import data
 
         fed = {(node.id, index) for (node, index), _ in feeds}
-        pairs = data._session_feeds(self, plan.tensors, plan.ops, fed)
+
+        def feed_values() -> dict:
+            return {(node.id, index): _to_numpy(t) for (node, index), t in feeds}
+
+        pairs = data._session_feeds(self, plan.tensors, plan.ops, fed, feed_values)
         return [
             (t._as_node_output(), _as_devrt(v, t.dtype, "Session.run", t.name)) for t, v in pairs
         ]
