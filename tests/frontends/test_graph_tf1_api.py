@@ -796,3 +796,12 @@ def test_reentered_variable_scope_reuses_layers():
 @pytest.mark.skipif(not HAS_TF_KERAS, reason="TensorFlow's tf.layers need tf_keras")
 def test_reentered_variable_scope_names_vs_tf(tf1):
     assert reused_layer_names(dtf)[0] == reused_layer_names(tf1)[0]
+
+
+def test_math_and_linalg_hold_the_functions_devrt_has(tf1):
+    """Every tf.math / tf.linalg name that devrt.graph has somewhere is also
+    under tf.math / tf.linalg, as in TensorFlow."""
+    for space, ours in ((tf1.math, dtf.math), (tf1.linalg, dtf.linalg)):
+        names = [n for n in dir(space) if not n.startswith("_")]
+        elsewhere = [n for n in names if hasattr(dtf, n) or hasattr(dtf.nn, n)]
+        assert [n for n in elsewhere if not hasattr(ours, n)] == []

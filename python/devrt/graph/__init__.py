@@ -301,7 +301,10 @@ math = _Namespace(
     softmax=nn.softmax,
     in_top_k=nn.in_top_k,
     divide_no_nan=div_no_nan,
+    l2_normalize=nn.l2_normalize,
+    softsign=nn.softsign,
 )
+linalg.global_norm = global_norm
 
 dtypes.as_dtype = as_dtype
 
