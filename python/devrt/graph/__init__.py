@@ -305,6 +305,7 @@ math = _Namespace(
     softsign=nn.softsign,
 )
 linalg.global_norm = global_norm
+linalg.l2_normalize = nn.l2_normalize
 
 dtypes.as_dtype = as_dtype
 
