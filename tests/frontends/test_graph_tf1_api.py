@@ -30,7 +30,10 @@ def tf1():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     v1 = tf.compat.v1
     v1.disable_v2_behavior()
-    return v1
+    yield v1
+    # Graph mode is process-wide; later tests (Keras 3's layers check for
+    # TensorFlow graphs) expect TensorFlow as it was.
+    v1.enable_v2_behavior()
 
 
 def run_graph(tf, build, feeds=None, grads=False):
