@@ -24,9 +24,20 @@ import numpy as np
 from devrt.graph import dtypes, nn
 from devrt.graph import framework as fw
 from devrt.graph.array_ops import cast, concat, expand_dims, gather, reshape
-from devrt.graph.constant_ops import constant
+from devrt.graph.constant_ops import constant, ones_like, zeros_like
 from devrt.graph.gradients import stop_gradient
-from devrt.graph.math_ops import matmul, reduce_any, reduce_sum
+from devrt.graph.math_ops import (
+    exp,
+    expm1,
+    floor,
+    log,
+    log1p,
+    matmul,
+    maximum,
+    minimum,
+    reduce_any,
+    reduce_sum,
+)
 from devrt.graph.random_ops import _seed_attr
 from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _int, _t
@@ -82,6 +93,11 @@ def _check(true_classes: Any, num_true: int, num_sampled: int, range_max: int, u
     return t
 
 
+def _uniform(g: fw.Graph, n: int, dtype: dtypes.DType, seed: Any) -> Tensor:
+    attrs = {"shape": [n], "dtype": dtype.as_devrt_dtype, "seed": _seed_attr(seed, 0)}
+    return g._create_op("RandomUniform", [], attrs).outputs[0]
+
+
 def _sample(
     true_classes: Any,
     num_true: Any,
@@ -97,121 +113,40 @@ def _sample(
     num_sampled = _int(num_sampled, what, "num_sampled")
     range_max = _int(range_max, what, "range_max")
     t = _check(true_classes, num_true, num_sampled, range_max, bool(unique), what)
-    if kind == "log_uniform":
-        p = _log_uniform_p(range_max)
-    else:
-        p = np.full(range_max, 1.0 / range_max)
+    log_uniform = kind == "log_uniform"
+    p = _log_uniform_p(range_max) if log_uniform else np.full(range_max, 1.0 / range_max)
     g = fw._graph_of([t])
     with fw.name_scope(name, what, [t]) as scope:
         if unique:
-            u = g._create_op(
-                "RandomUniform",
-                [],
-                {
-                    "shape": [range_max],
-                    "dtype": dtypes.float32.as_devrt_dtype,
-                    "seed": _seed_attr(seed, 0),
-                },
-            ).outputs[0]
             # Gumbel noise -log(-log(u)) on log p: its top k is a draw without replacement.
-            gumbel = _apply(
-                "Neg", [_apply("Log", [_apply("Neg", [_apply("Log", [u], {})], {})], {})], {}
-            )
-            keys = _apply("Add", [constant(np.log(p).astype(np.float32)), gumbel], {})
-            top = g._create_op("TopKV2", [keys], {"k": num_sampled}).outputs[1]
-            sampled = cast(top, dtypes.int64)
+            u = _uniform(g, range_max, dtypes.float32, seed)
+            keys = constant(np.log(p).astype(np.float32)) - log(-log(u))
+            sampled = cast(g._create_op("TopKV2", [keys], {"k": num_sampled}).outputs[1], "int64")
         else:
-            u = g._create_op(
-                "RandomUniform",
-                [],
-                {
-                    "shape": [num_sampled],
-                    "dtype": dtypes.float64.as_devrt_dtype,
-                    "seed": _seed_attr(seed, 0),
-                },
-            ).outputs[0]
-            if kind == "log_uniform":
-                # Inverse of the cumulative distribution: k = floor(exp(u log(range_max + 1))) - 1.
-                scaled = _apply("Mul", [u, _t(math.log(range_max + 1.0), what, dtypes.float64)], {})
-                k = _apply(
-                    "Sub",
-                    [
-                        _apply("Floor", [_apply("Exp", [scaled], {})], {}),
-                        _t(1.0, what, dtypes.float64),
-                    ],
-                    {},
-                )
+            u = _uniform(g, num_sampled, dtypes.float64, seed)
+            if log_uniform:
+                # The inverse of the cumulative distribution.
+                k = floor(exp(u * math.log(range_max + 1.0))) - 1.0
             else:
-                k = _apply(
-                    "Floor",
-                    [_apply("Mul", [u, _t(float(range_max), what, dtypes.float64)], {})],
-                    {},
-                )
-            k = _apply(
-                "Minimum",
-                [
-                    _apply("Maximum", [k, _t(0.0, what, dtypes.float64)], {}),
-                    _t(range_max - 1.0, what, dtypes.float64),
-                ],
-                {},
-            )
-            sampled = cast(k, dtypes.int64)
+                k = floor(u * float(range_max))
+            sampled = cast(minimum(maximum(k, 0.0), range_max - 1.0), dtypes.int64)
         tries = _tries_for_unique(p, num_sampled) if unique else float(num_sampled)
 
         def expected(classes: Tensor) -> Tensor:
-            if kind == "log_uniform":
-                kf = cast(classes, dtypes.float64)
-                prob = _apply(
-                    "Mul",
-                    [
-                        _apply(
-                            "Log",
-                            [
-                                _apply(
-                                    "RealDiv",
-                                    [
-                                        _apply("Add", [kf, _t(2.0, what, dtypes.float64)], {}),
-                                        _apply("Add", [kf, _t(1.0, what, dtypes.float64)], {}),
-                                    ],
-                                    {},
-                                )
-                            ],
-                            {},
-                        ),
-                        _t(1.0 / math.log(range_max + 1.0), what, dtypes.float64),
-                    ],
-                    {},
-                )
+            k = cast(classes, dtypes.float64)
+            if log_uniform:
+                prob = log((k + 2.0) / (k + 1.0)) * (1.0 / math.log(range_max + 1.0))
             else:
-                prob = _apply(
-                    "Add",
-                    [
-                        _apply("ZerosLike", [cast(classes, dtypes.float64)], {}),
-                        _t(1.0 / range_max, what, dtypes.float64),
-                    ],
-                    {},
-                )
-            if unique:
-                if math.isinf(tries):
-                    count = _apply("OnesLike", [prob], {})
-                else:
-                    log_miss = _apply("log1p", [_apply("Neg", [prob], {})], {})
-                    count = _apply(
-                        "Neg",
-                        [
-                            _apply(
-                                "expm1",
-                                [_apply("Mul", [log_miss, _t(tries, what, dtypes.float64)], {})],
-                                {},
-                            )
-                        ],
-                        {},
-                    )
+                prob = zeros_like(k) + 1.0 / range_max
+            if not unique:
+                count = prob * tries
+            elif math.isinf(tries):  # every class is drawn
+                count = ones_like(prob)
             else:
-                count = _apply("Mul", [prob, _t(tries, what, dtypes.float64)], {})
+                count = -expm1(log1p(-prob) * tries)
             return cast(count, dtypes.float32)
 
-        true_expected = expected(cast(t, dtypes.int64))
+        true_expected = expected(t)
         sampled_expected = expected(sampled)
         return (
             _apply("Identity", [sampled], {}, scope),
