@@ -37,8 +37,9 @@ def reference_source(source: str) -> str:
 
 def _tensorflow_as_tf1() -> None:
     """Makes TensorFlow 2 run a TF1 program: graph mode, and the
-    `tensorflow.contrib.rnn` names that TF1 programs import, which live on
-    in `tf.compat.v1.nn` (its cells need the tf_keras package)."""
+    `tensorflow.contrib` names that TF1 programs use: `contrib.rnn`, which
+    lives on in `tf.compat.v1.nn` (its cells need the tf_keras package),
+    `contrib.data` and `contrib.layers.flatten`."""
     import importlib.util
     import os
     import types
@@ -55,8 +56,13 @@ def _tensorflow_as_tf1() -> None:
     rnn.static_rnn = getattr(tf.nn, "static_rnn", None)
     contrib = types.ModuleType("tensorflow.compat.v1.contrib")
     contrib.rnn = rnn
+    # tf.contrib.data was TF 1.3's name of tf.data; contrib.layers.flatten
+    # lives on as tf.layers.flatten.
+    contrib.data = tf.data
+    contrib.layers = types.SimpleNamespace(flatten=tf.layers.flatten)
     sys.modules[contrib.__name__] = contrib
     sys.modules[rnn.__name__] = rnn
+    tf.contrib = contrib
 
 
 def main(path: str, mode: str) -> None:

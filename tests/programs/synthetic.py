@@ -136,7 +136,7 @@ class _DataSet:
         self._order = self._rng.permutation(self.num_examples)
         self._at = 0
 
-    def next_batch(self, batch_size):
+    def next_batch(self, batch_size, fake_data=False):
         if self._at + batch_size > self.num_examples:
             self._order = self._rng.permutation(self.num_examples)
             self._at = 0
@@ -147,15 +147,19 @@ class _DataSet:
 
 class MnistDataSets:
     """What ``input_data.read_data_sets(path, one_hot=True)`` returns:
-    ``train`` and ``test`` splits of flat float32 (n, 784) images and one-hot
-    float32 (n, 10) labels, with ``next_batch``."""
+    ``train`` and ``test`` splits (and ``validation`` when `n_validation`
+    is given) of flat float32 (n, 784) images and one-hot float32 (n, 10)
+    labels, with ``next_batch``."""
 
-    def __init__(self, n_train=2000, n_test=500, seed=0, one_hot_labels=True):
-        x, y = mnist(n_train + n_test, seed)
+    def __init__(self, n_train=2000, n_test=500, seed=0, one_hot_labels=True, n_validation=0):
+        x, y = mnist(n_train + n_test + n_validation, seed)
         x = x.reshape(len(x), 784)
         labels = one_hot(y) if one_hot_labels else y
         self.train = _DataSet(x[:n_train], labels[:n_train], seed)
-        self.test = _DataSet(x[n_train:], labels[n_train:], seed + 1)
+        end = n_train + n_test
+        self.test = _DataSet(x[n_train:end], labels[n_train:end], seed + 1)
+        if n_validation:
+            self.validation = _DataSet(x[end:], labels[end:], seed + 2)
 
 
 def mnist_load_data(n_train=1000, n_test=200, seed=0):

@@ -17,12 +17,12 @@ namespace {
 // zeros, in TensorFlow as in the eager rule.
 const std::unordered_set<std::string> &no_gradient() {
   static const std::unordered_set<std::string> ops = {
-      "ArgMax",      "ArgMin",    "Equal",      "NotEqual",
-      "Less",        "LessEqual", "Greater",    "GreaterEqual",
-      "LogicalAnd",  "LogicalOr", "LogicalNot", "Shape",
-      "OneHot",      "ZerosLike", "OnesLike",   "RandomUniformLike",
-      "Floor",       "Ceil",      "Round",      "FloorDiv",
-      "StopGradient"};
+      "ArgMax",       "ArgMin",    "Equal",      "NotEqual",
+      "Less",         "LessEqual", "Greater",    "GreaterEqual",
+      "LogicalAnd",   "LogicalOr", "LogicalNot", "Shape",
+      "OneHot",       "ZerosLike", "OnesLike",   "RandomUniformLike",
+      "Floor",        "Ceil",      "Round",      "FloorDiv",
+      "StopGradient", "Where",     "Range"};
   return ops;
 }
 

@@ -1011,6 +1011,38 @@ Vals eval_shape(const Node &, const Vals &in, EvalContext &ctx) {
   return {to_device(y, ctx.device)};
 }
 
+// tf.where(condition) with one argument: the coordinates of the true
+// (nonzero) entries, one row each, in row-major order.
+void infer_where(Node &n) {
+  const PartialShape &x = n.input_shape(0);
+  set_output(n, PartialShape{true, {-1, x.known_rank ? x.rank() : -1}},
+             DType::Int64);
+}
+Vals eval_where(const Node &, const Vals &in, EvalContext &) {
+  return {nonzero(in[0])};
+}
+
+// tf.range with bounds known only at run time: start, limit and delta are
+// scalars of one dtype.
+void infer_range(Node &n) {
+  for (int i = 0; i < 3; ++i) {
+    const PartialShape &s = n.input_shape(i);
+    if (s.known_rank && s.rank() != 0)
+      bad(n, ErrorKind::Value,
+          "start, limit and delta must be scalars, got shape " + s.str());
+    if (n.input_dtype(i) != n.input_dtype(0))
+      bad(n, ErrorKind::Type,
+          std::string("start, limit and delta must have one dtype, got ") +
+              dtype_name(n.input_dtype(0)) + " and " +
+              dtype_name(n.input_dtype(i)));
+  }
+  set_output(n, PartialShape{true, {-1}}, n.input_dtype(0));
+}
+Vals eval_range(const Node &, const Vals &in, EvalContext &ctx) {
+  return {
+      arange(item(in[0]), item(in[1]), item(in[2]), in[0]->dtype, ctx.device)};
+}
+
 // --- convolution and pooling (NHWC) -----------------------------------------
 
 struct Window {
@@ -1316,6 +1348,8 @@ const OpDef kOps[] = {
     {"OneHot", 1, 1, infer_one_hot, eval_one_hot},
     {"GatherV2", 2, 2, infer_gather, eval_gather},
     {"Shape", 1, 1, infer_shape, eval_shape},
+    {"Where", 1, 1, infer_where, eval_where},
+    {"Range", 3, 3, infer_range, eval_range},
     {"Conv2D", 2, 2, infer_conv2d, eval_conv2d},
     {"MaxPool", 1, 1, infer_pool, eval_pool, OpKind::Compute, kMaxPool},
     {"AvgPool", 1, 1, infer_pool, eval_pool, OpKind::Compute, kAvgPool},

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from types import SimpleNamespace as _Namespace
 
+from devrt.graph import candidate_sampling as _candidate_sampling
 from devrt.graph import (  # noqa: F401 - namespaces: tf.nn, tf.layers, ...
     contrib,
+    data,
     dtypes,
     errors,
+    image,
     layers,
+    linalg,
     losses,
+    metrics,
     nn,
     summary,
     train,
@@ -30,6 +35,7 @@ from devrt.graph import random_ops as _random_ops
 from devrt.graph import rnn as _rnn
 from devrt.graph import rnn_cell as _rnn_cell
 from devrt.graph.array_ops import (  # noqa: F401
+    boolean_mask,
     cast,
     concat,
     expand_dims,
@@ -39,6 +45,7 @@ from devrt.graph.array_ops import (  # noqa: F401
     rank,
     reshape,
     reverse,
+    sequence_mask,
     shape,
     size,
     slice,
@@ -198,6 +205,7 @@ from devrt.graph.math_ops import (  # noqa: F401
 from devrt.graph.random_ops import (  # noqa: F401
     get_seed,
     random_normal,
+    random_shuffle,
     random_uniform,
     set_random_seed,
     truncated_normal,
@@ -214,6 +222,7 @@ from devrt.graph.session import (  # noqa: F401
     Session,
     get_default_session,
 )
+from devrt.graph.sort_ops import argsort, sort  # noqa: F401
 from devrt.graph.tensor import Operation, Tensor  # noqa: F401
 from devrt.graph.tensor_array_ops import TensorArray  # noqa: F401
 from devrt.graph.tensor_shape import Dimension, TensorShape, dimension_value  # noqa: F401
@@ -284,6 +293,7 @@ random = _Namespace(
     truncated_normal=_random_ops.truncated_normal,
     set_random_seed=_random_ops.set_random_seed,
     get_seed=_random_ops.get_seed,
+    shuffle=_random_ops.random_shuffle,
 )
 
 math = _Namespace(
@@ -291,7 +301,13 @@ math = _Namespace(
     softplus=nn.softplus,
     log_softmax=nn.log_softmax,
     softmax=nn.softmax,
+    in_top_k=nn.in_top_k,
+    divide_no_nan=div_no_nan,
+    l2_normalize=nn.l2_normalize,
+    softsign=nn.softsign,
 )
+linalg.global_norm = global_norm
+linalg.l2_normalize = nn.l2_normalize
 
 dtypes.as_dtype = as_dtype
 
@@ -303,6 +319,10 @@ nn.bidirectional_dynamic_rnn = _rnn.bidirectional_dynamic_rnn
 nn.static_bidirectional_rnn = _rnn.static_bidirectional_rnn
 nn.conv2d_transpose = _convolution.conv2d_transpose
 nn.conv1d = _convolution.conv1d
+nn.log_uniform_candidate_sampler = _candidate_sampling.log_uniform_candidate_sampler
+nn.uniform_candidate_sampler = _candidate_sampling.uniform_candidate_sampler
+nn.nce_loss = _candidate_sampling.nce_loss
+nn.sampled_softmax_loss = _candidate_sampling.sampled_softmax_loss
 
 
 def disable_v2_behavior() -> None:
@@ -349,3 +369,6 @@ import sys as _sys  # noqa: E402 - the module object itself, for tf.compat.v1
 
 compat = _Namespace(v1=_sys.modules[__name__], dimension_value=dimension_value)
 del _sys
+
+# tf.contrib.data: TF 1.3's name of tf.data, still used by tutorials.
+contrib.data = data

@@ -437,11 +437,12 @@ def to_int64(x: Any, name: str = "ToInt64") -> Tensor:
 
 
 def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
-    """``tf.where(condition, x, y)`` (``Select``, broadcasting). Difference
-    from TensorFlow: the one-argument form (indices of true elements) has no
-    IR op and is not supported."""
+    """``tf.where(condition, x, y)`` (``Select``, broadcasting); with
+    `condition` alone, the int64 coordinates of its true entries (``Where``)."""
+    if x is None and y is None:
+        return _where_indices(condition, name)
     if x is None or y is None:
-        raise NotImplementedError("[where] the one-argument form (indices) is not supported")
+        raise ValueError("[where] x and y must both be given, or neither")
     cond = _t(condition, "where", dtypes.bool)
     a, b = conversion.convert_n([x, y], "where")
     return _apply("Select", [cond, a, b], {}, name or "Select")
@@ -517,3 +518,76 @@ def identity(input: Any, name: str | None = None) -> Tensor:
 
 
 Tensor.__getitem__ = _getitem  # type: ignore[assignment]
+
+
+# --- masks ---------------------------------------------------------------------------
+
+
+def _where_indices(condition: Any, name: str | None) -> Tensor:
+    """The one-argument ``tf.where``: int64 coordinates of the true entries."""
+    cond = _t(condition, "where")
+    return _apply("Where", [cond], {}, name or "Where")
+
+
+def sequence_mask(
+    lengths: Any, maxlen: Any = None, dtype: Any = dtypes.bool, name: str | None = None
+) -> Tensor:
+    """``tf.sequence_mask``: ``mask[..., j] = j < lengths[...]``, of last
+    dimension `maxlen` (default: the largest length, known at run time)."""
+    lengths = _t(lengths, "sequence_mask")
+    if not lengths.dtype.is_integer:
+        raise TypeError(f"[sequence_mask] lengths must be integers, got {lengths.dtype.name}")
+    with fw.name_scope(name, "SequenceMask", [lengths]):
+        if maxlen is None:
+            limit = _apply("Max", [lengths], {"axes": None, "keepdims": False})
+        else:
+            limit = cast(_t(maxlen, "sequence_mask"), lengths.dtype)
+        zero = _t(0, "sequence_mask", lengths.dtype)
+        one = _t(1, "sequence_mask", lengths.dtype)
+        row = _apply("Range", [zero, limit, one], {})
+        static = None if maxlen is None else get_static_value(limit)
+        if static is not None:
+            row = reshape(row, [int(static)])
+        mask = _apply("Less", [row, expand_dims(lengths, -1)], {})
+        dt = dtypes.as_dtype(dtype)
+        return mask if dt == dtypes.bool else cast(mask, dt)
+
+
+def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: Any = None) -> Tensor:
+    """``tf.boolean_mask``: the entries (or slices) of `tensor` where the
+    bool `mask` is True. `mask`'s dimensions are `tensor`'s from `axis` on;
+    its rank must be known, and `tensor`'s dimensions outside the mask's
+    must be known when the graph is built (all but the first if `axis` is 0)."""
+    x = _t(tensor, "boolean_mask")
+    m = _t(mask, "boolean_mask")
+    if m.dtype != dtypes.bool:
+        raise TypeError(f"[boolean_mask] mask must be bool, got {m.dtype.name}")
+    k = m.shape.rank
+    if k is None or k == 0:
+        raise ValueError(f"[boolean_mask] the mask's rank must be known and not 0, got {m.shape}")
+    axis = 0 if axis is None else _int(axis, "boolean_mask", "axis")
+    dims = x.shape.as_list() if x.shape.rank is not None else None
+    if dims is None:
+        raise ValueError("[boolean_mask] the tensor's rank must be known")
+    if axis < 0:
+        axis += len(dims)
+    if not 0 <= axis <= len(dims) - k:
+        raise ValueError(
+            f"[boolean_mask] a mask of shape {m.shape} does not fit the tensor of shape "
+            f"{x.shape} at axis {axis}"
+        )
+    if not TensorShape(dims[axis : axis + k]).is_compatible_with(m.shape):
+        raise ValueError(
+            f"[boolean_mask] the mask's shape {m.shape} is not the tensor's {x.shape} at "
+            f"dimensions {axis}..{axis + k - 1}"
+        )
+    outer = dims[:axis] + dims[axis + k :]
+    if k > 1 and any(d is None for d in outer):
+        raise ValueError(
+            f"[boolean_mask] the dimensions of {x.shape} outside a mask of rank {k} must be known"
+        )
+    with fw.name_scope(name, "boolean_mask", [x, m]) as scope:
+        flat = x if k == 1 else reshape(x, dims[:axis] + [-1] + dims[axis + k :])
+        where = _where_indices(reshape(m, [-1]), None)
+        indices = squeeze(where, [1])
+        return _apply("GatherV2", [flat, indices], {"axis": axis}, scope)

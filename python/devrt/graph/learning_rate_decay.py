@@ -16,6 +16,7 @@ __all__ = [
     "cosine_decay",
     "exponential_decay",
     "inverse_time_decay",
+    "natural_exp_decay",
     "piecewise_constant",
     "polynomial_decay",
 ]
@@ -163,3 +164,16 @@ def piecewise_constant(x, boundaries, values, name=None):
                 scope if last else None,
             )
         return out
+
+
+def natural_exp_decay(
+    learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None
+):
+    """``tf.train.natural_exp_decay``: lr * exp(-decay_rate * step / decay_steps),
+    the ratio floored with `staircase`."""
+    with fw.name_scope(name, "NaturalExpDecay", [learning_rate, global_step]) as scope:
+        lr, dt = _learning_rate(learning_rate, "natural_exp_decay")
+        p = _progress(global_step, decay_steps, staircase, dt, "natural_exp_decay")
+        rate = _apply("Neg", [_float(decay_rate, dt, "natural_exp_decay")], {})
+        factor = _apply("Exp", [_apply("Mul", [rate, p], {})], {})
+        return _apply("Mul", [lr, factor], {}, scope)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from devrt._composite import activations as _act
 from devrt._composite import losses as _loss
 from devrt._composite import normalization as _norm
@@ -474,3 +476,129 @@ def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod", nam
             raise NotImplementedError("[embedding_lookup] sharded params are not supported")
         params = params[0]
     return gather(params, ids, name=name or "embedding_lookup")
+
+
+# --- classification helpers, weighted logistic loss, local response normalization ---
+
+
+def in_top_k(predictions: Any, targets: Any, k: Any, name: str | None = None) -> Tensor:
+    """``tf.nn.in_top_k`` (``tf.math.in_top_k``): whether ``predictions[i,
+    targets[i]]`` is among the `k` largest of row i. As in TensorFlow, a
+    value tied with the k-th largest counts as in the top k, and a target
+    out of range or a non-finite prediction at it gives False. The number
+    of classes must be known when the graph is built."""
+    from devrt.graph.array_ops import cast, one_hot
+
+    p = _t(predictions, "in_top_k")
+    t = _t(targets, "in_top_k")
+    k = _int(k, "in_top_k", "k")
+    if p.shape.rank is not None and p.shape.rank != 2:
+        raise ValueError(f"[in_top_k] predictions must be [batch, classes], got {p.shape}")
+    if t.shape.rank is not None and t.shape.rank != 1:
+        raise ValueError(f"[in_top_k] targets must be a vector, got {t.shape}")
+    if not t.dtype.is_integer:
+        raise TypeError(f"[in_top_k] targets must be int32 or int64, got {t.dtype.name}")
+    classes = p.shape.as_list()[1] if p.shape.rank is not None else None
+    if classes is None:
+        raise ValueError(f"[in_top_k] the number of classes of {p.shape} must be known")
+    with fw.name_scope(name, "in_top_k", [p, t]) as scope:
+        is_target = one_hot(t, classes, on_value=True, off_value=False, dtype="bool")
+        zero = _t(0, "in_top_k", p.dtype)
+        value = _apply(
+            "Sum",
+            [_apply("Select", [is_target, p, zero], {})],
+            {"axes": [1], "keepdims": True},
+        )
+        above = _apply("Greater", [p, value], {})
+        count = _apply("Sum", [cast(above, "int32")], {"axes": [1], "keepdims": False})
+        in_top = _apply("Less", [count, _t(k, "in_top_k", "int32")], {})
+        valid = _apply(
+            "LogicalAnd",
+            [
+                _apply("GreaterEqual", [t, _t(0, "in_top_k", t.dtype)], {}),
+                _apply("Less", [t, _t(classes, "in_top_k", t.dtype)], {}),
+            ],
+            {},
+        )
+        finite = _apply(
+            "Less",
+            [
+                _apply("Abs", [_apply("Squeeze", [value], {"axes": [1]})], {}),
+                _t(float("inf"), "in_top_k", p.dtype),
+            ],
+            {},
+        )
+        return _apply("LogicalAnd", [_apply("LogicalAnd", [valid, finite], {}), in_top], {}, scope)
+
+
+def weighted_cross_entropy_with_logits(
+    labels: Any = None,
+    logits: Any = None,
+    pos_weight: Any = None,
+    name: str | None = None,
+    targets: Any = None,
+) -> Tensor:
+    """``tf.nn.weighted_cross_entropy_with_logits``: the logistic loss with
+    the positive term weighted, ``(1 - z) x + (1 + (pos_weight - 1) z)
+    softplus(-x)`` (the shared composite's ``pos_weight`` form)."""
+    if labels is None:
+        labels = targets
+    if labels is None or logits is None or pos_weight is None:
+        raise ValueError(
+            "[weighted_cross_entropy_with_logits] labels, logits and pos_weight are required"
+        )
+    x = _t(logits, "weighted_cross_entropy_with_logits")
+    z = _t(labels, "weighted_cross_entropy_with_logits", x.dtype)
+    if not x.shape.is_compatible_with(z.shape):
+        raise ValueError(
+            f"[weighted_cross_entropy_with_logits] logits and labels must have the same shape, "
+            f"got {x.shape} and {z.shape}"
+        )
+    q = pos_weight
+    if isinstance(q, Tensor) or hasattr(q, "_to_tensor"):
+        q = _t(q, "weighted_cross_entropy_with_logits", x.dtype)
+    with fw.name_scope(name, "logistic_loss", [x, z]) as scope:
+        return _loss.sigmoid_cross_entropy(GRAPH, z, x, pos_weight=q, name=scope)
+
+
+def local_response_normalization(
+    input: Any,
+    depth_radius: int = 5,
+    bias: float = 1.0,
+    alpha: float = 1.0,
+    beta: float = 0.5,
+    name: str | None = None,
+) -> Tensor:
+    """``tf.nn.lrn`` (``tf.nn.local_response_normalization``): ``x / (bias +
+    alpha * s) ** beta`` where ``s`` sums ``x ** 2`` over the channels within
+    `depth_radius` of each channel (NHWC). The window sum is a MatMul with a
+    band of ones, so the input's dimensions but the batch must be known."""
+    x = _t(input, "lrn")
+    if x.shape.rank != 4:
+        raise ValueError(f"[lrn] input must be 4-D (NHWC), got {x.shape}")
+    if not x.dtype.is_floating:
+        raise TypeError(f"[lrn] input must be floating point, got {x.dtype.name}")
+    dims = x.shape.as_list()
+    if any(d is None for d in dims[1:]):
+        raise ValueError(f"[lrn] the input's dimensions but the batch must be known, got {x.shape}")
+    r = _int(depth_radius, "lrn", "depth_radius")
+    if r < 0:
+        raise ValueError(f"[lrn] depth_radius must be >= 0, got {r}")
+    from devrt.graph.constant_ops import constant
+
+    c = dims[3]
+    channel = np.arange(c)
+    band = (np.abs(channel[:, None] - channel[None, :]) <= r).astype(x.dtype.as_numpy_dtype)
+    with fw.name_scope(name, "LRN", [x]) as scope:
+        squares = _apply("Reshape", [_apply("Mul", [x, x], {})], {"shape": [-1, c]})
+        window = _apply("MatMul", [squares, constant(band)], {})
+        window = _apply("Reshape", [window], {"shape": [-1] + dims[1:]})
+        scale = _apply(
+            "Add",
+            [_t(bias, "lrn", x.dtype), _apply("Mul", [window, _t(alpha, "lrn", x.dtype)], {})],
+            {},
+        )
+        return _apply("Mul", [x, _apply("Pow", [scale, _t(-beta, "lrn", x.dtype)], {})], {}, scope)
+
+
+lrn = local_response_normalization

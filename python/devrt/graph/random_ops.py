@@ -28,6 +28,7 @@ from devrt.graph.tensor_util import _apply, _like_from_shape, _static_shape, _t
 __all__ = [
     "get_seed",
     "random_normal",
+    "random_shuffle",
     "random_uniform",
     "set_random_seed",
     "truncated_normal",
@@ -189,3 +190,63 @@ def truncated_normal(
             x = _apply("Select", [outside, again, x], {})
         x = _apply("Maximum", [_apply("Minimum", [x, two], {}), _apply("Neg", [two], {})], {})
         return _scale_shift(x, stddev, mean, scope, "truncated_normal")
+
+
+def random_shuffle(value: Any, seed: int | None = None, name: str | None = None) -> Tensor:
+    """``tf.random_shuffle`` (``tf.random.shuffle``): `value` with its first
+    dimension in a random order, a new one each run. The order ranks a
+    uniform draw per row: ``top_k`` of the draws when the first dimension is
+    known, otherwise the rank of each draw among the others (quadratic in
+    the number of rows)."""
+    x = _t(value, "random_shuffle")
+    if x.shape.rank == 0:
+        raise ValueError("[random_shuffle] the value must have at least one dimension")
+    with fw.name_scope(name, "random_shuffle", [x]) as scope:
+        n = x.shape.as_list()[0] if x.shape.rank is not None else None
+        if n is not None:
+            u = _uniform01([n], dtypes.float32, seed, 0, "random_shuffle")
+            op = fw._graph_of([u])._create_op("TopKV2", [u], {"k": n}, "TopKV2")
+            order = op.outputs[1]
+        else:
+            if x.shape.rank is None:
+                raise ValueError("[random_shuffle] the value's rank must be known")
+            # A vector of the rows' runtime count, for the draws to take its shape.
+            rows = _apply("ZerosLike", [x], {})
+            if x.shape.rank > 1:
+                rows = _apply(
+                    "Sum", [rows], {"axes": list(range(1, x.shape.rank)), "keepdims": False}
+                )
+            attrs = {"dtype": dtypes.float32.as_devrt_dtype, "seed": _seed_attr(seed, 0)}
+            u = _apply("RandomUniformLike", [rows], attrs)
+            index = _apply("Cumsum", [_apply("OnesLike", [u], {})], _EXCLUSIVE)
+            below = _apply(
+                "LogicalOr",
+                [
+                    _apply("Less", [_col(u), _row(u)], {}),
+                    _apply(
+                        "LogicalAnd",
+                        [
+                            _apply("Equal", [_col(u), _row(u)], {}),
+                            _apply("Less", [_col(index), _row(index)], {}),
+                        ],
+                        {},
+                    ),
+                ],
+                {},
+            )
+            # rank[i]: how many draws come before draw i; order[k] = the i of rank k.
+            rank = _apply("Sum", [cast(below, dtypes.float32)], {"axes": [0], "keepdims": False})
+            hit = _apply("Equal", [_col(rank), _row(index)], {})
+            order = _apply("ArgMax", [cast(hit, dtypes.int32)], {"axis": 0})
+        return _apply("GatherV2", [x, order], {"axis": 0}, scope)
+
+
+_EXCLUSIVE = {"axis": 0, "exclusive": 1, "reverse": 0}
+
+
+def _col(v: Tensor) -> Tensor:
+    return _apply("ExpandDims", [v], {"axis": 1})
+
+
+def _row(v: Tensor) -> Tensor:
+    return _apply("ExpandDims", [v], {"axis": 0})

@@ -308,6 +308,8 @@ class Session:
         feeds = self._feeds(feed_dict)
         if not plan.tensors and not plan.ops:
             return plan.rebuild([])
+        if getattr(self._graph, "_data_registry", None) is not None:
+            feeds += self._iterator_feeds(plan, feeds)
         try:
             results = self._c.run(
                 [t._as_node_output() for t in plan.tensors],
@@ -378,6 +380,19 @@ class Session:
                 self._feed_targets.clear()
             self._feed_targets[key] = target
         return target
+
+    def _iterator_feeds(self, plan: _Fetches, feeds: list) -> list:
+        """The values of the tf.data iterators' ``get_next()`` tensors that
+        this run needs (see data.py)."""
+        from devrt.graph import data
+
+        fed = {(node.id, index) for (node, index), _ in feeds}
+
+        def feed_values() -> dict:
+            return {(node.id, index): _to_numpy(t) for (node, index), t in feeds}
+
+        pairs = data._session_feeds(self, plan.tensors, plan.ops, fed, feed_values)
+        return [(t._as_node_output(), _as_devrt(v, t.dtype, "Session.run", t)) for t, v in pairs]
 
     def _print_placement(self) -> None:
         if not getattr(self._config, "log_device_placement", False):

@@ -7,6 +7,7 @@ from devrt.graph.learning_rate_decay import (
     cosine_decay,
     exponential_decay,
     inverse_time_decay,
+    natural_exp_decay,
     piecewise_constant,
     polynomial_decay,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "list_variables",
     "load_checkpoint",
     "load_variable",
+    "natural_exp_decay",
     "piecewise_constant",
     "polynomial_decay",
 ]

@@ -186,7 +186,12 @@ def variable_scope(
     # reuse=False (or None) inherits: TF1 cannot turn reuse off in a sub-scope.
     new_reuse = reuse or (base.reuse if base is not parent else False) or parent.reuse
     g._var_scope_counts[full] = g._var_scope_counts.get(full, 0) + 1
+    # On leaving, the unique names of the sub-scopes start again (as in TF),
+    # so that re-entering a scope with reuse finds "conv2d", not "conv2d_2";
+    # re-entering a VariableScope object restores the counts it found.
+    counts_before = dict(g._var_scope_counts)
     with contextlib.ExitStack() as stack:
+        stack.callback(_close_subscopes, g, full, name_or_scope, counts_before)
         stack.enter_context(g.as_default())
         if auxiliary_name_scope:
             ns = stack.enter_context(g.name_scope(name_scope_name))
@@ -205,13 +210,22 @@ def variable_scope(
         yield scope
 
 
+def _close_subscopes(g: fw.Graph, full: str, name_or_scope: Any, counts_before: dict) -> None:
+    if isinstance(name_or_scope, VariableScope):
+        g._var_scope_counts = counts_before
+        return
+    for key in g._var_scope_counts:
+        if key.startswith(full + "/"):
+            g._var_scope_counts[key] = 0
+
+
 def _unique_scope(g: fw.Graph, parent: VariableScope, default_name: str) -> str:
     """`default_name` under `parent`, suffixed "_<n>" for the n-th use, as TF."""
     full = _full_name(parent, default_name)
     if not g._var_scope_counts.get(full, 0):
         return full
     i = 1
-    while f"{full}_{i}" in g._var_scope_counts:
+    while g._var_scope_counts.get(f"{full}_{i}", 0):
         i += 1
     return f"{full}_{i}"
 

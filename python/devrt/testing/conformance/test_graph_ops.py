@@ -1495,3 +1495,47 @@ def test_pool_gradient(device, need, rng, op, case):
     x = net.ph("float64", [None, None, None, shape[3]])
     out = net.add(op, x, ksize=ksize, strides=strides, padding=padding)
     graph_gradcheck(net, out, [x], {x: distinct(rng, shape, 0.1)}, rng)
+
+
+# --- Where, Range (sizes known at run time) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int64"])
+def test_where_coordinates(device, need, rng, dtype):
+    need("nonzero", dtype=dtype)
+    x = (rng.standard_normal((3, 4, 2)) > 0.3).astype(dtype)
+    net = Net(device)
+    p = net.ph(dtype, [None, 4, 2])
+    y = net.add("Where", p)
+    assert y.shape() == (None, 3) and y.dtype() == DTYPES["int64"]
+    r = run1(net, y, {p: x})
+    np.testing.assert_array_equal(r, np.argwhere(x))
+    empty = run1(net, y, {p: np.zeros((2, 4, 2), dtype)})
+    assert empty.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "dtype, bounds", [("int64", (2, 11, 3)), ("int32", (5, -4, -2)), ("float32", (0.5, 2.0, 0.25))]
+)
+def test_range(device, need, dtype, bounds):
+    need("arange", dtype=dtype)
+    net = Net(device)
+    start, limit, delta = (net.ph(dtype, []) for _ in range(3))
+    y = net.add("Range", start, limit, delta)
+    assert y.shape() == (None,) and y.dtype() == DTYPES[dtype]
+    feeds = {t: np.array(v, dtype) for t, v in zip((start, limit, delta), bounds)}
+    assert_close(run1(net, y, feeds), np.arange(*bounds, dtype=dtype))
+
+
+def test_range_refuses_bad_bounds(device):
+    net = Net(device)
+    with pytest.raises(ValueError, match=r"^\[Range 'r'\].*scalars, got shape \(2,\)"):
+        net.add("Range", net.ph("int64", [2]), net.ph("int64", []), net.ph("int64", []), name="r")
+    with pytest.raises(TypeError, match=r"^\[Range 'r'\].*one dtype.*int64.*float32"):
+        net.add("Range", net.ph("int64", []), net.ph("float32", []), net.ph("int64", []), name="r")
+    a, b, c = net.ph("int64", None), net.ph("int64", []), net.ph("int64", [])
+    y = net.add("Range", a, b, c, name="r")
+    with pytest.raises(ValueError, match=r"\[Range 'r'\].*2 elements"):
+        run1(net, y, {a: np.array([1, 2]), b: np.array(5), c: np.array(1)})
+    with pytest.raises(ValueError, match=r"\[Range 'r'\]"):
+        run1(net, y, {a: np.array(1), b: np.array(5), c: np.array(0)})
