@@ -51,6 +51,9 @@ class _MeanTracker:
 
     def update_tensor(self, value: devrt.Tensor, n: int) -> None:
         """Adds a 0-d loss tensor of `n` samples without reading it back."""
+        if value.ndim:
+            self.update(value.item(), n)  # one value or item's error, at this batch
+            return
         self._pending.append(value)
         self._sizes.append(n)
         if len(self._pending) >= _MAX_PENDING:
@@ -345,7 +348,8 @@ class Trainer:
                 )
         return loss.detach()
 
-    def _test_step(self, x: Any, y: Any, sample_weight: Any) -> float:
+    def _test_step(self, x: Any, y: Any, sample_weight: Any) -> devrt.Tensor | None:
+        """One evaluation step; returns the loss (a 0-d tensor) or None."""
         with devrt.no_grad():
             y_pred = self(x, training=False)
             self._ensure_compiled_objects()
@@ -355,7 +359,7 @@ class Trainer:
                 else None
             )
             self._compile_metrics.update_state(y, y_pred, sample_weight)
-        return float("nan") if loss is None else loss.item()
+        return loss
 
     def _check_targets(self, y: Any, y_pred: Any) -> None:
         """Clear errors for targets that cannot fit the outputs, before the
@@ -530,8 +534,11 @@ class Trainer:
             for step, (bx, by, bsw) in enumerate(data.epoch()):
                 if cbs_for_test is not None:
                     cbs_for_test.on_test_batch_begin(step)
-                value = self._test_step(bx, by, bsw)
-                tracker.update(value, _batch_size(bx))
+                loss = self._test_step(bx, by, bsw)
+                if loss is None:
+                    tracker.update(float("nan"), _batch_size(bx))
+                else:
+                    tracker.update_tensor(loss, _batch_size(bx))
                 if cbs_for_test is not None:
                     cbs_for_test.on_test_batch_end(step, self._logs())
             logs = self._logs()
