@@ -297,6 +297,51 @@ def test_mse_sgd_fit_as_keras3(keras3):
     assert history.history["loss"][1] < mine[0]
 
 
+def test_targets_of_other_dtypes_as_keras3(keras3):
+    """Targets that are not of the output's dtype (float64, int64) take the
+    loss's converting path on every batch: the same losses as Keras 3."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 6)).astype(np.float32)
+    targets = {"float64": rng.standard_normal((40, 2)), "int64": rng.integers(-2, 3, (40, 2))}
+
+    def build(k):
+        model = k.Sequential([k.Input((6,)), k.layers.Dense(2)])
+        model.compile(optimizer=k.optimizers.SGD(learning_rate=0.01), loss="mse")
+        return model
+
+    for y in targets.values():
+        ours, theirs = build(keras), build(keras3)
+        ours.set_weights(theirs.get_weights())
+        kwargs = dict(batch_size=16, epochs=2, shuffle=False, verbose=0)
+        mine = ours.fit(x, y, **kwargs).history["loss"]
+        np.testing.assert_allclose(mine, theirs.fit(x, y, **kwargs).history["loss"], rtol=1e-5)
+
+
+def test_shape_checks_after_a_shape_passed():
+    """A layer that accepted one input shape still refuses another, and a
+    changed input spec is checked afresh."""
+    dense = layers.Dense(2)
+    dense(devrt.zeros(4, 3))
+    dense(devrt.zeros(4, 3))
+    with pytest.raises(
+        ValueError, match=r"expected axis -1 of input shape to have value 3.*\(4, 5\)"
+    ):
+        dense(devrt.zeros(4, 5))
+    dense.input_spec.min_ndim = 3
+    with pytest.raises(ValueError, match=r"expected min_ndim=3, found ndim=2"):
+        dense(devrt.zeros(4, 3))
+
+
+def test_evaluate_refuses_an_unreduced_loss():
+    """A loss with reduction="none" has no single value per batch: evaluate
+    says so at that batch."""
+    x, y = regression(n=8)
+    model = mlp()
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(reduction="none"))
+    with pytest.raises(ValueError, match=r"\[item\] a tensor with 8 elements"):
+        model.evaluate(x, y, verbose=0)
+
+
 @pytest.mark.parametrize(
     "make_optimizer",
     [
