@@ -317,6 +317,23 @@ def test_targets_of_other_dtypes_as_keras3(keras3):
         np.testing.assert_allclose(mine, theirs.fit(x, y, **kwargs).history["loss"], rtol=1e-5)
 
 
+def test_a_loss_subclass_with_its_own_call_is_not_bypassed():
+    """A subclass of a built-in loss that overrides ``call`` gets its own
+    values in fit and evaluate, not the built-in's shortcut."""
+
+    class Doubled(keras.losses.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred) * 2.0
+
+    x, y = regression(n=8)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=Doubled())
+    mse = float(((model.predict(x, verbose=0) - y) ** 2).mean())
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(2 * mse, rel=1e-5)
+    logged = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history["loss"]
+    assert logged == pytest.approx([2 * mse], rel=1e-5)
+
+
 def test_shape_checks_after_a_shape_passed():
     """A layer that accepted one input shape still refuses another, and a
     changed input spec is checked afresh."""

@@ -371,9 +371,9 @@ class Loss:
         if sample_weight is None and self.reduction == "sum_over_batch_size":
             # The mean of per-sample means of equal length is the mean of all
             # terms: fewer ops on the training step's path.
-            whole = _MEAN_OF_ALL.get(getattr(self, "fn", None))
-            if whole is not None and not self._fn_kwargs:
-                return whole(y_true, y_pred)
+            fn = self._mean_of_all_function()
+            if fn is not None:
+                return _MEAN_OF_ALL[fn](y_true, y_pred)
         losses, mask = self._call_with_mask(y_true, y_pred)
         if (
             sample_weight is None
@@ -393,10 +393,20 @@ class Loss:
         None where the loss has no such shortcut."""
         if type(self).__call__ is not Loss.__call__ or self.reduction != "sum_over_batch_size":
             return None
-        fn = getattr(self, "fn", None)
-        if fn is None or self._fn_kwargs:
+        fn = self._mean_of_all_function()
+        return None if fn is None else _MEAN_OF_PAIR[fn]
+
+    def _mean_of_all_function(self) -> Callable[..., Tensor] | None:
+        """The per-sample function this loss wraps, where its batch mean is
+        one mean over all terms (``_MEAN_OF_ALL``) and nothing changes that
+        (extra arguments, a subclass's own ``call``); else None."""
+        if (
+            not isinstance(self, LossFunctionWrapper)
+            or type(self).call is not LossFunctionWrapper.call
+            or self._fn_kwargs
+        ):
             return None
-        return _MEAN_OF_PAIR.get(fn)
+        return self.fn if self.fn in _MEAN_OF_ALL else None
 
     def _call_with_mask(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor | None]:
         return self.call(y_true, y_pred), None
