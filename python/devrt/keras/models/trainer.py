@@ -296,11 +296,11 @@ class Trainer:
         return total
 
     def _prepare_step_state(self) -> None:
-        self._step = _StepPlan(self)
+        self._step_plan = _StepPlan(self)
 
     def _train_step(self, x: Any, y: Any, sample_weight: Any) -> devrt.Tensor:
         """One step; returns the loss, a 0-d tensor."""
-        plan = self._step
+        plan = self._step_plan
         training = layer_module._TRAINING
         training.append(True)
         try:
