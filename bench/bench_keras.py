@@ -4,12 +4,21 @@ Keras 3 on its torch backend (where installed) and against devrt's own
 eager training step for the same network (nn.Sequential, MSELoss,
 optim.SGD). One process, interleaved rounds; each call is one epoch of
 BATCHES batches, reported per batch. Run: python bench/bench_keras.py
+
+With --breakdown it times the pieces of a step instead, each the fastest
+and the median of interleaved rounds (the fastest is the one to read on a
+busy machine): fit's step, the eager step, the same step written as bare
+devrt ops (what a step costs without the front end), the two large
+products, a batch's gather, the kernel's update, and fit and the eager
+step again on a network shrunk to 8 -> 8 -> 10, where the math is nothing
+and the front end's own work and the dispatch are all that is left.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -22,20 +31,26 @@ from devrt.demo import D_IN, D_OUT, H, N  # noqa: E402
 BATCHES = 20
 
 
-def data():
+# The lecture's network; --breakdown also runs a shrunk copy.
+SIZES = (D_IN, H, D_OUT)
+SMALL = (8, 8, 10)
+
+
+def data(sizes=SIZES):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((N * BATCHES, D_IN), dtype=np.float32)
-    y = rng.standard_normal((N * BATCHES, D_OUT), dtype=np.float32)
+    x = rng.standard_normal((N * BATCHES, sizes[0]), dtype=np.float32)
+    y = rng.standard_normal((N * BATCHES, sizes[2]), dtype=np.float32)
     return x, y
 
 
-def keras_fit(keras):
+def keras_fit(keras, sizes=SIZES):
     """One epoch of ``fit`` in the style of `keras` (devrt.keras or Keras 3)."""
+    d_in, h, d_out = sizes
     model = keras.Sequential(
-        [keras.Input((D_IN,)), keras.layers.Dense(H, activation="relu"), keras.layers.Dense(D_OUT)]
+        [keras.Input((d_in,)), keras.layers.Dense(h, activation="relu"), keras.layers.Dense(d_out)]
     )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-3), loss="mse")
-    x, y = data()
+    x, y = data(sizes)
 
     def epoch():
         model.fit(x, y, batch_size=N, epochs=1, verbose=0)
@@ -43,14 +58,15 @@ def keras_fit(keras):
     return epoch
 
 
-def eager_steps():
+def eager_steps(sizes=SIZES):
     """devrt's eager training loop over the same batches."""
     from devrt import nn
 
-    model = nn.Sequential(nn.Linear(D_IN, H), nn.ReLU(), nn.Linear(H, D_OUT))
+    d_in, h, d_out = sizes
+    model = nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out))
     opt = devrt.optim.SGD(model.parameters(), lr=1e-3)
     loss_fn = nn.MSELoss()
-    x, y = data()
+    x, y = data(sizes)
     xs = [devrt.from_numpy(x[i * N : (i + 1) * N]) for i in range(BATCHES)]
     ys = [devrt.from_numpy(y[i * N : (i + 1) * N]) for i in range(BATCHES)]
 
@@ -76,8 +92,84 @@ def try_import_keras():
         return None
 
 
+def bare_steps(sizes=SIZES):
+    """The same epoch as bare devrt ops: shuffled batches gathered by index,
+    the network's ops, the gradients, an SGD update; no front end."""
+    d_in, h, d_out = sizes
+    xs, ys = (devrt.from_numpy(a) for a in data(sizes))
+    params = [
+        (devrt.randn(d_in, h) * 0.01).requires_grad_(),
+        devrt.zeros(h).requires_grad_(),
+        (devrt.randn(h, d_out) * 0.1).requires_grad_(),
+        devrt.zeros(d_out).requires_grad_(),
+    ]
+    k1, b1, k2, b2 = params
+    lr = devrt.full((), 1e-3)
+
+    def epoch():
+        order = devrt.randperm(xs.shape[0])
+        for i in range(BATCHES):
+            idx = order.narrow(0, i * N, N)
+            bx, by = devrt.index_select(xs, 0, idx), devrt.index_select(ys, 0, idx)
+            diff = devrt.matmul(devrt.relu(devrt.matmul(bx, k1) + b1), k2) + b2 - by
+            grads = devrt.autograd.grad((diff * diff).mean(), params)
+            with devrt.no_grad():
+                for p, g in zip(params, grads):
+                    p.sub_(g * lr)
+
+    return epoch
+
+
+def breakdown(rounds: int = 40) -> None:
+    import statistics
+
+    from devrt import keras as dkeras
+
+    x, y = data()
+    xs, ys = devrt.from_numpy(x), devrt.from_numpy(y)
+    idx = devrt.randperm(xs.shape[0]).narrow(0, 0, N)
+    bx = devrt.index_select(xs, 0, idx)
+    kernel, grad = devrt.randn(D_IN, H), devrt.randn(N, H)
+    kernel_grad, lr = devrt.randn(D_IN, H), devrt.full((), 1e-3)
+    pieces = {
+        "fit step": (keras_fit(dkeras), BATCHES),
+        "eager step": (eager_steps(), BATCHES),
+        "bare-op step": (bare_steps(), BATCHES),
+        "x @ kernel": (lambda: devrt.matmul(bx, kernel), 1),
+        "x.T @ grad (kernel's)": (lambda: devrt.matmul(bx.t(), grad), 1),
+        "gather x and y": (
+            lambda: (devrt.index_select(xs, 0, idx), devrt.index_select(ys, 0, idx)),
+            1,
+        ),
+        "kernel -= grad * lr": (lambda: kernel.sub_(kernel_grad * lr), 1),
+        # The network shrunk: what is left is the front ends' own work and
+        # the dispatch.
+        "fit step, 8-8-10": (keras_fit(dkeras, SMALL), BATCHES),
+        "eager step, 8-8-10": (eager_steps(SMALL), BATCHES),
+        "bare-op step, 8-8-10": (bare_steps(SMALL), BATCHES),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in pieces}
+    for fn, _ in pieces.values():
+        fn()
+    for _ in range(rounds):
+        for name, (fn, per) in pieces.items():
+            calls = 3 if per > 1 else 40
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - start) / calls / per)
+    print(f"{'per batch':<24} {'fastest':>9} {'median':>9}")
+    for name, values in samples.items():
+        print(f"{name:<24} {min(values) * 1e6:7.1f} us {statistics.median(values) * 1e6:7.1f} us")
+
+
 def main() -> None:
     from devrt import keras as dkeras
+
+    if "--breakdown" in sys.argv:
+        print(blas_setting())
+        breakdown()
+        return
 
     keras3 = try_import_keras()
     print(f"devrt {devrt.__version__}, keras {keras3.__version__ if keras3 else 'not installed'}")

@@ -217,13 +217,12 @@ def randperm(
     indices are host data, drawn as DataLoader's shuffles are: from
     `generator`, or from a seed of devrt's global generator, so
     ``devrt.manual_seed`` makes them reproducible."""
-    from devrt._tensor import tensor
     from devrt.utils.data.generator import resolve
 
     if n < 0:
         raise ValueError(f"[randperm] n must be non-negative, got {n}")
-    order = resolve(generator).randperm(n)
-    out = tensor(order, dtype=_C.int64).to(dtype=_C.int64 if dtype is None else dtype)
+    order = _C.from_numpy(resolve(generator).randperm_array(n))
+    out = order if dtype is None else order.to(dtype=dtype)
     if device is not None:
         out = out.to(device)
     return out.requires_grad_() if requires_grad else out

@@ -242,6 +242,123 @@ def test_regularization_adds_to_the_loss():
     assert model.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-5)
 
 
+def test_regularization_of_a_model_built_by_fit(keras3):
+    """A model with no Input is built by its first batch; the regularizers
+    of the weights made then count from that batch on, as in Keras 3."""
+
+    def run(k):
+        model = k.Sequential(
+            [
+                k.layers.Dense(
+                    4, kernel_regularizer=k.regularizers.L2(10.0), kernel_initializer="ones"
+                )
+            ]
+        )
+        model.compile(optimizer=k.optimizers.SGD(0.0), loss="mse")
+        x, y = np.ones((8, 3), np.float32), np.zeros((8, 4), np.float32)
+        return model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+
+    # mse 3 ** 2 plus 10 * (12 kernel entries of 1)
+    assert run(keras) == pytest.approx([129.0, 129.0])
+    np.testing.assert_allclose(run(keras), run(keras3), rtol=1e-6)
+
+
+def test_mse_sgd_fit_as_keras3(keras3):
+    """The two-layer regression network of bench/bench_keras.py (ReLU, SGD,
+    mean squared error), shuffled or not, several batches and epochs with a
+    smaller last batch: the epoch losses and the weights agree with Keras 3."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 20)).astype(np.float32)
+    y = rng.standard_normal((100, 5)).astype(np.float32)
+
+    def build(k):
+        model = k.Sequential(
+            [k.Input((20,)), k.layers.Dense(16, activation="relu"), k.layers.Dense(5)]
+        )
+        model.compile(optimizer=k.optimizers.SGD(learning_rate=0.05), loss="mse")
+        return model
+
+    ours, theirs = build(keras), build(keras3)
+    ours.set_weights(theirs.get_weights())
+    kwargs = dict(batch_size=32, epochs=3, shuffle=False, verbose=0)
+    mine = ours.fit(x, y, **kwargs).history["loss"]
+    np.testing.assert_allclose(mine, theirs.fit(x, y, **kwargs).history["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # Shuffled, the orders differ, but an epoch's loss is still the batch-size
+    # weighted mean of its steps' losses, read back once at the end.
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append(logs["loss"])
+    )
+    history = ours.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[record])
+    assert len(seen) == 8 and seen[3] == pytest.approx(history.history["loss"][0])
+    assert seen[7] == pytest.approx(history.history["loss"][1])
+    assert history.history["loss"][1] < mine[0]
+
+
+def test_targets_of_other_dtypes_as_keras3(keras3):
+    """Targets that are not of the output's dtype (float64, int64) take the
+    loss's converting path on every batch: the same losses as Keras 3."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 6)).astype(np.float32)
+    targets = {"float64": rng.standard_normal((40, 2)), "int64": rng.integers(-2, 3, (40, 2))}
+
+    def build(k):
+        model = k.Sequential([k.Input((6,)), k.layers.Dense(2)])
+        model.compile(optimizer=k.optimizers.SGD(learning_rate=0.01), loss="mse")
+        return model
+
+    for y in targets.values():
+        ours, theirs = build(keras), build(keras3)
+        ours.set_weights(theirs.get_weights())
+        kwargs = dict(batch_size=16, epochs=2, shuffle=False, verbose=0)
+        mine = ours.fit(x, y, **kwargs).history["loss"]
+        np.testing.assert_allclose(mine, theirs.fit(x, y, **kwargs).history["loss"], rtol=1e-5)
+
+
+def test_a_loss_subclass_with_its_own_call_is_not_bypassed():
+    """A subclass of a built-in loss that overrides ``call`` gets its own
+    values in fit and evaluate, not the built-in's shortcut."""
+
+    class Doubled(keras.losses.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred) * 2.0
+
+    x, y = regression(n=8)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=Doubled())
+    mse = float(((model.predict(x, verbose=0) - y) ** 2).mean())
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(2 * mse, rel=1e-5)
+    logged = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history["loss"]
+    assert logged == pytest.approx([2 * mse], rel=1e-5)
+
+
+def test_shape_checks_after_a_shape_passed():
+    """A layer that accepted one input shape still refuses another, and a
+    changed input spec is checked afresh."""
+    dense = layers.Dense(2)
+    dense(devrt.zeros(4, 3))
+    dense(devrt.zeros(4, 3))
+    with pytest.raises(
+        ValueError, match=r"expected axis -1 of input shape to have value 3.*\(4, 5\)"
+    ):
+        dense(devrt.zeros(4, 5))
+    dense.input_spec.min_ndim = 3
+    with pytest.raises(ValueError, match=r"expected min_ndim=3, found ndim=2"):
+        dense(devrt.zeros(4, 3))
+
+
+def test_evaluate_refuses_an_unreduced_loss():
+    """A loss with reduction="none" has no single value per batch: evaluate
+    says so at that batch."""
+    x, y = regression(n=8)
+    model = mlp()
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(reduction="none"))
+    with pytest.raises(ValueError, match=r"\[item\] a tensor with 8 elements"):
+        model.evaluate(x, y, verbose=0)
+
+
 @pytest.mark.parametrize(
     "make_optimizer",
     [

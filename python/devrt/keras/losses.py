@@ -103,6 +103,15 @@ def _check_same_shape(op: str, y_true: Tensor, y_pred: Tensor) -> None:
 
 def _pair(op: str, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """(y_true, y_pred) as tensors of y_pred's float type, of one shape."""
+    if (
+        type(y_true) is Tensor
+        and type(y_pred) is Tensor
+        and y_true.dtype is y_pred.dtype
+        and y_true.shape == y_pred.shape
+        and y_pred.is_floating_point()
+        and y_true.device == y_pred.device
+    ):
+        return y_true, y_pred  # a training step's batch: nothing to convert
     y_pred = to_tensor(y_pred)
     if not y_pred.is_floating_point():
         y_pred = y_pred.to(backend.dtype_of(None))
@@ -190,6 +199,12 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Tensor:
 
 def _mean_squared_error_of_all(y_true: Any, y_pred: Any) -> Tensor:
     y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
+    return _mean_squared_error_of_pair(y_true, y_pred)
+
+
+def _mean_squared_error_of_pair(y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """The mean squared error of all terms, for tensors `_pair` accepts as
+    they are (one shape, dtype and device)."""
     if not y_pred.numel():
         return mean_squared_error(y_true, y_pred).sum()
     return _loss.squared_error(EAGER, y_true, y_pred).mean()
@@ -203,6 +218,8 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
 
 # Losses whose batch mean is one mean over all terms (see Loss.__call__).
 _MEAN_OF_ALL = {mean_squared_error: _mean_squared_error_of_all}
+# The same for a pair of tensors already of one shape, dtype and device.
+_MEAN_OF_PAIR = {mean_squared_error: _mean_squared_error_of_pair}
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Tensor:
@@ -345,14 +362,18 @@ class Loss:
         return self._dtype
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        y_pred = to_tensor(y_pred, self._dtype)
-        y_true = _like(y_true, y_pred)
+        if type(y_pred) is not Tensor or y_pred.dtype.name != self._dtype:
+            y_pred = to_tensor(y_pred, self._dtype)
+        if type(y_true) is not Tensor or y_true.dtype is not y_pred.dtype:
+            y_true = _like(y_true, y_pred)
+        elif y_true.device != y_pred.device:
+            y_true = y_true.to(y_pred.device)
         if sample_weight is None and self.reduction == "sum_over_batch_size":
             # The mean of per-sample means of equal length is the mean of all
             # terms: fewer ops on the training step's path.
-            whole = _MEAN_OF_ALL.get(getattr(self, "fn", None))
-            if whole is not None and not self._fn_kwargs:
-                return whole(y_true, y_pred)
+            fn = self._mean_of_all_function()
+            if fn is not None:
+                return _MEAN_OF_ALL[fn](y_true, y_pred)
         losses, mask = self._call_with_mask(y_true, y_pred)
         if (
             sample_weight is None
@@ -364,6 +385,28 @@ class Loss:
         return reduce_weighted_values(
             losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction
         )
+
+    def _pair_function(self) -> Callable[[Tensor, Tensor], Tensor] | None:
+        """What ``self(y_true, y_pred)`` computes, with no sample weight, as a
+        function of two tensors of one shape, of this loss's dtype and on one
+        device (a training step's batch, whose checks ``fit`` made once), or
+        None where the loss has no such shortcut."""
+        if type(self).__call__ is not Loss.__call__ or self.reduction != "sum_over_batch_size":
+            return None
+        fn = self._mean_of_all_function()
+        return None if fn is None else _MEAN_OF_PAIR[fn]
+
+    def _mean_of_all_function(self) -> Callable[..., Tensor] | None:
+        """The per-sample function this loss wraps, where its batch mean is
+        one mean over all terms (``_MEAN_OF_ALL``) and nothing changes that
+        (extra arguments, a subclass's own ``call``); else None."""
+        if (
+            not isinstance(self, LossFunctionWrapper)
+            or type(self).call is not LossFunctionWrapper.call
+            or self._fn_kwargs
+        ):
+            return None
+        return self.fn if self.fn in _MEAN_OF_ALL else None
 
     def _call_with_mask(self, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor | None]:
         return self.call(y_true, y_pred), None

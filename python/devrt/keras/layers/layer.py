@@ -12,11 +12,9 @@ it that way.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -42,17 +40,25 @@ _TRAINING: list[bool] = []
 _LOSS_HOLDERS: list[Layer] = []
 
 
-@contextlib.contextmanager
-def training_scope(training: Any) -> Iterator[None]:
-    """Inner layer calls see `training` (unless it is None or already so)."""
-    if training is None or (_TRAINING and _TRAINING[-1] == bool(training)):
-        yield
-        return
-    _TRAINING.append(bool(training))
-    try:
-        yield
-    finally:
-        _TRAINING.pop()
+class training_scope:  # noqa: N801 (a context manager, used as a function)
+    """Inner layer calls see `training` (unless it is None or already so).
+    A class rather than a generator: a model call enters one per step."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, training: Any) -> None:
+        if training is None or (_TRAINING and _TRAINING[-1] == bool(training)):
+            self._value = None
+        else:
+            self._value = bool(training)
+
+    def __enter__(self) -> None:
+        if self._value is not None:
+            _TRAINING.append(self._value)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._value is not None:
+            _TRAINING.pop()
 
 
 class InputSpec:
@@ -81,7 +87,20 @@ class InputSpec:
         self.optional = optional
         self.allow_last_axis_squeeze = allow_last_axis_squeeze
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_accepted":
+            object.__setattr__(self, "_accepted", None)
+
     def check(self, layer: str, shape: tuple) -> None:
+        # A layer sees the same shape batch after batch: the last shape that
+        # passed is not checked again (until the spec changes).
+        if shape == self._accepted:
+            return
+        self._check(layer, shape)
+        self._accepted = shape
+
+    def _check(self, layer: str, shape: tuple) -> None:
         ndim = len(shape)
         if self.ndim is not None and ndim != self.ndim:
             raise ValueError(

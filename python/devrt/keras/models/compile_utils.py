@@ -77,6 +77,17 @@ class CompileLoss:
             raise ValueError("[fit] the targets y name none of the model's outputs with a loss")
         return total
 
+    def pair_function(self) -> Any:
+        """The loss of a single-output model as a function of the targets and
+        the output, tensors of one shape, dtype and device (see
+        ``Loss._pair_function``), or None."""
+        from devrt.keras import losses
+
+        fn = self.losses[0]
+        if not self.single or not isinstance(fn, losses.Loss):
+            return None
+        return fn._pair_function()
+
     def reset_state(self) -> None:
         self.totals.clear()
 

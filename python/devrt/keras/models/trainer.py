@@ -20,30 +20,66 @@ from typing import Any
 import numpy as np
 
 import devrt
+from devrt import _C
 from devrt.keras import backend
 from devrt.keras.keras_tensor import flatten, map_structure
 from devrt.keras.layers import layer as layer_module
 from devrt.keras.models import data_adapter
 from devrt.keras.models.compile_utils import CompileLoss, CompileMetrics
+from devrt.keras.optimizers.optimizer import Optimizer
 
 
 class _MeanTracker:
-    """The running loss of an epoch, weighted by batch size, on the host."""
+    """The running loss of an epoch, weighted by batch size.
+
+    A training step's loss stays a tensor on the device until the value is
+    read (at the end of the epoch, or when a callback reads a batch's logs):
+    reading each one back would make every step wait for the device. The
+    pending losses are then read back in one transfer and added on the host
+    in step order, so the result is the same as reading each at once."""
 
     def __init__(self, name: str = "loss") -> None:
         self.name = name
         self.total = 0.0
         self.count = 0
+        self._pending: list[devrt.Tensor] = []
+        self._sizes: list[int] = []
 
     def update(self, value: float, n: int) -> None:
         self.total += value * n
         self.count += n
 
+    def update_tensor(self, value: devrt.Tensor, n: int) -> None:
+        """Adds a 0-d loss tensor of `n` samples without reading it back."""
+        if value.ndim:
+            self.update(value.item(), n)  # one value or item's error, at this batch
+            return
+        self._pending.append(value)
+        self._sizes.append(n)
+        if len(self._pending) >= _MAX_PENDING:
+            self._settle()
+
+    def _settle(self) -> None:
+        values = devrt.stack(self._pending).tolist()
+        for value, n in zip(values, self._sizes):
+            self.total += value * n
+            self.count += n
+        self._pending.clear()
+        self._sizes.clear()
+
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0
+        self._pending.clear()
+        self._sizes.clear()
 
     def result(self) -> float:
+        if self._pending:
+            self._settle()
         return self.total / self.count if self.count else 0.0
+
+
+# The most losses a tracker holds on the device before reading them back.
+_MAX_PENDING = 512
 
 
 class _LazyLogs(Mapping):
@@ -67,6 +103,50 @@ class _LazyLogs(Mapping):
 
     def __len__(self) -> int:
         return len(self._get())
+
+
+class _StepPlan:
+    """What one ``fit`` (or ``train_on_batch``) decides once for all its
+    steps; the rest is decided on the first batch, once the model is built
+    and the first output is known."""
+
+    __slots__ = ("indices", "loss", "plain_call", "regularized", "trainable")
+
+    def __init__(self, model: Any) -> None:
+        # A model whose `call` sees `training` from the call context (it takes
+        # the argument, or no other keywords) is called as layers inside a
+        # model are: with no keyword arguments, on the short path.
+        self.plain_call = model._call_has_training_arg or not model._call_accepts_kwargs
+        self.trainable: list | None = None
+        self.regularized = False
+        self.indices: list[int] | None = None
+        self.loss: Any = None
+
+    def decide(self, model: Any, y: Any, y_pred: Any, sample_weight: Any) -> None:
+        """The trainable variables and whether any has a regularizer, their
+        places in the optimizer (unless a subclass replaces ``apply``), and
+        whether the loss may skip the conversions and checks it made on
+        this batch."""
+        weights = model.trainable_weights
+        self.trainable = trainable = [v for v in weights if v.requires_grad]
+        self.regularized = any(getattr(w, "regularizer", None) is not None for w in weights)
+        model._check_targets(y, y_pred)
+        optimizer = model.optimizer
+        if trainable and type(optimizer).apply is Optimizer.apply:
+            optimizer.build(trainable)
+            self.indices = optimizer._indices_of(trainable)
+        compiled = model._compile_loss
+        pair = compiled.pair_function() if compiled is not None else None
+        if (
+            pair is not None
+            and sample_weight is None
+            and type(y) is devrt.Tensor
+            and type(y_pred) is devrt.Tensor
+            and y_pred.dtype.name == compiled.losses[0].dtype
+            and y.dtype is y_pred.dtype
+            and y.device == y_pred.device
+        ):
+            self.loss = pair
 
 
 def _batch_size(x: Any) -> int:
@@ -216,47 +296,60 @@ class Trainer:
         return total
 
     def _prepare_step_state(self) -> None:
-        self._step_regularized = any(
-            getattr(w, "regularizer", None) is not None for w in self.trainable_weights
-        )
-        self._step_trainable = None
+        self._step_plan = _StepPlan(self)
 
-    def _train_step(self, x: Any, y: Any, sample_weight: Any) -> float:
-        layer_module._TRAINING.append(True)
+    def _train_step(self, x: Any, y: Any, sample_weight: Any) -> devrt.Tensor:
+        """One step; returns the loss, a 0-d tensor."""
+        plan = self._step_plan
+        training = layer_module._TRAINING
+        training.append(True)
         try:
-            self._clear_losses()
-            y_pred = self(x, training=True)
+            if layer_module._LOSS_HOLDERS:
+                self._clear_losses()
+            if plan.plain_call and isinstance(x, devrt.Tensor) and self.built:
+                y_pred = self(x)
+            else:
+                y_pred = self(x, training=True)
         finally:
-            layer_module._TRAINING.pop()
+            training.pop()
         if self._compile_metrics is None or self._compile_loss is None:
             self._ensure_compiled_objects()
-        trainable = self._step_trainable
-        if trainable is None:
-            trainable = self._step_trainable = [
-                v for v in self.trainable_weights if v.requires_grad
-            ]
-            self._check_targets(y, y_pred)
-        if self._step_regularized or layer_module._LOSS_HOLDERS or y is None:
+        if plan.trainable is None:
+            plan.decide(self, y, y_pred, sample_weight)
+        trainable = plan.trainable
+        if plan.regularized or layer_module._LOSS_HOLDERS or y is None:
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+        elif (
+            plan.loss is not None
+            and sample_weight is None
+            and type(y) is devrt.Tensor
+            and type(y_pred) is devrt.Tensor
+            and y.shape == y_pred.shape
+        ):
+            loss = plan.loss(y, y_pred)
         else:
             loss = self._compile_loss(y, y_pred, sample_weight)
         if not trainable:
             raise ValueError("[fit] the model has no trainable weights: nothing to train")
-        loss.backward()
-        grads = [v.grad for v in trainable]
-        self.optimizer.apply(grads, trainable)
-        for v in trainable:
-            v.grad = None
-        if self._compile_metrics._entries or not self._compile_metrics.built:
+        # The gradients alone, not accumulated into `.grad` (which would then
+        # have to be cleared again).
+        grads = _C._grad([loss], trainable, [None], False, True, False)
+        if plan.indices is not None:
+            self.optimizer._apply_indexed(grads, plan.indices)
+        else:
+            self.optimizer.apply(list(grads), trainable)
+        metrics = self._compile_metrics
+        if metrics._entries or not metrics.built:
             with devrt.no_grad():
-                self._compile_metrics.update_state(
+                metrics.update_state(
                     y,
                     y_pred.detach() if isinstance(y_pred, devrt.Tensor) else y_pred,
                     sample_weight,
                 )
-        return loss.item()
+        return loss.detach()
 
-    def _test_step(self, x: Any, y: Any, sample_weight: Any) -> float:
+    def _test_step(self, x: Any, y: Any, sample_weight: Any) -> devrt.Tensor | None:
+        """One evaluation step; returns the loss (a 0-d tensor) or None."""
         with devrt.no_grad():
             y_pred = self(x, training=False)
             self._ensure_compiled_objects()
@@ -266,7 +359,7 @@ class Trainer:
                 else None
             )
             self._compile_metrics.update_state(y, y_pred, sample_weight)
-        return float("nan") if loss is None else loss.item()
+        return loss
 
     def _check_targets(self, y: Any, y_pred: Any) -> None:
         """Clear errors for targets that cannot fit the outputs, before the
@@ -340,8 +433,10 @@ class Trainer:
             for step, (bx, by, bsw) in enumerate(data.epoch()):
                 if begin_hooks:
                     cbs.on_train_batch_begin(step)
-                value = self._train_step(bx, by, bsw)
-                tracker.update(value, _batch_size(bx))
+                loss = self._train_step(bx, by, bsw)
+                tracker.update_tensor(
+                    loss, bx.shape[0] if type(bx) is devrt.Tensor else _batch_size(bx)
+                )
                 if end_hooks:
                     cbs.on_train_batch_end(step, _LazyLogs(self._logs))
                 if self.stop_training:
@@ -439,8 +534,11 @@ class Trainer:
             for step, (bx, by, bsw) in enumerate(data.epoch()):
                 if cbs_for_test is not None:
                     cbs_for_test.on_test_batch_begin(step)
-                value = self._test_step(bx, by, bsw)
-                tracker.update(value, _batch_size(bx))
+                loss = self._test_step(bx, by, bsw)
+                if loss is None:
+                    tracker.update(float("nan"), _batch_size(bx))
+                else:
+                    tracker.update_tensor(loss, _batch_size(bx))
                 if cbs_for_test is not None:
                     cbs_for_test.on_test_batch_end(step, self._logs())
             logs = self._logs()
@@ -520,8 +618,8 @@ class Trainer:
         self._prepare_step_state()
         bx, by, bsw = next(data.epoch())
         self._reset_metrics()
-        value = self._train_step(bx, by, bsw)
-        self._loss_tracker.update(value, _batch_size(bx))
+        loss = self._train_step(bx, by, bsw)
+        self._loss_tracker.update_tensor(loss, _batch_size(bx))
         return self._single_batch_result(return_dict)
 
     def test_on_batch(

@@ -320,16 +320,26 @@ class Optimizer:
         else:
             if not self.built:
                 self.build(trainable_variables)
-            index = self._index
-            try:
-                indices = [index[id(v)] for v in trainable_variables]
-            except KeyError:
-                unknown = next(v for v in trainable_variables if id(v) not in index)
-                raise ValueError(
-                    f"[{self.name}] unknown variable {getattr(unknown, 'path', unknown)}: this "
-                    "optimizer updates only the variables it was built with; create a new "
-                    "optimizer for new variables"
-                ) from None
+            indices = self._indices_of(trainable_variables)
+        self._apply_indexed(grads, indices)
+
+    def _indices_of(self, variables: Sequence[Any]) -> list[int]:
+        """The places of `variables` among those the optimizer was built with."""
+        index = self._index
+        try:
+            indices = [index[id(v)] for v in variables]
+        except KeyError:
+            unknown = next(v for v in variables if id(v) not in index)
+            raise ValueError(
+                f"[{self.name}] unknown variable {getattr(unknown, 'path', unknown)}: this "
+                "optimizer updates only the variables it was built with; create a new "
+                "optimizer for new variables"
+            ) from None
+        return self._all_indices if indices == self._all_indices else indices
+
+    def _apply_indexed(self, grads: Sequence[Any], indices: list[int]) -> None:
+        """``apply`` once the variables are known by their places (``fit``
+        finds them once, before its first update)."""
         grads, indices = self._filter_gradients(grads, indices)
         with devrt.no_grad():
             if self.loss_scale_factor is not None:

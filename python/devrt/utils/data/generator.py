@@ -25,9 +25,9 @@ _DEFAULT_SEED = 67280421310721
 class Generator:
     """A seeded source of random permutations and integers (host side)."""
 
-    def __init__(self, device: Any = "cpu") -> None:
+    def __init__(self, device: Any = "cpu", *, _seed: int = _DEFAULT_SEED) -> None:
         self.device = _C.device(device) if isinstance(device, str) else device
-        self.manual_seed(_DEFAULT_SEED)
+        self.manual_seed(_seed)
 
     def manual_seed(self, seed: int) -> Generator:
         """Resets the generator to `seed`; returns the generator."""
@@ -64,7 +64,11 @@ class Generator:
 
     # Sampling, as Python ints.
     def randperm(self, n: int) -> list[int]:
-        return self._rng.permutation(n).tolist()
+        return self.randperm_array(n).tolist()
+
+    def randperm_array(self, n: int) -> np.ndarray:
+        """``randperm(n)`` as an int64 array (the same order)."""
+        return self._rng.permutation(n).astype(np.int64, copy=False)
 
     def randint(self, high: int, size: int) -> list[int]:
         return self._rng.integers(0, high, size=size).tolist()
@@ -98,4 +102,4 @@ def as_generator(generator: Any) -> Generator | None:
 
 def resolve(generator: Generator | None) -> Generator:
     """`generator`, or a new one seeded from devrt's global generator."""
-    return generator if generator is not None else Generator().manual_seed(global_seed())
+    return generator if generator is not None else Generator(_seed=global_seed())
