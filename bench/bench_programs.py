@@ -32,10 +32,13 @@ from _runner import reference_source  # noqa: E402
 from common import blas_setting, compare, per_call, try_import_torch  # noqa: E402
 
 
-def program_namespace(name: str, mode: str, until: str | None = None) -> dict:
-    """Runs the top of a program: its imports and class definitions, or,
-    with `until`, every statement up to and including the first whose source
-    starts with `until` (building the model without training it)."""
+def program_namespace(
+    name: str, mode: str, until: str | None = None, functions: bool = False
+) -> dict:
+    """Runs the top of a program: its imports and class definitions (and,
+    with `functions`, its function definitions), or, with `until`, every
+    statement up to and including the first whose source starts with
+    `until` (building the model without training it)."""
     path = PROGRAMS / name
     source = path.read_text()
     if mode == "reference":
@@ -43,6 +46,8 @@ def program_namespace(name: str, mode: str, until: str | None = None) -> dict:
     tree = ast.parse(source)
     if until is None:
         kinds = (ast.Import, ast.ImportFrom, ast.ClassDef)
+        if functions:
+            kinds += (ast.FunctionDef,)
         body = [node for node in tree.body if isinstance(node, kinds)]
     else:
         lines = source.splitlines()
