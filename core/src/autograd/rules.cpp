@@ -417,9 +417,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     return {gb, gv};
   }
   case OpId::conv2d: {
-    std::vector<Tensor> r = conv2d_backward(
-        g, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
-    return r;
+    if (n.attrs.flag) // NHWC input, HWIO filter
+      return conv2d_nhwc_backward(g, n.input(0), n.input(1), geometry_of(n),
+                                  n.wants(0), n.wants(1));
+    return conv2d_backward(g, n.input(0), n.input(1), geometry_of(n),
+                           n.wants(0), n.wants(1));
   }
   case OpId::cumsum: {
     // Each input feeds every later output: the sum of g from i onwards, a
