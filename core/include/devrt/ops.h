@@ -122,6 +122,14 @@ Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
 // each window's maximal taps of x (y = max_pool2d(x)).
 Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
                            int64_t kh, int64_t kw, const Conv2dGeometry &geo);
+// max_pool2d of a channels-last (N, H, W, C) input, giving (N, oh, ow, C):
+// one pass each way where the device has the _nhwc pooling kernels, else
+// max_pool2d of a channels-first copy. Recorded as a max_pool2d node.
+Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
+                       const Conv2dGeometry &g);
+Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                const Tensor &y, int64_t kh, int64_t kw,
+                                const Conv2dGeometry &geo);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 

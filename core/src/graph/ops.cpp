@@ -994,9 +994,9 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   Window w = window_of(n, k[0], k[1]);
   Conv2dGeometry g;
   if (n.def->code == kMaxPool) {
-    Tensor x = to_padded_nchw(n, in[0], w,
-                              -std::numeric_limits<double>::infinity(), &g);
-    return {to_nhwc(max_pool2d(x, k[0], k[1], g))};
+    const double pad = -std::numeric_limits<double>::infinity();
+    return {max_pool2d_nhwc(with_padding(n, in[0], in[0], 1, w, pad, &g), k[0],
+                            k[1], g)};
   }
   // Average over the taps inside the image, as TensorFlow: the windowed
   // sum of the zero-padded input over the windowed count of image taps.

@@ -260,6 +260,34 @@ bool pool_kernels(const Tensor &x) {
   return has_kernel(OpId::max_pool2d, x->device.type, x->dtype) &&
          has_kernel(OpId::max_pool2d_backward, x->device.type, x->dtype);
 }
+bool pool_nhwc_kernels(const Tensor &x) {
+  return has_kernel(OpId::max_pool2d_nhwc, x->device.type, x->dtype) &&
+         has_kernel(OpId::max_pool2d_nhwc_backward, x->device.type, x->dtype);
+}
+
+void check_pool_padding(const char *op, int64_t kh, int64_t kw,
+                        const Conv2dGeometry &g) {
+  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
+    fail(ErrorKind::Value, "[", op, "] padding (", g.padding[0], ", ",
+         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
+         ")");
+}
+
+Dims nchw(const Dims &nhwc) { return {nhwc[0], nhwc[3], nhwc[1], nhwc[2]}; }
+
+// A pooling backward kernel `op`: g shared among the maximal taps of x.
+Tensor pool_backward(OpId op, const Tensor &g, const Tensor &x, const Tensor &y,
+                     int64_t kh, int64_t kw, const Conv2dGeometry &geo) {
+  Tensor gx = empty(x->shape, x->dtype, x->device);
+  Launch k(op, x->device, x->dtype);
+  k.input(contiguous(cast(g, x->dtype)))
+      .input(contiguous(x))
+      .input(contiguous(y))
+      .output(gx);
+  geometry_attrs(k, kh, kw, geo);
+  k.run();
+  return gx;
+}
 
 } // namespace
 
@@ -467,21 +495,20 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g) {
   require_4d("max_pool2d", x);
-  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
-    fail(ErrorKind::Value, "[max_pool2d] padding (", g.padding[0], ", ",
-         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
-         ")");
+  check_pool_padding("max_pool2d", kh, kw, g);
   Grid o = output_grid("max_pool2d", x->shape, kh, kw, g);
   int64_t n = x->shape[0], c = x->shape[1];
   if (pool_kernels(x)) {
+    // The node keeps the contiguous copy (itself a recorded copy) for its
+    // backward kernel, which would otherwise copy x again.
     Tensor src = contiguous(x);
     Tensor y = empty(Dims{n, c, o.oh, o.ow}, x->dtype, x->device);
     Launch k(OpId::max_pool2d, x->device, x->dtype);
     k.input(src).output(y);
     geometry_attrs(k, kh, kw, g);
     k.run();
-    if (autograd::should_record(x))
-      autograd::record(OpId::max_pool2d, {x}, y, record_geometry(kh, kw, g));
+    if (autograd::should_record(src))
+      autograd::record(OpId::max_pool2d, {src}, y, record_geometry(kh, kw, g));
     return y;
   }
   // Each channel alone: (N*C, 1, H, W) -> (N*C, kh*kw, L), padded with -inf.
@@ -493,24 +520,46 @@ Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
 
 Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
                            int64_t kh, int64_t kw, const Conv2dGeometry &geo) {
-  Tensor gx = empty(x->shape, x->dtype, x->device);
-  Launch k(OpId::max_pool2d_backward, x->device, x->dtype);
-  k.input(contiguous(cast(g, x->dtype)))
-      .input(contiguous(x))
-      .input(contiguous(y))
-      .output(gx);
-  geometry_attrs(k, kh, kw, geo);
+  return pool_backward(OpId::max_pool2d_backward, g, x, y, kh, kw, geo);
+}
+
+Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
+                       const Conv2dGeometry &g) {
+  if (x->ndim() != 4)
+    fail(ErrorKind::Value,
+         "[max_pool2d] expects a 4-D (N, H, W, C) input for NHWC, got shape ",
+         x->shape);
+  if (!pool_nhwc_kernels(x)) // pools a channels-first copy
+    return permute(
+        max_pool2d(contiguous(permute(x, Dims{0, 3, 1, 2})), kh, kw, g),
+        Dims{0, 2, 3, 1});
+  check_pool_padding("max_pool2d", kh, kw, g);
+  Grid o = output_grid("max_pool2d", nchw(x->shape), kh, kw, g);
+  Tensor src = contiguous(x); // kept by the node, as in max_pool2d
+  Tensor y =
+      empty(Dims{x->shape[0], o.oh, o.ow, x->shape[3]}, x->dtype, x->device);
+  Launch k(OpId::max_pool2d_nhwc, x->device, x->dtype);
+  k.input(src).output(y);
+  geometry_attrs(k, kh, kw, g);
   k.run();
-  return gx;
+  if (autograd::should_record(src)) {
+    autograd::OpAttrs a = record_geometry(kh, kw, g);
+    a.flag = true; // channels last
+    autograd::record(OpId::max_pool2d, {src}, y, std::move(a));
+  }
+  return y;
+}
+
+Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                const Tensor &y, int64_t kh, int64_t kw,
+                                const Conv2dGeometry &geo) {
+  return pool_backward(OpId::max_pool2d_nhwc_backward, g, x, y, kh, kw, geo);
 }
 
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad) {
   require_4d("avg_pool2d", x);
-  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
-    fail(ErrorKind::Value, "[avg_pool2d] padding (", g.padding[0], ", ",
-         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
-         ")");
+  check_pool_padding("avg_pool2d", kh, kw, g);
   Grid o = output_grid("avg_pool2d", x->shape, kh, kw, g);
   int64_t n = x->shape[0], c = x->shape[1];
   Tensor planes = reshape(x, Dims{n * c, 1, x->shape[2], x->shape[3]});
