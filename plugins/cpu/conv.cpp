@@ -216,17 +216,19 @@ void col2im(const devrt_kernel_call &call) {
 // ---- max pooling -----------------------------------------------------------
 
 // The pooling kernels' shared checks: 4-D contiguous views of one dtype,
-// the window geometry, and y's grid matching it.
+// the window geometry, and y's grid matching it. Channels first (N, C, H, W)
+// or, with `channels_last`, (N, H, W, C).
 Patch pool_geometry(const devrt_kernel_call &call, const devrt_view &x,
-                    const devrt_view &y) {
+                    const devrt_view &y, bool channels_last = false) {
   if (x.ndim != 4 || y.ndim != 4)
     fail(DEVRT_ERROR_RUNTIME, "expected 4-D input and output");
   expect_dtype(y, x.dtype, "y");
   check_contiguous(x, "input");
   check_contiguous(y, "output");
-  const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
-  if (y.shape[0] != x.shape[0] || y.shape[1] != x.shape[1] ||
-      y.shape[2] != g.oh || y.shape[3] != g.ow)
+  const int hd = channels_last ? 1 : 2, cd = channels_last ? 3 : 1;
+  const Patch g = read_patch(call, 0, x.shape[hd], x.shape[hd + 1]);
+  if (y.shape[0] != x.shape[0] || y.shape[cd] != x.shape[cd] ||
+      y.shape[hd] != g.oh || y.shape[hd + 1] != g.ow)
     fail(DEVRT_ERROR_RUNTIME, "the output does not match the window grid");
   return g;
 }
@@ -351,15 +353,14 @@ void max_pool2d(const devrt_kernel_call &call) {
   });
 }
 
-// The backward kernels' checks: inputs g, x, y and output gx, `geometry`
-// checking x and y as the forward kernel does, g like y and gx like x.
-template <typename Geometry>
+// The backward kernels' checks: inputs g, x, y and output gx, x and y
+// checked as the forward kernel does, g like y and gx like x.
 Patch pool_backward_geometry(const devrt_kernel_call &call,
-                             Geometry &&geometry) {
+                             bool channels_last) {
   expect_arity(call, 3, 1);
   const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
                    &y = call.inputs[2], &gx = call.outputs[0];
-  const Patch g = geometry(call, x, y);
+  const Patch g = pool_geometry(call, x, y, channels_last);
   expect_dtype(gy, x.dtype, "g");
   expect_dtype(gx, x.dtype, "gx");
   check_contiguous(gy, "g");
@@ -371,7 +372,7 @@ Patch pool_backward_geometry(const devrt_kernel_call &call,
 }
 
 void max_pool2d_backward(const devrt_kernel_call &call) {
-  const Patch g = pool_backward_geometry(call, pool_geometry);
+  const Patch g = pool_backward_geometry(call, false);
   const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
                    &y = call.inputs[2], &gx = call.outputs[0];
   Floating::dispatch(x.dtype, [&](auto tag) {
@@ -490,25 +491,10 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
       });
 }
 
-// The channels-last kernels' checks: x (N, H, W, C) and y (N, oh, ow, C).
-Patch pool_nhwc_geometry(const devrt_kernel_call &call, const devrt_view &x,
-                         const devrt_view &y) {
-  if (x.ndim != 4 || y.ndim != 4)
-    fail(DEVRT_ERROR_RUNTIME, "expected 4-D input and output");
-  expect_dtype(y, x.dtype, "y");
-  check_contiguous(x, "input");
-  check_contiguous(y, "output");
-  const Patch g = read_patch(call, 0, x.shape[1], x.shape[2]);
-  if (y.shape[0] != x.shape[0] || y.shape[3] != x.shape[3] ||
-      y.shape[1] != g.oh || y.shape[2] != g.ow)
-    fail(DEVRT_ERROR_RUNTIME, "the output does not match the window grid");
-  return g;
-}
-
 void max_pool2d_nhwc(const devrt_kernel_call &call) {
   expect_arity(call, 1, 1);
   const devrt_view &x = call.inputs[0], &y = call.outputs[0];
-  const Patch g = pool_nhwc_geometry(call, x, y);
+  const Patch g = pool_geometry(call, x, y, true);
   Floating::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     max_pool_nhwc(static_cast<const T *>(x.data), static_cast<T *>(y.data), g,
@@ -517,7 +503,7 @@ void max_pool2d_nhwc(const devrt_kernel_call &call) {
 }
 
 void max_pool2d_nhwc_backward(const devrt_kernel_call &call) {
-  const Patch g = pool_backward_geometry(call, pool_nhwc_geometry);
+  const Patch g = pool_backward_geometry(call, true);
   const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
                    &y = call.inputs[2], &gx = call.outputs[0];
   Floating::dispatch(x.dtype, [&](auto tag) {
