@@ -213,3 +213,16 @@ def test_max_pool_second_derivative_matches_pytorch():
     with tf.Session() as sess:
         got = sess.run(second, {x: x_np})
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [3, 17])  # the columns and the patch-rows layouts
+def test_conv2d_without_input_channels_gives_zeros(kw):
+    x = tf.placeholder(tf.float32, [2, 5, 5, 0])
+    f = tf.Variable(np.ones((3, kw, 0, 4), np.float32))
+    y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+    gx, gf = tf.gradients(tf.reduce_sum(y), [x, f])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_gx, got_gf = sess.run([y, gx, gf], {x: np.ones((2, 5, 5, 0), np.float32)})
+    np.testing.assert_array_equal(got, np.zeros((2, 5, 5, 4), np.float32))
+    assert got_gx.shape == (2, 5, 5, 0) and got_gf.shape == (3, kw, 0, 4)

@@ -242,6 +242,8 @@ Tensor conv2d_nhwc_impl(const Tensor &x, const Tensor &filter,
   const int64_t l = p.oh * p.ow;
   Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
   Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
+  if (p.k == 0) // no input channels: sums of nothing
+    return full(Dims{p.n, p.oh, p.ow, p.oc}, Scalar::from_int(0), t, x->device);
   Tensor y = empty(Dims{p.n, p.oh, p.ow, p.oc}, t, x->device);
   const int64_t step = chunk_images(p.n, p.k, l, t);
   for (int64_t i = 0; i < p.n; i += step) {
@@ -366,6 +368,9 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
   const NhwcPlan p = nhwc_plan(x, filter, geo);
   const DType t = g->dtype;
   const int64_t l = p.oh * p.ow;
+  if (p.k == 0) // no input channels: both gradients are empty
+    return {want_x ? empty(x->shape, t, x->device) : nullptr,
+            want_filter ? empty(filter->shape, t, x->device) : nullptr};
   Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
   Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
   Tensor gy = contiguous(g);
