@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
 from bench_programs import program_namespace  # noqa: E402
-from common import blas_setting, compare, try_import_torch  # noqa: E402
+from common import blas_setting, compare, try_import_tf, try_import_torch  # noqa: E402
 
 BATCH = 128
 PROGRAM = "tf_deep_mnist.py"
@@ -99,17 +99,6 @@ def eager_step(lib):
         optimizer.step()
 
     return step
-
-
-def try_import_tf():
-    try:
-        import tensorflow as real_tf
-
-        real_tf.config.threading.set_intra_op_parallelism_threads(2)
-        real_tf.config.threading.set_inter_op_parallelism_threads(2)
-        return real_tf
-    except Exception:
-        return None
 
 
 def report(title, times, ours, theirs):

@@ -71,3 +71,15 @@ def try_import_torch():
         return torch
     except Exception:
         return None
+
+
+def try_import_tf():
+    """TensorFlow on two intra-op threads, or None where it is not installed."""
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+        return tf
+    except Exception:
+        return None
