@@ -10,34 +10,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
 from common import blas_setting, compare, try_import_torch  # noqa: E402
-
-
-def two_layer_step(lib, n=64, d_in=1000, h=100, d_out=10, lr=1e-6, device="cpu"):
-    """The lecture's network: autograd, manual SGD under no_grad."""
-    rng = np.random.default_rng(0)
-
-    def make(*shape):
-        return lib.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
-
-    x, y = make(n, d_in), make(n, d_out)
-    w1, w2 = make(d_in, h).requires_grad_(), make(h, d_out).requires_grad_()
-
-    def step():
-        y_pred = x.mm(w1).clamp(min=0).mm(w2)
-        loss = (y_pred - y).pow(2).sum()
-        loss.backward()
-        with lib.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad = None
-            w2.grad = None
-
-    return step
+from devrt.utils.benchmark import small_cnn_step, two_layer_step  # noqa: E402
 
 
 def tiny_autograd(lib):
@@ -47,38 +23,6 @@ def tiny_autograd(lib):
     def step():
         y = (a * b).sum()
         y.backward()
-
-    return step
-
-
-def small_cnn_step(lib, device="cpu"):
-    """Batch 32 of 3x32x32: conv3x3 3->32, relu, conv3x3 32->64, relu,
-    maxpool 2, linear to 10, cross-entropy, SGD."""
-    nn = lib.nn
-    lib.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64 * 16 * 16, 10),
-    ).to(device)
-    rng = np.random.default_rng(0)
-    x = lib.from_numpy(rng.standard_normal((32, 3, 32, 32), dtype=np.float32)).to(device)
-    target = lib.from_numpy(rng.integers(0, 10, 32)).to(device)
-    loss_fn = nn.CrossEntropyLoss()
-    params = list(model.parameters())
-
-    def step():
-        loss = loss_fn(model(x), target)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with lib.no_grad():
-            for p in params:
-                p.sub_(0.01 * p.grad)
 
     return step
 

@@ -1,53 +1,14 @@
-"""Shared timing helpers for the benchmarks: interleaved rounds in one
-process, reporting the median per-call time of each contender."""
+"""Shared helpers for the benchmarks. The timing (interleaved rounds in one
+process, the median per-call time of each contender) is devrt's own
+``devrt.utils.benchmark``, which ``devrt bench`` uses too."""
 
 from __future__ import annotations
 
 import os
-import statistics
-import time
-from collections.abc import Callable
 
+from devrt.utils.benchmark import calibrate, compare, per_call
 
-def per_call(fn: Callable[[], object], number: int) -> float:
-    """Seconds per call of fn over `number` calls."""
-    start = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - start) / number
-
-
-def calibrate(fn: Callable[[], object], target: float = 0.02) -> int:
-    """How many calls of fn take about `target` seconds."""
-    fn()
-    n = 1
-    while True:
-        t = per_call(fn, n) * n
-        if t >= target or n >= 1 << 22:
-            return max(1, int(n * target / max(t, 1e-9)))
-        n *= 4
-
-
-def compare(
-    contenders: dict[str, Callable[[], object]], rounds: int = 15, settle: float = 0.0
-) -> dict[str, float]:
-    """Median seconds per call of each contender, measured in interleaved
-    rounds so that machine noise hits all of them alike.
-
-    `settle` sleeps between contenders: each library brings its own BLAS
-    thread pool, whose threads spin for a while after a call and would steal
-    the cores from the next contender. After the pause one call runs
-    untimed, since the first call after idling is slower for everyone
-    (sleeping workers, clocks and caches warming up)."""
-    numbers = {name: calibrate(fn) for name, fn in contenders.items()}
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            if settle:
-                time.sleep(settle)
-                fn()  # untimed: the first call after a pause runs cold
-            samples[name].append(per_call(fn, numbers[name]))
-    return {name: statistics.median(s) for name, s in samples.items()}
+__all__ = ["blas_setting", "calibrate", "compare", "per_call", "try_import_tf", "try_import_torch"]
 
 
 def blas_setting() -> str:

@@ -18,7 +18,7 @@
 # skip is a failure) and tests/plugins/test_cuda.py; the lecture's programs
 # (`devrt demo`: eager, graph and Keras on every device); bench/bench_cuda.py
 # (SGEMM n=4096 against CuPy and PyTorch, two-layer and CNN steps against
-# PyTorch CUDA).
+# PyTorch CUDA); `devrt bench`, whose chart lands in $OUT/devrt_bench.png.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 WHEELS=${1:-build/gpu_wheels}
@@ -71,6 +71,10 @@ timeout 150 $PY -m devrt demo --steps 200 || fail "devrt demo"
 
 step "benchmarks (bench/bench_cuda.py)"
 timeout 150 $PY bench/bench_cuda.py || fail "bench_cuda.py"
+
+step "devrt bench: CPU against GPU, table and chart"
+timeout 90 $PY -m devrt bench --sizes 256 1024 4096 --rounds 3 --out "$OUT/devrt_bench.png" \
+  || fail "devrt bench"
 
 step "done: $([ $status -eq 0 ] && echo all passed || echo FAILURES above)"
 exit $status

@@ -1,7 +1,9 @@
 """The ``devrt`` command line: ``devrt backends`` lists the backends (and
 with ``--ops`` the op x dtype x backend matrix), ``devrt demo`` trains the
 two-layer network on each of them, ``devrt test`` runs the conformance
-suite on devices and ``devrt needs`` says which ops each workload needs."""
+suite on devices, ``devrt needs`` says which ops each workload needs and
+``devrt bench`` times matmul, a convolution and two training steps on every
+device (and on PyTorch, NumPy and CuPy where installed), with a chart."""
 
 from __future__ import annotations
 
@@ -131,6 +133,21 @@ def _needs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from devrt.demo import devices
+    from devrt.utils import benchmark
+
+    known = devices()
+    for device in args.devices or []:
+        if device not in known:
+            print(f"[bench] no device {device}; devices here: {', '.join(known)}", file=sys.stderr)
+            return 2
+    if any(n < 1 for n in args.sizes):
+        print(f"[bench] sizes must be positive, got {args.sizes}", file=sys.stderr)
+        return 2
+    return benchmark.main(args.sizes, args.devices, args.rounds, args.out, not args.devrt_only)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devrt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--device", metavar="NAME", help="also list the ops NAME lacks")
     p.set_defaults(func=_needs)
+    p = sub.add_parser(
+        "bench",
+        help="time matmul, a convolution and training steps on every device, with a chart",
+        description="Time n x n float32 matmul over SIZES, a 3x3 convolution, the two-layer "
+        "network's and the small CNN's training steps on each device (default: every device "
+        "of every backend), and in the same process on PyTorch (CPU, CUDA), NumPy and CuPy "
+        "where installed; print a table and save a chart (matplotlib: pip install 'devrt[bench]').",
+    )
+    p.add_argument("devices", nargs="*", metavar="DEVICE", help="e.g. cpu cuda:0")
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per workload")
+    p.add_argument("--out", default="devrt_bench.png", help="the chart's file ('' for none)")
+    p.add_argument("--devrt-only", action="store_true", help="time devrt's devices only")
+    p.set_defaults(func=_bench)
     argv = sys.argv[1:] if argv is None else list(argv)
     rest = []
     if "--" in argv:

@@ -103,6 +103,12 @@ def _reference(kind, init, grads, lr, **kw):
             elif kind == "adagrad":
                 acc = s["acc"] = s.get("acc", kw.get("initial_accumulator_value", 0.1)) + g * g
                 w[i] = w[i] - lr * g / np.sqrt(acc + 1e-7)
+            elif kind == "adadelta":
+                rho, eps = kw.get("rho", 0.95), kw.get("epsilon", 1e-7)
+                acc = s["acc"] = rho * s.get("acc", 0.0) + (1 - rho) * g * g
+                delta = np.sqrt(s.get("delta", 0.0) + eps) / np.sqrt(acc + eps) * g
+                s["delta"] = rho * s.get("delta", 0.0) + (1 - rho) * delta * delta
+                w[i] = w[i] - lr * delta
     return w
 
 
@@ -124,6 +130,8 @@ CASES = [
         {"learning_rate": 0.01, "momentum": 0.5, "centered": True},
     ),
     ("adagrad", optimizers.Adagrad, "Adagrad", {"learning_rate": 0.1}),
+    ("adadelta", optimizers.Adadelta, "Adadelta", {"learning_rate": 1.0}),
+    ("adadelta", optimizers.Adadelta, "Adadelta", {"learning_rate": 0.5, "rho": 0.8}),
     ("sgd", optimizers.SGD, "SGD", {"learning_rate": 0.1, "weight_decay": 0.01}),
     ("sgd", optimizers.SGD, "SGD", {"learning_rate": 0.1, "clipnorm": 1.0}),
     ("sgd", optimizers.SGD, "SGD", {"learning_rate": 0.1, "clipvalue": 0.3}),
@@ -221,7 +229,7 @@ def test_variables_in_keras_order(cls, kwargs, expected):
     assert all(not v.requires_grad for v in opt.variables)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_variable_order_and_config_match_keras(name):
     keras = _keras()
     kwargs = {"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.5, "centered": True}}.get(

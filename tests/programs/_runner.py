@@ -35,12 +35,38 @@ def reference_source(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tensorflow_as_tf1() -> None:
+    """Makes TensorFlow 2 run a TF1 program: graph mode, and the
+    `tensorflow.contrib.rnn` names that TF1 programs import, which live on
+    in `tf.compat.v1.nn` (its cells need the tf_keras package)."""
+    import importlib.util
+    import os
+    import types
+
+    if importlib.util.find_spec("tf_keras") is not None:
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    rnn = types.ModuleType("tensorflow.compat.v1.contrib.rnn")
+    cells = ("BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell", "MultiRNNCell")
+    for name in (*cells, "DropoutWrapper"):
+        setattr(rnn, name, getattr(tf.nn.rnn_cell, name, None))  # None without tf_keras
+    rnn.static_rnn = getattr(tf.nn, "static_rnn", None)
+    contrib = types.ModuleType("tensorflow.compat.v1.contrib")
+    contrib.rnn = rnn
+    sys.modules[contrib.__name__] = contrib
+    sys.modules[rnn.__name__] = rnn
+
+
 def main(path: str, mode: str) -> None:
     program = Path(path).resolve()
     sys.path.insert(0, str(program.parent))
     source = program.read_text()
     if mode == "reference":
         source = reference_source(source)
+        if "tensorflow.compat.v1" in source:
+            _tensorflow_as_tf1()
     elif mode != "devrt":
         raise ValueError(f"[corpus] unknown mode {mode!r}; expected 'devrt' or 'reference'")
     namespace = {"__name__": "__main__", "__file__": str(program)}

@@ -21,8 +21,10 @@ the ratio says little (0.26 against 0.18, from 2.3, in yunjey_feedforward
 while the corpus was built), so ends within 10% of the starting loss of each
 other also pass.
 
-TF1 programs have no reference installed (TensorFlow is not a test
-dependency). They must drive the loss down, and two of them have first
+TF1 programs run on TensorFlow 2 as the reference: ``tf.compat.v1`` in
+graph mode, with ``tensorflow.contrib.rnn``'s names taken from
+``tf.compat.v1.nn`` (whose cells need the ``tf_keras`` package; without it
+the recurrent program has no reference). Besides, two of them have first
 losses that NumPy can compute exactly: logistic regression starts from zero
 weights (the first loss is log 10 whatever the data), and linear regression
 starts from ``numpy.random.randn()`` draws that the test repeats, with the
@@ -32,6 +34,7 @@ first five epochs, in NumPy.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import math
 import os
@@ -81,6 +84,12 @@ SPECIAL = {
     # 0.8-1.0 within a step now and then, in both frameworks, so where a
     # 20-step run ends depends on the initial draw (1.1 against 1.7 seen).
     "yunjey_rnn.py": Program("yunjey_rnn.py", band=2.0),
+    # Weights drawn from N(0, 1), as the example does, give logits in the
+    # thousands and losses near 1e5; after ten Adam steps at 1e-3 where the
+    # loss ends is set by the draw (graph seeds 1-4: devrt 1.7e4-3.7e4,
+    # TensorFlow 1.5e4-2.3e4). On the same weights the two train alike
+    # (tests/frontends/test_graph_vs_tensorflow.py).
+    "tf_convnet.py": Program("tf_convnet.py", band=2.0),
     # One weight and one bias: at the tutorial's lr 0.001 the bias hardly
     # moves in 60 epochs, so where each run ends is set by its initial bias,
     # drawn from U(-1, 1) in both frameworks; only the slope is learnt.
@@ -113,6 +122,14 @@ def run(program: Program, mode: str) -> list[float]:
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("CORPUS_RESULT "), proc.stdout[-2000:]
     return json.loads(last[len("CORPUS_RESULT ") :])
+
+
+def reference_installed(program: Program) -> bool:
+    """Whether the framework a graph program's reference run needs is here."""
+    needs = ["tensorflow"]
+    if "devrt.graph.contrib import rnn" in (HERE / program.file).read_text():
+        needs.append("tf_keras")
+    return all(importlib.util.find_spec(name) is not None for name in needs)
 
 
 def start_end(losses: list[float]) -> tuple[float, float]:
@@ -184,7 +201,8 @@ def test_program(program: Program) -> None:
         first_losses = FIRST_LOSS.get(program.file)
         if first_losses is not None:
             np.testing.assert_allclose(ours[: len(first_losses)], first_losses, rtol=1e-4)
-        return
+        if not reference_installed(program):
+            return
     theirs = run(program, "reference")
     assert_falls(program, theirs, "reference")
     (our_start, our_end), (their_start, their_end) = start_end(ours), start_end(theirs)

@@ -655,3 +655,17 @@ def test_alpha_float64_rounds_twice():
         devrt.tensor([a], dtype=devrt.float64), devrt.tensor([b], dtype=devrt.float64), alpha=alpha
     )
     assert got.item() == a + (alpha * b)
+
+
+def test_remainder_gradients_follow_pytorch():
+    """remainder(a, b) = a - floor(a / b) * b: d/da = 1, d/db = -floor(a / b),
+    summed over broadcast dimensions."""
+
+    def grads(lib):
+        a = lib.tensor([[1.5, -2.5, 3.0], [0.2, 7.1, -4.4]], requires_grad=True)
+        b = lib.tensor([0.7, 0.9, -1.1], requires_grad=True)
+        (lib.remainder(a, b) * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+        return a.grad.numpy(), b.grad.numpy()
+
+    for got, want in zip(grads(devrt), grads(torch)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

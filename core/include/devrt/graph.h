@@ -153,6 +153,11 @@ public:
   uint64_t take_random(const Node *node, uint64_t count);
   // A value a node keeps across runs (a constant copied to its device).
   Tensor &resident(const Node *node) { return resident_[node]; }
+  // Runs While node `loop` on the values of its loop variables and
+  // captures: its body while its cond holds. Returns the final loop
+  // variables, with the autograd history of every iteration when grad mode
+  // is on (which is how its VJP differentiates it).
+  std::vector<Tensor> run_loop(const Node &loop, const std::vector<Tensor> &in);
 
 private:
   Plan &plan_for(const std::vector<Output> &fetches,
@@ -164,6 +169,10 @@ private:
   Device place(const Node &node, const std::vector<Device> &input_devices);
   // One placement_log line per node and session.
   void log_placement(const Node &node, Device d, const std::string &note);
+  struct Loop;
+  Loop &loop_for(const Node &loop);
+  std::vector<Tensor> run_subplan(const Plan &plan,
+                                  const std::vector<Tensor> &args);
   std::vector<Tensor> run_step(const Plan &plan, const Step &step,
                                const std::vector<Tensor> &in,
                                std::vector<Tensor> &vals,
@@ -174,6 +183,7 @@ private:
   bool closed_ = false;
   std::mutex mu_;
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;
+  std::unordered_map<const Node *, std::unique_ptr<Loop>> loops_;
   std::unordered_map<const Node *, Tensor> variables_;
   std::unordered_map<const Node *, uint64_t> random_counters_;
   std::unordered_map<const Node *, Tensor> resident_;

@@ -110,7 +110,7 @@ bool differentiable(OpId op) {
     return false;
   default:
     return op != OpId::any && op != OpId::all && op != OpId::floor_divide &&
-           op != OpId::remainder && op != OpId::nonzero;
+           op != OpId::nonzero;
   }
 }
 
@@ -148,6 +148,7 @@ uint32_t saved_for_backward(OpId op) {
   case OpId::div:
     return Y | OUT;
   case OpId::atan2:
+  case OpId::remainder:
     return X | Y;
   case OpId::hypot:
     return X | Y | OUT;
@@ -260,6 +261,14 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     Tensor scaled = div(g, add(mul(a, a), mul(b, b)));
     return {n.wants(0) ? sum_to(mul(scaled, b), n.inputs[0].shape) : nullptr,
             n.wants(1) ? sum_to(neg(mul(scaled, a)), n.inputs[1].shape)
+                       : nullptr};
+  }
+  case OpId::remainder: {
+    // remainder(a, b) = a - floor(a / b) * b: d/da = 1, d/db = -floor(a / b).
+    return {n.wants(0) ? sum_to(g, n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(neg(mul(g, binary(OpId::floor_divide,
+                                                  n.input(0), n.input(1)))),
+                                n.inputs[1].shape)
                        : nullptr};
   }
   case OpId::hypot: {

@@ -28,8 +28,8 @@ struct Session::Step {
   // recompute when those outputs were fed instead of computed.
   int hist_from = 0, hist_to = 0;
   bool create_graph = false, recompute = false;
-  std::vector<int64_t> outputs, inputs; // VJP steps: its attributes
-  std::vector<int> controls; // steps of the control inputs (tf.cond plans)
+  std::vector<int64_t> outputs{}, inputs{}; // VJP steps: its attributes
+  std::vector<int> controls{}; // steps of the control inputs (tf.cond plans)
 };
 
 struct Session::Plan {
@@ -195,7 +195,7 @@ bool is_dead(const Session::Step &s, const std::vector<Tensor> &vals,
 // Whether input i of n is read as a value. An Assign's input 0 names the
 // variable it writes: no read, and no dependency on the variable's node.
 bool reads(const Node &n, size_t i) {
-  return !(i == 0 && n.def->kind == OpKind::Assign);
+  return !(i == 0 && n.def->kind == OpKind::Assign) && !loop_body_input(n, i);
 }
 
 } // namespace
@@ -212,6 +212,7 @@ void Session::close() {
   std::lock_guard<std::mutex> lk(mu_);
   closed_ = true;
   plans_.clear();
+  loops_.clear();
   variables_.clear();
   resident_.clear();
 }
@@ -353,6 +354,10 @@ Session::make_plan(const std::vector<Output> &fetches,
   std::vector<int> producer(plan->slots, -1); // slot -> step
   for (const Node *n : order) {
     Step s{n, n->def->kind, {}, plan->slots, {}, {}, kCPU};
+    if (n->op == "Arg")
+      fail(ErrorKind::Value, "[Session.run] the nodes to run read '", n->name,
+           "', a value inside the body of a while_loop: values of a loop's "
+           "body exist only inside it; fetch or use the loop's outputs");
     if (n->def->kind == OpKind::Placeholder)
       fail(ErrorKind::Value, "[Session.run] placeholder '", n->name,
            "' (shape ", n->shapes[0].str(), ", ", dtype_name(n->dtypes[0]),
@@ -738,6 +743,127 @@ Session::run(const std::vector<Output> &fetches,
     stats_.fetched_bytes +=
         v->numel() * static_cast<int64_t>(itemsize(v->dtype));
     result.push_back(std::move(v));
+  }
+  return result;
+}
+
+} // namespace devrt::graph
+
+// --- while_loop
+// ---------------------------------------------------------------
+
+namespace devrt::graph {
+
+// A While node's cond and body: plans of the nodes between its Arg nodes
+// (fed, one slot each) and the cond's result or the body's results.
+struct Session::Loop {
+  std::unique_ptr<Plan> cond, body;
+};
+
+Session::Loop &Session::loop_for(const Node &n) {
+  std::unique_ptr<Loop> &loop = loops_[&n];
+  if (loop)
+    return *loop;
+  const int64_t na = n.attr_int("n_vars") + n.attr_int("n_captured");
+  const std::vector<Output> args(n.inputs.begin() + na,
+                                 n.inputs.begin() + 2 * na);
+  const std::vector<Output> results(n.inputs.begin() + 2 * na + 1,
+                                    n.inputs.end());
+  auto made = std::make_unique<Loop>();
+  made->cond = make_plan({n.inputs[2 * na]}, {}, args);
+  made->body = make_plan(results, {}, args);
+  for (const Plan *p : {made->cond.get(), made->body.get()})
+    for (const Step &s : p->steps)
+      if (s.kind == OpKind::Assign || s.kind == OpKind::VJP)
+        fail(ErrorKind::NotImplemented, n.where(), " the loop contains ",
+             s.node->op, " '", s.node->name, "': ",
+             s.kind == OpKind::Assign
+                 ? "a while_loop cannot write variables"
+                 : "gradients cannot be taken inside a while_loop");
+  loop = std::move(made);
+  return *loop;
+}
+
+std::vector<Tensor> Session::run_loop(const Node &n,
+                                      const std::vector<Tensor> &in) {
+  const Loop &loop = loop_for(n);
+  const int64_t nv = n.attr_int("n_vars");
+  const int64_t na = nv + n.attr_int("n_captured");
+  std::vector<Tensor> vars(in.begin(), in.begin() + na);
+  for (int64_t iteration = 0;; ++iteration) {
+    for (int64_t k = 0; k < nv; ++k) {
+      const PartialShape &invariant = n.inputs[na + k].node->shapes[0];
+      if (!invariant.admits(vars[k]->shape))
+        fail(ErrorKind::Value, n.where(), " loop variable ", k, " has shape ",
+             PartialShape::of(vars[k]->shape).str(),
+             iteration ? " after iteration " + std::to_string(iteration)
+                       : std::string(" on entry"),
+             ", which its shape invariant ", invariant.str(),
+             " does not admit (pass shape_invariants to while_loop to let "
+             "it change)");
+    }
+    if (!predicate(n, run_subplan(*loop.cond, vars)[0]))
+      break;
+    std::vector<Tensor> next = run_subplan(*loop.body, vars);
+    std::move(next.begin(), next.end(), vars.begin());
+  }
+  vars.resize(nv);
+  return vars;
+}
+
+// Session::run's step loop for a loop's cond or body: the values of the
+// Args come from the While, the fetches keep their autograd history, and
+// there are no VJP steps (loop_for refuses them).
+std::vector<Tensor> Session::run_subplan(const Plan &plan,
+                                         const std::vector<Tensor> &args) {
+  std::vector<Tensor> vals(plan.slots), snapshots(plan.slots), in;
+  for (size_t i = 0; i < args.size(); ++i)
+    vals[i] = args[i]->device == plan.feed_devices[i]
+                  ? args[i]
+                  : to_device(args[i], plan.feed_devices[i]);
+  std::vector<char> dead(plan.conditional ? plan.slots : 0),
+      dead_step(plan.conditional ? plan.steps.size() : 0);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step &s = plan.steps[i];
+    const Node &n = *s.node;
+    const bool is_dead_step =
+        plan.conditional && is_dead(s, vals, dead, dead_step);
+    if (is_dead_step) {
+      dead_step[i] = 1;
+      for (int k = 0; k < n.num_outputs(); ++k)
+        dead[s.out + k] = 1;
+    } else {
+      in.clear();
+      for (int slot : s.in) {
+        if (slot < 0 || (plan.conditional && dead[slot])) {
+          in.emplace_back();
+          continue;
+        }
+        const Tensor &v = vals[slot];
+        in.push_back(v->device == s.device ? v : to_device(v, s.device));
+      }
+      std::vector<Tensor> out = run_step(plan, s, in, vals, snapshots);
+      for (size_t k = 0; k < out.size(); ++k) {
+        Tensor v =
+            out[k]->dtype == n.dtypes[k] ? out[k] : cast(out[k], n.dtypes[k]);
+        if (!n.shapes[k].admits(v->shape))
+          fail(ErrorKind::Runtime, n.where(), " computed a value of shape ",
+               PartialShape::of(v->shape).str(), " where ", n.shapes[k].str(),
+               " was inferred");
+        vals[s.out + k] = std::move(v);
+      }
+      if (s.kind == OpKind::Switch)
+        dead[s.out + (predicate(n, in[1]) ? 0 : 1)] = 1;
+    }
+    for (int slot : s.release)
+      vals[slot].reset();
+  }
+  std::vector<Tensor> result;
+  for (int slot : plan.fetch_slots) {
+    if (plan.conditional && dead[slot])
+      fail(ErrorKind::Value, "a result of the loop body was not computed: it "
+                             "is in a branch of tf.cond that was not taken");
+    result.push_back(vals[slot]);
   }
   return result;
 }

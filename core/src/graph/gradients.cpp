@@ -13,22 +13,25 @@ namespace devrt::graph {
 namespace {
 
 // TensorFlow's ops without a gradient: their outputs are constants to
-// tf.gradients (None, not zeros).
+// tf.gradients (None, not zeros). Sign is not one of them: its gradient is
+// zeros, in TensorFlow as in the eager rule.
 const std::unordered_set<std::string> &no_gradient() {
   static const std::unordered_set<std::string> ops = {
-      "ArgMax",     "ArgMin",      "Equal",      "NotEqual",
-      "Less",       "LessEqual",   "Greater",    "GreaterEqual",
-      "LogicalAnd", "LogicalOr",   "LogicalNot", "Shape",
-      "OneHot",     "ZerosLike",   "OnesLike",   "RandomUniformLike",
-      "Floor",      "Ceil",        "Round",      "Sign",
-      "FloorDiv",   "StopGradient"};
+      "ArgMax",      "ArgMin",    "Equal",      "NotEqual",
+      "Less",        "LessEqual", "Greater",    "GreaterEqual",
+      "LogicalAnd",  "LogicalOr", "LogicalNot", "Shape",
+      "OneHot",      "ZerosLike", "OnesLike",   "RandomUniformLike",
+      "Floor",       "Ceil",      "Round",      "FloorDiv",
+      "StopGradient"};
   return ops;
 }
 
 // Inputs that carry no derivative: a Select's condition, a gather's
-// indices, tf.cond's predicate.
+// indices, tf.cond's predicate, a while_loop's sub-graph (its VJP
+// differentiates through the iterations it ran).
 bool blocked(const Node &n, size_t i) {
-  return (i == 0 && n.op == "Select") || (i == 1 && n.op == "GatherV2") ||
+  return loop_body_input(n, i) || (i == 0 && n.op == "Select") ||
+         (i == 1 && n.op == "GatherV2") ||
          (i == 1 && n.def->kind == OpKind::Switch) ||
          (i == 2 && n.def->kind == OpKind::Merge);
 }

@@ -45,6 +45,12 @@ struct OpDef {
 // Null for an unknown op.
 const OpDef *find_op_def(const std::string &name);
 
+// Whether input i of n names a while_loop's sub-graph (its Arg nodes and
+// results, which the loop runs itself) rather than a value n reads: the
+// inputs of a While past its loop variables and captures, and the same
+// inputs of a VJP of such a node.
+bool loop_body_input(const Node &n, size_t i);
+
 // Broadcast of two partial shapes; `n` names the node in errors.
 PartialShape broadcast(const Node &n, const PartialShape &a,
                        const PartialShape &b);

@@ -188,6 +188,188 @@ void infer_vjp(Node &n) {
   }
 }
 
+// --- while_loop --------------------------------------------------------------
+
+// While(inits..., captures..., args..., cond, results...): a functional
+// loop. Its first n_vars inputs are the loop variables' initial values and
+// the next n_captured the tensors the cond and body read from outside the
+// loop; those are the values it reads. The rest name its sub-graph: one Arg
+// node per variable and capture (the body's view of them; an Arg's shape is
+// the variable's shape invariant), the cond's bool scalar and one body
+// result per variable. Session::run_loop runs it.
+void infer_while(Node &n) {
+  const int64_t nv = n.attr_int("n_vars"), nc = n.attr_int("n_captured");
+  const int64_t na = nv + nc;
+  if (nv < 1 || nc < 0 ||
+      static_cast<int64_t>(n.inputs.size()) != 3 * nv + 2 * nc + 1)
+    bad(n, ErrorKind::Value,
+        "expected n_vars initial values, n_captured captures, an Arg for "
+        "each, the cond's result and n_vars body results, got " +
+            std::to_string(n.inputs.size()) + " inputs for n_vars=" +
+            std::to_string(nv) + " and n_captured=" + std::to_string(nc));
+  std::unordered_set<const Node *> args;
+  for (int64_t k = 0; k < na; ++k) {
+    const Node *arg = n.inputs[na + k].node;
+    if (arg->op != "Arg" || !args.insert(arg).second)
+      bad(n, ErrorKind::Value,
+          "input " + std::to_string(na + k) +
+              " must be an Arg node of its own, got '" + arg->name + "' (" +
+              arg->op + ")");
+    if (n.input_dtype(k) != n.input_dtype(na + k))
+      bad(n, ErrorKind::Type,
+          "loop input " + std::to_string(k) + " is " +
+              dtype_name(n.input_dtype(k)) + " but its Arg '" + arg->name +
+              "' is " + dtype_name(n.input_dtype(na + k)));
+    if (!n.input_shape(k).compatible(n.input_shape(na + k)))
+      bad(n, ErrorKind::Value,
+          "loop input " + std::to_string(k) + " of shape " +
+              n.input_shape(k).str() + " does not fit the shape " +
+              n.input_shape(na + k).str() + " of its Arg '" + arg->name + "'");
+  }
+  check_predicate(n, static_cast<size_t>(2 * na));
+  n.shapes.clear();
+  n.dtypes.clear();
+  for (int64_t k = 0; k < nv; ++k) {
+    const size_t r = static_cast<size_t>(2 * na + 1 + k),
+                 a = static_cast<size_t>(na + k);
+    if (n.input_dtype(r) != n.input_dtype(a))
+      bad(n, ErrorKind::Type,
+          "the body returns " + std::string(dtype_name(n.input_dtype(r))) +
+              " for loop variable " + std::to_string(k) + " of dtype " +
+              dtype_name(n.input_dtype(a)));
+    if (!n.input_shape(r).compatible(n.input_shape(a)))
+      bad(n, ErrorKind::Value,
+          "the body returns shape " + n.input_shape(r).str() +
+              " for loop variable " + std::to_string(k) + " of shape " +
+              n.input_shape(a).str());
+    n.shapes.push_back(n.input_shape(a));
+    n.dtypes.push_back(n.input_dtype(a));
+  }
+}
+Vals eval_while(const Node &n, const Vals &in, EvalContext &ctx) {
+  return ctx.session.run_loop(n, in);
+}
+
+// --- tf.TensorArray ---------------------------------------------------------
+
+// A TensorArray is the tensor of its elements stacked on a first axis.
+
+// An integer scalar input: a TensorArray's size or index.
+int64_t index_input(const Node &n, const Tensor &t, const char *what) {
+  if (t->numel() != 1)
+    bad(n, ErrorKind::Value,
+        std::string("the ") + what + " must be a scalar, got shape " +
+            PartialShape::of(t->shape).str());
+  return item(t).i;
+}
+
+void check_index_input(const Node &n, size_t i, const char *what) {
+  if (!is_integral(n.input_dtype(i)))
+    bad(n, ErrorKind::Type,
+        std::string("the ") + what + " must be an integer, got " +
+            dtype_name(n.input_dtype(i)));
+  const PartialShape &s = n.input_shape(i);
+  if (s.known_rank && s.rank() != 0)
+    bad(n, ErrorKind::Value,
+        std::string("the ") + what + " must be a scalar, got shape " + s.str());
+}
+
+// TensorArrayZeros(size) [dtype, element_shape]: `size` zero elements of
+// element_shape; with element_shape None, a vector of `size` zeros that the
+// first write widens to the element's shape.
+void infer_tensor_array_zeros(Node &n) {
+  check_index_input(n, 0, "size");
+  if (n.attr_is_none("element_shape")) {
+    set_output(n, PartialShape::unknown(), n.attr_dtype("dtype"));
+    return;
+  }
+  PartialShape s = n.attr_shape("element_shape");
+  if (!s.fully_known())
+    bad(n, ErrorKind::Value,
+        "the element shape must be fully known, got " + s.str());
+  // A constant size is known when the graph is built.
+  const Node &size = *n.inputs[0].node;
+  const int64_t known =
+      size.op == "Const" ? item(size.attr_tensor("value")).i : -1;
+  if (size.op == "Const" && known < 0)
+    bad(n, ErrorKind::Value,
+        "the size must not be negative, got " + std::to_string(known));
+  s.dims.insert(s.dims.begin(), known);
+  set_output(n, s, n.attr_dtype("dtype"));
+}
+Vals eval_tensor_array_zeros(const Node &n, const Vals &in, EvalContext &ctx) {
+  const int64_t size = index_input(n, in[0], "size");
+  if (size < 0)
+    bad(n, ErrorKind::Value,
+        "the size must not be negative, got " + std::to_string(size));
+  Dims shape{size};
+  if (!n.attr_is_none("element_shape"))
+    for (int64_t d : n.attr_shape("element_shape").dims)
+      shape.push_back(d);
+  return {full(shape, Scalar::from_int(0), n.dtypes[0], ctx.device)};
+}
+
+// TensorArrayWrite(array, index, value) [dynamic_size]: the array with
+// element `index` replaced by value; a dynamic array grows (with zeros)
+// to hold it. Built of slices and a concatenation, which autograd records.
+void infer_tensor_array_write(Node &n) {
+  check_index_input(n, 1, "index");
+  if (n.input_dtype(2) != n.input_dtype(0))
+    bad(n, ErrorKind::Type,
+        std::string("a value of dtype ") + dtype_name(n.input_dtype(2)) +
+            " for a TensorArray of dtype " + dtype_name(n.input_dtype(0)));
+  const PartialShape &a = n.input_shape(0), &v = n.input_shape(2);
+  const bool dynamic = n.attr_bool("dynamic_size", false);
+  PartialShape out = PartialShape::unknown();
+  if (a.known_rank && v.known_rank) {
+    const PartialShape elem{true, {a.dims.begin() + 1, a.dims.end()}};
+    if (a.rank() != v.rank() + 1 || !elem.compatible(v))
+      bad(n, ErrorKind::Value,
+          "a value of shape " + v.str() + " for a TensorArray of shape " +
+              a.str());
+    out = a;
+    for (int64_t d = 0; d < v.rank(); ++d)
+      out.dims[d + 1] = v.dims[d] >= 0 ? v.dims[d] : a.dims[d + 1];
+  } else if (v.known_rank) {
+    out = v;
+    out.dims.insert(out.dims.begin(), -1);
+  }
+  if (dynamic && out.known_rank)
+    out.dims[0] = -1;
+  set_output(n, out, n.input_dtype(0));
+}
+Vals eval_tensor_array_write(const Node &n, const Vals &in, EvalContext &) {
+  Tensor a = in[0];
+  const Tensor &v = in[2];
+  const int64_t i = index_input(n, in[1], "index");
+  if (a->ndim() == 1 && v->ndim() > 0) { // the first write sets the shape
+    Dims shape{a->shape[0]};
+    for (int64_t d : v->shape)
+      shape.push_back(d);
+    a = full(shape, Scalar::from_int(0), a->dtype, a->device);
+  }
+  if (a->ndim() != v->ndim() + 1 ||
+      !std::equal(v->shape.begin(), v->shape.end(), a->shape.begin() + 1))
+    bad(n, ErrorKind::Value,
+        "a value of shape " + PartialShape::of(v->shape).str() +
+            " for a TensorArray of shape " + PartialShape::of(a->shape).str());
+  const int64_t size = a->shape[0];
+  if (i < 0 || (i >= size && !n.attr_bool("dynamic_size", false)))
+    bad(n, ErrorKind::Index,
+        "index " + std::to_string(i) + " is out of range for a TensorArray " +
+            "of size " + std::to_string(size));
+  std::vector<Tensor> parts{slice(a, 0, 0, std::min(i, size), 1)};
+  if (i > size) {
+    Dims pad = a->shape;
+    pad[0] = i - size;
+    parts.push_back(full(pad, Scalar::from_int(0), a->dtype, a->device));
+  }
+  parts.push_back(unsqueeze(v, 0));
+  if (i + 1 < size)
+    parts.push_back(slice(a, 0, i + 1, size, 1));
+  return {cat(parts, 0)};
+}
+
 // --- elementwise ------------------------------------------------------------
 
 constexpr int kSquare = -1; // x * x, no catalogue op of its own
@@ -1067,6 +1249,14 @@ const OpDef kOps[] = {
     {"Switch", 2, 2, infer_switch, nullptr, OpKind::Switch},
     {"Merge", 3, 3, infer_merge, nullptr, OpKind::Merge},
     {"VJP", 2, -1, infer_vjp, nullptr, OpKind::VJP},
+    // A while_loop body's view of a loop variable or capture: fed by its
+    // While each iteration, never by the user.
+    {"Arg", 0, 0, infer_placeholder, nullptr, OpKind::Placeholder},
+    {"While", 4, -1, infer_while, eval_while},
+    {"TensorArrayZeros", 1, 1, infer_tensor_array_zeros,
+     eval_tensor_array_zeros},
+    {"TensorArrayWrite", 3, 3, infer_tensor_array_write,
+     eval_tensor_array_write},
     UNARY("Neg", ID(neg)),
     UNARY("Abs", ID(abs)),
     UNARY("Sign", ID(sign)),
@@ -1214,6 +1404,17 @@ const std::vector<OpDef> &catalogue_ops() {
     return v;
   }();
   return ops;
+}
+
+bool loop_body_input(const Node &n, size_t i) {
+  if (n.op == "While")
+    return static_cast<int64_t>(i) >=
+           n.attr_int("n_vars") + n.attr_int("n_captured");
+  if (n.def->kind != OpKind::VJP)
+    return false;
+  const int64_t n_in = n.attr_int("n_in");
+  return static_cast<int64_t>(i) < n_in &&
+         loop_body_input(*n.inputs[n_in].node, i);
 }
 
 const OpDef *find_op_def(const std::string &name) {

@@ -233,3 +233,31 @@ def adagrad(
     else:
         step = ops.mul_(ops.div(grad, ops.add_(ops.sqrt(acc_t), eps)), lr)
     return ops.assign_sub(param, step, **named(name)), acc_t
+
+
+def adadelta(
+    ops: Ops,
+    param: Any,
+    grad: Any,
+    square_avg: Any,
+    acc_delta: Any,
+    *,
+    lr: Any,
+    rho: Any,
+    eps: Any,
+    name: str | None = None,
+) -> tuple:
+    """One Adadelta step (the same formula in torch, TF1 and Keras; only the
+    defaults differ)::
+
+        square_avg = rho * square_avg + (1 - rho) * grad ** 2
+        delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad
+        acc_delta = rho * acc_delta + (1 - rho) * delta ** 2
+        param -= lr * delta
+    """
+    keep = ops.sub(1, rho)
+    sq_t = ops.assign_mul_add(square_avg, rho, ops.mul_(ops.square(grad), keep))
+    scale = ops.div_(ops.sqrt_(ops.add(ops.read(acc_delta), eps)), ops.sqrt_(ops.add(sq_t, eps)))
+    delta = ops.mul_(scale, grad)
+    acc_t = ops.assign_mul_add(acc_delta, rho, ops.mul_(ops.square(delta), keep))
+    return ops.assign_sub(param, ops.mul(delta, lr), **named(name)), sq_t, acc_t

@@ -74,6 +74,7 @@ from devrt.graph.control_flow_ops import (  # noqa: F401
     group,
     no_op,
     tuple,
+    while_loop,
 )
 from devrt.graph.conversion import convert_to_tensor  # noqa: F401
 from devrt.graph.dtypes import (  # noqa: F401
@@ -214,6 +215,7 @@ from devrt.graph.session import (  # noqa: F401
     get_default_session,
 )
 from devrt.graph.tensor import Operation, Tensor  # noqa: F401
+from devrt.graph.tensor_array_ops import TensorArray  # noqa: F401
 from devrt.graph.tensor_shape import Dimension, TensorShape, dimension_value  # noqa: F401
 from devrt.graph.tensor_util import (  # noqa: F401
     get_static_value,

@@ -98,8 +98,9 @@ class Graph:
         self._var_scope_stack: list[Any] = []
         self._var_scope_counts: dict[str, int] = {}
         self._object_uids: dict[str, int] = {}
-        # tf.cond branches being built, outermost first.
+        # tf.cond branches and while_loop bodies being built, outermost first.
         self._cond_stack: list[_CondBranch] = []
+        self._while_stack: list[_WhileFrame] = []
 
     # --- operations ---------------------------------------------------------------
 
@@ -125,10 +126,16 @@ class Graph:
                 raise ValueError(
                     f"[{op_type}] Tensor {t.name} must be from the same graph as the op being built"
                 )
-        if self._cond_stack:
+        writes = op_type in ("Assign", "AssignAdd", "AssignSub")
+        if self._while_stack and writes:
+            raise NotImplementedError(
+                f"[while_loop] {op_type} of {inputs[0].name} inside a while_loop: a loop "
+                "cannot write variables"
+            )
+        if self._cond_stack or self._while_stack:
             # A write names its variable (input 0): not a value to capture.
-            first = 1 if op_type in ("Assign", "AssignAdd", "AssignSub") else 0
-            inputs = inputs[:first] + [self._cond_capture(t) for t in inputs[first:]]
+            first = 1 if writes else 0
+            inputs = inputs[:first] + [self._capture(t) for t in inputs[first:]]
         name = name or op_type
         if name.endswith("/"):
             name = name[:-1]
@@ -142,6 +149,8 @@ class Graph:
             if op._id not in seen:
                 seen.add(op._id)
                 controls.append(op)
+        if self._while_stack:
+            controls = self._while_stack[-1].inner_controls(controls)
         node = self._c.add_node(
             op_type,
             [t._as_node_output() for t in inputs],
@@ -150,17 +159,41 @@ class Graph:
             self._current_device(),
             [op._node for op in controls],
         )
+        for frame in self._while_stack:
+            frame.inside.add(node.id)
         return self._register(node)
 
-    def _cond_capture(self, t: Tensor) -> Tensor:
-        """`t` as seen inside the tf.cond branches being built: a tensor made
-        outside a branch enters it through a Switch on the branch's
-        predicate, so that it (and its gradient) is live only when the branch
-        is taken."""
-        for branch in self._cond_stack:
+    def _capture(self, t: Tensor) -> Tensor:
+        """`t` as seen by a node of the control flow being built. A tensor
+        made outside the innermost while_loop body enters it through an Arg
+        of that loop (the While node reads the tensor and feeds the Arg). A
+        tensor made outside a tf.cond branch (within that body) enters it
+        through a Switch on the branch's predicate, so that it (and its
+        gradient) is live only when the branch is taken."""
+        branches = self._cond_stack
+        if self._while_stack:
+            frame = self._while_stack[-1]
+            branches = branches[frame.cond_depth :]
+            if t.op._id not in frame.inside:
+                t = frame.captured(t)
+        for branch in branches:
             if t.op._id < branch.first_id and t is not branch.pred:
                 t = branch.switched(t)
         return t
+
+    @contextlib.contextmanager
+    def _outside_control_flow(self) -> Iterator[None]:
+        """Nodes built inside are outside every while_loop being built (and
+        the tf.cond branches within them), as variables are: a variable made
+        while a loop body is built (an RNN cell called in the body) is made
+        once, outside the loop, and read by the body as a capture."""
+        loops, branches = self._while_stack, self._cond_stack
+        if loops:
+            self._while_stack, self._cond_stack = [], branches[: loops[0].cond_depth]
+        try:
+            yield
+        finally:
+            self._while_stack, self._cond_stack = loops, branches
 
     def _register(self, node: Any) -> Operation:
         op = Operation(self, node)
@@ -459,6 +492,54 @@ class _CondBranch:
                 g._cond_stack = stack
             self._switches[key] = op.outputs[self.index]
         return self._switches[key]
+
+
+class _WhileFrame:
+    """A while_loop's cond and body while they are built: `inside` holds the
+    ids of their nodes (nodes made meanwhile outside the loop, such as the
+    variables of an RNN cell called in the body, are not in it). The body
+    sees each loop variable, and each
+    tensor it reads from outside, through an Arg node (`args`, loop
+    variables first); `captures` are the outside tensors, in the order of
+    their Args, and `controls` the outside control inputs of the body's
+    nodes, which the While node takes instead."""
+
+    def __init__(self, graph: Graph, scope: str) -> None:
+        self.graph, self.scope = graph, scope
+        self.inside: set[int] = set()
+        self.cond_depth = len(graph._cond_stack)
+        self.args: list[Tensor] = []
+        self.captures: list[Tensor] = []
+        self.controls: list[Operation] = []
+        self._captured: dict[tuple[int, int], Tensor] = {}
+
+    def arg(self, dtype: Any, shape: Any, name: str, device: str = "") -> Tensor:
+        """A new Arg of `dtype` and `shape` (a TensorShape: the shape
+        invariant), placed on `device` (that of the tensor it stands for)
+        or else in the enclosing device scope: the body's nodes without a
+        device of their own run where their inputs are."""
+        g = self.graph
+        dims = shape.as_list() if shape.ndims is not None else None
+        with g.name_scope(self.scope), g.control_dependencies(None), g.device(device):
+            op = g._create_op("Arg", [], {"dtype": dtype.as_devrt_dtype, "shape": dims}, name)
+        self.inside.add(op._id)
+        self.args.append(op.outputs[0])
+        return op.outputs[0]
+
+    def captured(self, t: Tensor) -> Tensor:
+        key = (t.op._id, t.value_index)
+        if key not in self._captured:
+            self._captured[key] = self.arg(t.dtype, t.shape, "captured", t.device)
+            self.captures.append(t)
+        return self._captured[key]
+
+    def inner_controls(self, controls: list[Operation]) -> list[Operation]:
+        """The control inputs among `controls` made inside the loop; the
+        While node takes the others."""
+        for op in controls:
+            if op._id not in self.inside and op not in self.controls:
+                self.controls.append(op)
+        return [op for op in controls if op._id in self.inside]
 
 
 _stack = _ThreadStacks()

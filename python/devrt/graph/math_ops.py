@@ -510,7 +510,8 @@ def count_nonzero(
     attrs = _reduce_args(axis, keepdims, reduction_indices, keep_dims, "count_nonzero")
     x = _t(input_tensor if input_tensor is not None else input, "count_nonzero")
     with fw.name_scope(name, "count_nonzero", [x]) as scope:
-        nz = _apply("NotEqual", [x, _t(0, "count_nonzero", x.dtype)], {})
+        zero = False if x.dtype == dtypes.bool else 0
+        nz = _apply("NotEqual", [x, _t(zero, "count_nonzero", x.dtype)], {})
         s = _apply("Sum", [cast(nz, dtypes.int64)], attrs)
         return (
             cast(s, dtype, name=scope)

@@ -431,6 +431,47 @@ class AdagradOptimizer(Optimizer):
         return group(*written)
 
 
+class AdadeltaOptimizer(Optimizer):
+    """``tf.train.AdadeltaOptimizer``: accum = rho accum + (1 - rho) g^2;
+    update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) g;
+    accum_update = rho accum_update + (1 - rho) update^2; var -= lr update."""
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        rho: Any = 0.95,
+        epsilon: Any = 1e-8,
+        use_locking: bool = False,
+        name: str = "Adadelta",
+    ) -> None:
+        super().__init__(use_locking, name)
+        self._lr_value, self._rho_value, self._eps_value = learning_rate, rho, epsilon
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._slot(v, "accum", self._name)
+            self._slot(v, "accum_update", self._name + "_1")
+
+    def _prepare(self) -> None:
+        self._lr = self._tensor(self._lr_value, "lr")
+        self._rho = self._tensor(self._rho_value, "rho")
+        self._eps = self._tensor(self._eps_value, "epsilon")
+
+    def _apply_dense(self, grad, var):
+        written = rules.adadelta(
+            GRAPH,
+            var,
+            grad,
+            self.get_slot(var, "accum"),
+            self.get_slot(var, "accum_update"),
+            lr=self._hyper(self._lr, var),
+            rho=self._hyper(self._rho, var),
+            eps=self._hyper(self._eps, var),
+            name="ApplyAdadelta",
+        )
+        return group(*written)
+
+
 # --- the global step ---------------------------------------------------------------------
 
 

@@ -200,22 +200,41 @@ def _to_numpy(t: Any) -> Any:
     return arr[()] if arr.ndim == 0 else arr
 
 
-def _as_devrt(value: Any, dtype: dtypes.DType, what: str, target: str) -> Any:
-    """`value` as a devrt Tensor of `dtype` (NumPy is only the conversion)."""
+# The dtypes whose NumPy arrays a feed takes as they are (bfloat16 has no
+# NumPy dtype of its own and converts).
+_NUMPY_FEED = {
+    name: np.dtype(name)
+    for name in (
+        "bool",
+        "uint8",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "float16",
+        "float32",
+        "float64",
+    )
+}
+
+
+def _as_devrt(value: Any, dtype: dtypes.DType, what: str, target: Any) -> Any:
+    """`value` as a devrt Tensor of `dtype` (NumPy is only the conversion);
+    `target` is the fed tensor, named in errors."""
     if isinstance(value, _C.Tensor):
         return (
             value if value.dtype == dtype.as_devrt_dtype else value.to(dtype=dtype.as_devrt_dtype)
         )
     if isinstance(value, Tensor) or hasattr(value, "_to_tensor"):
         raise TypeError(
-            f"[{what}] The value of a feed cannot be a tf.Tensor object ({target}). Acceptable "
+            f"[{what}] The value of a feed cannot be a tf.Tensor object ({target.name}). Acceptable "
             "feed values include Python scalars, lists and NumPy arrays."
         )
     try:
         arr = np.asarray(value, dtype=dtype.as_numpy_dtype)
     except (TypeError, ValueError) as exc:
         raise type(exc)(
-            f"[{what}] cannot convert the value for {target} to {dtype.name}: {exc}"
+            f"[{what}] cannot convert the value for {target.name} to {dtype.name}: {exc}"
         ) from None
     t = devrt.from_numpy(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d
     if dtype == dtypes.bfloat16:
@@ -244,6 +263,8 @@ class Session:
         self._c = _C.Session(self._graph._c, allow_soft_placement=soft)
         self._log_printed = 0
         self._contexts: list[contextlib.ExitStack] = []
+        self._plans: dict[Any, _Fetches] = {}
+        self._feed_targets: dict[Tensor, tuple] = {}
 
     # --- properties --------------------------------------------------------------------
 
@@ -283,7 +304,7 @@ class Session:
         running every operation they need with `feed_dict` fed."""
         if self._c.closed:
             raise RuntimeError("[Session.run] Attempted to use a closed Session.")
-        plan = _Fetches(self._graph, fetches)
+        plan = self._plan(fetches)
         feeds = self._feeds(feed_dict)
         if not plan.tensors and not plan.ops:
             return plan.rebuild([])
@@ -302,23 +323,61 @@ class Session:
         self._print_placement()
         return plan.rebuild([_to_numpy(t) for t in results])
 
+    def _plan(self, fetches: Any) -> _Fetches:
+        """The flattened fetch structure; the plan of a single tensor or
+        operation, the training loop's fetch, is kept (a few at most)."""
+        if not isinstance(fetches, (Tensor, Operation)):
+            return _Fetches(self._graph, fetches)
+        plans = self._plans
+        plan = plans.get(fetches)
+        if plan is None:
+            plan = _Fetches(self._graph, fetches)
+            if len(plans) >= 16:
+                plans.clear()
+            plans[fetches] = plan
+        return plan
+
     def _feeds(self, feed_dict: Any) -> list[tuple[tuple[Any, int], Any]]:
         if not feed_dict:
             return []
         out: dict[tuple[int, int], tuple[tuple[Any, int], Any]] = {}
         for key, value in feed_dict.items():
-            try:
-                t = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
-            except (TypeError, ValueError, KeyError) as exc:
-                msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-                raise TypeError(
-                    f"[Session.run] Cannot interpret feed_dict key as Tensor: {msg}"
-                ) from None
-            out[(t.op._id, t.value_index)] = (
-                t._as_node_output(),
-                _as_devrt(value, t.dtype, "Session.run", t.name),
-            )
+            target = self._feed_targets.get(key) if isinstance(key, Tensor) else None
+            if target is None:
+                target = self._feed_target(key)
+            t, slot, node_output, dtype, array_dtype = target
+            if array_dtype is not None and type(value) is np.ndarray:
+                # The common feed, an array of the placeholder's dtype: no copy.
+                if value.dtype == array_dtype and value.flags.c_contiguous:
+                    out[slot] = (node_output, devrt.from_numpy(value))
+                    continue
+            out[slot] = (node_output, _as_devrt(value, dtype, "Session.run", t))
         return list(out.values())
+
+    def _feed_target(self, key: Any) -> tuple:
+        """What feeding `key` needs: the tensor, its slot, node output and
+        dtype, and the NumPy dtype an array fed as it is has (None when it
+        converts); kept for tensor keys."""
+        try:
+            t = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+        except (TypeError, ValueError, KeyError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise TypeError(
+                f"[Session.run] Cannot interpret feed_dict key as Tensor: {msg}"
+            ) from None
+        dtype = t.dtype
+        target = (
+            t,
+            (t.op._id, t.value_index),
+            t._as_node_output(),
+            dtype,
+            _NUMPY_FEED.get(dtype.name),
+        )
+        if isinstance(key, Tensor):
+            if len(self._feed_targets) >= 64:
+                self._feed_targets.clear()
+            self._feed_targets[key] = target
+        return target
 
     def _print_placement(self) -> None:
         if not getattr(self._config, "log_device_placement", False):
@@ -358,7 +417,7 @@ class Session:
 
     def _set_variable(self, var: Any, value: Any, what: str) -> None:
         elem = self._variable_node(var, what)
-        t = _as_devrt(value, elem.dtype, what, elem.name)
+        t = _as_devrt(value, elem.dtype, what, elem)
         want = elem.shape.as_list()
         if list(t.shape) != want:
             raise ValueError(

@@ -11,6 +11,7 @@ from devrt.graph.learning_rate_decay import (
     polynomial_decay,
 )
 from devrt.graph.optimizers import (
+    AdadeltaOptimizer,
     AdagradOptimizer,
     AdamOptimizer,
     GradientDescentOptimizer,
@@ -35,6 +36,7 @@ from devrt.graph.saver import (
 )
 
 __all__ = [
+    "AdadeltaOptimizer",
     "AdagradOptimizer",
     "AdamOptimizer",
     "CheckpointState",

@@ -93,6 +93,7 @@ class Variable:
             collections.append(GraphKeys.TRAINABLE_VARIABLES)
         with (
             g.as_default(),
+            g._outside_control_flow(),
             g.control_dependencies(None),
             g.name_scope(name or "Variable") as scope,
         ):

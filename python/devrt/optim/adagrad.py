@@ -141,8 +141,6 @@ class Adadelta(Optimizer):
             self._step_counter(state)
             if group["weight_decay"] != 0:
                 g = g + p * group["weight_decay"]
-            square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            square_avg.mul_(rho).add_(g * g * (1 - rho))
-            delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * g
-            acc_delta.mul_(rho).add_(delta * delta * (1 - rho))
-            p.sub_(delta * lr)
+            rules.adadelta(
+                EAGER, p, g, state["square_avg"], state["acc_delta"], lr=lr, rho=rho, eps=eps
+            )

@@ -1,4 +1,4 @@
-"""``keras.optimizers``: SGD, Adam, AdamW, RMSprop, Adagrad and their
+"""``keras.optimizers``: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta and their
 learning-rate schedules, with Keras 3's formulas, defaults and configs."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from devrt.keras.optimizers import schedules
+from devrt.keras.optimizers.adadelta import Adadelta
 from devrt.keras.optimizers.adagrad import Adagrad
 from devrt.keras.optimizers.adam import Adam, AdamW
 from devrt.keras.optimizers.optimizer import Optimizer
@@ -14,6 +15,7 @@ from devrt.keras.optimizers.sgd import SGD
 
 __all__ = [
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -25,7 +27,9 @@ __all__ = [
     "serialize",
 ]
 
-_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad)}
+_OPTIMIZERS = {
+    cls.__name__.lower(): cls for cls in (Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)
+}
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
