@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import devrt  # noqa: E402
 from bench_eager import two_layer_step  # noqa: E402
-from common import blas_setting, compare, try_import_torch  # noqa: E402
+from common import blas_setting, compare, try_import_tf, try_import_torch  # noqa: E402
 from devrt.demo import D_IN, D_OUT, N, two_layer_graph  # noqa: E402
 
 
@@ -41,23 +41,14 @@ def session_step(tf, lr=1e-6):
     return step
 
 
-def try_import_tf():
-    try:
-        import tensorflow as real_tf
-
-        real_tf.config.threading.set_intra_op_parallelism_threads(2)
-        tf1 = real_tf.compat.v1
-        tf1.disable_eager_execution()
-        return tf1
-    except Exception:
-        return None
-
-
 def main() -> None:
     import devrt.graph as dtf
 
     torch = try_import_torch()
-    tf1 = try_import_tf()
+    tf = try_import_tf()
+    tf1 = tf.compat.v1 if tf is not None else None
+    if tf1 is not None:
+        tf1.disable_eager_execution()
     print(
         f"devrt {devrt.__version__}, torch {torch.__version__ if torch else 'not installed'}, "
         f"tensorflow {'installed' if tf1 else 'not installed'}"

@@ -4,8 +4,9 @@ Each program's own model definitions are taken from its file, once as
 written (devrt) and once with the imports turned back (PyTorch, or Keras 3
 on its torch backend), and one training step of the program (its optimizer,
 loss and batch size) is timed for each, in one process with interleaved
-rounds. The TF1 convolutional network has no installed contender
-(TensorFlow is not a dependency); its Session step is timed alone.
+rounds. The TF1 convolutional network's Session step runs against
+TensorFlow's tf.compat.v1 where TensorFlow is installed (the `bench`
+extra), else alone.
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_programs.py
 """
@@ -29,13 +30,16 @@ sys.path.insert(0, str(PROGRAMS))
 import synthetic  # noqa: E402
 from _runner import reference_source  # noqa: E402
 
-from common import blas_setting, compare, per_call, try_import_torch  # noqa: E402
+from common import blas_setting, compare, try_import_tf, try_import_torch  # noqa: E402
 
 
-def program_namespace(name: str, mode: str, until: str | None = None) -> dict:
-    """Runs the top of a program: its imports and class definitions, or,
-    with `until`, every statement up to and including the first whose source
-    starts with `until` (building the model without training it)."""
+def program_namespace(
+    name: str, mode: str, until: str | None = None, functions: bool = False
+) -> dict:
+    """Runs the top of a program: its imports and class definitions (and,
+    with `functions`, its function definitions), or, with `until`, every
+    statement up to and including the first whose source starts with
+    `until` (building the model without training it)."""
     path = PROGRAMS / name
     source = path.read_text()
     if mode == "reference":
@@ -43,6 +47,8 @@ def program_namespace(name: str, mode: str, until: str | None = None) -> dict:
     tree = ast.parse(source)
     if until is None:
         kinds = (ast.Import, ast.ImportFrom, ast.ClassDef)
+        if functions:
+            kinds += (ast.FunctionDef,)
         body = [node for node in tree.body if isinstance(node, kinds)]
     else:
         lines = source.splitlines()
@@ -104,8 +110,12 @@ def keras_step(mode):
     return lambda: model.train_on_batch(x, y)
 
 
-def graph_step():
-    ns = program_namespace("tf_convnet.py", "devrt", until="init = ")
+def graph_step(mode):
+    if mode == "reference":  # TensorFlow builds graphs only with eager execution off
+        import tensorflow as real_tf
+
+        real_tf.compat.v1.disable_eager_execution()
+    ns = program_namespace("tf_convnet.py", mode, until="init = ")
     tf = ns["tf"]
     sess = tf.Session()
     sess.run(ns["init"])
@@ -144,11 +154,10 @@ def main():
     if keras is not None:
         contenders["Keras 3 (torch)"] = keras_step("reference")
     report("keras_mnist_convnet.py train_on_batch (128)", compare(contenders, rounds=7))
-    step = graph_step()
-    step()
-    print(
-        f"{'tf_convnet.py Session step (batch 32)':<44} devrt {per_call(step, 5) * 1e3:8.2f} ms   (no TensorFlow contender)"
-    )
+    contenders = {"devrt": graph_step("devrt")}
+    if try_import_tf() is not None:
+        contenders["TensorFlow"] = graph_step("reference")
+    report("tf_convnet.py Session step (batch 32)", compare(contenders, rounds=7))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 
 from devrt.utils.benchmark import calibrate, compare, per_call
 
-__all__ = ["blas_setting", "calibrate", "compare", "per_call", "try_import_torch"]
+__all__ = ["blas_setting", "calibrate", "compare", "per_call", "try_import_tf", "try_import_torch"]
 
 
 def blas_setting() -> str:
@@ -30,5 +30,17 @@ def try_import_torch():
 
         torch.set_num_threads(2)
         return torch
+    except Exception:
+        return None
+
+
+def try_import_tf():
+    """TensorFlow on two intra-op threads, or None where it is not installed."""
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+        return tf
     except Exception:
         return None

@@ -1,6 +1,6 @@
 // im2col and col2im: the patch gather that convolution and pooling are
 // built from in the core (conv = im2col + matmul), and its adjoint; and max
-// pooling in one pass each way.
+// pooling in one pass each way, channels first and channels last.
 #include "kernels.h"
 #include "parallel.h"
 #include "strided.h"
@@ -216,17 +216,19 @@ void col2im(const devrt_kernel_call &call) {
 // ---- max pooling -----------------------------------------------------------
 
 // The pooling kernels' shared checks: 4-D contiguous views of one dtype,
-// the window geometry, and y's grid matching it.
+// the window geometry, and y's grid matching it. Channels first (N, C, H, W)
+// or, with `channels_last`, (N, H, W, C).
 Patch pool_geometry(const devrt_kernel_call &call, const devrt_view &x,
-                    const devrt_view &y) {
+                    const devrt_view &y, bool channels_last = false) {
   if (x.ndim != 4 || y.ndim != 4)
     fail(DEVRT_ERROR_RUNTIME, "expected 4-D input and output");
   expect_dtype(y, x.dtype, "y");
   check_contiguous(x, "input");
   check_contiguous(y, "output");
-  const Patch g = read_patch(call, 0, x.shape[2], x.shape[3]);
-  if (y.shape[0] != x.shape[0] || y.shape[1] != x.shape[1] ||
-      y.shape[2] != g.oh || y.shape[3] != g.ow)
+  const int hd = channels_last ? 1 : 2, cd = channels_last ? 3 : 1;
+  const Patch g = read_patch(call, 0, x.shape[hd], x.shape[hd + 1]);
+  if (y.shape[0] != x.shape[0] || y.shape[cd] != x.shape[cd] ||
+      y.shape[hd] != g.oh || y.shape[hd + 1] != g.ow)
     fail(DEVRT_ERROR_RUNTIME, "the output does not match the window grid");
   return g;
 }
@@ -351,11 +353,14 @@ void max_pool2d(const devrt_kernel_call &call) {
   });
 }
 
-void max_pool2d_backward(const devrt_kernel_call &call) {
+// The backward kernels' checks: inputs g, x, y and output gx, x and y
+// checked as the forward kernel does, g like y and gx like x.
+Patch pool_backward_geometry(const devrt_kernel_call &call,
+                             bool channels_last) {
   expect_arity(call, 3, 1);
   const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
                    &y = call.inputs[2], &gx = call.outputs[0];
-  const Patch g = pool_geometry(call, x, y);
+  const Patch g = pool_geometry(call, x, y, channels_last);
   expect_dtype(gy, x.dtype, "g");
   expect_dtype(gx, x.dtype, "gx");
   check_contiguous(gy, "g");
@@ -363,12 +368,150 @@ void max_pool2d_backward(const devrt_kernel_call &call) {
   for (int d = 0; d < 4; ++d)
     if (gy.shape[d] != y.shape[d] || gx.shape[d] != x.shape[d])
       fail(DEVRT_ERROR_RUNTIME, "g must match y and gx must match x");
+  return g;
+}
+
+void max_pool2d_backward(const devrt_kernel_call &call) {
+  const Patch g = pool_backward_geometry(call, false);
+  const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
+                   &y = call.inputs[2], &gx = call.outputs[0];
   Floating::dispatch(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     max_pool_backward_planes(
         static_cast<const T *>(gy.data), static_cast<const T *>(x.data),
         static_cast<const T *>(y.data), static_cast<T *>(gx.data), g,
         x.shape[0] * x.shape[1]);
+  });
+}
+
+// ---- max pooling, channels last ------------------------------------------
+// x (N, H, W, C) -> y (N, oh, ow, C): each output position's C maxima are
+// one vector over its taps' adjacent channels. The same results and
+// gradients as the planar kernels (ties share, a NaN tap wins).
+
+// The in-image taps of output (oy, ox): rows [y0, y1) and columns [x0, x1)
+// of the window, as tap indices.
+struct Taps {
+  int64_t y0, y1, x0, x1;
+};
+Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
+  auto range = [](int64_t start, int64_t k, int64_t d, int64_t extent) {
+    // taps t in [0, k) with 0 <= start + t * d < extent
+    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    int64_t hi = extent - start <= 0 ? 0 : (extent - start + d - 1) / d;
+    return std::pair<int64_t, int64_t>{std::min(lo, k), std::min(hi, k)};
+  };
+  auto [y0, y1] = range(oy * g.sh - g.ph, g.kh, g.dh, g.h);
+  auto [x0, x1] = range(ox * g.sw - g.pw, g.kw, g.dw, g.w);
+  return {y0, std::max(y0, y1), x0, std::max(x0, x1)};
+}
+
+template <typename T>
+DEVRT_CPU_CLONES void max_channels(T *__restrict out, const T *__restrict src,
+                                   int64_t c) {
+  for (int64_t k = 0; k < c; ++k)
+    out[k] = nan_extreme<true>(out[k], src[k]);
+}
+
+template <typename T>
+DEVRT_CPU_CLONES void count_channels(T *__restrict count,
+                                     const T *__restrict src,
+                                     const T *__restrict y, int64_t c) {
+  for (int64_t k = 0; k < c; ++k)
+    count[k] += keep_if(maximal(src[k], y[k]), T(1));
+}
+
+template <typename T>
+DEVRT_CPU_CLONES void share_channels(T *__restrict gx, const T *__restrict src,
+                                     const T *__restrict y,
+                                     const T *__restrict share, int64_t c) {
+  for (int64_t k = 0; k < c; ++k)
+    gx[k] += keep_if(maximal(src[k], y[k]), share[k]);
+}
+
+// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
+// n, the offset being the tap's (n, iy, ix, 0) element.
+template <typename F>
+void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
+                       int64_t ox, F &&f) {
+  const Taps t = window_taps(g, oy, ox);
+  for (int64_t i = t.y0; i < t.y1; ++i) {
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+    for (int64_t j = t.x0; j < t.x1; ++j) {
+      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+      f(((n * g.h + iy) * g.w + ix) * c);
+    }
+  }
+}
+
+template <typename T>
+void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
+  const int64_t rows = n * g.oh;
+  parallel_for(
+      rows, std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * g.ow * c + 1)),
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t img = r / g.oh, oy = r % g.oh;
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            T *out = y + (r * g.ow + ox) * c;
+            std::fill(out, out + c, -std::numeric_limits<T>::infinity());
+            for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+              max_channels(out, x + at, c);
+            });
+          }
+        }
+      });
+}
+
+// Windows overlap across output rows, so each task owns whole images.
+template <typename T>
+void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
+                            const Patch &g, int64_t n, int64_t c) {
+  const int64_t image = g.h * g.w * c, outs = g.oh * g.ow;
+  parallel_for(
+      n, std::max<int64_t>(1, kGrainCheap / (2 * g.kh * g.kw * outs * c + 1)),
+      [&](int64_t n0, int64_t n1) {
+        std::vector<T> share(static_cast<size_t>(c));
+        for (int64_t img = n0; img < n1; ++img) {
+          std::fill(gx + img * image, gx + (img + 1) * image, T(0));
+          for (int64_t oy = 0; oy < g.oh; ++oy)
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              const int64_t o = ((img * g.oh + oy) * g.ow + ox) * c;
+              std::fill(share.begin(), share.end(), T(0));
+              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+                count_channels(share.data(), x + at, y + o, c);
+              });
+              for (int64_t k = 0; k < c; ++k) // none where wholly on padding
+                share[k] = gy[o + k] / std::max(share[k], T(1));
+              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+                share_channels(gx + at, x + at, y + o, share.data(), c);
+              });
+            }
+        }
+      });
+}
+
+void max_pool2d_nhwc(const devrt_kernel_call &call) {
+  expect_arity(call, 1, 1);
+  const devrt_view &x = call.inputs[0], &y = call.outputs[0];
+  const Patch g = pool_geometry(call, x, y, true);
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_nhwc(static_cast<const T *>(x.data), static_cast<T *>(y.data), g,
+                  x.shape[0], x.shape[3]);
+  });
+}
+
+void max_pool2d_nhwc_backward(const devrt_kernel_call &call) {
+  const Patch g = pool_backward_geometry(call, true);
+  const devrt_view &gy = call.inputs[0], &x = call.inputs[1],
+                   &y = call.inputs[2], &gx = call.outputs[0];
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_nhwc_backward(
+        static_cast<const T *>(gy.data), static_cast<const T *>(x.data),
+        static_cast<const T *>(y.data), static_cast<T *>(gx.data), g,
+        x.shape[0], x.shape[3]);
   });
 }
 
@@ -380,6 +523,10 @@ void register_conv_kernels() {
   register_kernel("max_pool2d", Floating::mask, kernel_entry<max_pool2d>);
   register_kernel("max_pool2d_backward", Floating::mask,
                   kernel_entry<max_pool2d_backward>);
+  register_kernel("max_pool2d_nhwc", Floating::mask,
+                  kernel_entry<max_pool2d_nhwc>);
+  register_kernel("max_pool2d_nhwc_backward", Floating::mask,
+                  kernel_entry<max_pool2d_nhwc_backward>);
 }
 
 } // namespace devrt_cpu

@@ -108,12 +108,29 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
                                     const Tensor &weight,
                                     const Conv2dGeometry &geo, bool want_x,
                                     bool want_weight);
+// conv2d of an NHWC input with an HWIO filter (one group, dilation 1 along
+// the width), giving an NHWC output: the graph front end's layout, computed
+// without layout copies. Recorded as a conv2d node.
+Tensor conv2d_nhwc(const Tensor &x, const Tensor &filter,
+                   const Conv2dGeometry &g);
+std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                         const Tensor &filter,
+                                         const Conv2dGeometry &geo, bool want_x,
+                                         bool want_filter);
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g);
 // max_pool2d's gradient on a device with pooling kernels: g shared among
 // each window's maximal taps of x (y = max_pool2d(x)).
 Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
                            int64_t kh, int64_t kw, const Conv2dGeometry &geo);
+// max_pool2d of a channels-last (N, H, W, C) input, giving (N, oh, ow, C):
+// one pass each way where the device has the _nhwc pooling kernels, else
+// max_pool2d of a channels-first copy. Recorded as a max_pool2d node.
+Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
+                       const Conv2dGeometry &g);
+Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                const Tensor &y, int64_t kh, int64_t kw,
+                                const Conv2dGeometry &geo);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 

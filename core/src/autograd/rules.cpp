@@ -424,9 +424,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     return {gb, gv};
   }
   case OpId::conv2d: {
-    std::vector<Tensor> r = conv2d_backward(
-        g, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
-    return r;
+    if (n.attrs.flag) // NHWC input, HWIO filter
+      return conv2d_nhwc_backward(g, n.input(0), n.input(1), geometry_of(n),
+                                  n.wants(0), n.wants(1));
+    return conv2d_backward(g, n.input(0), n.input(1), geometry_of(n),
+                           n.wants(0), n.wants(1));
   }
   case OpId::cumsum: {
     // Each input feeds every later output: the sum of g from i onwards, a
@@ -437,26 +439,34 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::max_pool2d: {
     const Dims &a = n.attrs.shape;
+    const bool nhwc = n.attrs.flag; // channels last
     if (grad_enabled()) {
       // Recording (create_graph): the backward kernel is not differentiable,
       // so route g through the same selection built from recorded ops: each
       // window's maxima (ties share, a NaN is the maximum) via im2col.
-      const Dims &xs = n.inputs[0].shape;
+      const Dims nchw_dims{0, 3, 1, 2}, nhwc_dims{0, 2, 3, 1};
+      Tensor x = nhwc ? permute(n.input(0), nchw_dims) : n.input(0);
+      Tensor y = nhwc ? permute(n.output(), nchw_dims) : n.output();
+      Tensor gy = nhwc ? permute(g, nchw_dims) : g;
+      const Dims &xs = x->shape;
       const Conv2dGeometry geo = geometry_of(n);
-      Tensor y = n.output();
       const int64_t planes = xs[0] * xs[1], l = y->shape[2] * y->shape[3];
-      Tensor cols = im2col(reshape(n.input(0), Dims{planes, 1, xs[2], xs[3]}),
-                           a[0], a[1], geo, -INFINITY);
+      Tensor cols = im2col(reshape(x, Dims{planes, 1, xs[2], xs[3]}), a[0],
+                           a[1], geo, -INFINITY);
       Tensor hit =
           binary(OpId::logical_or,
                  binary(OpId::eq, cols, reshape(y, Dims{planes, 1, l})),
                  binary(OpId::ne, cols, cols));
       hit = cast(hit, g->dtype);
       Tensor count = reduce(OpId::sum, hit, Dims{1}, true);
-      Tensor share = div(reshape(g, Dims{planes, 1, l}), count);
-      return {
-          reshape(col2im(mul(hit, share), xs[2], xs[3], a[0], a[1], geo), xs)};
+      Tensor share = div(reshape(gy, Dims{planes, 1, l}), count);
+      Tensor gx =
+          reshape(col2im(mul(hit, share), xs[2], xs[3], a[0], a[1], geo), xs);
+      return {nhwc ? permute(gx, nhwc_dims) : gx};
     }
+    if (nhwc)
+      return {max_pool2d_nhwc_backward(g, n.input(0), n.output(), a[0], a[1],
+                                       geometry_of(n))};
     return {max_pool2d_backward(g, n.input(0), n.output(), a[0], a[1],
                                 geometry_of(n))};
   }

@@ -1132,12 +1132,12 @@ void infer_conv2d(Node &n) {
   infer_window(n, f.dims[0], f.dims[1], f.dims[3]);
 }
 
-// x (N, C, H, W) padded by cat with `value`: pads are (top, bottom, left,
-// right).
-Tensor pad_nchw(const Tensor &x, int64_t top, int64_t bottom, int64_t left,
-                int64_t right, double value) {
+// x padded by cat with `value` along dims h and h + 1: pads are (top,
+// bottom, left, right).
+Tensor pad_hw(const Tensor &x, int64_t h, int64_t top, int64_t bottom,
+              int64_t left, int64_t right, double value) {
   Tensor y = x;
-  const int64_t pads[2][3] = {{2, top, bottom}, {3, left, right}};
+  const int64_t pads[2][3] = {{h, top, bottom}, {h + 1, left, right}};
   for (const auto &[dim, before, after] : pads) {
     if (!before && !after)
       continue;
@@ -1157,23 +1157,29 @@ Tensor pad_nchw(const Tensor &x, int64_t top, int64_t bottom, int64_t left,
   return y;
 }
 
-// Brings x (NHWC) to NCHW with its padding: the core's symmetric padding
-// where TensorFlow's is symmetric, explicit rows and columns otherwise.
-Tensor to_padded_nchw(const Node &n, const Tensor &x, const Window &w,
-                      double value, Conv2dGeometry *g) {
-  Tensor y = permute(x, Dims{0, 3, 1, 2});
-  Span h = span(n, x->shape[1], w.kh, w.sh, w.dh, w.same);
-  Span v = span(n, x->shape[2], w.kw, w.sw, w.dw, w.same);
+// x (NHWC) with its padding: the core's symmetric padding where
+// TensorFlow's is symmetric, explicit rows and columns otherwise. `h` is
+// the dimension of the rows in the result (1 for NHWC, 2 for NCHW).
+Tensor with_padding(const Node &n, const Tensor &x, Tensor y, int64_t h,
+                    const Window &w, double value, Conv2dGeometry *g) {
+  Span sh = span(n, x->shape[1], w.kh, w.sh, w.dh, w.same);
+  Span sv = span(n, x->shape[2], w.kw, w.sw, w.dw, w.same);
   g->stride[0] = w.sh;
   g->stride[1] = w.sw;
   g->dilation[0] = w.dh;
   g->dilation[1] = w.dw;
-  if (h.before == h.after && v.before == v.after) {
-    g->padding[0] = h.before;
-    g->padding[1] = v.before;
+  if (sh.before == sh.after && sv.before == sv.after) {
+    g->padding[0] = sh.before;
+    g->padding[1] = sv.before;
     return y;
   }
-  return pad_nchw(y, h.before, h.after, v.before, v.after, value);
+  return pad_hw(y, h, sh.before, sh.after, sv.before, sv.after, value);
+}
+
+// Brings x (NHWC) to NCHW with its padding.
+Tensor to_padded_nchw(const Node &n, const Tensor &x, const Window &w,
+                      double value, Conv2dGeometry *g) {
+  return with_padding(n, x, permute(x, Dims{0, 3, 1, 2}), 2, w, value, g);
 }
 
 Tensor to_nhwc(const Tensor &y) { return permute(y, Dims{0, 2, 3, 1}); }
@@ -1182,6 +1188,8 @@ Vals eval_conv2d(const Node &n, const Vals &in, EvalContext &) {
   const Tensor &f = in[1];
   Window w = window_of(n, f->shape[0], f->shape[1]);
   Conv2dGeometry g;
+  if (w.dw == 1) // NHWC throughout (see conv2d_nhwc)
+    return {conv2d_nhwc(with_padding(n, in[0], in[0], 1, w, 0.0, &g), f, g)};
   Tensor x = to_padded_nchw(n, in[0], w, 0.0, &g);
   Tensor weight = permute(f, Dims{3, 2, 0, 1}); // HWIO -> OIHW
   return {to_nhwc(conv2d(x, weight, std::nullopt, g, 1))};
@@ -1200,9 +1208,9 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   Window w = window_of(n, k[0], k[1]);
   Conv2dGeometry g;
   if (n.def->code == kMaxPool) {
-    Tensor x = to_padded_nchw(n, in[0], w,
-                              -std::numeric_limits<double>::infinity(), &g);
-    return {to_nhwc(max_pool2d(x, k[0], k[1], g))};
+    const double pad = -std::numeric_limits<double>::infinity();
+    return {max_pool2d_nhwc(with_padding(n, in[0], in[0], 1, w, pad, &g), k[0],
+                            k[1], g)};
   }
   // Average over the taps inside the image, as TensorFlow: the windowed
   // sum of the zero-padded input over the windowed count of image taps.

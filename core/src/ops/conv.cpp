@@ -88,12 +88,17 @@ Tensor repeated(const Tensor &w, int64_t c) {
   return expand(unsqueeze(w, 0), Dims{c, w->shape[0], w->shape[1]});
 }
 
+// The dtype a convolution computes in: integer inputs compute in float.
+DType conv_dtype(const Tensor &x, const Tensor &w) {
+  return promote_types(is_floating(x->dtype) ? x->dtype : kDefaultFloat,
+                       w->dtype);
+}
+
 Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
                         int64_t kw, const Conv2dGeometry &g, const Grid &o) {
   const int64_t n = x->shape[0], oc = weight->shape[0];
   const int64_t k = x->shape[1] * kh * kw, l = o.oh * o.ow;
-  DType t = promote_types(is_floating(x->dtype) ? x->dtype : kDefaultFloat,
-                          weight->dtype);
+  DType t = conv_dtype(x, weight);
   Tensor wm = reshape(cast(weight, t), Dims{oc, k});
   Tensor xt = cast(x, t);
   Tensor y = empty(Dims{n, oc, o.oh, o.ow}, t, x->device);
@@ -107,12 +112,183 @@ Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
   return y;
 }
 
+// a (M, K) @ b (K, N) into y (M, N), any strides the matmul kernel takes.
+void gemm_into(const Tensor &a, const Tensor &b, const Tensor &y) {
+  matmul_out(unsqueeze(a, 0), unsqueeze(b, 0), unsqueeze(y, 0));
+}
+
+// Note: NHWC convolution runs im2col on each image seen as one plane of H
+// rows of W*C values, where a window's kw taps over C channels are kw*C
+// adjacent values. Two layouts of the columns come out of it, chosen by
+// nhwc_plan:
+// - patches: the roles of taps and positions swapped (kernel (oh, ow),
+//   dilation (sh, sw*C), stride (dh, 1), padding (ph, pw*C)), so each
+//   output position's patch is one row of kh*kw*C values in (i, j, c)
+//   order, the row order of an HWIO filter seen as (K, OC), and every
+//   copy is a run of kw*C adjacent values. A chunk's patches are one
+//   (c*L, K) matrix. It needs the swapped grid to be exactly (kh, kw*C)
+//   (always so at stride 1).
+// - columns: kernel (kh, kw*C), stride (sh, sw*C), padding (ph, pw*C),
+//   dilation (dh, 1); each tap's row is a strided gather, written into one
+//   (K, c*L) matrix for the chunk (im2col's output may have any strides but
+//   the last). For one input channel the gather is contiguous.
+// Either way the forward product and both gradients are one GEMM per
+// chunk, and the forward's (c*L, OC) result is the NHWC output itself: no
+// layout copies on either side.
+struct NhwcPlan {
+  int64_t n, h, w, c, kh, kw, oc, k, oh, ow;
+  bool patches;
+  // im2col's kernel and geometry over the (N, 1, H, W*C) planes
+  int64_t kernel[2];
+  Conv2dGeometry plane;
+};
+
+NhwcPlan nhwc_plan(const Tensor &x, const Tensor &filter,
+                   const Conv2dGeometry &g) {
+  if (x->ndim() != 4)
+    fail(ErrorKind::Value,
+         "[conv2d] expects a 4-D (N, H, W, C) input for NHWC, got shape ",
+         x->shape);
+  if (filter->ndim() != 4 || filter->shape[2] != x->shape[3])
+    fail(ErrorKind::Value, "[conv2d] filter of shape ", filter->shape,
+         " is not an HWIO filter for an NHWC input of shape ", x->shape);
+  if (g.dilation[1] != 1)
+    fail(ErrorKind::Value,
+         "[conv2d] NHWC convolution needs dilation 1 along the width, got ",
+         g.dilation[1]);
+  NhwcPlan p;
+  p.n = x->shape[0];
+  p.h = x->shape[1];
+  p.w = x->shape[2];
+  p.c = x->shape[3];
+  p.kh = filter->shape[0];
+  p.kw = filter->shape[1];
+  p.oc = filter->shape[3];
+  p.k = p.kh * p.kw * p.c;
+  Grid o = output_grid("conv2d", Dims{p.n, p.c, p.h, p.w}, p.kh, p.kw, g);
+  p.oh = o.oh;
+  p.ow = o.ow;
+  // The swapped grid: how many rows and values of a window im2col would
+  // produce with the output grid as its kernel.
+  const int64_t rows =
+      (p.h + 2 * g.padding[0] - g.stride[0] * (p.oh - 1) - 1) / g.dilation[0] +
+      1;
+  const int64_t run = p.c * (p.w + 2 * g.padding[1] - g.stride[1] * (p.ow - 1));
+  // Runs shorter than a few vectors copy slower than the strided gather of
+  // a single channel.
+  p.patches = rows == p.kh && run == p.kw * p.c && (p.c > 1 || p.kw >= 16);
+  p.plane.padding[0] = g.padding[0];
+  p.plane.padding[1] = g.padding[1] * p.c;
+  if (p.patches) {
+    p.kernel[0] = p.oh;
+    p.kernel[1] = p.ow;
+    p.plane.stride[0] = g.dilation[0];
+    p.plane.stride[1] = 1;
+    p.plane.dilation[0] = g.stride[0];
+    p.plane.dilation[1] = g.stride[1] * p.c;
+  } else {
+    p.kernel[0] = p.kh;
+    p.kernel[1] = p.kw * p.c;
+    p.plane.stride[0] = g.stride[0];
+    p.plane.stride[1] = g.stride[1] * p.c;
+    p.plane.dilation[0] = g.dilation[0];
+    p.plane.dilation[1] = 1;
+  }
+  return p;
+}
+
+// The columns of images [i, i + c) of the planes (N, 1, H, W*C) as a
+// (K, c*L) matrix: a transposed view of the (c*L, K) patches, or columns
+// as they are.
+Tensor nhwc_columns(const Tensor &planes, int64_t i, int64_t c,
+                    const NhwcPlan &p) {
+  const int64_t l = p.oh * p.ow;
+  Tensor buf = p.patches
+                   ? empty(Dims{c, l, p.k}, planes->dtype, planes->device)
+                   : empty(Dims{p.k, c, l}, planes->dtype, planes->device);
+  Launch k(OpId::im2col, planes->device, planes->dtype);
+  k.input(narrow(planes, 0, i, c))
+      .output(p.patches ? buf : permute(buf, Dims{1, 0, 2}));
+  geometry_attrs(k, p.kernel[0], p.kernel[1], p.plane);
+  k.attr_float(0.0).run();
+  return p.patches ? transpose(reshape(buf, Dims{c * l, p.k}), 0, 1)
+                   : reshape(buf, Dims{p.k, c * l});
+}
+
+// The columns' gradient gcols (K, c*L) of images [i, i + c) summed into
+// their planes gx (N, 1, H, W*C), from gc (c*L, OC) and the filter (K, OC).
+void nhwc_columns_backward(const Tensor &gc, const Tensor &wm, const Tensor &gx,
+                           int64_t i, int64_t c, const NhwcPlan &p) {
+  const int64_t l = p.oh * p.ow;
+  Tensor gcols;
+  if (p.patches) { // (c*L, OC) x (OC, K)
+    gcols = empty(Dims{c, l, p.k}, gc->dtype, gc->device);
+    gemm_into(gc, transpose(wm, 0, 1), reshape(gcols, Dims{c * l, p.k}));
+  } else { // (K, OC) x (OC, c*L), as (c, K, L)
+    Tensor buf = empty(Dims{p.k, c, l}, gc->dtype, gc->device);
+    gemm_into(wm, transpose(gc, 0, 1), reshape(buf, Dims{p.k, c * l}));
+    gcols = permute(buf, Dims{1, 0, 2});
+  }
+  Launch k(OpId::col2im, gc->device, gc->dtype);
+  k.input(gcols).output(narrow(gx, 0, i, c));
+  geometry_attrs(k, p.kernel[0], p.kernel[1], p.plane);
+  k.run();
+}
+
+Tensor conv2d_nhwc_impl(const Tensor &x, const Tensor &filter,
+                        const Conv2dGeometry &g) {
+  const NhwcPlan p = nhwc_plan(x, filter, g);
+  const DType t = conv_dtype(x, filter);
+  const int64_t l = p.oh * p.ow;
+  Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
+  Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
+  if (p.k == 0) // no input channels: sums of nothing
+    return full(Dims{p.n, p.oh, p.ow, p.oc}, Scalar::from_int(0), t, x->device);
+  Tensor y = empty(Dims{p.n, p.oh, p.ow, p.oc}, t, x->device);
+  const int64_t step = chunk_images(p.n, p.k, l, t);
+  for (int64_t i = 0; i < p.n; i += step) {
+    const int64_t c = std::min(step, p.n - i);
+    Tensor cols = nhwc_columns(planes, i, c, p);
+    gemm_into(transpose(cols, 0, 1), wm,
+              reshape(narrow(y, 0, i, c), Dims{c * l, p.oc}));
+  }
+  return y;
+}
+
 // Note: max pooling is one kernel each way where the device has both
 // (max_pool2d and max_pool2d_backward); elsewhere it is im2col padded with
 // -inf and a max reduction, whose rules give the same gradient.
 bool pool_kernels(const Tensor &x) {
   return has_kernel(OpId::max_pool2d, x->device.type, x->dtype) &&
          has_kernel(OpId::max_pool2d_backward, x->device.type, x->dtype);
+}
+bool pool_nhwc_kernels(const Tensor &x) {
+  return has_kernel(OpId::max_pool2d_nhwc, x->device.type, x->dtype) &&
+         has_kernel(OpId::max_pool2d_nhwc_backward, x->device.type, x->dtype);
+}
+
+void check_pool_padding(const char *op, int64_t kh, int64_t kw,
+                        const Conv2dGeometry &g) {
+  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
+    fail(ErrorKind::Value, "[", op, "] padding (", g.padding[0], ", ",
+         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
+         ")");
+}
+
+Dims nchw(const Dims &nhwc) { return {nhwc[0], nhwc[3], nhwc[1], nhwc[2]}; }
+
+// A pooling backward kernel `op`: g shared among the maximal taps of x.
+Tensor pool_backward(OpId op, const Tensor &g, const Tensor &x, const Tensor &y,
+                     int64_t kh, int64_t kw, const Conv2dGeometry &geo) {
+  Tensor gx = empty(x->shape, x->dtype, x->device);
+  Launch k(op, x->device, x->dtype);
+  k.input(contiguous(cast(g, x->dtype)))
+      .input(contiguous(x))
+      .input(contiguous(y))
+      .output(gx);
+  geometry_attrs(k, kh, kw, geo);
+  k.run();
+  return gx;
 }
 
 } // namespace
@@ -159,6 +335,69 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
     }
   }
   return {gx, gw ? reshape(gw, weight->shape) : nullptr};
+}
+
+Tensor conv2d_nhwc(const Tensor &x, const Tensor &filter,
+                   const Conv2dGeometry &g) {
+  if (!autograd::should_record(x, filter))
+    return conv2d_nhwc_impl(x, filter, g);
+  Tensor y;
+  {
+    autograd::NoGradGuard no_grad;
+    y = conv2d_nhwc_impl(x, filter, g);
+  }
+  autograd::OpAttrs a = record_geometry(filter->shape[0], filter->shape[1], g);
+  a.flag = true; // NHWC input, HWIO filter
+  autograd::record(OpId::conv2d, {x, filter}, y, std::move(a));
+  return y;
+}
+
+std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                         const Tensor &filter,
+                                         const Conv2dGeometry &geo, bool want_x,
+                                         bool want_filter) {
+  if (autograd::grad_enabled()) {
+    // Recorded (create_graph): the NCHW gradients, whose steps are all
+    // recorded ops, between permuting views.
+    std::vector<Tensor> r = conv2d_backward(
+        permute(g, Dims{0, 3, 1, 2}), permute(x, Dims{0, 3, 1, 2}),
+        permute(filter, Dims{3, 2, 0, 1}), geo, want_x, want_filter);
+    return {r[0] ? permute(r[0], Dims{0, 2, 3, 1}) : nullptr,
+            r[1] ? permute(r[1], Dims{2, 3, 1, 0}) : nullptr};
+  }
+  const NhwcPlan p = nhwc_plan(x, filter, geo);
+  const DType t = g->dtype;
+  const int64_t l = p.oh * p.ow;
+  if (p.k == 0) // no input channels: both gradients are empty
+    return {want_x ? empty(x->shape, t, x->device) : nullptr,
+            want_filter ? empty(filter->shape, t, x->device) : nullptr};
+  Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
+  Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
+  Tensor gy = contiguous(g);
+  Tensor gx = want_x ? empty(x->shape, t, x->device) : nullptr;
+  Tensor gxp = want_x ? reshape(gx, Dims{p.n, 1, p.h, p.w * p.c}) : nullptr;
+  Tensor gw = !want_filter ? nullptr
+              : p.n ? empty(Dims{p.k, p.oc}, t, x->device)
+                    : full(Dims{p.k, p.oc}, Scalar::from_int(0), t, x->device);
+  const int64_t step = chunk_images(p.n, p.k, l, t);
+  for (int64_t i = 0; i < p.n; i += step) {
+    const int64_t c = std::min(step, p.n - i);
+    Tensor gc = reshape(narrow(gy, 0, i, c), Dims{c * l, p.oc});
+    if (want_filter) {
+      // (K, c*L) x (c*L, OC), summed over the chunk by the product itself.
+      Tensor cols = nhwc_columns(planes, i, c, p);
+      if (i == 0) {
+        gemm_into(cols, gc, gw);
+      } else {
+        Tensor part = empty(Dims{p.k, p.oc}, t, x->device);
+        gemm_into(cols, gc, part);
+        binary_inplace(OpId::add, gw, part);
+      }
+    }
+    if (want_x)
+      nhwc_columns_backward(gc, wm, gxp, i, c, p);
+  }
+  return {gx, gw ? reshape(gw, filter->shape) : nullptr};
 }
 
 Tensor im2col(const Tensor &x, int64_t kh, int64_t kw, const Conv2dGeometry &g,
@@ -261,21 +500,20 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g) {
   require_4d("max_pool2d", x);
-  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
-    fail(ErrorKind::Value, "[max_pool2d] padding (", g.padding[0], ", ",
-         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
-         ")");
+  check_pool_padding("max_pool2d", kh, kw, g);
   Grid o = output_grid("max_pool2d", x->shape, kh, kw, g);
   int64_t n = x->shape[0], c = x->shape[1];
   if (pool_kernels(x)) {
+    // The node keeps the contiguous copy (itself a recorded copy) for its
+    // backward kernel, which would otherwise copy x again.
     Tensor src = contiguous(x);
     Tensor y = empty(Dims{n, c, o.oh, o.ow}, x->dtype, x->device);
     Launch k(OpId::max_pool2d, x->device, x->dtype);
     k.input(src).output(y);
     geometry_attrs(k, kh, kw, g);
     k.run();
-    if (autograd::should_record(x))
-      autograd::record(OpId::max_pool2d, {x}, y, record_geometry(kh, kw, g));
+    if (autograd::should_record(src))
+      autograd::record(OpId::max_pool2d, {src}, y, record_geometry(kh, kw, g));
     return y;
   }
   // Each channel alone: (N*C, 1, H, W) -> (N*C, kh*kw, L), padded with -inf.
@@ -287,24 +525,46 @@ Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
 
 Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
                            int64_t kh, int64_t kw, const Conv2dGeometry &geo) {
-  Tensor gx = empty(x->shape, x->dtype, x->device);
-  Launch k(OpId::max_pool2d_backward, x->device, x->dtype);
-  k.input(contiguous(cast(g, x->dtype)))
-      .input(contiguous(x))
-      .input(contiguous(y))
-      .output(gx);
-  geometry_attrs(k, kh, kw, geo);
+  return pool_backward(OpId::max_pool2d_backward, g, x, y, kh, kw, geo);
+}
+
+Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
+                       const Conv2dGeometry &g) {
+  if (x->ndim() != 4)
+    fail(ErrorKind::Value,
+         "[max_pool2d] expects a 4-D (N, H, W, C) input for NHWC, got shape ",
+         x->shape);
+  if (!pool_nhwc_kernels(x)) // pools a channels-first copy
+    return permute(
+        max_pool2d(contiguous(permute(x, Dims{0, 3, 1, 2})), kh, kw, g),
+        Dims{0, 2, 3, 1});
+  check_pool_padding("max_pool2d", kh, kw, g);
+  Grid o = output_grid("max_pool2d", nchw(x->shape), kh, kw, g);
+  Tensor src = contiguous(x); // kept by the node, as in max_pool2d
+  Tensor y =
+      empty(Dims{x->shape[0], o.oh, o.ow, x->shape[3]}, x->dtype, x->device);
+  Launch k(OpId::max_pool2d_nhwc, x->device, x->dtype);
+  k.input(src).output(y);
+  geometry_attrs(k, kh, kw, g);
   k.run();
-  return gx;
+  if (autograd::should_record(src)) {
+    autograd::OpAttrs a = record_geometry(kh, kw, g);
+    a.flag = true; // channels last
+    autograd::record(OpId::max_pool2d, {src}, y, std::move(a));
+  }
+  return y;
+}
+
+Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
+                                const Tensor &y, int64_t kh, int64_t kw,
+                                const Conv2dGeometry &geo) {
+  return pool_backward(OpId::max_pool2d_nhwc_backward, g, x, y, kh, kw, geo);
 }
 
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad) {
   require_4d("avg_pool2d", x);
-  if (g.padding[0] * 2 > kh || g.padding[1] * 2 > kw)
-    fail(ErrorKind::Value, "[avg_pool2d] padding (", g.padding[0], ", ",
-         g.padding[1], ") must be at most half the kernel (", kh, ", ", kw,
-         ")");
+  check_pool_padding("avg_pool2d", kh, kw, g);
   Grid o = output_grid("avg_pool2d", x->shape, kh, kw, g);
   int64_t n = x->shape[0], c = x->shape[1];
   Tensor planes = reshape(x, Dims{n * c, 1, x->shape[2], x->shape[3]});

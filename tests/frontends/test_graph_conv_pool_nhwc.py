@@ -1,0 +1,228 @@
+"""devrt.graph's Conv2D and MaxPool run NHWC throughout (core conv2d_nhwc and
+max_pool2d_nhwc): both layouts of the convolution's columns (patch rows at
+stride 1, strided columns otherwise), batches of several chunks, explicit
+asymmetric padding, the channels-last pooling kernels' tie and NaN rules,
+and first and second derivatives, against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import devrt.graph as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def same_pads(n, k, s, d):
+    """TensorFlow's SAME padding (before, after) of one dimension."""
+    out = -(-n // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def torch_conv_nhwc(x, f, strides, padding, dilations=(1, 1)):
+    """TensorFlow's NHWC conv2d with an HWIO filter, in PyTorch."""
+    xt = x.permute(0, 3, 1, 2)
+    if padding == "SAME":
+        top, bottom = same_pads(x.shape[1], f.shape[0], strides[0], dilations[0])
+        left, right = same_pads(x.shape[2], f.shape[1], strides[1], dilations[1])
+        xt = F.pad(xt, (left, right, top, bottom))
+    y = F.conv2d(xt, f.permute(3, 2, 0, 1), stride=strides, dilation=dilations)
+    return y.permute(0, 2, 3, 1)
+
+
+CASES = [
+    # (input NHWC, filter HWIO, strides, padding, dilations)
+    ((5, 9, 8, 4), (3, 3, 4, 6), (1, 1), "SAME", (1, 1)),  # patch rows
+    ((3, 7, 7, 1), (5, 5, 1, 3), (1, 1), "SAME", (1, 1)),  # one channel: columns
+    ((2, 28, 4, 1), (3, 17, 1, 2), (1, 1), "SAME", (1, 1)),  # one channel, wide: patch rows
+    ((2, 8, 9, 3), (3, 3, 3, 4), (2, 2), "SAME", (1, 1)),  # stride 2: strided columns
+    ((2, 9, 7, 2), (3, 2, 2, 5), (2, 1), "VALID", (1, 1)),
+    ((2, 6, 5, 3), (2, 2, 3, 4), (1, 1), "SAME", (1, 1)),  # asymmetric padding
+    ((2, 9, 9, 3), (3, 3, 3, 2), (1, 1), "SAME", (2, 1)),  # dilated rows: patch rows
+    ((1, 9, 9, 2), (3, 3, 2, 2), (1, 1), "SAME", (1, 2)),  # dilated columns: NCHW path
+    ((40, 20, 20, 16), (3, 3, 16, 8), (1, 1), "SAME", (1, 1)),  # several chunks
+    ((64, 48, 48, 1), (5, 5, 1, 8), (1, 1), "SAME", (1, 1)),  # several chunks, columns
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv2d_values_and_gradients_match_pytorch(case, dtype):
+    xs, fs, strides, padding, dilations = case
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal(xs).astype(dtype)
+    f_np = rng.standard_normal(fs).astype(dtype)
+    x = tf.placeholder(dtype, [None, None, None, xs[3]])
+    f = tf.Variable(f_np)
+    y = tf.nn.conv2d(x, f, [1, *strides, 1], padding, dilations=[1, *dilations, 1])
+    seed = tf.placeholder(dtype)
+    gx, gf = tf.gradients(tf.reduce_sum(y * seed), [x, f])
+    xt = torch.tensor(x_np, requires_grad=True)
+    ft = torch.tensor(f_np, requires_grad=True)
+    want = torch_conv_nhwc(xt, ft, strides, padding, dilations)
+    g_np = rng.standard_normal(tuple(want.shape)).astype(dtype)
+    want.backward(torch.tensor(g_np))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_gx, got_gf = sess.run([y, gx, gf], {x: x_np, seed: g_np})
+    assert got.dtype == np.dtype(dtype)
+    for g, w in (
+        (got, want.detach().numpy()),
+        (got_gx, xt.grad.numpy()),
+        (got_gf, ft.grad.numpy()),
+    ):
+        # float32 sums of up to 10^5 products: an error relative to the largest
+        scale = np.abs(w).max()
+        tol = 2e-5 * scale if dtype == "float32" else 1e-12 * scale
+        np.testing.assert_allclose(g, w, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((2, 6, 6, 3), (3, 3, 3, 2), (1, 1), "SAME"),
+        ((2, 7, 6, 2), (3, 2, 2, 3), (2, 2), "SAME"),
+        ((2, 5, 5, 1), (3, 3, 1, 2), (1, 1), "VALID"),
+    ],
+    ids=str,
+)
+def test_conv2d_second_derivative_matches_pytorch(case):
+    # The gradient of a gradient: the NHWC rule's recorded form.
+    xs, fs, strides, padding = case
+    rng = np.random.default_rng(1)
+    x_np, f_np = rng.standard_normal(xs), rng.standard_normal(fs)
+    x = tf.placeholder(tf.float64, list(xs))
+    f = tf.placeholder(tf.float64, list(fs))
+    y = tf.nn.conv2d(x, f, [1, *strides, 1], padding)
+    (gx,) = tf.gradients(tf.reduce_sum(tf.square(y)), [x])
+    second = tf.gradients(tf.reduce_sum(tf.square(gx)), [x, f])
+    xt = torch.tensor(x_np, requires_grad=True)
+    ft = torch.tensor(f_np, requires_grad=True)
+    yt = torch_conv_nhwc(xt, ft, strides, padding)
+    (gxt,) = torch.autograd.grad((yt**2).sum(), [xt], create_graph=True)
+    want = torch.autograd.grad((gxt**2).sum(), [xt, ft])
+    with tf.Session() as sess:
+        got = sess.run(second, {x: x_np, f: f_np})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_of_an_empty_batch():
+    x = tf.placeholder(tf.float32, [None, 6, 6, 3])
+    f = tf.Variable(np.ones((3, 3, 3, 4), np.float32))
+    y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+    (gf,) = tf.gradients(tf.reduce_sum(y), [f])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_gf = sess.run([y, gf], {x: np.zeros((0, 6, 6, 3), np.float32)})
+    assert got.shape == (0, 6, 6, 4)
+    np.testing.assert_array_equal(got_gf, np.zeros((3, 3, 3, 4), np.float32))
+
+
+def test_conv2d_mismatched_channels_raise():
+    x = tf.placeholder(tf.float32, [None, 6, 6, 3])
+    f = tf.Variable(np.ones((3, 3, 2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"^\[Conv2D.*\(3, 3, 2, 4\)"):
+        tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+
+
+# --- MaxPool: channels-last kernels (max_pool2d_nhwc) ---------------------------------
+
+
+def torch_pool_nhwc(x, ksize, strides, padding):
+    xt = x.permute(0, 3, 1, 2)
+    if padding == "SAME":
+        top, bottom = same_pads(x.shape[1], ksize[0], strides[0], 1)
+        left, right = same_pads(x.shape[2], ksize[1], strides[1], 1)
+        xt = F.pad(xt, (left, right, top, bottom), value=-float("inf"))
+    return F.max_pool2d(xt, ksize, strides).permute(0, 2, 3, 1)
+
+
+POOLS = [
+    # (input NHWC, ksize, strides, padding)
+    ((4, 28, 28, 32), (2, 2), (2, 2), "SAME"),  # the Deep MNIST pools
+    ((3, 7, 7, 5), (3, 3), (2, 2), "SAME"),  # overlapping windows
+    ((2, 6, 5, 3), (2, 2), (2, 2), "SAME"),  # odd width: one column of padding after
+    ((2, 9, 8, 4), (3, 2), (1, 2), "VALID"),
+    ((1, 4, 4, 7), (3, 3), (1, 1), "SAME"),
+]
+
+
+@pytest.mark.parametrize("case", POOLS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_values_and_gradients_match_pytorch(case, dtype):
+    # Distinct values: no ties, where PyTorch gives the gradient to one tap.
+    xs, ksize, strides, padding = case
+    rng = np.random.default_rng(2)
+    x_np = rng.permutation(np.prod(xs)).reshape(xs).astype(dtype)
+    x = tf.placeholder(dtype, [None, None, None, xs[3]])
+    y = tf.nn.max_pool(x, [1, *ksize, 1], [1, *strides, 1], padding)
+    seed = tf.placeholder(dtype)
+    (gx,) = tf.gradients(tf.reduce_sum(y * seed), [x])
+    xt = torch.tensor(x_np, requires_grad=True)
+    want = torch_pool_nhwc(xt, ksize, strides, padding)
+    g_np = rng.standard_normal(tuple(want.shape)).astype(dtype)
+    want.backward(torch.tensor(g_np))
+    with tf.Session() as sess:
+        got, got_gx = sess.run([y, gx], {x: x_np, seed: g_np})
+    np.testing.assert_array_equal(got, want.detach().numpy())
+    np.testing.assert_allclose(got_gx, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_ties_share_and_nan_wins():
+    # The channels-first kernels' rules: a window's gradient shared equally
+    # among its maximal taps; a NaN tap is the maximum and takes it all.
+    x_np = np.zeros((1, 4, 4, 2), np.float32)  # channel 0: all ties
+    x_np[0, :, :, 1] = [[1, 3, 3, 0], [3, 2, 0, 5], [7, 7, 7, 1], [0, 7, 2, 2]]
+    x_np[0, 0, 0, 0] = np.nan
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    y = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    (gx,) = tf.gradients(tf.reduce_sum(y * 12.0), [x])
+    with tf.Session() as sess:
+        got, got_gx = sess.run([y, gx], {x: x_np})
+    assert np.isnan(got[0, 0, 0, 0])
+    np.testing.assert_array_equal(got[0, :, :, 1], [[3, 5], [7, 7]])
+    want0 = np.full((4, 4), 3.0, np.float32)  # 12 shared by 4 zero taps
+    want0[:2, :2] = [[12, 0], [0, 0]]  # the NaN takes its window's
+    np.testing.assert_array_equal(got_gx[0, :, :, 0], want0)
+    want1 = np.array([[0, 6, 0, 0], [6, 0, 0, 12], [4, 4, 12, 0], [0, 4, 0, 0]], np.float32)
+    np.testing.assert_array_equal(got_gx[0, :, :, 1], want1)
+
+
+def test_max_pool_second_derivative_matches_pytorch():
+    # The gradient of the pool's gradient (the recorded form of the rule).
+    rng = np.random.default_rng(3)
+    x_np = rng.permutation(2 * 5 * 6 * 3).reshape(2, 5, 6, 3) / 10.0
+    x = tf.placeholder(tf.float64, [2, 5, 6, 3])
+    y = tf.nn.max_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME")
+    (gx,) = tf.gradients(tf.reduce_sum(tf.square(y)), [x])
+    (second,) = tf.gradients(tf.reduce_sum(tf.square(gx) * x), [x])
+    xt = torch.tensor(x_np, requires_grad=True)
+    yt = torch_pool_nhwc(xt, (3, 3), (2, 2), "SAME")
+    (gxt,) = torch.autograd.grad((yt**2).sum(), [xt], create_graph=True)
+    (want,) = torch.autograd.grad((gxt**2 * xt).sum(), [xt])
+    with tf.Session() as sess:
+        got = sess.run(second, {x: x_np})
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [3, 17])  # the columns and the patch-rows layouts
+def test_conv2d_without_input_channels_gives_zeros(kw):
+    x = tf.placeholder(tf.float32, [2, 5, 5, 0])
+    f = tf.Variable(np.ones((3, kw, 0, 4), np.float32))
+    y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+    gx, gf = tf.gradients(tf.reduce_sum(y), [x, f])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_gx, got_gf = sess.run([y, gx, gf], {x: np.ones((2, 5, 5, 0), np.float32)})
+    np.testing.assert_array_equal(got, np.zeros((2, 5, 5, 4), np.float32))
+    assert got_gx.shape == (2, 5, 5, 0) and got_gf.shape == (3, kw, 0, 4)
