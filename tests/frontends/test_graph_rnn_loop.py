@@ -258,6 +258,20 @@ def test_reverse_sequence_over_an_unknown_sequence_axis_matches_numpy():
     np.testing.assert_array_equal(short, np.stack([xv[0, 2::-1], xv[1, :3], xv[2, [1, 0, 2]]]))
 
 
+def test_zero_time_steps_give_empty_outputs_and_the_initial_state():
+    g = dtf.Graph()
+    with g.as_default():
+        x = dtf.placeholder(dtf.float32, [None, None, 2])
+        h0 = dtf.placeholder(dtf.float32, [None, 3])
+        out, state = dtf.nn.dynamic_rnn(dtf.nn.rnn_cell.BasicRNNCell(3), x, initial_state=h0)
+        with dtf.Session() as sess:
+            sess.run(dtf.global_variables_initializer())
+            h0v = np.arange(6, dtype=np.float32).reshape(2, 3)
+            o, h = sess.run([out, state], {x: np.zeros((2, 0, 2), np.float32), h0: h0v})
+    assert o.shape == (2, 0, 3)
+    np.testing.assert_array_equal(h, h0v)
+
+
 def test_a_loop_over_a_shorter_batch_keeps_the_shapes_the_graph_knows():
     g = dtf.Graph()
     with g.as_default():
