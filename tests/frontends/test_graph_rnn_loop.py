@@ -406,6 +406,14 @@ def test_dynamic_rnn_errors():
         x0 = dtf.placeholder(dtf.float32, [None, 0, 2])
         with pytest.raises(ValueError, match=r"^\[dynamic_rnn\] the time dimension .* is 0"):
             dtf.nn.dynamic_rnn(cell, x0, dtype=dtf.float32)
+
+        class PairCell(dtf.nn.rnn_cell.BasicRNNCell):
+            @property
+            def output_size(self):
+                return (3, 3)
+
+        with pytest.raises(NotImplementedError, match=r"^\[dynamic_rnn\] a cell with a nested"):
+            dtf.nn.dynamic_rnn(PairCell(3), x, dtype=dtf.float32, scope="pair")
         lengths = dtf.placeholder(dtf.int32, [None])
         out, _ = dtf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=dtf.float32, scope="ok")
         with dtf.Session() as sess:
@@ -665,7 +673,7 @@ def test_a_gradient_shared_with_another_input_is_not_written_into():
             w = dtf.Variable(np.array([0.5, -1.0, 2.0], np.float32))
             c = dtf.Variable(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
 
-            def body(t, array):
+            def body(t, array, x=x, w=w, c=c):
                 written = array.write(t, dtf.gather(x, t) * w)
                 return t + 1, dtf.TensorArray(dtf.float32, flow=written.flow + c)
 

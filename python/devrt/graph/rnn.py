@@ -2,8 +2,8 @@
 and ``tf.reverse_sequence``: a cell (devrt.graph.rnn_cell) run over time.
 
 Over a time dimension known when the graph is built, the functions unroll
-the cell: one cell call per time step, all sharing the cell's variables
-(the fastest graph for short, fixed-length sequences). ``dynamic_rnn`` and
+the cell: one cell call per time step, all sharing the cell's variables,
+and no loop runs. ``dynamic_rnn`` and
 ``bidirectional_dynamic_rnn`` over a time dimension unknown until run
 (``tf.placeholder(tf.float32, [None, None, depth])``) run the cell in a
 ``tf.while_loop`` over the time steps, collecting the outputs in a
