@@ -37,7 +37,10 @@ def tf1():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     v1 = tf.compat.v1
     v1.disable_v2_behavior()
-    return v1
+    yield v1
+    # TensorFlow's behaviour is process-wide: later tests (Keras 3's
+    # reference layers) need TensorFlow 2's back
+    v1.enable_v2_behavior()
 
 
 def run_both(tf, build, feeds, values=None, seed=0):
