@@ -451,8 +451,8 @@ def test_dropout_wrapper_state_keep_prob_spares_lstm_c():
 
 def test_errors_name_the_function_and_the_shapes():
     cell = tf.nn.rnn_cell.BasicLSTMCell(3)
-    unknown_time = tf.placeholder(tf.float32, [None, None, 2])
-    with pytest.raises(ValueError, match=r"^\[dynamic_rnn\] the time dimension .*\(\?, \?, 2\)"):
+    unknown_time = tf.placeholder(tf.float32, [None, None, 2, 2])
+    with pytest.raises(ValueError, match=r"^\[dynamic_rnn\] .*unknown .*\(\?, \?, 2, 2\)"):
         tf.nn.dynamic_rnn(cell, unknown_time, dtype=tf.float32)
     with pytest.raises(ValueError, match=r"^\[dynamic_rnn\] .*rank 3"):
         tf.nn.dynamic_rnn(cell, tf.placeholder(tf.float32, [4, 2]), dtype=tf.float32)

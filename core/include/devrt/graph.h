@@ -171,8 +171,7 @@ private:
   void log_placement(const Node &node, Device d, const std::string &note);
   struct Loop;
   Loop &loop_for(const Node &loop);
-  std::vector<Tensor> run_subplan(const Plan &plan,
-                                  const std::vector<Tensor> &args);
+  std::vector<Tensor> run_subplan(const Plan &plan, std::vector<Tensor> args);
   std::vector<Tensor> run_step(const Plan &plan, const Step &step,
                                const std::vector<Tensor> &in,
                                std::vector<Tensor> &vals,

@@ -30,6 +30,10 @@ struct Session::Step {
   bool create_graph = false, recompute = false;
   std::vector<int64_t> outputs{}, inputs{}; // VJP steps: its attributes
   std::vector<int> controls{}; // steps of the control inputs (tf.cond plans)
+  // Input 0 is moved to the step rather than copied: it is that slot's
+  // last reader, and the op may write into a value only it holds
+  // (TensorArrayWrite in a loop body).
+  bool donate = false;
 };
 
 struct Session::Plan {
@@ -455,6 +459,11 @@ Session::make_plan(const std::vector<Output> &fetches,
   for (int slot = 0; slot < plan->slots; ++slot)
     if (last[slot] >= 0)
       plan->steps[last[slot]].release.push_back(slot);
+  for (Step &s : plan->steps)
+    s.donate = s.node->op == "TensorArrayWrite" && !s.in.empty() &&
+               s.in[0] >= 0 &&
+               std::count(s.in.begin(), s.in.end(), s.in[0]) == 1 &&
+               last[s.in[0]] == static_cast<int>(&s - plan->steps.data());
   stats_.plans++;
   return plan;
 }
@@ -804,7 +813,12 @@ std::vector<Tensor> Session::run_loop(const Node &n,
     }
     if (!predicate(n, run_subplan(*loop.cond, vars)[0]))
       break;
-    std::vector<Tensor> next = run_subplan(*loop.body, vars);
+    // The loop variables move into the body (a TensorArray it writes is
+    // then held by the body alone); the captures are copied.
+    std::vector<Tensor> args(std::make_move_iterator(vars.begin()),
+                             std::make_move_iterator(vars.begin() + nv));
+    args.insert(args.end(), vars.begin() + nv, vars.end());
+    std::vector<Tensor> next = run_subplan(*loop.body, std::move(args));
     std::move(next.begin(), next.end(), vars.begin());
   }
   vars.resize(nv);
@@ -815,11 +829,11 @@ std::vector<Tensor> Session::run_loop(const Node &n,
 // Args come from the While, the fetches keep their autograd history, and
 // there are no VJP steps (loop_for refuses them).
 std::vector<Tensor> Session::run_subplan(const Plan &plan,
-                                         const std::vector<Tensor> &args) {
+                                         std::vector<Tensor> args) {
   std::vector<Tensor> vals(plan.slots), snapshots(plan.slots), in;
   for (size_t i = 0; i < args.size(); ++i)
     vals[i] = args[i]->device == plan.feed_devices[i]
-                  ? args[i]
+                  ? std::move(args[i])
                   : to_device(args[i], plan.feed_devices[i]);
   std::vector<char> dead(plan.conditional ? plan.slots : 0),
       dead_step(plan.conditional ? plan.steps.size() : 0);
@@ -839,8 +853,13 @@ std::vector<Tensor> Session::run_subplan(const Plan &plan,
           in.emplace_back();
           continue;
         }
-        const Tensor &v = vals[slot];
-        in.push_back(v->device == s.device ? v : to_device(v, s.device));
+        Tensor &v = vals[slot];
+        if (v->device != s.device)
+          in.push_back(to_device(v, s.device));
+        else if (s.donate && in.empty())
+          in.push_back(std::move(v));
+        else
+          in.push_back(v);
       }
       std::vector<Tensor> out = run_step(plan, s, in, vals, snapshots);
       for (size_t k = 0; k < out.size(); ++k) {
@@ -854,6 +873,7 @@ std::vector<Tensor> Session::run_subplan(const Plan &plan,
       }
       if (s.kind == OpKind::Switch)
         dead[s.out + (predicate(n, in[1]) ? 0 : 1)] = 1;
+      in.clear(); // a donated input must not outlive its step
     }
     for (int slot : s.release)
       vals[slot].reset();

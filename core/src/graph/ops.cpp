@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "devrt/autograd.h"
 #include "devrt/error.h"
 #include "devrt/ops.h"
 #include "op_defs.h"
@@ -311,7 +312,8 @@ Vals eval_tensor_array_zeros(const Node &n, const Vals &in, EvalContext &ctx) {
 
 // TensorArrayWrite(array, index, value) [dynamic_size]: the array with
 // element `index` replaced by value; a dynamic array grows (with zeros)
-// to hold it. Built of slices and a concatenation, which autograd records.
+// to hold it. Written in place when the array is dead after the write
+// (see eval_tensor_array_write), else built of slices and a concatenation.
 void infer_tensor_array_write(Node &n) {
   check_index_input(n, 1, "index");
   if (n.input_dtype(2) != n.input_dtype(0))
@@ -338,10 +340,82 @@ void infer_tensor_array_write(Node &n) {
     out.dims[0] = -1;
   set_output(n, out, n.input_dtype(0));
 }
+// `a` with element i (< its size) set to `v`, in new memory: slices and a
+// concatenation, which autograd records.
+Tensor written(const Tensor &a, int64_t i, const Tensor &v) {
+  const int64_t size = a->shape[0];
+  std::vector<Tensor> parts{slice(a, 0, 0, i, 1), unsqueeze(v, 0)};
+  if (i + 1 < size)
+    parts.push_back(slice(a, 0, i + 1, size, 1));
+  return cat(parts, 0);
+}
+
+// Whether t is the only reference to its memory, laid out contiguously:
+// it may then be written in place.
+bool sole_owner(const Tensor &t) {
+  return t.use_count() == 1 && t->storage.use_count() == 1 &&
+         t->is_contiguous();
+}
+
+// The derivative of a write done in place: the array's gradient with row
+// `index` zeroed, and that row for the value. The row is zeroed in the
+// incoming gradient itself when nothing else holds it (after the first
+// write of a chain, each one's gradient is the next one's output), so a
+// chain of writes costs one copy of the array, not one per write.
+class TensorArrayWriteNode : public autograd::Node {
+public:
+  explicit TensorArrayWriteNode(int64_t index) : index_(index) {}
+  std::vector<Tensor> apply(std::vector<Tensor> &&grads) override {
+    Tensor g = std::move(grads[0]);
+    Tensor row = select(g, 0, index_);
+    if (autograd::grad_enabled()) // create_graph: recorded ops
+      return {
+          written(g, index_,
+                  full(row->shape, Scalar::from_int(0), g->dtype, g->device)),
+          row};
+    Tensor value_grad = clone(row);
+    row.reset();
+    if (!sole_owner(g) || autograd::requires_grad(g))
+      g = clone(g);
+    fill_(select(g, 0, index_), Scalar::from_int(0));
+    return {g, value_grad};
+  }
+  std::string name() const override { return "TensorArrayWrite"; }
+
+private:
+  int64_t index_;
+};
+
 Vals eval_tensor_array_write(const Node &n, const Vals &in, EvalContext &) {
-  Tensor a = in[0];
   const Tensor &v = in[2];
   const int64_t i = index_input(n, in[1], "index");
+  // Note: the executor moves a loop body's array into this step when no
+  // later step reads it; it is then the only reference, and the element is
+  // written in place (an alias of the array, with a node of its own for
+  // autograd). Anything else holding the array (a fetch, another reader,
+  // a value saved for backward) keeps a reference and gets a copy.
+  const bool in_place =
+      sole_owner(in[0]) && in[0]->ndim() == v->ndim() + 1 && i >= 0 &&
+      i < in[0]->shape[0] &&
+      std::equal(v->shape.begin(), v->shape.end(), in[0]->shape.begin() + 1) &&
+      in[0]->device == v->device;
+  Tensor a = in[0];
+  if (in_place) {
+    const bool record =
+        autograd::grad_enabled() &&
+        (autograd::requires_grad(a) || autograd::requires_grad(v));
+    Tensor out = detach(a);
+    {
+      autograd::NoGradGuard no_grad;
+      copy_(select(out, 0, i), v);
+    }
+    if (record) {
+      auto node = std::make_shared<TensorArrayWriteNode>(i);
+      autograd::collect_next_edges(*node, {a, v});
+      autograd::set_history(out, node, 0);
+    }
+    return {out};
+  }
   if (a->ndim() == 1 && v->ndim() > 0) { // the first write sets the shape
     Dims shape{a->shape[0]};
     for (int64_t d : v->shape)
@@ -358,15 +432,14 @@ Vals eval_tensor_array_write(const Node &n, const Vals &in, EvalContext &) {
     bad(n, ErrorKind::Index,
         "index " + std::to_string(i) + " is out of range for a TensorArray " +
             "of size " + std::to_string(size));
-  std::vector<Tensor> parts{slice(a, 0, 0, std::min(i, size), 1)};
-  if (i > size) {
-    Dims pad = a->shape;
-    pad[0] = i - size;
+  if (i < size)
+    return {written(a, i, v)};
+  Dims pad = a->shape;
+  pad[0] = i - size;
+  std::vector<Tensor> parts{a};
+  if (i > size)
     parts.push_back(full(pad, Scalar::from_int(0), a->dtype, a->device));
-  }
   parts.push_back(unsqueeze(v, 0));
-  if (i + 1 < size)
-    parts.push_back(slice(a, 0, i + 1, size, 1));
   return {cat(parts, 0)};
 }
 

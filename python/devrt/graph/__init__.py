@@ -113,6 +113,7 @@ from devrt.graph.framework import (  # noqa: F401
     name_scope,
     reset_default_graph,
 )
+from devrt.graph.functional_ops import foldl, foldr, map_fn, scan  # noqa: F401
 from devrt.graph.gradients import gradients, stop_gradient  # noqa: F401
 from devrt.graph.init_ops import (  # noqa: F401
     constant_initializer,
