@@ -118,7 +118,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       // views
       .def("view",
            [](const Tensor &t, py::args shape) {
-             if (shape.size() == 1 && !PyLong_Check(shape[0].ptr()) &&
+             if (shape.size() == 1 && !is_index(shape[0]) &&
                  !py::isinstance<py::sequence>(shape[0]))
                return view_dtype(t, to_dtype("view", shape[0]));
              return view(t, dims_from_args("view", shape));
