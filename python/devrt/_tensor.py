@@ -72,14 +72,17 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
+def _like_input(name: str, input: Any) -> None:
+    """The input of a *_like function is a tensor (not a number, as PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"[{name}] argument 'input' must be a Tensor, got {type(input).__name__}")
+
+
 def _like(name: str, fill: Any):
     def fn(
         input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
-        if not isinstance(input, Tensor):
-            raise TypeError(
-                f"[{name}] argument 'input' must be a Tensor, got {type(input).__name__}"
-            )
+        _like_input(name, input)
         kw = {
             "dtype": input.dtype if dtype is None else dtype,
             "device": input.device if device is None else device,
@@ -115,6 +118,7 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor shaped like `input`, filled with `fill_value`."""
+    _like_input("full_like", input)
     return _C.full(
         input.shape,
         fill_value,
@@ -263,6 +267,13 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
             )
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
+    # As PyTorch, leading dims of size 1 of the value are dropped before it
+    # broadcasts (x[:2] = ones(1, 2) writes a 2-element slice).
+    lead = 0
+    while lead < values.ndim and values.shape[lead] == 1:
+        lead += 1
+    if lead:
+        values = values.reshape(values.shape[lead:])
     if any(a is not None for a in advanced):
         _C._index_put_(view, advanced, values.to(self.dtype), False)
     else:

@@ -178,9 +178,10 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::ceil:
   case OpId::round:
     return {zeros_of(g)};
-  case OpId::relu:
-    return {masked(
-        binary_scalar(OpId::gt, n.output(), Scalar::from_int(0), false), g)};
+  case OpId::relu: // only out <= 0 stops g: at NaN it passes, as PyTorch's
+    return {
+        where(binary_scalar(OpId::le, n.output(), Scalar::from_int(0), false),
+              num(g, 0.0), g)};
   case OpId::exp:
     return {mul(g, n.output())};
   case OpId::log:
@@ -467,6 +468,12 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     std::vector<Tensor> out;
     int64_t offset = 0, d = n.attrs.i0;
     for (const InputInfo &in : n.inputs) {
+      if (in.shape.size() != g->shape.size()) { // a 1-d empty input cat skipped
+        out.push_back(in.requires_grad
+                          ? slice(reshape(g, Dims{g->numel()}), 0, 0, 0, 1)
+                          : nullptr);
+        continue;
+      }
       out.push_back(in.requires_grad
                         ? slice(g, d, offset, offset + in.shape[d], 1)
                         : nullptr);
