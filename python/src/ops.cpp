@@ -313,10 +313,22 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
         check(a, o, alpha);
-        if (!alpha.is_none())
-          if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
-            return py::cast(*y);
-        return apply_binary(op, a, scaled(o, alpha));
+        if (alpha.is_none())
+          return apply_binary(op, a, o);
+        if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
+          return py::cast(*y);
+        py::object y = apply_binary(op, a, scaled(o, alpha));
+        // The result's dtype is that of a op o, as PyTorch's: o * alpha may
+        // promote further (a 0-d int32 times 0.5 is float32, and float32
+        // would win over a 0-d float16 a).
+        if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o))
+          return y;
+        Tensor at = a.cast<Tensor>(), ot = o.cast<Tensor>(),
+               yt = y.cast<Tensor>();
+        DType compute, result;
+        binary_result_types(op, at->dtype, ot->dtype, promotion_rank(at),
+                            promotion_rank(ot), &compute, &result);
+        return yt->dtype == result ? y : py::cast(cast(yt, result));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
             py::arg("alpha") = py::none());

@@ -436,12 +436,16 @@ DEVIATIONS: list = [
     ),
     (
         "arithmetic on two bools",
-        "docs/eager.md: Arithmetic on two bool tensors counts in int64 (`True + True` is 2); "
-        "PyTorch's is a logical or.",
+        "docs/eager.md: Arithmetic on two bools (two bool tensors, or a bool tensor and a Python "
+        "bool) counts in int64 (`True + True` is 2); PyTorch's is a logical one.",
         lambda call, outcome: (
-            call.name in ("floor_divide", "remainder", "pow")
+            call.name in ("add", "mul", "floor_divide", "remainder", "pow")
             and _dtypes(call) == {"bool"}
-            and "not implemented for 'Bool'" in outcome
+            and all(isinstance(a, (T, bool)) for a in call.args[:2])
+            and (
+                "not implemented for 'Bool'" in outcome
+                or re.search(r"^dtype int64 vs bool$", outcome) is not None
+            )
         ),
     ),
     (

@@ -756,3 +756,20 @@ def test_graph_gather_of_an_empty_value_checks_indices_into_a_dim_of_size_0_only
         with pytest.raises(IndexError, match=r"^\[GatherV2 'GatherV2'\] .*out of bounds"):
             _run(y, {x: np.zeros((0, 2), np.float32)})
         assert _run(y, {x: np.zeros((3, 0), np.float32)}).shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [("float16", "int32"), ("float32", "int64"), ("float64", "int32"), ("int32", "float32")],
+)
+@pytest.mark.parametrize("name", ["add", "sub"])
+def test_add_with_a_float_alpha_keeps_the_dtype_of_its_operands(a, b, name):
+    def call(lib):
+        x = lib.tensor(1.5, dtype=getattr(lib, a)) if a.startswith("float") else lib.tensor(3)
+        y = lib.tensor(2, dtype=getattr(lib, b)) if b.startswith("int") else lib.tensor(2.5)
+        return getattr(lib, name)(x.to(getattr(lib, a)), y.to(getattr(lib, b)), alpha=0.5)
+
+    got, want = call(devrt), call(torch)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    if got.dtype is not devrt.float16:
+        np.testing.assert_allclose(got.numpy(), want.numpy())
