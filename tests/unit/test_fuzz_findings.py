@@ -773,3 +773,25 @@ def test_add_with_a_float_alpha_keeps_the_dtype_of_its_operands(a, b, name):
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     if got.dtype is not devrt.float16:
         np.testing.assert_allclose(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_and_minimum_give_a_nan_result_the_gradient_of_both_sides(name):
+    a = np.array([math.nan, 1.0, 2.0, 3.0, math.inf])
+    b = np.array([1.0, math.nan, 2.0, 0.5, math.inf])
+    f = lambda lib, x, y: getattr(lib, name)(x, y) * lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0])  # noqa: E731
+    for got, want in zip(_grads(devrt, f, a, b), _grads(torch, f, a, b), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["huber_loss", "smooth_l1_loss", "l1_loss", "mse_loss"])
+def test_regression_losses_have_a_nan_gradient_at_a_nan_input(name):
+    v = np.array([math.nan, 0.5, 3.0, -2.0])
+
+    def f(lib, x):
+        return getattr(lib.nn.functional, name)(
+            x, lib.zeros(4, dtype=lib.float64), reduction="none"
+        )
+
+    for got, want in zip(_grads(devrt, f, v), _grads(torch, f, v), strict=True):
+        np.testing.assert_array_equal(got, want)

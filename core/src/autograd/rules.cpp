@@ -291,15 +291,18 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::maximum:
   case OpId::minimum: {
-    // Ties split the gradient evenly, as the subgradient midpoint.
+    // Ties split the gradient evenly, as the subgradient midpoint. Only
+    // the side that loses gets none: where a NaN is the result, g goes to
+    // both sides, as PyTorch's.
     Tensor a = n.input(0), b = n.input(1);
-    OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
-    Tensor half = mul(masked(binary(OpId::eq, a, b), g), 0.5);
+    OpId loses = n.op == OpId::maximum ? OpId::lt : OpId::gt;
+    Tensor tie = binary(OpId::eq, a, b);
+    Tensor half = mul(masked(tie, g), 0.5);
     auto side = [&](int i, const Tensor &x, const Tensor &y) -> Tensor {
       if (!n.wants(i))
         return nullptr;
-      return sum_to(add(masked(binary(wins, x, y), g), half),
-                    n.inputs[i].shape);
+      Tensor none = binary(OpId::logical_or, binary(loses, x, y), tie);
+      return sum_to(add(where(none, num(g, 0.0), g), half), n.inputs[i].shape);
     };
     return {side(0, a, b), side(1, b, a)};
   }
