@@ -26,6 +26,13 @@ def _operator_index(op: str, value: Any) -> int:
         raise TypeError(f"[{op}] expected an int, got {type(value).__name__}") from None
 
 
+def _flag(op: str, name: str, value: Any) -> bool:
+    """A flag argument (keepdim): True or False only, as PyTorch's."""
+    if not isinstance(value, bool):
+        raise TypeError(f"[{op}] argument '{name}' must be a bool, got {type(value).__name__}")
+    return value
+
+
 def _require_tensor(op: str, **named: Any) -> None:
     for name, value in named.items():
         if not isinstance(value, Tensor):
@@ -241,6 +248,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
+    _flag("logsumexp", "keepdim", keepdim)
     if not input.is_floating_point():  # a float function: integers in float
         input = input.to(_C.float32)
     # An empty dim list reduces every dim, as sum's does.
@@ -476,6 +484,7 @@ def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: An
 def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The vector p-norm over `dim` (all elements by default): p = 2 (or
     'fro'), inf, -inf, 0 (the count of non-zeros), or any other number."""
+    _flag("norm", "keepdim", keepdim)
     if p == "fro":
         p = 2
     if not isinstance(p, int | float):

@@ -265,6 +265,12 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
                 "tensor with devrt.stack or devrt.cat instead, or write under "
                 "devrt.no_grad() (or from value.detach()) to drop the history on purpose"
             )
+    elif isinstance(value, (bool, numbers.Number)) and not isinstance(value, complex):
+        # A number the dtype cannot hold (NaN into int64) raises, as PyTorch.
+        try:
+            values = _C.full((), value, dtype=self.dtype, device=self.device)
+        except ValueError as e:
+            raise ValueError("[setitem]" + str(e).partition("]")[2]) from None
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
     # As PyTorch, leading dims of size 1 of the value are dropped before it

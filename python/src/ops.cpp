@@ -85,6 +85,11 @@ py::object apply_binary(OpId op, py::handle a, py::handle b) {
        py::repr(b).cast<std::string>());
 }
 
+// alpha of add/sub that scales nothing: the int 1 (or True).
+bool is_one(py::handle alpha) {
+  return PyLong_Check(alpha.ptr()) && alpha.equal(py::int_(1));
+}
+
 // Python operators return NotImplemented for operands they do not know, so
 // that Python can try the reflected operation.
 bool operand_ok(py::handle h) {
@@ -281,8 +286,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
       auto scaled = [](py::handle o, py::handle alpha) -> py::object {
         auto other = py::reinterpret_borrow<py::object>(o);
-        if (alpha.is_none() ||
-            (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
+        if (alpha.is_none() || is_one(alpha))
           return other;
         Scalar s;
         if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
@@ -312,9 +316,12 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       };
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
-        check(a, o, alpha);
-        if (alpha.is_none())
+        if (alpha.is_none()) // as PyTorch: leave it out, or give a number
+          fail(ErrorKind::Type, "[", op_name(op),
+               "] argument 'alpha' must be a number, got NoneType");
+        if (is_one(alpha))
           return apply_binary(op, a, o);
+        check(a, o, alpha);
         if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
           return py::cast(*y);
         py::object y = apply_binary(op, a, scaled(o, alpha));
@@ -331,9 +338,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         return yt->dtype == result ? y : py::cast(cast(yt, result));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
-            py::arg("alpha") = py::none());
+            py::arg("alpha") = 1);
       cls.def(b.name, fn, py::arg("other"), py::kw_only(),
-              py::arg("alpha") = py::none());
+              py::arg("alpha") = 1);
       cls.def(
           (std::string(b.name) + "_").c_str(),
           [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {

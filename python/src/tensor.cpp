@@ -249,6 +249,10 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             s.kind == Scalar::Float
                 ? DType::Float32
                 : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool);
+        if (is_index(shape)) // as PyTorch: full(2, v) is no full((2,), v)
+          fail(ErrorKind::Type,
+               "[full] argument 'size' must be a sequence of ints, got ",
+               type_name(shape));
         return grad_if(requires_grad, full(to_dims("full", shape), s,
                                            dt(dtype, fallback), dev(device)));
       },

@@ -449,6 +449,18 @@ DEVIATIONS: list = [
         ),
     ),
     (
+        "matmul of two dtypes",
+        "docs/eager.md: `matmul`, `mm` and `bmm` promote operands of two dtypes as the "
+        "elementwise ops do (PyTorch requires one dtype; `dot` and `addmm` require it here "
+        "too).",
+        lambda call, outcome: (
+            call.name in ("matmul", "mm", "bmm")
+            and len(_dtypes(call)) == 2
+            and re.search(r"^torch raised RuntimeError: .*(same dtype|m1 and m2)", outcome)
+            is not None
+        ),
+    ),
+    (
         "dim=None of max, min and squeeze",
         "docs/eager.md: `max`, `min`, `argmax`, `argmin`, `prod` and `squeeze` take `dim=None` "
         "for all dimensions, where PyTorch wants the argument left out.",
@@ -562,12 +574,15 @@ DEVIATIONS: list = [
         "slice); `F.gelu` of an infinity in float32 is the infinity or 0 (PyTorch's vectorised "
         "kernel gives NaN); `F.binary_cross_entropy_with_logits` of a logit of -inf is inf "
         "(PyTorch: NaN); `F.leaky_relu` with an infinite `negative_slope` has "
-        "NaN gradients where the product of the slope and 0 appears.",
+        "NaN gradients where the product of the slope and 0 appears; the gradient of `prod` "
+        "where the product is NaN (an infinity times 0) is 0 for the finite factors (PyTorch: "
+        "NaN), and that of `log_softmax` over a dim of size 1 is 0 at an infinity (PyTorch: "
+        "NaN).",
         lambda call, outcome: (
             (_has_specials(call) or any(_non_finite(a) for a in call.args))
             and re.search(r"^(grad.*values|values|grad \[\d\]: None)", outcome) is not None
             and (
-                call.name in ("amax", "amin", "max", "min")
+                call.name in ("amax", "amin", "max", "min", "prod", "log_softmax")
                 and outcome.startswith("grad")
                 or call.name in ("gelu", "binary_cross_entropy_with_logits")
                 or call.name == "leaky_relu"

@@ -795,3 +795,60 @@ def test_regression_losses_have_a_nan_gradient_at_a_nan_input(name):
 
     for got, want in zip(_grads(devrt, f, v), _grads(torch, f, v), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "call, kind, pattern",
+    [
+        # (PyTorch raises TypeError for each of these too)
+        (lambda: devrt.full(np.int64(2), 1.0), TypeError, r"^\[full\] argument 'size' must be a"),
+        (lambda: devrt.full(2, 1.0), TypeError, r"^\[full\] argument 'size' must be a"),
+        (lambda: devrt.ones(2).sub(devrt.ones(2), alpha=None), TypeError, r"^\[sub\] argument 'alpha'"),
+        (lambda: devrt.ones(2, 2).logsumexp(0, keepdim=2**70), TypeError, r"^\[logsumexp\] argument 'keepdim'"),
+        (lambda: devrt.ones(2, 2).norm(dim=0, keepdim=1), TypeError, r"^\[norm\] argument 'keepdim'"),
+    ],
+)  # fmt: skip
+def test_more_wrong_kinds_the_long_run_found(call, kind, pattern):
+    with pytest.raises(kind, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize(
+    "dtype, key, value",
+    [
+        ("int32", (), -(2**40)),
+        ("int64", (), math.nan),
+        ("uint8", (), -(2**40)),
+        ("int32", 0, math.inf),
+    ],
+)
+def test_assigning_a_number_the_dtype_cannot_hold_raises(dtype, key, value):
+    for shape in ((2,), (0,)):
+        x = devrt.zeros(*shape, dtype=getattr(devrt, dtype))
+        if key == 0 and not shape[0]:
+            continue
+        with pytest.raises(ValueError, match=r"^\[setitem\] value .* cannot be converted"):
+            x[key] = value
+        t = torch.zeros(*shape, dtype=getattr(torch, dtype))
+        with pytest.raises(RuntimeError, match="overflow"):
+            t[key] = value
+    _same(lambda lib: _assign(lib.zeros(3, dtype=lib.int32), slice(None), 2.7).numpy())
+
+
+def _assign(x, key, value):
+    x[key] = value
+    return x
+
+
+def test_scatter_add_of_an_empty_index_checks_no_src_shape():
+    _same(
+        lambda lib: (
+            lib.zeros(0, 0, 2, dtype=lib.int64)
+            .scatter_add(0, lib.zeros(0, 0, 1, dtype=lib.int64), lib.ones(2, dtype=lib.int64))
+            .numpy()
+        )
+    )
+
+
+def test_linspace_of_uint8_takes_its_ends_in_uint8():
+    _same(lambda lib: lib.linspace(0, -2, 4, dtype=lib.uint8).numpy())

@@ -214,9 +214,17 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype,
   // float64 for integers, whose start and end are truncated first), the
   // first half counted up from start and the second down from end, so that
   // both ends are exact; integers are truncated at the end.
-  if (!is_floating(dtype)) {
-    start = std::trunc(start);
-    end = std::trunc(end);
+  if (!is_floating(dtype)) { // in the dtype: uint8 takes -2 as 254
+    auto in_dtype = [dtype](double v) {
+      const int64_t i = static_cast<int64_t>(std::trunc(v));
+      return dtype == DType::UInt8
+                 ? static_cast<double>(static_cast<uint8_t>(i))
+             : dtype == DType::Int32
+                 ? static_cast<double>(static_cast<int32_t>(i))
+                 : static_cast<double>(i);
+    };
+    start = in_dtype(start);
+    end = in_dtype(end);
   }
   const DType t = dtype == DType::Float64 || !is_floating(dtype)
                       ? DType::Float64

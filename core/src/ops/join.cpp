@@ -168,6 +168,11 @@ Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
   if (src->dtype != x->dtype)
     fail(ErrorKind::Type, "[scatter_add] src of dtype ", dtype_name(src->dtype),
          " must have the input's dtype ", dtype_name(x->dtype));
+  // As PyTorch: an empty index adds nothing, and checks no sizes of src.
+  if (index->numel() == 0) {
+    gather_indices("scatter_add", x, d, index); // its dtype and rank
+    return clone(x);
+  }
   // As PyTorch: src may be larger than the index; only the index's extent of
   // it is added.
   bool fits = src->ndim() == index->ndim();
