@@ -295,14 +295,14 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     // the side that loses gets none: where a NaN is the result, g goes to
     // both sides, as PyTorch's.
     Tensor a = n.input(0), b = n.input(1);
-    OpId loses = n.op == OpId::maximum ? OpId::lt : OpId::gt;
-    Tensor tie = binary(OpId::eq, a, b);
-    Tensor half = mul(masked(tie, g), 0.5);
+    OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
+    Tensor tie = binary(OpId::eq, a, b), zero = num(g, 0.0);
+    Tensor half = mul(masked(tie, g), 0.5), untied = where(tie, zero, g);
     auto side = [&](int i, const Tensor &x, const Tensor &y) -> Tensor {
       if (!n.wants(i))
         return nullptr;
-      Tensor none = binary(OpId::logical_or, binary(loses, x, y), tie);
-      return sum_to(add(where(none, num(g, 0.0), g), half), n.inputs[i].shape);
+      Tensor full = where(binary(wins, y, x), zero, untied); // x loses: none
+      return sum_to(add(full, half), n.inputs[i].shape);
     };
     return {side(0, a, b), side(1, b, a)};
   }
