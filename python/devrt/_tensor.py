@@ -266,11 +266,14 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
                 "devrt.no_grad() (or from value.detach()) to drop the history on purpose"
             )
     elif isinstance(value, (bool, numbers.Number)) and not isinstance(value, complex):
-        # A number the dtype cannot hold (NaN into int64) raises, as PyTorch.
+        # A number the dtype cannot hold (NaN into int64) raises, as PyTorch;
+        # float16 and bfloat16 take it as a cast from float64 (to inf) there.
+        half = self.dtype in (_C.float16, _C.bfloat16)
         try:
-            values = _C.full((), value, dtype=self.dtype, device=self.device)
+            values = _C.full((), value, dtype=_C.float64 if half else self.dtype)
         except ValueError as e:
             raise ValueError("[setitem]" + str(e).partition("]")[2]) from None
+        values = values.to(device=self.device, dtype=self.dtype)
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
     # As PyTorch, leading dims of size 1 of the value are dropped before it

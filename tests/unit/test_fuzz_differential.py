@@ -349,6 +349,21 @@ def _non_finite(a) -> bool:
     return isinstance(a, float) and not math.isfinite(a)
 
 
+def _reduced_count(call: Call) -> int:
+    """The number of elements a reduction of call.tensors[0] over its `dim`
+    keyword (all dims when absent or empty) takes in."""
+    shape = call.tensors[0].shape if call.tensors else ()
+    dim = _kw(call, "dim")
+    if not isinstance(dim, (int, tuple, list, type(None))):
+        return 1
+    dims = (
+        range(len(shape))
+        if dim in (None, (), [])
+        else (dim if isinstance(dim, (tuple, list)) else (dim,))
+    )
+    return math.prod(shape[d] for d in dims) if shape else 1
+
+
 def _kw(call: Call, key: str, default=None):
     return call.kwargs.get(key, default)
 
@@ -603,12 +618,13 @@ DEVIATIONS: list = [
     ),
     (
         "var and std with a correction beyond the count",
-        "docs/eager.md: Where a float `correction` of `var` or `std` is at least the number of "
-        "elements reduced, the value is inf or NaN as in PyTorch, and the gradient is that of "
-        "this value (PyTorch's is not).",
+        "docs/eager.md: Where the `correction` of `var` or `std` is at least the number of "
+        "elements reduced, the value is inf or NaN as in PyTorch, and the gradient may differ "
+        "from PyTorch's (which is not the derivative of that value either).",
         lambda call, outcome: (
             call.name in ("var", "std")
-            and isinstance(_kw(call, "correction"), float)
+            and isinstance(_kw(call, "correction"), (int, float))
+            and _kw(call, "correction") >= _reduced_count(call)
             and outcome.startswith("grad")
         ),
     ),

@@ -852,3 +852,13 @@ def test_scatter_add_of_an_empty_index_checks_no_src_shape():
 
 def test_linspace_of_uint8_takes_its_ends_in_uint8():
     _same(lambda lib: lib.linspace(0, -2, 4, dtype=lib.uint8).numpy())
+
+
+@pytest.mark.parametrize(
+    "dtype, value",
+    [("float16", -1.1e12), ("bfloat16", 1e300), ("uint8", -1), ("bool", 5), ("float32", 1e30)],
+)
+def test_assigning_a_number_as_pytorch_does(dtype, value):
+    _same(lambda lib: _assign(lib.zeros(3, dtype=getattr(lib, dtype)), (), value).float().numpy())
+    with pytest.raises(ValueError, match=r"^\[setitem\] value .* float32"):
+        _assign(devrt.zeros(3), (), 1e300)
