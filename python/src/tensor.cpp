@@ -299,16 +299,26 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "linspace",
-      [=](double start, double end, py::object steps_arg, py::object dtype,
-          py::object device, bool requires_grad) {
+      [=](py::object start_arg, py::object end_arg, py::object steps_arg,
+          py::object dtype, py::object device, bool requires_grad) {
+        // As PyTorch, start and end must fit the dtype (uint8 takes -2 as
+        // 254, and refuses -1.5 or 300).
+        const DType t = dt(dtype, DType::Float32);
+        auto end_point = [t](py::handle h) {
+          Scalar s;
+          if (!to_scalar(h, &s))
+            s = Scalar::from_double(h.cast<double>());
+          check_fill_value("linspace", s, t);
+          return s.f;
+        };
+        const double start = end_point(start_arg), end = end_point(end_arg);
         if (py::isinstance<py::bool_>(steps_arg) ||
             !py::isinstance<py::int_>(steps_arg))
           fail(ErrorKind::Type, "[linspace] steps must be an int, got ",
                py::type::of(steps_arg).attr("__name__").cast<std::string>());
         const int64_t steps = steps_arg.cast<int64_t>();
         return grad_if(requires_grad,
-                       linspace(start, end, steps, dt(dtype, DType::Float32),
-                                dev(device)));
+                       linspace(start, end, steps, t, dev(device)));
       },
       py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
       py::arg("dtype") = py::none(), py::arg("device") = py::none(),

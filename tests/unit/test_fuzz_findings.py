@@ -862,3 +862,21 @@ def test_assigning_a_number_as_pytorch_does(dtype, value):
     _same(lambda lib: _assign(lib.zeros(3, dtype=getattr(lib, dtype)), (), value).float().numpy())
     with pytest.raises(ValueError, match=r"^\[setitem\] value .* float32"):
         _assign(devrt.zeros(3), (), 1e300)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.arange(2, 2.5, -1.5, dtype=lib.int64),
+        lambda lib: lib.arange(2.7, 2.2, 1, dtype=lib.int32),
+        lambda lib: lib.linspace(-1.5, -2, 5, dtype=lib.uint8),
+        lambda lib: lib.linspace(0, 300, 5, dtype=lib.uint8),
+        lambda lib: lib.linspace(0, 1e300, 5, dtype=lib.float32),
+    ],
+)
+def test_ranges_refuse_what_pytorch_refuses(call):
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(ValueError, match=r"^\[(arange|linspace)\]"):
+        call(devrt)
+    _same(lambda lib: lib.linspace(-2, 2, 3, dtype=lib.uint8).numpy())

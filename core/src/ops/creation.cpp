@@ -172,6 +172,11 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
   };
   const bool integral = !is_floating(dtype);
   const double span = end.f - start.f, by = step.f;
+  // The direction is checked on the numbers as given too (PyTorch refuses
+  // arange(2, 2.5, -1) in int64, where the truncated range would be empty).
+  if ((by > 0 && end.f < start.f) || (by < 0 && end.f > start.f))
+    fail(ErrorKind::Value, "[arange] the range from ", start.f, " to ", end.f,
+         " does not go the way of step ", by);
   if (integral) {
     start = Scalar::from_int(trunc(start));
     step = Scalar::from_int(trunc(step));
