@@ -324,18 +324,22 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         check(a, o, alpha);
         if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
           return py::cast(*y);
-        py::object y = apply_binary(op, a, scaled(o, alpha));
-        // The result's dtype is that of a op o, as PyTorch's: o * alpha may
-        // promote further (a 0-d int32 times 0.5 is float32, and float32
-        // would win over a 0-d float16 a).
         if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o))
-          return y;
-        Tensor at = a.cast<Tensor>(), ot = o.cast<Tensor>(),
-               yt = y.cast<Tensor>();
+          return apply_binary(op, a, scaled(o, alpha));
+        // As PyTorch: o * alpha is computed in the dtype a op o computes in
+        // (float32 * 1.5 added to float64 is a float64 product), and the
+        // result has a op o's dtype (a 0-d int32 times 0.5 is float32, which
+        // would win over a 0-d float16 a).
+        Tensor at = a.cast<Tensor>(), ot = o.cast<Tensor>();
         DType compute, result;
         binary_result_types(op, at->dtype, ot->dtype, promotion_rank(at),
                             promotion_rank(ot), &compute, &result);
-        return yt->dtype == result ? y : py::cast(cast(yt, result));
+        if ((compute == DType::Float64 || compute == DType::Float32) &&
+            ot->dtype != compute) // (16-bit floats have no product kernel)
+          ot = cast(ot, compute);
+        Tensor yt =
+            apply_binary(op, a, scaled(py::cast(ot), alpha)).cast<Tensor>();
+        return py::cast(yt->dtype == result ? yt : cast(yt, result));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
             py::arg("alpha") = 1);

@@ -880,3 +880,32 @@ def test_ranges_refuse_what_pytorch_refuses(call):
     with pytest.raises(ValueError, match=r"^\[(arange|linspace)\]"):
         call(devrt)
     _same(lambda lib: lib.linspace(-2, 2, 3, dtype=lib.uint8).numpy())
+
+
+def test_add_with_alpha_scales_in_the_dtype_it_computes_in():
+    _same(
+        lambda lib: (
+            lib.tensor([[0.2]], dtype=lib.float64)
+            .add(lib.tensor([0.705333333], dtype=lib.float32), alpha=1.5)
+            .numpy()
+        )
+    )
+    got = devrt.tensor([[0.2]], dtype=devrt.float64).add(
+        devrt.tensor([0.705333333], dtype=devrt.float32), alpha=1.5
+    )
+    want = torch.tensor([[0.2]], dtype=torch.float64).add(
+        torch.tensor([0.705333333], dtype=torch.float32), alpha=1.5
+    )
+    assert got.item() == want.item()
+
+
+def test_scatter_add_of_an_empty_index_of_another_rank():
+    _same(
+        lambda lib: (
+            lib.ones(2, dtype=lib.int64)
+            .scatter_add(0, lib.zeros(1, 0, 1, dtype=lib.int64), lib.ones(1, 0, 1, dtype=lib.int64))
+            .numpy()
+        )
+    )
+    with pytest.raises(TypeError, match=r"^\[scatter_add\] index must be an integer tensor"):
+        devrt.ones(2).scatter_add(0, devrt.zeros(0), devrt.ones(0))

@@ -169,8 +169,11 @@ Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
     fail(ErrorKind::Type, "[scatter_add] src of dtype ", dtype_name(src->dtype),
          " must have the input's dtype ", dtype_name(x->dtype));
   // As PyTorch: an empty index adds nothing, and checks no sizes of src.
-  if (index->numel() == 0) {
-    gather_indices("scatter_add", x, d, index); // its dtype and rank
+  if (index->numel() == 0) { // of any rank, as PyTorch
+    if (!is_integral(index->dtype))
+      fail(ErrorKind::Type,
+           "[scatter_add] index must be an integer tensor, got ",
+           dtype_name(index->dtype));
     return clone(x);
   }
   // As PyTorch: src may be larger than the index; only the index's extent of
