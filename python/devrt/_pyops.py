@@ -16,10 +16,21 @@ Tensor = _C.Tensor
 
 
 def _operator_index(op: str, value: Any) -> int:
+    """`value` as an int argument of `op`: an int or a NumPy integer, never a
+    bool (as PyTorch's int arguments)."""
     try:
+        if isinstance(value, bool):
+            raise TypeError
         return operator.index(value)
     except TypeError:
         raise TypeError(f"[{op}] expected an int, got {type(value).__name__}") from None
+
+
+def _flag(op: str, name: str, value: Any) -> bool:
+    """A flag argument (keepdim): True or False only, as PyTorch's."""
+    if not isinstance(value, bool):
+        raise TypeError(f"[{op}] argument '{name}' must be a bool, got {type(value).__name__}")
+    return value
 
 
 def _require_tensor(op: str, **named: Any) -> None:
@@ -184,10 +195,13 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     return _C.where(condition, input, other)
 
 
+_NO_M = object()  # eye's m when not given: PyTorch has no m=None
+
+
 @public_op
 def eye(
     n: int,
-    m: int | None = None,
+    m: Any = _NO_M,
     *,
     dtype: Any = None,
     device: Any = None,
@@ -195,7 +209,7 @@ def eye(
 ) -> Tensor:
     """The n x m identity matrix (m = n by default)."""
     n = _operator_index("eye", n)
-    m = n if m is None else _operator_index("eye", m)
+    m = n if m is _NO_M else _operator_index("eye", m)  # m=None is refused
     if n < 0 or m < 0:
         raise ValueError(f"[eye] n and m must be non-negative, got {n} and {m}")
     rows = _C.arange(n, dtype=_C.int64, device=device).unsqueeze(1)
@@ -233,10 +247,11 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over `dim`, shifted by the (detached) maximum so
     that nothing overflows; its gradient is the softmax."""
     _require_tensor("logsumexp", input=input)
+    _flag("logsumexp", "keepdim", keepdim)
     if not input.is_floating_point():  # a float function: integers in float
         input = input.to(_C.float32)
     # An empty dim list reduces every dim, as sum's does.
-    dims = _dims("logsumexp", input, dim) or tuple(range(input.ndim))
+    dims = _dims("logsumexp", input, dim, scalar=True) or tuple(range(input.ndim))
     if any(input.shape[d] == 0 for d in dims):
         # An empty sum: log 0 = -inf, nothing to overflow. Computed from the
         # input, so that its dtype is a float one and it has a gradient.
@@ -322,7 +337,9 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle("triu", input, diagonal, False)
 
 
-def _dims(op: str, input: Tensor, dims: Any) -> tuple:
+def _dims(op: str, input: Tensor, dims: Any, *, scalar: bool = False) -> tuple:
+    """`dims` as non-negative dims of `input`. With `scalar`, a 0-d tensor
+    takes dim 0 and -1 as in PyTorch, and has no dim to act on: ()."""
     if isinstance(dims, (Tensor, bool)) or not isinstance(dims, (int, list, tuple, range)):
         raise TypeError(
             f"[{op}] dims must be an int or a sequence of ints, got {type(dims).__name__}"
@@ -332,13 +349,14 @@ def _dims(op: str, input: Tensor, dims: Any) -> tuple:
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int):
             raise TypeError(f"[{op}] dims must be ints, got {type(d).__name__}")
-        k = d + input.ndim if d < 0 else d
-        if not 0 <= k < input.ndim:
+        rank = 1 if scalar and input.ndim == 0 else input.ndim
+        k = d + rank if d < 0 else d
+        if not 0 <= k < rank:
             raise IndexError(f"[{op}] dim {d} is out of range for {input.ndim} dimensions")
         out.append(k)
     if len(set(out)) != len(out):
         raise ValueError(f"[{op}] dims {list(dims)} name a dimension twice")
-    return tuple(out)
+    return tuple(out) if input.ndim else ()
 
 
 @public_op
@@ -347,7 +365,7 @@ def flip(input: Tensor, dims: Any) -> Tensor:
     flip: devrt has no negative strides)."""
     _require_tensor("flip", input=input)
     out = input
-    for d in _dims("flip", input, dims):
+    for d in _dims("flip", input, dims, scalar=True):
         if input.shape[d] > 1:
             out = _C._flip(out, d)
     return out if out is not input else input.clone()
@@ -465,13 +483,14 @@ def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: An
 def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The vector p-norm over `dim` (all elements by default): p = 2 (or
     'fro'), inf, -inf, 0 (the count of non-zeros), or any other number."""
+    _flag("norm", "keepdim", keepdim)
     if p == "fro":
         p = 2
     if not isinstance(p, int | float):
         raise ValueError(f"[norm] p must be a number, 'fro', inf or -inf, got {p!r}")
     x = self.abs()
     # No dim, or an empty dim list, reduces every dim.
-    dims = (() if dim is None else _dims("norm", self, dim)) or tuple(range(self.ndim))
+    dims = (() if dim is None else _dims("norm", self, dim, scalar=True)) or tuple(range(self.ndim))
     kw = {"dim": dims, "keepdim": keepdim} if dims else {}
     if p == math.inf:
         return x.amax(**kw)

@@ -72,14 +72,17 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
+def _like_input(name: str, input: Any) -> None:
+    """The input of a *_like function is a tensor (not a number, as PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"[{name}] argument 'input' must be a Tensor, got {type(input).__name__}")
+
+
 def _like(name: str, fill: Any):
     def fn(
         input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
-        if not isinstance(input, Tensor):
-            raise TypeError(
-                f"[{name}] argument 'input' must be a Tensor, got {type(input).__name__}"
-            )
+        _like_input(name, input)
         kw = {
             "dtype": input.dtype if dtype is None else dtype,
             "device": input.device if device is None else device,
@@ -115,6 +118,7 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor shaped like `input`, filled with `fill_value`."""
+    _like_input("full_like", input)
     return _C.full(
         input.shape,
         fill_value,
@@ -252,6 +256,15 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
     # is rebased onto the write (docs/eager.md, "In-place writes").
     if isinstance(value, Tensor):
         values = value
+    elif isinstance(value, (bool, numbers.Number)) and not isinstance(value, complex):
+        # A number the dtype cannot hold (NaN into int64) raises, as PyTorch;
+        # float16 and bfloat16 take it as a cast from float64 (to inf) there.
+        half = self.dtype in (_C.float16, _C.bfloat16)
+        try:
+            values = _C.full((), value, dtype=_C.float64 if half else self.dtype)
+        except ValueError as e:
+            raise ValueError("[setitem]" + str(e).partition("]")[2]) from None
+        values = values.to(device=self.device, dtype=self.dtype)
     else:
         values = tensor(value, dtype=self.dtype, device=self.device)
     # Leading dimensions of size 1 are dropped, as in PyTorch (x[i] = row of

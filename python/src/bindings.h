@@ -14,6 +14,15 @@
 
 namespace py = pybind11;
 
+namespace devrt::bind {
+// A flag such as keepdim: True or False only, as in PyTorch (1, 2**70 or a
+// NumPy bool are refused).
+struct Flag {
+  bool value = false;
+  operator bool() const { return value; }
+};
+} // namespace devrt::bind
+
 namespace pybind11::detail {
 // Note: pybind11 loads None into a holder argument as an empty shared_ptr
 // (None stands for a null pointer), and every binding dereferences its
@@ -30,6 +39,55 @@ public:
       return false;
     return copyable_holder_caster::load(src, convert);
   }
+};
+
+// Note: an int64_t argument (a dim, a size, an index) takes what PyTorch's
+// int arguments take: an int or an object with __index__ (NumPy integers).
+// pybind11's own caster also takes a bool, and in its converting pass any
+// number it can truncate (np.float32(1.5) is 1); this one refuses both, so
+// that the call fails and call_errors.cpp names the argument.
+template <> struct type_caster<int64_t> {
+  bool load(handle src, bool) {
+    PyObject *o = src.ptr();
+    if (!o || PyBool_Check(o) || PyFloat_Check(o))
+      return false;
+    object index;
+    if (!PyLong_Check(o)) {
+      if (!PyIndex_Check(o))
+        return false;
+      index = reinterpret_steal<object>(PyNumber_Index(o));
+      if (!index) {
+        PyErr_Clear();
+        return false;
+      }
+      o = index.ptr();
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      return false;
+    }
+    value = static_cast<int64_t>(v);
+    return true;
+  }
+  static handle cast(int64_t src, return_value_policy, handle) {
+    return PyLong_FromLongLong(static_cast<long long>(src));
+  }
+  PYBIND11_TYPE_CASTER(int64_t, io_name("typing.SupportsInt", "int"));
+};
+
+template <> struct type_caster<devrt::bind::Flag> {
+  bool load(handle src, bool) {
+    if (!PyBool_Check(src.ptr()))
+      return false;
+    value.value = src.ptr() == Py_True;
+    return true;
+  }
+  static handle cast(devrt::bind::Flag src, return_value_policy, handle) {
+    return handle(src.value ? Py_True : Py_False).inc_ref();
+  }
+  PYBIND11_TYPE_CASTER(devrt::bind::Flag, const_name("bool"));
 };
 } // namespace pybind11::detail
 
@@ -59,8 +117,11 @@ py::object device_object(Device d);
 bool numpy_dtype_to_dtype(const py::dtype &dt, DType *out);
 
 // A Python number (bool, int, float, NumPy scalar) as a Scalar; false if h
-// is not a number.
+// is not a number. A NumPy bool is a float, as in PyTorch.
 bool to_scalar(py::handle h, Scalar *out);
+// Whether h is an int as PyTorch takes one for a dim or a size: an int or
+// an object with __index__ (a NumPy integer), never a bool.
+bool is_index(py::handle h);
 // A shape from (2, 3), [2, 3] or *args of ints.
 Dims to_dims(const char *op, py::handle h);
 Dims dims_from_args(const char *op, const py::args &args);

@@ -94,9 +94,7 @@ bool is_tensor(PyObject *o) {
   return PyObject_IsInstance(o, g_tensor_type) == 1;
 }
 
-bool is_int(PyObject *o) {
-  return !PyFloat_Check(o) && (PyLong_Check(o) || PyIndex_Check(o));
-}
+bool is_int(PyObject *o) { return is_index(py::handle(o)); }
 
 std::string type_of(PyObject *o) { return type_name(py::handle(o)); }
 
@@ -134,6 +132,9 @@ std::string mismatch(const std::string &type, PyObject *o) {
   } else if (t.rfind("typing.SupportsFloat", 0) == 0 || t == "float") {
     if (!is_int(o) && !PyFloat_Check(o) && !PyNumber_Check(o))
       return "must be a number, got " + type_of(o);
+  } else if (t == "bool") {
+    if (!PyBool_Check(o))
+      return "must be a bool, got " + type_of(o);
   } else if (t == "str") {
     if (!PyUnicode_Check(o))
       return "must be a str, got " + type_of(o);

@@ -144,33 +144,53 @@ bool to_scalar(py::handle h, Scalar *out) {
     *out = Scalar::from_double(PyFloat_AS_DOUBLE(o));
     return true;
   }
-  // NumPy scalars (np.float32(1), np.int64(2), np.bool_(True)).
+  // NumPy scalars (np.float32(1), np.int64(2), np.bool_(True)). As in
+  // PyTorch, a NumPy bool is the float 1.0 or 0.0 (np.True_ + int32 tensor
+  // is a float32 tensor).
   static PyObject *generic =
       py::object(py::module_::import("numpy").attr("generic")).release().ptr();
   if (PyObject_IsInstance(o, generic) == 1) {
     py::object v = h.attr("item")();
-    if (PyBool_Check(v.ptr()) || PyLong_Check(v.ptr()) ||
-        PyFloat_Check(v.ptr()))
+    if (PyBool_Check(v.ptr())) {
+      *out = Scalar::from_double(v.ptr() == Py_True ? 1.0 : 0.0);
+      return true;
+    }
+    if (PyLong_Check(v.ptr()) || PyFloat_Check(v.ptr()))
       return to_scalar(v, out);
   }
   return false;
 }
 
+bool is_index(py::handle h) {
+  PyObject *o = h.ptr();
+  if (PyBool_Check(o) || PyFloat_Check(o))
+    return false;
+  if (PyLong_Check(o))
+    return true;
+  if (!PyIndex_Check(o))
+    return false;
+  PyObject *index = PyNumber_Index(o);
+  if (!index)
+    PyErr_Clear();
+  Py_XDECREF(index);
+  return index != nullptr;
+}
+
 Dims to_dims(const char *op, py::handle h) {
-  if (PyLong_Check(h.ptr()))
-    return to_dims(op, py::make_tuple(h));
-  Dims d;
   if (py::isinstance<TensorImpl>(h))
     fail(ErrorKind::Type, "[", op,
          "] expected a shape (a sequence of ints), got a Tensor of shape ",
          h.cast<Tensor>()->shape);
+  if (is_index(h))
+    return to_dims(op, py::make_tuple(h));
+  Dims d;
   if (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h))
     fail(ErrorKind::Type, "[", op,
          "] expected a shape (a sequence of ints), got ", type_name(h), " ",
          py::repr(h).cast<std::string>());
   for (py::handle item : py::reinterpret_borrow<py::sequence>(h)) {
     py::object index;
-    if (PyLong_Check(item.ptr()) || PyIndex_Check(item.ptr()))
+    if (is_index(item))
       index = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
     if (!index) {
       PyErr_Clear();
@@ -188,7 +208,8 @@ Dims to_dims(const char *op, py::handle h) {
 }
 
 Dims dims_from_args(const char *op, const py::args &args) {
-  if (args.size() == 1 && !PyLong_Check(args[0].ptr()))
+  if (args.size() == 1 &&
+      (!is_index(args[0]) || py::isinstance<TensorImpl>(args[0])))
     return to_dims(op, args[0]);
   return to_dims(op, args);
 }

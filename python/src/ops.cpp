@@ -2,6 +2,9 @@
 // operators. Each is one call into the core.
 #include "bindings.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "devrt/autograd.h"
 #include "devrt/error.h"
 
@@ -65,9 +68,27 @@ py::object apply_binary(OpId op, py::handle a, py::handle b) {
   if (b_t)
     return py::cast(binary(op, as_tensor(op_name(op), a, b.cast<Tensor>()),
                            b.cast<Tensor>()));
+  // As PyTorch, the arithmetic functions also take two numbers: the first
+  // becomes a 0-d tensor (a float one of float32), the second stays a number.
+  Scalar sa;
+  const bool arithmetic = op == OpId::add || op == OpId::sub ||
+                          op == OpId::mul || op == OpId::div ||
+                          op == OpId::floor_divide;
+  if (arithmetic && to_scalar(a, &sa) && to_scalar(b, &s)) {
+    const DType t =
+        sa.kind == Scalar::Float ? DType::Float32 : sa.natural_dtype();
+    Tensor at = scalar_tensor(sa, t, kCPU);
+    at->wrapped_number = false;
+    return py::cast(binary_scalar(op, at, s, false));
+  }
   fail(ErrorKind::Type, "[", op_name(op), "] expected a tensor operand, got ",
        py::repr(a).cast<std::string>(), " and ",
        py::repr(b).cast<std::string>());
+}
+
+// alpha of add/sub that scales nothing: the int 1 (or True).
+bool is_one(py::handle alpha) {
+  return PyLong_Check(alpha.ptr()) && alpha.equal(py::int_(1));
 }
 
 // Python operators return NotImplemented for operands they do not know, so
@@ -94,7 +115,7 @@ std::optional<Scalar> opt_scalar(const char *op, py::handle h) {
     return std::nullopt;
   Scalar s;
   if (!to_scalar(h, &s))
-    fail(ErrorKind::Type, "[", op, "] bound must be a number, got ",
+    fail(ErrorKind::Type, "[", op, "] bound must be a number or a tensor, got ",
          py::repr(h).cast<std::string>());
   return s;
 }
@@ -149,19 +170,44 @@ py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
     return py::cast(binary(binary_op, x, dim.cast<Tensor>()));
   int64_t d = dim.cast<int64_t>();
   Tensor values = reduce(reduce_op, x, Dims{d}, keepdim);
-  Tensor indices = arg_reduce(arg_op, x, d, keepdim);
+  // argmax has no bool kernel (nor has PyTorch's), max(dim) takes bools.
+  Tensor indices = arg_reduce(
+      arg_op, x->dtype == DType::Bool ? cast(x, DType::Int32) : x, d, keepdim);
   py::object result_type = py::module_::import("devrt")
                                .attr("return_types")
                                .attr(reduce_op == OpId::max ? "max" : "min");
   return result_type(values, indices);
 }
 
-int64_t correction_of(py::object unbiased, py::object correction) {
-  if (!correction.is_none())
-    return correction.cast<int64_t>();
-  if (!unbiased.is_none())
-    return unbiased.cast<bool>() ? 1 : 0;
-  return 1;
+// var's correction: any number, as in PyTorch (unbiased picks 1 or 0).
+Scalar correction_of(const char *op, py::object unbiased,
+                     py::object correction) {
+  Scalar s = Scalar::from_int(1);
+  if (!correction.is_none()) {
+    if (!to_scalar(correction, &s))
+      fail(ErrorKind::Type, "[", op,
+           "] argument 'correction' must be a number, got ",
+           type_name(correction));
+  } else if (!unbiased.is_none()) {
+    s = Scalar::from_int(unbiased.cast<bool>() ? 1 : 0);
+  }
+  return s;
+}
+
+// The variance with a correction that is not an integer: the core's var
+// (correction 0) scaled by N / max(0, N - correction), N the number of
+// elements reduced (so that N <= correction gives inf, or NaN for 0 / 0).
+Tensor var_float_correction(const Tensor &x, std::optional<Dims> axes,
+                            bool keepdim, double correction) {
+  Tensor v = reduce(OpId::var, x, axes, keepdim, 0);
+  double n = 1;
+  if (!axes)
+    n = static_cast<double>(x->numel());
+  else
+    for (int64_t a : normalize_axes("var", *axes, x->ndim()))
+      n *= x->ndim() ? static_cast<double>(x->shape[a]) : 1.0;
+  const double factor = n / std::max(0.0, n - correction);
+  return binary_scalar(OpId::mul, v, Scalar::from_double(factor), false);
 }
 
 // Python's number protocol straight into the core: `a + b` on tensors
@@ -243,8 +289,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
       auto scaled = [](py::handle o, py::handle alpha) -> py::object {
         auto other = py::reinterpret_borrow<py::object>(o);
-        if (alpha.is_none() ||
-            (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
+        if (alpha.is_none() || is_one(alpha))
           return other;
         Scalar s;
         if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
@@ -274,16 +319,35 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       };
       auto fn = [op, scaled, check](py::handle a, py::handle o,
                                     py::handle alpha) {
+        if (alpha.is_none()) // as PyTorch: leave it out, or give a number
+          fail(ErrorKind::Type, "[", op_name(op),
+               "] argument 'alpha' must be a number, got NoneType");
+        if (is_one(alpha))
+          return apply_binary(op, a, o);
         check(a, o, alpha);
-        if (!alpha.is_none())
-          if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
-            return py::cast(*y);
-        return apply_binary(op, a, scaled(o, alpha));
+        if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
+          return py::cast(*y);
+        if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o))
+          return apply_binary(op, a, scaled(o, alpha));
+        // As PyTorch: o * alpha is computed in the dtype a op o computes in
+        // (float32 * 1.5 added to float64 is a float64 product), and the
+        // result has a op o's dtype (a 0-d int32 times 0.5 is float32, which
+        // would win over a 0-d float16 a).
+        Tensor at = a.cast<Tensor>(), ot = o.cast<Tensor>();
+        DType compute, result;
+        binary_result_types(op, at->dtype, ot->dtype, promotion_rank(at),
+                            promotion_rank(ot), &compute, &result);
+        if ((compute == DType::Float64 || compute == DType::Float32) &&
+            ot->dtype != compute) // (16-bit floats have no product kernel)
+          ot = cast(ot, compute);
+        Tensor yt =
+            apply_binary(op, a, scaled(py::cast(ot), alpha)).cast<Tensor>();
+        return py::cast(yt->dtype == result ? yt : cast(yt, result));
       };
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
-            py::arg("alpha") = py::none());
+            py::arg("alpha") = 1);
       cls.def(b.name, fn, py::arg("other"), py::kw_only(),
-              py::arg("alpha") = py::none());
+              py::arg("alpha") = 1);
       cls.def(
           (std::string(b.name) + "_").c_str(),
           [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {
@@ -358,8 +422,20 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       });
 
   // clamp
+  // Bounds are numbers, or tensors (never one of each, as PyTorch).
   auto clamp_fn = [](const Tensor &x, py::object lo, py::object hi) {
-    return clamp(x, opt_scalar("clamp", lo), opt_scalar("clamp", hi));
+    const bool lo_t = py::isinstance<TensorImpl>(lo),
+               hi_t = py::isinstance<TensorImpl>(hi);
+    if (!lo_t && !hi_t)
+      return clamp(x, opt_scalar("clamp", lo), opt_scalar("clamp", hi));
+    if ((!lo_t && !lo.is_none()) || (!hi_t && !hi.is_none()))
+      fail(ErrorKind::Type,
+           "[clamp] min and max must both be numbers or both be tensors, got ",
+           type_name(lo), " and ", type_name(hi));
+    auto bound = [](py::handle h, bool is_t) {
+      return is_t ? std::optional<Tensor>(h.cast<Tensor>()) : std::nullopt;
+    };
+    return clamp(x, bound(lo, lo_t), bound(hi, hi_t));
   };
   for (const char *name : {"clamp", "clip"}) {
     m.def(name, clamp_fn, py::arg("input"), py::arg("min") = py::none(),
@@ -412,7 +488,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                               {"amin", OpId::min}};
   for (const Named &r : reductions) {
     OpId op = r.op;
-    auto fn = [op](const Tensor &x, py::object dim, bool keepdim,
+    auto fn = [op](const Tensor &x, py::object dim, Flag keepdim,
                    py::object dtype) {
       return reduce_py(op, x, dim, keepdim, dtype);
     };
@@ -427,7 +503,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     OpId o = op;
     // As in PyTorch, uint8 tensors give uint8 truth values, and an empty
     // dim list reduces nothing.
-    auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
+    auto fn = [o](const Tensor &x, py::object dim, Flag keepdim) {
       Tensor y = reduce(o, x, to_axes(op_name(o), dim), keepdim);
       return x->dtype == DType::UInt8 ? cast(y, DType::UInt8) : y;
     };
@@ -492,7 +568,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (auto [name, op] :
        {std::pair{"argmax", OpId::argmax}, std::pair{"argmin", OpId::argmin}}) {
     OpId o = op;
-    auto fn = [o](const Tensor &x, py::object dim, bool keepdim) {
+    auto fn = [o](const Tensor &x, py::object dim, Flag keepdim) {
       return arg_reduce(o, x,
                         dim.is_none()
                             ? std::nullopt
@@ -510,9 +586,16 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   // std is a composite: sqrt of var.
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
-                       bool keepdim, py::object correction) {
-      Tensor v = reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
-                        correction_of(unbiased, correction));
+                       Flag keepdim, py::object correction) {
+      const char *name = is_std ? "std" : "var";
+      const Scalar c = correction_of(name, unbiased, correction);
+      Tensor v =
+          c.kind == Scalar::Float &&
+                  !(c.f == std::floor(c.f) && std::fabs(c.f) < 0x1p53)
+              ? var_float_correction(x, reduce_axes("var", dim), keepdim, c.f)
+              : reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
+                       c.kind == Scalar::Float ? static_cast<int64_t>(c.f)
+                                               : c.i);
       if (!is_std)
         return v;
       // sqrt's gradient at 0 is infinite: where the spread is 0 the gradient
@@ -573,9 +656,36 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   });
 
   // Joining, splitting and gathering.
+  // A tensor is a sequence of its rows, but not a sequence of tensors to
+  // join: PyTorch takes a list or a tuple only.
+  auto tensor_list = [](const char *op, py::handle h) {
+    if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
+      fail(ErrorKind::Type, "[", op,
+           "] argument 'tensors' must be a sequence of Tensors, got ",
+           type_name(h));
+    std::vector<Tensor> out;
+    for (py::handle item : h) {
+      if (!py::isinstance<TensorImpl>(item))
+        fail(ErrorKind::Type, "[", op,
+             "] argument 'tensors' must be a sequence of Tensors, got ",
+             type_name(item), " at position ", out.size());
+      out.push_back(item.cast<Tensor>());
+    }
+    return out;
+  };
   for (const char *name : {"cat", "concat", "concatenate"})
-    m.def(name, &cat, py::arg("tensors"), py::arg("dim") = 0);
-  m.def("stack", &stack, py::arg("tensors"), py::arg("dim") = 0);
+    m.def(
+        name,
+        [=](py::handle tensors, int64_t dim) {
+          return cat(tensor_list("cat", tensors), dim);
+        },
+        py::arg("tensors"), py::arg("dim") = 0);
+  m.def(
+      "stack",
+      [=](py::handle tensors, int64_t dim) {
+        return stack(tensor_list("stack", tensors), dim);
+      },
+      py::arg("tensors"), py::arg("dim") = 0);
   m.def("gather", &gather, py::arg("input"), py::arg("dim"), py::arg("index"));
   cls.def("gather", &gather, py::arg("dim"), py::arg("index"));
   m.def("scatter_add", &scatter_add, py::arg("input"), py::arg("dim"),
@@ -624,10 +734,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     int64_t d = normalize_axis("split", dim, x->ndim());
     int64_t n = x->shape[d];
     std::vector<int64_t> sizes;
-    if (PyLong_Check(size.ptr())) {
+    if (is_index(size)) {
       int64_t s = size.cast<int64_t>();
-      if (s <= 0)
-        fail(ErrorKind::Value, "[split] split size must be positive, got ", s);
+      // As PyTorch: a dim of size 0 splits by 0 into one empty piece.
+      if (s < 0 || (s == 0 && n != 0))
+        fail(ErrorKind::Value,
+             "[split] split size must be positive (or 0 for a dimension of "
+             "size 0), got ",
+             s, " for a dimension of size ", n);
       for (int64_t at = 0; at < n; at += s)
         sizes.push_back(std::min(s, n - at));
       if (n == 0)
@@ -676,8 +790,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
 
   // Convolution and pooling (NCHW).
   auto pair = [](const char *op, py::handle h, const char *what) {
-    Dims d = PyLong_Check(h.ptr()) ? Dims{h.cast<int64_t>(), h.cast<int64_t>()}
-                                   : to_dims(op, h);
+    Dims d = is_index(h) ? Dims{h.cast<int64_t>(), h.cast<int64_t>()}
+                         : to_dims(op, h);
     if (d.size() != 2)
       fail(ErrorKind::Value, "[", op, "] ", what,
            " must be an int or a pair, got ", d);

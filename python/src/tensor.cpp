@@ -118,7 +118,7 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       // views
       .def("view",
            [](const Tensor &t, py::args shape) {
-             if (shape.size() == 1 && !PyLong_Check(shape[0].ptr()) &&
+             if (shape.size() == 1 && !is_index(shape[0]) &&
                  !py::isinstance<py::sequence>(shape[0]))
                return view_dtype(t, to_dtype("view", shape[0]));
              return view(t, dims_from_args("view", shape));
@@ -249,6 +249,10 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             s.kind == Scalar::Float
                 ? DType::Float32
                 : (s.kind == Scalar::Int ? DType::Int64 : DType::Bool);
+        if (is_index(shape)) // as PyTorch: full(2, v) is no full((2,), v)
+          fail(ErrorKind::Type,
+               "[full] argument 'size' must be a sequence of ints, got ",
+               type_name(shape));
         return grad_if(requires_grad, full(to_dims("full", shape), s,
                                            dt(dtype, fallback), dev(device)));
       },
@@ -295,16 +299,26 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def(
       "linspace",
-      [=](double start, double end, py::object steps_arg, py::object dtype,
-          py::object device, bool requires_grad) {
+      [=](py::object start_arg, py::object end_arg, py::object steps_arg,
+          py::object dtype, py::object device, bool requires_grad) {
+        // As PyTorch, start and end must fit the dtype (uint8 takes -2 as
+        // 254, and refuses -1.5 or 300).
+        const DType t = dt(dtype, DType::Float32);
+        auto end_point = [t](py::handle h) {
+          Scalar s;
+          if (!to_scalar(h, &s))
+            s = Scalar::from_double(h.cast<double>());
+          check_fill_value("linspace", s, t);
+          return s.f;
+        };
+        const double start = end_point(start_arg), end = end_point(end_arg);
         if (py::isinstance<py::bool_>(steps_arg) ||
             !py::isinstance<py::int_>(steps_arg))
           fail(ErrorKind::Type, "[linspace] steps must be an int, got ",
                py::type::of(steps_arg).attr("__name__").cast<std::string>());
         const int64_t steps = steps_arg.cast<int64_t>();
         return grad_if(requires_grad,
-                       linspace(start, end, steps, dt(dtype, DType::Float32),
-                                dev(device)));
+                       linspace(start, end, steps, t, dev(device)));
       },
       py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
       py::arg("dtype") = py::none(), py::arg("device") = py::none(),

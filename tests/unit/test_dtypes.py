@@ -374,7 +374,7 @@ NUMPY_SCALARS = [
     (np.float32(2.5), "float"),
     (np.int64(2), "int"),
     (np.int32(2), "int"),
-    (np.bool_(True), "bool"),
+    (np.bool_(True), "float"),  # a NumPy bool is the float 1.0, as in PyTorch
 ]
 
 

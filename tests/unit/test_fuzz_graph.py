@@ -443,53 +443,6 @@ OPEN = "open (found by this fuzzer, not fixed yet): "  # as in test_fuzz_differe
 
 GRAPH_DEVIATIONS: list = [
     (
-        "cumsum of a 0-d tensor",
-        OPEN + "tf.cumsum of a 0-d tensor returns it (TensorFlow raises: axis out of range)",
-        lambda case, outcome: case.op == "cumsum" and case.values[0].ndim == 0,
-    ),
-    (
-        "reductions over axis 0 of a 0-d tensor",
-        OPEN + "tf.reduce_mean(x, axis=0) of a 0-d x succeeds where reduce_sum/min/prod "
-        "raise at build time; with the rank unknown until run time, every reduction succeeds "
-        "(TensorFlow raises)",
-        lambda case, outcome: (
-            case.op.startswith("reduce_")
-            and case.values[0].ndim == 0
-            and outcome.startswith("devrt succeeded where NumPy raised ValueError")
-        ),
-    ),
-    (
-        "gather with an axis out of range known at run time only",
-        OPEN + "tf.gather(params, indices, axis) with params of unknown rank and an axis out "
-        "of range for the fed value succeeds or fails in [reshape] (the core's GatherV2 does "
-        "not check the axis)",
-        lambda case, outcome: (
-            case.op == "gather"
-            and case.placeholders[0][0] is None
-            and not -case.values[0].ndim <= (case.kwargs.get("axis") or 0) < case.values[0].ndim
-        ),
-    ),
-    (
-        "softmax of a 0-d value known at run time only",
-        OPEN + "tf.nn.softmax/log_softmax of a placeholder of unknown rank fed a 0-d value "
-        "succeed (TensorFlow raises; with the rank known, devrt raises at build time)",
-        lambda case, outcome: (
-            case.op in ("nn.softmax", "nn.log_softmax")
-            and case.placeholders[0][0] is None
-            and case.values[0].ndim == 0
-        ),
-    ),
-    (
-        "gather out of range into an empty result",
-        OPEN + "tf.gather with out-of-range indices succeeds when the result is empty "
-        "(TensorFlow raises)",
-        lambda case, outcome: (
-            case.op == "gather"
-            and case.values[0].size == 0
-            and outcome.startswith("devrt succeeded where NumPy raised IndexError")
-        ),
-    ),
-    (
         "mixed dtypes of binary ops",
         "docs/graph.md: operands of two dtypes are promoted as in eager devrt (TensorFlow raises)",
         lambda case, outcome: (

@@ -29,6 +29,9 @@ struct Scalar {
 Tensor unary(OpId op, const Tensor &x);
 Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
              std::optional<Scalar> hi);
+// clamp with tensor bounds (broadcast with x), with PyTorch's gradients.
+Tensor clamp(const Tensor &x, const std::optional<Tensor> &lo,
+             const std::optional<Tensor> &hi);
 Tensor binary(OpId op, const Tensor &a, const Tensor &b);
 // `a op s`, or `s op a` when scalar_first; s promotes weakly.
 Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first);
@@ -152,6 +155,10 @@ void copy_to_host(const Tensor &x, void *dst);
 Scalar item(const Tensor &x);
 
 // --- creation -------------------------------------------------------------
+// Raises ValueError "[op] value ... cannot be converted to dtype ..." where
+// dtype t cannot hold v (PyTorch's rule: NaN or an infinity in an integer
+// dtype, a number beyond the dtype's range); full and fill_ check with it.
+void check_fill_value(const char *op, Scalar v, DType t);
 Tensor full(const Dims &shape, Scalar value, DType dtype, Device device);
 void fill_(const Tensor &t, Scalar value);
 Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,

@@ -178,9 +178,10 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::ceil:
   case OpId::round:
     return {zeros_of(g)};
-  case OpId::relu:
-    return {masked(
-        binary_scalar(OpId::gt, n.output(), Scalar::from_int(0), false), g)};
+  case OpId::relu: // only out <= 0 stops g: at NaN it passes, as PyTorch's
+    return {
+        where(binary_scalar(OpId::le, n.output(), Scalar::from_int(0), false),
+              num(g, 0.0), g)};
   case OpId::exp:
     return {mul(g, n.output())};
   case OpId::log:
@@ -298,15 +299,18 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::maximum:
   case OpId::minimum: {
-    // Ties split the gradient evenly, as the subgradient midpoint.
+    // Ties split the gradient evenly, as the subgradient midpoint. Only
+    // the side that loses gets none: where a NaN is the result, g goes to
+    // both sides, as PyTorch's.
     Tensor a = n.input(0), b = n.input(1);
     OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
-    Tensor half = mul(masked(binary(OpId::eq, a, b), g), 0.5);
+    Tensor tie = binary(OpId::eq, a, b), zero = num(g, 0.0);
+    Tensor half = mul(masked(tie, g), 0.5), untied = where(tie, zero, g);
     auto side = [&](int i, const Tensor &x, const Tensor &y) -> Tensor {
       if (!n.wants(i))
         return nullptr;
-      return sum_to(add(masked(binary(wins, x, y), g), half),
-                    n.inputs[i].shape);
+      Tensor full = where(binary(wins, y, x), zero, untied); // x loses: none
+      return sum_to(add(full, half), n.inputs[i].shape);
     };
     return {side(0, a, b), side(1, b, a)};
   }
@@ -484,6 +488,12 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     std::vector<Tensor> out;
     int64_t offset = 0, d = n.attrs.i0;
     for (const InputInfo &in : n.inputs) {
+      if (in.shape.size() != g->shape.size()) { // a 1-d empty input cat skipped
+        out.push_back(in.requires_grad
+                          ? slice(reshape(g, Dims{g->numel()}), 0, 0, 0, 1)
+                          : nullptr);
+        continue;
+      }
       out.push_back(in.requires_grad
                         ? slice(g, d, offset, offset + in.shape[d], 1)
                         : nullptr);

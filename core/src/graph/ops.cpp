@@ -579,6 +579,9 @@ void infer_reduce(Node &n) {
 }
 Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
   std::optional<Dims> axes = reduce_axes(n);
+  if (axes) // the rank may be known only now; a 0-d value has no axis 0
+    for (int64_t a : *axes)
+      norm_axis(n, a, in[0]->ndim());
   if (axes && axes->empty())
     return {in[0]};
   return {reduce(static_cast<OpId>(n.def->code), in[0], axes,
@@ -609,6 +612,7 @@ void infer_softmax(Node &n) {
              is_floating(n.input_dtype(0)) ? n.input_dtype(0) : kDefaultFloat);
 }
 Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
+  norm_axis(n, n.attr_int("axis"), in[0]->ndim()); // as infer_softmax's
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
@@ -616,8 +620,8 @@ Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
 // out) and reversed (summing from the end), as TensorFlow's.
 void infer_cumsum(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (x.known_rank)
-    norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x.rank(), 1));
+  if (x.known_rank) // a 0-d value has no axis 0, as in TensorFlow
+    norm_axis(n, n.attr_int("axis"), x.rank());
   // The input's dtype, as TensorFlow (integers wrap in it); bool in int64.
   const DType t = n.input_dtype(0);
   set_output(n, x, t == DType::Bool ? DType::Int64 : t);
@@ -625,10 +629,7 @@ void infer_cumsum(Node &n) {
 Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
   Tensor x = in[0];
   const DType t = x->dtype == DType::Bool ? DType::Int64 : x->dtype;
-  const int64_t axis =
-      norm_axis(n, n.attr_int("axis"), std::max<int64_t>(x->ndim(), 1));
-  if (x->ndim() == 0)
-    x = reshape(x, Dims{1});
+  const int64_t axis = norm_axis(n, n.attr_int("axis"), x->ndim());
   const bool reverse = n.attr_int("reverse") != 0;
   if (reverse)
     x = flip(x, axis);
@@ -1055,8 +1056,8 @@ void infer_gather(Node &n) {
 }
 Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
   const Tensor &p = in[0], &idx = in[1];
-  const int64_t axis = n.attr_int("axis") < 0 ? n.attr_int("axis") + p->ndim()
-                                              : n.attr_int("axis");
+  // As infer_gather's check, for a rank known only now.
+  const int64_t axis = norm_axis(n, n.attr_int("axis"), p->ndim());
   Tensor flat = reshape(cast(idx, DType::Int64), Dims{idx->numel()});
   Tensor picked = index_select(p, axis, flat);
   Dims shape;

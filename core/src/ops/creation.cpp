@@ -50,14 +50,51 @@ uint64_t initial_seed() {
   return g.seed;
 }
 
-void fill_(const Tensor &t, Scalar value) {
-  if (autograd::inplace_records("fill_", t)) {
-    autograd::rebase_history(
-        "fill_", t,
-        autograd::overwritten(t, {}, scalar_tensor(value, t->dtype, t->device),
-                              false));
+// As PyTorch: a value the dtype cannot hold (NaN or an infinity in an
+// integer dtype, a number beyond the dtype's range) is refused, not wrapped.
+// An integer dtype takes a negative int down to -max of its unsigned range
+// (uint8 takes -1 as 255); a float dtype takes NaN and the infinities.
+void check_fill_value(const char *op, Scalar v, DType t) {
+  double lo = 0, hi = 0;
+  switch (t) {
+  case DType::Bool:
+    return;
+  case DType::UInt8:
+    lo = v.kind == Scalar::Float ? 0 : -255, hi = 255;
+    break;
+  case DType::Int32:
+    lo = -2147483648.0, hi = 2147483647.0;
+    break;
+  case DType::Int64: // 2**63 itself does not fit (PyTorch wraps it)
+    if (v.kind != Scalar::Float)
+      return;
+    lo = -0x1p63, hi = std::nextafter(0x1p63, 0.0);
+    break;
+  case DType::Float16:
+    hi = 65504.0;
+    break;
+  case DType::BFloat16:
+    hi = 3.3895313892515355e38;
+    break;
+  case DType::Float32:
+    hi = 3.4028234663852886e38;
+    break;
+  case DType::Float64:
     return;
   }
+  const double x = v.kind == Scalar::Float ? v.f : static_cast<double>(v.i);
+  const bool fits = is_floating(t) ? !std::isfinite(x) || std::fabs(x) <= hi
+                                   : x >= lo && x <= hi; // false for NaN
+  if (!fits)
+    fail(ErrorKind::Value, "[", op, "] value ", x,
+         " cannot be converted to dtype ", dtype_name(t), " without overflow");
+}
+
+namespace {
+
+// fill_ without the check of the value: a number operand is made in the
+// dtype it computes in as it is (PyTorch converts it unchecked there).
+void fill_unchecked(const Tensor &t, Scalar value) {
   if (t->numel() == 0)
     return;
   if (!t->is_contiguous()) {
@@ -69,7 +106,22 @@ void fill_(const Tensor &t, Scalar value) {
   t->bump_version();
 }
 
+} // namespace
+
+void fill_(const Tensor &t, Scalar value) {
+  check_fill_value("fill_", value, t->dtype);
+  if (autograd::inplace_records("fill_", t)) {
+    autograd::rebase_history(
+        "fill_", t,
+        autograd::overwritten(t, {}, scalar_tensor(value, t->dtype, t->device),
+                              false));
+    return;
+  }
+  fill_unchecked(t, value);
+}
+
 Tensor full(const Dims &shape, Scalar value, DType dtype, Device device) {
+  check_fill_value("full", value, dtype);
   Tensor y = empty(shape, dtype, device);
   fill_(y, value);
   return y;
@@ -99,11 +151,11 @@ Tensor scalar_tensor(Scalar s, DType dtype, Device device) {
       *static_cast<bool *>(p) = s.f != 0;
       break;
     default:
-      fill_(y, s);
+      fill_unchecked(y, s);
       break;
     }
   } else {
-    fill_(y, s);
+    fill_unchecked(y, s);
   }
   y->wrapped_number = true;
   return y;
@@ -126,6 +178,11 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
   };
   const bool integral = !is_floating(dtype);
   const double span = end.f - start.f, by = step.f;
+  // The direction is checked on the numbers as given too (PyTorch refuses
+  // arange(2, 2.5, -1) in int64, where the truncated range would be empty).
+  if ((by > 0 && end.f < start.f) || (by < 0 && end.f > start.f))
+    fail(ErrorKind::Value, "[arange] the range from ", start.f, " to ", end.f,
+         " does not go the way of step ", by);
   if (integral) {
     start = Scalar::from_int(trunc(start));
     step = Scalar::from_int(trunc(step));
@@ -164,23 +221,25 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype,
     return steps == 0
                ? empty(Dims{0}, dtype, device)
                : full(Dims{1}, Scalar::from_double(start), dtype, device);
-  if (!is_floating(dtype)) {
-    // Integers: computed in float64, the last value `end` exactly, then
-    // truncated.
-    Tensor y = empty(Dims{steps}, DType::Float64, device);
-    double step = (end - start) / static_cast<double>(steps - 1);
-    Launch k(OpId::arange, device, DType::Float64);
-    k.output(y)
-        .attr_scalar(Scalar::from_double(start))
-        .attr_scalar(Scalar::from_double(step))
-        .run();
-    fill_(select(y, 0, steps - 1), Scalar::from_double(end));
-    return cast(y, dtype);
+  // As PyTorch: in the dtype's precision (float32 for the 16-bit types,
+  // float64 for integers, whose start and end are truncated first), the
+  // first half counted up from start and the second down from end, so that
+  // both ends are exact; integers are truncated at the end.
+  if (!is_floating(dtype)) { // in the dtype: uint8 takes -2 as 254
+    auto in_dtype = [dtype](double v) {
+      const int64_t i = static_cast<int64_t>(std::trunc(v));
+      return dtype == DType::UInt8
+                 ? static_cast<double>(static_cast<uint8_t>(i))
+             : dtype == DType::Int32
+                 ? static_cast<double>(static_cast<int32_t>(i))
+                 : static_cast<double>(i);
+    };
+    start = in_dtype(start);
+    end = in_dtype(end);
   }
-  // Floats, as PyTorch: in the dtype's precision (float32 for the 16-bit
-  // types), the first half counted up from start and the second down from
-  // end, so that both ends are exact.
-  const DType t = dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+  const DType t = dtype == DType::Float64 || !is_floating(dtype)
+                      ? DType::Float64
+                      : DType::Float32;
   const double step = t == DType::Float64
                           ? (end - start) / static_cast<double>(steps - 1)
                           : static_cast<double>((static_cast<float>(end) -

@@ -25,7 +25,7 @@ Scalar Scalar::from_double(double v) {
   s.kind = Float;
   s.f = v;
   // Out-of-range values keep only their double form.
-  s.i = (v > -9.2e18 && v < 9.2e18) ? static_cast<int64_t>(v) : 0;
+  s.i = (v >= -0x1p63 && v < 0x1p63) ? static_cast<int64_t>(v) : 0;
   return s;
 }
 
@@ -135,13 +135,20 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
              std::optional<Scalar> hi) {
   if (!lo && !hi)
     fail(ErrorKind::Value, "[clamp] at least one of min and max is required");
-  if (x->dtype == DType::Bool)
-    fail(ErrorKind::Type, "[clamp] is not defined for bool tensors");
-  // A float bound on an integer tensor computes in float, as PyTorch.
+  // A float bound on an integer or bool tensor computes in float, an int
+  // bound on a bool tensor in int64, as PyTorch; bool bounds on a bool
+  // tensor have no kernel there either.
+  auto of_kind = [&](Scalar::Kind kind) {
+    return (lo && lo->kind == kind) || (hi && hi->kind == kind);
+  };
   DType t = x->dtype;
-  if (!is_floating(t) &&
-      ((lo && lo->kind == Scalar::Float) || (hi && hi->kind == Scalar::Float)))
+  if (!is_floating(t) && of_kind(Scalar::Float))
     t = kDefaultFloat;
+  else if (t == DType::Bool && of_kind(Scalar::Int))
+    t = DType::Int64;
+  if (t == DType::Bool)
+    fail(ErrorKind::NotImplemented,
+         "[clamp] is not defined for a bool tensor with bool bounds");
   // A NaN bound makes every element NaN, as in PyTorch (the kernel's
   // comparisons would let every element through instead).
   auto is_nan = [](const std::optional<Scalar> &s) {
@@ -166,6 +173,46 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
     autograd::record(OpId::clamp, {x}, y, std::move(attrs));
   }
   return y;
+}
+
+Tensor clamp(const Tensor &x, const std::optional<Tensor> &lo,
+             const std::optional<Tensor> &hi) {
+  if (!lo && !hi)
+    fail(ErrorKind::Value, "[clamp] at least one of min and max is required");
+  // Note: the value is min(max(x, lo), hi) (hi where lo > hi; NaN from any
+  // operand). Each element takes its gradient from the one operand PyTorch
+  // gives it to: x where lo <= x <= hi, lo where x < lo < hi, hi where
+  // x > hi or hi < lo, none elsewhere (ties of lo and hi below x, NaNs);
+  // there the value is the detached one, as where it is NaN.
+  Tensor value = x;
+  if (lo)
+    value = binary(OpId::maximum, value, *lo);
+  if (hi)
+    value = binary(OpId::minimum, value, *hi);
+  Tensor y = detach(value);
+  auto both = [](const Tensor &a, const Tensor &b) {
+    return binary(OpId::logical_and, a, b);
+  };
+  if (hi) {
+    Tensor above = binary(OpId::gt, x, *hi);
+    if (lo)
+      above = binary(OpId::logical_or, above, binary(OpId::lt, *hi, *lo));
+    y = where(above, *hi, y);
+  }
+  if (lo) {
+    Tensor below = binary(OpId::lt, x, *lo);
+    if (hi)
+      below = both(below, binary(OpId::lt, *lo, *hi));
+    y = where(below, *lo, y);
+  }
+  Tensor inside = lo ? binary(OpId::ge, x, *lo) : binary(OpId::le, x, *hi);
+  if (lo && hi)
+    inside = both(inside, binary(OpId::le, x, *hi));
+  y = where(inside, x, y);
+  if (!is_floating(y->dtype))
+    return y;
+  // A NaN bound makes the value NaN whatever the comparisons said.
+  return where(binary(OpId::ne, value, value), detach(value), y);
 }
 
 Tensor binary(OpId op, const Tensor &a, const Tensor &b) {

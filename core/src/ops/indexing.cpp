@@ -136,6 +136,20 @@ Tensor source_in_kernel_order(const Tensor &src, const IndexPlan &p) {
   return permute(src, order);
 }
 
+// Note: a kernel with an empty output never runs, so it checks no index.
+// As PyTorch, an index into a dim of size 0 is still refused there
+// (x[[0], 1:1] of a tensor whose first dim is 0); PyTorch checks nothing
+// else of an empty result.
+void check_indices_of_empty_result(const char *op, const Tensor &src,
+                                   const IndexPlan &p) {
+  if (shape_numel(p.batch) == 0 || shape_numel(p.kernel_shape) != 0)
+    return;
+  for (int64_t d : p.indexed)
+    if (src->shape[d] == 0)
+      fail(ErrorKind::Index, "[", op, "] index is out of bounds for dimension ",
+           d, " with size 0");
+}
+
 } // namespace
 
 Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx,
@@ -149,6 +163,7 @@ Tensor index(const Tensor &src, const std::vector<std::optional<Tensor>> &idx,
   IndexPlan p = plan_index("index", src, idx);
   if (p.indexed.empty())
     return src;
+  check_indices_of_empty_result("index", src, p);
   Launch k(OpId::index, src->device, src->dtype);
   k.input(source_in_kernel_order(src, p));
   for (const Tensor &t : p.idx)
@@ -175,6 +190,7 @@ void index_put_(const Tensor &dst,
     copy_(dst, values);
     return;
   }
+  check_indices_of_empty_result("index_put", dst, p);
   Tensor v = cast(values, dst->dtype);
   Dims shape = broadcast_shapes("index_put", p.user_shape, v->shape);
   if (shape != p.user_shape)

@@ -62,13 +62,30 @@ template <typename F> auto reported_as(const char *op, F &&f) {
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
   if (tensors.empty())
     fail(ErrorKind::Value, "[cat] expects a non-empty list of tensors");
-  const Tensor &first = tensors[0];
-  int64_t d = normalize_axis("cat", dim, std::max<int64_t>(first->ndim(), 1));
+  // Note: as PyTorch, 1-d tensors of size 0 join any tensors: they are
+  // skipped in the checks of ranks, sizes and dim (not in the dtype), and
+  // where every tensor is one, the result is one.
+  auto skipped = [](const Tensor &x) {
+    return x->ndim() == 1 && x->shape[0] == 0;
+  };
+  size_t ref = 0;
+  while (ref + 1 < tensors.size() && skipped(tensors[ref]))
+    ++ref;
+  const Tensor &first = tensors[ref];
+  int64_t d =
+      skipped(first)
+          ? 0
+          : normalize_axis("cat", dim, std::max<int64_t>(first->ndim(), 1));
   DType t = first->dtype;
   int64_t total = 0;
   bool grad = false;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor &x = tensors[i];
+    if (skipped(x) && x->device == first->device) {
+      t = promote_types(t, x->dtype);
+      grad = grad || autograd::should_record(x);
+      continue;
+    }
     if (x->ndim() != first->ndim() || x->ndim() == 0)
       fail(ErrorKind::Value, "[cat] tensor ", i, " has shape ", x->shape,
            ", tensor 0 has shape ", first->shape,
@@ -92,6 +109,8 @@ Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
     autograd::NoGradGuard no_grad;
     int64_t offset = 0;
     for (const Tensor &x : tensors) {
+      if (skipped(x) && !skipped(first))
+        continue;
       if (x->shape[d])
         copy_(slice(out, d, offset, offset + x->shape[d], 1), x);
       offset += x->shape[d];
@@ -122,6 +141,15 @@ Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
   int64_t d = normalize_axis("gather", dim, x->ndim());
+  if (index->numel() == 0 && index->ndim() != x->ndim()) {
+    if (!is_integral(index->dtype))
+      fail(ErrorKind::Type, "[gather] index must be an integer tensor, got ",
+           dtype_name(index->dtype));
+    // As PyTorch: an empty index of any rank reads nothing. The empty result
+    // is taken from x, so that it has a (zero) gradient.
+    return reshape(slice(reshape(x, Dims{x->numel()}), 0, 0, 0, 1),
+                   index->shape);
+  }
   if (x->ndim() == 0 && index->ndim() == 0) // as a tensor of one element
     return reshape(gather(reshape(x, Dims{1}), 0, reshape(index, Dims{1})),
                    Dims{});
@@ -140,6 +168,14 @@ Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
   if (src->dtype != x->dtype)
     fail(ErrorKind::Type, "[scatter_add] src of dtype ", dtype_name(src->dtype),
          " must have the input's dtype ", dtype_name(x->dtype));
+  // As PyTorch: an empty index adds nothing, and checks no sizes of src.
+  if (index->numel() == 0) { // of any rank, as PyTorch
+    if (!is_integral(index->dtype))
+      fail(ErrorKind::Type,
+           "[scatter_add] index must be an integer tensor, got ",
+           dtype_name(index->dtype));
+    return clone(x);
+  }
   // As PyTorch: src may be larger than the index; only the index's extent of
   // it is added.
   bool fits = src->ndim() == index->ndim();
@@ -184,6 +220,8 @@ Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index) {
 
 Tensor flip(const Tensor &x, int64_t dim) {
   const int64_t d = normalize_axis("flip", dim, x->ndim());
+  if (x->ndim() == 0) // dim 0 of a 0-d tensor: nothing to reverse
+    return x;
   const int64_t len = x->shape[d];
   return index_select(x, d,
                       arange(Scalar::from_int(len - 1), Scalar::from_int(-1),

@@ -101,10 +101,10 @@ Tensor reshape(const Tensor &x, const Dims &shape) {
 
 Tensor transpose(const Tensor &x, int64_t d0, int64_t d1) {
   int64_t r = x->ndim();
-  if (r == 0)
-    return x;
   d0 = normalize_axis("transpose", d0, r);
   d1 = normalize_axis("transpose", d1, r);
+  if (r == 0)
+    return x;
   if (autograd::should_record(x)) {
     Dims dims;
     for (int64_t i = 0; i < r; ++i)
@@ -270,10 +270,10 @@ Tensor select(const Tensor &x, int64_t dim, int64_t index) {
 }
 
 Tensor flatten(const Tensor &x, int64_t start, int64_t end) {
-  if (x->ndim() == 0)
-    return reshape(x, Dims{1});
   int64_t s = normalize_axis("flatten", start, x->ndim());
   int64_t e = normalize_axis("flatten", end, x->ndim());
+  if (x->ndim() == 0)
+    return reshape(x, Dims{1});
   if (s > e)
     fail(ErrorKind::Value, "[flatten] start dim ", start,
          " comes after end dim ", end);

@@ -72,7 +72,9 @@ def sigmoid_cross_entropy(
     """The binary cross-entropy of ``sigmoid(logits)`` against `labels`,
     elementwise, stable for large |logits|: ``max(x, 0) - x * z +
     log1p(exp(-|x|))``, the ``max`` and ``|x|`` taken by a ``where`` so the
-    derivative at 0 is ``1/2 - z``. With `pos_weight` (torch) the positive
+    derivative at 0 is ``1/2 - z``; ``max(x, 0) - x z`` is computed as
+    ``(1 - z) x`` or ``-z x`` by the sign of x, so that an infinite logit
+    gives an infinite loss, not ``inf - inf``. With `pos_weight` (torch) the positive
     term is weighted: ``(1 - z) x + ((pos_weight - 1) z + 1) softplus(-x)``."""
     x, z = logits, labels
     if pos_weight is not None:
@@ -81,7 +83,7 @@ def sigmoid_cross_entropy(
             ops.mul(ops.sub(1, z), x), ops.mul(softplus(ops, ops.neg(x)), factor), **named(name)
         )
     positive = ops.greater(x, 0)
-    linear = ops.sub(ops.where(positive, x, 0.0), ops.mul(x, z))
+    linear = ops.where(positive, ops.mul(x, ops.sub(1, z)), ops.neg(ops.mul(x, z)))
     tail = ops.log1p(ops.exp(ops.where(positive, ops.neg(x), x)))
     return ops.add(linear, tail, **named(name))
 
