@@ -706,15 +706,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
   auto masked_fill_fn = [](const Tensor &x, const Tensor &mask,
                            py::handle value) {
+    if (py::isinstance<TensorImpl>(value))
+      return masked_fill(x, mask, value.cast<Tensor>());
     Scalar s;
-    if (!to_scalar(value, &s)) {
-      if (!py::isinstance<TensorImpl>(value))
-        fail(ErrorKind::Type,
-             "[masked_fill] argument 'value' must be a number or a 0-d "
-             "Tensor, got ",
-             type_name(value));
-      s = item(value.cast<Tensor>());
-    }
+    if (!to_scalar(value, &s))
+      fail(ErrorKind::Type,
+           "[masked_fill] argument 'value' must be a number or a 0-d "
+           "Tensor, got ",
+           type_name(value));
     return masked_fill(x, mask, s);
   };
   m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),
@@ -723,9 +722,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       "masked_fill_",
       [=](const Tensor &x, const Tensor &mask, py::handle value) {
-        apply_inplace("masked_fill_", x, {}, false, [&](const Tensor &old) {
-          return masked_fill_fn(old, mask, value);
-        });
+        std::vector<Tensor> operands;
+        if (py::isinstance<TensorImpl>(value))
+          operands.push_back(value.cast<Tensor>());
+        apply_inplace("masked_fill_", x, operands, false,
+                      [&](const Tensor &old) {
+                        return masked_fill_fn(old, mask, value);
+                      });
         return x;
       },
       py::arg("mask"), py::arg("value"));

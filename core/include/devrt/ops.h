@@ -91,6 +91,7 @@ Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index);
 // x reversed along `dim`, as a new tensor (a gather: no negative strides).
 Tensor flip(const Tensor &x, int64_t dim);
 Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value);
+Tensor masked_fill(const Tensor &x, const Tensor &mask, const Tensor &value);
 
 // --- convolution and pooling (NCHW) ----------------------------------------
 struct Conv2dGeometry {

@@ -228,7 +228,9 @@ Tensor flip(const Tensor &x, int64_t dim) {
                              Scalar::from_int(-1), DType::Int64, x->device));
 }
 
-Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {
+namespace {
+
+void check_mask(const Tensor &x, const Tensor &mask) {
   if (mask->dtype != DType::Bool)
     fail(ErrorKind::Type, "[masked_fill] mask must be a bool tensor, got ",
          dtype_name(mask->dtype));
@@ -236,7 +238,29 @@ Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {
   if (shape != x->shape)
     fail(ErrorKind::Value, "[masked_fill] mask of shape ", mask->shape,
          " does not broadcast to the input's shape ", x->shape);
+}
+
+} // namespace
+
+Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value) {
+  check_mask(x, mask);
   return where(mask, scalar_tensor(value, x->dtype, x->device), x);
+}
+
+// A 0-d tensor value stays a tensor, so that its gradient (the sum of the
+// result's gradient over the filled places) reaches it, as in PyTorch.
+Tensor masked_fill(const Tensor &x, const Tensor &mask, const Tensor &value) {
+  check_mask(x, mask);
+  if (value->ndim() != 0)
+    fail(ErrorKind::Value,
+         "[masked_fill] value must be a number or a 0-d tensor, got a tensor "
+         "of shape ",
+         value->shape);
+  // As PyTorch, a 0-d value on the CPU fills a tensor on any device.
+  if (value->device != x->device && !value->device.is_cpu())
+    fail(ErrorKind::Value, "[masked_fill] value is on ",
+         device_str(value->device), ", the input on ", device_str(x->device));
+  return where(mask, to_device(cast(value, x->dtype), x->device), x);
 }
 
 } // namespace devrt

@@ -117,6 +117,27 @@ def test_index_select_and_masked_fill(device, need, rng):
     np.testing.assert_array_equal(filled.cpu().numpy(), np.where(mask, -1.0, x))
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_masked_fill_with_a_0d_tensor_value_and_its_gradient(device, need, rng, inplace):
+    # The value is a tensor, not a number read from it: its gradient is the
+    # result's gradient summed over the filled places (as PyTorch's).
+    need(*INDEX_OPS, "where", "fill", "sum", "mul", dtype="float64")
+    x = rng.standard_normal((3, 4))
+    m = dev(x > 0, device)
+
+    def fill(x, v):
+        return x.clone().masked_fill_(m, v) if inplace else x.masked_fill(m, v)
+
+    got = fill(dev(x, device), dev(np.float64(2.5), device))
+    np.testing.assert_array_equal(got.cpu().numpy(), np.where(x > 0, 2.5, x))
+    gradcheck(fill, (dev(x, device, True), dev(np.float64(0.5), device, True)))
+    # Into a tensor without history, the value's gradient still flows.
+    v = dev(np.float64(0.5), device, True)
+    w = rng.standard_normal((3, 4))
+    (fill(dev(x, device), v) * dev(w, device)).sum().backward()
+    np.testing.assert_allclose(v.grad.cpu().numpy(), w[x > 0].sum())
+
+
 @pytest.mark.parametrize(
     "op, call",
     [
@@ -169,6 +190,11 @@ def test_gathers_refuse_indices_out_of_range(device, need, op, call, bad):
             lambda: devrt.ones(2).masked_fill(devrt.ones(2), 0.0),
             TypeError,
             r"\[masked_fill\] mask must be a bool",
+        ),
+        (
+            lambda: devrt.ones(2).masked_fill(devrt.ones(2) > 0, devrt.ones(2)),
+            ValueError,
+            r"^\[masked_fill\] value must be a number or a 0-d tensor, got a tensor of shape \[2\]",
         ),
     ],
 )
