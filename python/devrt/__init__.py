@@ -255,6 +255,9 @@ def catalogue() -> list[dict]:
       and writes (-1 for a variable count);
     - ``attrs``: the names of its attributes, in the order a kernel gets
       them (docs/kernels.md gives their types);
+    - ``doc``: what the op computes, in a sentence or two (its line in
+      ``core/include/devrt/ops.def``; the docstrings of the functions that
+      run it start with the same words);
     - ``kernels``: ``{device type: [dtype names]}``, the dtypes each
       registered backend declared for it: the capability manifest.
 

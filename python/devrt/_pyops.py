@@ -467,6 +467,9 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
 
 @public_op
 def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill this tensor with uniform values in [a, b) and return it
+    (nn.init.uniform_)."""
+
     from devrt.nn import init
 
     return init.uniform_(self, a, b, generator=generator)
@@ -474,6 +477,9 @@ def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = 
 
 @public_op
 def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill this tensor with normal values of the given mean and std and
+    return it (nn.init.normal_)."""
+
     from devrt.nn import init
 
     return init.normal_(self, mean, std, generator=generator)
