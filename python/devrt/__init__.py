@@ -84,11 +84,9 @@ from devrt._C import (  # noqa: F401 - the public surface
     manual_seed,
     masked_fill,
     matmul,
-    max,
     maximum,
     mean,
     memory_stats,
-    min,
     minimum,
     mm,
     mul,
@@ -137,6 +135,8 @@ from devrt._C import (  # noqa: F401 - the public surface
 )
 from devrt._einsum import einsum  # noqa: F401
 from devrt._errors import public_op as _public_op
+from devrt._pyops import _max as max  # noqa: F401,A004 - torch.max
+from devrt._pyops import _min as min  # noqa: F401,A004 - torch.min
 from devrt._pyops import (  # noqa: F401
     addmm,
     allclose,

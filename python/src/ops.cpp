@@ -2,9 +2,6 @@
 // operators. Each is one call into the core.
 #include "bindings.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "devrt/autograd.h"
 #include "devrt/error.h"
 
@@ -187,8 +184,9 @@ std::optional<Tensor> scaled_float32(OpId op, py::handle a, py::handle o,
   return cast(binary(op, cast(at, DType::Float64), wide), DType::Float32);
 }
 
-// max/min: max() reduces everything; max(dim) returns (values, indices);
-// max(tensor) is maximum.
+// max/min: max() reduces everything; max(dim) returns (values, indices), a
+// plain tuple that devrt's max makes a devrt.return_types.max; max(tensor)
+// is maximum.
 py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
                     const Tensor &x, py::object dim, bool keepdim) {
   if (dim.is_none())
@@ -200,10 +198,7 @@ py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
   // argmax has no bool kernel (nor has PyTorch's), max(dim) takes bools.
   Tensor indices = arg_reduce(
       arg_op, x->dtype == DType::Bool ? cast(x, DType::Int32) : x, d, keepdim);
-  py::object result_type = py::module_::import("devrt")
-                               .attr("return_types")
-                               .attr(reduce_op == OpId::max ? "max" : "min");
-  return result_type(values, indices);
+  return py::make_tuple(values, indices);
 }
 
 // var's correction: any number, as in PyTorch (unbiased picks 1 or 0).
@@ -219,22 +214,6 @@ Scalar correction_of(const char *op, py::object unbiased,
     s = Scalar::from_int(unbiased.cast<bool>() ? 1 : 0);
   }
   return s;
-}
-
-// The variance with a correction that is not an integer: the core's var
-// (correction 0) scaled by N / max(0, N - correction), N the number of
-// elements reduced (so that N <= correction gives inf, or NaN for 0 / 0).
-Tensor var_float_correction(const Tensor &x, std::optional<Dims> axes,
-                            bool keepdim, double correction) {
-  Tensor v = reduce(OpId::var, x, axes, keepdim, 0);
-  double n = 1;
-  if (!axes)
-    n = static_cast<double>(x->numel());
-  else
-    for (int64_t a : normalize_axes("var", *axes, x->ndim()))
-      n *= x->ndim() ? static_cast<double>(x->shape[a]) : 1.0;
-  const double factor = n / std::max(0.0, n - correction);
-  return binary_scalar(OpId::mul, v, Scalar::from_double(factor), false);
 }
 
 // Python's number protocol straight into the core: `a + b` on tensors
@@ -717,22 +696,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
                        Flag keepdim, py::object correction) {
-      const char *name = is_std ? "std" : "var";
-      const Scalar c = correction_of(name, unbiased, correction);
-      Tensor v =
-          c.kind == Scalar::Float &&
-                  !(c.f == std::floor(c.f) && std::fabs(c.f) < 0x1p53)
-              ? var_float_correction(x, reduce_axes("var", dim), keepdim, c.f)
-              : reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
-                       c.kind == Scalar::Float ? static_cast<int64_t>(c.f)
-                                               : c.i);
-      if (!is_std)
-        return v;
-      // sqrt's gradient at 0 is infinite: where the spread is 0 the gradient
-      // is 0, as in PyTorch, not NaN.
-      Tensor zero = binary_scalar(OpId::eq, v, Scalar::from_int(0), false);
-      Tensor one = scalar_tensor(Scalar::from_int(1), v->dtype, v->device);
-      return where(zero, v, unary(OpId::sqrt, where(zero, one, v)));
+      const Scalar c =
+          correction_of(is_std ? "std" : "var", unbiased, correction);
+      const std::optional<Dims> axes = reduce_axes("var", dim);
+      return is_std ? std_dev(x, axes, keepdim, c) : var(x, axes, keepdim, c);
     };
     const char *name = is_std ? "std" : "var";
     const std::string var_note =
@@ -767,19 +734,6 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   }
 
   // Linear algebra.
-  auto mm = [](const Tensor &a, const Tensor &b) {
-    if (a->ndim() != 2 || b->ndim() != 2)
-      fail(ErrorKind::Value, "[mm] expects two 2-D tensors, got shapes ",
-           a->shape, " and ", b->shape);
-    return matmul(a, b);
-  };
-  auto bmm = [](const Tensor &a, const Tensor &b) {
-    if (a->ndim() != 3 || b->ndim() != 3 || a->shape[0] != b->shape[0])
-      fail(ErrorKind::Value,
-           "[bmm] expects two 3-D tensors with equal batch sizes, got shapes ",
-           a->shape, " and ", b->shape);
-    return matmul(a, b);
-  };
   const std::string matmul_doc = op_doc(OpId::matmul);
   const std::string mm_doc =
       op_doc(OpId::matmul, "Both operands must be 2-D (matrices).");
@@ -789,10 +743,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("matmul", &matmul, py::arg("input"), py::arg("other"),
         matmul_doc.c_str());
   cls.def("matmul", &matmul, py::arg("other"), matmul_doc.c_str());
-  m.def("mm", mm, py::arg("input"), py::arg("mat2"), mm_doc.c_str());
-  cls.def("mm", mm, py::arg("mat2"), mm_doc.c_str());
-  m.def("bmm", bmm, py::arg("input"), py::arg("mat2"), bmm_doc.c_str());
-  cls.def("bmm", bmm, py::arg("mat2"), bmm_doc.c_str());
+  m.def("mm", &mm, py::arg("input"), py::arg("mat2"), mm_doc.c_str());
+  cls.def("mm", &mm, py::arg("mat2"), mm_doc.c_str());
+  m.def("bmm", &bmm, py::arg("input"), py::arg("mat2"), bmm_doc.c_str());
+  cls.def("bmm", &bmm, py::arg("mat2"), bmm_doc.c_str());
   cls.def(
       "__matmul__",
       [](const Tensor &a, py::handle b) -> py::object {
@@ -920,39 +874,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       (masked_fill_doc + "\n\n" + kUnaryInPlace).c_str());
   // split/chunk return views (narrow), as PyTorch.
   auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
-    int64_t d = normalize_axis("split", dim, x->ndim());
-    int64_t n = x->shape[d];
-    std::vector<int64_t> sizes;
-    if (is_index(size)) {
-      int64_t s = size.cast<int64_t>();
-      // As PyTorch: a dim of size 0 splits by 0 into one empty piece.
-      if (s < 0 || (s == 0 && n != 0))
-        fail(ErrorKind::Value,
-             "[split] split size must be positive (or 0 for a dimension of "
-             "size 0), got ",
-             s, " for a dimension of size ", n);
-      for (int64_t at = 0; at < n; at += s)
-        sizes.push_back(std::min(s, n - at));
-      if (n == 0)
-        sizes.push_back(0);
-    } else {
-      Dims given = to_dims("split", size);
-      int64_t total = 0;
-      for (int64_t s : given) {
-        sizes.push_back(s);
-        total += s;
-      }
-      if (total != n)
-        fail(ErrorKind::Value, "[split] sizes ", given, " sum to ", total,
-             ", not to the size ", n, " of dimension ", d);
-    }
-    std::vector<Tensor> out;
-    int64_t at = 0;
-    for (int64_t s : sizes) {
-      out.push_back(narrow(x, d, at, s));
-      at += s;
-    }
-    return out;
+    if (is_index(size))
+      return split(x, size.cast<int64_t>(), dim);
+    normalize_axis("split", dim, x->ndim()); // a bad dim is reported first
+    return split(x, to_dims("split", size), dim);
   };
   const std::string split_doc =
       "The tensor cut along dim into views: pieces of an int size (the last "
@@ -963,29 +888,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         py::arg("dim") = 0, split_doc.c_str());
   cls.def("split", split_fn, py::arg("split_size"), py::arg("dim") = 0,
           split_doc.c_str());
-  auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
-    if (chunks <= 0)
-      fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
-    if (x->ndim() == 0)
-      fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
-                             "dimension, got a 0-d tensor");
-    int64_t d = normalize_axis("chunk", dim, x->ndim());
-    int64_t n = x->shape[d];
-    if (n == 0) { // as PyTorch: `chunks` empty pieces
-      std::vector<Tensor> out;
-      for (int64_t i = 0; i < chunks; ++i)
-        out.push_back(narrow(x, d, 0, 0));
-      return out;
-    }
-    return split_fn(x, py::int_((n + chunks - 1) / chunks), d);
-  };
+
   const std::string chunk_doc =
       "input cut along dim into at most `chunks` views of equal size "
       "(ceil(size / chunks); the last one may be shorter, and a dim of size 0 "
       "gives `chunks` empty views).";
-  m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
+  m.def("chunk", &chunk, py::arg("input"), py::arg("chunks"),
         py::arg("dim") = 0, chunk_doc.c_str());
-  cls.def("chunk", chunk_fn, py::arg("chunks"), py::arg("dim") = 0,
+  cls.def("chunk", &chunk, py::arg("chunks"), py::arg("dim") = 0,
           chunk_doc.c_str());
 
   // Convolution and pooling (NCHW).

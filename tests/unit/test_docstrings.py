@@ -31,6 +31,7 @@ def function_of(member: object) -> object | None:
     a property), or None for members defined in Python."""
     if isinstance(member, property):
         member = member.fget
+    member = getattr(member, "__wrapped__", member)  # Tensor.max: named results
     member = getattr(member, "__func__", member)  # instancemethod, staticmethod
     return member if is_binding(member) else None
 
@@ -93,6 +94,7 @@ def test_the_helpers_tell_a_bare_binding_from_a_documented_one():
     assert is_binding(_C.add) and not is_binding(devrt.where)
     assert function_of(vars(_C.Tensor)["shape"]) is not None
     assert function_of(vars(_C.Tensor)["tolist"]) is None
+    assert function_of(vars(_C.Tensor)["max"]) is not None
 
 
 def test_there_are_bindings_to_check():
