@@ -19,8 +19,8 @@ std::vector<std::string> split_attrs(const char *s) {
 
 const std::vector<OpDef> &defs() {
   static const std::vector<OpDef> table = {
-#define DEVRT_OP(name, family, nin, nout, attrs)                               \
-  OpDef{OpId::name, #name, OpFamily::family, nin, nout, split_attrs(attrs)},
+#define DEVRT_OP(name, family, nin, nout, attrs, doc)                          \
+  {OpId::name, #name, OpFamily::family, nin, nout, split_attrs(attrs), doc},
 #include "devrt/ops.def"
 #undef DEVRT_OP
   };

@@ -84,11 +84,9 @@ from devrt._C import (  # noqa: F401 - the public surface
     manual_seed,
     masked_fill,
     matmul,
-    max,
     maximum,
     mean,
     memory_stats,
-    min,
     minimum,
     mm,
     mul,
@@ -137,6 +135,8 @@ from devrt._C import (  # noqa: F401 - the public surface
 )
 from devrt._einsum import einsum  # noqa: F401
 from devrt._errors import public_op as _public_op
+from devrt._pyops import _max as max  # noqa: F401,A004 - torch.max
+from devrt._pyops import _min as min  # noqa: F401,A004 - torch.min
 from devrt._pyops import (  # noqa: F401
     addmm,
     allclose,
@@ -255,6 +255,9 @@ def catalogue() -> list[dict]:
       and writes (-1 for a variable count);
     - ``attrs``: the names of its attributes, in the order a kernel gets
       them (docs/kernels.md gives their types);
+    - ``doc``: what the op computes, in a sentence or two (its line in
+      ``core/include/devrt/ops.def``; the docstrings of the functions that
+      run it start with the same words);
     - ``kernels``: ``{device type: [dtype names]}``, the dtypes each
       registered backend declared for it: the capability manifest.
 

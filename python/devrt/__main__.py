@@ -25,13 +25,14 @@ _SHORT = {
 
 def op_matrix() -> str:
     """The catalogue as a markdown table: one row per op, one column per
-    registered backend, each cell the dtypes that backend declares for it."""
+    registered backend, each cell the dtypes that backend declares for it,
+    and last what the op computes (its catalogue doc line)."""
     import devrt
 
     names = [b["name"] for b in devrt.backends() if b["registered"]]
     lines = [
-        "| op | family | " + " | ".join(names) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+        "| op | family | " + " | ".join(names) + " | computes |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " | --- |",
     ]
     for op in devrt.catalogue():
         if op["family"] in ("composite", "view"):
@@ -42,7 +43,8 @@ def op_matrix() -> str:
             for name in names:
                 dtypes = op["kernels"].get(name, [])
                 cells.append(" ".join(_SHORT.get(d, d) for d in dtypes) or "-")
-        lines.append(f"| {op['name']} | {op['family']} | " + " | ".join(cells) + " |")
+        doc = op["doc"].replace("|", "\\|")
+        lines.append(f"| {op['name']} | {op['family']} | " + " | ".join(cells) + f" | {doc} |")
     key = ", ".join(f"{v} {k}" for k, v in _SHORT.items())
     return "\n".join(lines) + f"\n\ndtypes: {key}; - none."
 
@@ -154,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("backends", help="list backends, their devices, load status and op coverage")
     p.add_argument("--strict", action="store_true", help="exit 1 when a plugin failed to load")
     p.add_argument(
-        "--ops", action="store_true", help="print the op x dtype x backend matrix (markdown)"
+        "--ops",
+        action="store_true",
+        help="print the op x dtype x backend matrix, with what each op computes (markdown)",
     )
     p.set_defaults(func=_backends)
     p = sub.add_parser("demo", help="train the two-layer network on every backend")

@@ -4,11 +4,12 @@ arithmetic of its own."""
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from typing import Any
 
-from devrt import _C
+from devrt import _C, return_types
 from devrt._errors import public_op
 from devrt.autograd.grad_mode import no_grad
 
@@ -37,6 +38,25 @@ def _require_tensor(op: str, **named: Any) -> None:
     for name, value in named.items():
         if not isinstance(value, Tensor):
             raise TypeError(f"[{op}] {name} must be a Tensor, got {type(value).__name__}")
+
+
+def _named_result(fn: Any, result: type) -> Any:
+    """The binding `fn` (max or min, function or method), returning the
+    (values, indices) tuple of its reducing form as the named tuple `result`
+    (as torch.return_types); its other forms return a tensor. Errors come
+    from the binding itself."""
+
+    @functools.wraps(fn)
+    def named(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        return result(*out) if type(out) is tuple else out
+
+    return named
+
+
+# devrt.max and devrt.min
+_max = _named_result(_C.max, return_types.max)
+_min = _named_result(_C.min, return_types.min)
 
 
 @public_op
@@ -467,6 +487,9 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
 
 @public_op
 def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill this tensor with uniform values in [a, b) and return it
+    (nn.init.uniform_)."""
+
     from devrt.nn import init
 
     return init.uniform_(self, a, b, generator=generator)
@@ -474,6 +497,9 @@ def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = 
 
 @public_op
 def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill this tensor with normal values of the given mean and std and
+    return it (nn.init.normal_)."""
+
     from devrt.nn import init
 
     return init.normal_(self, mean, std, generator=generator)
@@ -510,6 +536,8 @@ def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
 
 
 TENSOR_METHODS = {
+    "max": _named_result(Tensor.max, return_types.max),
+    "min": _named_result(Tensor.min, return_types.min),
     "isnan": isnan,
     "isinf": isinf,
     "isfinite": isfinite,

@@ -244,6 +244,9 @@ def _parse_key(t: Tensor, key: Any) -> tuple[Tensor, list]:
 
 
 def _getitem(self: Tensor, key: Any) -> Tensor:
+    """``self[key]``: a view for ints, slices, None and Ellipsis; a copy
+    for integer or bool tensors and lists (advanced indexing, as NumPy)."""
+
     view, advanced = _parse_key(self, key)
     if any(a is not None for a in advanced):
         return _C._index(view, advanced)
@@ -251,6 +254,9 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
 
 
 def _setitem(self: Tensor, key: Any, value: Any) -> None:
+    """``self[key] = value``: writes a number, a tensor or a nested sequence
+    (broadcast) into the elements ``self[key]`` selects, in place."""
+
     view, advanced = _parse_key(self, key)
     # Recorded by autograd where the value or self has history: self's history
     # is rebased onto the write (docs/eager.md, "In-place writes").
@@ -282,6 +288,9 @@ def _setitem(self: Tensor, key: Any, value: Any) -> None:
 
 @public_op
 def _index_put_(self: Tensor, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``self[indices] = values`` (``+=`` with `accumulate`, where repeated
+    indices add up) for a tuple of index tensors (or None); returns self."""
+
     if not isinstance(indices, (tuple, list)):
         raise TypeError(
             f"[index_put_] argument 'indices' must be a tuple of Tensors, "
@@ -312,6 +321,9 @@ def _host_numpy(t: Tensor) -> np.ndarray:
 
 @public_op
 def _tolist(self: Tensor) -> Any:
+    """The elements as nested Python lists of numbers (a number for a 0-d
+    tensor)."""
+
     return _host_numpy(self).tolist()
 
 
@@ -324,7 +336,19 @@ def _single(self: Tensor, what: str) -> Any:
     return self.item()
 
 
+def _float(self: Tensor) -> float:
+    """The value of a one-element tensor as a Python float."""
+    return float(_single(self, "float"))
+
+
+def _int(self: Tensor) -> int:
+    """The value of a one-element tensor as a Python int (truncated)."""
+    return int(_single(self, "int"))
+
+
 def _bool(self: Tensor) -> bool:
+    """The truth value of a one-element tensor."""
+
     if self.numel() != 1:
         raise ValueError(
             f"[bool] the truth value of a tensor with {self.numel()} elements is "
@@ -334,6 +358,9 @@ def _bool(self: Tensor) -> bool:
 
 
 def _index(self: Tensor) -> int:
+    """A one-element integer tensor as a Python int, so that it can index
+    sequences."""
+
     if self.dtype.is_floating_point or self.dtype is _C.bool or self.numel() != 1:
         raise TypeError(
             f"[index] only a one-element integer tensor can be used as an index, got "
@@ -343,12 +370,16 @@ def _index(self: Tensor) -> int:
 
 
 def _len(self: Tensor) -> int:
+    """The size of the first dimension."""
+
     if self.ndim == 0:
         raise TypeError("[len] len() of a 0-d tensor")
     return self.shape[0]
 
 
 def _iter(self: Tensor):
+    """The views ``self[0]``, ``self[1]``, ... along the first dimension."""
+
     if self.ndim == 0:
         raise TypeError("[iter] iteration over a 0-d tensor")
     return (self._select(0, i) for i in range(self.shape[0]))
@@ -380,6 +411,9 @@ def _float_formatter(arr: np.ndarray):
 
 
 def _repr(self: Tensor) -> str:
+    """``tensor([...])`` as PyTorch prints it, with the device, a dtype other
+    than the default ones and the autograd state."""
+
     arr = _host_numpy(self)
     prefix = "tensor("
     if arr.size == 0:
@@ -409,6 +443,8 @@ def _repr(self: Tensor) -> str:
 
 
 def _format(self: Tensor, spec: str) -> str:
+    """``format(t, spec)``: a 0-d tensor formats as its number."""
+
     if self.ndim == 0:
         return format(self.item(), spec)
     return format(_repr(self), spec)
@@ -427,7 +463,12 @@ def _new(kind: str):
             return _C.full(args[0], args[1], dtype=dtype, device=device)
         return getattr(_C, kind)(*args, dtype=dtype, device=device)
 
-    fn.__name__ = f"new_{kind}"
+        fn.__name__ = f"new_{kind}"
+
+    fn.__doc__ = (
+        f"devrt.{kind}(...) with this tensor's dtype and device unless `dtype` "
+        "or `device` is given."
+    )
     return public_op(fn)
 
 
@@ -488,6 +529,12 @@ def _cuda_array_interface(self: Tensor) -> dict:
     }
 
 
+def _is_device_type(name: str) -> property:
+    return property(
+        lambda self: self.device.type == name, doc=f"Whether the tensor is on a {name} device."
+    )
+
+
 def _install() -> None:
     """Attaches the Python-level methods to the core's Tensor class."""
     methods = {
@@ -499,8 +546,8 @@ def _install() -> None:
         "__str__": _repr,
         "__format__": _format,
         "__bool__": _bool,
-        "__float__": lambda self: float(_single(self, "float")),
-        "__int__": lambda self: int(_single(self, "int")),
+        "__float__": _float,
+        "__int__": _int,
         "__index__": _index,
         "__len__": _len,
         "__iter__": _iter,
@@ -511,10 +558,10 @@ def _install() -> None:
         "new_full": _new("full"),
         "__reduce_ex__": _reduce_ex,
         "view_as": _view_as,
-        "is_cpu": property(lambda self: self.device.type == "cpu"),
-        "is_mps": property(lambda self: self.device.type == "mps"),
-        "is_xpu": property(lambda self: self.device.type == "xpu"),
-        "is_meta": property(lambda self: self.device.type == "meta"),
+        "is_cpu": _is_device_type("cpu"),
+        "is_mps": _is_device_type("mps"),
+        "is_xpu": _is_device_type("xpu"),
+        "is_meta": _is_device_type("meta"),
         "__cuda_array_interface__": property(_cuda_array_interface),
     }
     from devrt import _pyops

@@ -83,7 +83,8 @@ py::object node_object(const std::shared_ptr<Node> &n) {
 void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   py::class_<Node, std::shared_ptr<Node>>(m, "Node",
                                           "A step of the backward graph.")
-      .def("name", &Node::name)
+      .def("name", &Node::name,
+           "The node's name ('MulBackward', 'AccumulateGrad' for a leaf, ...).")
       .def_property_readonly(
           "next_functions",
           [](const Node &n) {
@@ -91,20 +92,26 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             for (const autograd::Edge &e : n.next_edges)
               out.append(py::make_tuple(node_object(e.fn), e.input_nr));
             return py::tuple(out);
-          })
-      .def("__repr__", [](const Node &n) { return "<" + n.name() + ">"; });
+          },
+          "A (node, input_nr) pair per input of the op: where the gradient "
+          "for that input goes (None for inputs without history).")
+      .def(
+          "__repr__", [](const Node &n) { return "<" + n.name() + ">"; },
+          "The node's name in angle brackets: <MulBackward>.");
 
   cls.def_property(
          "requires_grad",
          [](const Tensor &t) { return autograd::requires_grad(t); },
-         [](const Tensor &t, bool on) { autograd::set_requires_grad(t, on); })
+         [](const Tensor &t, bool on) { autograd::set_requires_grad(t, on); },
+         "Whether autograd records ops on this tensor; settable on leaves.")
       .def(
           "requires_grad_",
           [](const Tensor &t, bool on) {
             autograd::set_requires_grad(t, on);
             return t;
           },
-          py::arg("requires_grad") = true)
+          py::arg("requires_grad") = true,
+          "Set requires_grad in place and return this tensor.")
       .def_property(
           "grad",
           [](const Tensor &t) -> py::object {
@@ -125,20 +132,29 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             if (!t->autograd)
               t->autograd = std::make_shared<AutogradMeta>();
             t->autograd->grad = gt;
-          })
+          },
+          "The gradient backward() accumulated for this tensor, or None. "
+          "Assign a tensor of this tensor's shape, or None to clear it.")
       .def_property_readonly(
           "grad_fn",
           [](const Tensor &t) {
             return node_object(t->autograd ? t->autograd->grad_fn : nullptr);
-          })
+          },
+          "The backward node of the op that made this tensor, or None for a "
+          "leaf.")
       .def_property_readonly(
           "is_leaf",
-          [](const Tensor &t) { return !t->autograd || !t->autograd->grad_fn; })
-      .def_property_readonly("retains_grad",
-                             [](const Tensor &t) {
-                               return t->autograd && t->autograd->retains_grad;
-                             })
-      .def("retain_grad", [](const Tensor &t) { autograd::retain_grad(t); })
+          [](const Tensor &t) { return !t->autograd || !t->autograd->grad_fn; },
+          "Whether this tensor has no recorded history (grad_fn is None).")
+      .def_property_readonly(
+          "retains_grad",
+          [](const Tensor &t) {
+            return t->autograd && t->autograd->retains_grad;
+          },
+          "Whether backward() fills .grad of this non-leaf (retain_grad).")
+      .def(
+          "retain_grad", [](const Tensor &t) { autograd::retain_grad(t); },
+          "Make backward() fill .grad of this non-leaf tensor too.")
       .def(
           "backward",
           [](const Tensor &t, py::object gradient, py::object retain_graph,
@@ -152,7 +168,13 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             autograd::backward({t}, {g}, retain, create_graph);
           },
           py::arg("gradient") = py::none(),
-          py::arg("retain_graph") = py::none(), py::arg("create_graph") = false)
+          py::arg("retain_graph") = py::none(), py::arg("create_graph") = false,
+          "Accumulate the gradient of this tensor into .grad of the leaves "
+          "it depends on.\n\n"
+          "gradient: d(loss)/d(self), required unless this tensor has one "
+          "element; retain_graph keeps the saved tensors for another backward "
+          "(default: create_graph); create_graph records the backward pass, "
+          "for higher-order gradients.")
       .def_property(
           "data", [](const Tensor &t) { return detach(t); },
           [](const Tensor &t, const Tensor &v) {
@@ -164,10 +186,16 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             t->strides = v->strides;
             t->dtype = v->dtype;
             t->device = v->device;
-          });
+          },
+          "This tensor detached from autograd (shares its memory). Assigning "
+          "a tensor rebinds this one to its memory, shape and dtype, keeping "
+          "this tensor's identity and autograd state.");
 
-  m.def("is_grad_enabled", &autograd::grad_enabled);
-  m.def("_set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"));
+  m.def("is_grad_enabled", &autograd::grad_enabled,
+        "Whether ops record autograd history on this thread.");
+  m.def("_set_grad_enabled", &autograd::set_grad_enabled, py::arg("mode"),
+        "Turn autograd recording on or off for this thread (devrt.no_grad "
+        "and set_grad_enabled restore it).");
   m.def(
       "_backward",
       [](const std::vector<Tensor> &tensors,
@@ -181,7 +209,10 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         autograd::backward(tensors, gs, retain_graph, create_graph);
       },
       py::arg("tensors"), py::arg("grad_tensors"), py::arg("retain_graph"),
-      py::arg("create_graph") = false);
+      py::arg("create_graph") = false,
+      "Run the backward engine from several tensors at once, each with its "
+      "gradient (None for a one-element tensor), accumulating into .grad "
+      "(autograd.backward).");
   m.def(
       "_grad",
       [](const std::vector<Tensor> &outputs, const std::vector<Tensor> &inputs,
@@ -200,7 +231,9 @@ void init_autograd(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs"),
       py::arg("retain_graph"), py::arg("allow_unused"),
-      py::arg("create_graph") = false);
+      py::arg("create_graph") = false,
+      "The gradients of `outputs` with respect to `inputs` (autograd.grad), "
+      "leaving .grad alone; None for an unused input when allow_unused.");
   m.def(
       "_record_function",
       [](py::object backward, const std::vector<std::optional<Tensor>> &inputs,

@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <string>
 
 #include "devrt/ops.h"
 #include "devrt/registry.h"
@@ -139,6 +140,23 @@ py::tuple dims_tuple(const Dims &d);
 Tensor tensor_arg(const char *op, const char *name, py::handle h);
 // The name of h's Python type, for error messages.
 std::string type_name(py::handle h);
+
+// The docstring of a binding that runs catalogue op `op`: the op's doc line
+// from ops.def (what it computes), then `notes` on what the binding adds to
+// it (its Python arguments, an alias, an in-place form), when there are any.
+// pybind11 copies the text, so `op_doc(...).c_str()` may be passed to def().
+inline std::string op_doc(OpId op, const std::string &notes = {}) {
+  std::string doc = op_def(op).doc;
+  if (!notes.empty())
+    doc += "\n\n" + notes;
+  return doc;
+}
+// The same after a first sentence of the binding's own, for a binding whose
+// Python meaning is more than the op's line says (zeros runs fill).
+inline std::string op_doc(const std::string &summary, OpId op,
+                          const std::string &notes = {}) {
+  return summary + "\n\n" + op_doc(op, notes);
+}
 
 // Routes every function and method of the module through a check that
 // turns pybind11's own argument errors into devrt's "[op] ..." TypeErrors

@@ -264,29 +264,43 @@ py::tuple dims_tuple(const Dims &d) {
 
 void init_convert(py::module_ &m) {
   py::class_<DTypeObj>(m, "dtype", "A tensor element type (devrt.float32 ...).")
-      .def_property_readonly("is_floating_point",
-                             [](const DTypeObj &d) { return is_floating(d.t); })
-      .def_property_readonly("itemsize",
-                             [](const DTypeObj &d) { return itemsize(d.t); })
-      .def_property_readonly("name",
-                             [](const DTypeObj &d) { return dtype_name(d.t); })
-      .def("__repr__",
-           [](const DTypeObj &d) {
-             return std::string("devrt.") + dtype_name(d.t);
-           })
-      .def("__reduce__", [](const DTypeObj &d) {
-        return py::make_tuple(
-            py::module_::import("devrt").attr("dtype_from_name"),
-            py::make_tuple(dtype_name(d.t)));
-      });
+      .def_property_readonly(
+          "is_floating_point",
+          [](const DTypeObj &d) { return is_floating(d.t); },
+          "Whether this is a floating type (float16, bfloat16, float32, "
+          "float64).")
+      .def_property_readonly(
+          "itemsize", [](const DTypeObj &d) { return itemsize(d.t); },
+          "The size of one element in bytes.")
+      .def_property_readonly(
+          "name", [](const DTypeObj &d) { return dtype_name(d.t); },
+          "The type's name: 'float32', 'int64', ...")
+      .def(
+          "__repr__",
+          [](const DTypeObj &d) {
+            return std::string("devrt.") + dtype_name(d.t);
+          },
+          "devrt.<name>, as the dtype is spelled in code.")
+      .def(
+          "__reduce__",
+          [](const DTypeObj &d) {
+            return py::make_tuple(
+                py::module_::import("devrt").attr("dtype_from_name"),
+                py::make_tuple(dtype_name(d.t)));
+          },
+          "Pickles the dtype by name, so that it unpickles as the same "
+          "object.");
   for (int i = 0; i < kNumDTypes; ++i) {
     DType t = static_cast<DType>(i);
     g_dtypes[i] = py::cast(DTypeObj{t}).release().ptr();
     m.attr(dtype_name(t)) = dtype_object(t);
   }
-  m.def("dtype_from_name", [](const std::string &name) {
-    return dtype_object(to_dtype("dtype", py::str(name)));
-  });
+  m.def(
+      "dtype_from_name",
+      [](const std::string &name) {
+        return dtype_object(to_dtype("dtype", py::str(name)));
+      },
+      py::arg("name"), "The dtype called `name` ('float32', 'int64', ...).");
 
   py::class_<DeviceObj>(m, "device",
                         "A device: 'cpu', 'cuda:0', or '<name>:<index>'.")
@@ -300,31 +314,45 @@ void init_convert(py::module_ &m) {
              return DeviceObj{
                  parse_device(type + ":" + std::to_string(*index))};
            }),
-           py::arg("type"), py::arg("index") = py::none())
+           py::arg("type"), py::arg("index") = py::none(),
+           "device('cuda:1'), device('cuda', 1), device(other_device), or "
+           "device(1) for cuda:1.")
       .def_property_readonly(
-          "type", [](const DeviceObj &d) { return backends()[d.d.type].name; })
-      .def_property_readonly("index",
-                             [](const DeviceObj &d) { return d.d.index; })
-      .def("__str__", [](const DeviceObj &d) { return device_str(d.d); })
-      .def("__repr__",
-           [](const DeviceObj &d) {
-             std::string type = backends()[d.d.type].name;
-             if (d.d.is_cpu() && d.d.index == 0)
-               return std::string("device(type='cpu')");
-             return "device(type='" + type +
-                    "', index=" + std::to_string(d.d.index) + ")";
-           })
-      .def("__eq__",
-           [](const DeviceObj &a, py::handle b) {
-             if (py::isinstance<DeviceObj>(b))
-               return a.d == b.cast<DeviceObj &>().d;
-             if (py::isinstance<py::str>(b))
-               return a.d == parse_device(b.cast<std::string>());
-             return false;
-           })
-      .def("__hash__", [](const DeviceObj &d) {
-        return std::hash<int>()(d.d.type * 65536 + d.d.index);
-      });
+          "type", [](const DeviceObj &d) { return backends()[d.d.type].name; },
+          "The device type's name: 'cpu', 'cuda', or a plugin's.")
+      .def_property_readonly(
+          "index", [](const DeviceObj &d) { return d.d.index; },
+          "The device's index within its type.")
+      .def(
+          "__str__", [](const DeviceObj &d) { return device_str(d.d); },
+          "'<type>:<index>' ('cpu' for the CPU).")
+      .def(
+          "__repr__",
+          [](const DeviceObj &d) {
+            std::string type = backends()[d.d.type].name;
+            if (d.d.is_cpu() && d.d.index == 0)
+              return std::string("device(type='cpu')");
+            return "device(type='" + type +
+                   "', index=" + std::to_string(d.d.index) + ")";
+          },
+          "device(type='cuda', index=0), as PyTorch writes it.")
+      .def(
+          "__eq__",
+          [](const DeviceObj &a, py::handle b) {
+            if (py::isinstance<DeviceObj>(b))
+              return a.d == b.cast<DeviceObj &>().d;
+            if (py::isinstance<py::str>(b))
+              return a.d == parse_device(b.cast<std::string>());
+            return false;
+          },
+          "Equal to the same device, or to a string that names it "
+          "('cuda:0').")
+      .def(
+          "__hash__",
+          [](const DeviceObj &d) {
+            return std::hash<int>()(d.d.type * 65536 + d.d.index);
+          },
+          "A hash of type and index, so that devices work as dict keys.");
 }
 
 } // namespace devrt::bind

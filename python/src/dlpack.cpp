@@ -273,11 +273,17 @@ void init_dlpack(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::kw_only(), py::arg("stream") = py::none(),
       py::arg("max_version") = py::none(), py::arg("dl_device") = py::none(),
-      py::arg("copy") = py::none());
-  cls.def("__dlpack_device__", [](const Tensor &t) {
-    DLDevice d = dl_device(t->device);
-    return py::make_tuple(d.device_type, d.device_id);
-  });
+      py::arg("copy") = py::none(),
+      "A DLPack capsule sharing this tensor's memory (a versioned one when "
+      "max_version >= (1, 0)), after the device's queued work is done; "
+      "copy=True exports a copy.");
+  cls.def(
+      "__dlpack_device__",
+      [](const Tensor &t) {
+        DLDevice d = dl_device(t->device);
+        return py::make_tuple(d.device_type, d.device_id);
+      },
+      "The DLPack (device_type, device_id) of this tensor's memory.");
   m.def(
       "from_dlpack",
       [](py::object obj) -> Tensor {

@@ -130,37 +130,52 @@ const Node &checked(const NodeRef &r, int i) {
 
 void init_graph(py::module_ &m) {
   py::class_<NodeRef>(m, "GraphNode", "A node of a devrt static graph.")
-      .def_property_readonly("name",
-                             [](const NodeRef &r) { return r.node->name; })
-      .def_property_readonly("op", [](const NodeRef &r) { return r.node->op; })
-      .def_property_readonly("device",
-                             [](const NodeRef &r) { return r.node->device; })
-      .def_property_readonly("id", [](const NodeRef &r) { return r.node->id; })
       .def_property_readonly(
-          "num_outputs", [](const NodeRef &r) { return r.node->num_outputs(); })
-      .def_property_readonly("inputs",
-                             [](const NodeRef &r) {
-                               py::list l;
-                               for (const Output &o : r.node->inputs)
-                                 l.append(
-                                     py::make_tuple(ref(r, o.node), o.index));
-                               return l;
-                             })
-      .def_property_readonly("control_inputs",
-                             [](const NodeRef &r) {
-                               py::list l;
-                               for (Node *c : r.node->control_inputs)
-                                 l.append(ref(r, c));
-                               return l;
-                             })
-      .def_property_readonly("attrs",
-                             [](const NodeRef &r) {
-                               py::dict d;
-                               for (const auto &[k, v] : r.node->attrs)
-                                 d[py::str(k)] = from_attr(v);
-                               return d;
-                             })
-      .def_property_readonly("graph", [](const NodeRef &r) { return r.graph; })
+          "name", [](const NodeRef &r) { return r.node->name; },
+          "The node's name, unique in its graph.")
+      .def_property_readonly(
+          "op", [](const NodeRef &r) { return r.node->op; },
+          "The op the node runs: a graph op ('MatMul') or a catalogue name.")
+      .def_property_readonly(
+          "device", [](const NodeRef &r) { return r.node->device; },
+          "The device the node asked for ('' for none).")
+      .def_property_readonly(
+          "id", [](const NodeRef &r) { return r.node->id; },
+          "The node's position in its graph, in order of creation.")
+      .def_property_readonly(
+          "num_outputs", [](const NodeRef &r) { return r.node->num_outputs(); },
+          "How many outputs the node has.")
+      .def_property_readonly(
+          "inputs",
+          [](const NodeRef &r) {
+            py::list l;
+            for (const Output &o : r.node->inputs)
+              l.append(py::make_tuple(ref(r, o.node), o.index));
+            return l;
+          },
+          "The node's inputs as (node, output index) pairs.")
+      .def_property_readonly(
+          "control_inputs",
+          [](const NodeRef &r) {
+            py::list l;
+            for (Node *c : r.node->control_inputs)
+              l.append(ref(r, c));
+            return l;
+          },
+          "The nodes that run before this one without feeding it.")
+      .def_property_readonly(
+          "attrs",
+          [](const NodeRef &r) {
+            py::dict d;
+            for (const auto &[k, v] : r.node->attrs)
+              d[py::str(k)] = from_attr(v);
+            return d;
+          },
+          "The node's attributes as a dict of Python values (shapes as lists "
+          "with None for unknown dimensions).")
+      .def_property_readonly(
+          "graph", [](const NodeRef &r) { return r.graph; },
+          "The Graph the node belongs to.")
       .def(
           "shape",
           [](const NodeRef &r, int i) {
@@ -174,23 +189,30 @@ void init_graph(py::module_ &m) {
           [](const NodeRef &r, int i) {
             return dtype_object(checked(r, i).dtypes[i]);
           },
-          py::arg("i") = 0)
-      .def("__eq__",
-           [](const NodeRef &a, py::object b) {
-             return py::isinstance<NodeRef>(b) &&
-                    a.node == b.cast<NodeRef>().node;
-           })
-      .def("__hash__",
-           [](const NodeRef &r) { return std::hash<const void *>()(r.node); })
-      .def("__repr__", [](const NodeRef &r) {
-        return "<GraphNode '" + r.node->name + "' " + r.node->op + ">";
-      });
+          py::arg("i") = 0, "The dtype of output i.")
+      .def(
+          "__eq__",
+          [](const NodeRef &a, py::object b) {
+            return py::isinstance<NodeRef>(b) &&
+                   a.node == b.cast<NodeRef>().node;
+          },
+          "Whether the other object refers to the same node.")
+      .def(
+          "__hash__",
+          [](const NodeRef &r) { return std::hash<const void *>()(r.node); },
+          "A hash of the node's identity.")
+      .def(
+          "__repr__",
+          [](const NodeRef &r) {
+            return "<GraphNode '" + r.node->name + "' " + r.node->op + ">";
+          },
+          "<GraphNode 'name' op>.");
 
   py::class_<Graph, std::shared_ptr<Graph>>(
       m, "Graph",
       "A devrt static graph: nodes whose shapes are inferred "
       "when they are added (docs/graph.md).")
-      .def(py::init<>())
+      .def(py::init<>(), "An empty graph.")
       .def(
           "add_node",
           [](const std::shared_ptr<Graph> &g, const std::string &op,
@@ -240,29 +262,37 @@ void init_graph(py::module_ &m) {
           "tf.gradients: adds the derivative of sum(grad_ys * ys) with "
           "respect to each x as VJP and Add nodes under `scope`; returns per "
           "x its gradient output, or None where no y depends on x.")
-      .def("nodes",
-           [](const std::shared_ptr<Graph> &g) {
-             py::list l;
-             for (const auto &n : g->nodes())
-               l.append(NodeRef{g, n.get()});
-             return l;
-           })
-      .def("get",
-           [](const std::shared_ptr<Graph> &g, const std::string &name) {
-             Node *n = g->find(name);
-             if (!n)
-               throw py::key_error("no node named '" + name + "' in the graph");
-             return NodeRef{g, n};
-           })
-      .def("__len__",
-           [](const std::shared_ptr<Graph> &g) { return g->nodes().size(); });
+      .def(
+          "nodes",
+          [](const std::shared_ptr<Graph> &g) {
+            py::list l;
+            for (const auto &n : g->nodes())
+              l.append(NodeRef{g, n.get()});
+            return l;
+          },
+          "Every node of the graph, in order of creation.")
+      .def(
+          "get",
+          [](const std::shared_ptr<Graph> &g, const std::string &name) {
+            Node *n = g->find(name);
+            if (!n)
+              throw py::key_error("no node named '" + name + "' in the graph");
+            return NodeRef{g, n};
+          },
+          py::arg("name"), "The node called `name`; KeyError when none is.")
+      .def(
+          "__len__",
+          [](const std::shared_ptr<Graph> &g) { return g->nodes().size(); },
+          "The number of nodes.");
 
   py::class_<Session, std::shared_ptr<Session>>(
       m, "Session",
       "Runs a graph: plans once per signature, keeps variables "
       "resident between runs.")
       .def(py::init<std::shared_ptr<Graph>, bool>(), py::arg("graph"),
-           py::arg("allow_soft_placement") = false)
+           py::arg("allow_soft_placement") = false,
+           "A session over `graph`; with allow_soft_placement, a node whose "
+           "device is not available runs on the CPU instead of raising.")
       .def(
           "run",
           [](Session &s, const std::vector<OutputRef> &fetches,
@@ -280,21 +310,41 @@ void init_graph(py::module_ &m) {
             py::gil_scoped_release nogil;
             return s.run(f, t, fd);
           },
-          py::arg("fetches"), py::arg("targets"), py::arg("feeds"))
-      .def("close", &Session::close)
-      .def_property_readonly("closed", &Session::closed)
-      .def("variable", [](const Session &s,
-                          const NodeRef &r) { return s.variable(r.node); })
-      .def("set_variable", [](Session &s, const NodeRef &r,
-                              const Tensor &v) { s.set_variable(r.node, v); })
-      .def_property_readonly("placement_log", &Session::placement_log)
-      .def_property_readonly("stats", [](const Session &s) {
-        py::dict d;
-        d["runs"] = s.stats().runs;
-        d["plans"] = s.stats().plans;
-        d["fetched_bytes"] = s.stats().fetched_bytes;
-        return d;
-      });
+          py::arg("fetches"), py::arg("targets"), py::arg("feeds"),
+          "Run the graph with `feeds` ((node, output) -> Tensor pairs) and "
+          "return the values of `fetches`, after running `targets` too; "
+          "planned once per (fetches, targets, feeds) signature.")
+      .def("close", &Session::close,
+           "Free the session's plans and variable values; later runs raise.")
+      .def_property_readonly("closed", &Session::closed,
+                             "Whether close() was called.")
+      .def(
+          "variable",
+          [](const Session &s, const NodeRef &r) { return s.variable(r.node); },
+          py::arg("node"),
+          "The current value of variable `node`, or None before it is "
+          "initialised.")
+      .def(
+          "set_variable",
+          [](Session &s, const NodeRef &r, const Tensor &v) {
+            s.set_variable(r.node, v);
+          },
+          py::arg("node"), py::arg("value"),
+          "Set variable `node` to a copy of `value`, cast to its dtype and "
+          "placed on its device.")
+      .def_property_readonly(
+          "placement_log", &Session::placement_log,
+          "One line per node placed, the first time: 'name (op): device'.")
+      .def_property_readonly(
+          "stats",
+          [](const Session &s) {
+            py::dict d;
+            d["runs"] = s.stats().runs;
+            d["plans"] = s.stats().plans;
+            d["fetched_bytes"] = s.stats().fetched_bytes;
+            return d;
+          },
+          "The session's counters: runs, plans made and fetched_bytes.");
 }
 
 } // namespace devrt::bind

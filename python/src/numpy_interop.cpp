@@ -94,7 +94,8 @@ py::array to_numpy(const Tensor &t) {
 
 void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("from_numpy", &from_numpy, py::arg("ndarray"),
-        "A tensor sharing the memory of a NumPy array (no copy).");
+        "A tensor sharing the memory of a NumPy array (no copy; a read-only "
+        "array is copied).");
   cls.def(
       "numpy",
       [](const Tensor &t, bool force) {
@@ -103,7 +104,9 @@ void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         return to_numpy(t);
       },
       py::arg("force") = false,
-      "A NumPy array sharing this tensor's memory (no copy).");
+      "A NumPy array sharing this tensor's memory (no copy).\n\n"
+      "force=True copies a tensor whose memory the host cannot read to the "
+      "CPU first.");
   cls.def(
       "__array__",
       [](const Tensor &t, py::object dtype, py::object copy) -> py::object {
@@ -116,7 +119,9 @@ void init_numpy(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           return a.attr("copy")();
         return a;
       },
-      py::arg("dtype") = py::none(), py::arg("copy") = py::none());
+      py::arg("dtype") = py::none(), py::arg("copy") = py::none(),
+      "NumPy's array protocol: the tensor as an array (a view of host memory, "
+      "else a copy), cast to `dtype` and copied when `copy` is True.");
 }
 
 } // namespace devrt::bind

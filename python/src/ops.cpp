@@ -2,9 +2,6 @@
 // operators. Each is one call into the core.
 #include "bindings.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "devrt/autograd.h"
 #include "devrt/error.h"
 
@@ -25,6 +22,33 @@ const Named kAliases[] = {
     {"multiply", OpId::mul},    {"divide", OpId::div},
     {"true_divide", OpId::div}, {"arctan2", OpId::atan2},
 };
+
+// An alias's note, for its docstring.
+std::string alias_note(const Named &n) {
+  return n.name == std::string(op_name(n.op))
+             ? std::string()
+             : std::string("An alias of ") + op_name(n.op) + ".";
+}
+
+// Joins docstring notes with a blank line, skipping empty ones.
+std::string notes(std::initializer_list<std::string> parts) {
+  std::string out;
+  for (const std::string &p : parts)
+    if (!p.empty())
+      out += (out.empty() ? "" : "\n\n") + p;
+  return out;
+}
+
+const char *const kUnaryInPlace =
+    "In place: the result is written into this tensor, cast to its dtype, "
+    "and the tensor is returned.";
+const char *const kBinaryInPlace =
+    "In place: the result is written into this tensor and the tensor is "
+    "returned; other broadcasts to its shape, and the result's kind (bool < "
+    "integer < float) must not exceed its dtype's.";
+const char *const kOperands =
+    "Either operand may be a Python number (weak in type promotion) or a "
+    "nested sequence.";
 
 bool is_unary_family(OpFamily f) {
   return f == OpFamily::Unary || f == OpFamily::UnaryFloat ||
@@ -160,8 +184,9 @@ std::optional<Tensor> scaled_float32(OpId op, py::handle a, py::handle o,
   return cast(binary(op, cast(at, DType::Float64), wide), DType::Float32);
 }
 
-// max/min: max() reduces everything; max(dim) returns (values, indices);
-// max(tensor) is maximum.
+// max/min: max() reduces everything; max(dim) returns (values, indices), a
+// plain tuple that devrt's max makes a devrt.return_types.max; max(tensor)
+// is maximum.
 py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
                     const Tensor &x, py::object dim, bool keepdim) {
   if (dim.is_none())
@@ -173,10 +198,7 @@ py::object extremum(OpId reduce_op, OpId arg_op, OpId binary_op,
   // argmax has no bool kernel (nor has PyTorch's), max(dim) takes bools.
   Tensor indices = arg_reduce(
       arg_op, x->dtype == DType::Bool ? cast(x, DType::Int32) : x, d, keepdim);
-  py::object result_type = py::module_::import("devrt")
-                               .attr("return_types")
-                               .attr(reduce_op == OpId::max ? "max" : "min");
-  return result_type(values, indices);
+  return py::make_tuple(values, indices);
 }
 
 // var's correction: any number, as in PyTorch (unbiased picks 1 or 0).
@@ -192,22 +214,6 @@ Scalar correction_of(const char *op, py::object unbiased,
     s = Scalar::from_int(unbiased.cast<bool>() ? 1 : 0);
   }
   return s;
-}
-
-// The variance with a correction that is not an integer: the core's var
-// (correction 0) scaled by N / max(0, N - correction), N the number of
-// elements reduced (so that N <= correction gives inf, or NaN for 0 / 0).
-Tensor var_float_correction(const Tensor &x, std::optional<Dims> axes,
-                            bool keepdim, double correction) {
-  Tensor v = reduce(OpId::var, x, axes, keepdim, 0);
-  double n = 1;
-  if (!axes)
-    n = static_cast<double>(x->numel());
-  else
-    for (int64_t a : normalize_axes("var", *axes, x->ndim()))
-      n *= x->ndim() ? static_cast<double>(x->shape[a]) : 1.0;
-  const double factor = n / std::max(0.0, n - correction);
-  return binary_scalar(OpId::mul, v, Scalar::from_double(factor), false);
 }
 
 // Python's number protocol straight into the core: `a + b` on tensors
@@ -272,16 +278,21 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   for (const Named &u : elementwise(is_unary_family)) {
     OpId op = u.op;
     auto fn = [op](const Tensor &x) { return unary(op, x); };
-    m.def(u.name, fn, py::arg("input"));
-    cls.def(u.name, fn);
+    const std::string doc = op_doc(op, alias_note(u));
+    m.def(u.name, fn, py::arg("input"), doc.c_str());
+    cls.def(u.name, fn, doc.c_str());
     // In-place form: computed, then written back (shares the value checks
     // of copy_, and rebases the autograd history).
     const std::string inplace_name = std::string(u.name) + "_";
-    cls.def(inplace_name.c_str(), [op, inplace_name](const Tensor &x) {
-      apply_inplace(inplace_name.c_str(), x, {}, autograd::saves_input(op, 0),
-                    [op](const Tensor &old) { return unary(op, old); });
-      return x;
-    });
+    cls.def(
+        inplace_name.c_str(),
+        [op, inplace_name](const Tensor &x) {
+          apply_inplace(inplace_name.c_str(), x, {},
+                        autograd::saves_input(op, 0),
+                        [op](const Tensor &old) { return unary(op, old); });
+          return x;
+        },
+        op_doc(op, notes({kUnaryInPlace, alias_note(u)})).c_str());
   }
   for (const Named &b : elementwise(is_binary_family)) {
     OpId op = b.op;
@@ -344,82 +355,134 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             apply_binary(op, a, scaled(py::cast(ot), alpha)).cast<Tensor>();
         return py::cast(yt->dtype == result ? yt : cast(yt, result));
       };
+      const std::string alpha_note =
+          std::string("alpha scales other first: input ") +
+          (op == OpId::add ? "+" : "-") +
+          " alpha * other, the product computed in the dtype the result "
+          "computes in; an integer result takes only an integer alpha.";
+      const std::string doc =
+          op_doc(op, notes({alpha_note, kOperands, alias_note(b)}));
       m.def(b.name, fn, py::arg("input"), py::arg("other"), py::kw_only(),
-            py::arg("alpha") = 1);
-      cls.def(b.name, fn, py::arg("other"), py::kw_only(),
-              py::arg("alpha") = 1);
+            py::arg("alpha") = 1, doc.c_str());
+      cls.def(b.name, fn, py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
+              doc.c_str());
       cls.def(
           (std::string(b.name) + "_").c_str(),
           [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {
             check(py::cast(a), py::none(), alpha);
             return inplace(op, a, scaled(o, alpha));
           },
-          py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+          py::arg("other"), py::kw_only(), py::arg("alpha") = py::none(),
+          op_doc(op, notes({kBinaryInPlace, alpha_note, alias_note(b)}))
+              .c_str());
       continue;
     }
     auto fn = [op](py::handle a, py::handle o) {
       return apply_binary(op, a, o);
     };
-    m.def(b.name, fn, py::arg("input"), py::arg("other"));
-    cls.def(b.name, fn, py::arg("other"));
+    const std::string doc = op_doc(op, notes({kOperands, alias_note(b)}));
+    m.def(b.name, fn, py::arg("input"), py::arg("other"), doc.c_str());
+    cls.def(b.name, fn, py::arg("other"), doc.c_str());
     cls.def((std::string(b.name) + "_").c_str(),
             [op](const Tensor &a, py::handle o) { return inplace(op, a, o); },
-            py::arg("other"));
+            py::arg("other"),
+            op_doc(op, notes({kBinaryInPlace, alias_note(b)})).c_str());
   }
 
   // Python operators.
   struct Operator {
-    const char *name, *reflected, *inplace;
+    const char *name, *reflected, *inplace, *symbol;
     OpId op;
   };
   const Operator ops[] = {
-      {"__add__", "__radd__", "__iadd__", OpId::add},
-      {"__sub__", "__rsub__", "__isub__", OpId::sub},
-      {"__mul__", "__rmul__", "__imul__", OpId::mul},
-      {"__truediv__", "__rtruediv__", "__itruediv__", OpId::div},
-      {"__floordiv__", "__rfloordiv__", "__ifloordiv__", OpId::floor_divide},
-      {"__mod__", "__rmod__", "__imod__", OpId::remainder},
-      {"__pow__", "__rpow__", "__ipow__", OpId::pow},
-      {"__and__", "__rand__", "__iand__", OpId::bitwise_and},
-      {"__or__", "__ror__", "__ior__", OpId::bitwise_or},
-      {"__xor__", "__rxor__", "__ixor__", OpId::bitwise_xor},
+      {"__add__", "__radd__", "__iadd__", "+", OpId::add},
+      {"__sub__", "__rsub__", "__isub__", "-", OpId::sub},
+      {"__mul__", "__rmul__", "__imul__", "*", OpId::mul},
+      {"__truediv__", "__rtruediv__", "__itruediv__", "/", OpId::div},
+      {"__floordiv__", "__rfloordiv__", "__ifloordiv__", "//",
+       OpId::floor_divide},
+      {"__mod__", "__rmod__", "__imod__", "%", OpId::remainder},
+      {"__pow__", "__rpow__", "__ipow__", "**", OpId::pow},
+      {"__and__", "__rand__", "__iand__", "&", OpId::bitwise_and},
+      {"__or__", "__ror__", "__ior__", "|", OpId::bitwise_or},
+      {"__xor__", "__rxor__", "__ixor__", "^", OpId::bitwise_xor},
   };
+  const std::string not_implemented =
+      " NotImplemented for an operand devrt does not take, so that Python "
+      "tries the other side.";
   for (const Operator &o : ops) {
     OpId op = o.op;
-    cls.def(o.name, [op](py::handle a, py::handle b) -> py::object {
-      if (!operand_ok(b))
-        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-      return apply_binary(op, a, b);
-    });
-    cls.def(o.reflected, [op](py::handle a, py::handle b) -> py::object {
-      if (!operand_ok(b))
-        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-      return apply_binary(op, b, a);
-    });
-    cls.def(o.inplace,
-            [op](const Tensor &a, py::handle b) { return inplace(op, a, b); });
+    const std::string sym = o.symbol;
+    cls.def(
+        o.name,
+        [op](py::handle a, py::handle b) -> py::object {
+          if (!operand_ok(b))
+            return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+          return apply_binary(op, a, b);
+        },
+        op_doc(op, "The operator self " + sym + " other." + not_implemented)
+            .c_str());
+    cls.def(
+        o.reflected,
+        [op](py::handle a, py::handle b) -> py::object {
+          if (!operand_ok(b))
+            return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+          return apply_binary(op, b, a);
+        },
+        op_doc(op, "The reflected operator other " + sym +
+                       " self, for a "
+                       "left operand that is not a tensor." +
+                       not_implemented)
+            .c_str());
+    cls.def(
+        o.inplace,
+        [op](const Tensor &a, py::handle b) { return inplace(op, a, b); },
+        op_doc(op, "The operator self " + sym + "= other. " + kBinaryInPlace)
+            .c_str());
   }
-  const Named compares[] = {{"__eq__", OpId::eq}, {"__ne__", OpId::ne},
-                            {"__lt__", OpId::lt}, {"__le__", OpId::le},
-                            {"__gt__", OpId::gt}, {"__ge__", OpId::ge}};
-  for (const Named &c : compares) {
+  struct Compare {
+    const char *name, *symbol;
+    OpId op;
+  };
+  const Compare compares[] = {
+      {"__eq__", "==", OpId::eq}, {"__ne__", "!=", OpId::ne},
+      {"__lt__", "<", OpId::lt},  {"__le__", "<=", OpId::le},
+      {"__gt__", ">", OpId::gt},  {"__ge__", ">=", OpId::ge}};
+  for (const Compare &c : compares) {
     OpId op = c.op;
-    cls.def(c.name, [op](py::handle a, py::handle b) -> py::object {
-      if (!operand_ok(b))
-        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-      return apply_binary(op, a, b);
-    });
+    cls.def(
+        c.name,
+        [op](py::handle a, py::handle b) -> py::object {
+          if (!operand_ok(b))
+            return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+          return apply_binary(op, a, b);
+        },
+        op_doc(op, std::string("The operator self ") + c.symbol + " other." +
+                       not_implemented)
+            .c_str());
   }
   install_number_slots(cls);
   cls.attr("__hash__") =
       py::module_::import("builtins").attr("object").attr("__hash__");
-  cls.def("__neg__", [](const Tensor &x) { return unary(OpId::neg, x); })
-      .def("__pos__", [](const Tensor &x) { return x; })
-      .def("__abs__", [](const Tensor &x) { return unary(OpId::abs, x); })
-      .def("__invert__", [](const Tensor &x) {
-        return unary(
-            x->dtype == DType::Bool ? OpId::logical_not : OpId::bitwise_not, x);
-      });
+  cls.def(
+         "__neg__", [](const Tensor &x) { return unary(OpId::neg, x); },
+         op_doc(OpId::neg, "The operator -self.").c_str())
+      .def(
+          "__pos__", [](const Tensor &x) { return x; },
+          "The operator +self: the tensor itself.")
+      .def(
+          "__abs__", [](const Tensor &x) { return unary(OpId::abs, x); },
+          op_doc(OpId::abs, "abs(self).").c_str())
+      .def(
+          "__invert__",
+          [](const Tensor &x) {
+            return unary(x->dtype == DType::Bool ? OpId::logical_not
+                                                 : OpId::bitwise_not,
+                         x);
+          },
+          op_doc(OpId::bitwise_not,
+                 "The operator ~self (logical_not for a bool tensor).")
+              .c_str());
 
   // clamp
   // Bounds are numbers, or tensors (never one of each, as PyTorch).
@@ -437,11 +500,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     };
     return clamp(x, bound(lo, lo_t), bound(hi, hi_t));
   };
+  const std::string clamp_note =
+      "min and max are both numbers or both tensors (broadcast with input), "
+      "at least one given. A float bound on an integer or bool tensor "
+      "computes in float32, an int bound on a bool tensor in int64; a NaN "
+      "bound makes every element NaN.";
   for (const char *name : {"clamp", "clip"}) {
+    const std::string doc = op_doc(
+        OpId::clamp, notes({clamp_note, alias_note({name, OpId::clamp})}));
     m.def(name, clamp_fn, py::arg("input"), py::arg("min") = py::none(),
-          py::arg("max") = py::none());
+          py::arg("max") = py::none(), doc.c_str());
     cls.def(name, clamp_fn, py::arg("min") = py::none(),
-            py::arg("max") = py::none());
+            py::arg("max") = py::none(), doc.c_str());
   }
   cls.def(
       "clamp_",
@@ -450,7 +520,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                       [&](const Tensor &old) { return clamp_fn(old, lo, hi); });
         return x;
       },
-      py::arg("min") = py::none(), py::arg("max") = py::none());
+      py::arg("min") = py::none(), py::arg("max") = py::none(),
+      op_doc(OpId::clamp, notes({kUnaryInPlace, clamp_note})).c_str());
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
     Tensor cond = tensor_arg("where", "condition", c);
@@ -471,14 +542,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       bt = scalar_tensor(sb, t, cond->device);
     return where(cond, at, bt);
   };
+  const std::string where_note =
+      "input and other may be Python numbers (weak in type promotion), made "
+      "in the result's dtype, or nested sequences.";
   m.def("where", where_fn, py::arg("condition"), py::arg("input"),
-        py::arg("other"));
+        py::arg("other"), op_doc(OpId::where, where_note).c_str());
   cls.def(
       "where",
       [=](py::handle self, py::handle c, py::handle other) {
         return where_fn(c, self, other);
       },
-      py::arg("condition"), py::arg("other"));
+      py::arg("condition"), py::arg("other"),
+      op_doc(OpId::where, "Here input is this tensor. " + where_note).c_str());
 
   // Reductions.
   const Named reductions[] = {{"sum", OpId::sum},
@@ -492,11 +567,15 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                    py::object dtype) {
       return reduce_py(op, x, dim, keepdim, dtype);
     };
+    const std::string doc = op_doc(
+        op, "dim: an int, a sequence of ints, or None (or an empty sequence) "
+            "for every dim; keepdim keeps the reduced dims with size 1. "
+            "dtype: the input is cast to it first, and the result has it.");
     m.def(r.name, fn, py::arg("input"), py::arg("dim") = py::none(),
           py::arg("keepdim") = false, py::kw_only(),
-          py::arg("dtype") = py::none());
+          py::arg("dtype") = py::none(), doc.c_str());
     cls.def(r.name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false,
-            py::kw_only(), py::arg("dtype") = py::none());
+            py::kw_only(), py::arg("dtype") = py::none(), doc.c_str());
   }
   for (auto [name, op] :
        {std::pair{"any", OpId::any}, std::pair{"all", OpId::all}}) {
@@ -507,9 +586,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       Tensor y = reduce(o, x, to_axes(op_name(o), dim), keepdim);
       return x->dtype == DType::UInt8 ? cast(y, DType::UInt8) : y;
     };
+    const std::string doc = op_doc(
+        o, "dim: an int, a sequence of ints, or None for every dim (an empty "
+           "sequence reduces nothing); keepdim keeps the reduced dims with "
+           "size 1. A uint8 input gives uint8 truth values.");
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
-    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+          py::arg("keepdim") = false, doc.c_str());
+    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false,
+            doc.c_str());
   }
   // max(input), max(input, dim, keepdim=False) and max(input, other), as
   // PyTorch's overloads: a tensor is `other` only when passed as such or in
@@ -561,10 +645,26 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   };
   auto max_fn = extremum_fn(OpId::max, OpId::argmax, OpId::maximum);
   auto min_fn = extremum_fn(OpId::min, OpId::argmin, OpId::minimum);
-  m.def("max", max_fn, py::arg("input"));
-  cls.def("max", max_fn);
-  m.def("min", min_fn, py::arg("input"));
-  cls.def("min", min_fn);
+  auto extremum_doc = [](OpId reduce_op, OpId arg_op, OpId binary_op) {
+    const std::string n = op_name(reduce_op);
+    return op_doc(reduce_op, n + "(input) reduces every element. " + n +
+                                 "(input, dim, keepdim=False) returns "
+                                 "(values, indices) along dim, the indices "
+                                 "as " +
+                                 op_name(arg_op) +
+                                 " gives them (for bools "
+                                 "too). " +
+                                 n + "(input, other) is " + op_name(binary_op) +
+                                 "(input, other).");
+  };
+  const std::string max_doc =
+      extremum_doc(OpId::max, OpId::argmax, OpId::maximum);
+  const std::string min_doc =
+      extremum_doc(OpId::min, OpId::argmin, OpId::minimum);
+  m.def("max", max_fn, py::arg("input"), max_doc.c_str());
+  cls.def("max", max_fn, max_doc.c_str());
+  m.def("min", min_fn, py::arg("input"), min_doc.c_str());
+  cls.def("min", min_fn, min_doc.c_str());
   for (auto [name, op] :
        {std::pair{"argmax", OpId::argmax}, std::pair{"argmin", OpId::argmin}}) {
     OpId o = op;
@@ -575,42 +675,49 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                             : std::optional<int64_t>(dim.cast<int64_t>()),
                         keepdim);
     };
+    const std::string doc =
+        op_doc(o, "dim None reads input flattened; keepdim keeps the reduced "
+                  "dim (every dim, for None) with size 1.");
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
-    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+          py::arg("keepdim") = false, doc.c_str());
+    cls.def(name, fn, py::arg("dim") = py::none(), py::arg("keepdim") = false,
+            doc.c_str());
   }
   m.def("_argsort", &argsort, py::arg("input"), py::arg("dim"),
-        py::arg("descending"));
-  m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"));
-  m.def("_flip", &devrt::flip, py::arg("input"), py::arg("dim"));
+        py::arg("descending"),
+        op_doc(OpId::argsort, "Every argument is required (devrt.argsort "
+                              "gives the defaults).")
+            .c_str());
+  m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"),
+        op_doc(OpId::cumsum, "devrt.cumsum adds the dtype argument.").c_str());
+  m.def("_flip", &devrt::flip, py::arg("input"), py::arg("dim"),
+        "input reversed along one dim, as a new tensor (an index_select).");
   // std is a composite: sqrt of var.
   for (bool is_std : {false, true}) {
     auto fn = [is_std](const Tensor &x, py::object dim, py::object unbiased,
                        Flag keepdim, py::object correction) {
-      const char *name = is_std ? "std" : "var";
-      const Scalar c = correction_of(name, unbiased, correction);
-      Tensor v =
-          c.kind == Scalar::Float &&
-                  !(c.f == std::floor(c.f) && std::fabs(c.f) < 0x1p53)
-              ? var_float_correction(x, reduce_axes("var", dim), keepdim, c.f)
-              : reduce(OpId::var, x, reduce_axes("var", dim), keepdim,
-                       c.kind == Scalar::Float ? static_cast<int64_t>(c.f)
-                                               : c.i);
-      if (!is_std)
-        return v;
-      // sqrt's gradient at 0 is infinite: where the spread is 0 the gradient
-      // is 0, as in PyTorch, not NaN.
-      Tensor zero = binary_scalar(OpId::eq, v, Scalar::from_int(0), false);
-      Tensor one = scalar_tensor(Scalar::from_int(1), v->dtype, v->device);
-      return where(zero, v, unary(OpId::sqrt, where(zero, one, v)));
+      const Scalar c =
+          correction_of(is_std ? "std" : "var", unbiased, correction);
+      const std::optional<Dims> axes = reduce_axes("var", dim);
+      return is_std ? std_dev(x, axes, keepdim, c) : var(x, axes, keepdim, c);
     };
     const char *name = is_std ? "std" : "var";
+    const std::string var_note =
+        "dim: an int, a sequence of ints, or None (or an empty sequence) for "
+        "every dim; keepdim keeps the reduced dims with size 1. correction: "
+        "any number (default 1), or unbiased=True/False for 1/0; one that is "
+        "not an integer scales the variance by N / max(0, N - correction).";
+    const std::string doc =
+        is_std ? "The standard deviation, sqrt(var(...)), with var's "
+                 "arguments; its gradient is 0 where the variance is 0.\n\n" +
+                     op_doc(OpId::var, var_note)
+               : op_doc(OpId::var, var_note);
     m.def(name, fn, py::arg("input"), py::arg("dim") = py::none(),
           py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
-          py::kw_only(), py::arg("correction") = py::none());
+          py::kw_only(), py::arg("correction") = py::none(), doc.c_str());
     cls.def(name, fn, py::arg("dim") = py::none(),
             py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
-            py::kw_only(), py::arg("correction") = py::none());
+            py::kw_only(), py::arg("correction") = py::none(), doc.c_str());
   }
   for (auto [name, op] : {std::pair{"softmax", OpId::softmax},
                           std::pair{"log_softmax", OpId::log_softmax}}) {
@@ -619,41 +726,49 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       Tensor src = dtype.is_none() ? x : cast(x, to_dtype(op_name(o), dtype));
       return softmax(o, src, dim);
     };
+    const std::string doc = op_doc(o, "dtype: the input is cast to it first.");
     m.def(name, fn, py::arg("input"), py::arg("dim"),
-          py::arg("dtype") = py::none());
-    cls.def(name, fn, py::arg("dim"), py::arg("dtype") = py::none());
+          py::arg("dtype") = py::none(), doc.c_str());
+    cls.def(name, fn, py::arg("dim"), py::arg("dtype") = py::none(),
+            doc.c_str());
   }
 
   // Linear algebra.
-  auto mm = [](const Tensor &a, const Tensor &b) {
-    if (a->ndim() != 2 || b->ndim() != 2)
-      fail(ErrorKind::Value, "[mm] expects two 2-D tensors, got shapes ",
-           a->shape, " and ", b->shape);
-    return matmul(a, b);
-  };
-  auto bmm = [](const Tensor &a, const Tensor &b) {
-    if (a->ndim() != 3 || b->ndim() != 3 || a->shape[0] != b->shape[0])
-      fail(ErrorKind::Value,
-           "[bmm] expects two 3-D tensors with equal batch sizes, got shapes ",
-           a->shape, " and ", b->shape);
-    return matmul(a, b);
-  };
-  m.def("matmul", &matmul, py::arg("input"), py::arg("other"));
-  cls.def("matmul", &matmul, py::arg("other"));
-  m.def("mm", mm, py::arg("input"), py::arg("mat2"));
-  cls.def("mm", mm, py::arg("mat2"));
-  m.def("bmm", bmm, py::arg("input"), py::arg("mat2"));
-  cls.def("bmm", bmm, py::arg("mat2"));
-  cls.def("__matmul__", [](const Tensor &a, py::handle b) -> py::object {
-    if (!py::isinstance<TensorImpl>(b))
-      return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(matmul(a, b.cast<Tensor>()));
-  });
-  cls.def("__rmatmul__", [](const Tensor &a, py::handle b) -> py::object {
-    if (!py::isinstance<TensorImpl>(b))
-      return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(matmul(b.cast<Tensor>(), a));
-  });
+  const std::string matmul_doc = op_doc(OpId::matmul);
+  const std::string mm_doc =
+      op_doc(OpId::matmul, "Both operands must be 2-D (matrices).");
+  const std::string bmm_doc = op_doc(
+      OpId::matmul,
+      "Both operands must be 3-D with equal batch sizes (no broadcast).");
+  m.def("matmul", &matmul, py::arg("input"), py::arg("other"),
+        matmul_doc.c_str());
+  cls.def("matmul", &matmul, py::arg("other"), matmul_doc.c_str());
+  m.def("mm", &mm, py::arg("input"), py::arg("mat2"), mm_doc.c_str());
+  cls.def("mm", &mm, py::arg("mat2"), mm_doc.c_str());
+  m.def("bmm", &bmm, py::arg("input"), py::arg("mat2"), bmm_doc.c_str());
+  cls.def("bmm", &bmm, py::arg("mat2"), bmm_doc.c_str());
+  cls.def(
+      "__matmul__",
+      [](const Tensor &a, py::handle b) -> py::object {
+        if (!py::isinstance<TensorImpl>(b))
+          return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::cast(matmul(a, b.cast<Tensor>()));
+      },
+      op_doc(OpId::matmul,
+             "The operator self @ other; NotImplemented unless other is a "
+             "tensor.")
+          .c_str());
+  cls.def(
+      "__rmatmul__",
+      [](const Tensor &a, py::handle b) -> py::object {
+        if (!py::isinstance<TensorImpl>(b))
+          return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::cast(matmul(b.cast<Tensor>(), a));
+      },
+      op_doc(OpId::matmul,
+             "The reflected operator other @ self; NotImplemented unless "
+             "other is a tensor.")
+          .c_str());
 
   // Joining, splitting and gathering.
   // A tensor is a sequence of its rows, but not a sequence of tensors to
@@ -679,19 +794,36 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         [=](py::handle tensors, int64_t dim) {
           return cat(tensor_list("cat", tensors), dim);
         },
-        py::arg("tensors"), py::arg("dim") = 0);
+        py::arg("tensors"), py::arg("dim") = 0,
+        op_doc(OpId::cat,
+               notes({"tensors: a list or tuple of tensors on one device.",
+                      alias_note({name, OpId::cat})}))
+            .c_str());
   m.def(
       "stack",
       [=](py::handle tensors, int64_t dim) {
         return stack(tensor_list("stack", tensors), dim);
       },
-      py::arg("tensors"), py::arg("dim") = 0);
-  m.def("gather", &gather, py::arg("input"), py::arg("dim"), py::arg("index"));
-  cls.def("gather", &gather, py::arg("dim"), py::arg("index"));
+      py::arg("tensors"), py::arg("dim") = 0,
+      "The tensors (a list or tuple, all of one shape) joined along a new "
+      "dimension `dim`: cat of each with a dimension of size 1 inserted.");
+  const std::string gather_doc =
+      "input read at `index` along dim: out[i][j] = input[i][index[i][j]] for "
+      "dim 1. index is an integer tensor of input's rank, no larger than "
+      "input outside dim; negative entries are out of range.";
+  m.def("gather", &gather, py::arg("input"), py::arg("dim"), py::arg("index"),
+        gather_doc.c_str());
+  cls.def("gather", &gather, py::arg("dim"), py::arg("index"),
+          gather_doc.c_str());
+  const std::string scatter_add_note =
+      "index is an integer tensor no larger than src in any dimension (only "
+      "its extent of src is added; negative entries are out of range); src "
+      "has input's dtype.";
   m.def("scatter_add", &scatter_add, py::arg("input"), py::arg("dim"),
-        py::arg("index"), py::arg("src"));
+        py::arg("index"), py::arg("src"),
+        op_doc(OpId::scatter_add, scatter_add_note).c_str());
   cls.def("scatter_add", &scatter_add, py::arg("dim"), py::arg("index"),
-          py::arg("src"));
+          py::arg("src"), op_doc(OpId::scatter_add, scatter_add_note).c_str());
   cls.def(
       "scatter_add_",
       [](const Tensor &x, int64_t dim, const Tensor &index, const Tensor &src) {
@@ -700,10 +832,16 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         });
         return x;
       },
-      py::arg("dim"), py::arg("index"), py::arg("src"));
+      py::arg("dim"), py::arg("index"), py::arg("src"),
+      op_doc(OpId::scatter_add, notes({kUnaryInPlace, scatter_add_note}))
+          .c_str());
+  const std::string index_select_doc =
+      "The entries of input at the positions of a 1-D integer `index` along "
+      "dim, as a new tensor; negative entries are out of range.";
   m.def("index_select", &index_select, py::arg("input"), py::arg("dim"),
-        py::arg("index"));
-  cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"));
+        py::arg("index"), index_select_doc.c_str());
+  cls.def("index_select", &index_select, py::arg("dim"), py::arg("index"),
+          index_select_doc.c_str());
   auto masked_fill_fn = [](const Tensor &x, const Tensor &mask,
                            py::handle value) {
     if (py::isinstance<TensorImpl>(value))
@@ -716,9 +854,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
            type_name(value));
     return masked_fill(x, mask, s);
   };
+  const std::string masked_fill_doc =
+      "input with `value` (a number or a 0-d tensor) where the bool `mask`, "
+      "broadcast to input's shape, is True.";
   m.def("masked_fill", masked_fill_fn, py::arg("input"), py::arg("mask"),
-        py::arg("value"));
-  cls.def("masked_fill", masked_fill_fn, py::arg("mask"), py::arg("value"));
+        py::arg("value"), masked_fill_doc.c_str());
+  cls.def("masked_fill", masked_fill_fn, py::arg("mask"), py::arg("value"),
+          masked_fill_doc.c_str());
   cls.def(
       "masked_fill_",
       [=](const Tensor &x, const Tensor &mask, py::handle value) {
@@ -731,65 +873,33 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                       });
         return x;
       },
-      py::arg("mask"), py::arg("value"));
+      py::arg("mask"), py::arg("value"),
+      (masked_fill_doc + "\n\n" + kUnaryInPlace).c_str());
   // split/chunk return views (narrow), as PyTorch.
   auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
-    int64_t d = normalize_axis("split", dim, x->ndim());
-    int64_t n = x->shape[d];
-    std::vector<int64_t> sizes;
-    if (is_index(size)) {
-      int64_t s = size.cast<int64_t>();
-      // As PyTorch: a dim of size 0 splits by 0 into one empty piece.
-      if (s < 0 || (s == 0 && n != 0))
-        fail(ErrorKind::Value,
-             "[split] split size must be positive (or 0 for a dimension of "
-             "size 0), got ",
-             s, " for a dimension of size ", n);
-      for (int64_t at = 0; at < n; at += s)
-        sizes.push_back(std::min(s, n - at));
-      if (n == 0)
-        sizes.push_back(0);
-    } else {
-      Dims given = to_dims("split", size);
-      int64_t total = 0;
-      for (int64_t s : given) {
-        sizes.push_back(s);
-        total += s;
-      }
-      if (total != n)
-        fail(ErrorKind::Value, "[split] sizes ", given, " sum to ", total,
-             ", not to the size ", n, " of dimension ", d);
-    }
-    std::vector<Tensor> out;
-    int64_t at = 0;
-    for (int64_t s : sizes) {
-      out.push_back(narrow(x, d, at, s));
-      at += s;
-    }
-    return out;
+    if (is_index(size))
+      return split(x, size.cast<int64_t>(), dim);
+    normalize_axis("split", dim, x->ndim()); // a bad dim is reported first
+    return split(x, to_dims("split", size), dim);
   };
+  const std::string split_doc =
+      "The tensor cut along dim into views: pieces of an int size (the last "
+      "one may be shorter), or of the sizes in a sequence, which must sum to "
+      "the "
+      "dim's size.";
   m.def("split", split_fn, py::arg("tensor"), py::arg("split_size_or_sections"),
-        py::arg("dim") = 0);
-  cls.def("split", split_fn, py::arg("split_size"), py::arg("dim") = 0);
-  auto chunk_fn = [=](const Tensor &x, int64_t chunks, int64_t dim) {
-    if (chunks <= 0)
-      fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
-    if (x->ndim() == 0)
-      fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
-                             "dimension, got a 0-d tensor");
-    int64_t d = normalize_axis("chunk", dim, x->ndim());
-    int64_t n = x->shape[d];
-    if (n == 0) { // as PyTorch: `chunks` empty pieces
-      std::vector<Tensor> out;
-      for (int64_t i = 0; i < chunks; ++i)
-        out.push_back(narrow(x, d, 0, 0));
-      return out;
-    }
-    return split_fn(x, py::int_((n + chunks - 1) / chunks), d);
-  };
-  m.def("chunk", chunk_fn, py::arg("input"), py::arg("chunks"),
-        py::arg("dim") = 0);
-  cls.def("chunk", chunk_fn, py::arg("chunks"), py::arg("dim") = 0);
+        py::arg("dim") = 0, split_doc.c_str());
+  cls.def("split", split_fn, py::arg("split_size"), py::arg("dim") = 0,
+          split_doc.c_str());
+
+  const std::string chunk_doc =
+      "input cut along dim into at most `chunks` views of equal size "
+      "(ceil(size / chunks); the last one may be shorter, and a dim of size 0 "
+      "gives `chunks` empty views).";
+  m.def("chunk", &chunk, py::arg("input"), py::arg("chunks"),
+        py::arg("dim") = 0, chunk_doc.c_str());
+  cls.def("chunk", &chunk, py::arg("chunks"), py::arg("dim") = 0,
+          chunk_doc.c_str());
 
   // Convolution and pooling (NCHW).
   auto pair = [](const char *op, py::handle h, const char *what) {
@@ -846,7 +956,12 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(),
       py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
-      py::arg("groups") = 1);
+      py::arg("groups") = 1,
+      op_doc(OpId::conv2d,
+             "stride, padding and dilation: an int or a pair. padding may "
+             "also be 'valid' (0) or 'same' (stride 1 and an odd effective "
+             "kernel). bias: None or (OC,).")
+          .c_str());
   auto pool_args = [=](const char *op, py::object kernel, py::object stride,
                        py::object padding, py::object dilation, bool ceil) {
     if (ceil)
@@ -867,7 +982,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("input"), py::arg("kernel_size"), py::arg("stride") = py::none(),
       py::arg("padding") = 0, py::arg("dilation") = 1,
-      py::arg("ceil_mode") = false);
+      py::arg("ceil_mode") = false,
+      op_doc(OpId::max_pool2d,
+             "kernel_size, stride (default: kernel_size), padding and "
+             "dilation: an int or a pair; ceil_mode=True is not supported.")
+          .c_str());
   m.def(
       "avg_pool2d",
       [=](const Tensor &x, py::object kernel, py::object stride,
@@ -878,7 +997,12 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("input"), py::arg("kernel_size"), py::arg("stride") = py::none(),
       py::arg("padding") = 0, py::arg("ceil_mode") = false,
-      py::arg("count_include_pad") = true);
+      py::arg("count_include_pad") = true,
+      "The mean of each window of an (N, C, H, W) input: the window's sum "
+      "divided by its size, or with count_include_pad=False by its in-image "
+      "taps.\n\n"
+      "kernel_size, stride (default: kernel_size) and padding: an int or a "
+      "pair; ceil_mode=True is not supported.");
   m.def(
       "unfold",
       [=](const Tensor &x, py::object kernel, py::object dilation,
@@ -888,7 +1012,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                       geometry("unfold", stride, padding, dilation));
       },
       py::arg("input"), py::arg("kernel_size"), py::arg("dilation") = 1,
-      py::arg("padding") = 0, py::arg("stride") = 1);
+      py::arg("padding") = 0, py::arg("stride") = 1,
+      op_doc(OpId::im2col,
+             "kernel_size, dilation, padding and stride: an int or a pair; "
+             "the padding reads 0.")
+          .c_str());
   m.def(
       "fold",
       [=](const Tensor &cols, py::object output_size, py::object kernel,
@@ -899,7 +1027,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                       geometry("fold", stride, padding, dilation));
       },
       py::arg("input"), py::arg("output_size"), py::arg("kernel_size"),
-      py::arg("dilation") = 1, py::arg("padding") = 0, py::arg("stride") = 1);
+      py::arg("dilation") = 1, py::arg("padding") = 0, py::arg("stride") = 1,
+      op_doc(OpId::col2im,
+             "output_size: the image's (H, W); kernel_size, dilation, padding "
+             "and stride as for unfold.")
+          .c_str());
 
   // Views and memory as module functions.
   m.def(
@@ -907,47 +1039,82 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       [](const Tensor &x, py::object shape) {
         return reshape(x, to_dims("reshape", shape));
       },
-      py::arg("input"), py::arg("shape"));
+      py::arg("input"), py::arg("shape"),
+      op_doc(OpId::reshape, "shape: a sequence of ints; one may be -1.")
+          .c_str());
   m.def("transpose", &transpose, py::arg("input"), py::arg("dim0"),
-        py::arg("dim1"));
-  m.def("t", &devrt::t, py::arg("input"));
+        py::arg("dim1"), "A view of input with dims dim0 and dim1 swapped.");
+  m.def("t", &devrt::t, py::arg("input"),
+        "A view of an input of at most 2 dims with its two dims swapped (the "
+        "input itself below 2).");
   m.def(
       "permute",
       [](const Tensor &x, py::object dims) {
         return permute(x, to_dims("permute", dims));
       },
-      py::arg("input"), py::arg("dims"));
+      py::arg("input"), py::arg("dims"),
+      op_doc(OpId::permute,
+             "dims: a permutation of input's dims (negative ones count from "
+             "the end).")
+          .c_str());
   m.def(
       "squeeze",
       [](const Tensor &x, py::object dim) {
         return squeeze(x, to_axes("squeeze", dim));
       },
-      py::arg("input"), py::arg("dim") = py::none());
-  m.def("unsqueeze", &unsqueeze, py::arg("input"), py::arg("dim"));
+      py::arg("input"), py::arg("dim") = py::none(),
+      "A view of input without its dims of size 1 (only those among `dim`, "
+      "an int or a sequence, when given; others are kept).");
+  m.def("unsqueeze", &unsqueeze, py::arg("input"), py::arg("dim"),
+        "A view of input with a dim of size 1 inserted at `dim`.");
   m.def("flatten", &flatten, py::arg("input"), py::arg("start_dim") = 0,
-        py::arg("end_dim") = -1);
-  m.def("clone", &clone, py::arg("input"));
-  m.def("nonzero", &nonzero, py::arg("input"));
-  cls.def("nonzero", &nonzero);
-  m.def("broadcast_shapes", [](py::args shapes) {
-    Dims out;
-    for (py::handle s : shapes)
-      out = broadcast_shapes("broadcast_shapes", out,
-                             to_dims("broadcast_shapes", s));
-    return dims_tuple(out);
-  });
+        py::arg("end_dim") = -1,
+        "input with dims start_dim to end_dim merged into one (a view where "
+        "the strides allow one, else a copy).");
+  m.def("clone", &clone, py::arg("input"),
+        "A copy of input in new contiguous memory; gradients flow back to "
+        "input.");
+  m.def("nonzero", &nonzero, py::arg("input"), op_doc(OpId::nonzero).c_str());
+  cls.def("nonzero", &nonzero, op_doc(OpId::nonzero).c_str());
+  m.def(
+      "broadcast_shapes",
+      [](py::args shapes) {
+        Dims out;
+        for (py::handle s : shapes)
+          out = broadcast_shapes("broadcast_shapes", out,
+                                 to_dims("broadcast_shapes", s));
+        return dims_tuple(out);
+      },
+      "The shape the given shapes broadcast to, as a tuple; ValueError when "
+      "they do not.");
   m.def("_index", &index, py::arg("input"), py::arg("indices"),
-        py::arg("wrap") = true);
+        py::arg("wrap") = true,
+        op_doc(OpId::index,
+               "indices: one entry per leading dim, an int64 tensor, a bool "
+               "tensor (its nonzero() columns) or None to keep the dim "
+               "whole.")
+            .c_str());
   m.def("_index_put_", &index_put_, py::arg("input"), py::arg("indices"),
         py::arg("values"), py::arg("accumulate") = false,
-        py::arg("wrap") = true);
-  m.def("_fill_", [](const Tensor &t, py::handle v) {
-    Scalar s;
-    if (!to_scalar(v, &s))
-      fail(ErrorKind::Type, "[fill_] value must be a number");
-    fill_(t, s);
-  });
-  m.def("_copy_", &copy_, py::arg("dst"), py::arg("src"));
+        py::arg("wrap") = true,
+        op_doc("Write values into input at indices, in place.", OpId::index_put,
+               "indices as for _index; values broadcast to the indexed "
+               "shape.")
+            .c_str());
+  m.def(
+      "_fill_",
+      [](const Tensor &t, py::handle v) {
+        Scalar s;
+        if (!to_scalar(v, &s))
+          fail(ErrorKind::Type, "[fill_] value must be a number");
+        fill_(t, s);
+      },
+      op_doc("Fill the tensor with value, a number its dtype can hold.",
+             OpId::fill)
+          .c_str());
+  m.def("_copy_", &copy_, py::arg("dst"), py::arg("src"),
+        op_doc("Copy src into dst (src broadcasts to dst's shape).", OpId::copy)
+            .c_str());
 }
 
 } // namespace devrt::bind

@@ -367,9 +367,13 @@ void init_python_backends(py::module_ &m) {
       "Register fn(inputs, outputs, attrs) as the kernel of `op` on "
       "`backend` (devrt.protocols.Kernel).");
   m.def(
-      "set_check_kernels", [](bool on) { g_check_kernels = on; },
-      py::arg("on"));
-  m.def("check_kernels", [] { return g_check_kernels; });
+      "set_check_kernels", [](bool on) { g_check_kernels = on; }, py::arg("on"),
+      "Run every Python kernel call through devrt.kernel_check from now on "
+      "(poisoned outputs, unchanged inputs), or stop.");
+  m.def(
+      "check_kernels", [] { return g_check_kernels; },
+      "Whether Python kernel calls are checked (set_check_kernels, "
+      "DEVRT_CHECK_KERNELS).");
 }
 
 } // namespace devrt::bind

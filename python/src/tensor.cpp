@@ -65,29 +65,47 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         }
         return py::module_::import("devrt").attr("tensor")(data).cast<Tensor>();
       }),
-      py::arg("data"));
+      py::arg("data"),
+      "Tensor(data) copies data (anything devrt.tensor takes); Tensor(t) of "
+      "a tensor shares t's memory, without its autograd history.");
   cls.def_property_readonly(
-         "shape", [](const Tensor &t) { return dims_tuple(t->shape); })
+         "shape", [](const Tensor &t) { return dims_tuple(t->shape); },
+         "The size of each dimension, as a tuple.")
       .def_property_readonly(
-          "dtype", [](const Tensor &t) { return dtype_object(t->dtype); })
+          "dtype", [](const Tensor &t) { return dtype_object(t->dtype); },
+          "The element type (devrt.float32 ...).")
       .def_property_readonly(
-          "device", [](const Tensor &t) { return device_object(t->device); })
-      .def_property_readonly("ndim", [](const Tensor &t) { return t->ndim(); })
-      .def_property_readonly("is_cuda",
-                             [](const Tensor &t) {
-                               return backends()[t->device.type].name == "cuda";
-                             })
-      .def_property_readonly("itemsize",
-                             [](const Tensor &t) { return itemsize(t->dtype); })
+          "device", [](const Tensor &t) { return device_object(t->device); },
+          "The device the tensor's memory is on.")
+      .def_property_readonly(
+          "ndim", [](const Tensor &t) { return t->ndim(); },
+          "The number of dimensions.")
+      .def_property_readonly(
+          "is_cuda",
+          [](const Tensor &t) {
+            return backends()[t->device.type].name == "cuda";
+          },
+          "Whether the tensor is on a CUDA device.")
+      .def_property_readonly(
+          "itemsize", [](const Tensor &t) { return itemsize(t->dtype); },
+          "The size of one element in bytes.")
       .def_property_readonly(
           "nbytes",
-          [](const Tensor &t) { return t->numel() * itemsize(t->dtype); })
+          [](const Tensor &t) { return t->numel() * itemsize(t->dtype); },
+          "The size of the elements in bytes (numel() * itemsize).")
       .def_property_readonly(
           "_version",
-          [](const Tensor &t) { return t->storage->version.load(); })
-      .def("dim", [](const Tensor &t) { return t->ndim(); })
-      .def("numel", [](const Tensor &t) { return t->numel(); })
-      .def("element_size", [](const Tensor &t) { return itemsize(t->dtype); })
+          [](const Tensor &t) { return t->storage->version.load(); },
+          "The storage's version counter: every in-place write adds one.")
+      .def(
+          "dim", [](const Tensor &t) { return t->ndim(); },
+          "The number of dimensions.")
+      .def(
+          "numel", [](const Tensor &t) { return t->numel(); },
+          "The number of elements.")
+      .def(
+          "element_size", [](const Tensor &t) { return itemsize(t->dtype); },
+          "The size of one element in bytes.")
       .def(
           "size",
           [](const Tensor &t, py::object dim) -> py::object {
@@ -95,7 +113,8 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
               return dims_tuple(t->shape);
             return py::int_(t->shape[dim_arg("size", t, dim.cast<int64_t>())]);
           },
-          py::arg("dim") = py::none())
+          py::arg("dim") = py::none(),
+          "The shape as a tuple, or the size of dimension `dim`.")
       .def(
           "stride",
           [](const Tensor &t, py::object dim) -> py::object {
@@ -104,107 +123,196 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             return py::int_(
                 t->strides[dim_arg("stride", t, dim.cast<int64_t>())]);
           },
-          py::arg("dim") = py::none())
-      .def("storage_offset", [](const Tensor &t) { return t->offset; })
-      .def("data_ptr",
-           [](const Tensor &t) {
-             return reinterpret_cast<uintptr_t>(t->data_ptr());
-           })
-      .def("is_contiguous", [](const Tensor &t) { return t->is_contiguous(); })
-      .def("_is_view_of",
-           [](const Tensor &a, const Tensor &b) {
-             return a->storage == b->storage;
-           })
+          py::arg("dim") = py::none(),
+          "The strides in elements as a tuple, or the stride of dimension "
+          "`dim`.")
+      .def(
+          "storage_offset", [](const Tensor &t) { return t->offset; },
+          "Where the first element lies in the storage, in elements.")
+      .def(
+          "data_ptr",
+          [](const Tensor &t) {
+            return reinterpret_cast<uintptr_t>(t->data_ptr());
+          },
+          "The address of the first element (a device address off the "
+          "host).")
+      .def(
+          "is_contiguous", [](const Tensor &t) { return t->is_contiguous(); },
+          "Whether the elements lie in row-major order without gaps.")
+      .def(
+          "_is_view_of",
+          [](const Tensor &a, const Tensor &b) {
+            return a->storage == b->storage;
+          },
+          "Whether the two tensors share one storage.")
       // views
-      .def("view",
-           [](const Tensor &t, py::args shape) {
-             if (shape.size() == 1 && !is_index(shape[0]) &&
-                 !py::isinstance<py::sequence>(shape[0]))
-               return view_dtype(t, to_dtype("view", shape[0]));
-             return view(t, dims_from_args("view", shape));
-           })
-      .def("reshape",
-           [](const Tensor &t, py::args shape) {
-             return reshape(t, dims_from_args("reshape", shape));
-           })
-      .def("transpose", &transpose, py::arg("dim0"), py::arg("dim1"))
-      .def("t", &devrt::t)
-      .def_property_readonly("T",
-                             [](const Tensor &x) {
-                               Dims p;
-                               for (int64_t i = x->ndim(); i-- > 0;)
-                                 p.push_back(i);
-                               return permute(x, p);
-                             })
+      .def(
+          "view",
+          [](const Tensor &t, py::args shape) {
+            if (shape.size() == 1 && !is_index(shape[0]) &&
+                !py::isinstance<py::sequence>(shape[0]))
+              return view_dtype(t, to_dtype("view", shape[0]));
+            return view(t, dims_from_args("view", shape));
+          },
+          op_doc("A view of this tensor in a new shape, given as ints or one "
+                 "sequence (one size may be -1), or of its bytes as another "
+                 "dtype: view(dtype).",
+                 OpId::reshape,
+                 "Unlike reshape, view never copies: it raises where the "
+                 "strides allow no view.")
+              .c_str())
+      .def(
+          "reshape",
+          [](const Tensor &t, py::args shape) {
+            return reshape(t, dims_from_args("reshape", shape));
+          },
+          op_doc(OpId::reshape,
+                 "The shape is given as ints or one sequence; one size may be "
+                 "-1.")
+              .c_str())
+      .def("transpose", &transpose, py::arg("dim0"), py::arg("dim1"),
+           "A view with dimensions dim0 and dim1 swapped.")
+      .def("t", &devrt::t,
+           "A view of a tensor of at most 2 dimensions with its two "
+           "dimensions swapped (the tensor itself below 2).")
       .def_property_readonly(
-          "mT", [](const Tensor &x) { return transpose(x, -2, -1); })
-      .def("permute",
-           [](const Tensor &t, py::args dims) {
-             return permute(t, dims_from_args("permute", dims));
-           })
-      .def("expand",
-           [](const Tensor &t, py::args shape) {
-             return expand(t, dims_from_args("expand", shape));
-           })
+          "T",
+          [](const Tensor &x) {
+            Dims p;
+            for (int64_t i = x->ndim(); i-- > 0;)
+              p.push_back(i);
+            return permute(x, p);
+          },
+          "A view with every dimension in reverse order.")
+      .def_property_readonly(
+          "mT", [](const Tensor &x) { return transpose(x, -2, -1); },
+          "A view with the last two dimensions swapped (a batch of "
+          "transposed matrices).")
+      .def(
+          "permute",
+          [](const Tensor &t, py::args dims) {
+            return permute(t, dims_from_args("permute", dims));
+          },
+          op_doc(OpId::permute,
+                 "The dims are given as ints or one sequence, a permutation "
+                 "of the tensor's dimensions.")
+              .c_str())
+      .def(
+          "expand",
+          [](const Tensor &t, py::args shape) {
+            return expand(t, dims_from_args("expand", shape));
+          },
+          op_doc(OpId::expand,
+                 "The shape is given as ints or one sequence; -1 keeps a "
+                 "dimension's size.")
+              .c_str())
       .def(
           "expand_as",
           [](const Tensor &t, const Tensor &o) { return expand(t, o->shape); },
-          py::arg("other"))
+          py::arg("other"),
+          op_doc(OpId::expand, "expand to other's shape.").c_str())
       .def(
           "squeeze",
           [](const Tensor &t, py::object dim) {
             return squeeze(t, to_axes("squeeze", dim));
           },
-          py::arg("dim") = py::none())
-      .def("unsqueeze", &unsqueeze, py::arg("dim"))
+          py::arg("dim") = py::none(),
+          "A view without the dimensions of size 1 (only those among `dim`, "
+          "an int or a sequence, when given; others are kept).")
+      .def("unsqueeze", &unsqueeze, py::arg("dim"),
+           "A view with a dimension of size 1 inserted at `dim`.")
       .def("flatten", &flatten, py::arg("start_dim") = 0,
-           py::arg("end_dim") = -1)
+           py::arg("end_dim") = -1,
+           "The dimensions start_dim to end_dim merged into one (a view where "
+           "the strides allow one, else a copy).")
       .def("narrow", &narrow, py::arg("dim"), py::arg("start"),
-           py::arg("length"))
-      .def("contiguous", &contiguous)
-      .def("clone", &clone)
-      .def("detach", &detach)
+           py::arg("length"),
+           "A view of `length` elements from `start` (negative: from the end) "
+           "along `dim`.")
+      .def("contiguous", &contiguous,
+           "This tensor when contiguous, else a contiguous copy.")
+      .def("clone", &clone,
+           "A copy in new contiguous memory; gradients flow back to this "
+           "tensor.")
+      .def("detach", &detach,
+           "A tensor sharing this one's memory, without autograd history.")
       .def("_slice", &slice, py::arg("dim"), py::arg("start"), py::arg("stop"),
-           py::arg("step"))
-      .def("_select", &select, py::arg("dim"), py::arg("index"))
+           py::arg("step"),
+           op_doc(OpId::slice,
+                  "start and stop may be None or negative (from the end) and "
+                  "are clipped to the dimension; step is positive.")
+               .c_str())
+      .def(
+          "_select", &select, py::arg("dim"), py::arg("index"),
+          op_doc(OpId::select, "index may be negative (from the end).").c_str())
       // conversions
-      .def("to", &to)
-      .def("cpu", [](const Tensor &t) { return to_device(t, kCPU); })
+      .def("to", &to,
+           "This tensor on another device and/or in another dtype: "
+           "to(device), to(dtype), to(device, dtype), to(other) for other's "
+           "device and dtype, or keywords device=, dtype=, copy=. Returns "
+           "this tensor itself when nothing changes, unless copy=True.")
+      .def(
+          "cpu", [](const Tensor &t) { return to_device(t, kCPU); },
+          "This tensor on the CPU (itself when already there).")
       .def(
           "cuda",
           [](const Tensor &t, int index) {
             return to_device(t, parse_device("cuda:" + std::to_string(index)));
           },
-          py::arg("device") = 0)
-      .def("float", [](const Tensor &t) { return cast(t, DType::Float32); })
-      .def("double", [](const Tensor &t) { return cast(t, DType::Float64); })
-      .def("half", [](const Tensor &t) { return cast(t, DType::Float16); })
-      .def("bfloat16", [](const Tensor &t) { return cast(t, DType::BFloat16); })
-      .def("int", [](const Tensor &t) { return cast(t, DType::Int32); })
-      .def("long", [](const Tensor &t) { return cast(t, DType::Int64); })
-      .def("bool", [](const Tensor &t) { return cast(t, DType::Bool); })
+          py::arg("device") = 0,
+          "This tensor on CUDA device `device` (itself when already there).")
+      .def(
+          "float", [](const Tensor &t) { return cast(t, DType::Float32); },
+          "This tensor as float32 (itself when it already is).")
+      .def(
+          "double", [](const Tensor &t) { return cast(t, DType::Float64); },
+          "This tensor as float64 (itself when it already is).")
+      .def(
+          "half", [](const Tensor &t) { return cast(t, DType::Float16); },
+          "This tensor as float16 (itself when it already is).")
+      .def(
+          "bfloat16", [](const Tensor &t) { return cast(t, DType::BFloat16); },
+          "This tensor as bfloat16 (itself when it already is).")
+      .def(
+          "int", [](const Tensor &t) { return cast(t, DType::Int32); },
+          "This tensor as int32 (itself when it already is).")
+      .def(
+          "long", [](const Tensor &t) { return cast(t, DType::Int64); },
+          "This tensor as int64 (itself when it already is).")
+      .def(
+          "bool", [](const Tensor &t) { return cast(t, DType::Bool); },
+          "This tensor as bool, True where non-zero (itself when it already "
+          "is).")
       .def(
           "type_as",
           [](const Tensor &t, const Tensor &o) { return cast(t, o->dtype); },
-          py::arg("other"))
-      .def("is_floating_point",
-           [](const Tensor &t) { return is_floating(t->dtype); })
-      .def("item",
-           [](const Tensor &t) -> py::object {
-             Scalar s = item(t);
-             if (s.kind == Scalar::Bool)
-               return py::bool_(s.i != 0);
-             if (s.kind == Scalar::Int)
-               return py::int_(s.i);
-             return py::float_(s.f);
-           })
+          py::arg("other"), "This tensor in other's dtype.")
+      .def(
+          "is_floating_point",
+          [](const Tensor &t) { return is_floating(t->dtype); },
+          "Whether the dtype is a floating type.")
+      .def(
+          "item",
+          [](const Tensor &t) -> py::object {
+            Scalar s = item(t);
+            if (s.kind == Scalar::Bool)
+              return py::bool_(s.i != 0);
+            if (s.kind == Scalar::Int)
+              return py::int_(s.i);
+            return py::float_(s.f);
+          },
+          "The value of a one-element tensor as a Python bool, int or float.")
       .def(
           "copy_",
           [](const Tensor &t, py::handle src) {
             copy_(t, as_tensor("copy_", src, t));
             return t;
           },
-          py::arg("src"))
+          py::arg("src"),
+          op_doc("Copy src into this tensor and return it.", OpId::copy,
+                 "src: a tensor (of any device) or anything devrt.tensor "
+                 "takes.")
+              .c_str())
       .def(
           "fill_",
           [](const Tensor &t, py::handle v) {
@@ -215,11 +323,19 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
               copy_(t, as_tensor("fill_", v, t));
             return t;
           },
-          py::arg("value"))
-      .def("zero_", [](const Tensor &t) {
-        fill_(t, Scalar::from_int(0));
-        return t;
-      });
+          py::arg("value"),
+          op_doc("Fill this tensor with value and return it.", OpId::fill,
+                 "value: a number this tensor's dtype can hold, or a tensor "
+                 "(copied in).")
+              .c_str())
+      .def(
+          "zero_",
+          [](const Tensor &t) {
+            fill_(t, Scalar::from_int(0));
+            return t;
+          },
+          op_doc("Fill this tensor with zeros and return it.", OpId::fill)
+              .c_str());
 
   // Creation functions.
   auto dev = [](py::handle h) { return to_device("tensor", h); };
@@ -236,7 +352,9 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                              dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none(), py::arg("requires_grad") = false);
+      py::arg("device") = py::none(), py::arg("requires_grad") = false,
+      "A new tensor of the given shape (ints or one sequence) whose elements "
+      "are not initialised; dtype defaults to float32, device to the CPU.");
   m.def(
       "full",
       [=](py::object shape, py::object value, py::object dtype,
@@ -258,7 +376,13 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("size"), py::arg("fill_value"), py::kw_only(),
       py::arg("dtype") = py::none(), py::arg("device") = py::none(),
-      py::arg("requires_grad") = false);
+      py::arg("requires_grad") = false,
+      op_doc("A new tensor of shape `size` (a sequence) filled with "
+             "fill_value.",
+             OpId::fill,
+             "dtype defaults to the value's kind: float32, int64 or bool; the "
+             "value must fit the dtype.")
+          .c_str());
   for (auto [name, value] : {std::pair{"zeros", 0}, std::pair{"ones", 1}}) {
     int v = value;
     const char *n = name;
@@ -271,7 +395,12 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                               dt(dtype, DType::Float32), dev(device)));
         },
         py::kw_only(), py::arg("dtype") = py::none(),
-        py::arg("device") = py::none(), py::arg("requires_grad") = false);
+        py::arg("device") = py::none(), py::arg("requires_grad") = false,
+        op_doc(std::string("A new tensor of the given shape (ints or one "
+                           "sequence) filled with ") +
+                   (v ? "ones." : "zeros."),
+               OpId::fill, "dtype defaults to float32.")
+            .c_str());
   }
   m.def(
       "arange",
@@ -296,7 +425,12 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("start"), py::arg("end") = py::none(), py::arg("step") = 1,
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none(), py::arg("requires_grad") = false);
+      py::arg("device") = py::none(), py::arg("requires_grad") = false,
+      op_doc(OpId::arange,
+             "arange(end) counts from 0. dtype defaults to float32 when any "
+             "of start, end and step is a float, else int64; an integer dtype "
+             "truncates start and step.")
+          .c_str());
   m.def(
       "linspace",
       [=](py::object start_arg, py::object end_arg, py::object steps_arg,
@@ -322,7 +456,9 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       },
       py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
       py::arg("dtype") = py::none(), py::arg("device") = py::none(),
-      py::arg("requires_grad") = false);
+      py::arg("requires_grad") = false,
+      "`steps` evenly spaced values from start to end, both included; dtype "
+      "defaults to float32, and start and end must fit it.");
   m.def(
       "rand",
       [=](py::args shape, py::object dtype, py::object device,
@@ -332,7 +468,13 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                             dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none(), py::arg("requires_grad") = false);
+      py::arg("device") = py::none(), py::arg("requires_grad") = false,
+      op_doc("A new tensor of the given shape (ints or one sequence) of "
+             "uniform values in [0, 1).",
+             OpId::random_uniform,
+             "Draws from the global generator (manual_seed); dtype defaults "
+             "to float32.")
+          .c_str());
   m.def(
       "randn",
       [=](py::args shape, py::object dtype, py::object device,
@@ -342,7 +484,13 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                              dt(dtype, DType::Float32), dev(device)));
       },
       py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none(), py::arg("requires_grad") = false);
+      py::arg("device") = py::none(), py::arg("requires_grad") = false,
+      op_doc("A new tensor of the given shape (ints or one sequence) of "
+             "standard normal values.",
+             OpId::random_normal,
+             "Draws from the global generator (manual_seed); dtype defaults "
+             "to float32.")
+          .c_str());
   m.def(
       "randint",
       [=](py::args args, py::object size, py::object dtype, py::object device) {
@@ -370,9 +518,19 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                        dt(dtype, DType::Int64), dev(device));
       },
       py::kw_only(), py::arg("size") = py::none(),
-      py::arg("dtype") = py::none(), py::arg("device") = py::none());
-  m.def("manual_seed", [](uint64_t s) { manual_seed(s); }, py::arg("seed"));
-  m.def("initial_seed", &initial_seed);
+      py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+      op_doc("randint(high, size) or randint(low, high, size): a new tensor "
+             "of shape `size` of uniform integers in [low, high), low "
+             "defaulting to 0.",
+             OpId::random_integers,
+             "Draws from the global generator (manual_seed); dtype defaults "
+             "to int64.")
+          .c_str());
+  m.def(
+      "manual_seed", [](uint64_t s) { manual_seed(s); }, py::arg("seed"),
+      "Restart the global random generator from `seed`.");
+  m.def("initial_seed", &initial_seed,
+        "The seed the global random generator started from.");
   m.def(
       "_scalar_tensor",
       [](py::handle v, py::object dtype, py::object device) {
@@ -391,7 +549,9 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         return r;
       },
       py::arg("value"), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none());
+      py::arg("device") = py::none(),
+      "A 0-d tensor holding the number `value` (devrt.tensor of a number); "
+      "dtype defaults to float32, int64 or bool by the number's kind.");
 }
 
 } // namespace devrt::bind

@@ -131,13 +131,14 @@ def test_require_cuda_turns_the_cuda_skip_into_a_failure(tmp_path):
 def test_op_matrix_has_every_op_and_each_backends_dtypes():
     lines = op_matrix().splitlines()
     names = [b["name"] for b in devrt.backends() if b["registered"]]
-    assert lines[0] == "| op | family | " + " | ".join(names) + " |"
+    assert lines[0] == "| op | family | " + " | ".join(names) + " | computes |"
     rows = {line.split(" | ")[0].removeprefix("| "): line for line in lines[2:] if line}
     catalogue = devrt.catalogue()
     assert {op["name"] for op in catalogue} <= set(rows)
     add = rows["add"].strip("| ").split(" | ")
     assert add[2 + names.index("cpu")] == "i32 i64 f32 f64"
     assert "built by the core" in rows["conv2d"] and "a view" in rows["reshape"]
+    assert add[-1] == next(op["doc"] for op in catalogue if op["name"] == "add")
 
 
 def test_cli_backends_ops_prints_markdown(tmp_path):
@@ -150,7 +151,7 @@ def test_cli_backends_ops_prints_markdown(tmp_path):
 def test_catalogue_is_documented():
     assert "capability manifest" in devrt.catalogue.__doc__
     entry = devrt.catalogue()[0]
-    assert set(entry) == {"name", "family", "num_inputs", "num_outputs", "attrs", "kernels"}
+    assert set(entry) == {"name", "family", "num_inputs", "num_outputs", "attrs", "doc", "kernels"}
 
 
 # --- the "needed by" report ------------------------------------------------------------

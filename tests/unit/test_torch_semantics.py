@@ -336,6 +336,37 @@ def test_chunk_errors():
         devrt.arange(4).chunk(0)
     with pytest.raises(ValueError, match=r"^\[chunk\] .*0-d"):
         devrt.tensor(1.0).chunk(2)
+    a, b = devrt.zeros(0).chunk(2)  # distinct empty views, as PyTorch's
+    assert a is not b and a.shape == b.shape == (0,)
+
+
+def test_split_of_a_0d_tensor_raises():
+    """A 0-d tensor splits as an empty one, so every piece is refused."""
+    for size in (1, 0, [0]):
+        with pytest.raises(IndexError, match=r"^\[narrow\] cannot narrow a 0-d tensor"):
+            devrt.split(devrt.tensor(1.0), size)
+    with pytest.raises(ValueError, match=r"^\[split\] sizes \[1\] sum to 1, not to the size 0"):
+        devrt.split(devrt.tensor(1.0), [1])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_along_a_dim_return_named_tuples(name):
+    data = [[1.0, 5.0, 5.0], [7.0, 2.0, 7.0]]
+    calls = [
+        lambda L: getattr(L, name)(L.tensor(data), 1),
+        lambda L: getattr(L.tensor(data), name)(dim=0, keepdim=True),
+        lambda L: getattr(L.tensor([True, False]), name)(0),
+    ]
+    for call in calls:
+        got, want = call(devrt), call(torch)
+        assert type(got) is getattr(devrt.return_types, name)
+        assert got._fields == ("values", "indices")
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+    # The other forms return a tensor.
+    x = devrt.tensor(data)
+    assert isinstance(getattr(devrt, name)(x), devrt.Tensor)
+    assert isinstance(getattr(x, name)(devrt.zeros(3)), devrt.Tensor)
 
 
 ARANGE = [

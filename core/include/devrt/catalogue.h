@@ -8,7 +8,7 @@
 namespace devrt {
 
 enum class OpId : int16_t {
-#define DEVRT_OP(name, family, nin, nout, attrs) name,
+#define DEVRT_OP(name, family, nin, nout, attrs, doc) name,
 #include "devrt/ops.def"
 #undef DEVRT_OP
   NumOps
@@ -48,6 +48,7 @@ struct OpDef {
   int num_inputs; // -1: variadic
   int num_outputs;
   std::vector<std::string> attrs;
+  const char *doc; // what the op computes, one or two sentences (ops.def)
 };
 
 const OpDef &op_def(OpId op);

@@ -60,6 +60,15 @@ inline Rank promotion_rank(const Tensor &t) {
 // axes == nullopt reduces over every axis.
 Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
               bool keepdim, int64_t correction = 1);
+// The variance with any correction, as PyTorch's: an integral one is the var
+// kernel's; another scales the variance of correction 0 by
+// N / max(0, N - correction), N the number of elements reduced.
+Tensor var(const Tensor &x, const std::optional<Dims> &axes, bool keepdim,
+           Scalar correction);
+// sqrt(var(...)), whose gradient is 0 where the variance is 0 (sqrt's is
+// infinite there), as PyTorch's.
+Tensor std_dev(const Tensor &x, const std::optional<Dims> &axes, bool keepdim,
+               Scalar correction);
 // The indices that sort x along `axis` (stably; NaN after every number,
 // before them when descending), int64; bool and uint8 sort as int32.
 Tensor argsort(const Tensor &x, int64_t axis, bool descending);
@@ -78,6 +87,10 @@ Tensor matmul(const Tensor &a, const Tensor &b);
 // sizes (a stride-0 batch dimension broadcasts), y's rows contiguous. No
 // promotion and no autograd: for composites that place their products.
 void matmul_out(const Tensor &a, const Tensor &b, const Tensor &y);
+// matmul of two matrices, and of two batches of matrices of one batch size
+// (no broadcasting): PyTorch's mm and bmm, which refuse other shapes.
+Tensor mm(const Tensor &a, const Tensor &b);
+Tensor bmm(const Tensor &a, const Tensor &b);
 
 // --- joining and gathering ------------------------------------------------
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim);
@@ -195,6 +208,14 @@ Tensor slice(const Tensor &x, int64_t dim, std::optional<int64_t> start,
 Tensor select(const Tensor &x, int64_t dim, int64_t index);
 Tensor flatten(const Tensor &x, int64_t start, int64_t end);
 Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length);
+// x cut along `dim` into views of `size` elements, the last one shorter (a
+// dimension of size 0 is one empty piece, and the only one size 0 may cut).
+std::vector<Tensor> split(const Tensor &x, int64_t size, int64_t dim);
+// x cut along `dim` into views of the given sizes, which sum to its size.
+std::vector<Tensor> split(const Tensor &x, const Dims &sizes, int64_t dim);
+// x cut along `dim` into at most `chunks` views of ceil(size / chunks)
+// elements (`chunks` empty views of a dimension of size 0).
+std::vector<Tensor> chunk(const Tensor &x, int64_t chunks, int64_t dim);
 // The same bytes read as another dtype (as NumPy's ndarray.view(dtype)).
 Tensor view_dtype(const Tensor &x, DType dtype);
 

@@ -80,4 +80,19 @@ Tensor matmul(const Tensor &a, const Tensor &b) {
   return r;
 }
 
+Tensor mm(const Tensor &a, const Tensor &b) {
+  if (a->ndim() != 2 || b->ndim() != 2)
+    fail(ErrorKind::Value, "[mm] expects two 2-D tensors, got shapes ",
+         a->shape, " and ", b->shape);
+  return matmul(a, b);
+}
+
+Tensor bmm(const Tensor &a, const Tensor &b) {
+  if (a->ndim() != 3 || b->ndim() != 3 || a->shape[0] != b->shape[0])
+    fail(ErrorKind::Value,
+         "[bmm] expects two 3-D tensors with equal batch sizes, got shapes ",
+         a->shape, " and ", b->shape);
+  return matmul(a, b);
+}
+
 } // namespace devrt

@@ -1,5 +1,6 @@
 // Reductions, arg-reductions and softmax: axis handling and output shapes.
 #include <algorithm>
+#include <cmath>
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
@@ -102,6 +103,36 @@ Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
   return keepdim ? y
                  : make_view(y->storage, 0, out_shape,
                              contiguous_strides(out_shape), t, x->device);
+}
+
+Tensor var(const Tensor &x, const std::optional<Dims> &axes, bool keepdim,
+           Scalar correction) {
+  const bool integral = correction.kind != Scalar::Float ||
+                        (correction.f == std::floor(correction.f) &&
+                         std::fabs(correction.f) < 0x1p53);
+  if (integral)
+    return reduce(OpId::var, x, axes, keepdim,
+                  correction.kind == Scalar::Float
+                      ? static_cast<int64_t>(correction.f)
+                      : correction.i);
+  // N <= correction gives inf, or NaN for 0 / 0.
+  Tensor v = reduce(OpId::var, x, axes, keepdim, 0);
+  double n = 1;
+  if (!axes)
+    n = static_cast<double>(x->numel());
+  else
+    for (int64_t a : normalize_axes("var", *axes, x->ndim()))
+      n *= x->ndim() ? static_cast<double>(x->shape[a]) : 1.0;
+  const double factor = n / std::max(0.0, n - correction.f);
+  return binary_scalar(OpId::mul, v, Scalar::from_double(factor), false);
+}
+
+Tensor std_dev(const Tensor &x, const std::optional<Dims> &axes, bool keepdim,
+               Scalar correction) {
+  Tensor v = var(x, axes, keepdim, correction);
+  Tensor zero = binary_scalar(OpId::eq, v, Scalar::from_int(0), false);
+  Tensor one = scalar_tensor(Scalar::from_int(1), v->dtype, v->device);
+  return where(zero, v, unary(OpId::sqrt, where(zero, one, v)));
 }
 
 Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,

@@ -307,6 +307,66 @@ Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length) {
   return slice(x, d, start, start + length, 1);
 }
 
+namespace {
+// The size split cuts: a 0-d tensor counts as empty (the narrow of any piece
+// then refuses it).
+int64_t split_extent(const Tensor &x, int64_t d) {
+  return x->ndim() ? x->shape[d] : 0;
+}
+} // namespace
+
+std::vector<Tensor> split(const Tensor &x, const Dims &sizes, int64_t dim) {
+  const int64_t d = normalize_axis("split", dim, x->ndim());
+  const int64_t n = split_extent(x, d);
+  int64_t total = 0;
+  for (int64_t s : sizes)
+    total += s;
+  if (total != n)
+    fail(ErrorKind::Value, "[split] sizes ", sizes, " sum to ", total,
+         ", not to the size ", n, " of dimension ", d);
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  for (int64_t s : sizes) {
+    out.push_back(narrow(x, d, at, s));
+    at += s;
+  }
+  return out;
+}
+
+std::vector<Tensor> split(const Tensor &x, int64_t size, int64_t dim) {
+  const int64_t d = normalize_axis("split", dim, x->ndim());
+  const int64_t n = split_extent(x, d);
+  // As PyTorch: a dim of size 0 splits by 0 into one empty piece.
+  if (size < 0 || (size == 0 && n != 0))
+    fail(ErrorKind::Value,
+         "[split] split size must be positive (or 0 for a dimension of "
+         "size 0), got ",
+         size, " for a dimension of size ", n);
+  Dims sizes;
+  for (int64_t at = 0; at < n; at += size)
+    sizes.push_back(std::min(size, n - at));
+  if (n == 0)
+    sizes.push_back(0);
+  return split(x, sizes, d);
+}
+
+std::vector<Tensor> chunk(const Tensor &x, int64_t chunks, int64_t dim) {
+  if (chunks <= 0)
+    fail(ErrorKind::Value, "[chunk] chunks must be positive, got ", chunks);
+  if (x->ndim() == 0)
+    fail(ErrorKind::Value, "[chunk] needs a tensor of at least one "
+                           "dimension, got a 0-d tensor");
+  const int64_t d = normalize_axis("chunk", dim, x->ndim());
+  const int64_t n = x->shape[d];
+  std::vector<Tensor> out;
+  if (n == 0) { // as PyTorch: `chunks` empty pieces
+    for (int64_t i = 0; i < chunks; ++i)
+      out.push_back(narrow(x, d, 0, 0));
+    return out;
+  }
+  return split(x, (n + chunks - 1) / chunks, d);
+}
+
 Tensor view_dtype(const Tensor &x, DType dtype) {
   int64_t from = static_cast<int64_t>(itemsize(x->dtype));
   int64_t to = static_cast<int64_t>(itemsize(dtype));
