@@ -22,6 +22,13 @@ using Vals = std::vector<Tensor>;
   fail(kind, n.where(), " ", msg);
 }
 
+// The shape inference of the core's op families, reporting as node n.
+ShapeErrors errors(const Node &n) {
+  return ShapeErrors(
+      [](const void *node) { return static_cast<const Node *>(node)->where(); },
+      &n);
+}
+
 void set_output(Node &n, PartialShape s, DType t) {
   n.shapes = {std::move(s)};
   n.dtypes = {t};
@@ -295,7 +302,7 @@ void infer_tensor_array_zeros(Node &n) {
   if (size.op == "Const" && known < 0)
     bad(n, ErrorKind::Value,
         "the size must not be negative, got " + std::to_string(known));
-  s.dims.insert(s.dims.begin(), known);
+  s.dims.insert(0, known);
   set_output(n, s, n.attr_dtype("dtype"));
 }
 Vals eval_tensor_array_zeros(const Node &n, const Vals &in, EvalContext &ctx) {
@@ -334,7 +341,7 @@ void infer_tensor_array_write(Node &n) {
       out.dims[d + 1] = v.dims[d] >= 0 ? v.dims[d] : a.dims[d + 1];
   } else if (v.known_rank) {
     out = v;
-    out.dims.insert(out.dims.begin(), -1);
+    out.dims.insert(0, -1);
   }
   if (dynamic && out.known_rank)
     out.dims[0] = -1;
@@ -469,7 +476,8 @@ void infer_binary(Node &n) {
   binary_result_types(static_cast<OpId>(n.def->code), n.input_dtype(0),
                       n.input_dtype(1), Rank::Dimensioned, Rank::Dimensioned,
                       &compute, &result);
-  set_output(n, broadcast(n, n.input_shape(0), n.input_shape(1)), result);
+  set_output(n, broadcast_shape(errors(n), n.input_shape(0), n.input_shape(1)),
+             result);
 }
 Vals eval_binary(const Node &n, const Vals &in, EvalContext &) {
   return {binary(static_cast<OpId>(n.def->code), in[0], in[1])};
@@ -480,8 +488,8 @@ void infer_select(Node &n) {
     bad(n, ErrorKind::Type,
         std::string("the condition must be bool, got ") +
             dtype_name(n.input_dtype(0)));
-  PartialShape s = broadcast(n, n.input_shape(0),
-                             broadcast(n, n.input_shape(1), n.input_shape(2)));
+  PartialShape s = where_shape(errors(n), n.input_shape(0), n.input_shape(1),
+                               n.input_shape(2));
   set_output(n, s, promote_types(n.input_dtype(1), n.input_dtype(2)));
 }
 Vals eval_select(const Node &, const Vals &in, EvalContext &) {
@@ -522,7 +530,7 @@ void infer_matmul(Node &n) {
             std::to_string(kb) + ")");
   PartialShape ba{true, {a.dims.begin(), a.dims.end() - 2}};
   PartialShape bb{true, {b.dims.begin(), b.dims.end() - 2}};
-  PartialShape out = broadcast(n, ba, bb);
+  PartialShape out = broadcast_shape(errors(n), ba, bb);
   out.dims.push_back(a.dims[a.rank() - 2]);
   out.dims.push_back(b.dims.back());
   set_output(n, out, n.input_dtype(0));
@@ -596,7 +604,7 @@ void infer_arg_reduce(Node &n) {
   }
   int64_t k = norm_axis(n, n.attr_int("axis"), x.rank());
   PartialShape out = x;
-  out.dims.erase(out.dims.begin() + k);
+  out.dims.erase(k);
   set_output(n, out, DType::Int64);
 }
 Vals eval_arg_reduce(const Node &n, const Vals &in, EvalContext &) {
@@ -767,7 +775,7 @@ void infer_expand_dims(Node &n) {
   PartialShape x = n.input_shape(0);
   if (x.known_rank) {
     int64_t k = norm_axis(n, n.attr_int("axis"), x.rank() + 1);
-    x.dims.insert(x.dims.begin() + k, 1);
+    x.dims.insert(k, 1);
   }
   set_output(n, x, n.input_dtype(0));
 }
@@ -884,8 +892,7 @@ void infer_pack(Node &n) {
   PartialShape out = joined_shape(n, true);
   if (out.known_rank) {
     const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank() + 1);
-    out.dims.insert(out.dims.begin() + axis,
-                    static_cast<int64_t>(n.inputs.size()));
+    out.dims.insert(axis, static_cast<int64_t>(n.inputs.size()));
   }
   set_output(n, out, n.input_dtype(0));
 }
@@ -1050,8 +1057,10 @@ void infer_gather(Node &n) {
   }
   const int64_t axis = norm_axis(n, n.attr_int("axis"), p.rank());
   PartialShape out{true, {p.dims.begin(), p.dims.begin() + axis}};
-  out.dims.insert(out.dims.end(), i.dims.begin(), i.dims.end());
-  out.dims.insert(out.dims.end(), p.dims.begin() + axis + 1, p.dims.end());
+  for (int64_t d : i.dims)
+    out.dims.push_back(d);
+  for (int64_t d = axis + 1; d < p.rank(); ++d)
+    out.dims.push_back(p.dims[d]);
   set_output(n, out, n.input_dtype(0));
 }
 Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
@@ -1449,34 +1458,6 @@ const OpDef kOps[] = {
 #undef ID
 
 } // namespace
-
-PartialShape broadcast(const Node &n, const PartialShape &a,
-                       const PartialShape &b) {
-  if (!a.known_rank || !b.known_rank)
-    return PartialShape::unknown();
-  const size_t r = std::max(a.dims.size(), b.dims.size());
-  PartialShape out = PartialShape::of_rank(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t x =
-        i < r - a.dims.size() ? 1 : a.dims[i - (r - a.dims.size())];
-    const int64_t y =
-        i < r - b.dims.size() ? 1 : b.dims[i - (r - b.dims.size())];
-    if (x == 1)
-      out.dims[i] = y;
-    else if (y == 1)
-      out.dims[i] = x;
-    else if (x < 0 || y < 0)
-      out.dims[i] = std::max(x, y) >= 0 ? std::max(x, y) : -1;
-    else if (x != y)
-      bad(n, ErrorKind::Value,
-          "shapes " + a.str() + " and " + b.str() +
-              " do not broadcast (dimension " + std::to_string(i) + ": " +
-              std::to_string(x) + " vs " + std::to_string(y) + ")");
-    else
-      out.dims[i] = x;
-  }
-  return out;
-}
 
 // Every elementwise op of the core's catalogue is a graph op under its
 // catalogue name ("atan2", "expm1"), with the catalogue's dtype rules: a
