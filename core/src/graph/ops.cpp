@@ -34,12 +34,9 @@ void set_output(Node &n, PartialShape s, DType t) {
   n.dtypes = {t};
 }
 
+// An axis of a rank-`rank` value; a 0-d value has none, as in TensorFlow.
 int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    bad(n, ErrorKind::Index,
-        "axis " + std::to_string(axis) + " is out of range for rank " +
-            std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
+  return normalize_axis(errors(n), axis, rank, false);
 }
 
 bool both_known(int64_t a, int64_t b) { return a >= 0 && b >= 0; }
@@ -561,35 +558,15 @@ DType reduce_dtype(const Node &n, DType x) {
 }
 
 void infer_reduce(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  const bool keep = n.attr_bool("keepdims", false);
-  const DType t = reduce_dtype(n, n.input_dtype(0));
-  std::optional<Dims> axes = reduce_axes(n);
-  if (!x.known_rank) {
-    set_output(n, PartialShape::unknown(), t);
-    return;
-  }
-  std::vector<bool> reduced(x.rank(), !axes);
-  if (axes)
-    for (int64_t a : *axes) {
-      int64_t k = norm_axis(n, a, x.rank());
-      if (reduced[k])
-        bad(n, ErrorKind::Value, "axis " + std::to_string(a) + " repeats");
-      reduced[k] = true;
-    }
-  PartialShape out{true, {}};
-  for (int64_t i = 0; i < x.rank(); ++i)
-    if (!reduced[i])
-      out.dims.push_back(x.dims[i]);
-    else if (keep)
-      out.dims.push_back(1);
-  set_output(n, out, t);
+  set_output(n,
+             reduce_shape(errors(n), n.input_shape(0), reduce_axes(n),
+                          n.attr_bool("keepdims", false), false),
+             reduce_dtype(n, n.input_dtype(0)));
 }
 Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
   std::optional<Dims> axes = reduce_axes(n);
-  if (axes) // the rank may be known only now; a 0-d value has no axis 0
-    for (int64_t a : *axes)
-      norm_axis(n, a, in[0]->ndim());
+  // The rank may be known only now.
+  reduce_shape(errors(n), in[0]->shape, axes, false, false);
   if (axes && axes->empty())
     return {in[0]};
   return {reduce(static_cast<OpId>(n.def->code), in[0], axes,
@@ -597,30 +574,25 @@ Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
 }
 
 void infer_arg_reduce(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  if (!x.known_rank) {
-    set_output(n, PartialShape::unknown(), DType::Int64);
-    return;
-  }
-  int64_t k = norm_axis(n, n.attr_int("axis"), x.rank());
-  PartialShape out = x;
-  out.dims.erase(k);
-  set_output(n, out, DType::Int64);
+  set_output(n,
+             arg_reduce_shape(errors(n), n.input_shape(0), n.attr_int("axis"),
+                              false, false),
+             DType::Int64);
 }
 Vals eval_arg_reduce(const Node &n, const Vals &in, EvalContext &) {
-  return {arg_reduce(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"),
-                     false)};
+  const int64_t axis = n.attr_int("axis");
+  arg_reduce_shape(errors(n), in[0]->shape, axis, false, false);
+  return {arg_reduce(static_cast<OpId>(n.def->code), in[0], axis, false)};
 }
 
 void infer_softmax(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (x.known_rank)
-    norm_axis(n, n.attr_int("axis"), x.rank());
+  axis_of(errors(n), x, n.attr_int("axis"), false);
   set_output(n, x,
              is_floating(n.input_dtype(0)) ? n.input_dtype(0) : kDefaultFloat);
 }
 Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
-  norm_axis(n, n.attr_int("axis"), in[0]->ndim()); // as infer_softmax's
+  axis_of(errors(n), in[0]->shape, n.attr_int("axis"), false);
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
@@ -628,8 +600,7 @@ Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
 // out) and reversed (summing from the end), as TensorFlow's.
 void infer_cumsum(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (x.known_rank) // a 0-d value has no axis 0, as in TensorFlow
-    norm_axis(n, n.attr_int("axis"), x.rank());
+  axis_of(errors(n), x, n.attr_int("axis"), false);
   // The input's dtype, as TensorFlow (integers wrap in it); bool in int64.
   const DType t = n.input_dtype(0);
   set_output(n, x, t == DType::Bool ? DType::Int64 : t);
@@ -637,7 +608,7 @@ void infer_cumsum(Node &n) {
 Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
   Tensor x = in[0];
   const DType t = x->dtype == DType::Bool ? DType::Int64 : x->dtype;
-  const int64_t axis = norm_axis(n, n.attr_int("axis"), x->ndim());
+  const int64_t axis = axis_of(errors(n), x->shape, n.attr_int("axis"), false);
   const bool reverse = n.attr_int("reverse") != 0;
   if (reverse)
     x = flip(x, axis);
