@@ -48,6 +48,8 @@ struct ShapeRef {
   ShapeRef(const Dims &d) : data(d.data()), size(d.size()), known_rank(true) {}
   ShapeRef(const PartialShape &s)
       : data(s.dims.data()), size(s.dims.size()), known_rank(s.known_rank) {}
+  // The first `size` sizes of a shape (its batch dimensions, say).
+  ShapeRef(const int64_t *d, size_t n) : data(d), size(n), known_rank(true) {}
   int64_t rank() const { return static_cast<int64_t>(size); }
   int64_t operator[](size_t i) const { return data[i]; }
   const int64_t *begin() const { return data; }
@@ -132,5 +134,14 @@ PartialShape arg_reduce_shape(const ShapeErrors &err, ShapeRef x,
 // cumsum): the axis normalised, -1 when x's rank is unknown.
 int64_t axis_of(const ShapeErrors &err, ShapeRef x, int64_t axis,
                 bool scalar_axis = true);
+
+// --- matmul (matmul.cpp) -----------------------------------------------------
+
+// NumPy's matmul: a 1-D a is a row and a 1-D b a column, whose added
+// dimension the result drops; the dimensions before the last two broadcast.
+// transpose_a/transpose_b swap the last two dimensions of an operand of
+// rank 2 or more first (the graph's MatMul attributes).
+PartialShape matmul_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b,
+                          bool transpose_a = false, bool transpose_b = false);
 
 } // namespace devrt

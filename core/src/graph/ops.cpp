@@ -502,35 +502,19 @@ Vals eval_like(const Node &n, const Vals &in, EvalContext &) {
 // --- linear algebra ---------------------------------------------------------
 
 void infer_matmul(Node &n) {
-  PartialShape a = n.input_shape(0), b = n.input_shape(1);
+  const PartialShape &a = n.input_shape(0), &b = n.input_shape(1);
   if (n.input_dtype(0) != n.input_dtype(1))
     bad(n, ErrorKind::Type,
         std::string("operands of dtypes ") + dtype_name(n.input_dtype(0)) +
             " and " + dtype_name(n.input_dtype(1)) + " (cast one first)");
-  if (!a.known_rank || !b.known_rank) {
-    set_output(n, PartialShape::unknown(), n.input_dtype(0));
-    return;
-  }
-  if (a.rank() < 2 || b.rank() < 2)
+  if (a.known_rank && b.known_rank && (a.rank() < 2 || b.rank() < 2))
     bad(n, ErrorKind::Value,
         "operands must have rank >= 2, got shapes " + a.str() + " and " +
             b.str());
-  if (n.attr_bool("transpose_a", false))
-    std::swap(a.dims[a.rank() - 1], a.dims[a.rank() - 2]);
-  if (n.attr_bool("transpose_b", false))
-    std::swap(b.dims[b.rank() - 1], b.dims[b.rank() - 2]);
-  const int64_t ka = a.dims.back(), kb = b.dims[b.rank() - 2];
-  if (both_known(ka, kb) && ka != kb)
-    bad(n, ErrorKind::Value,
-        "inner dimensions differ: shapes " + n.input_shape(0).str() + " and " +
-            n.input_shape(1).str() + " (" + std::to_string(ka) + " vs " +
-            std::to_string(kb) + ")");
-  PartialShape ba{true, {a.dims.begin(), a.dims.end() - 2}};
-  PartialShape bb{true, {b.dims.begin(), b.dims.end() - 2}};
-  PartialShape out = broadcast_shape(errors(n), ba, bb);
-  out.dims.push_back(a.dims[a.rank() - 2]);
-  out.dims.push_back(b.dims.back());
-  set_output(n, out, n.input_dtype(0));
+  set_output(n,
+             matmul_shape(errors(n), a, b, n.attr_bool("transpose_a", false),
+                          n.attr_bool("transpose_b", false)),
+             n.input_dtype(0));
 }
 Vals eval_matmul(const Node &n, const Vals &in, EvalContext &) {
   Tensor a = in[0], b = in[1];
