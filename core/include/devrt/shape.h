@@ -144,4 +144,16 @@ int64_t axis_of(const ShapeErrors &err, ShapeRef x, int64_t axis,
 PartialShape matmul_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b,
                           bool transpose_a = false, bool transpose_b = false);
 
+// --- joining (join.cpp) ------------------------------------------------------
+
+// cat of n shapes: one rank (at least 1), equal sizes except along `axis`,
+// where they add up. As PyTorch, a 1-D shape of size 0 joins any (it is
+// skipped); a shape of unknown rank is checked when it is known and makes
+// the size along the axis unknown.
+PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
+                       int64_t axis);
+// stack of n equal shapes: a new axis of size n at `axis`.
+PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
+                         size_t n, int64_t axis);
+
 } // namespace devrt

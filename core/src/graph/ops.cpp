@@ -39,8 +39,6 @@ int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
   return normalize_axis(errors(n), axis, rank, false);
 }
 
-bool both_known(int64_t a, int64_t b) { return a >= 0 && b >= 0; }
-
 // --- sources -----------------------------------------------------------------
 
 void infer_placeholder(Node &n) {
@@ -784,72 +782,37 @@ Vals eval_squeeze(const Node &n, const Vals &in, EvalContext &) {
   return {squeeze(in[0], axes)};
 }
 
-// Concat and stack: inputs of one dtype and compatible shapes.
-PartialShape joined_shape(const Node &n, bool stacking) {
-  PartialShape out;
+// Concat and stack: inputs of one dtype (TensorFlow does not promote), and
+// the shapes of the core's cat and stack.
+SmallVector<ShapeRef, 8> joined_shapes(const Node &n) {
+  SmallVector<ShapeRef, 8> shapes(n.inputs.size());
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     if (n.input_dtype(i) != n.input_dtype(0))
       bad(n, ErrorKind::Type,
           std::string("inputs of dtypes ") + dtype_name(n.input_dtype(0)) +
               " and " + dtype_name(n.input_dtype(i)) + " (input " +
               std::to_string(i) + ")");
-    const PartialShape &s = n.input_shape(i);
-    if (!s.known_rank)
-      continue;
-    if (!out.known_rank) {
-      out = s;
-      continue;
-    }
-    if (s.rank() != out.rank())
-      bad(n, ErrorKind::Value,
-          "inputs of ranks " + std::to_string(out.rank()) + " and " +
-              std::to_string(s.rank()) + " (shapes " + n.input_shape(0).str() +
-              " and " + s.str() + ")");
-    const int64_t axis =
-        stacking ? -1 : norm_axis(n, n.attr_int("axis"), s.rank());
-    for (int64_t d = 0; d < s.rank(); ++d) {
-      if (d == axis)
-        continue;
-      if (both_known(out.dims[d], s.dims[d]) && out.dims[d] != s.dims[d])
-        bad(n, ErrorKind::Value,
-            "input " + std::to_string(i) + " has shape " + s.str() +
-                ", which does not match " + out.str() + " in dimension " +
-                std::to_string(d));
-      if (out.dims[d] < 0)
-        out.dims[d] = s.dims[d];
-    }
+    shapes[i] = n.input_shape(i);
   }
-  return out;
+  return shapes;
 }
 
 void infer_concat(Node &n) {
-  PartialShape out = joined_shape(n, false);
-  if (out.known_rank) {
-    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank());
-    int64_t total = 0;
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      const PartialShape &s = n.input_shape(i);
-      if (!s.known_rank || s.dims[axis] < 0) {
-        total = -1;
-        break;
-      }
-      total += s.dims[axis];
-    }
-    out.dims[axis] = total;
-  }
-  set_output(n, out, n.input_dtype(0));
+  const SmallVector<ShapeRef, 8> shapes = joined_shapes(n);
+  set_output(
+      n, cat_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis")),
+      n.input_dtype(0));
 }
 Vals eval_concat(const Node &n, const Vals &in, EvalContext &) {
   return {cat(in, n.attr_int("axis"))};
 }
 
 void infer_pack(Node &n) {
-  PartialShape out = joined_shape(n, true);
-  if (out.known_rank) {
-    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank() + 1);
-    out.dims.insert(axis, static_cast<int64_t>(n.inputs.size()));
-  }
-  set_output(n, out, n.input_dtype(0));
+  const SmallVector<ShapeRef, 8> shapes = joined_shapes(n);
+  set_output(
+      n,
+      stack_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis")),
+      n.input_dtype(0));
 }
 Vals eval_pack(const Node &n, const Vals &in, EvalContext &) {
   return {stack(in, n.attr_int("axis"))};
