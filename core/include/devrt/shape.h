@@ -156,4 +156,24 @@ PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
 PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
                          size_t n, int64_t axis);
 
+// --- views (shape.cpp) -------------------------------------------------------
+
+// x's axes in the order `perm` gives (each axis once, negative ones counted
+// from the end). `normalized`, when given, receives perm normalised.
+PartialShape permute_shape(const ShapeErrors &err, ShapeRef x, const Dims &perm,
+                           Dims *normalized = nullptr);
+// x with an axis of size 1 inserted at `axis` (an axis of the result).
+PartialShape unsqueeze_shape(const ShapeErrors &err, ShapeRef x, int64_t axis);
+// x without its size-1 axes among `axes` (every axis when nullopt). A
+// listed axis of another size is kept (PyTorch), or raises when strict
+// (TensorFlow; an unknown size is then taken to be 1). `kept`, when given,
+// receives the axes of x that stay.
+PartialShape squeeze_shape(const ShapeErrors &err, ShapeRef x,
+                           const std::optional<Dims> &axes, bool strict,
+                           bool scalar_axis = true, Dims *kept = nullptr);
+// `shape` with its one -1 resolved from x's element count, which must equal
+// the shape's. Left unknown while x's size is.
+PartialShape reshape_shape(const ShapeErrors &err, ShapeRef x,
+                           const Dims &shape);
+
 } // namespace devrt

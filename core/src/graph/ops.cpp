@@ -645,140 +645,56 @@ Vals eval_top_k(const Node &n, const Vals &in, EvalContext &) {
 // --- shapes -----------------------------------------------------------------
 
 void infer_reshape(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  std::vector<int64_t> target = n.attr_ints("shape");
-  int64_t known = 1, unknown_at = -1;
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == -1) {
-      if (unknown_at >= 0)
-        bad(n, ErrorKind::Value, "only one dimension of the shape can be -1");
-      unknown_at = static_cast<int64_t>(i);
-    } else if (target[i] < 0) {
-      bad(n, ErrorKind::Value,
-          "negative dimension " + std::to_string(target[i]) + " in the shape");
-    } else {
-      known *= target[i];
-    }
-  }
-  PartialShape out{true, target};
-  if (x.fully_known()) {
-    int64_t total = 1;
-    for (int64_t d : x.dims)
-      total *= d;
-    if (unknown_at >= 0) {
-      if (known == 0 || total % known != 0)
-        bad(n, ErrorKind::Value,
-            "cannot reshape a tensor of " + std::to_string(total) +
-                " elements (shape " + x.str() + ") into " +
-                PartialShape{true, target}.str());
-      out.dims[unknown_at] = total / known;
-    } else if (known != total) {
-      bad(n, ErrorKind::Value,
-          "cannot reshape a tensor of " + std::to_string(total) +
-              " elements (shape " + x.str() + ") into " + out.str() + " (" +
-              std::to_string(known) + " elements)");
-    }
-  }
-  set_output(n, out, n.input_dtype(0));
+  const std::vector<int64_t> target = n.attr_ints("shape");
+  set_output(n, reshape_shape(errors(n), n.input_shape(0), Dims(target)),
+             n.input_dtype(0));
 }
 Vals eval_reshape(const Node &n, const Vals &in, EvalContext &) {
   std::vector<int64_t> t = n.attr_ints("shape");
   return {reshape(in[0], Dims(t.begin(), t.end()))};
 }
 
-std::vector<int64_t> perm_of(const Node &n, int64_t rank) {
-  std::vector<int64_t> perm;
-  if (!n.has_attr("perm") || n.attr_is_none("perm")) {
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
-    return perm;
-  }
-  perm = n.attr_ints("perm");
-  if (static_cast<int64_t>(perm.size()) != rank)
-    bad(n, ErrorKind::Value,
-        "perm has " + std::to_string(perm.size()) +
-            " entries for a tensor of rank " + std::to_string(rank));
-  std::vector<bool> seen(rank, false);
-  for (int64_t &p : perm) {
-    p = norm_axis(n, p, rank);
-    if (seen[p])
-      bad(n, ErrorKind::Value, "perm repeats dimension " + std::to_string(p));
-    seen[p] = true;
-  }
+// The perm attribute, by default the axes reversed (as TensorFlow).
+Dims perm_of(const Node &n, int64_t rank) {
+  if (n.has_attr("perm") && !n.attr_is_none("perm"))
+    return Dims(n.attr_ints("perm"));
+  Dims perm;
+  for (int64_t i = rank - 1; i >= 0; --i)
+    perm.push_back(i);
   return perm;
 }
 
 void infer_transpose(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (!x.known_rank) {
-    set_output(n, x, n.input_dtype(0));
-    return;
-  }
-  PartialShape out{true, {}};
-  for (int64_t p : perm_of(n, x.rank()))
-    out.dims.push_back(x.dims[p]);
-  set_output(n, out, n.input_dtype(0));
+  set_output(n, permute_shape(errors(n), x, perm_of(n, x.rank())),
+             n.input_dtype(0));
 }
 Vals eval_transpose(const Node &n, const Vals &in, EvalContext &) {
-  std::vector<int64_t> p = perm_of(n, in[0]->ndim());
-  return {permute(in[0], Dims(p.begin(), p.end()))};
+  const Dims perm = perm_of(n, in[0]->ndim());
+  permute_shape(errors(n), in[0]->shape,
+                perm); // the rank may be known only now
+  return {permute(in[0], perm)};
 }
 
 void infer_expand_dims(Node &n) {
-  PartialShape x = n.input_shape(0);
-  if (x.known_rank) {
-    int64_t k = norm_axis(n, n.attr_int("axis"), x.rank() + 1);
-    x.dims.insert(k, 1);
-  }
-  set_output(n, x, n.input_dtype(0));
+  set_output(n,
+             unsqueeze_shape(errors(n), n.input_shape(0), n.attr_int("axis")),
+             n.input_dtype(0));
 }
 Vals eval_expand_dims(const Node &n, const Vals &in, EvalContext &) {
   return {unsqueeze(in[0], n.attr_int("axis"))};
 }
 
+// Squeeze, as TensorFlow: a listed axis must have size 1.
 void infer_squeeze(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  std::optional<Dims> axes = reduce_axes(n);
-  if (!x.known_rank) {
-    set_output(n, x, n.input_dtype(0));
-    return;
-  }
-  std::vector<bool> drop(x.rank(), false);
-  if (axes) {
-    for (int64_t a : *axes) {
-      int64_t k = norm_axis(n, a, x.rank());
-      if (x.dims[k] >= 0 && x.dims[k] != 1)
-        bad(n, ErrorKind::Value,
-            "cannot squeeze dimension " + std::to_string(a) + " of size " +
-                std::to_string(x.dims[k]) + " (shape " + x.str() + ")");
-      drop[k] = true;
-    }
-  } else {
-    for (int64_t i = 0; i < x.rank(); ++i) {
-      if (x.dims[i] < 0) {
-        set_output(n, PartialShape::unknown(), n.input_dtype(0));
-        return;
-      }
-      drop[i] = x.dims[i] == 1;
-    }
-  }
-  PartialShape out{true, {}};
-  for (int64_t i = 0; i < x.rank(); ++i)
-    if (!drop[i])
-      out.dims.push_back(x.dims[i]);
-  set_output(n, out, n.input_dtype(0));
+  set_output(
+      n,
+      squeeze_shape(errors(n), n.input_shape(0), reduce_axes(n), true, false),
+      n.input_dtype(0));
 }
 Vals eval_squeeze(const Node &n, const Vals &in, EvalContext &) {
   std::optional<Dims> axes = reduce_axes(n);
-  if (axes)
-    for (int64_t a : *axes) {
-      const int64_t k = norm_axis(n, a, in[0]->ndim());
-      if (in[0]->shape[k] != 1)
-        bad(n, ErrorKind::Value,
-            "cannot squeeze dimension " + std::to_string(a) + " of size " +
-                std::to_string(in[0]->shape[k]) + " (shape " +
-                PartialShape::of(in[0]->shape).str() + ")");
-    }
+  squeeze_shape(errors(n), in[0]->shape, axes, true, false);
   return {squeeze(in[0], axes)};
 }
 
