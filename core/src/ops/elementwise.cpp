@@ -68,6 +68,8 @@ PartialShape where_shape(const ShapeErrors &err, ShapeRef cond, ShapeRef a,
 }
 
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
+  if (a == b) // the common case, without building a PartialShape
+    return a;
   return broadcast_shape(ShapeErrors(op), a, b).dims;
 }
 
@@ -339,7 +341,7 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   check_same_device(OpId::where, a, b);
   DType t =
       promote_types(a->dtype, b->dtype, promotion_rank(a), promotion_rank(b));
-  Dims shape =
+  const Dims &shape =
       where_shape(ShapeErrors("where"), cond->shape, a->shape, b->shape).dims;
   Launch k(OpId::where, a->device, t);
   Tensor c = cast(cond, DType::Bool), ac = cast(a, t), bc = cast(b, t);

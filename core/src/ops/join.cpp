@@ -152,7 +152,7 @@ PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
 
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
   const SmallVector<ShapeRef, 8> shapes = shapes_of(tensors);
-  Dims shape =
+  const Dims &shape =
       cat_shape(ShapeErrors("cat"), shapes.data(), shapes.size(), dim).dims;
   // Note: as PyTorch, 1-d tensors of size 0 join any tensors: they are
   // skipped in the checks of ranks, sizes and dim (not in the dtype), and

@@ -40,7 +40,7 @@ Tensor matmul_impl(const Tensor &a0, const Tensor &b0) {
   if (a0->device != b0->device)
     fail(ErrorKind::Value, "[matmul] expected both tensors on one device, got ",
          device_str(a0->device), " and ", device_str(b0->device));
-  const Dims out =
+  const Dims &out =
       matmul_shape(ShapeErrors("matmul"), a0->shape, b0->shape).dims;
   DType t = promote_types(a0->dtype, b0->dtype);
   if (t == DType::Bool)

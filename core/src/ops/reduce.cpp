@@ -117,7 +117,7 @@ Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
               bool keepdim, int64_t correction) {
   const ShapeErrors err(op_name(op));
   Dims ax;
-  const Dims out_shape =
+  const Dims &out_shape =
       reduce_shape(err, x->shape, axes, keepdim, true, &ax).dims;
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
@@ -154,7 +154,7 @@ Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
   const char *name = op_name(op);
   if (x->dtype == DType::Bool)
     fail(ErrorKind::Type, "[", name, "] is not defined for bool tensors");
-  const Dims out =
+  const Dims &out =
       arg_reduce_shape(ShapeErrors(name), x->shape, axis, keepdim).dims;
   // The kernel reduces axis a of src (at least 1-D) into size 1.
   Tensor src = x;

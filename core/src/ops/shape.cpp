@@ -161,7 +161,7 @@ Tensor view(const Tensor &x, const Dims &shape) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return view(x, shape); });
-  const Dims s = reshape_shape(ShapeErrors("view"), x->shape, shape).dims;
+  const Dims &s = reshape_shape(ShapeErrors("view"), x->shape, shape).dims;
   Dims strides;
   if (!view_strides(x, s, &strides))
     fail(ErrorKind::Value, "[view] a tensor of shape ", x->shape,
@@ -174,7 +174,7 @@ Tensor reshape(const Tensor &x, const Dims &shape) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return reshape(x, shape); });
-  const Dims s = reshape_shape(ShapeErrors("reshape"), x->shape, shape).dims;
+  const Dims &s = reshape_shape(ShapeErrors("reshape"), x->shape, shape).dims;
   Dims strides;
   if (view_strides(x, s, &strides))
     return alias(x, s, strides, x->offset);
@@ -211,7 +211,7 @@ Tensor t(const Tensor &x) {
 
 Tensor permute(const Tensor &x, const Dims &dims) {
   Dims norm;
-  const Dims shape =
+  const Dims &shape =
       permute_shape(ShapeErrors("permute"), x->shape, dims, &norm).dims;
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
@@ -259,7 +259,7 @@ Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims) {
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return squeeze(x, dims); });
   Dims kept; // x's axes that stay
-  const Dims shape =
+  const Dims &shape =
       squeeze_shape(ShapeErrors("squeeze"), x->shape, dims, false, true, &kept)
           .dims;
   Dims strides(kept.size());
@@ -273,7 +273,7 @@ Tensor unsqueeze(const Tensor &x, int64_t dim) {
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return unsqueeze(x, dim); });
   const ShapeErrors err("unsqueeze");
-  const Dims shape = unsqueeze_shape(err, x->shape, dim).dims;
+  const Dims &shape = unsqueeze_shape(err, x->shape, dim).dims;
   const int64_t d = normalize_axis(err, dim, x->ndim() + 1);
   Dims strides = x->strides;
   strides.insert(d, d < x->ndim() ? x->shape[d] * x->strides[d] : 1);
