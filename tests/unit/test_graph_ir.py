@@ -171,7 +171,7 @@ BUILD_ERRORS = [
     ("Transpose", [[None, 3]], {"perm": [0]}, ValueError, r"rank 2"),
     ("Reshape", [[4, 6]], {"shape": [5, -1]}, ValueError, r"\(4, 6\)"),
     ("Squeeze", [[None, 3]], {"axes": [1]}, ValueError, r"\(\?, 3\)"),
-    ("ConcatV2", [[2, 3], [2, 3, 1]], {"axis": 0}, ValueError, r"\(2, 3\) and \(2, 3, 1\)"),
+    ("ConcatV2", [[2, 3], [2, 3, 1]], {"axis": 0}, ValueError, r"\(2, 3, 1\).*\(2, 3\)"),
     ("Pack", [[2, 3], [3, 2]], {"axis": 0}, ValueError, r"\(3, 2\)"),
     ("Select", [[3], [3], [3]], {}, TypeError, r"bool, got float64"),
     ("Select", [([None, 2], devrt.bool), [3], [3]], {}, ValueError, r"\(\?, 2\).*\(3,\)"),

@@ -12,30 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "devrt/shape.h"
 #include "devrt/tensor.h"
 
 namespace devrt::graph {
 
-// A shape known in part: the rank may be unknown, and so may any dimension
-// (-1).
-struct PartialShape {
-  bool known_rank = false;
-  std::vector<int64_t> dims;
-
-  static PartialShape unknown() { return {}; }
-  static PartialShape of(const Dims &d);
-  static PartialShape of_rank(size_t rank) {
-    return {true, std::vector<int64_t>(rank, -1)};
-  }
-  int64_t rank() const { return static_cast<int64_t>(dims.size()); }
-  bool fully_known() const;
-  // Whether a concrete shape fits: same rank, equal known dimensions.
-  bool admits(const Dims &d) const;
-  // Whether some concrete shape fits both.
-  bool compatible(const PartialShape &o) const;
-  Dims concrete() const;   // only when fully_known()
-  std::string str() const; // "(?, 3)", "<unknown>"
-};
+using devrt::PartialShape;
 
 struct AttrValue {
   enum Kind { None, Bool, Int, Float, String, DTypeV, Ints, Shape, TensorV };

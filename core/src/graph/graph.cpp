@@ -1,67 +1,10 @@
-// The graph IR: partial shapes, node attributes and node creation.
+// The graph IR: node attributes and node creation.
 #include <sstream>
 
 #include "devrt/error.h"
 #include "op_defs.h"
 
 namespace devrt::graph {
-
-// --- PartialShape -----------------------------------------------------------
-
-PartialShape PartialShape::of(const Dims &d) {
-  return {true, std::vector<int64_t>(d.begin(), d.end())};
-}
-
-bool PartialShape::fully_known() const {
-  if (!known_rank)
-    return false;
-  for (int64_t d : dims)
-    if (d < 0)
-      return false;
-  return true;
-}
-
-bool PartialShape::admits(const Dims &d) const {
-  if (!known_rank)
-    return true;
-  if (d.size() != dims.size())
-    return false;
-  for (size_t i = 0; i < dims.size(); ++i)
-    if (dims[i] >= 0 && dims[i] != d[i])
-      return false;
-  return true;
-}
-
-bool PartialShape::compatible(const PartialShape &o) const {
-  if (!known_rank || !o.known_rank)
-    return true;
-  if (dims.size() != o.dims.size())
-    return false;
-  for (size_t i = 0; i < dims.size(); ++i)
-    if (dims[i] >= 0 && o.dims[i] >= 0 && dims[i] != o.dims[i])
-      return false;
-  return true;
-}
-
-Dims PartialShape::concrete() const { return Dims(dims.begin(), dims.end()); }
-
-std::string PartialShape::str() const {
-  if (!known_rank)
-    return "<unknown>";
-  std::ostringstream os;
-  os << '(';
-  for (size_t i = 0; i < dims.size(); ++i) {
-    os << (i ? ", " : "");
-    if (dims[i] < 0)
-      os << '?';
-    else
-      os << dims[i];
-  }
-  if (dims.size() == 1)
-    os << ',';
-  os << ')';
-  return os.str();
-}
 
 // --- Node attributes --------------------------------------------------------
 

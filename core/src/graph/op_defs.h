@@ -51,8 +51,4 @@ const OpDef *find_op_def(const std::string &name);
 // inputs of a VJP of such a node.
 bool loop_body_input(const Node &n, size_t i);
 
-// Broadcast of two partial shapes; `n` names the node in errors.
-PartialShape broadcast(const Node &n, const PartialShape &a,
-                       const PartialShape &b);
-
 } // namespace devrt::graph

@@ -22,20 +22,22 @@ using Vals = std::vector<Tensor>;
   fail(kind, n.where(), " ", msg);
 }
 
+// The shape inference of the core's op families, reporting as node n.
+ShapeErrors errors(const Node &n) {
+  return ShapeErrors(
+      [](const void *node) { return static_cast<const Node *>(node)->where(); },
+      &n);
+}
+
 void set_output(Node &n, PartialShape s, DType t) {
   n.shapes = {std::move(s)};
   n.dtypes = {t};
 }
 
+// An axis of a rank-`rank` value; a 0-d value has none, as in TensorFlow.
 int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    bad(n, ErrorKind::Index,
-        "axis " + std::to_string(axis) + " is out of range for rank " +
-            std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
+  return normalize_axis(errors(n), axis, rank, false);
 }
-
-bool both_known(int64_t a, int64_t b) { return a >= 0 && b >= 0; }
 
 // --- sources -----------------------------------------------------------------
 
@@ -295,7 +297,7 @@ void infer_tensor_array_zeros(Node &n) {
   if (size.op == "Const" && known < 0)
     bad(n, ErrorKind::Value,
         "the size must not be negative, got " + std::to_string(known));
-  s.dims.insert(s.dims.begin(), known);
+  s.dims.insert(0, known);
   set_output(n, s, n.attr_dtype("dtype"));
 }
 Vals eval_tensor_array_zeros(const Node &n, const Vals &in, EvalContext &ctx) {
@@ -334,7 +336,7 @@ void infer_tensor_array_write(Node &n) {
       out.dims[d + 1] = v.dims[d] >= 0 ? v.dims[d] : a.dims[d + 1];
   } else if (v.known_rank) {
     out = v;
-    out.dims.insert(out.dims.begin(), -1);
+    out.dims.insert(0, -1);
   }
   if (dynamic && out.known_rank)
     out.dims[0] = -1;
@@ -469,7 +471,8 @@ void infer_binary(Node &n) {
   binary_result_types(static_cast<OpId>(n.def->code), n.input_dtype(0),
                       n.input_dtype(1), Rank::Dimensioned, Rank::Dimensioned,
                       &compute, &result);
-  set_output(n, broadcast(n, n.input_shape(0), n.input_shape(1)), result);
+  set_output(n, broadcast_shape(errors(n), n.input_shape(0), n.input_shape(1)),
+             result);
 }
 Vals eval_binary(const Node &n, const Vals &in, EvalContext &) {
   return {binary(static_cast<OpId>(n.def->code), in[0], in[1])};
@@ -480,8 +483,8 @@ void infer_select(Node &n) {
     bad(n, ErrorKind::Type,
         std::string("the condition must be bool, got ") +
             dtype_name(n.input_dtype(0)));
-  PartialShape s = broadcast(n, n.input_shape(0),
-                             broadcast(n, n.input_shape(1), n.input_shape(2)));
+  PartialShape s = where_shape(errors(n), n.input_shape(0), n.input_shape(1),
+                               n.input_shape(2));
   set_output(n, s, promote_types(n.input_dtype(1), n.input_dtype(2)));
 }
 Vals eval_select(const Node &, const Vals &in, EvalContext &) {
@@ -497,35 +500,19 @@ Vals eval_like(const Node &n, const Vals &in, EvalContext &) {
 // --- linear algebra ---------------------------------------------------------
 
 void infer_matmul(Node &n) {
-  PartialShape a = n.input_shape(0), b = n.input_shape(1);
+  const PartialShape &a = n.input_shape(0), &b = n.input_shape(1);
   if (n.input_dtype(0) != n.input_dtype(1))
     bad(n, ErrorKind::Type,
         std::string("operands of dtypes ") + dtype_name(n.input_dtype(0)) +
             " and " + dtype_name(n.input_dtype(1)) + " (cast one first)");
-  if (!a.known_rank || !b.known_rank) {
-    set_output(n, PartialShape::unknown(), n.input_dtype(0));
-    return;
-  }
-  if (a.rank() < 2 || b.rank() < 2)
+  if (a.known_rank && b.known_rank && (a.rank() < 2 || b.rank() < 2))
     bad(n, ErrorKind::Value,
         "operands must have rank >= 2, got shapes " + a.str() + " and " +
             b.str());
-  if (n.attr_bool("transpose_a", false))
-    std::swap(a.dims[a.rank() - 1], a.dims[a.rank() - 2]);
-  if (n.attr_bool("transpose_b", false))
-    std::swap(b.dims[b.rank() - 1], b.dims[b.rank() - 2]);
-  const int64_t ka = a.dims.back(), kb = b.dims[b.rank() - 2];
-  if (both_known(ka, kb) && ka != kb)
-    bad(n, ErrorKind::Value,
-        "inner dimensions differ: shapes " + n.input_shape(0).str() + " and " +
-            n.input_shape(1).str() + " (" + std::to_string(ka) + " vs " +
-            std::to_string(kb) + ")");
-  PartialShape ba{true, {a.dims.begin(), a.dims.end() - 2}};
-  PartialShape bb{true, {b.dims.begin(), b.dims.end() - 2}};
-  PartialShape out = broadcast(n, ba, bb);
-  out.dims.push_back(a.dims[a.rank() - 2]);
-  out.dims.push_back(b.dims.back());
-  set_output(n, out, n.input_dtype(0));
+  set_output(n,
+             matmul_shape(errors(n), a, b, n.attr_bool("transpose_a", false),
+                          n.attr_bool("transpose_b", false)),
+             n.input_dtype(0));
 }
 Vals eval_matmul(const Node &n, const Vals &in, EvalContext &) {
   Tensor a = in[0], b = in[1];
@@ -553,35 +540,15 @@ DType reduce_dtype(const Node &n, DType x) {
 }
 
 void infer_reduce(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  const bool keep = n.attr_bool("keepdims", false);
-  const DType t = reduce_dtype(n, n.input_dtype(0));
-  std::optional<Dims> axes = reduce_axes(n);
-  if (!x.known_rank) {
-    set_output(n, PartialShape::unknown(), t);
-    return;
-  }
-  std::vector<bool> reduced(x.rank(), !axes);
-  if (axes)
-    for (int64_t a : *axes) {
-      int64_t k = norm_axis(n, a, x.rank());
-      if (reduced[k])
-        bad(n, ErrorKind::Value, "axis " + std::to_string(a) + " repeats");
-      reduced[k] = true;
-    }
-  PartialShape out{true, {}};
-  for (int64_t i = 0; i < x.rank(); ++i)
-    if (!reduced[i])
-      out.dims.push_back(x.dims[i]);
-    else if (keep)
-      out.dims.push_back(1);
-  set_output(n, out, t);
+  set_output(n,
+             reduce_shape(errors(n), n.input_shape(0), reduce_axes(n),
+                          n.attr_bool("keepdims", false), false),
+             reduce_dtype(n, n.input_dtype(0)));
 }
 Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
   std::optional<Dims> axes = reduce_axes(n);
-  if (axes) // the rank may be known only now; a 0-d value has no axis 0
-    for (int64_t a : *axes)
-      norm_axis(n, a, in[0]->ndim());
+  // The rank may be known only now.
+  reduce_shape(errors(n), in[0]->shape, axes, false, false);
   if (axes && axes->empty())
     return {in[0]};
   return {reduce(static_cast<OpId>(n.def->code), in[0], axes,
@@ -589,30 +556,25 @@ Vals eval_reduce(const Node &n, const Vals &in, EvalContext &) {
 }
 
 void infer_arg_reduce(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  if (!x.known_rank) {
-    set_output(n, PartialShape::unknown(), DType::Int64);
-    return;
-  }
-  int64_t k = norm_axis(n, n.attr_int("axis"), x.rank());
-  PartialShape out = x;
-  out.dims.erase(out.dims.begin() + k);
-  set_output(n, out, DType::Int64);
+  set_output(n,
+             arg_reduce_shape(errors(n), n.input_shape(0), n.attr_int("axis"),
+                              false, false),
+             DType::Int64);
 }
 Vals eval_arg_reduce(const Node &n, const Vals &in, EvalContext &) {
-  return {arg_reduce(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"),
-                     false)};
+  const int64_t axis = n.attr_int("axis");
+  arg_reduce_shape(errors(n), in[0]->shape, axis, false, false);
+  return {arg_reduce(static_cast<OpId>(n.def->code), in[0], axis, false)};
 }
 
 void infer_softmax(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (x.known_rank)
-    norm_axis(n, n.attr_int("axis"), x.rank());
+  axis_of(errors(n), x, n.attr_int("axis"), false);
   set_output(n, x,
              is_floating(n.input_dtype(0)) ? n.input_dtype(0) : kDefaultFloat);
 }
 Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
-  norm_axis(n, n.attr_int("axis"), in[0]->ndim()); // as infer_softmax's
+  axis_of(errors(n), in[0]->shape, n.attr_int("axis"), false);
   return {softmax(static_cast<OpId>(n.def->code), in[0], n.attr_int("axis"))};
 }
 
@@ -620,8 +582,7 @@ Vals eval_softmax(const Node &n, const Vals &in, EvalContext &) {
 // out) and reversed (summing from the end), as TensorFlow's.
 void infer_cumsum(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (x.known_rank) // a 0-d value has no axis 0, as in TensorFlow
-    norm_axis(n, n.attr_int("axis"), x.rank());
+  axis_of(errors(n), x, n.attr_int("axis"), false);
   // The input's dtype, as TensorFlow (integers wrap in it); bool in int64.
   const DType t = n.input_dtype(0);
   set_output(n, x, t == DType::Bool ? DType::Int64 : t);
@@ -629,7 +590,7 @@ void infer_cumsum(Node &n) {
 Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
   Tensor x = in[0];
   const DType t = x->dtype == DType::Bool ? DType::Int64 : x->dtype;
-  const int64_t axis = norm_axis(n, n.attr_int("axis"), x->ndim());
+  const int64_t axis = axis_of(errors(n), x->shape, n.attr_int("axis"), false);
   const bool reverse = n.attr_int("reverse") != 0;
   if (reverse)
     x = flip(x, axis);
@@ -684,210 +645,90 @@ Vals eval_top_k(const Node &n, const Vals &in, EvalContext &) {
 // --- shapes -----------------------------------------------------------------
 
 void infer_reshape(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  std::vector<int64_t> target = n.attr_ints("shape");
-  int64_t known = 1, unknown_at = -1;
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == -1) {
-      if (unknown_at >= 0)
-        bad(n, ErrorKind::Value, "only one dimension of the shape can be -1");
-      unknown_at = static_cast<int64_t>(i);
-    } else if (target[i] < 0) {
-      bad(n, ErrorKind::Value,
-          "negative dimension " + std::to_string(target[i]) + " in the shape");
-    } else {
-      known *= target[i];
-    }
-  }
-  PartialShape out{true, target};
-  if (x.fully_known()) {
-    int64_t total = 1;
-    for (int64_t d : x.dims)
-      total *= d;
-    if (unknown_at >= 0) {
-      if (known == 0 || total % known != 0)
-        bad(n, ErrorKind::Value,
-            "cannot reshape a tensor of " + std::to_string(total) +
-                " elements (shape " + x.str() + ") into " +
-                PartialShape{true, target}.str());
-      out.dims[unknown_at] = total / known;
-    } else if (known != total) {
-      bad(n, ErrorKind::Value,
-          "cannot reshape a tensor of " + std::to_string(total) +
-              " elements (shape " + x.str() + ") into " + out.str() + " (" +
-              std::to_string(known) + " elements)");
-    }
-  }
-  set_output(n, out, n.input_dtype(0));
+  const std::vector<int64_t> target = n.attr_ints("shape");
+  set_output(n, reshape_shape(errors(n), n.input_shape(0), Dims(target)),
+             n.input_dtype(0));
 }
 Vals eval_reshape(const Node &n, const Vals &in, EvalContext &) {
   std::vector<int64_t> t = n.attr_ints("shape");
   return {reshape(in[0], Dims(t.begin(), t.end()))};
 }
 
-std::vector<int64_t> perm_of(const Node &n, int64_t rank) {
-  std::vector<int64_t> perm;
-  if (!n.has_attr("perm") || n.attr_is_none("perm")) {
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
-    return perm;
-  }
-  perm = n.attr_ints("perm");
-  if (static_cast<int64_t>(perm.size()) != rank)
-    bad(n, ErrorKind::Value,
-        "perm has " + std::to_string(perm.size()) +
-            " entries for a tensor of rank " + std::to_string(rank));
-  std::vector<bool> seen(rank, false);
-  for (int64_t &p : perm) {
-    p = norm_axis(n, p, rank);
-    if (seen[p])
-      bad(n, ErrorKind::Value, "perm repeats dimension " + std::to_string(p));
-    seen[p] = true;
-  }
+// The perm attribute, by default the axes reversed (as TensorFlow).
+Dims perm_of(const Node &n, int64_t rank) {
+  if (n.has_attr("perm") && !n.attr_is_none("perm"))
+    return Dims(n.attr_ints("perm"));
+  Dims perm;
+  for (int64_t i = rank - 1; i >= 0; --i)
+    perm.push_back(i);
   return perm;
 }
 
 void infer_transpose(Node &n) {
   const PartialShape &x = n.input_shape(0);
-  if (!x.known_rank) {
-    set_output(n, x, n.input_dtype(0));
-    return;
-  }
-  PartialShape out{true, {}};
-  for (int64_t p : perm_of(n, x.rank()))
-    out.dims.push_back(x.dims[p]);
-  set_output(n, out, n.input_dtype(0));
+  set_output(n, permute_shape(errors(n), x, perm_of(n, x.rank())),
+             n.input_dtype(0));
 }
 Vals eval_transpose(const Node &n, const Vals &in, EvalContext &) {
-  std::vector<int64_t> p = perm_of(n, in[0]->ndim());
-  return {permute(in[0], Dims(p.begin(), p.end()))};
+  const Dims perm = perm_of(n, in[0]->ndim());
+  permute_shape(errors(n), in[0]->shape,
+                perm); // the rank may be known only now
+  return {permute(in[0], perm)};
 }
 
 void infer_expand_dims(Node &n) {
-  PartialShape x = n.input_shape(0);
-  if (x.known_rank) {
-    int64_t k = norm_axis(n, n.attr_int("axis"), x.rank() + 1);
-    x.dims.insert(x.dims.begin() + k, 1);
-  }
-  set_output(n, x, n.input_dtype(0));
+  set_output(n,
+             unsqueeze_shape(errors(n), n.input_shape(0), n.attr_int("axis")),
+             n.input_dtype(0));
 }
 Vals eval_expand_dims(const Node &n, const Vals &in, EvalContext &) {
   return {unsqueeze(in[0], n.attr_int("axis"))};
 }
 
+// Squeeze, as TensorFlow: a listed axis must have size 1.
 void infer_squeeze(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  std::optional<Dims> axes = reduce_axes(n);
-  if (!x.known_rank) {
-    set_output(n, x, n.input_dtype(0));
-    return;
-  }
-  std::vector<bool> drop(x.rank(), false);
-  if (axes) {
-    for (int64_t a : *axes) {
-      int64_t k = norm_axis(n, a, x.rank());
-      if (x.dims[k] >= 0 && x.dims[k] != 1)
-        bad(n, ErrorKind::Value,
-            "cannot squeeze dimension " + std::to_string(a) + " of size " +
-                std::to_string(x.dims[k]) + " (shape " + x.str() + ")");
-      drop[k] = true;
-    }
-  } else {
-    for (int64_t i = 0; i < x.rank(); ++i) {
-      if (x.dims[i] < 0) {
-        set_output(n, PartialShape::unknown(), n.input_dtype(0));
-        return;
-      }
-      drop[i] = x.dims[i] == 1;
-    }
-  }
-  PartialShape out{true, {}};
-  for (int64_t i = 0; i < x.rank(); ++i)
-    if (!drop[i])
-      out.dims.push_back(x.dims[i]);
-  set_output(n, out, n.input_dtype(0));
+  set_output(
+      n,
+      squeeze_shape(errors(n), n.input_shape(0), reduce_axes(n), true, false),
+      n.input_dtype(0));
 }
 Vals eval_squeeze(const Node &n, const Vals &in, EvalContext &) {
   std::optional<Dims> axes = reduce_axes(n);
-  if (axes)
-    for (int64_t a : *axes) {
-      const int64_t k = norm_axis(n, a, in[0]->ndim());
-      if (in[0]->shape[k] != 1)
-        bad(n, ErrorKind::Value,
-            "cannot squeeze dimension " + std::to_string(a) + " of size " +
-                std::to_string(in[0]->shape[k]) + " (shape " +
-                PartialShape::of(in[0]->shape).str() + ")");
-    }
+  squeeze_shape(errors(n), in[0]->shape, axes, true, false);
   return {squeeze(in[0], axes)};
 }
 
-// Concat and stack: inputs of one dtype and compatible shapes.
-PartialShape joined_shape(const Node &n, bool stacking) {
-  PartialShape out;
+// Concat and stack: inputs of one dtype (TensorFlow does not promote), and
+// the shapes of the core's cat and stack.
+SmallVector<ShapeRef, 8> joined_shapes(const Node &n) {
+  SmallVector<ShapeRef, 8> shapes(n.inputs.size());
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     if (n.input_dtype(i) != n.input_dtype(0))
       bad(n, ErrorKind::Type,
           std::string("inputs of dtypes ") + dtype_name(n.input_dtype(0)) +
               " and " + dtype_name(n.input_dtype(i)) + " (input " +
               std::to_string(i) + ")");
-    const PartialShape &s = n.input_shape(i);
-    if (!s.known_rank)
-      continue;
-    if (!out.known_rank) {
-      out = s;
-      continue;
-    }
-    if (s.rank() != out.rank())
-      bad(n, ErrorKind::Value,
-          "inputs of ranks " + std::to_string(out.rank()) + " and " +
-              std::to_string(s.rank()) + " (shapes " + n.input_shape(0).str() +
-              " and " + s.str() + ")");
-    const int64_t axis =
-        stacking ? -1 : norm_axis(n, n.attr_int("axis"), s.rank());
-    for (int64_t d = 0; d < s.rank(); ++d) {
-      if (d == axis)
-        continue;
-      if (both_known(out.dims[d], s.dims[d]) && out.dims[d] != s.dims[d])
-        bad(n, ErrorKind::Value,
-            "input " + std::to_string(i) + " has shape " + s.str() +
-                ", which does not match " + out.str() + " in dimension " +
-                std::to_string(d));
-      if (out.dims[d] < 0)
-        out.dims[d] = s.dims[d];
-    }
+    shapes[i] = n.input_shape(i);
   }
-  return out;
+  return shapes;
 }
 
 void infer_concat(Node &n) {
-  PartialShape out = joined_shape(n, false);
-  if (out.known_rank) {
-    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank());
-    int64_t total = 0;
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      const PartialShape &s = n.input_shape(i);
-      if (!s.known_rank || s.dims[axis] < 0) {
-        total = -1;
-        break;
-      }
-      total += s.dims[axis];
-    }
-    out.dims[axis] = total;
-  }
-  set_output(n, out, n.input_dtype(0));
+  const SmallVector<ShapeRef, 8> shapes = joined_shapes(n);
+  set_output(
+      n, cat_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis")),
+      n.input_dtype(0));
 }
 Vals eval_concat(const Node &n, const Vals &in, EvalContext &) {
   return {cat(in, n.attr_int("axis"))};
 }
 
 void infer_pack(Node &n) {
-  PartialShape out = joined_shape(n, true);
-  if (out.known_rank) {
-    const int64_t axis = norm_axis(n, n.attr_int("axis"), out.rank() + 1);
-    out.dims.insert(out.dims.begin() + axis,
-                    static_cast<int64_t>(n.inputs.size()));
-  }
-  set_output(n, out, n.input_dtype(0));
+  const SmallVector<ShapeRef, 8> shapes = joined_shapes(n);
+  set_output(
+      n,
+      stack_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis")),
+      n.input_dtype(0));
 }
 Vals eval_pack(const Node &n, const Vals &in, EvalContext &) {
   return {stack(in, n.attr_int("axis"))};
@@ -1050,8 +891,10 @@ void infer_gather(Node &n) {
   }
   const int64_t axis = norm_axis(n, n.attr_int("axis"), p.rank());
   PartialShape out{true, {p.dims.begin(), p.dims.begin() + axis}};
-  out.dims.insert(out.dims.end(), i.dims.begin(), i.dims.end());
-  out.dims.insert(out.dims.end(), p.dims.begin() + axis + 1, p.dims.end());
+  for (int64_t d : i.dims)
+    out.dims.push_back(d);
+  for (int64_t d = axis + 1; d < p.rank(); ++d)
+    out.dims.push_back(p.dims[d]);
   set_output(n, out, n.input_dtype(0));
 }
 Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
@@ -1449,34 +1292,6 @@ const OpDef kOps[] = {
 #undef ID
 
 } // namespace
-
-PartialShape broadcast(const Node &n, const PartialShape &a,
-                       const PartialShape &b) {
-  if (!a.known_rank || !b.known_rank)
-    return PartialShape::unknown();
-  const size_t r = std::max(a.dims.size(), b.dims.size());
-  PartialShape out = PartialShape::of_rank(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t x =
-        i < r - a.dims.size() ? 1 : a.dims[i - (r - a.dims.size())];
-    const int64_t y =
-        i < r - b.dims.size() ? 1 : b.dims[i - (r - b.dims.size())];
-    if (x == 1)
-      out.dims[i] = y;
-    else if (y == 1)
-      out.dims[i] = x;
-    else if (x < 0 || y < 0)
-      out.dims[i] = std::max(x, y) >= 0 ? std::max(x, y) : -1;
-    else if (x != y)
-      bad(n, ErrorKind::Value,
-          "shapes " + a.str() + " and " + b.str() +
-              " do not broadcast (dimension " + std::to_string(i) + ": " +
-              std::to_string(x) + " vs " + std::to_string(y) + ")");
-    else
-      out.dims[i] = x;
-  }
-  return out;
-}
 
 // Every elementwise op of the core's catalogue is a graph op under its
 // catalogue name ("atan2", "expm1"), with the catalogue's dtype rules: a

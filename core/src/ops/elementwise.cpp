@@ -4,6 +4,7 @@
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
+#include "devrt/shape.h"
 
 namespace devrt {
 
@@ -34,21 +35,42 @@ DType Scalar::natural_dtype() const {
                       : (kind == Int ? DType::Int64 : DType::Float64);
 }
 
-Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
-  if (a == b)
-    return a;
-  size_t n = std::max(a.size(), b.size());
-  Dims out(n);
+PartialShape broadcast_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b) {
+  if (!a.known_rank || !b.known_rank)
+    return PartialShape::unknown();
+  PartialShape out{true, {}};
+  if (a.size == b.size && std::equal(a.begin(), a.end(), b.begin())) {
+    out.dims.assign(a.begin(), a.end());
+    return out;
+  }
+  const size_t n = std::max(a.size, b.size);
+  out.dims.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
-    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    if (da != db && da != 1 && db != 1)
-      fail(ErrorKind::Value, "[", op, "] shapes ", a, " and ", b,
-           " cannot be broadcast together (dimension ", i, ": ", da, " vs ", db,
-           ")");
-    out[i] = da == 1 ? db : da;
+    const int64_t da = i < n - a.size ? 1 : a[i - (n - a.size)];
+    const int64_t db = i < n - b.size ? 1 : b[i - (n - b.size)];
+    if (da == 1 || da == db)
+      out.dims[i] = db;
+    else if (db == 1)
+      out.dims[i] = da;
+    else if (da < 0 || db < 0) // an unknown size takes the known one
+      out.dims[i] = std::max(da, db);
+    else
+      err.fail(ErrorKind::Value, "shapes ", a, " and ", b,
+               " cannot be broadcast together (dimension ", i, ": ", da, " vs ",
+               db, ")");
   }
   return out;
+}
+
+PartialShape where_shape(const ShapeErrors &err, ShapeRef cond, ShapeRef a,
+                         ShapeRef b) {
+  return broadcast_shape(err, broadcast_shape(err, cond, a), b);
+}
+
+Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b) {
+  if (a == b) // the common case, without building a PartialShape
+    return a;
+  return broadcast_shape(ShapeErrors(op), a, b).dims;
 }
 
 void binary_result_types(OpId op, DType a, DType b, Rank a_rank, Rank b_rank,
@@ -319,8 +341,8 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   check_same_device(OpId::where, a, b);
   DType t =
       promote_types(a->dtype, b->dtype, promotion_rank(a), promotion_rank(b));
-  Dims shape = broadcast_shapes(
-      "where", broadcast_shapes("where", cond->shape, a->shape), b->shape);
+  const Dims &shape =
+      where_shape(ShapeErrors("where"), cond->shape, a->shape, b->shape).dims;
   Launch k(OpId::where, a->device, t);
   Tensor c = cast(cond, DType::Bool), ac = cast(a, t), bc = cast(b, t);
   Tensor y = empty(shape, t, a->device);

@@ -4,6 +4,7 @@
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
+#include "devrt/shape.h"
 
 namespace devrt {
 
@@ -57,11 +58,102 @@ template <typename F> auto reported_as(const char *op, F &&f) {
   }
 }
 
+// The shapes of `tensors`, for the shape functions.
+SmallVector<ShapeRef, 8> shapes_of(const std::vector<Tensor> &tensors) {
+  SmallVector<ShapeRef, 8> shapes(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i)
+    shapes[i] = tensors[i]->shape;
+  return shapes;
+}
+
 } // namespace
 
+PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
+                       int64_t axis) {
+  if (n == 0)
+    err.fail(ErrorKind::Value, "expects a non-empty list of tensors");
+  auto skipped = [](ShapeRef s) {
+    return s.known_rank && s.size == 1 && s[0] == 0;
+  };
+  // The shape the others must match: the first of known rank that is not
+  // skipped (where every shape is skipped, the result is one of them).
+  size_t ref = 0;
+  while (ref < n && (!shapes[ref].known_rank || skipped(shapes[ref])))
+    ++ref;
+  if (ref == n) {
+    for (size_t i = 0; i < n; ++i)
+      if (!shapes[i].known_rank)
+        return PartialShape::unknown();
+    return PartialShape{true, {0}};
+  }
+  const ShapeRef first = shapes[ref];
+  const int64_t d =
+      normalize_axis(err, axis, std::max<int64_t>(first.rank(), 1));
+  PartialShape out = first.partial();
+  bool known_total = true;
+  int64_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ShapeRef s = shapes[i];
+    if (!s.known_rank) {
+      known_total = false;
+      continue;
+    }
+    if (skipped(s))
+      continue;
+    if (s.rank() != first.rank() || s.rank() == 0)
+      err.fail(ErrorKind::Value, "tensor ", i, " has shape ", s,
+               ", tensor 0 has shape ", first,
+               "; all need the same number of dimensions (at least one)");
+    for (int64_t k = 0; k < s.rank(); ++k) {
+      if (k == d)
+        continue;
+      if (s[k] >= 0 && out.dims[k] >= 0 && s[k] != out.dims[k])
+        err.fail(ErrorKind::Value, "tensor ", i, " has shape ", s,
+                 ", tensor 0 has shape ", first,
+                 ": sizes must match except in dimension ", d);
+      if (out.dims[k] < 0)
+        out.dims[k] = s[k];
+    }
+    known_total = known_total && s[d] >= 0;
+    total += s[d];
+  }
+  out.dims[d] = known_total ? total : -1;
+  return out;
+}
+
+PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
+                         size_t n, int64_t axis) {
+  if (n == 0)
+    err.fail(ErrorKind::Value, "expects a non-empty list of tensors");
+  size_t ref = 0;
+  while (ref < n && !shapes[ref].known_rank)
+    ++ref;
+  if (ref == n)
+    return PartialShape::unknown();
+  const int64_t d = normalize_axis(err, axis, shapes[ref].rank() + 1);
+  PartialShape out = shapes[ref].partial();
+  for (size_t i = ref + 1; i < n; ++i) {
+    const ShapeRef s = shapes[i];
+    if (!s.known_rank)
+      continue;
+    bool equal = s.rank() == out.rank();
+    for (int64_t k = 0; equal && k < s.rank(); ++k)
+      equal = s[k] < 0 || out.dims[k] < 0 || s[k] == out.dims[k];
+    if (!equal)
+      err.fail(ErrorKind::Value, "tensor ", i, " has shape ", s, ", tensor ",
+               ref, " has shape ", shapes[ref], "; all must be equal");
+    for (int64_t k = 0; k < s.rank(); ++k)
+      if (out.dims[k] < 0)
+        out.dims[k] = s[k];
+  }
+  out.dims.insert(static_cast<size_t>(d), static_cast<int64_t>(n));
+  return out;
+}
+
 Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
-  if (tensors.empty())
-    fail(ErrorKind::Value, "[cat] expects a non-empty list of tensors");
+  const SmallVector<ShapeRef, 8> shapes = shapes_of(tensors);
+  const Dims &shape =
+      cat_shape(ShapeErrors("cat"), shapes.data(), shapes.size(), dim).dims;
   // Note: as PyTorch, 1-d tensors of size 0 join any tensors: they are
   // skipped in the checks of ranks, sizes and dim (not in the dtype), and
   // where every tensor is one, the result is one.
@@ -72,38 +164,18 @@ Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
   while (ref + 1 < tensors.size() && skipped(tensors[ref]))
     ++ref;
   const Tensor &first = tensors[ref];
-  int64_t d =
-      skipped(first)
-          ? 0
-          : normalize_axis("cat", dim, std::max<int64_t>(first->ndim(), 1));
+  const int64_t d =
+      skipped(first) ? 0 : normalize_axis("cat", dim, first->ndim());
   DType t = first->dtype;
-  int64_t total = 0;
   bool grad = false;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor &x = tensors[i];
-    if (skipped(x) && x->device == first->device) {
-      t = promote_types(t, x->dtype);
-      grad = grad || autograd::should_record(x);
-      continue;
-    }
-    if (x->ndim() != first->ndim() || x->ndim() == 0)
-      fail(ErrorKind::Value, "[cat] tensor ", i, " has shape ", x->shape,
-           ", tensor 0 has shape ", first->shape,
-           "; all need the same number of dimensions (at least one)");
-    for (int64_t k = 0; k < x->ndim(); ++k)
-      if (k != d && x->shape[k] != first->shape[k])
-        fail(ErrorKind::Value, "[cat] tensor ", i, " has shape ", x->shape,
-             ", tensor 0 has shape ", first->shape,
-             ": sizes must match except in dimension ", d);
     if (x->device != first->device)
       fail(ErrorKind::Value, "[cat] tensor ", i, " is on ",
            device_str(x->device), ", tensor 0 on ", device_str(first->device));
     t = promote_types(t, x->dtype);
-    total += x->shape[d];
     grad = grad || autograd::should_record(x);
   }
-  Dims shape = first->shape;
-  shape[d] = total;
   Tensor out = empty(shape, t, first->device);
   {
     autograd::NoGradGuard no_grad;
@@ -125,17 +197,12 @@ Tensor cat(const std::vector<Tensor> &tensors, int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor> &tensors, int64_t dim) {
-  if (tensors.empty())
-    fail(ErrorKind::Value, "[stack] expects a non-empty list of tensors");
-  int64_t d = normalize_axis("stack", dim, tensors[0]->ndim() + 1);
+  const SmallVector<ShapeRef, 8> shapes = shapes_of(tensors);
+  stack_shape(ShapeErrors("stack"), shapes.data(), shapes.size(), dim);
+  const int64_t d = normalize_axis("stack", dim, tensors[0]->ndim() + 1);
   std::vector<Tensor> parts;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    if (tensors[i]->shape != tensors[0]->shape)
-      fail(ErrorKind::Value, "[stack] tensor ", i, " has shape ",
-           tensors[i]->shape, ", tensor 0 has shape ", tensors[0]->shape,
-           "; all must be equal");
-    parts.push_back(unsqueeze(tensors[i], d));
-  }
+  for (const Tensor &x : tensors)
+    parts.push_back(unsqueeze(x, d));
   return cat(parts, d);
 }
 

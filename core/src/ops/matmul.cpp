@@ -2,8 +2,37 @@
 // added dimension removed again; batch dimensions broadcast.
 #include "../dispatch.h"
 #include "devrt/autograd.h"
+#include "devrt/shape.h"
 
 namespace devrt {
+
+PartialShape matmul_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b,
+                          bool transpose_a, bool transpose_b) {
+  if ((a.known_rank && a.size == 0) || (b.known_rank && b.size == 0))
+    err.fail(ErrorKind::Value,
+             "both operands need at least one dimension, got shapes ", a,
+             " and ", b);
+  if (!a.known_rank || !b.known_rank)
+    return PartialShape::unknown();
+  // Rows and columns of each operand as a matrix.
+  const bool a_vec = a.size == 1, b_vec = b.size == 1;
+  const size_t ra = a_vec ? 0 : a.size - (transpose_a ? 1 : 2),
+               ca = a_vec ? 0 : a.size - (transpose_a ? 2 : 1);
+  const size_t rb = b_vec ? 0 : b.size - (transpose_b ? 1 : 2),
+               cb = b_vec ? 0 : b.size - (transpose_b ? 2 : 1);
+  const int64_t ka = a[ca], kb = b[rb];
+  if (ka >= 0 && kb >= 0 && ka != kb)
+    err.fail(ErrorKind::Value, "inner dimensions differ: shapes ", a, " and ",
+             b, " (", ka, " vs ", kb, ")");
+  PartialShape out =
+      broadcast_shape(err, ShapeRef(a.data, a_vec ? 0 : a.size - 2),
+                      ShapeRef(b.data, b_vec ? 0 : b.size - 2));
+  if (!a_vec)
+    out.dims.push_back(a[ra]);
+  if (!b_vec)
+    out.dims.push_back(b[cb]);
+  return out;
+}
 
 namespace {
 
@@ -11,29 +40,23 @@ Tensor matmul_impl(const Tensor &a0, const Tensor &b0) {
   if (a0->device != b0->device)
     fail(ErrorKind::Value, "[matmul] expected both tensors on one device, got ",
          device_str(a0->device), " and ", device_str(b0->device));
-  if (a0->ndim() == 0 || b0->ndim() == 0)
-    fail(ErrorKind::Value,
-         "[matmul] both operands need at least one "
-         "dimension, got shapes ",
-         a0->shape, " and ", b0->shape);
+  const Dims &out =
+      matmul_shape(ShapeErrors("matmul"), a0->shape, b0->shape).dims;
   DType t = promote_types(a0->dtype, b0->dtype);
   if (t == DType::Bool)
     fail(ErrorKind::Type, "[matmul] is not defined for bool tensors");
-  bool a_vec = a0->ndim() == 1, b_vec = b0->ndim() == 1;
+  // The kernel multiplies (batch, m, k) by (batch, k, n): a vector operand
+  // is a matrix of one row or column.
+  const bool a_vec = a0->ndim() == 1, b_vec = b0->ndim() == 1;
   Tensor a = a_vec ? unsqueeze(a0, 0) : a0;
   Tensor b = b_vec ? unsqueeze(b0, 1) : b0;
-  int64_t m = a->shape[a->ndim() - 2], ka = a->shape[a->ndim() - 1];
-  int64_t kb = b->shape[b->ndim() - 2], n = b->shape[b->ndim() - 1];
-  if (ka != kb)
-    fail(ErrorKind::Value, "[matmul] inner dimensions differ: shapes ",
-         a0->shape, " and ", b0->shape, " (", ka, " vs ", kb, ")");
-  Dims batch_a(a->shape.begin(), a->shape.end() - 2);
-  Dims batch_b(b->shape.begin(), b->shape.end() - 2);
-  Dims batch = broadcast_shapes("matmul", batch_a, batch_b);
-  Dims sa = batch, sb = batch, sy = batch;
+  const int64_t m = a->shape[a->ndim() - 2], inner = a->shape[a->ndim() - 1];
+  const int64_t n = b->shape[b->ndim() - 1];
+  Dims sa(out.begin(), out.end() - (a_vec ? 0 : 1) - (b_vec ? 0 : 1));
+  Dims sb = sa, sy = sa;
   sa.push_back(m);
-  sa.push_back(ka);
-  sb.push_back(kb);
+  sa.push_back(inner);
+  sb.push_back(inner);
   sb.push_back(n);
   sy.push_back(m);
   sy.push_back(n);
@@ -41,14 +64,7 @@ Tensor matmul_impl(const Tensor &a0, const Tensor &b0) {
   Tensor ac = cast(a, t), bc = cast(b, t);
   Tensor y = empty(sy, t, a->device);
   k.input(ac, sa).input(bc, sb).output(y).run();
-  if (!a_vec && !b_vec)
-    return y;
-  Dims out = batch;
-  if (!a_vec)
-    out.push_back(m);
-  if (!b_vec)
-    out.push_back(n);
-  return view(y, out);
+  return a_vec || b_vec ? view(y, out) : y;
 }
 
 } // namespace

@@ -1,31 +1,96 @@
-// Reductions, arg-reductions and softmax: axis handling and output shapes.
+// Reductions, arg-reductions and softmax: axis handling and output shapes
+// (on partial shapes too: the graph infers its nodes with them).
 #include <algorithm>
 #include <cmath>
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
+#include "devrt/shape.h"
 
 namespace devrt {
 
-int64_t normalize_axis(const char *op, int64_t axis, int64_t rank) {
-  int64_t r = rank == 0 ? 1 : rank; // a 0-d tensor accepts axis 0 and -1
+int64_t normalize_axis(const ShapeErrors &err, int64_t axis, int64_t rank,
+                       bool scalar_axis) {
+  const int64_t r = rank == 0 && scalar_axis ? 1 : rank;
+  if (r == 0)
+    err.fail(ErrorKind::Index, "axis ", axis,
+             " is out of range for a tensor of rank 0 (it has no axes)");
   if (axis < -r || axis >= r)
-    fail(ErrorKind::Index, "[", op, "] axis ", axis,
-         " is out of range for a tensor of rank ", rank, " (valid: ", -r,
-         " to ", r - 1, ")");
+    err.fail(ErrorKind::Index, "axis ", axis,
+             " is out of range for a tensor of rank ", rank, " (valid: ", -r,
+             " to ", r - 1, ")");
   return axis < 0 ? axis + r : axis;
 }
 
-Dims normalize_axes(const char *op, const Dims &axes, int64_t rank) {
+Dims normalize_axes(const ShapeErrors &err, const Dims &axes, int64_t rank,
+                    bool scalar_axis) {
   Dims out;
   for (int64_t a : axes) {
-    int64_t n = normalize_axis(op, a, rank);
+    int64_t n = normalize_axis(err, a, rank, scalar_axis);
     if (std::find(out.begin(), out.end(), n) != out.end())
-      fail(ErrorKind::Value, "[", op, "] axis ", a, " appears twice in ", axes);
+      err.fail(ErrorKind::Value, "axis ", a, " appears twice in ", axes);
     out.push_back(n);
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+int64_t normalize_axis(const char *op, int64_t axis, int64_t rank) {
+  return normalize_axis(ShapeErrors(op), axis, rank);
+}
+
+Dims normalize_axes(const char *op, const Dims &axes, int64_t rank) {
+  return normalize_axes(ShapeErrors(op), axes, rank);
+}
+
+PartialShape reduce_shape(const ShapeErrors &err, ShapeRef x,
+                          const std::optional<Dims> &axes, bool keepdim,
+                          bool scalar_axis, Dims *normalized) {
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  const int64_t rank = x.rank();
+  Dims ax;
+  if (axes)
+    ax = normalize_axes(err, *axes, rank, scalar_axis);
+  else
+    for (int64_t i = 0; i < rank; ++i)
+      ax.push_back(i);
+  if (rank == 0) // axis 0 of a 0-d shape reduces nothing
+    ax.clear();
+  PartialShape out{true, {}};
+  for (int64_t i = 0; i < rank; ++i)
+    if (std::find(ax.begin(), ax.end(), i) == ax.end())
+      out.dims.push_back(x[i]);
+    else if (keepdim)
+      out.dims.push_back(1);
+  if (normalized)
+    *normalized = std::move(ax);
+  return out;
+}
+
+PartialShape arg_reduce_shape(const ShapeErrors &err, ShapeRef x,
+                              std::optional<int64_t> axis, bool keepdim,
+                              bool scalar_axis) {
+  if (!axis) // over every element
+    return keepdim ? (x.known_rank ? PartialShape{true, Dims(x.size, 1)}
+                                   : PartialShape::unknown())
+                   : PartialShape{true, {}};
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  const int64_t a = normalize_axis(err, *axis, x.rank(), scalar_axis);
+  PartialShape out = x.partial();
+  if (x.rank() == 0)
+    return out;
+  if (keepdim)
+    out.dims[a] = 1;
+  else
+    out.dims.erase(a);
+  return out;
+}
+
+int64_t axis_of(const ShapeErrors &err, ShapeRef x, int64_t axis,
+                bool scalar_axis) {
+  return x.known_rank ? normalize_axis(err, axis, x.rank(), scalar_axis) : -1;
 }
 
 namespace {
@@ -51,46 +116,26 @@ DType reduce_dtype(OpId op, DType in) {
 
 Tensor reduce(OpId op, const Tensor &x, const std::optional<Dims> &axes,
               bool keepdim, int64_t correction) {
-  const char *name = op_name(op);
-  int64_t rank = x->ndim();
+  const ShapeErrors err(op_name(op));
+  Dims ax;
+  const Dims &out_shape =
+      reduce_shape(err, x->shape, axes, keepdim, true, &ax).dims;
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
-    if (axes)
-      attrs.axes = normalize_axes(name, *axes, rank);
-    else
-      for (int64_t i = 0; i < rank; ++i)
-        attrs.axes.push_back(i);
-    if (rank == 0)
-      attrs.axes.clear();
+    attrs.axes = std::move(ax);
     attrs.flag = keepdim;
     attrs.i0 = correction;
     return autograd::recorded(op, x, std::move(attrs), [&] {
       return reduce(op, x, axes, keepdim, correction);
     });
   }
-  Dims ax;
-  if (axes) {
-    ax = normalize_axes(name, *axes, rank);
-  } else {
-    for (int64_t i = 0; i < rank; ++i)
-      ax.push_back(i);
-  }
-  if (rank == 0)
-    ax.clear();
-  Dims kept_shape = x->shape, out_shape;
-  for (int64_t i = 0; i < rank; ++i) {
-    bool reduced = std::find(ax.begin(), ax.end(), i) != ax.end();
-    if (reduced) {
-      if (x->shape[i] == 0 && (op == OpId::max || op == OpId::min))
-        fail(ErrorKind::Value, "[", name, "] cannot reduce axis ", i,
-             " of size 0 (shape ", x->shape,
-             "): the operation has no identity");
-      kept_shape[i] = 1;
-      if (keepdim)
-        out_shape.push_back(1);
-    } else {
-      out_shape.push_back(x->shape[i]);
-    }
+  // The kernel writes an output of x's rank; keepdim=false views it.
+  Dims kept_shape = x->shape;
+  for (int64_t a : ax) {
+    if (x->shape[a] == 0 && (op == OpId::max || op == OpId::min))
+      err.fail(ErrorKind::Value, "cannot reduce axis ", a, " of size 0 (shape ",
+               x->shape, "): the operation has no identity");
+    kept_shape[a] = 1;
   }
   DType t = reduce_dtype(op, x->dtype);
   Launch k(op, x->device, t);
@@ -140,6 +185,9 @@ Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
   const char *name = op_name(op);
   if (x->dtype == DType::Bool)
     fail(ErrorKind::Type, "[", name, "] is not defined for bool tensors");
+  const Dims &out =
+      arg_reduce_shape(ShapeErrors(name), x->shape, axis, keepdim).dims;
+  // The kernel reduces axis a of src (at least 1-D) into size 1.
   Tensor src = x;
   int64_t a = 0;
   if (!axis) {
@@ -157,13 +205,7 @@ Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,
   Launch k(op, x->device, x->dtype);
   Tensor y = empty(kept, DType::Int64, x->device);
   k.input(src).output(y).attr_int(a).run();
-  if (!axis)
-    return keepdim ? reshape(y, Dims(x->ndim(), 1)) : reshape(y, Dims{});
-  if (keepdim || x->ndim() == 0)
-    return x->ndim() == 0 ? reshape(y, Dims{}) : y;
-  Dims out = x->shape;
-  out.erase(a);
-  return reshape(y, out);
+  return y->shape == out ? y : reshape(y, out);
 }
 
 namespace {

@@ -1,41 +1,31 @@
 // View ops: new geometry over the same storage, no kernel involved.
 #include <algorithm>
+#include <limits>
 
 #include "../dispatch.h"
 #include "devrt/autograd.h"
+#include "devrt/shape.h"
 
 namespace devrt {
 
 namespace {
 
-// Resolves one -1 entry and checks the element count.
-Dims infer_shape(const char *op, const Tensor &x, const Dims &shape) {
-  Dims out = shape;
-  int64_t infer = -1;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] != -1)
-      continue;
-    if (infer >= 0)
-      fail(ErrorKind::Value, "[", op, "] only one dimension can be -1, got ",
-           shape);
-    infer = static_cast<int64_t>(i);
+// The product of the sizes, checked for negative sizes and overflow as
+// shape_numel checks a new tensor's.
+int64_t checked_numel(const ShapeErrors &err, const Dims &shape) {
+  int64_t n = 1, nonzero = 1;
+  for (int64_t s : shape) {
+    if (s < 0)
+      err.fail(ErrorKind::Value, "negative dimension ", s, " in shape ", shape);
+    if (s != 0) {
+      if (nonzero > std::numeric_limits<int64_t>::max() / s)
+        err.fail(ErrorKind::Value, "shape ", shape,
+                 " has more elements than fit in int64");
+      nonzero *= s;
+    }
+    n *= s;
   }
-  Dims known_dims = out;
-  if (infer >= 0)
-    known_dims[infer] = 1;
-  int64_t known = shape_numel(known_dims, op); // sizes and overflow
-  int64_t n = x->numel();
-  if (infer >= 0) {
-    if (known == 0 || n % known != 0)
-      fail(ErrorKind::Value, "[", op, "] cannot reshape tensor of shape ",
-           x->shape, " (", n, " elements) into shape ", shape);
-    out[infer] = n / known;
-  } else if (known != n) {
-    fail(ErrorKind::Value, "[", op, "] cannot reshape tensor of shape ",
-         x->shape, " (", n, " elements) into shape ", shape, " (", known,
-         " elements)");
-  }
-  return out;
+  return n;
 }
 
 // Strides for viewing x as `shape` without a copy, if they exist. x's
@@ -74,11 +64,104 @@ bool view_strides(const Tensor &x, const Dims &shape, Dims *strides) {
 
 } // namespace
 
+PartialShape permute_shape(const ShapeErrors &err, ShapeRef x, const Dims &perm,
+                           Dims *normalized) {
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  const int64_t rank = x.rank();
+  if (static_cast<int64_t>(perm.size()) != rank)
+    err.fail(ErrorKind::Value, "got ", perm.size(),
+             " dimensions for a tensor of rank ", rank, " (shape ", x, ")");
+  Dims norm(perm.size());
+  PartialShape out{true, Dims(perm.size())};
+  for (size_t i = 0; i < perm.size(); ++i) {
+    norm[i] = normalize_axis(err, perm[i], rank);
+    if (std::find(norm.begin(), norm.begin() + i, norm[i]) != norm.begin() + i)
+      err.fail(ErrorKind::Value, "dimension ", perm[i], " repeats in ", perm);
+    out.dims[i] = x[norm[i]];
+  }
+  if (normalized)
+    *normalized = std::move(norm);
+  return out;
+}
+
+PartialShape unsqueeze_shape(const ShapeErrors &err, ShapeRef x, int64_t axis) {
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  PartialShape out = x.partial();
+  out.dims.insert(normalize_axis(err, axis, x.rank() + 1), 1);
+  return out;
+}
+
+PartialShape squeeze_shape(const ShapeErrors &err, ShapeRef x,
+                           const std::optional<Dims> &axes, bool strict,
+                           bool scalar_axis, Dims *kept) {
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  Dims listed;
+  if (axes)
+    listed = normalize_axes(err, *axes, x.rank(), scalar_axis);
+  PartialShape out{true, {}};
+  Dims stay;
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    const bool is_listed =
+        !axes || std::find(listed.begin(), listed.end(), i) != listed.end();
+    if (is_listed && x[i] == 1)
+      continue;
+    if (is_listed && x[i] < 0) {
+      if (axes && strict) // TensorFlow: a listed axis has size 1
+        continue;
+      return PartialShape::unknown(); // it goes only if its size is 1
+    }
+    if (is_listed && axes && strict)
+      err.fail(ErrorKind::Value, "cannot squeeze dimension ", i, " of size ",
+               x[i], " (shape ", x, ")");
+    out.dims.push_back(x[i]); // as PyTorch, a listed size other than 1 stays
+    stay.push_back(i);
+  }
+  if (kept)
+    *kept = std::move(stay);
+  return out;
+}
+
+PartialShape reshape_shape(const ShapeErrors &err, ShapeRef x,
+                           const Dims &shape) {
+  PartialShape out{true, shape};
+  int64_t infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] != -1)
+      continue;
+    if (infer >= 0)
+      err.fail(ErrorKind::Value, "only one dimension can be -1, got ", shape);
+    infer = static_cast<int64_t>(i);
+  }
+  Dims known_dims = shape;
+  if (infer >= 0)
+    known_dims[infer] = 1;
+  const int64_t known = checked_numel(err, known_dims);
+  if (!x.fully_known())
+    return out;
+  int64_t n = 1;
+  for (int64_t d : x)
+    n *= d;
+  if (infer >= 0) {
+    if (known == 0 || n % known != 0)
+      err.fail(ErrorKind::Value, "cannot reshape a tensor of ", n,
+               " elements (shape ", x, ") into shape ", shape);
+    out.dims[infer] = n / known;
+  } else if (known != n) {
+    err.fail(ErrorKind::Value, "cannot reshape a tensor of ", n,
+             " elements (shape ", x, ") into shape ", shape, " (", known,
+             " elements)");
+  }
+  return out;
+}
+
 Tensor view(const Tensor &x, const Dims &shape) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return view(x, shape); });
-  Dims s = infer_shape("view", x, shape);
+  const Dims &s = reshape_shape(ShapeErrors("view"), x->shape, shape).dims;
   Dims strides;
   if (!view_strides(x, s, &strides))
     fail(ErrorKind::Value, "[view] a tensor of shape ", x->shape,
@@ -91,7 +174,7 @@ Tensor reshape(const Tensor &x, const Dims &shape) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return reshape(x, shape); });
-  Dims s = infer_shape("reshape", x, shape);
+  const Dims &s = reshape_shape(ShapeErrors("reshape"), x->shape, shape).dims;
   Dims strides;
   if (view_strides(x, s, &strides))
     return alias(x, s, strides, x->offset);
@@ -127,31 +210,18 @@ Tensor t(const Tensor &x) {
 }
 
 Tensor permute(const Tensor &x, const Dims &dims) {
+  Dims norm;
+  const Dims &shape =
+      permute_shape(ShapeErrors("permute"), x->shape, dims, &norm).dims;
   if (autograd::should_record(x)) {
     autograd::OpAttrs attrs;
-    attrs.axes = normalize_axes("permute", dims, x->ndim());
-    for (size_t i = 0; i < dims.size(); ++i)
-      attrs.axes[i] = normalize_axis("permute", dims[i], x->ndim());
+    attrs.axes = norm;
     return autograd::recorded(OpId::permute, x, std::move(attrs),
                               [&] { return permute(x, dims); });
   }
-  if (static_cast<int64_t>(dims.size()) != x->ndim())
-    fail(ErrorKind::Value, "[permute] got ", dims.size(),
-         " dimensions for a tensor of shape ", x->shape);
-  Dims norm(dims.size());
-  std::vector<bool> seen(dims.size(), false);
-  for (size_t i = 0; i < dims.size(); ++i) {
-    norm[i] = normalize_axis("permute", dims[i], x->ndim());
-    if (seen[norm[i]])
-      fail(ErrorKind::Value, "[permute] dimension ", dims[i], " repeats in ",
-           dims);
-    seen[norm[i]] = true;
-  }
-  Dims shape(dims.size()), strides(dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) {
-    shape[i] = x->shape[norm[i]];
+  Dims strides(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i)
     strides[i] = x->strides[norm[i]];
-  }
   return alias(x, shape, strides, x->offset);
 }
 
@@ -188,18 +258,13 @@ Tensor squeeze(const Tensor &x, const std::optional<Dims> &dims) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return squeeze(x, dims); });
-  Dims which;
-  if (dims)
-    which = normalize_axes("squeeze", *dims, x->ndim());
-  Dims shape, strides;
-  for (int64_t i = 0; i < x->ndim(); ++i) {
-    bool listed =
-        !dims || std::find(which.begin(), which.end(), i) != which.end();
-    if (listed && x->shape[i] == 1)
-      continue; // as PyTorch: a listed dim of size != 1 is kept silently
-    shape.push_back(x->shape[i]);
-    strides.push_back(x->strides[i]);
-  }
+  Dims kept; // x's axes that stay
+  const Dims &shape =
+      squeeze_shape(ShapeErrors("squeeze"), x->shape, dims, false, true, &kept)
+          .dims;
+  Dims strides(kept.size());
+  for (size_t i = 0; i < kept.size(); ++i)
+    strides[i] = x->strides[kept[i]];
   return alias(x, shape, strides, x->offset);
 }
 
@@ -207,11 +272,11 @@ Tensor unsqueeze(const Tensor &x, int64_t dim) {
   if (autograd::should_record(x))
     return autograd::recorded(OpId::reshape, x, {},
                               [&] { return unsqueeze(x, dim); });
-  int64_t d = normalize_axis("unsqueeze", dim, x->ndim() + 1);
-  Dims shape = x->shape, strides = x->strides;
-  int64_t st = d < x->ndim() ? x->shape[d] * x->strides[d] : 1;
-  shape.insert(d, 1);
-  strides.insert(d, st);
+  const ShapeErrors err("unsqueeze");
+  const Dims &shape = unsqueeze_shape(err, x->shape, dim).dims;
+  const int64_t d = normalize_axis(err, dim, x->ndim() + 1);
+  Dims strides = x->strides;
+  strides.insert(d, d < x->ndim() ? x->shape[d] * x->strides[d] : 1);
   return alias(x, shape, strides, x->offset);
 }
 
