@@ -954,19 +954,19 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
          const Tensor &exp_avg_sq, py::handle step_size,
          py::handle root_divisor, double beta1, double beta2, double eps,
          const std::optional<Tensor> &max_exp_avg_sq) {
-        // A Python number becomes a 0-d tensor of param's dtype, as it
-        // would in param's arithmetic.
-        auto scale = [&](const char *what, py::handle h) -> Tensor {
+        // A Python number becomes a wrapped number, which the core gives
+        // param's dtype and device once the operands are checked.
+        auto scale = [](const char *what, py::handle h) -> Tensor {
           if (h.is_none())
             return nullptr;
-          Scalar s;
           if (py::isinstance<TensorImpl>(h))
             return h.cast<Tensor>();
+          Scalar s;
           if (!to_scalar(h, &s))
             fail(ErrorKind::Type, "[adam_step] ", what,
                  " must be a number or a 0-d tensor, got ",
                  py::str(py::type::of(h).attr("__name__")).cast<std::string>());
-          return scalar_tensor(s, param->dtype, param->device);
+          return scalar_tensor(s, DType::Float64, kCPU);
         };
         Tensor ss = scale("step_size", step_size);
         if (!ss)

@@ -146,7 +146,8 @@ Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
 //   param -= step_size * m / (sqrt(v) / root_divisor + eps)
 // grad, m, v and v_max have param's shape, dtype and device; step_size and
 // root_divisor (null: none) are 0-d floating tensors on that device, read
-// by the kernel, so a schedule's value needs no host read. 1 - beta is
+// by the kernel, so a schedule's value needs no host read, or wrapped
+// numbers (scalar_tensor), which take param's dtype and device. 1 - beta is
 // computed in double and rounded once to param's dtype; every other step
 // rounds as the unfused ops do. One kernel where the device has it and the
 // operands are contiguous float32/float64, else the same core ops. Never

@@ -16,7 +16,8 @@ bool shares_memory(const Tensor &a, const Tensor &b) {
          (a->offset == b->offset && a->strides == b->strides);
 }
 
-// A step size or root divisor: a 0-d floating tensor on param's device.
+// A step size or root divisor: a 0-d floating tensor on param's device, or
+// a wrapped Python number (on the host).
 void check_scale(const char *what, const Tensor &s, const Tensor &param) {
   if (s->ndim() != 0)
     fail(ErrorKind::Value, "[adam_step] ", what,
@@ -24,7 +25,7 @@ void check_scale(const char *what, const Tensor &s, const Tensor &param) {
   if (!is_floating(s->dtype))
     fail(ErrorKind::Type, "[adam_step] ", what, " must be floating, got ",
          dtype_name(s->dtype));
-  if (s->device != param->device)
+  if (s->device != param->device && !s->wrapped_number)
     fail(ErrorKind::Value, "[adam_step] expected all tensors on one device, ",
          "got param on ", device_str(param->device), " and ", what, " on ",
          device_str(s->device));
@@ -100,32 +101,41 @@ void adam_step(const Tensor &param, const Tensor &grad, const Tensor &m,
              "v", v_max ? ", v_max" : "", ") must not share memory");
   // An optimizer step: nothing here is recorded (as under no_grad).
   autograd::NoGradGuard no_grad;
-  // A gradient that shares memory with a written tensor is read from a copy.
-  Tensor g = grad;
-  for (const Tensor &w : written)
-    if (shares_memory(w, g)) {
-      g = clone(g);
-      break;
-    }
+  // An operand that shares memory with a written tensor is read from a
+  // copy.
+  auto unshared = [&](const Tensor &x) {
+    for (const Tensor &w : written)
+      if (x && shares_memory(w, x))
+        return clone(x);
+    return x;
+  };
+  const Tensor g = unshared(grad);
 
   const DType t = param->dtype;
+  // A Python number takes param's dtype and device, as in param's
+  // arithmetic (written without a kernel where the memory is the host's).
+  auto placed = [&](const Tensor &s) {
+    return s && s->wrapped_number
+               ? scalar_tensor(Scalar::from_double(item(s).f), t, param->device)
+               : s;
+  };
+  const Tensor ss = unshared(placed(step_size)),
+               rd = unshared(placed(root_divisor));
   bool fused = (t == DType::Float32 || t == DType::Float64) &&
                has_kernel(OpId::adam_step, param->device.type, t) &&
                g->is_contiguous();
   for (const Tensor &w : written)
     fused = fused && w->is_contiguous();
   if (!fused) {
-    adam_composite(param, g, m, v, v_max, step_size, root_divisor, beta1, beta2,
-                   eps);
+    adam_composite(param, g, m, v, v_max, ss, rd, beta1, beta2, eps);
     return;
   }
   if (param->numel() == 0)
     return;
-  Tensor divisor = root_divisor
-                       ? cast(root_divisor, t)
-                       : scalar_tensor(Scalar::from_int(1), t, param->device);
+  Tensor divisor =
+      rd ? cast(rd, t) : scalar_tensor(Scalar::from_int(1), t, param->device);
   Launch k(OpId::adam_step, param->device, t);
-  k.input(g).input(cast(step_size, t)).input(divisor);
+  k.input(g).input(cast(ss, t)).input(divisor);
   for (const Tensor &w : written)
     k.output(w);
   k.attr_float(beta1).attr_float(beta2).attr_float(eps).run();
