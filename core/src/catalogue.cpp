@@ -80,6 +80,8 @@ const char *family_name(OpFamily f) {
     return "pool";
   case OpFamily::View:
     return "view";
+  case OpFamily::Optimizer:
+    return "optimizer";
   }
   return "?";
 }

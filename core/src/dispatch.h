@@ -46,7 +46,7 @@ private:
     devrt_view view;
     Dims shape, strides;
   };
-  static constexpr int kMaxInputs = 12, kMaxOutputs = 2, kMaxAttrs = 8,
+  static constexpr int kMaxInputs = 12, kMaxOutputs = 4, kMaxAttrs = 8,
                        kMaxListAttrs = 4;
   Launch &add(bool output, const Tensor &t, const Dims *shape);
   Launch &push_attr(int kind, int64_t i, double f);

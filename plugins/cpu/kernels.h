@@ -13,5 +13,6 @@ void register_random_kernels();
 void register_indexing_kernels();
 void register_conv_kernels();
 void register_scan_kernels();
+void register_optimizer_kernels();
 
 } // namespace devrt_cpu

@@ -1115,6 +1115,49 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   m.def("_copy_", &copy_, py::arg("dst"), py::arg("src"),
         op_doc("Copy src into dst (src broadcasts to dst's shape).", OpId::copy)
             .c_str());
+  m.def(
+      "adam_step",
+      [](const Tensor &param, const Tensor &grad, const Tensor &exp_avg,
+         const Tensor &exp_avg_sq, py::handle step_size,
+         py::handle root_divisor, double beta1, double beta2, double eps,
+         const std::optional<Tensor> &max_exp_avg_sq) {
+        // A Python number becomes a wrapped number, which the core gives
+        // param's dtype and device once the operands are checked.
+        auto scale = [](const char *what, py::handle h) -> Tensor {
+          if (h.is_none())
+            return nullptr;
+          if (py::isinstance<TensorImpl>(h))
+            return h.cast<Tensor>();
+          Scalar s;
+          if (!to_scalar(h, &s))
+            fail(ErrorKind::Type, "[adam_step] ", what,
+                 " must be a number or a 0-d tensor, got ",
+                 py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+          return scalar_tensor(s, DType::Float64, kCPU);
+        };
+        Tensor ss = scale("step_size", step_size);
+        if (!ss)
+          fail(ErrorKind::Type, "[adam_step] step_size must be a number or a ",
+               "0-d tensor, got None");
+        adam_step(param, grad, exp_avg, exp_avg_sq,
+                  max_exp_avg_sq.value_or(nullptr), ss,
+                  scale("root_divisor", root_divisor), beta1, beta2, eps);
+        return param;
+      },
+      py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
+      py::arg("exp_avg_sq"), py::arg("step_size"),
+      py::arg("root_divisor") = py::none(), py::kw_only(), py::arg("beta1"),
+      py::arg("beta2"), py::arg("eps"), py::arg("max_exp_avg_sq") = py::none(),
+      R"doc(One Adam step over one parameter, in place (docs/kernels.md)::
+
+    exp_avg = beta1 * exp_avg + (1 - beta1) * grad
+    exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
+    max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)   (AMSGrad, when given)
+    param -= step_size * exp_avg / (sqrt(exp_avg_sq) / root_divisor + eps)
+
+step_size and root_divisor are numbers or 0-d tensors on param's device;
+one kernel where the device has it, the same core ops elsewhere. Not
+recorded by autograd. Returns param.)doc");
 }
 
 } // namespace devrt::bind

@@ -307,6 +307,12 @@ def test_malformed_device_string(spec):
         (lambda a, b: b * a, "mul"),
         (lambda a, b: a @ b.t(), "matmul"),
         (lambda a, b: devrt.where(a > 0, a, b), "where"),
+        (
+            lambda a, b: devrt._C.adam_step(
+                a, a.clone(), b, b.clone(), 0.1, beta1=0.9, beta2=0.999, eps=1e-8
+            ),
+            "adam_step",
+        ),
     ),
 )
 def test_inputs_on_two_devices(fn, op):

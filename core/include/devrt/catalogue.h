@@ -39,6 +39,7 @@ enum class OpFamily : int8_t {
   Pool,      // optional: the core falls back to Patch and Reduce ops
   Composite, // no kernel: built from other ops
   View,      // no kernel: a new view of the input's storage
+  Optimizer, // optional: one in-place update of a parameter and its state
 };
 
 struct OpDef {

@@ -151,6 +151,25 @@ Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 
+// --- optimizer updates (in place) -----------------------------------------
+// One Adam step over one parameter, writing param, m, v (and v_max) in place:
+//   m = beta1 * m + (1 - beta1) * grad
+//   v = beta2 * v + (1 - beta2) * grad * grad
+//   v_max = max(v_max, v)      (AMSGrad, when v_max is given; it replaces v)
+//   param -= step_size * m / (sqrt(v) / root_divisor + eps)
+// grad, m, v and v_max have param's shape, dtype and device; step_size and
+// root_divisor (null: none) are 0-d floating tensors on that device, read
+// by the kernel, so a schedule's value needs no host read, or wrapped
+// numbers (scalar_tensor), which take param's dtype and device. 1 - beta is
+// computed in double and rounded once to param's dtype; every other step
+// rounds as the unfused ops do. One kernel where the device has it and the
+// operands are contiguous float32/float64, else the same core ops. Never
+// recorded by autograd; bumps the versions of what it writes.
+void adam_step(const Tensor &param, const Tensor &grad, const Tensor &m,
+               const Tensor &v, const Tensor &v_max, const Tensor &step_size,
+               const Tensor &root_divisor, double beta1, double beta2,
+               double eps);
+
 // --- memory ---------------------------------------------------------------
 Tensor cast(const Tensor &x, DType dtype); // x itself when already dtype
 Tensor contiguous(const Tensor &x);        // x itself when contiguous

@@ -196,10 +196,13 @@ bool is_dead(const Session::Step &s, const std::vector<Tensor> &vals,
   return false;
 }
 
-// Whether input i of n is read as a value. An Assign's input 0 names the
-// variable it writes: no read, and no dependency on the variable's node.
+// Whether input i of n is read as a value. The leading inputs of a write
+// (an Assign's input 0, ApplyAdam's three) name the variables it writes: no
+// read, and no dependency on the variables' nodes.
 bool reads(const Node &n, size_t i) {
-  return !(i == 0 && n.def->kind == OpKind::Assign) && !loop_body_input(n, i);
+  return !(n.def->kind == OpKind::Assign &&
+           i < static_cast<size_t>(n.def->writes)) &&
+         !loop_body_input(n, i);
 }
 
 } // namespace
@@ -516,6 +519,42 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
     }
     case OpKind::Assign: {
       autograd::NoGradGuard no_grad;
+      // Note: a Variable's own output is a reference, read by each consumer
+      // when it runs, so consumers ordered after this write see the new
+      // value. Every other value of this run computed from a variable it
+      // writes keeps what it read, and so does a fetch of the variable
+      // itself (a read that depends on no write sees the value from
+      // before): they are copied before the variable changes in place.
+      const int writes = n.def->writes;
+      for (int k = 0; k < writes; ++k) {
+        const Tensor &stored = variables_[n.inputs[k].node];
+        if (stored)
+          for (size_t slot = 0; slot < vals.size(); ++slot) {
+            Tensor &v = vals[slot];
+            if (!v || v->storage != stored->storage)
+              continue;
+            if (!plan.is_ref[slot])
+              v = snapshot(v);
+            else if (plan.fetched[slot] && !snapshots[slot])
+              snapshots[slot] = snapshot(v);
+          }
+      }
+      if (n.def->eval) {
+        // An update of several variables (ApplyAdam): eval reads and
+        // writes their stored values.
+        std::vector<Tensor> args = in;
+        for (int k = 0; k < writes; ++k) {
+          const Node *var = n.inputs[k].node;
+          args[k] = variables_[var];
+          if (!args[k])
+            fail(ErrorKind::Runtime, "[Session.run] variable '", var->name,
+                 "' is uninitialised: ", n.op, " '", n.name,
+                 "' cannot update it");
+        }
+        EvalContext ctx{*this, n, s.device};
+        out = n.def->eval(n, args, ctx);
+        break;
+      }
       const Node *var = n.inputs[0].node;
       Tensor value = cast(in[1], var->dtypes[0]);
       const Dims shape = var->shapes[0].concrete();
@@ -524,21 +563,6 @@ std::vector<Tensor> Session::run_step(const Plan &plan, const Step &s,
              PartialShape::of(value->shape).str(), " for variable '", var->name,
              "' of shape ", var->shapes[0].str());
       Tensor &stored = variables_[var];
-      // Note: a Variable's own output is a reference, read by each consumer
-      // when it runs, so consumers ordered after this write see the new
-      // value. Every other value of this run computed from the variable
-      // keeps what it read, and so does a fetch of the variable itself
-      // (a read that depends on no write sees the value from before).
-      if (stored)
-        for (size_t slot = 0; slot < vals.size(); ++slot) {
-          Tensor &v = vals[slot];
-          if (!v || v->storage != stored->storage)
-            continue;
-          if (!plan.is_ref[slot])
-            v = snapshot(v);
-          else if (plan.fetched[slot] && !snapshots[slot])
-            snapshots[slot] = snapshot(v);
-        }
       if (n.def->code == static_cast<int>(OpId::copy)) {
         if (!stored)
           stored = snapshot(to_device(value, s.device));

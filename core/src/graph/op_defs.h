@@ -40,6 +40,11 @@ struct OpDef {
   EvalFn eval; // null for the executor's own kinds
   OpKind kind = OpKind::Compute;
   int code = 0; // the catalogue OpId (or variant) the op runs
+  // Assign kinds: the leading inputs that are variables the node writes.
+  // One, with no eval: the executor stores input 1 (Assign) or applies
+  // `code` to the variable and input 1. More, or with eval: eval gets the
+  // variables' stored values as those inputs and updates them in place.
+  int writes = 1;
 };
 
 // Null for an unknown op.

@@ -112,6 +112,50 @@ void infer_assign(Node &n) {
   set_output(n, vs, n.input_dtype(0));
 }
 
+// ApplyAdam(var, m, v, step_size, beta1, beta2, epsilon, grad): one Adam
+// step written into the three variables in place (TensorFlow's ApplyAdam
+// with its bias corrections folded into step_size); its outputs are their
+// new values.
+void infer_apply_adam(Node &n) {
+  const DType t = n.input_dtype(0);
+  if (t != DType::Float32 && t != DType::Float64)
+    bad(n, ErrorKind::Type,
+        std::string("variable of dtype ") + dtype_name(t) +
+            ": float32 or float64 expected");
+  static const char *const names[] = {"var",   "m",     "v",       "step_size",
+                                      "beta1", "beta2", "epsilon", "grad"};
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Node *in = n.inputs[i].node;
+    if (i < 3 && in->def->kind != OpKind::Variable)
+      bad(n, ErrorKind::Type,
+          std::string("input ") + std::to_string(i) + " (" + names[i] +
+              ") must be a variable, got the output of '" + in->name + "' (" +
+              in->op + ")");
+    if (n.input_dtype(i) != t)
+      bad(n, ErrorKind::Type,
+          std::string(names[i]) + " of dtype " + dtype_name(n.input_dtype(i)) +
+              " for a variable of dtype " + dtype_name(t));
+    const PartialShape &s = n.input_shape(i);
+    const bool scalar = i >= 3 && i < 7;
+    if (scalar ? (s.known_rank && s.rank() != 0)
+               : !s.compatible(n.input_shape(0)))
+      bad(n, ErrorKind::Value,
+          std::string(names[i]) + " of shape " + s.str() +
+              (scalar ? ": a scalar expected"
+                      : " for a variable of shape " + n.input_shape(0).str()));
+  }
+  n.shapes = {n.input_shape(0), n.input_shape(1), n.input_shape(2)};
+  n.dtypes = {t, t, t};
+}
+// in[0..2] are the variables' stored values (the executor's doing).
+Vals eval_apply_adam(const Node &, const Vals &in, EvalContext &) {
+  // beta1, beta2 and epsilon are the kernel's attributes: a host read.
+  auto number = [&](size_t i) { return item(in[i]).f; };
+  adam_step(in[0], in[7], in[1], in[2], nullptr, reshape(in[3], Dims{}),
+            nullptr, number(4), number(5), number(6));
+  return {in[0], in[1], in[2]};
+}
+
 // tf.cond's predicate: a bool scalar (or of unknown shape, checked when it
 // runs).
 void check_predicate(const Node &n, size_t i) {
@@ -1190,6 +1234,8 @@ const OpDef kOps[] = {
     {"Assign", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(copy)},
     {"AssignAdd", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(add)},
     {"AssignSub", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(sub)},
+    {"ApplyAdam", 8, 8, infer_apply_adam, eval_apply_adam, OpKind::Assign,
+     ID(adam_step), 3},
     {"Identity", 1, 1, infer_identity, eval_identity},
     {"StopGradient", 1, 1, infer_identity, eval_stop_gradient},
     {"PlaceholderWithDefault", 1, 1, infer_placeholder_with_default,

@@ -446,6 +446,7 @@ DEVRT_EXPORT int devrt_plugin_init(uint32_t abi_version) {
     register_indexing_kernels();
     register_conv_kernels();
     register_scan_kernels();
+    register_optimizer_kernels();
     return DEVRT_OK;
   } catch (const KernelError &e) {
     devrt_set_error(("[cuda] " + e.message).c_str());

@@ -158,6 +158,40 @@ class EagerOps(Ops):
     def assign_mul_sub(ref: Any, scale: Any, value: Any, name: str | None = None) -> Any:
         return ref.mul_(scale).sub_(value)
 
+    @staticmethod
+    def adam_step(
+        param: Any,
+        grad: Any,
+        m: Any,
+        v: Any,
+        *,
+        beta1: Any,
+        beta2: Any,
+        eps: Any,
+        step_size: Any,
+        root_divisor: Any = None,
+        v_max: Any = None,
+        name: str | None = None,
+    ) -> Any:
+        # The catalogue's adam_step: one kernel over the parameter and its
+        # state where the device has it. A gradient of another dtype goes
+        # through the primitives, which promote.
+        if grad.dtype is not param.dtype:
+            return None
+        _C.adam_step(
+            param,
+            grad,
+            m,
+            v,
+            step_size,
+            root_divisor,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            max_exp_avg_sq=v_max,
+        )
+        return (param, m, v) if v_max is None else (param, m, v, v_max)
+
 
 EAGER = EagerOps()
 
@@ -257,6 +291,7 @@ class KerasSymbolicOps(EagerOps):
         )
 
     assign = assign_add = assign_sub = assign_mul = assign_mul_add = assign_mul_sub = _no_write
+    adam_step = None  # the rule's primitives refuse the writes
 
 
 KERAS_SYMBOLIC = KerasSymbolicOps()

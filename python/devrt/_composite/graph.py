@@ -1,6 +1,7 @@
 """The protocol on graph tensors (``GRAPH``): each primitive adds an IR
 node; writes are ``Assign``/``AssignAdd``/``AssignSub`` nodes whose output
-is the new value, as ``tf.assign`` gives it. A number next to a tensor
+is the new value, as ``tf.assign`` gives it, and Adam's fused update an
+``ApplyAdam`` node that writes its three variables. A number next to a tensor
 becomes a constant of the tensor's dtype; two numbers compute on the host.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 from devrt._composite.protocol import Ops
 from devrt.graph.tensor import Tensor
 from devrt.graph.tensor_util import _apply, _t
-from devrt.graph.variables import assign, assign_add, assign_sub
+from devrt.graph.variables import _ref_tensor, assign, assign_add, assign_sub
 
 _WHAT = "composite"
 
@@ -192,6 +193,33 @@ class GraphOps(Ops):
     @staticmethod
     def assign_mul_sub(ref: Any, scale: Any, value: Any, name: str | None = None) -> Any:
         return assign(ref, GRAPH.sub(GRAPH.mul(ref.value(), scale), value), name=name)
+
+    @staticmethod
+    def adam_step(
+        param: Any,
+        grad: Any,
+        m: Any,
+        v: Any,
+        *,
+        beta1: Any,
+        beta2: Any,
+        eps: Any,
+        step_size: Any,
+        root_divisor: Any = None,
+        v_max: Any = None,
+        name: str | None = None,
+    ) -> Any:
+        # One ApplyAdam node writing the three variables in place, as
+        # TensorFlow's kernel does (its form has neither a root divisor nor
+        # AMSGrad's maximum: those take the primitives).
+        if root_divisor is not None or v_max is not None:
+            return None
+        refs = [_ref_tensor(r, "ApplyAdam") for r in (param, m, v)]
+        dtype = refs[0].dtype
+        scalars = [_t(x, _WHAT, dtype) for x in (step_size, beta1, beta2, eps)]
+        inputs = [*refs, *scalars, _t(grad, _WHAT, dtype)]
+        op = refs[0].graph._create_op("ApplyAdam", inputs, {}, name or "ApplyAdam")
+        return tuple(op.outputs)
 
 
 GRAPH = GraphOps()

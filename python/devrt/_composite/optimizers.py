@@ -131,7 +131,29 @@ def adam(
         v = beta2 * v + (1 - beta2) * grad ** 2
         v_max = max(v_max, v)        (AMSGrad, when `v_max` is given; it replaces v)
         param -= m * step_size / (sqrt(v) [/ root_divisor] + eps)
+
+    An implementation with ``adam_step`` (eager: the catalogue's fused op,
+    one pass in place; graph: an ``ApplyAdam`` node) does it in one go,
+    with the same roundings; it returns None for what it does not take,
+    and the rule then runs as primitives.
     """
+    fused = getattr(ops, "adam_step", None)
+    if fused is not None:
+        written = fused(
+            param,
+            grad,
+            m,
+            v,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            step_size=step_size,
+            root_divisor=root_divisor,
+            v_max=v_max,
+            name=name,
+        )
+        if written is not None:
+            return written
     m_t = ops.assign_mul_add(m, beta1, ops.mul(grad, ops.sub(1, beta1)))
     v_t = ops.assign_mul_add(v, beta2, ops.mul_(ops.square(grad), ops.sub(1, beta2)))
     second = v_t if v_max is None else ops.assign(v_max, ops.maximum(ops.read(v_max), v_t))

@@ -54,6 +54,11 @@ The primitives (all return a new value unless they write):
   moving average every update rule keeps) and ``assign_mul_sub`` (``ref =
   ref * scale - value``); ``read(ref)`` is a variable's current value as a
   tensor.
+- optional fused updates, absent or None where an implementation has none:
+  ``adam_step(param, grad, m, v, *, beta1, beta2, eps, step_size,
+  root_divisor, v_max, name)``, one Adam step written in place (see
+  ``optimizers.adam``); it returns the written values, or None for
+  arguments it does not take.
 """
 
 from __future__ import annotations

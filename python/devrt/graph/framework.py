@@ -46,6 +46,10 @@ _VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 _JOB_PARTS = re.compile(r"/(job|replica|task):[^/]*")
 
 
+# The ops that write variables, with how many leading inputs name them.
+_WRITES = {"Assign": 1, "AssignAdd": 1, "AssignSub": 1, "ApplyAdam": 3}
+
+
 class GraphKeys:
     """``tf.GraphKeys``: the names of the standard collections."""
 
@@ -126,16 +130,15 @@ class Graph:
                 raise ValueError(
                     f"[{op_type}] Tensor {t.name} must be from the same graph as the op being built"
                 )
-        writes = op_type in ("Assign", "AssignAdd", "AssignSub")
+        writes = _WRITES.get(op_type, 0)
         if self._while_stack and writes:
             raise NotImplementedError(
                 f"[while_loop] {op_type} of {inputs[0].name} inside a while_loop: a loop "
                 "cannot write variables"
             )
         if self._cond_stack or self._while_stack:
-            # A write names its variable (input 0): not a value to capture.
-            first = 1 if writes else 0
-            inputs = inputs[:first] + [self._capture(t) for t in inputs[first:]]
+            # A write names its variables (its leading inputs): not values to capture.
+            inputs = inputs[:writes] + [self._capture(t) for t in inputs[writes:]]
         name = name or op_type
         if name.endswith("/"):
             name = name[:-1]
