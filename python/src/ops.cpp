@@ -1148,16 +1148,13 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       py::arg("exp_avg_sq"), py::arg("step_size"),
       py::arg("root_divisor") = py::none(), py::kw_only(), py::arg("beta1"),
       py::arg("beta2"), py::arg("eps"), py::arg("max_exp_avg_sq") = py::none(),
-      R"doc(One Adam step over one parameter, in place (docs/kernels.md)::
-
-    exp_avg = beta1 * exp_avg + (1 - beta1) * grad
-    exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
-    max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)   (AMSGrad, when given)
-    param -= step_size * exp_avg / (sqrt(exp_avg_sq) / root_divisor + eps)
-
-step_size and root_divisor are numbers or 0-d tensors on param's device;
-one kernel where the device has it, the same core ops elsewhere. Not
-recorded by autograd. Returns param.)doc");
+      op_doc(OpId::adam_step,
+             "exp_avg and exp_avg_sq are m and v, max_exp_avg_sq is v_max "
+             "(AMSGrad, when given); step_size and root_divisor are numbers "
+             "or 0-d tensors on param's device (root_divisor None: 1). One "
+             "kernel where the device has it, the same core ops elsewhere; "
+             "not recorded by autograd. Returns param (docs/kernels.md).")
+          .c_str());
 }
 
 } // namespace devrt::bind
