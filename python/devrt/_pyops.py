@@ -27,6 +27,18 @@ def _operator_index(op: str, value: Any) -> int:
         raise TypeError(f"[{op}] expected an int, got {type(value).__name__}") from None
 
 
+def _is_int(value: Any) -> bool:
+    """Whether `value` is an int argument as PyTorch takes one: an int or a
+    NumPy integer, not a bool or a tensor."""
+    if isinstance(value, (bool, Tensor)):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _flag(op: str, name: str, value: Any) -> bool:
     """A flag argument (keepdim): True or False only, as PyTorch's."""
     if not isinstance(value, bool):
@@ -360,15 +372,17 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
 def _dims(op: str, input: Tensor, dims: Any, *, scalar: bool = False) -> tuple:
     """`dims` as non-negative dims of `input`. With `scalar`, a 0-d tensor
     takes dim 0 and -1 as in PyTorch, and has no dim to act on: ()."""
-    if isinstance(dims, (Tensor, bool)) or not isinstance(dims, (int, list, tuple, range)):
+    sequence = isinstance(dims, (list, tuple, range))
+    if not sequence and not _is_int(dims):
         raise TypeError(
             f"[{op}] dims must be an int or a sequence of ints, got {type(dims).__name__}"
         )
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(dims) if sequence else (dims,)
     out = []
     for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int):
+        if not _is_int(d):
             raise TypeError(f"[{op}] dims must be ints, got {type(d).__name__}")
+        d = operator.index(d)
         rank = 1 if scalar and input.ndim == 0 else input.ndim
         k = d + rank if d < 0 else d
         if not 0 <= k < rank:

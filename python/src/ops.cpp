@@ -42,6 +42,10 @@ std::string notes(std::initializer_list<std::string> parts) {
 const char *const kUnaryInPlace =
     "In place: the result is written into this tensor, cast to its dtype, "
     "and the tensor is returned.";
+const char *const kElementwiseInPlace =
+    "In place: the result is written into this tensor and the tensor is "
+    "returned; the result's kind (bool < integer < float) must not exceed "
+    "its dtype's (a float function of an integer tensor raises).";
 const char *const kBinaryInPlace =
     "In place: the result is written into this tensor and the tensor is "
     "returned; other broadcasts to its shape, and the result's kind (bool < "
@@ -113,6 +117,63 @@ py::object apply_binary(OpId op, py::handle a, py::handle b) {
 // alpha of add/sub that scales nothing: the int 1 (or True).
 bool is_one(py::handle alpha) {
   return PyLong_Check(alpha.ptr()) && alpha.equal(py::int_(1));
+}
+
+// The dtype an add/sub operand brings: a tensor's, or a number's natural one
+// (a sequence is looked at by the op itself).
+std::optional<DType> operand_dtype(py::handle h) {
+  if (py::isinstance<TensorImpl>(h))
+    return h.cast<Tensor>()->dtype;
+  Scalar s;
+  if (to_scalar(h, &s))
+    return s.natural_dtype();
+  return std::nullopt;
+}
+
+// add/sub's alpha as PyTorch takes it: a Python or NumPy number, or a 0-d
+// tensor's value; a float one only where the result is floating, a bool one
+// only where it is bool. Returns it as a Python int, float or bool. Checked
+// before alpha scales `o`, which would hide a bool `o` of sub (True * 2 is 2).
+// In place, the result has a's dtype.
+py::object alpha_number(OpId op, py::handle a, py::handle o, py::handle alpha,
+                        bool in_place) {
+  py::object value = py::reinterpret_borrow<py::object>(alpha);
+  if (py::isinstance<TensorImpl>(alpha) && alpha.cast<Tensor>()->ndim() == 0)
+    value = alpha.attr("item")();
+  Scalar s;
+  if (!to_scalar(value, &s))
+    fail(ErrorKind::Type, "[", op_name(op),
+         "] argument 'alpha' must be a number, got ", type_name(alpha));
+  const std::optional<DType> ta = operand_dtype(a), to = operand_dtype(o);
+  if (op == OpId::sub && ta && to && (*ta == DType::Bool || *to == DType::Bool))
+    fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
+         dtype_name(*ta), " and ", dtype_name(*to),
+         " (logical_not inverts a mask), as in PyTorch");
+  py::object number = s.kind == Scalar::Bool  ? py::object(py::bool_(s.i != 0))
+                      : s.kind == Scalar::Int ? py::object(py::int_(s.i))
+                                              : py::object(py::float_(s.f));
+  if (s.kind == Scalar::Int ||
+      (!py::isinstance<TensorImpl>(a) && !py::isinstance<TensorImpl>(o)))
+    return number; // (two numbers: the op itself says what it takes)
+  // The result's category: floating if either operand is (a sequence counts
+  // as integral: its elements are not looked at here), bool if both are.
+  auto floating_operand = [](const std::optional<DType> &t) {
+    return t && is_floating(*t);
+  };
+  const bool floating =
+      floating_operand(ta) || (!in_place && floating_operand(to));
+  const bool boolean = ta == DType::Bool && (in_place || to == DType::Bool);
+  const std::string got =
+      dtype_name(*(py::isinstance<TensorImpl>(a) ? ta : to));
+  if (s.kind == Scalar::Float && !floating)
+    fail(ErrorKind::Type, "[", op_name(op),
+         "] alpha must be an integer for a tensor of dtype ", got, ", got ",
+         py::repr(alpha).cast<std::string>());
+  if (s.kind == Scalar::Bool && !boolean)
+    fail(ErrorKind::Type, "[", op_name(op),
+         "] a bool alpha is taken only where both operands are bool, got ",
+         py::repr(alpha).cast<std::string>(), " for a tensor of dtype ", got);
+  return number;
 }
 
 // Python operators return NotImplemented for operands they do not know, so
@@ -287,12 +348,15 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     cls.def(
         inplace_name.c_str(),
         [op, inplace_name](const Tensor &x) {
+          DType compute, result;
+          unary_result_types(op, x->dtype, &compute, &result);
+          check_inplace_result(op, result, x->dtype);
           apply_inplace(inplace_name.c_str(), x, {},
                         autograd::saves_input(op, 0),
                         [op](const Tensor &old) { return unary(op, old); });
           return x;
         },
-        op_doc(op, notes({kUnaryInPlace, alias_note(u)})).c_str());
+        op_doc(op, notes({kElementwiseInPlace, alias_note(u)})).c_str());
   }
   for (const Named &b : elementwise(is_binary_family)) {
     OpId op = b.op;
@@ -300,46 +364,21 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
       auto scaled = [](py::handle o, py::handle alpha) -> py::object {
         auto other = py::reinterpret_borrow<py::object>(o);
-        if (alpha.is_none() || is_one(alpha))
+        if (is_one(alpha))
           return other;
         Scalar s;
         if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
           return other * py::reinterpret_borrow<py::object>(alpha);
         return apply_binary(OpId::mul, o, alpha);
       };
-      // An integer result takes no float alpha (it would turn the result
-      // into floats, or truncate), as in PyTorch. The result is integral
-      // when both operands are (in place: when `a` is; `o` is then None).
-      auto check = [op](py::handle a, py::handle o, py::handle alpha) {
-        if (!py::isinstance<py::float_>(alpha))
-          return;
-        auto integral = [](py::handle h) {
-          return py::isinstance<TensorImpl>(h)
-                     ? !is_floating(h.cast<Tensor>()->dtype)
-                     : !py::isinstance<py::float_>(h);
-        };
-        if (!integral(a) || (!o.is_none() && !integral(o)))
-          return;
-        py::handle t = py::isinstance<TensorImpl>(a) ? a : o;
-        if (!py::isinstance<TensorImpl>(t))
-          return; // two numbers: refused by the op itself
-        fail(ErrorKind::Type, "[", op_name(op),
-             "] alpha must be an integer for a tensor of dtype ",
-             dtype_name(t.cast<Tensor>()->dtype), ", got ",
-             py::repr(alpha).cast<std::string>());
-      };
-      auto fn = [op, scaled, check](py::handle a, py::handle o,
-                                    py::handle alpha) {
-        if (alpha.is_none()) // as PyTorch: leave it out, or give a number
-          fail(ErrorKind::Type, "[", op_name(op),
-               "] argument 'alpha' must be a number, got NoneType");
-        if (is_one(alpha))
+      auto fn = [op, scaled](py::handle a, py::handle o, py::handle alpha) {
+        py::object al = alpha_number(op, a, o, alpha, false);
+        if (is_one(al))
           return apply_binary(op, a, o);
-        check(a, o, alpha);
-        if (std::optional<Tensor> y = scaled_float32(op, a, o, alpha))
+        if (std::optional<Tensor> y = scaled_float32(op, a, o, al))
           return py::cast(*y);
         if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o))
-          return apply_binary(op, a, scaled(o, alpha));
+          return apply_binary(op, a, scaled(o, al));
         // As PyTorch: o * alpha is computed in the dtype a op o computes in
         // (float32 * 1.5 added to float64 is a float64 product), and the
         // result has a op o's dtype (a 0-d int32 times 0.5 is float32, which
@@ -352,7 +391,7 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             ot->dtype != compute) // (16-bit floats have no product kernel)
           ot = cast(ot, compute);
         Tensor yt =
-            apply_binary(op, a, scaled(py::cast(ot), alpha)).cast<Tensor>();
+            apply_binary(op, a, scaled(py::cast(ot), al)).cast<Tensor>();
         return py::cast(yt->dtype == result ? yt : cast(yt, result));
       };
       const std::string alpha_note =
@@ -366,15 +405,15 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             py::arg("alpha") = 1, doc.c_str());
       cls.def(b.name, fn, py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
               doc.c_str());
-      cls.def(
-          (std::string(b.name) + "_").c_str(),
-          [op, scaled, check](const Tensor &a, py::handle o, py::handle alpha) {
-            check(py::cast(a), py::none(), alpha);
-            return inplace(op, a, scaled(o, alpha));
-          },
-          py::arg("other"), py::kw_only(), py::arg("alpha") = py::none(),
-          op_doc(op, notes({kBinaryInPlace, alpha_note, alias_note(b)}))
-              .c_str());
+      cls.def((std::string(b.name) + "_").c_str(),
+              [op, scaled](const Tensor &a, py::handle o, py::handle alpha) {
+                return inplace(
+                    op, a,
+                    scaled(o, alpha_number(op, py::cast(a), o, alpha, true)));
+              },
+              py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
+              op_doc(op, notes({kBinaryInPlace, alpha_note, alias_note(b)}))
+                  .c_str());
       continue;
     }
     auto fn = [op](py::handle a, py::handle o) {
@@ -516,35 +555,65 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   cls.def(
       "clamp_",
       [=](const Tensor &x, py::object lo, py::object hi) {
-        apply_inplace("clamp_", x, {}, true,
-                      [&](const Tensor &old) { return clamp_fn(old, lo, hi); });
+        apply_inplace("clamp_", x, {}, true, [&](const Tensor &old) {
+          Tensor y = clamp_fn(old, lo, hi);
+          check_inplace_result(OpId::clamp, y->dtype, x->dtype);
+          return y;
+        });
         return x;
       },
       py::arg("min") = py::none(), py::arg("max") = py::none(),
-      op_doc(OpId::clamp, notes({kUnaryInPlace, clamp_note})).c_str());
+      op_doc(OpId::clamp, notes({kElementwiseInPlace, clamp_note})).c_str());
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
     Tensor cond = tensor_arg("where", "condition", c);
+    // As PyTorch: a mask, bool (or uint8, which PyTorch still takes).
+    if (cond->dtype != DType::Bool && cond->dtype != DType::UInt8)
+      fail(ErrorKind::Type,
+           "[where] condition must be a bool tensor, got a tensor of dtype ",
+           dtype_name(cond->dtype));
     // A Python number is made in the result's dtype at once, so that the
     // device needs no cast from the number's natural dtype.
     Scalar sa, sb;
     const bool na = !py::isinstance<TensorImpl>(a) && to_scalar(a, &sa);
     const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
-    Tensor at = na ? Tensor() : as_tensor("where", a, cond);
-    Tensor bt = nb ? Tensor() : as_tensor("where", b, cond);
-    const DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
-                                  nb ? sb.natural_dtype() : bt->dtype,
-                                  na ? Rank::Number : promotion_rank(at),
-                                  nb ? Rank::Number : promotion_rank(bt));
-    if (na)
+    // As PyTorch: tensors or numbers, not sequences.
+    auto operand = [](const char *name, py::handle h) {
+      if (!py::isinstance<TensorImpl>(h))
+        fail(ErrorKind::Type, "[where] argument '", name,
+             "' must be a Tensor or a number, got ", type_name(h));
+      return h.cast<Tensor>();
+    };
+    Tensor at = na ? Tensor() : operand("input", a);
+    Tensor bt = nb ? Tensor() : operand("other", b);
+    DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
+                            nb ? sb.natural_dtype() : bt->dtype,
+                            na ? Rank::Number : promotion_rank(at),
+                            nb ? Rank::Number : promotion_rank(bt));
+    // Two numbers give their category's default dtype, as in PyTorch: a
+    // float among them makes float32, not float64.
+    if (na && nb && is_floating(t))
+      t = kDefaultFloat;
+    // ... and must fit it, as a fill's value (uint8 takes -1 as 255), but
+    // for the 16-bit floats, which round it to an infinity, as PyTorch's.
+    const bool checked = t != DType::Float16 && t != DType::BFloat16;
+    if (na) {
+      if (checked)
+        check_fill_value("where", sa, t);
       at = scalar_tensor(sa, t, cond->device);
-    if (nb)
+    }
+    if (nb) {
+      if (checked)
+        check_fill_value("where", sb, t);
       bt = scalar_tensor(sb, t, cond->device);
+    }
     return where(cond, at, bt);
   };
   const std::string where_note =
-      "input and other may be Python numbers (weak in type promotion), made "
-      "in the result's dtype, or nested sequences.";
+      "input and other are tensors or Python numbers (weak in type "
+      "promotion, made in the result's dtype); two numbers give int64, "
+      "float32 or bool, as PyTorch's default dtypes. condition is a bool (or "
+      "uint8) tensor.";
   m.def("where", where_fn, py::arg("condition"), py::arg("input"),
         py::arg("other"), op_doc(OpId::where, where_note).c_str());
   cls.def(
@@ -879,7 +948,8 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   auto split_fn = [](const Tensor &x, py::object size, int64_t dim) {
     if (is_index(size))
       return split(x, size.cast<int64_t>(), dim);
-    normalize_axis("split", dim, x->ndim()); // a bad dim is reported first
+    if (x->ndim()) // a bad dim is reported before bad sizes
+      normalize_axis("split", dim, x->ndim());
     return split(x, to_dims("split", size), dim);
   };
   const std::string split_doc =

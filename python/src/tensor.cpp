@@ -435,22 +435,32 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       "linspace",
       [=](py::object start_arg, py::object end_arg, py::object steps_arg,
           py::object dtype, py::object device, bool requires_grad) {
-        // As PyTorch, start and end must fit the dtype (uint8 takes -2 as
-        // 254, and refuses -1.5 or 300).
+        // steps is an int or a NumPy integer, as PyTorch's. Where there are
+        // values, start and end must fit the dtype (uint8 takes -2 as 254,
+        // and refuses -1.5 or 300); no steps make an empty tensor whatever
+        // they are, as in PyTorch.
+        if (!is_index(steps_arg))
+          fail(ErrorKind::Type, "[linspace] steps must be an int, got ",
+               type_name(steps_arg));
+        int overflow = 0;
+        const int64_t steps = PyLong_AsLongLongAndOverflow(
+            py::reinterpret_steal<py::object>(PyNumber_Index(steps_arg.ptr()))
+                .ptr(),
+            &overflow);
+        if (overflow)
+          fail(ErrorKind::Value, "[linspace] steps ",
+               py::str(steps_arg).cast<std::string>(),
+               " does not fit in int64");
         const DType t = dt(dtype, DType::Float32);
-        auto end_point = [t](py::handle h) {
+        auto end_point = [t, steps](py::handle h) {
           Scalar s;
           if (!to_scalar(h, &s))
             s = Scalar::from_double(h.cast<double>());
-          check_fill_value("linspace", s, t);
+          if (steps > 0)
+            check_fill_value("linspace", s, t);
           return s.f;
         };
         const double start = end_point(start_arg), end = end_point(end_arg);
-        if (py::isinstance<py::bool_>(steps_arg) ||
-            !py::isinstance<py::int_>(steps_arg))
-          fail(ErrorKind::Type, "[linspace] steps must be an int, got ",
-               py::type::of(steps_arg).attr("__name__").cast<std::string>());
-        const int64_t steps = steps_arg.cast<int64_t>();
         return grad_if(requires_grad,
                        linspace(start, end, steps, t, dev(device)));
       },

@@ -909,3 +909,369 @@ def test_scatter_add_of_an_empty_index_of_another_rank():
     )
     with pytest.raises(TypeError, match=r"^\[scatter_add\] index must be an integer tensor"):
         devrt.ones(2).scatter_add(0, devrt.zeros(0), devrt.ones(0))
+
+
+# --- fixed: the run over seeds 21..30, and in-place ops and where of numbers -------------
+
+
+def _grad_of(lib, f, value, dtype="float64"):
+    x = lib.tensor(value, dtype=getattr(lib, dtype), requires_grad=True)
+    y = f(lib, x)
+    y.backward(lib.ones_like(y) * 0.75)
+    return y.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 2.0])
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda lib, x: lib.nn.functional.softmax(x, 0),
+        lambda lib, x: lib.softmax(x, -1, dtype=lib.float32),
+        lambda lib, x: x.softmax(0),
+        lambda lib, x: lib.log_softmax(x, 0),
+        lambda lib, x: x.log_softmax(-1),
+    ],
+)
+def test_softmax_of_a_0d_tensor_has_pytorchs_gradient(f, value):
+    """A 0-d slice is its own sum: the gradient is 0, or NaN at a NaN output."""
+    for got, want in zip(
+        _grad_of(devrt, f, value, "float32"), _grad_of(torch, f, value, "float32")
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("beta", [math.inf, -math.inf])
+@pytest.mark.parametrize("threshold", [20.0, math.inf, -1.0])
+def test_softplus_with_an_infinite_beta_has_pytorchs_gradient(beta, threshold):
+    values = [1.5, -2.0, 0.0, math.nan, math.inf, -math.inf, 1e-300]
+
+    def f(lib, x):
+        return lib.nn.functional.softplus(x, beta=beta, threshold=threshold)
+
+    for got, want in zip(_grad_of(devrt, f, values), _grad_of(torch, f, values)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_softplus_with_a_finite_beta_is_unchanged():
+    values = [1.5, -2.0, 0.0, 30.0, -30.0]
+    for beta in (1.0, 0.5, 2.0, 1e300):
+
+        def f(lib, x, beta=beta):
+            return lib.nn.functional.softplus(x, beta=beta)
+
+        for got, want in zip(_grad_of(devrt, f, values), _grad_of(torch, f, values)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("alpha", [[1, 2], (2,), "a", None, object()])
+@pytest.mark.parametrize("name", ["add", "sub"])
+def test_alpha_must_be_a_number(name, alpha):
+    for call in (
+        lambda lib: getattr(lib, name)(lib.ones(2), lib.ones(2), alpha=alpha),
+        lambda lib: getattr(lib.ones(2), name + "_")(1.0, alpha=alpha),
+    ):
+        with pytest.raises(TypeError):
+            call(torch)
+        with pytest.raises(TypeError, match=rf"^\[{name}\] argument 'alpha' must be a number"):
+            call(devrt)
+
+
+def test_alpha_may_be_a_numpy_number_or_a_0d_tensor():
+    for alpha in (np.int64(3), np.float32(0.1), np.float64(1.5), "tensor"):
+
+        def call(lib, alpha=alpha):
+            a = lib.tensor(2.0, dtype=lib.float64) if alpha == "tensor" else alpha
+            return lib.add(lib.tensor([1.0, 2.0], dtype=lib.float64), 3.0, alpha=a).numpy()
+
+        np.testing.assert_array_equal(call(devrt), call(torch))
+    with pytest.raises(TypeError, match=r"^\[add\] argument 'alpha' must be a number, got Tensor"):
+        devrt.add(devrt.ones(2), 1.0, alpha=devrt.ones(2))
+
+
+@pytest.mark.parametrize("alpha", [np.float32(1.5), np.float64(1.5), np.bool_(True), 1.0])
+@pytest.mark.parametrize("name", ["add", "sub"])
+def test_a_numpy_float_alpha_is_a_float_for_an_integer_result(name, alpha):
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+        getattr(torch, name)(torch.tensor(3), 2, alpha=alpha)
+    for call in (
+        lambda lib: getattr(lib, name)(lib.tensor(3), 2, alpha=alpha),
+        lambda lib: getattr(lib.tensor([3, 4]), name + "_")(2, alpha=alpha),
+    ):
+        with pytest.raises(TypeError, match=rf"^\[{name}\] alpha must be an integer .* int64"):
+            call(devrt)
+
+
+def test_a_bool_alpha_needs_bool_operands():
+    for a, b in ((devrt.ones(2), 2), (devrt.ones(2, dtype=devrt.int32), devrt.ones(2))):
+        with pytest.raises(TypeError, match=r"^\[add\] a bool alpha is taken only where both"):
+            devrt.add(a, b, alpha=True)
+    with pytest.raises(RuntimeError, match="Boolean alpha only supported for Boolean results"):
+        torch.add(torch.ones(2), 2, alpha=True)
+    # bools take one (their sum counts in int64: docs/eager.md)
+    x = devrt.tensor([True, False])
+    np.testing.assert_array_equal(devrt.add(x, x, alpha=False).numpy(), [1, 0])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.sub(lib.tensor(1.0), True, alpha=-1),
+        lambda lib: lib.sub(lib.tensor([1.0, 2.0]), True, alpha=2),
+        lambda lib: lib.tensor([1.0, 2.0]).sub(False, alpha=0.5),
+        lambda lib: lib.ones(2).sub_(True, alpha=2),
+        lambda lib: lib.sub(2, True, alpha=2),
+        lambda lib: lib.sub(True, lib.ones(2), alpha=3),
+    ],
+)
+def test_sub_with_a_bool_raises_whatever_its_alpha(call):
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool"):
+        call(torch)
+    with pytest.raises(TypeError, match=r"^\[sub\] is not defined for bool operands"):
+        call(devrt)
+
+
+@pytest.mark.parametrize("steps", [np.int64(2), np.int32(3), np.uint8(0), "tensor"])
+def test_linspace_takes_a_numpy_integer_steps(steps):
+    def call(lib):
+        n = lib.tensor(4) if isinstance(steps, str) else steps
+        return lib.linspace(2, 1, n, dtype=lib.float32).numpy()
+
+    np.testing.assert_array_equal(call(devrt), call(torch))
+    for bad in (np.bool_(True), True, 2.0, np.float64(2.0)):
+        with pytest.raises(TypeError, match=r"^\[linspace\] steps must be an int"):
+            devrt.linspace(0, 1, bad)
+
+
+@pytest.mark.parametrize(
+    "start, end, dtype",
+    [(-1.5, -2, "uint8"), (300, 1, "uint8"), (math.nan, 1, "int64"), (1e300, 0, "float32")],
+)
+def test_linspace_of_no_steps_is_empty_whatever_its_ends(start, end, dtype):
+    for lib in (devrt, torch):
+        got = lib.linspace(start, end, 0, dtype=getattr(lib, dtype))
+        assert tuple(got.shape) == (0,) and str(got.dtype).endswith(dtype)
+    with pytest.raises(ValueError, match=r"^\[linspace\] value"):
+        devrt.linspace(start, end, 1, dtype=getattr(devrt, dtype))
+    with pytest.raises(ValueError, match=r"^\[linspace\] number of steps must be non-negative"):
+        devrt.linspace(start, end, -1, dtype=getattr(devrt, dtype))
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_matmul_of_a_matrix_and_a_vector_of_two_dtypes_promotes(swap):
+    """Documented in docs/eager.md: matmul promotes where PyTorch requires
+    one dtype, for a vector operand too."""
+    a = np.arange(8.0).reshape(2, 2, 2) / 4
+    v = np.array([3, -2])
+
+    def call(lib, cast=False):
+        m = lib.tensor(a, dtype=lib.float32)[::2]  # stepped, (1, 2, 2)
+        x = lib.tensor(v).to(lib.float32 if cast else lib.int64)
+        return lib.matmul(x, m) if swap else lib.matmul(m, x)
+
+    with pytest.raises(RuntimeError, match="expected scalar type|same dtype"):
+        call(torch)
+    got = call(devrt)
+    assert got.dtype == devrt.float32
+    np.testing.assert_array_equal(got.numpy(), call(torch, cast=True).numpy())
+
+
+def test_pow_of_integers_to_a_float64_exponent_has_a_float64_gradient():
+    """d/db a^b = a^b log a, with log a taken in float64, not in float32."""
+
+    def grad(lib):
+        b = lib.tensor(0.251, dtype=lib.float64, requires_grad=True)
+        lib.pow(lib.tensor([7, 4, 9]), b).sum().backward()
+        return b.grad.item()
+
+    assert math.isclose(grad(devrt), grad(torch), rel_tol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.pow(lib.zeros(0, 1, 2, dtype=lib.int32), -1),
+        lambda lib: lib.zeros(0, dtype=lib.int64) ** -2,
+        lambda lib: lib.zeros(0, dtype=lib.int64).pow_(-1),
+        lambda lib: lib.pow(lib.zeros(0, dtype=lib.bool), np.int64(-1)),
+        lambda lib: lib.tensor([2, 3]) ** -1,
+    ],
+)
+def test_integers_to_a_negative_integer_number_raise_even_when_empty(call):
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        call(torch)
+    with pytest.raises(ValueError, match=r"^\[pow\] integers to negative integer powers"):
+        call(devrt)
+
+
+def test_integers_to_a_negative_integer_tensor_or_float_number_are_computed():
+    _same(lambda lib: lib.pow(lib.zeros(0, dtype=lib.int32), lib.tensor(-1)).numpy())
+    _same(lambda lib: (lib.tensor([2, 4]) ** -1.0).numpy())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.ones(2, 2, 2, dtype=lib.bfloat16).unbind(np.int64(2)),
+        lambda lib: lib.unbind(lib.ones(2, 3), np.int32(-1)),
+        lambda lib: lib.ones(2, 3).select(np.int64(1), 0),
+        lambda lib: lib.ones(2, 3).flip(np.int64(1)),
+        lambda lib: lib.ones(2, 3).flip((np.uint8(0), 1)),
+        lambda lib: lib.roll(lib.arange(6).reshape(2, 3), 1, np.int64(1)),
+    ],
+)
+def test_dims_take_numpy_integers(call):
+    got, want = call(devrt), call(torch)
+    got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.float().numpy(), w.float().numpy())
+    with pytest.raises(TypeError, match=r"^\[unbind\] dims must be an int"):
+        devrt.ones(2).unbind(np.bool_(False))
+    with pytest.raises(TypeError, match=r"^\[flip\] dims must be ints"):
+        devrt.ones(2).flip((np.float32(0),))
+
+
+def test_var_of_one_element_with_the_default_correction():
+    """Documented in docs/eager.md: the value is PyTorch's (NaN); the
+    gradient is that of (x - mean) * 2 / (N - 1), NaN for N = 1, where
+    PyTorch's gives inf at a NaN input."""
+    for value in (math.nan, math.inf, 3.0):
+        x = devrt.tensor([[value]], dtype=devrt.float64, requires_grad=True)
+        y = x.t().var()
+        with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+            want = torch.tensor([[value]]).t().var()
+        assert math.isnan(y.item()) and math.isnan(want.item())
+        y.backward()
+        assert math.isnan(x.grad.item())
+
+
+@pytest.mark.parametrize(
+    "a, b, dtype",
+    [
+        (1, 2.5, "float32"),
+        (1.5, 2.5, "float32"),
+        (True, 2.5, "float32"),
+        (np.float64(1.0), 2, "float32"),
+        (1, 2, "int64"),
+        (np.int32(1), True, "int64"),
+        (True, False, "bool"),
+    ],
+)
+def test_where_of_two_numbers_gives_the_default_dtype_of_their_kind(a, b, dtype):
+    for lib in (devrt, torch):
+        got = lib.where(lib.tensor([True, False]), a, b)
+        assert str(got.dtype).endswith(dtype), (lib.__name__, got.dtype)
+    _same(lambda lib: lib.where(lib.tensor([True, False]), a, b).double().numpy())
+    # a number with a tensor still takes the tensor's dtype
+    got = devrt.where(devrt.tensor([True, False]), devrt.ones(2, dtype=devrt.float64), 2.5)
+    assert got.dtype == devrt.float64
+
+
+FLOAT_UNARY = [
+    "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "log1p",
+    "expm1", "reciprocal",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("name", FLOAT_UNARY)
+def test_in_place_float_functions_of_integer_tensors_raise(name, dtype):
+    def call(lib):
+        x = lib.tensor([1, 2]).to(getattr(lib, dtype))
+        return getattr(x, name + "_")()
+
+    with pytest.raises(RuntimeError, match="result type Float can't be cast"):
+        call(torch)
+    x = devrt.tensor([1, 2]).to(getattr(devrt, dtype))
+    with pytest.raises(
+        TypeError,
+        match=rf"^\[{name}\] result type float32 cannot be stored in-place into a {dtype}",
+    ):
+        getattr(x, name + "_")()
+    np.testing.assert_array_equal(x.numpy(), np.array([1, 2]).astype(dtype))  # untouched
+
+
+@pytest.mark.parametrize("name", ["abs", "neg", "floor", "ceil", "round", "sign", "relu"])
+def test_in_place_functions_that_keep_integers_still_write_them(name):
+    _same(lambda lib: getattr(lib.tensor([3, -2, 0]), name + "_")().numpy())
+
+
+def test_in_place_clamp_of_an_integer_tensor_with_a_float_bound_raises():
+    for bounds in ((0.5, None), (None, devrt.tensor(1.5))):
+        with pytest.raises(TypeError, match=r"^\[clamp\] result type float32 cannot be stored"):
+            devrt.tensor([1, 2]).clamp_(*bounds)
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
+        torch.tensor([1, 2]).clamp_(0.5)
+    _same(lambda lib: lib.tensor([1, 5]).clamp_(2, 4).numpy())
+    _same(lambda lib: lib.tensor([1.0, 5.0]).clamp_(2.5).numpy())
+
+
+@pytest.mark.parametrize("exponent", [0, 0.0, "tensor"])
+def test_pow_to_the_0_has_a_0_gradient_at_0_nan_and_infinities(exponent):
+    """a^0 is 1 everywhere: the gradient is 0, not 0 * a^-1 (NaN at a = 0)."""
+
+    def grad(lib):
+        a = lib.tensor([0.0, -0.0, math.nan, math.inf, -math.inf, 2.0], requires_grad=True)
+        b = lib.zeros(6) if exponent == "tensor" else exponent
+        lib.pow(a, b).sum().backward()
+        return a.grad.numpy()
+
+    np.testing.assert_array_equal(grad(devrt), grad(torch))
+    np.testing.assert_array_equal(grad(devrt), np.zeros(6))
+
+
+@pytest.mark.parametrize(
+    "call, kind, pattern",
+    [
+        (
+            lambda lib: lib.where(lib.tensor([1, 0]), 1.0, 2.0),
+            TypeError,
+            r"^\[where\] condition must be a bool tensor, got a tensor of dtype int64",
+        ),
+        (
+            lambda lib: lib.where(lib.tensor([True, False]), (), lib.ones(2)),
+            TypeError,
+            r"^\[where\] argument 'input' must be a Tensor or a number, got tuple",
+        ),
+        (
+            lambda lib: lib.ones(2).where(lib.tensor([True, False]), [1.0, 2.0]),
+            TypeError,
+            r"^\[where\] argument 'other' must be a Tensor or a number, got list",
+        ),
+        (
+            lambda lib: lib.where(lib.tensor([True]), lib.ones(1, dtype=lib.uint8), -(2**40)),
+            ValueError,
+            r"^\[where\] value -1.09951e\+12 cannot be converted to dtype uint8",
+        ),
+        (
+            lambda lib: lib.where(lib.tensor([True]), lib.ones(1), 1e300),
+            ValueError,
+            r"^\[where\] value 1e\+300 cannot be converted to dtype float32",
+        ),
+    ],
+)
+def test_where_refuses_what_pytorch_refuses(call, kind, pattern):
+    with pytest.raises((TypeError, RuntimeError)):
+        call(torch)
+    with pytest.raises(kind, match=pattern):
+        call(devrt)
+
+
+def test_where_takes_what_pytorch_takes():
+    cond = [True, False]
+    _same(lambda lib: lib.where(lib.tensor(cond), lib.ones(2, dtype=lib.uint8), -1).numpy())
+    _same(lambda lib: lib.where(lib.tensor(cond), lib.ones(2, dtype=lib.float16), 1e10).numpy())
+    _same(lambda lib: lib.where(lib.tensor(cond), lib.ones(2, dtype=lib.int32), math.nan).numpy())
+    with pytest.warns(UserWarning, match="uint8 condition"):
+        want = torch.where(torch.tensor([1, 0], dtype=torch.uint8), 1.0, 2.0)
+    got = devrt.where(devrt.tensor([1, 0], dtype=devrt.uint8), 1.0, 2.0)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_split_takes_a_numpy_integer_size():
+    """Documented in docs/eager.md: PyTorch's Tensor.split refuses one."""
+    with pytest.raises(TypeError, match="split_with_sizes"):
+        torch.ones(2, 2, 4).transpose(0, 1).split(np.int64(2), 2)
+    got = devrt.ones(2, 2, 4).transpose(0, 1).split(np.int64(3), 2)
+    want = torch.ones(2, 2, 4).transpose(0, 1).split(3, 2)
+    assert [tuple(g.shape) for g in got] == [tuple(w.shape) for w in want]

@@ -340,13 +340,16 @@ def test_chunk_errors():
     assert a is not b and a.shape == b.shape == (0,)
 
 
-def test_split_of_a_0d_tensor_raises():
-    """A 0-d tensor splits as an empty one, so every piece is refused."""
-    for size in (1, 0, [0]):
-        with pytest.raises(IndexError, match=r"^\[narrow\] cannot narrow a 0-d tensor"):
-            devrt.split(devrt.tensor(1.0), size)
-    with pytest.raises(ValueError, match=r"^\[split\] sizes \[1\] sum to 1, not to the size 0"):
-        devrt.split(devrt.tensor(1.0), [1])
+@pytest.mark.parametrize("args", [(1,), (0,), ([0],), ([1],), ((),), (2, 5), ([1], -3)])
+def test_split_of_a_0d_tensor_raises(args):
+    """As PyTorch's: a 0-d tensor has nothing to split, whatever the sizes
+    and the dim."""
+    with pytest.raises(RuntimeError, match="split expects at least a 1-dimensional tensor"):
+        torch.tensor(1.0).split(*args)
+    with pytest.raises(ValueError, match=r"^\[split\] needs a tensor of at least one dim.*0-d"):
+        devrt.tensor(1.0).split(*args)
+    with pytest.raises(ValueError, match=r"^\[split\] needs a tensor of at least one dim.*0-d"):
+        devrt.split(devrt.tensor(1.0, dtype=devrt.float16), *args)
 
 
 @pytest.mark.parametrize("name", ["max", "min"])

@@ -46,6 +46,10 @@ Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
 // for an input of dtype x (one rule for eager ops and graph nodes); raises
 // TypeError where the op does not take x.
 void unary_result_types(OpId op, DType x, DType *compute, DType *result);
+// Raises TypeError where an in-place `op` would store a result of dtype
+// `result` into a tensor of dtype `dst` of a lower category (floats into
+// integers, numbers into bools), as PyTorch refuses to.
+void check_inplace_result(OpId op, DType result, DType dst);
 // The dtype binary `op` computes in and the dtype it returns.
 void binary_result_types(OpId op, DType a, DType b, Rank a_rank, Rank b_rank,
                          DType *compute, DType *result);
@@ -228,7 +232,8 @@ Tensor select(const Tensor &x, int64_t dim, int64_t index);
 Tensor flatten(const Tensor &x, int64_t start, int64_t end);
 Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length);
 // x cut along `dim` into views of `size` elements, the last one shorter (a
-// dimension of size 0 is one empty piece, and the only one size 0 may cut).
+// dimension of size 0 is one empty piece, and the only one size 0 may cut);
+// a 0-d x raises, as in PyTorch.
 std::vector<Tensor> split(const Tensor &x, int64_t size, int64_t dim);
 // x cut along `dim` into views of the given sizes, which sum to its size.
 std::vector<Tensor> split(const Tensor &x, const Dims &sizes, int64_t dim);

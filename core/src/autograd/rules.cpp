@@ -283,16 +283,22 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     Tensor a = n.input(0), b = n.input(1), y = n.output();
     Tensor ga, gb;
     if (n.wants(0)) {
+      // b a^(b-1); 0 where b == 0, also at a = 0 or NaN, as PyTorch's (a^0
+      // is 1 everywhere).
       Tensor bm1 = binary_scalar(OpId::sub, b, Scalar::from_int(1), false);
-      ga = sum_to(mul(mul(g, b), binary(OpId::pow, a, bm1)), n.inputs[0].shape);
+      Tensor d = mul(mul(g, b), binary(OpId::pow, a, bm1));
+      ga = sum_to(where(binary_scalar(OpId::eq, b, Scalar::from_int(0), false),
+                        num(d, 0.0), d),
+                  n.inputs[0].shape);
     }
     if (n.wants(1)) {
-      // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0.
+      // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0. log a is
+      // taken in the result's dtype: an integer a would give float32.
       Tensor zero_base =
           binary(OpId::logical_and,
                  binary_scalar(OpId::eq, a, Scalar::from_int(0), false),
                  binary_scalar(OpId::ge, b, Scalar::from_int(0), false));
-      Tensor d = mul(g, mul(y, unary(OpId::log, a)));
+      Tensor d = mul(g, mul(y, unary(OpId::log, cast(a, y->dtype))));
       gb = sum_to(where(zero_base, num(d, 0.0), d), n.inputs[1].shape);
     }
     return {ga, gb};
@@ -364,17 +370,19 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     double denom = static_cast<double>(reduced_count(n) - n.attrs.i0);
     return {mul(mul(unreduce(n, g), sub(x, mean)), 2.0 / denom)};
   }
+  // A 0-d input is a slice of one element, its own sum: the gradient is 0
+  // where the output is finite, NaN where it is NaN, as PyTorch's.
   case OpId::softmax: {
-    if (n.inputs[0].shape.empty())
-      return {zeros_of(g)};
-    Tensor y = n.output();
-    Tensor s = reduce(OpId::sum, mul(g, y), Dims{n.attrs.i0}, true);
+    Tensor y = n.output(), gy = mul(g, y);
+    Tensor s = n.inputs[0].shape.empty()
+                   ? gy
+                   : reduce(OpId::sum, gy, Dims{n.attrs.i0}, true);
     return {mul(y, sub(g, s))};
   }
   case OpId::log_softmax: {
-    if (n.inputs[0].shape.empty())
-      return {zeros_of(g)};
-    Tensor s = reduce(OpId::sum, g, Dims{n.attrs.i0}, true);
+    Tensor s = n.inputs[0].shape.empty()
+                   ? g
+                   : reduce(OpId::sum, g, Dims{n.attrs.i0}, true);
     return {sub(g, mul(unary(OpId::exp, n.output()), s))};
   }
 

@@ -19,6 +19,16 @@ void check_same_device(OpId op, const Tensor &a, const Tensor &b) {
 
 bool bitwise_ok(DType t) { return t == DType::Bool || is_integral(t); }
 
+// As PyTorch: integers to a negative integer number raise before any
+// element is read, an empty tensor's too (a tensor exponent is checked
+// element by element by the kernel).
+void check_integer_power(OpId op, DType compute, const Scalar &s) {
+  if (op == OpId::pow && !is_floating(compute) && s.kind == Scalar::Int &&
+      s.i < 0)
+    fail(ErrorKind::Value,
+         "[pow] integers to negative integer powers are not allowed");
+}
+
 } // namespace
 
 Scalar Scalar::from_double(double v) {
@@ -135,6 +145,16 @@ void unary_result_types(OpId op, DType x, DType *compute, DType *result) {
   }
   *compute = in;
   *result = out;
+}
+
+void check_inplace_result(OpId op, DType result, DType dst) {
+  auto category = [](DType t) {
+    return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
+  };
+  if (category(result) > category(dst))
+    fail(ErrorKind::Type, "[", op_name(op), "] result type ",
+         dtype_name(result), " cannot be stored in-place into a ",
+         dtype_name(dst), " tensor");
 }
 
 Tensor unary(OpId op, const Tensor &x) {
@@ -261,6 +281,8 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first) {
   else
     binary_result_types(op, a->dtype, st, promotion_rank(a), Rank::Number,
                         &compute, &result);
+  if (!scalar_first)
+    check_integer_power(op, compute, s);
   // The number is materialised directly in the compute type: no cast.
   Tensor b = scalar_tensor(s, compute, a->device);
   Launch k(op, a->device, compute);
@@ -288,13 +310,7 @@ Rank inplace_rank(const Tensor &a) {
 
 void inplace(OpId op, const Tensor &a, const Tensor &b, DType compute,
              DType result) {
-  auto category = [](DType t) {
-    return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
-  };
-  if (category(result) > category(a->dtype))
-    fail(ErrorKind::Type, "[", op_name(op), "] result type ",
-         dtype_name(result), " cannot be stored in-place into a ",
-         dtype_name(a->dtype), " tensor");
+  check_inplace_result(op, result, a->dtype);
   Dims shape = broadcast_shapes(op_name(op), a->shape, b->shape);
   if (shape != a->shape)
     fail(ErrorKind::Value, "[", op_name(op), "] in-place result of shape ",
@@ -333,6 +349,7 @@ void binary_inplace(OpId op, const Tensor &a, Scalar s) {
   DType compute, result;
   binary_result_types(op, a->dtype, s.natural_dtype(), inplace_rank(a),
                       Rank::Number, &compute, &result);
+  check_integer_power(op, compute, s);
   inplace(op, a, scalar_tensor(s, compute, a->device), compute, result);
 }
 

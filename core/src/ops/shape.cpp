@@ -373,16 +373,18 @@ Tensor narrow(const Tensor &x, int64_t dim, int64_t start, int64_t length) {
 }
 
 namespace {
-// The size split cuts: a 0-d tensor counts as empty (the narrow of any piece
-// then refuses it).
-int64_t split_extent(const Tensor &x, int64_t d) {
-  return x->ndim() ? x->shape[d] : 0;
+// As PyTorch, a 0-d tensor has nothing to split, whatever the sizes and dim.
+void check_splittable(const Tensor &x) {
+  if (x->ndim() == 0)
+    fail(ErrorKind::Value, "[split] needs a tensor of at least one "
+                           "dimension, got a 0-d tensor");
 }
 } // namespace
 
 std::vector<Tensor> split(const Tensor &x, const Dims &sizes, int64_t dim) {
+  check_splittable(x);
   const int64_t d = normalize_axis("split", dim, x->ndim());
-  const int64_t n = split_extent(x, d);
+  const int64_t n = x->shape[d];
   int64_t total = 0;
   for (int64_t s : sizes)
     total += s;
@@ -399,8 +401,9 @@ std::vector<Tensor> split(const Tensor &x, const Dims &sizes, int64_t dim) {
 }
 
 std::vector<Tensor> split(const Tensor &x, int64_t size, int64_t dim) {
+  check_splittable(x);
   const int64_t d = normalize_axis("split", dim, x->ndim());
-  const int64_t n = split_extent(x, d);
+  const int64_t n = x->shape[d];
   // As PyTorch: a dim of size 0 splits by 0 into one empty piece.
   if (size < 0 || (size == 0 && n != 0))
     fail(ErrorKind::Value,

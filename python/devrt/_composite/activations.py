@@ -9,6 +9,7 @@ derivative of the branch that is not taken can be inf or NaN.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from devrt._composite.protocol import Ops, named
@@ -21,6 +22,8 @@ def softplus(
     with ``z = beta * x``, so exp never overflows; its derivative at 0 is
     1/2. Where ``z > threshold`` (when given) the result is `x` itself."""
     z = x if beta == 1 else ops.mul(x, beta)
+    if math.isinf(beta):
+        return _softplus_infinite_beta(ops, x, z, threshold, name)
     positive = ops.greater(z, 0)
     smooth = ops.add(
         ops.where(positive, z, 0.0),
@@ -32,6 +35,22 @@ def softplus(
     if threshold is None:
         return smooth
     return ops.where(ops.greater(z, threshold), x, smooth, **named(name))
+
+
+def _softplus_infinite_beta(ops: Ops, x: Any, z: Any, threshold: float | None, name: str | None):
+    """softplus at an infinite beta, as PyTorch's: ``z = beta * x`` is an
+    infinity or NaN (at x = 0), so ``log1p(exp(z)) / beta`` is 0 where z is
+    -inf and NaN elsewhere (inf / inf); past the threshold the result is
+    `x`. The derivative is 0, NaN, or 1 past the threshold. It must not go
+    through z: the zero gradient an unselected branch gets, times beta, is
+    NaN. So the NaN branch is fed `x` only where it is selected."""
+    below = ops.greater(ops.neg(z), 0)
+    over = None if threshold is None else ops.greater(z, threshold)
+    rest = ops.where(below, 0.0, x)
+    if over is not None:
+        rest = ops.where(over, 0.0, rest)
+    smooth = ops.where(below, 0.0, ops.mul(rest, math.nan), **named(name if over is None else None))
+    return smooth if over is None else ops.where(over, x, smooth, **named(name))
 
 
 def swish(ops: Ops, x: Any, beta: float = 1.0, name: str | None = None) -> Any:

@@ -1240,13 +1240,16 @@ def test_where_python_numbers(device, need, rng):
 
 
 def test_where_non_bool_condition(device, need, rng):
-    # the condition is cast to bool (non-zero is true)
+    # a uint8 condition is cast to bool (non-zero is true); other dtypes are
+    # refused, as PyTorch refuses them
     need("where", dtype="float64")
-    need("copy", dtype="int64")
-    c = rng.integers(-2, 3, (10,))
+    need("copy", dtype="uint8")
+    c = rng.integers(0, 4, (10,)).astype(np.uint8)
     a, b = make(rng, (10,), "float64"), make(rng, (10,), "float64")
     r = devrt.where(to_device(c, device), to_device(a, device), to_device(b, device))
     assert_close(r, np.where(c != 0, a, b))
+    with pytest.raises(TypeError, match=r"^\[where\] condition must be a bool tensor"):
+        devrt.where(to_device(c.astype(np.int64), device), to_device(a, device), 0.0)
 
 
 @pytest.mark.parametrize("layout", ["transposed", "strided", "expanded"])
