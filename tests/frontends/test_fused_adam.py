@@ -114,7 +114,9 @@ def test_apply_adam_refuses_a_value_for_its_variables():
             g._create_op(
                 "ApplyAdam", [w._variable, m._variable, w + 1.0, one, one, one, one, w.value()]
             )
-        with pytest.raises(ValueError, match=r"grad of shape \(2,\) for a variable of shape \(3,\)"):
+        with pytest.raises(
+            ValueError, match=r"grad of shape \(2,\) for a variable of shape \(3,\)"
+        ):
             v = tf.Variable(np.zeros(3, np.float32))
             grad = tf.constant(np.zeros(2, np.float32))
             g._create_op(
