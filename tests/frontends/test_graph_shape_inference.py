@@ -398,3 +398,34 @@ def test_shapes_that_do_not_fit_raise_on_both_surfaces(case):
     phs = [net.ph(s, F64, f"in{i}") for i, s in enumerate(shapes)]
     with pytest.raises(error, match=rf"^\[{op} 'bad'\] .*({facts})"):
         net.add(op, phs, attrs, "bad")
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["built", "run"])
+@pytest.mark.parametrize(
+    "shapes, axis, error, match",
+    [
+        ([(0,), (0,)], -3, IndexError, r"axis -3 is out of range for a tensor of rank 1"),
+        (
+            [(0,), (2, 3)],
+            0,
+            ValueError,
+            r"tensor 1 has shape \(2, 3\), .*same number of dimensions",
+        ),
+    ],
+)
+def test_concat_of_1d_empty_inputs_keeps_tensorflows_rank_rule(known, shapes, axis, error, match):
+    # The eager cat skips 1-D inputs of size 0 (PyTorch's rule); TensorFlow's
+    # ConcatV2 does not, so the graph checks ranks and the axis on them, when
+    # the node is built or, where the ranks are unknown then, when it runs.
+    import devrt.graph as tf
+
+    with tf.Graph().as_default():
+        xs = [tf.placeholder(tf.float32, s if known else None) for s in shapes]
+        feed = {x: np.zeros(s, np.float32) for x, s in zip(xs, shapes, strict=True)}
+        with pytest.raises(error, match=r"^\[ConcatV2 '[^']+'\] " + match):
+            y = tf.concat(xs, axis)
+            with tf.Session() as sess:
+                sess.run(y, feed)
+        ok = tf.concat([tf.placeholder(tf.float32, (0,) if known else None)] * 2, 0)
+        with tf.Session() as sess:
+            assert sess.run(ok, {ok.op.inputs[0]: np.zeros(0, np.float32)}).shape == (0,)
