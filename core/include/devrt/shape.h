@@ -147,11 +147,12 @@ PartialShape matmul_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b,
 // --- joining (join.cpp) ------------------------------------------------------
 
 // cat of n shapes: one rank (at least 1), equal sizes except along `axis`,
-// where they add up. As PyTorch, a 1-D shape of size 0 joins any (it is
-// skipped); a shape of unknown rank is checked when it is known and makes
-// the size along the axis unknown.
+// where they add up. When skip_empty (PyTorch), a 1-D shape of size 0 joins
+// any (it is skipped); TensorFlow's ConcatV2 makes no such exception. A
+// shape of unknown rank is checked when it is known and makes the size
+// along the axis unknown.
 PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
-                       int64_t axis);
+                       int64_t axis, bool skip_empty = true);
 // stack of n equal shapes: a new axis of size n at `axis`.
 PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
                          size_t n, int64_t axis);

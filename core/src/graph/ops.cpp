@@ -757,41 +757,22 @@ SmallVector<ShapeRef, 8> joined_shapes(const Node &n) {
   return shapes;
 }
 
-// TensorFlow's ConcatV2 makes no exception for 1-D inputs of size 0 (the
-// eager cat skips them, as PyTorch's): every input of known rank has the
-// same rank, at least 1, and the axis is in its range.
-void check_concat_ranks(const Node &n, const ShapeRef *shapes, size_t count) {
-  const ShapeErrors err = errors(n);
-  size_t first = count;
-  for (size_t i = 0; i < count; ++i) {
-    if (!shapes[i].known_rank)
-      continue;
-    if (first == count)
-      first = i;
-    else if (shapes[i].rank() != shapes[first].rank())
-      err.fail(ErrorKind::Value, "tensor ", i, " has shape ", shapes[i],
-               ", tensor ", first, " has shape ", shapes[first],
-               "; all need the same number of dimensions");
-  }
-  if (first == count)
-    return;
-  if (shapes[first].rank() == 0)
-    err.fail(ErrorKind::Value, "cannot concatenate 0-d tensors");
-  normalize_axis(err, n.attr_int("axis"), shapes[first].rank(), false);
-}
-
+// ConcatV2 takes TensorFlow's rule: 1-D inputs of size 0 are not skipped
+// (the eager cat that runs the node skips them, as PyTorch's), so their
+// rank and the axis are checked, here and again when the node runs where
+// a rank was unknown when it was built.
 void infer_concat(Node &n) {
   const SmallVector<ShapeRef, 8> shapes = joined_shapes(n);
-  check_concat_ranks(n, shapes.data(), shapes.size());
-  set_output(
-      n, cat_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis")),
-      n.input_dtype(0));
+  set_output(n,
+             cat_shape(errors(n), shapes.data(), shapes.size(),
+                       n.attr_int("axis"), false),
+             n.input_dtype(0));
 }
 Vals eval_concat(const Node &n, const Vals &in, EvalContext &) {
   SmallVector<ShapeRef, 8> shapes(in.size());
   for (size_t i = 0; i < in.size(); ++i)
     shapes[i] = in[i]->shape;
-  check_concat_ranks(n, shapes.data(), shapes.size()); // ranks known only now
+  cat_shape(errors(n), shapes.data(), shapes.size(), n.attr_int("axis"), false);
   return {cat(in, n.attr_int("axis"))};
 }
 

@@ -69,11 +69,11 @@ SmallVector<ShapeRef, 8> shapes_of(const std::vector<Tensor> &tensors) {
 } // namespace
 
 PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
-                       int64_t axis) {
+                       int64_t axis, bool skip_empty) {
   if (n == 0)
     err.fail(ErrorKind::Value, "expects a non-empty list of tensors");
-  auto skipped = [](ShapeRef s) {
-    return s.known_rank && s.size == 1 && s[0] == 0;
+  auto skipped = [skip_empty](ShapeRef s) {
+    return skip_empty && s.known_rank && s.size == 1 && s[0] == 0;
   };
   // The shape the others must match: the first of known rank that is not
   // skipped (where every shape is skipped, the result is one of them).
