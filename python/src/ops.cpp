@@ -130,6 +130,13 @@ std::optional<DType> operand_dtype(py::handle h) {
   return std::nullopt;
 }
 
+// A Scalar as the Python number of its kind.
+py::object python_number(const Scalar &s) {
+  return s.kind == Scalar::Bool  ? py::object(py::bool_(s.i != 0))
+         : s.kind == Scalar::Int ? py::object(py::int_(s.i))
+                                 : py::object(py::float_(s.f));
+}
+
 // add/sub's alpha as PyTorch takes it: a Python or NumPy number, or a 0-d
 // tensor's value; a float one only where the result is floating, a bool one
 // only where it is bool. Returns it as a Python int, float or bool. Checked
@@ -149,9 +156,7 @@ py::object alpha_number(OpId op, py::handle a, py::handle o, py::handle alpha,
     fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
          dtype_name(*ta), " and ", dtype_name(*to),
          " (logical_not inverts a mask), as in PyTorch");
-  py::object number = s.kind == Scalar::Bool  ? py::object(py::bool_(s.i != 0))
-                      : s.kind == Scalar::Int ? py::object(py::int_(s.i))
-                                              : py::object(py::float_(s.f));
+  py::object number = python_number(s);
   if (s.kind == Scalar::Int ||
       (!py::isinstance<TensorImpl>(a) && !py::isinstance<TensorImpl>(o)))
     return number; // (two numbers: the op itself says what it takes)
@@ -367,8 +372,9 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         if (is_one(alpha))
           return other;
         Scalar s;
+        // (the number as devrt reads it: a NumPy bool is the float 1.0)
         if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
-          return other * py::reinterpret_borrow<py::object>(alpha);
+          return python_number(s) * py::reinterpret_borrow<py::object>(alpha);
         return apply_binary(OpId::mul, o, alpha);
       };
       auto fn = [op, scaled](py::handle a, py::handle o, py::handle alpha) {

@@ -85,9 +85,13 @@ void check_fill_value(const char *op, Scalar v, DType t) {
   const double x = v.kind == Scalar::Float ? v.f : static_cast<double>(v.i);
   const bool fits = is_floating(t) ? !std::isfinite(x) || std::fabs(x) <= hi
                                    : x >= lo && x <= hi; // false for NaN
-  if (!fits)
+  if (fits)
+    return;
+  if (v.kind == Scalar::Float)
     fail(ErrorKind::Value, "[", op, "] value ", x,
          " cannot be converted to dtype ", dtype_name(t), " without overflow");
+  fail(ErrorKind::Value, "[", op, "] value ", v.i,
+       " cannot be converted to dtype ", dtype_name(t), " without overflow");
 }
 
 namespace {
@@ -165,14 +169,22 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
               Device device) {
   if (dtype == DType::Bool)
     fail(ErrorKind::Type, "[arange] bool is not a valid dtype for arange");
-  if (!std::isfinite(start.f) || !std::isfinite(end.f) ||
-      !std::isfinite(step.f))
-    fail(ErrorKind::Value, "[arange] start, end and step must be finite, got ",
-         start.f, ", ", end.f, ", ", step.f);
+  if (!std::isfinite(start.f) || !std::isfinite(end.f))
+    fail(ErrorKind::Value, "[arange] start and end must be finite, got ",
+         start.f, " and ", end.f);
+  if (std::isnan(step.f) || step.f == 0)
+    fail(ErrorKind::Value, "[arange] step must be non-zero, got ", step.f);
+  // An infinite step takes one stride past any finite end: an empty range
+  // in a float dtype, as PyTorch; no integer holds it.
+  if (std::isinf(step.f) && !is_floating(dtype))
+    fail(ErrorKind::Value, "[arange] step ", step.f,
+         " cannot be converted to dtype ", dtype_name(dtype),
+         " without overflow");
   // As PyTorch: an integer dtype counts from start and by step truncated to
-  // integers (so a step of 0.5 is 0), and checks the direction on truncated
-  // numbers; int64 counts the truncated span exactly, the other dtypes the
-  // numbers' own span.
+  // integers (so a step of 0.5 is 0). int64 counts the truncated span
+  // exactly and refuses a step truncated to 0; the other integer dtypes
+  // count the numbers' own span (arange(-1.5, 0.5, 0.5) in int32 is four
+  // -1s).
   auto trunc = [](Scalar v) {
     return v.kind == Scalar::Float ? static_cast<int64_t>(v.f) : v.i;
   };
@@ -188,8 +200,9 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
     step = Scalar::from_int(trunc(step));
     end = Scalar::from_int(trunc(end));
   }
-  if (step.f == 0)
-    fail(ErrorKind::Value, "[arange] step must be non-zero");
+  if (step.f == 0 && dtype == DType::Int64)
+    fail(ErrorKind::Value, "[arange] step must be non-zero, got ", by,
+         ", which is 0 in int64");
   if ((step.f > 0 && end.f < start.f) || (step.f < 0 && end.f > start.f))
     fail(ErrorKind::Value, "[arange] the range from ", start.f, " to ", end.f,
          " does not go the way of step ", step.f);

@@ -191,6 +191,11 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   if (t == DType::Bool)
     fail(ErrorKind::NotImplemented,
          "[clamp] is not defined for a bool tensor with bool bounds");
+  // A bound the computing dtype cannot hold is refused, as PyTorch does
+  // (min=-2**40 on an int32 tensor, 1e300 on a float32 one), not wrapped.
+  for (const std::optional<Scalar> *b : {&lo, &hi})
+    if (*b && (*b)->kind != Scalar::Bool)
+      check_fill_value("clamp", **b, t);
   // A NaN bound makes every element NaN, as in PyTorch (the kernel's
   // comparisons would let every element through instead).
   auto is_nan = [](const std::optional<Scalar> &s) {

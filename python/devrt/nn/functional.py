@@ -944,7 +944,7 @@ def kl_div(
     log_target: bool = False,
 ) -> Tensor:
     """Pointwise ``target * (log(target) - input)`` for log-probabilities
-    `input` (0 where target is 0), or ``exp(t) * (t - input)`` when the
+    `input` (0 where target is 0, NaN where it is negative), or ``exp(t) * (t - input)`` when the
     target is given as log-probabilities. 'batchmean' divides the sum by
     the batch size."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -953,9 +953,10 @@ def kl_div(
     if log_target:
         loss = devrt.exp(target) * (target - input)
     else:
-        positive = target > 0
-        log_t = devrt.log(devrt.where(positive, target, 1.0))
-        loss = devrt.where(positive, target * log_t, 0.0) - target * input
+        # target * log(target) is 0 where target is 0 and NaN where it is
+        # negative (PyTorch's xlogy), with the gradient of target * log(target)
+        # everywhere else (NaN at target 0, as PyTorch's).
+        loss = devrt.where(target == 0, 0.0, target * devrt.log(target)) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)
