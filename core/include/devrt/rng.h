@@ -12,9 +12,10 @@
 #include <math.h>
 #include <stdint.h>
 
-#if defined(__CUDACC__)
-#define DEVRT_RNG_FN __host__ __device__ static inline
-#else
+/* A backend that compiles these functions for its device defines
+ * DEVRT_RNG_FN with its qualifiers before including this header (the CUDA
+ * backend: __host__ __device__ static inline). */
+#ifndef DEVRT_RNG_FN
 #define DEVRT_RNG_FN static inline
 #endif
 

@@ -4,6 +4,8 @@
 #include "kernel_util.cuh"
 #include "kernels.h"
 
+// The stream's functions, compiled for host and device.
+#define DEVRT_RNG_FN __host__ __device__ static inline
 #include <devrt/rng.h>
 
 namespace devrt_cuda {
