@@ -80,70 +80,34 @@ std::vector<Named> elementwise(bool (*family)(OpFamily)) {
   return ops;
 }
 
+// A binary op's operands as the core takes them: tensors, numbers, or a
+// sequence made a tensor like the other operand.
+std::pair<Operand, Operand> operands(OpId op, py::handle a, py::handle b) {
+  auto one = [&](py::handle h, py::handle other) {
+    if (py::isinstance<TensorImpl>(h))
+      return Operand(h.cast<Tensor>());
+    Scalar s;
+    if (to_scalar(h, &s))
+      return Operand(s);
+    if (!py::isinstance<TensorImpl>(other))
+      fail(ErrorKind::Type, "[", op_name(op),
+           "] expected a tensor operand, got ", py::repr(a).cast<std::string>(),
+           " and ", py::repr(b).cast<std::string>());
+    return Operand(as_tensor(op_name(op), h, other.cast<Tensor>()));
+  };
+  return {one(a, b), one(b, a)};
+}
+
 // a op b where either side may be a Python number.
 py::object apply_binary(OpId op, py::handle a, py::handle b) {
-  bool a_t = py::isinstance<TensorImpl>(a), b_t = py::isinstance<TensorImpl>(b);
-  Scalar s;
-  if (a_t && b_t)
+  if (py::isinstance<TensorImpl>(a) && py::isinstance<TensorImpl>(b))
     return py::cast(binary(op, a.cast<Tensor>(), b.cast<Tensor>()));
-  if (a_t && to_scalar(b, &s))
-    return py::cast(binary_scalar(op, a.cast<Tensor>(), s, false));
-  if (b_t && to_scalar(a, &s))
-    return py::cast(binary_scalar(op, b.cast<Tensor>(), s, true));
-  if (a_t)
-    return py::cast(binary(op, a.cast<Tensor>(),
-                           as_tensor(op_name(op), b, a.cast<Tensor>())));
-  if (b_t)
-    return py::cast(binary(op, as_tensor(op_name(op), a, b.cast<Tensor>()),
-                           b.cast<Tensor>()));
-  // As PyTorch, the arithmetic functions also take two numbers: the first
-  // becomes a 0-d tensor (a float one of float32), the second stays a number.
-  Scalar sa;
-  const bool arithmetic = op == OpId::add || op == OpId::sub ||
-                          op == OpId::mul || op == OpId::div ||
-                          op == OpId::floor_divide;
-  if (arithmetic && to_scalar(a, &sa) && to_scalar(b, &s)) {
-    const DType t =
-        sa.kind == Scalar::Float ? DType::Float32 : sa.natural_dtype();
-    Tensor at = scalar_tensor(sa, t, kCPU);
-    at->wrapped_number = false;
-    return py::cast(binary_scalar(op, at, s, false));
-  }
-  fail(ErrorKind::Type, "[", op_name(op), "] expected a tensor operand, got ",
-       py::repr(a).cast<std::string>(), " and ",
-       py::repr(b).cast<std::string>());
+  auto [oa, ob] = operands(op, a, b);
+  return py::cast(binary(op, oa, ob));
 }
 
-// alpha of add/sub that scales nothing: the int 1 (or True).
-bool is_one(py::handle alpha) {
-  return PyLong_Check(alpha.ptr()) && alpha.equal(py::int_(1));
-}
-
-// The dtype an add/sub operand brings: a tensor's, or a number's natural one
-// (a sequence is looked at by the op itself).
-std::optional<DType> operand_dtype(py::handle h) {
-  if (py::isinstance<TensorImpl>(h))
-    return h.cast<Tensor>()->dtype;
-  Scalar s;
-  if (to_scalar(h, &s))
-    return s.natural_dtype();
-  return std::nullopt;
-}
-
-// A Scalar as the Python number of its kind.
-py::object python_number(const Scalar &s) {
-  return s.kind == Scalar::Bool  ? py::object(py::bool_(s.i != 0))
-         : s.kind == Scalar::Int ? py::object(py::int_(s.i))
-                                 : py::object(py::float_(s.f));
-}
-
-// add/sub's alpha as PyTorch takes it: a Python or NumPy number, or a 0-d
-// tensor's value; a float one only where the result is floating, a bool one
-// only where it is bool. Returns it as a Python int, float or bool. Checked
-// before alpha scales `o`, which would hide a bool `o` of sub (True * 2 is 2).
-// In place, the result has a's dtype.
-py::object alpha_number(OpId op, py::handle a, py::handle o, py::handle alpha,
-                        bool in_place) {
+// add/sub's alpha: a Python or NumPy number, or a 0-d tensor's value.
+Scalar alpha_scalar(OpId op, py::handle alpha) {
   py::object value = py::reinterpret_borrow<py::object>(alpha);
   if (py::isinstance<TensorImpl>(alpha) && alpha.cast<Tensor>()->ndim() == 0)
     value = alpha.attr("item")();
@@ -151,34 +115,7 @@ py::object alpha_number(OpId op, py::handle a, py::handle o, py::handle alpha,
   if (!to_scalar(value, &s))
     fail(ErrorKind::Type, "[", op_name(op),
          "] argument 'alpha' must be a number, got ", type_name(alpha));
-  const std::optional<DType> ta = operand_dtype(a), to = operand_dtype(o);
-  if (op == OpId::sub && ta && to && (*ta == DType::Bool || *to == DType::Bool))
-    fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
-         dtype_name(*ta), " and ", dtype_name(*to),
-         " (logical_not inverts a mask), as in PyTorch");
-  py::object number = python_number(s);
-  if (s.kind == Scalar::Int ||
-      (!py::isinstance<TensorImpl>(a) && !py::isinstance<TensorImpl>(o)))
-    return number; // (two numbers: the op itself says what it takes)
-  // The result's category: floating if either operand is (a sequence counts
-  // as integral: its elements are not looked at here), bool if both are.
-  auto floating_operand = [](const std::optional<DType> &t) {
-    return t && is_floating(*t);
-  };
-  const bool floating =
-      floating_operand(ta) || (!in_place && floating_operand(to));
-  const bool boolean = ta == DType::Bool && (in_place || to == DType::Bool);
-  const std::string got =
-      dtype_name(*(py::isinstance<TensorImpl>(a) ? ta : to));
-  if (s.kind == Scalar::Float && !floating)
-    fail(ErrorKind::Type, "[", op_name(op),
-         "] alpha must be an integer for a tensor of dtype ", got, ", got ",
-         py::repr(alpha).cast<std::string>());
-  if (s.kind == Scalar::Bool && !boolean)
-    fail(ErrorKind::Type, "[", op_name(op),
-         "] a bool alpha is taken only where both operands are bool, got ",
-         py::repr(alpha).cast<std::string>(), " for a tensor of dtype ", got);
-  return number;
+  return s;
 }
 
 // Python operators return NotImplemented for operands they do not know, so
@@ -226,28 +163,6 @@ Tensor reduce_py(OpId op, const Tensor &x, py::object dim, bool keepdim,
   const DType t = to_dtype(op_name(op), dtype);
   Tensor y = reduce(op, cast(x, t), reduce_axes(op_name(op), dim), keepdim);
   return y->dtype == t ? y : cast(y, t);
-}
-
-// add/sub with an alpha other than 1 between float32 tensors: PyTorch rounds
-// alpha to float32 and rounds a + alpha * b once. The product of two float32
-// numbers is exact in float64, so computing there and rounding at the end
-// gives that result; nullopt where the plain path is already exact.
-std::optional<Tensor> scaled_float32(OpId op, py::handle a, py::handle o,
-                                     py::handle alpha) {
-  Scalar s;
-  if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o) ||
-      !to_scalar(alpha, &s) || s.kind == Scalar::Bool || s.f == 1.0)
-    return std::nullopt;
-  Tensor at = a.cast<Tensor>(), bt = o.cast<Tensor>();
-  DType compute, result;
-  binary_result_types(op, at->dtype, bt->dtype, promotion_rank(at),
-                      promotion_rank(bt), &compute, &result);
-  if (result != DType::Float32)
-    return std::nullopt;
-  const double al = static_cast<float>(s.f);
-  Tensor wide = binary_scalar(OpId::mul, cast(bt, DType::Float64),
-                              Scalar::from_double(al), false);
-  return cast(binary(op, cast(at, DType::Float64), wide), DType::Float32);
 }
 
 // max/min: max() reduces everything; max(dim) returns (values, indices), a
@@ -367,38 +282,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
     OpId op = b.op;
     if (op == OpId::add || op == OpId::sub) {
       // add and sub scale `other` by the keyword `alpha`, as in PyTorch.
-      auto scaled = [](py::handle o, py::handle alpha) -> py::object {
-        auto other = py::reinterpret_borrow<py::object>(o);
-        if (is_one(alpha))
-          return other;
-        Scalar s;
-        // (the number as devrt reads it: a NumPy bool is the float 1.0)
-        if (!py::isinstance<TensorImpl>(o) && to_scalar(o, &s))
-          return python_number(s) * py::reinterpret_borrow<py::object>(alpha);
-        return apply_binary(OpId::mul, o, alpha);
-      };
-      auto fn = [op, scaled](py::handle a, py::handle o, py::handle alpha) {
-        py::object al = alpha_number(op, a, o, alpha, false);
-        if (is_one(al))
-          return apply_binary(op, a, o);
-        if (std::optional<Tensor> y = scaled_float32(op, a, o, al))
-          return py::cast(*y);
-        if (!py::isinstance<TensorImpl>(a) || !py::isinstance<TensorImpl>(o))
-          return apply_binary(op, a, scaled(o, al));
-        // As PyTorch: o * alpha is computed in the dtype a op o computes in
-        // (float32 * 1.5 added to float64 is a float64 product), and the
-        // result has a op o's dtype (a 0-d int32 times 0.5 is float32, which
-        // would win over a 0-d float16 a).
-        Tensor at = a.cast<Tensor>(), ot = o.cast<Tensor>();
-        DType compute, result;
-        binary_result_types(op, at->dtype, ot->dtype, promotion_rank(at),
-                            promotion_rank(ot), &compute, &result);
-        if ((compute == DType::Float64 || compute == DType::Float32) &&
-            ot->dtype != compute) // (16-bit floats have no product kernel)
-          ot = cast(ot, compute);
-        Tensor yt =
-            apply_binary(op, a, scaled(py::cast(ot), al)).cast<Tensor>();
-        return py::cast(yt->dtype == result ? yt : cast(yt, result));
+      auto fn = [op](py::handle a, py::handle o, py::handle alpha) {
+        const Scalar al = alpha_scalar(op, alpha);
+        auto [oa, oo] = operands(op, a, o);
+        return py::cast(add_sub(op, oa, oo, al));
       };
       const std::string alpha_note =
           std::string("alpha scales other first: input ") +
@@ -412,10 +299,10 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
       cls.def(b.name, fn, py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
               doc.c_str());
       cls.def((std::string(b.name) + "_").c_str(),
-              [op, scaled](const Tensor &a, py::handle o, py::handle alpha) {
-                return inplace(
-                    op, a,
-                    scaled(o, alpha_number(op, py::cast(a), o, alpha, true)));
+              [op](const Tensor &a, py::handle o, py::handle alpha) {
+                add_sub_(op, a, operands(op, py::cast(a), o).second,
+                         alpha_scalar(op, alpha));
+                return a;
               },
               py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
               op_doc(op, notes({kBinaryInPlace, alpha_note, alias_note(b)}))

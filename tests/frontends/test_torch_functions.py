@@ -333,6 +333,27 @@ def test_flip_and_roll_match_numpy(rng):
     gradcheck(lambda a: a.flip((0, 2)).roll(1, 1) * devrt.arange(3.0), (a,))
 
 
+def test_alpha_scales_other_in_the_dtype_the_result_computes_in():
+    torch = pytest.importorskip("torch")
+    # an int tensor scaled by a huge alpha and added to floats computes in
+    # float32, not in a wrapping int product
+    got = devrt.add(devrt.tensor([1.5, 2.5]), devrt.tensor([3], dtype=devrt.int32), alpha=2**62)
+    want = torch.add(torch.tensor([1.5, 2.5]), torch.tensor([3], dtype=torch.int32), alpha=2**62)
+    np.testing.assert_allclose(got.numpy(), want.numpy())
+    # a number times alpha that leaves int64 is refused, naming add
+    with pytest.raises(ValueError, match=r"^\[add\] other \* alpha, 3 \* 4611686018427387904,"):
+        devrt.add(devrt.tensor([1]), 3, alpha=2**62)
+    # the error of a bad operand names the op, not the product inside it
+    with pytest.raises(TypeError, match=r"^\[sub\] expected a tensor operand, got 3 and \[1, 2\]"):
+        devrt.sub(3, [1, 2], alpha=2)
+    # a sequence operand is scaled as a tensor operand is
+    got = devrt.tensor([1, 2]).add([1.5, 2.5], alpha=2)
+    np.testing.assert_array_equal(got.numpy(), np.array([4.0, 7.0], np.float32))
+    # the alpha in a message is written as Python writes it
+    with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer .* int32, got 1.0$"):
+        devrt.tensor([1], dtype=devrt.int32).add(devrt.tensor([1], dtype=devrt.int32), alpha=1.0)
+
+
 def test_edge_cases_match_pytorch():
     # norms at zero have a zero gradient; keepdim keeps every dimension
     z = devrt.zeros(3, requires_grad=True)

@@ -40,6 +40,27 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first);
 void binary_inplace(OpId op, const Tensor &a, const Tensor &b);
 void binary_inplace(OpId op, const Tensor &a, Scalar s);
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
+// One operand of a binary op as the user gave it: a tensor, or a number
+// (which promotes weakly).
+struct Operand {
+  Tensor tensor; // null for a number
+  Scalar number;
+  Operand(Tensor t) : tensor(std::move(t)) {}
+  Operand(Scalar s) : number(s) {}
+  bool is_tensor() const { return tensor != nullptr; }
+  DType dtype() const; // a number's natural dtype
+};
+// a op b, either side a tensor or a number. Two numbers are taken by the
+// arithmetic ops only, as PyTorch's functions take them: the first becomes
+// a 0-d tensor (a float one of float32), the second stays a number.
+Tensor binary(OpId op, const Operand &a, const Operand &b);
+// PyTorch's add and sub with alpha: a + alpha * b, a - alpha * b. b * alpha
+// is computed in the dtype a op b computes in and the result has a op b's
+// dtype; a float32 result rounds once; an integer result takes only an
+// integer alpha, a bool alpha only bool operands; sub takes no bools.
+Tensor add_sub(OpId op, const Operand &a, const Operand &b, Scalar alpha);
+// a = a + alpha * b (a - alpha * b) in place.
+void add_sub_(OpId op, const Tensor &a, const Operand &b, Scalar alpha);
 // Broadcast shape of two shapes; `op` names the op in the error message.
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
 // The dtype a unary elementwise op computes in and the dtype of its result
