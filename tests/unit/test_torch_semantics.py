@@ -398,7 +398,6 @@ def test_arange(args, dtype):
         return L.arange(*args, **kw)
 
     got, want = run_both(fn)
-    step = args[2] if len(args) == 3 else 1
     if isinstance(want, Exception):
         # (PyTorch raises for an int64 step that truncates to 0, and repeats
         # start for int32: docs/eager.md)
