@@ -460,47 +460,17 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
 
   auto where_fn = [](py::handle c, py::handle a, py::handle b) {
     Tensor cond = tensor_arg("where", "condition", c);
-    // As PyTorch: a mask, bool (or uint8, which PyTorch still takes).
-    if (cond->dtype != DType::Bool && cond->dtype != DType::UInt8)
-      fail(ErrorKind::Type,
-           "[where] condition must be a bool tensor, got a tensor of dtype ",
-           dtype_name(cond->dtype));
-    // A Python number is made in the result's dtype at once, so that the
-    // device needs no cast from the number's natural dtype.
-    Scalar sa, sb;
-    const bool na = !py::isinstance<TensorImpl>(a) && to_scalar(a, &sa);
-    const bool nb = !py::isinstance<TensorImpl>(b) && to_scalar(b, &sb);
     // As PyTorch: tensors or numbers, not sequences.
     auto operand = [](const char *name, py::handle h) {
+      Scalar s;
+      if (!py::isinstance<TensorImpl>(h) && to_scalar(h, &s))
+        return Operand(s);
       if (!py::isinstance<TensorImpl>(h))
         fail(ErrorKind::Type, "[where] argument '", name,
              "' must be a Tensor or a number, got ", type_name(h));
-      return h.cast<Tensor>();
+      return Operand(h.cast<Tensor>());
     };
-    Tensor at = na ? Tensor() : operand("input", a);
-    Tensor bt = nb ? Tensor() : operand("other", b);
-    DType t = promote_types(na ? sa.natural_dtype() : at->dtype,
-                            nb ? sb.natural_dtype() : bt->dtype,
-                            na ? Rank::Number : promotion_rank(at),
-                            nb ? Rank::Number : promotion_rank(bt));
-    // Two numbers give their category's default dtype, as in PyTorch: a
-    // float among them makes float32, not float64.
-    if (na && nb && is_floating(t))
-      t = kDefaultFloat;
-    // ... and must fit it, as a fill's value (uint8 takes -1 as 255), but
-    // for the 16-bit floats, which round it to an infinity, as PyTorch's.
-    const bool checked = t != DType::Float16 && t != DType::BFloat16;
-    if (na) {
-      if (checked)
-        check_fill_value("where", sa, t);
-      at = scalar_tensor(sa, t, cond->device);
-    }
-    if (nb) {
-      if (checked)
-        check_fill_value("where", sb, t);
-      bt = scalar_tensor(sb, t, cond->device);
-    }
-    return where(cond, at, bt);
+    return where(cond, operand("input", a), operand("other", b));
   };
   const std::string where_note =
       "input and other are tensors or Python numbers (weak in type "

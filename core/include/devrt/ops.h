@@ -61,6 +61,10 @@ Tensor binary(OpId op, const Operand &a, const Operand &b);
 Tensor add_sub(OpId op, const Operand &a, const Operand &b, Scalar alpha);
 // a = a + alpha * b (a - alpha * b) in place.
 void add_sub_(OpId op, const Tensor &a, const Operand &b, Scalar alpha);
+// where(cond, a, b) with numbers among a and b: each is made in the
+// result's dtype (two numbers: their category's default dtype) and must fit
+// it; cond is a bool (or uint8) tensor.
+Tensor where(const Tensor &cond, const Operand &a, const Operand &b);
 // Broadcast shape of two shapes; `op` names the op in the error message.
 Dims broadcast_shapes(const char *op, const Dims &a, const Dims &b);
 // The dtype a unary elementwise op computes in and the dtype of its result

@@ -149,4 +149,34 @@ void add_sub_(OpId op, const Tensor &a, const Operand &b, Scalar alpha) {
     binary_inplace(op, a, s.number);
 }
 
+Tensor where(const Tensor &cond, const Operand &a, const Operand &b) {
+  // As PyTorch: a mask, bool (or uint8, which PyTorch still takes).
+  if (cond->dtype != DType::Bool && cond->dtype != DType::UInt8)
+    fail(ErrorKind::Type,
+         "[where] condition must be a bool tensor, got a tensor of dtype ",
+         dtype_name(cond->dtype));
+  if (a.is_tensor() && b.is_tensor())
+    return where(cond, a.tensor, b.tensor);
+  auto rank = [](const Operand &o) {
+    return o.is_tensor() ? promotion_rank(o.tensor) : Rank::Number;
+  };
+  DType t = promote_types(a.dtype(), b.dtype(), rank(a), rank(b));
+  // Two numbers give their category's default dtype, as in PyTorch: a
+  // float among them makes float32, not float64.
+  if (!a.is_tensor() && !b.is_tensor() && is_floating(t))
+    t = kDefaultFloat;
+  // A number is made in the result's dtype at once (the device needs no
+  // cast from its natural dtype), and must fit it as a fill's value must
+  // (uint8 takes -1 as 255), but for the 16-bit floats, which round it to
+  // an infinity, as PyTorch's.
+  auto made = [&](const Operand &o) {
+    if (o.is_tensor())
+      return o.tensor;
+    if (t != DType::Float16 && t != DType::BFloat16)
+      check_fill_value("where", o.number, t);
+    return scalar_tensor(o.number, t, cond->device);
+  };
+  return where(cond, made(a), made(b));
+}
+
 } // namespace devrt
