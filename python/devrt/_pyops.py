@@ -321,16 +321,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     from devrt import return_types
 
     _require_tensor("topk", input=input)
-    flat = input.reshape(1) if input.ndim == 0 else input
-    (d,) = _dims("topk", flat, dim)
-    size = flat.shape[d]
-    if not 0 <= k <= size:
-        raise ValueError(f"[topk] k ({k}) must lie in [0, {size}] for dimension {dim}")
-    indices = argsort(flat, d, descending=largest).narrow(d, 0, k)
-    values = _C.gather(flat, d, indices)
-    if input.ndim == 0:
-        values, indices = values.reshape(()), indices.reshape(())
-    return return_types.topk(values, indices)
+    return return_types.topk(*_C._topk(input, k, dim, bool(largest)))
 
 
 @public_op

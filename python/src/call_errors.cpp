@@ -142,10 +142,15 @@ std::string mismatch(const std::string &type, PyObject *o) {
   return {};
 }
 
+// The op a binding runs, as the user called it: the private bindings behind
+// Python functions (_argsort behind devrt.argsort) are named as those.
 std::string op_of(const py::detail::function_record *rec) {
   if (rec->is_constructor && rec->scope)
     return py::str(rec->scope.attr("__name__")).cast<std::string>();
-  return rec->name;
+  const char *name = rec->name;
+  while (*name == '_' && name[1] != '_' && name[1] != '\0')
+    ++name;
+  return name;
 }
 
 std::string received(PyObject *const *args, size_t nargs, PyObject *kwnames) {

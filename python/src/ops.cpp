@@ -620,6 +620,14 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
         op_doc(OpId::argsort, "Every argument is required (devrt.argsort "
                               "gives the defaults).")
             .c_str());
+  m.def("_topk", &topk, py::arg("input"), py::arg("k"), py::arg("dim"),
+        py::arg("largest"),
+        op_doc(OpId::argsort,
+               "(values, indices) of the k largest (smallest unless largest) "
+               "entries along dim, in order, ties in index order: argsort, "
+               "narrowed and gathered. Every argument is required (devrt.topk "
+               "gives the defaults).")
+            .c_str());
   m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"),
         op_doc(OpId::cumsum, "devrt.cumsum adds the dtype argument.").c_str());
   m.def("_flip", &devrt::flip, py::arg("input"), py::arg("dim"),

@@ -1360,3 +1360,38 @@ def test_kl_div_at_zero_and_negative_targets_as_pytorch(layout):
 
     for got, want in zip(run(devrt), run(torch)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: devrt.argsort(devrt.ones(3), 1.5), r"^\[argsort\] argument 'dim' must be an int"),
+        (lambda: devrt.cumsum(devrt.ones(3), 1.5), r"^\[cumsum\] argument 'dim' must be an int"),
+        (lambda: devrt.topk(devrt.ones(3), None), r"^\[topk\] argument 'k' must be an int"),
+    ],
+)
+def test_functions_on_private_bindings_name_the_public_op(call, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        call()
+
+
+def test_topk_is_one_op_for_eager_and_graph():
+    """devrt.topk and the graph's TopKV2 run the core's topk and its shape
+    rule, so their values, indices and errors agree."""
+    a = np.array([[3.0, 1.0, 4.0, 1.0], [5.0, 9.0, 2.0, 6.0]], np.float32)
+    eager = devrt.topk(devrt.tensor(a), 2)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+        values, indices = tf.nn.top_k(x, 2)
+        assert values.shape.as_list() == [None, 2]
+        got = _run([values, indices], {x: a})
+    np.testing.assert_array_equal(got[0], eager.values.numpy())
+    np.testing.assert_array_equal(got[1], eager.indices.numpy().astype(np.int32))
+    with pytest.raises(ValueError, match=r"^\[topk\] k \(5\) must lie in \[0, 4\]"):
+        devrt.topk(devrt.tensor(a), 5)
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match=r"k \(5\) must lie in \[0, 4\] .* \(\?, 4\)"):
+            tf.nn.top_k(tf.placeholder(tf.float32, [None, 4]), 5)
+        late = tf.nn.top_k(tf.placeholder(tf.float32, [None, None]), 5)
+        with pytest.raises(ValueError, match=r"k \(5\) must lie in \[0, 4\] .* \(2, 4\)"):
+            _run(late, {late[0].op.inputs[0]: a})

@@ -101,6 +101,11 @@ Tensor std_dev(const Tensor &x, const std::optional<Dims> &axes, bool keepdim,
 // The indices that sort x along `axis` (stably; NaN after every number,
 // before them when descending), int64; bool and uint8 sort as int32.
 Tensor argsort(const Tensor &x, int64_t axis, bool descending);
+// The k largest (smallest unless largest) entries of x along `axis`, in
+// order, ties in index order, and their int64 indices (argsort, narrowed,
+// gathered). A 0-d x is one entry.
+std::pair<Tensor, Tensor> topk(const Tensor &x, int64_t k, int64_t axis,
+                               bool largest);
 // The running sum along `axis`; bool and integers sum in int64.
 Tensor cumsum(const Tensor &x, int64_t axis);
 Tensor arg_reduce(OpId op, const Tensor &x, std::optional<int64_t> axis,

@@ -135,6 +135,14 @@ PartialShape arg_reduce_shape(const ShapeErrors &err, ShapeRef x,
 int64_t axis_of(const ShapeErrors &err, ShapeRef x, int64_t axis,
                 bool scalar_axis = true);
 
+// topk along `axis`: x with k entries there, k in [0, size] (a 0-d x has
+// one entry, at axis 0, when scalar_axis; TensorFlow's TopKV2 takes no 0-d
+// input). `normalized`, when given, receives the axis (-1 for an unknown
+// rank).
+PartialShape topk_shape(const ShapeErrors &err, ShapeRef x, int64_t k,
+                        int64_t axis, bool scalar_axis = true,
+                        int64_t *normalized = nullptr);
+
 // --- matmul (matmul.cpp) -----------------------------------------------------
 
 // NumPy's matmul: a 1-D a is a row and a 1-D b a column, whose added

@@ -656,34 +656,17 @@ Vals eval_cumsum(const Node &n, const Vals &in, EvalContext &) {
 // TopKV2: the k largest entries along the last axis, in descending order
 // (ties in index order), and their int32 indices.
 void infer_top_k(Node &n) {
-  const PartialShape &x = n.input_shape(0);
-  const int64_t k = n.attr_int("k");
-  if (k < 0)
-    bad(n, ErrorKind::Value, "k must be >= 0, got " + std::to_string(k));
-  PartialShape out = x;
-  if (x.known_rank) {
-    if (x.rank() == 0)
-      bad(n, ErrorKind::Value, "input must have at least 1 dimension");
-    const int64_t last = x.dims.back();
-    if (last >= 0 && last < k)
-      bad(n, ErrorKind::Value,
-          "input of shape " + x.str() + " has fewer than k = " +
-              std::to_string(k) + " entries in its last dimension");
-    out.dims.back() = k;
-  }
+  PartialShape out =
+      topk_shape(errors(n), n.input_shape(0), n.attr_int("k"), -1, false);
   n.shapes = {out, out};
   n.dtypes = {n.input_dtype(0), DType::Int32};
 }
 Vals eval_top_k(const Node &n, const Vals &in, EvalContext &) {
   const Tensor &x = in[0];
-  const int64_t k = n.attr_int("k"), axis = x->ndim() - 1;
-  if (x->shape[axis] < k)
-    bad(n, ErrorKind::Value,
-        "input of shape " + PartialShape::of(x->shape).str() +
-            " has fewer than k = " + std::to_string(k) +
-            " entries in its last dimension");
-  Tensor order = narrow(argsort(x, axis, true), axis, 0, k);
-  return {gather(x, axis, order), cast(order, DType::Int32)};
+  const int64_t k = n.attr_int("k");
+  topk_shape(errors(n), x->shape, k, -1, false); // (sizes known only now)
+  auto [values, indices] = topk(x, k, -1, true);
+  return {values, cast(indices, DType::Int32)};
 }
 
 // --- shapes -----------------------------------------------------------------

@@ -88,6 +88,31 @@ PartialShape arg_reduce_shape(const ShapeErrors &err, ShapeRef x,
   return out;
 }
 
+PartialShape topk_shape(const ShapeErrors &err, ShapeRef x, int64_t k,
+                        int64_t axis, bool scalar_axis, int64_t *normalized) {
+  if (normalized)
+    *normalized = -1;
+  if (!x.known_rank) {
+    if (k < 0)
+      err.fail(ErrorKind::Value, "k (", k, ") must be >= 0");
+    return PartialShape::unknown();
+  }
+  if (!scalar_axis && x.rank() == 0)
+    err.fail(ErrorKind::Value, "input must have at least 1 dimension");
+  const int64_t a = normalize_axis(err, axis, x.rank(), scalar_axis);
+  if (normalized)
+    *normalized = a;
+  const int64_t size = x.rank() == 0 ? 1 : x[a];
+  if (k < 0 || (size >= 0 && k > size))
+    err.fail(ErrorKind::Value, "k (", k, ") must lie in [0, ",
+             size < 0 ? std::string("?") : std::to_string(size),
+             "] for dimension ", axis, " of input of shape ", x);
+  PartialShape out = x.partial();
+  if (x.rank() > 0)
+    out.dims[a] = k;
+  return out;
+}
+
 int64_t axis_of(const ShapeErrors &err, ShapeRef x, int64_t axis,
                 bool scalar_axis) {
   return x.known_rank ? normalize_axis(err, axis, x.rank(), scalar_axis) : -1;
@@ -226,6 +251,18 @@ Tensor argsort(const Tensor &x, int64_t axis, bool descending) {
   Launch k(OpId::argsort, x->device, src->dtype);
   k.input(src).output(y).attr_int(a).attr_bool(descending).run();
   return reshape(y, x->shape);
+}
+
+std::pair<Tensor, Tensor> topk(const Tensor &x, int64_t k, int64_t axis,
+                               bool largest) {
+  int64_t a;
+  topk_shape(ShapeErrors("topk"), x->shape, k, axis, true, &a);
+  const Tensor flat = x->ndim() == 0 ? reshape(x, Dims{1}) : x;
+  Tensor indices = narrow(argsort(flat, a, largest), a, 0, k);
+  Tensor values = gather(flat, a, indices);
+  if (x->ndim() == 0)
+    return {reshape(values, Dims{}), reshape(indices, Dims{})};
+  return {values, indices};
 }
 
 Tensor cumsum(const Tensor &x, int64_t axis) {
