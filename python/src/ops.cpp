@@ -630,6 +630,16 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
             .c_str());
   m.def("_cumsum", &cumsum, py::arg("input"), py::arg("dim"),
         op_doc(OpId::cumsum, "devrt.cumsum adds the dtype argument.").c_str());
+  m.def(
+      "_one_hot",
+      [](const Tensor &indices, int64_t depth, py::object dtype) {
+        return one_hot(indices, depth, to_dtype("one_hot", dtype));
+      },
+      py::arg("indices"), py::arg("depth"), py::arg("dtype"),
+      "indices (integers) as one-hot vectors of depth classes along a new "
+      "last axis, in dtype: eq(indices[..., None], arange(depth)), cast. "
+      "An index outside [0, depth) gives a row of zeros (nn.functional."
+      "one_hot refuses it first; the graph's OneHot keeps the zeros).");
   m.def("_flip", &devrt::flip, py::arg("input"), py::arg("dim"),
         "input reversed along one dim, as a new tensor (an index_select).");
   // std is a composite: sqrt of var.

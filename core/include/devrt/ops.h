@@ -230,6 +230,10 @@ Tensor full(const Dims &shape, Scalar value, DType dtype, Device device);
 void fill_(const Tensor &t, Scalar value);
 Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
               Device device);
+// indices (integers) as one-hot vectors of `depth` classes along a new last
+// axis, in `dtype`: 1 at each index, 0 elsewhere (an index outside
+// [0, depth) gives a row of zeros; PyTorch's one_hot refuses it first).
+Tensor one_hot(const Tensor &indices, int64_t depth, DType dtype);
 Tensor linspace(double start, double end, int64_t steps, DType dtype,
                 Device device);
 Tensor rand(const Dims &shape, DType dtype, Device device);

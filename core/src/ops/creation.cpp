@@ -223,6 +223,17 @@ Tensor arange(Scalar start, Scalar end, Scalar step, DType dtype,
   return y;
 }
 
+Tensor one_hot(const Tensor &indices, int64_t depth, DType dtype) {
+  if (!is_integral(indices->dtype))
+    fail(ErrorKind::Type, "[one_hot] indices must be integers, got ",
+         dtype_name(indices->dtype));
+  if (depth < 0)
+    fail(ErrorKind::Value, "[one_hot] depth must be >= 0, got ", depth);
+  Tensor classes = arange(Scalar::from_int(0), Scalar::from_int(depth),
+                          Scalar::from_int(1), indices->dtype, indices->device);
+  return cast(binary(OpId::eq, unsqueeze(indices, -1), classes), dtype);
+}
+
 Tensor linspace(double start, double end, int64_t steps, DType dtype,
                 Device device) {
   if (steps < 0)

@@ -444,8 +444,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
             )
     elif num_classes < 0:
         raise ValueError("[one_hot] can not infer the number of classes from an empty tensor")
-    classes = devrt.arange(num_classes, device=tensor.device)
-    return (tensor.unsqueeze(-1) == classes).long()
+    return _C._one_hot(tensor, num_classes, devrt.int64)
 
 
 # --- losses -------------------------------------------------------------------------------
