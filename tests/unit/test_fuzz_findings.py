@@ -1395,3 +1395,18 @@ def test_topk_is_one_op_for_eager_and_graph():
         late = tf.nn.top_k(tf.placeholder(tf.float32, [None, None]), 5)
         with pytest.raises(ValueError, match=r"k \(5\) must lie in \[0, 4\] .* \(2, 4\)"):
             _run(late, {late[0].op.inputs[0]: a})
+
+
+def test_gather_v2_shape_is_the_shared_take_shape():
+    """GatherV2 infers and checks with the core's take_shape: the axis is
+    checked once the params' rank is known, even where the indices' is not."""
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.float32, [2, None, 4])
+        i = tf.placeholder(tf.int32, [None, 2])
+        y = tf.gather(p, i, axis=1)
+        assert y.shape.as_list() == [2, None, 2, 4]
+        idx = np.array([[0, 2], [1, 1], [2, 0]], np.int32)
+        np.testing.assert_array_equal(_run(y, {p: a, i: idx}), np.take(a, idx, axis=1))
+        with pytest.raises(IndexError, match=r"axis 3 is out of range"):
+            tf.gather(p, tf.placeholder(tf.int32), axis=3)

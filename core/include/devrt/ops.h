@@ -135,6 +135,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &index);
 Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
                    const Tensor &src);
 Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index);
+// NumPy's take along `axis` (TensorFlow's GatherV2): x's slices at the
+// integer `indices` of any shape, which replace the axis in the result's
+// shape (take_shape); index_select is its 1-D case.
+Tensor take(const Tensor &x, int64_t axis, const Tensor &indices);
 // x reversed along `dim`, as a new tensor (a gather: no negative strides).
 Tensor flip(const Tensor &x, int64_t dim);
 Tensor masked_fill(const Tensor &x, const Tensor &mask, Scalar value);

@@ -161,6 +161,13 @@ PartialShape matmul_shape(const ShapeErrors &err, ShapeRef a, ShapeRef b,
 // along the axis unknown.
 PartialShape cat_shape(const ShapeErrors &err, const ShapeRef *shapes, size_t n,
                        int64_t axis, bool skip_empty = true);
+// take (GatherV2) of `indices` along `axis` of x: x's shape with the axis
+// replaced by the indices' shape. `normalized`, when given, receives the
+// axis (-1 while a rank is unknown). TensorFlow's axis of a 0-d x is none
+// (scalar_axis false).
+PartialShape take_shape(const ShapeErrors &err, ShapeRef x, ShapeRef indices,
+                        int64_t axis, bool scalar_axis = true,
+                        int64_t *normalized = nullptr);
 // stack of n equal shapes: a new axis of size n at `axis`.
 PartialShape stack_shape(const ShapeErrors &err, const ShapeRef *shapes,
                          size_t n, int64_t axis);

@@ -916,33 +916,15 @@ void infer_gather(Node &n) {
     bad(n, ErrorKind::Type,
         std::string("indices must be integers, got ") +
             dtype_name(n.input_dtype(1)));
-  const PartialShape &p = n.input_shape(0), &i = n.input_shape(1);
-  if (!p.known_rank || !i.known_rank) {
-    set_output(n, PartialShape::unknown(), n.input_dtype(0));
-    return;
-  }
-  const int64_t axis = norm_axis(n, n.attr_int("axis"), p.rank());
-  PartialShape out{true, {p.dims.begin(), p.dims.begin() + axis}};
-  for (int64_t d : i.dims)
-    out.dims.push_back(d);
-  for (int64_t d = axis + 1; d < p.rank(); ++d)
-    out.dims.push_back(p.dims[d]);
-  set_output(n, out, n.input_dtype(0));
+  set_output(n,
+             take_shape(errors(n), n.input_shape(0), n.input_shape(1),
+                        n.attr_int("axis"), false),
+             n.input_dtype(0));
 }
 Vals eval_gather(const Node &n, const Vals &in, EvalContext &) {
-  const Tensor &p = in[0], &idx = in[1];
-  // As infer_gather's check, for a rank known only now.
-  const int64_t axis = norm_axis(n, n.attr_int("axis"), p->ndim());
-  Tensor flat = reshape(cast(idx, DType::Int64), Dims{idx->numel()});
-  Tensor picked = index_select(p, axis, flat);
-  Dims shape;
-  for (int64_t d = 0; d < axis; ++d)
-    shape.push_back(p->shape[d]);
-  for (int64_t d : idx->shape)
-    shape.push_back(d);
-  for (int64_t d = axis + 1; d < p->ndim(); ++d)
-    shape.push_back(p->shape[d]);
-  return {reshape(picked, shape)};
+  // (the axis checked as at build time, for a rank known only now)
+  take_shape(errors(n), in[0]->shape, in[1]->shape, n.attr_int("axis"), false);
+  return {take(in[0], n.attr_int("axis"), in[1])};
 }
 
 void infer_shape(Node &n) {

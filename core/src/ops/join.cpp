@@ -274,15 +274,44 @@ Tensor scatter_add(const Tensor &x, int64_t dim, const Tensor &index,
   return out;
 }
 
+PartialShape take_shape(const ShapeErrors &err, ShapeRef x, ShapeRef indices,
+                        int64_t axis, bool scalar_axis, int64_t *normalized) {
+  if (normalized)
+    *normalized = -1;
+  if (!x.known_rank)
+    return PartialShape::unknown();
+  const int64_t a = normalize_axis(err, axis, x.rank(), scalar_axis);
+  if (normalized)
+    *normalized = a;
+  if (!indices.known_rank)
+    return PartialShape::unknown();
+  PartialShape out{true,
+                   Dims(x.begin(), x.begin() + std::min<int64_t>(a, x.rank()))};
+  for (int64_t d : indices)
+    out.dims.push_back(d);
+  for (int64_t d = a + 1; d < x.rank(); ++d)
+    out.dims.push_back(x[d]);
+  return out;
+}
+
 Tensor index_select(const Tensor &x, int64_t dim, const Tensor &index) {
-  int64_t d = normalize_axis("index_select", dim, x->ndim());
   if (index->ndim() > 1)
     fail(ErrorKind::Value, "[index_select] index must be 1-D, got shape ",
          index->shape);
+  int64_t d = normalize_axis("index_select", dim, x->ndim());
   std::vector<std::optional<Tensor>> idx(d + 1);
   idx[d] = reshape(index, Dims{index->numel()});
   return reported_as("index_select",
                      [&] { return devrt::index(x, idx, false); });
+}
+
+Tensor take(const Tensor &x, int64_t axis, const Tensor &indices) {
+  int64_t a;
+  const Dims shape =
+      take_shape(ShapeErrors("take"), x->shape, indices->shape, axis, true, &a)
+          .dims;
+  Tensor flat = reshape(cast(indices, DType::Int64), Dims{indices->numel()});
+  return reshape(index_select(x, a, flat), shape);
 }
 
 Tensor flip(const Tensor &x, int64_t dim) {
