@@ -235,10 +235,43 @@ void nhwc_columns_backward(const Tensor &gc, const Tensor &wm, const Tensor &gx,
   k.run();
 }
 
+// Note: a device with all three direct convolution kernels (the `conv`
+// family) runs channels-last convolutions on them, one call each way;
+// elsewhere they are im2col and matmul as above.
+bool direct_kernels(const Device &d, DType t) {
+  return has_kernel(OpId::conv2d_nhwc, d.type, t) &&
+         has_kernel(OpId::conv2d_nhwc_backward_input, d.type, t) &&
+         has_kernel(OpId::conv2d_nhwc_backward_filter, d.type, t);
+}
+
+void direct_attrs(Launch &k, const Conv2dGeometry &g) {
+  k.attr_ints(Dims{g.stride[0], g.stride[1]})
+      .attr_ints(Dims{g.padding[0], g.padding[1]})
+      .attr_ints(Dims{g.dilation[0], g.dilation[1]});
+}
+
+// y (N, oh, ow, OC) = x (N, H, W, C) correlated with filter (kh, kw, C, OC),
+// plus bias: the direct kernel on contiguous operands of dtype t.
+Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
+                          const std::optional<Tensor> &bias,
+                          const Conv2dGeometry &g, const NhwcPlan &p, DType t) {
+  Tensor y = empty(Dims{p.n, p.oh, p.ow, p.oc}, t, x->device);
+  Launch k(OpId::conv2d_nhwc, x->device, t);
+  k.input(contiguous(cast(x, t))).input(contiguous(cast(filter, t)));
+  if (bias)
+    k.input(contiguous(cast(*bias, t)));
+  k.output(y);
+  direct_attrs(k, g);
+  k.run();
+  return y;
+}
+
 Tensor conv2d_nhwc_impl(const Tensor &x, const Tensor &filter,
                         const Conv2dGeometry &g) {
   const NhwcPlan p = nhwc_plan(x, filter, g);
   const DType t = conv_dtype(x, filter);
+  if (direct_kernels(x->device, t))
+    return conv2d_nhwc_direct(x, filter, std::nullopt, g, p, t);
   const int64_t l = p.oh * p.ow;
   Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
   Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
@@ -368,6 +401,24 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
   const NhwcPlan p = nhwc_plan(x, filter, geo);
   const DType t = g->dtype;
   const int64_t l = p.oh * p.ow;
+  if (direct_kernels(x->device, t)) {
+    Tensor gy = contiguous(g), gx, gf;
+    if (want_x) {
+      gx = empty(x->shape, t, x->device);
+      Launch k(OpId::conv2d_nhwc_backward_input, x->device, t);
+      k.input(gy).input(contiguous(cast(filter, t))).output(gx);
+      direct_attrs(k, geo);
+      k.run();
+    }
+    if (want_filter) {
+      gf = empty(filter->shape, t, x->device);
+      Launch k(OpId::conv2d_nhwc_backward_filter, x->device, t);
+      k.input(contiguous(cast(x, t))).input(gy).output(gf);
+      direct_attrs(k, geo);
+      k.run();
+    }
+    return {gx, gf};
+  }
   if (p.k == 0) // no input channels: both gradients are empty
     return {want_x ? empty(x->shape, t, x->device) : nullptr,
             want_filter ? empty(filter->shape, t, x->device) : nullptr};
