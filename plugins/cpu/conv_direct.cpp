@@ -537,6 +537,69 @@ Phase phase_of(int64_t r, int64_t stride, int64_t pad, int64_t dil,
   return ph;
 }
 
+// Note: with fewer input channels than a vector holds, the correlation above
+// would fill a fraction of each vector (1/16 for one channel). The input
+// gradient is then computed per output pixel instead: the pixel's gradient
+// times the transposed filter is the gradient of its (kh, kw, C) patch, a
+// correlate tile vectorised over the patch, and the patches are summed into
+// a padded copy of each image, which is cropped into gx.
+void input_gradient_by_patches(const float *gy, const float *f, const Shapes &s,
+                               const Geometry &g, float *gx) {
+  const int64_t red = s.kh * s.kw * s.c, ldk = round_up(red, kLanes);
+  std::vector<float> wt(static_cast<size_t>(s.oc * ldk), 0.0f);
+  for (int64_t k = 0; k < red; ++k)
+    for (int64_t o = 0; o < s.oc; ++o)
+      wt[static_cast<size_t>(o * ldk + k)] = f[k * s.oc + o];
+  std::vector<int64_t> roff(static_cast<size_t>(s.oc));
+  std::iota(roff.begin(), roff.end(), int64_t{0});
+  const int64_t hp = std::max((s.oh - 1) * g.sy + (s.kh - 1) * g.dy + 1,
+                              s.h + g.py),
+                wp = std::max((s.ow - 1) * g.sx + (s.kw - 1) * g.dx + 1,
+                              s.w + g.px);
+  constexpr int64_t kPixels = 12;
+  const int64_t pixels = s.oh * s.ow;
+  parallel_for(s.n, 1, [&](int64_t n0, int64_t n1) {
+    std::vector<float> pad(static_cast<size_t>(hp * wp * s.c));
+    std::vector<float> cols(static_cast<size_t>(kPixels * ldk));
+    const float *px[kPixels];
+    float *out[kPixels];
+    for (int64_t i = 0; i < kPixels; ++i)
+      out[i] = cols.data() + i * ldk;
+    for (int64_t img = n0; img < n1; ++img) {
+      std::fill(pad.begin(), pad.end(), 0.0f);
+      for (int64_t p0 = 0; p0 < pixels; p0 += kPixels) {
+        const int64_t np = std::min(kPixels, pixels - p0);
+        for (int64_t i = 0; i < np; ++i)
+          px[i] = gy + (img * pixels + p0 + i) * s.oc;
+        for (int64_t ob = 0; ob < red; ob += kBlockOut) {
+          const ChannelBlock cb = channel_block(ob, red);
+          const int64_t tile = kTile[cb.nv];
+          for (int64_t i0 = 0; i0 < np; i0 += tile)
+            kCorrTiles[cb.nv][std::min(tile, np - i0) - 1](
+                px + i0, roff.data(), s.oc, wt.data() + ob, ldk, nullptr, kZero,
+                out + i0, ob, cb.tail);
+        }
+        for (int64_t i = 0; i < np; ++i) {
+          const int64_t oy = (p0 + i) / s.ow, ox = (p0 + i) % s.ow;
+          for (int64_t ti = 0; ti < s.kh; ++ti)
+            for (int64_t tj = 0; tj < s.kw; ++tj) {
+              float *d =
+                  pad.data() +
+                  ((oy * g.sy + ti * g.dy) * wp + ox * g.sx + tj * g.dx) * s.c;
+              const float *src = out[i] + (ti * s.kw + tj) * s.c;
+              for (int64_t ch = 0; ch < s.c; ++ch)
+                d[ch] += src[ch];
+            }
+        }
+      }
+      for (int64_t y = 0; y < s.h; ++y)
+        std::memcpy(gx + (img * s.h + y) * s.w * s.c,
+                    pad.data() + ((y + g.py) * wp + g.px) * s.c,
+                    static_cast<size_t>(s.w * s.c) * sizeof(float));
+    }
+  });
+}
+
 void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
   expect_arity(call, 2, 1);
   const devrt_view &gy = call.inputs[0], &f = call.inputs[1];
@@ -544,6 +607,11 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(gx, f, gy, g);
   float *out = static_cast<float *>(gx.data);
+  if (!empty(s) && s.c < kLanes) {
+    input_gradient_by_patches(static_cast<const float *>(gy.data),
+                              static_cast<const float *>(f.data), s, g, out);
+    return;
+  }
   if (empty(s) || g.sy > 1 || g.sx > 1) // positions no phase may reach
     std::fill(out, out + s.n * s.h * s.w * s.c, 0.0f);
   if (empty(s))
