@@ -163,6 +163,11 @@ POOLS = [
     ((2, 6, 5, 3), (2, 2), (2, 2), "SAME"),  # odd width: one column of padding after
     ((2, 9, 8, 4), (3, 2), (1, 2), "VALID"),
     ((1, 4, 4, 7), (3, 3), (1, 1), "SAME"),
+    # windows that cannot overlap: the gradient is written window by window,
+    # and the rows and columns no window reads get 0
+    ((2, 7, 9, 3), (2, 2), (2, 2), "VALID"),
+    ((2, 8, 8, 3), (2, 2), (3, 3), "VALID"),
+    ((1, 5, 7, 2), (2, 3), (2, 3), "SAME"),
 ]
 
 

@@ -98,6 +98,13 @@ DType conv_dtype(const Tensor &x, const Tensor &w) {
 const Dims kToNhwc{0, 2, 3, 1}, kToNchw{0, 3, 1, 2}, kToHwio{2, 3, 1, 0},
     kToOihw{3, 2, 0, 1};
 
+// An NHWC result as a contiguous NCHW tensor: one transposing copy, where
+// leaving it strided made every elementwise op after it a strided one
+// (a relu over the small CNN's first convolution took a fifth of its step).
+Tensor as_nchw(const Tensor &nhwc) {
+  return contiguous(permute(nhwc, kToNchw));
+}
+
 // Note: a device with all three direct convolution kernels (the `conv`
 // family) runs channels-last convolutions on them, one call each way;
 // elsewhere they are im2col and matmul as above.
@@ -162,10 +169,8 @@ Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
   const int64_t k = x->shape[1] * kh * kw, l = o.oh * o.ow;
   DType t = conv_dtype(x, weight);
   if (direct_kernels(x->device, t)) // between layout copies
-    return permute(conv2d_nhwc_direct(permute(x, kToNhwc),
-                                      permute(weight, kToHwio), std::nullopt, g,
-                                      o, t),
-                   kToNchw);
+    return as_nchw(conv2d_nhwc_direct(
+        permute(x, kToNhwc), permute(weight, kToHwio), std::nullopt, g, o, t));
   Tensor wm = reshape(cast(weight, t), Dims{oc, k});
   Tensor xt = cast(x, t);
   Tensor y = empty(Dims{n, oc, o.oh, o.ow}, t, x->device);
@@ -380,7 +385,7 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
     std::vector<Tensor> r = conv2d_nhwc_direct_backward(
         permute(g, kToNhwc), permute(x, kToNhwc), permute(weight, kToHwio), geo,
         want_x, want_weight);
-    return {r[0] ? permute(r[0], kToNchw) : nullptr,
+    return {r[0] ? as_nchw(r[0]) : nullptr,
             r[1] ? contiguous(permute(r[1], kToOihw)) : nullptr};
   }
   Tensor gx = want_x && !recording ? empty(x->shape, t, x->device) : nullptr;
@@ -546,7 +551,31 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
   int64_t kh = weight->shape[2], kw = weight->shape[3];
   Grid o = output_grid("conv2d", x->shape, kh, kw, g);
   int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
+  if (bias && ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc))
+    fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
+         oc, " output channels");
   Tensor y;
+  if (groups == 1 && bias && (*bias)->dtype == conv_dtype(x, weight) &&
+      (*bias)->device == x->device &&
+      direct_kernels(x->device, (*bias)->dtype)) {
+    // The direct kernel adds the bias itself: one node of three inputs.
+    const Tensor &b = *bias;
+    auto run = [&] {
+      return as_nchw(conv2d_nhwc_direct(
+          permute(x, kToNhwc), permute(weight, kToHwio), b, g, o, b->dtype));
+    };
+    if (autograd::should_record(x, weight) || autograd::should_record(b)) {
+      {
+        autograd::NoGradGuard no_grad;
+        y = run();
+      }
+      autograd::record(OpId::conv2d, {x, weight, b}, y,
+                       record_geometry(kh, kw, g));
+    } else {
+      y = run();
+    }
+    return y;
+  }
   if (groups == 1) {
     // One node with its own rule, over chunks of the batch whose columns
     // stay in cache (see conv2d_one_group).
@@ -566,12 +595,8 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
     Tensor w = reshape(weight, Dims{groups, oc / groups, k});
     y = reshape(matmul(w, cols), Dims{n, oc, o.oh, o.ow});
   }
-  if (bias) {
-    if ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc)
-      fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
-           oc, " output channels");
+  if (bias)
     y = binary(OpId::add, y, reshape(*bias, Dims{1, oc, 1, 1}));
-  }
   return y;
 }
 
