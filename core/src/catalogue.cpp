@@ -78,6 +78,8 @@ const char *family_name(OpFamily f) {
     return "patch";
   case OpFamily::Pool:
     return "pool";
+  case OpFamily::Conv:
+    return "conv";
   case OpFamily::View:
     return "view";
   case OpFamily::Optimizer:

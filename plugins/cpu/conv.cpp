@@ -429,6 +429,30 @@ DEVRT_CPU_CLONES void share_channels(T *__restrict gx, const T *__restrict src,
     gx[k] += keep_if(maximal(src[k], y[k]), share[k]);
 }
 
+// gx = the share at maximal taps, 0 elsewhere: share_channels for a gx
+// that no other window writes.
+template <typename T>
+DEVRT_CPU_CLONES void set_channels(T *__restrict gx, const T *__restrict src,
+                                   const T *__restrict y,
+                                   const T *__restrict share, int64_t c) {
+  for (int64_t k = 0; k < c; ++k)
+    gx[k] = keep_if(maximal(src[k], y[k]), share[k]);
+}
+
+// Which of `extent` input positions some window's tap reads, along one
+// dimension (windows at o * stride - pad, taps i * dil, i < k).
+std::vector<char> read_by_windows(int64_t extent, int64_t outs, int64_t k,
+                                  int64_t stride, int64_t pad, int64_t dil) {
+  std::vector<char> read(static_cast<size_t>(extent), 0);
+  for (int64_t o = 0; o < outs; ++o)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t at = o * stride - pad + i * dil;
+      if (at >= 0 && at < extent)
+        read[static_cast<size_t>(at)] = 1;
+    }
+  return read;
+}
+
 // f(tap pointer offset) for each in-image tap of output (oy, ox) of image
 // n, the offset being the tap's (n, iy, ix, 0) element.
 template <typename F>
@@ -464,16 +488,36 @@ void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
 }
 
 // Windows overlap across output rows, so each task owns whole images.
+// Note: where windows cannot overlap (a stride at least the window's span,
+// as in 2x2 pooling at stride 2) each element of gx is written once,
+// by its window or as 0 when no window reads it, instead of being zeroed
+// and then summed into.
 template <typename T>
 void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
                             const Patch &g, int64_t n, int64_t c) {
   const int64_t image = g.h * g.w * c, outs = g.oh * g.ow;
+  const bool disjoint =
+      g.sh >= (g.kh - 1) * g.dh + 1 && g.sw >= (g.kw - 1) * g.dw + 1;
+  const std::vector<char> rows_read =
+      read_by_windows(g.h, g.oh, g.kh, g.sh, g.ph, g.dh);
+  const std::vector<char> cols_read =
+      read_by_windows(g.w, g.ow, g.kw, g.sw, g.pw, g.dw);
   parallel_for(
       n, std::max<int64_t>(1, kGrainCheap / (2 * g.kh * g.kw * outs * c + 1)),
       [&](int64_t n0, int64_t n1) {
         std::vector<T> share(static_cast<size_t>(c));
         for (int64_t img = n0; img < n1; ++img) {
-          std::fill(gx + img * image, gx + (img + 1) * image, T(0));
+          if (!disjoint) {
+            std::fill(gx + img * image, gx + (img + 1) * image, T(0));
+          } else { // zero what no window reads; the windows write the rest
+            for (int64_t iy = 0; iy < g.h; ++iy)
+              for (int64_t ix = 0; ix < g.w; ++ix)
+                if (!rows_read[static_cast<size_t>(iy)] ||
+                    !cols_read[static_cast<size_t>(ix)]) {
+                  T *at = gx + img * image + (iy * g.w + ix) * c;
+                  std::fill(at, at + c, T(0));
+                }
+          }
           for (int64_t oy = 0; oy < g.oh; ++oy)
             for (int64_t ox = 0; ox < g.ow; ++ox) {
               const int64_t o = ((img * g.oh + oy) * g.ow + ox) * c;
@@ -484,7 +528,10 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
               for (int64_t k = 0; k < c; ++k) // none where wholly on padding
                 share[k] = gy[o + k] / std::max(share[k], T(1));
               for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-                share_channels(gx + at, x + at, y + o, share.data(), c);
+                if (disjoint)
+                  set_channels(gx + at, x + at, y + o, share.data(), c);
+                else
+                  share_channels(gx + at, x + at, y + o, share.data(), c);
               });
             }
         }

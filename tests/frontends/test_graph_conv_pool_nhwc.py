@@ -51,6 +51,15 @@ CASES = [
     ((1, 9, 9, 2), (3, 3, 2, 2), (1, 1), "SAME", (1, 2)),  # dilated columns: NCHW path
     ((40, 20, 20, 16), (3, 3, 16, 8), (1, 1), "SAME", (1, 1)),  # several chunks
     ((64, 48, 48, 1), (5, 5, 1, 8), (1, 1), "SAME", (1, 1)),  # several chunks, columns
+    # the CPU's direct kernels: channels around a vector's width, strides,
+    # the input gradient by phases (16 channels or more) and by patches
+    ((1, 6, 7, 17), (1, 1, 17, 1), (1, 1), "VALID", (1, 1)),
+    ((2, 9, 8, 20), (3, 3, 20, 17), (1, 1), "SAME", (1, 1)),
+    ((2, 11, 10, 24), (3, 3, 24, 100), (2, 2), "SAME", (1, 1)),
+    ((2, 13, 12, 16), (3, 2, 16, 64), (3, 2), "VALID", (2, 1)),
+    ((1, 14, 14, 32), (5, 5, 32, 64), (1, 1), "SAME", (1, 1)),  # Deep MNIST's second
+    ((3, 28, 28, 1), (5, 5, 1, 32), (1, 1), "SAME", (1, 1)),  # and first
+    ((2, 10, 9, 3), (4, 3, 3, 33), (2, 3), "SAME", (1, 1)),
 ]
 
 
@@ -154,6 +163,11 @@ POOLS = [
     ((2, 6, 5, 3), (2, 2), (2, 2), "SAME"),  # odd width: one column of padding after
     ((2, 9, 8, 4), (3, 2), (1, 2), "VALID"),
     ((1, 4, 4, 7), (3, 3), (1, 1), "SAME"),
+    # windows that cannot overlap: the gradient is written window by window,
+    # and the rows and columns no window reads get 0
+    ((2, 7, 9, 3), (2, 2), (2, 2), "VALID"),
+    ((2, 8, 8, 3), (2, 2), (3, 3), "VALID"),
+    ((1, 5, 7, 2), (2, 3), (2, 3), "SAME"),
 ]
 
 

@@ -15,6 +15,7 @@ import pytest
 import devrt
 import devrt.cuda
 from devrt.__main__ import op_matrix
+from devrt.testing import supports
 from devrt.testing.needs import needed_ops
 from devrt.testing.workloads import WORKLOADS
 
@@ -178,6 +179,8 @@ def test_cli_needs_reports_forward_backward_and_what_a_device_lacks(tmp_path):
     for name in WORKLOADS:
         assert f"## {name}:" in out
     cnn = out.split("## cnn:")[1]
-    assert "- forward: " in cnn and "im2col (float32)" in cnn
+    # the convolution's kernels: the CPU's direct ones where it has them
+    conv = "conv2d_nhwc" if supports("cpu", "conv2d_nhwc", "float32") else "im2col"
+    assert "- forward: " in cnn and f"{conv} (float32)" in cnn
     assert "max_pool2d_backward (float32)" in cnn.split("- backward and update: ")[1]
     assert "- pydev lacks: " in cnn

@@ -37,6 +37,7 @@ enum class OpFamily : int8_t {
   Index,
   Patch,     // im2col/col2im
   Pool,      // optional: the core falls back to Patch and Reduce ops
+  Conv,      // optional: the core falls back to Patch and Matmul ops
   Composite, // no kernel: built from other ops
   View,      // no kernel: a new view of the input's storage
   Optimizer, // optional: one in-place update of a parameter and its state

@@ -158,14 +158,16 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
               const std::optional<Tensor> &bias, const Conv2dGeometry &g,
               int64_t groups);
 // conv2d's gradients for its input and weight (one group), each null when
-// not wanted: im2col, matmul and col2im over chunks of the batch.
+// not wanted: the direct kernels between layout copies where the device
+// has them, else im2col, matmul and col2im over chunks of the batch.
 std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
                                     const Tensor &weight,
                                     const Conv2dGeometry &geo, bool want_x,
                                     bool want_weight);
 // conv2d of an NHWC input with an HWIO filter (one group, dilation 1 along
 // the width), giving an NHWC output: the graph front end's layout, computed
-// without layout copies. Recorded as a conv2d node.
+// without layout copies (by the direct kernels where the device has them).
+// Recorded as a conv2d node.
 Tensor conv2d_nhwc(const Tensor &x, const Tensor &filter,
                    const Conv2dGeometry &g);
 std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,

@@ -436,11 +436,16 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     return {gb, gv};
   }
   case OpId::conv2d: {
-    if (n.attrs.flag) // NHWC input, HWIO filter
-      return conv2d_nhwc_backward(g, n.input(0), n.input(1), geometry_of(n),
-                                  n.wants(0), n.wants(1));
-    return conv2d_backward(g, n.input(0), n.input(1), geometry_of(n),
-                           n.wants(0), n.wants(1));
+    std::vector<Tensor> r =
+        n.attrs.flag // NHWC input, HWIO filter
+            ? conv2d_nhwc_backward(g, n.input(0), n.input(1), geometry_of(n),
+                                   n.wants(0), n.wants(1))
+            : conv2d_backward(g, n.input(0), n.input(1), geometry_of(n),
+                              n.wants(0), n.wants(1));
+    if (n.inputs.size() == 3) // a bias added by the kernel (NCHW)
+      r.push_back(n.wants(2) ? reduce(OpId::sum, g, Dims{0, 2, 3}, false)
+                             : nullptr);
+    return r;
   }
   case OpId::cumsum: {
     // Each input feeds every later output: the sum of g from i onwards, a

@@ -94,11 +94,83 @@ DType conv_dtype(const Tensor &x, const Tensor &w) {
                        w->dtype);
 }
 
+// Layout permutations: NCHW <-> NHWC images, OIHW <-> HWIO filters.
+const Dims kToNhwc{0, 2, 3, 1}, kToNchw{0, 3, 1, 2}, kToHwio{2, 3, 1, 0},
+    kToOihw{3, 2, 0, 1};
+
+// An NHWC result as a contiguous NCHW tensor: one transposing copy, where
+// leaving it strided made every elementwise op after it a strided one
+// (a relu over the small CNN's first convolution took a fifth of its step).
+Tensor as_nchw(const Tensor &nhwc) {
+  return contiguous(permute(nhwc, kToNchw));
+}
+
+// Note: a device with all three direct convolution kernels (the `conv`
+// family) runs channels-last convolutions on them, one call each way;
+// elsewhere they are im2col and matmul as above.
+bool direct_kernels(const Device &d, DType t) {
+  return has_kernel(OpId::conv2d_nhwc, d.type, t) &&
+         has_kernel(OpId::conv2d_nhwc_backward_input, d.type, t) &&
+         has_kernel(OpId::conv2d_nhwc_backward_filter, d.type, t);
+}
+
+void direct_attrs(Launch &k, const Conv2dGeometry &g) {
+  k.attr_ints(Dims{g.stride[0], g.stride[1]})
+      .attr_ints(Dims{g.padding[0], g.padding[1]})
+      .attr_ints(Dims{g.dilation[0], g.dilation[1]});
+}
+
+// y (N, oh, ow, OC) = x (N, H, W, C) correlated with filter (kh, kw, C, OC),
+// plus bias: the direct kernel on contiguous operands of dtype t.
+Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
+                          const std::optional<Tensor> &bias,
+                          const Conv2dGeometry &g, const Grid &o, DType t) {
+  Tensor y =
+      empty(Dims{x->shape[0], o.oh, o.ow, filter->shape[3]}, t, x->device);
+  Launch k(OpId::conv2d_nhwc, x->device, t);
+  k.input(contiguous(cast(x, t))).input(contiguous(cast(filter, t)));
+  if (bias)
+    k.input(contiguous(cast(*bias, t)));
+  k.output(y);
+  direct_attrs(k, g);
+  k.run();
+  return y;
+}
+
+// The gradients of conv2d_nhwc_direct for x and filter (each null when not
+// wanted), from g (N, oh, ow, OC) of dtype t.
+std::vector<Tensor> conv2d_nhwc_direct_backward(const Tensor &g,
+                                                const Tensor &x,
+                                                const Tensor &filter,
+                                                const Conv2dGeometry &geo,
+                                                bool want_x, bool want_filter) {
+  const DType t = g->dtype;
+  Tensor gy = contiguous(g), gx, gf;
+  if (want_x) {
+    gx = empty(x->shape, t, x->device);
+    Launch k(OpId::conv2d_nhwc_backward_input, x->device, t);
+    k.input(gy).input(contiguous(cast(filter, t))).output(gx);
+    direct_attrs(k, geo);
+    k.run();
+  }
+  if (want_filter) {
+    gf = empty(filter->shape, t, x->device);
+    Launch k(OpId::conv2d_nhwc_backward_filter, x->device, t);
+    k.input(contiguous(cast(x, t))).input(gy).output(gf);
+    direct_attrs(k, geo);
+    k.run();
+  }
+  return {gx, gf};
+}
+
 Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
                         int64_t kw, const Conv2dGeometry &g, const Grid &o) {
   const int64_t n = x->shape[0], oc = weight->shape[0];
   const int64_t k = x->shape[1] * kh * kw, l = o.oh * o.ow;
   DType t = conv_dtype(x, weight);
+  if (direct_kernels(x->device, t)) // between layout copies
+    return as_nchw(conv2d_nhwc_direct(
+        permute(x, kToNhwc), permute(weight, kToHwio), std::nullopt, g, o, t));
   Tensor wm = reshape(cast(weight, t), Dims{oc, k});
   Tensor xt = cast(x, t);
   Tensor y = empty(Dims{n, oc, o.oh, o.ow}, t, x->device);
@@ -239,6 +311,8 @@ Tensor conv2d_nhwc_impl(const Tensor &x, const Tensor &filter,
                         const Conv2dGeometry &g) {
   const NhwcPlan p = nhwc_plan(x, filter, g);
   const DType t = conv_dtype(x, filter);
+  if (direct_kernels(x->device, t))
+    return conv2d_nhwc_direct(x, filter, std::nullopt, g, {p.oh, p.ow}, t);
   const int64_t l = p.oh * p.ow;
   Tensor wm = reshape(contiguous(cast(filter, t)), Dims{p.k, p.oc});
   Tensor planes = reshape(contiguous(cast(x, t)), Dims{p.n, 1, p.h, p.w * p.c});
@@ -307,6 +381,13 @@ std::vector<Tensor> conv2d_backward(const Tensor &g, const Tensor &x,
   // in one chunk and nothing is written in place, so that every step is a
   // recorded op.
   const bool recording = autograd::grad_enabled();
+  if (!recording && direct_kernels(x->device, t)) { // between layout copies
+    std::vector<Tensor> r = conv2d_nhwc_direct_backward(
+        permute(g, kToNhwc), permute(x, kToNhwc), permute(weight, kToHwio), geo,
+        want_x, want_weight);
+    return {r[0] ? as_nchw(r[0]) : nullptr,
+            r[1] ? contiguous(permute(r[1], kToOihw)) : nullptr};
+  }
   Tensor gx = want_x && !recording ? empty(x->shape, t, x->device) : nullptr;
   Tensor gw;
   const int64_t step = recording ? n : chunk_images(n, k, l, t);
@@ -368,6 +449,8 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
   const NhwcPlan p = nhwc_plan(x, filter, geo);
   const DType t = g->dtype;
   const int64_t l = p.oh * p.ow;
+  if (direct_kernels(x->device, t))
+    return conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, want_filter);
   if (p.k == 0) // no input channels: both gradients are empty
     return {want_x ? empty(x->shape, t, x->device) : nullptr,
             want_filter ? empty(filter->shape, t, x->device) : nullptr};
@@ -468,7 +551,31 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
   int64_t kh = weight->shape[2], kw = weight->shape[3];
   Grid o = output_grid("conv2d", x->shape, kh, kw, g);
   int64_t k = (c / groups) * kh * kw, l = o.oh * o.ow;
+  if (bias && ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc))
+    fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
+         oc, " output channels");
   Tensor y;
+  if (groups == 1 && bias && (*bias)->dtype == conv_dtype(x, weight) &&
+      (*bias)->device == x->device &&
+      direct_kernels(x->device, (*bias)->dtype)) {
+    // The direct kernel adds the bias itself: one node of three inputs.
+    const Tensor &b = *bias;
+    auto run = [&] {
+      return as_nchw(conv2d_nhwc_direct(
+          permute(x, kToNhwc), permute(weight, kToHwio), b, g, o, b->dtype));
+    };
+    if (autograd::should_record(x, weight) || autograd::should_record(b)) {
+      {
+        autograd::NoGradGuard no_grad;
+        y = run();
+      }
+      autograd::record(OpId::conv2d, {x, weight, b}, y,
+                       record_geometry(kh, kw, g));
+    } else {
+      y = run();
+    }
+    return y;
+  }
   if (groups == 1) {
     // One node with its own rule, over chunks of the batch whose columns
     // stay in cache (see conv2d_one_group).
@@ -488,12 +595,8 @@ Tensor conv2d(const Tensor &x, const Tensor &weight,
     Tensor w = reshape(weight, Dims{groups, oc / groups, k});
     y = reshape(matmul(w, cols), Dims{n, oc, o.oh, o.ow});
   }
-  if (bias) {
-    if ((*bias)->ndim() != 1 || (*bias)->shape[0] != oc)
-      fail(ErrorKind::Value, "[conv2d] bias of shape ", (*bias)->shape, " for ",
-           oc, " output channels");
+  if (bias)
     y = binary(OpId::add, y, reshape(*bias, Dims{1, oc, 1, 1}));
-  }
   return y;
 }
 

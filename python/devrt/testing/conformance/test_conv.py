@@ -107,6 +107,116 @@ def test_conv2d_over_batch_chunks(device, need, rng):
         )
 
 
+def conv_input_gradient(r, w, x_shape, stride, padding, dilation):
+    """The gradient of sum(conv2d(x, w) * r) for x (one group), NumPy only:
+    each tap's share scattered back to where im2col read it."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x_shape
+    kh, kw = w.shape[2:]
+    oh, ow = r.shape[2:]
+    gp = np.einsum("nohw,ocij->nchwij", r, w)
+    gx = np.zeros((n, c, h + 2 * ph + sh + (kh - 1) * dh, wd + 2 * pw + sw + (kw - 1) * dw))
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i * dh : i * dh + sh * oh : sh, j * dw : j * dw + sw * ow : sw] += gp[
+                ..., i, j
+            ]
+    return gx[:, :, ph : ph + h, pw : pw + wd]
+
+
+# Channel counts around a vector's width (1, 3, 16, 17, 20, 32 in; 1, 17,
+# 64, 100 out), batch 1, 1x1 to 5x5 kernels, VALID and SAME, strides with
+# and without dilation: the geometry a device's direct convolution kernels
+# (the CPU's) take, against NumPy. (N, C, H, W), (OC, kh, kw), stride,
+# padding, dilation.
+ODD_SHAPES = [
+    ((1, 17, 6, 7), (1, 1, 1), (1, 1), (0, 0), (1, 1)),
+    ((2, 3, 9, 8), (17, 3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 20, 8, 9), (64, 3, 3), (1, 1), (1, 1), (1, 1)),
+    ((1, 32, 10, 10), (100, 5, 5), (1, 1), (2, 2), (1, 1)),
+    ((1, 32, 7, 7), (64, 5, 5), (1, 1), (0, 0), (1, 1)),
+    ((2, 24, 11, 10), (33, 3, 3), (2, 2), (1, 1), (1, 1)),
+    ((2, 16, 13, 12), (17, 3, 2), (3, 2), (0, 1), (2, 1)),
+    ((3, 1, 12, 12), (32, 5, 5), (1, 1), (2, 2), (1, 1)),
+    ((2, 5, 9, 9), (20, 2, 4), (3, 2), (1, 2), (2, 1)),
+    ((1, 18, 5, 6), (1, 3, 3), (1, 1), (3, 2), (1, 1)),  # padding beyond the kernel
+]
+
+
+@pytest.mark.parametrize("case", ODD_SHAPES, ids=str)
+@pytest.mark.parametrize("views", [False, True], ids=["contiguous", "views"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv2d_odd_shapes_match_numpy(device, need, rng, case, views, dtype):
+    need(*CONV_OPS, *GRAD_OPS, dtype=dtype)
+    (n, c, h, w), (oc, kh, kw), stride, padding, dilation = case
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=1)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((oc, c, kh, kw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    if views:
+        # x every other channel of a channels-last array, the weights a
+        # permuted view of HWIO
+        xb = np.zeros((n, h, w, 2 * c), dtype)
+        xb[..., ::2] = x.transpose(0, 2, 3, 1)
+        base_x = devrt.tensor(xb, device=device, requires_grad=True)
+        base_w = devrt.tensor(wt.transpose(2, 3, 1, 0).copy(), device=device, requires_grad=True)
+        tx = base_x.permute(0, 3, 1, 2)[:, ::2]
+        tw = base_w.permute(3, 2, 0, 1)
+        assert not tx.is_contiguous()
+    else:
+        tx = base_x = devrt.tensor(x, device=device, requires_grad=True)
+        tw = base_w = devrt.tensor(wt, device=device, requires_grad=True)
+    tb = devrt.tensor(b, device=device, requires_grad=True)
+    y = _C.conv2d(tx, tw, tb, **geo)
+    x64, w64 = x.astype(np.float64), wt.astype(np.float64)
+    expected = conv_reference(x64, w64, b.astype(np.float64), **geo)
+    assert y.shape == expected.shape
+
+    def close(got, want):
+        # float32 sums of up to 800 products: an error relative to the largest
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
+
+    close(y.detach().cpu().numpy(), expected)
+    r = rng.standard_normal(expected.shape)
+    (y * devrt.tensor(r.astype(dtype), device=device)).sum().backward()
+    gx = conv_input_gradient(r, w64, x.shape, stride, padding, dilation)
+    gw = np.einsum("nohw,nchwij->ocij", r, patches(x64, kh, kw, stride, padding, dilation))
+    got_gx, got_gw = base_x.grad.cpu().numpy(), base_w.grad.cpu().numpy()
+    if views:
+        assert not got_gx[..., 1::2].any()
+        got_gx, got_gw = got_gx[..., ::2].transpose(0, 3, 1, 2), got_gw.transpose(3, 2, 0, 1)
+    close(got_gx, gx)
+    close(got_gw, gw)
+    close(tb.grad.cpu().numpy(), r.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((1, 17, 5, 4), (3, 3, 3), (1, 1), (1, 1), (1, 1)),
+        ((2, 2, 5, 6), (17, 3, 2), (2, 1), (1, 0), (1, 1)),
+        ((1, 16, 7, 6), (2, 2, 3), (2, 2), (1, 1), (2, 1)),
+    ],
+    ids=str,
+)
+def test_conv2d_float32_gradients_by_finite_differences(device, need, rng, case):
+    # conv2d is linear in x and in w, so central differences with a large
+    # step are exact but for float32 rounding.
+    need(*CONV_OPS, *GRAD_OPS, dtype="float32")
+    (n, c, h, w), (oc, kh, kw), stride, padding, dilation = case
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=1)
+    x = devrt.tensor(rng.standard_normal((n, c, h, w)).astype(np.float32), device=device)
+    wt = devrt.tensor(rng.standard_normal((oc, c, kh, kw)).astype(np.float32), device=device)
+    gradcheck(
+        lambda x, w: _C.conv2d(x, w, None, **geo),
+        (x.requires_grad_(), wt.requires_grad_()),
+        eps=0.5,
+        atol=2e-3,
+        rtol=1e-3,
+    )
+
+
 POOLS = [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

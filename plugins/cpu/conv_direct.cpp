@@ -1,0 +1,723 @@
+// Direct channels-last convolution (the `conv` family): NHWC input, HWIO
+// filter, float32, as implicit GEMMs with the output channels in AVX-512
+// registers. Registered only where the processor has AVX-512; elsewhere the
+// core convolves through im2col and matmul.
+//
+// Note: every kernel here is one engine, `correlate`: out[q, p, :] = sum over
+// taps (i, j) and channels c of in[q*sy + i*dy, p*sx + j*dx, c] * w[i, j, c, :]
+// over a zero-padded input. A tile keeps a block of output pixels times up to
+// 64 output channels (4 zmm) in registers and runs over the reduction index
+// k = (i, j, c), broadcasting one input value per pixel against one weight
+// row [k][oc] per step; the input of a band of output rows is padded once
+// into a buffer, so the tiles have no branches, and the reduction is cut into
+// chunks whose weight rows stay in L1. The forward pass is correlate itself;
+// the input gradient is correlate over the zero-padded output gradient with
+// the filter flipped and its channels swapped (at stride s, s_h * s_w such
+// correlations, one per phase of the input grid); the filter gradient is its
+// own tile, a block of (i, j, c) rows times the output channels summed over a
+// band of pixels whose gradient stays in L1.
+#include "kernel_util.h"
+#include "kernels.h"
+#include "parallel.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include <array>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#define DEVRT_AVX512 __attribute__((target("avx512f")))
+
+namespace devrt_cpu {
+namespace {
+
+constexpr int64_t kLanes = 16;                  // floats per zmm
+constexpr int64_t kBlockOut = 4 * kLanes;       // output channels per tile
+constexpr int64_t kWeightChunkBytes = 24 << 10; // a reduction chunk's weights
+constexpr int64_t kBandBytes = 16 << 10;        // a filter-gradient band of g
+constexpr int64_t kFilterSlots = 8;             // partial filter gradients
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Pixels per correlate tile and rows per filter tile, by zmm per row: the
+// accumulators (and the weight or gradient vectors) fill the 32 registers.
+constexpr int kTile[5] = {0, 12, 12, 8, 6};
+
+// ---- tiles
+// ------------------------------------------------------------------- Note: the
+// loops over a tile's registers carry `#pragma GCC unroll`: GCC scalarises the
+// accumulator arrays only when these loops are unrolled early, and otherwise
+// stores every accumulator to the stack on each step of the reduction
+// (measured: half the speed).
+
+// How a tile starts its accumulators: zero, the bias, or the partial sums
+// already in the output (a later chunk of the reduction).
+enum Start { kZero, kBias, kAccumulate };
+
+// P output pixels x NV vectors of channels: out[p][v] (+)= sum over the k
+// rows of px[p][roff[r]] * w[r][v]. w has row stride ldw and is padded so
+// that full vectors may be read; only the last vector is masked on output.
+template <int NV, int P>
+DEVRT_AVX512 void corr_tile(const float *const *px, const int64_t *roff,
+                            int64_t k, const float *w, int64_t ldw,
+                            const float *bias, Start start, float *const *out,
+                            int64_t ob, __mmask16 tail) {
+  __m512 acc[P][NV];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 m = v == NV - 1 ? tail : __mmask16(0xFFFF);
+      acc[p][v] = start == kAccumulate
+                      ? _mm512_maskz_loadu_ps(m, out[p] + ob + v * kLanes)
+                  : start == kBias ? _mm512_maskz_loadu_ps(m, bias + v * kLanes)
+                                   : _mm512_setzero_ps();
+    }
+  const float *base[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    base[p] = px[p];
+  for (int64_t r = 0; r < k; ++r, w += ldw) {
+    const int64_t o = roff[r];
+    __m512 wv[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v)
+      wv[v] = _mm512_loadu_ps(w + v * kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      const __m512 b = _mm512_set1_ps(base[p][o]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v)
+        acc[p][v] = _mm512_fmadd_ps(b, wv[v], acc[p][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v)
+      _mm512_storeu_ps(out[p] + ob + v * kLanes, acc[p][v]);
+    _mm512_mask_storeu_ps(out[p] + ob + (NV - 1) * kLanes, tail,
+                          acc[p][NV - 1]);
+  }
+}
+
+// R filter rows x NV vectors of channels: gw[r][v] += sum over the n pixels
+// of x[xoff[p] + roff[r]] * g[p][v]. gw has row stride ldw and room for full
+// vectors; g's masked lanes read as 0, so the padding of gw stays 0.
+template <int NV, int R>
+DEVRT_AVX512 void filter_tile(const float *x, const int64_t *xoff,
+                              const int64_t *roff, const float *g, int64_t ldg,
+                              int64_t n, float *gw, int64_t ldw,
+                              __mmask16 tail) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = _mm512_loadu_ps(gw + r * ldw + v * kLanes);
+  const float *row[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    row[r] = x + roff[r];
+  for (int64_t p = 0; p < n; ++p, g += ldg) {
+    const int64_t o = xoff[p];
+    __m512 gv[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v)
+      gv[v] = _mm512_loadu_ps(g + v * kLanes);
+    gv[NV - 1] = _mm512_maskz_loadu_ps(tail, g + (NV - 1) * kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 b = _mm512_set1_ps(row[r][o]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] = _mm512_fmadd_ps(b, gv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v)
+      _mm512_storeu_ps(gw + r * ldw + v * kLanes, acc[r][v]);
+}
+
+using CorrTile = void (*)(const float *const *, const int64_t *, int64_t,
+                          const float *, int64_t, const float *, Start,
+                          float *const *, int64_t, __mmask16);
+using FilterTile = void (*)(const float *, const int64_t *, const int64_t *,
+                            const float *, int64_t, int64_t, float *, int64_t,
+                            __mmask16);
+
+// tiles[nv][n - 1]: the tile of nv vectors and n pixels (or rows).
+template <int NV, int... Ns>
+constexpr std::array<CorrTile, 12> corr_row(std::integer_sequence<int, Ns...>) {
+  return {{&corr_tile<NV, Ns + 1>...}};
+}
+template <int NV, int... Ns>
+constexpr std::array<FilterTile, 12>
+filter_row(std::integer_sequence<int, Ns...>) {
+  return {{&filter_tile<NV, Ns + 1>...}};
+}
+const std::array<CorrTile, 12> kCorrTiles[5] = {
+    {},
+    corr_row<1>(std::make_integer_sequence<int, kTile[1]>{}),
+    corr_row<2>(std::make_integer_sequence<int, kTile[2]>{}),
+    corr_row<3>(std::make_integer_sequence<int, kTile[3]>{}),
+    corr_row<4>(std::make_integer_sequence<int, kTile[4]>{})};
+const std::array<FilterTile, 12> kFilterTiles[5] = {
+    {},
+    filter_row<1>(std::make_integer_sequence<int, kTile[1]>{}),
+    filter_row<2>(std::make_integer_sequence<int, kTile[2]>{}),
+    filter_row<3>(std::make_integer_sequence<int, kTile[3]>{}),
+    filter_row<4>(std::make_integer_sequence<int, kTile[4]>{})};
+
+// A block of output channels [ob, ob + width): its vectors and last mask.
+struct ChannelBlock {
+  int nv;
+  __mmask16 tail;
+};
+ChannelBlock channel_block(int64_t ob, int64_t channels) {
+  const int64_t width = std::min(kBlockOut, channels - ob);
+  const int64_t nv = (width + kLanes - 1) / kLanes;
+  const int64_t last = width - (nv - 1) * kLanes;
+  return {static_cast<int>(nv), static_cast<__mmask16>((1u << last) - 1)};
+}
+
+// ---- the padded input
+// --------------------------------------------------------
+
+// rows [r0, r0 + rows) x columns [0, cols) of an (h, w, c) image placed at
+// row `top` and column `left` of a zero plane (either may be negative: a
+// crop), into dst (rows, cols, c).
+void pad_band(const float *img, int64_t h, int64_t w, int64_t c, int64_t top,
+              int64_t left, int64_t r0, int64_t rows, int64_t cols,
+              float *dst) {
+  const int64_t lo = std::clamp<int64_t>(left, 0, cols);
+  const int64_t hi = std::max(lo, std::clamp<int64_t>(left + w, 0, cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    float *d = dst + r * cols * c;
+    const int64_t sr = r0 + r - top;
+    if (sr < 0 || sr >= h) {
+      std::fill(d, d + cols * c, 0.0f);
+      continue;
+    }
+    std::fill(d, d + lo * c, 0.0f);
+    std::memcpy(d + lo * c, img + (sr * w + lo - left) * c,
+                static_cast<size_t>((hi - lo) * c) * sizeof(float));
+    std::fill(d + hi * c, d + cols * c, 0.0f);
+  }
+}
+
+// ---- correlate
+// ---------------------------------------------------------------
+
+// out[n][q][p][:] = sum over taps (i, j) < (kh, kw) and channels c of
+// in[n][q*sy + i*dy - top][p*sx + j*dx - left][c] * w[(i*kw + j)*c + c][:]
+// (zero outside the input), plus bias. out(n, q, p) is at
+// out + n*out_n + q*out_q + p*out_p.
+struct Corr {
+  const float *in;
+  int64_t n, h, w, c;
+  int64_t top, left;
+  int64_t oh, ow, sy, sx;
+  int64_t kh, kw, dy, dx;
+  const float *weights; // [kh*kw*c][ldw], ldw >= round_up(oc, 16)
+  int64_t ldw;
+  const float *bias; // oc values padded to ldw, or null
+  float *out;
+  int64_t oc, out_n, out_q, out_p;
+};
+
+// Output rows per task: whole images when there are enough of them.
+int64_t band_rows(int64_t n, int64_t rows) {
+  const int64_t want = 4 * std::max<int64_t>(devrt_num_threads(), 1);
+  if (n >= want)
+    return rows;
+  const int64_t bands = std::min(rows, (want + n - 1) / n);
+  return (rows + bands - 1) / bands;
+}
+
+void correlate(const Corr &k) {
+  const int64_t cols = (k.ow - 1) * k.sx + (k.kw - 1) * k.dx + 1;
+  const int64_t red = k.kh * k.kw * k.c;
+  std::vector<int64_t> roff(static_cast<size_t>(red));
+  for (int64_t i = 0; i < k.kh; ++i)
+    for (int64_t j = 0; j < k.kw; ++j)
+      for (int64_t ch = 0; ch < k.c; ++ch)
+        roff[(i * k.kw + j) * k.c + ch] =
+            (i * k.dy * cols + j * k.dx) * k.c + ch;
+  const int64_t rows = band_rows(k.n, k.oh);
+  const int64_t bands = (k.oh + rows - 1) / rows;
+  parallel_for(k.n * bands, 1, [&](int64_t u0, int64_t u1) {
+    std::vector<float> buf;
+    std::vector<const float *> px;
+    std::vector<float *> out;
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t img = u / bands, q0 = u % bands * rows;
+      const int64_t q1 = std::min(k.oh, q0 + rows);
+      const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
+      buf.resize(static_cast<size_t>(in_rows * cols * k.c));
+      pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
+               q0 * k.sy, in_rows, cols, buf.data());
+      px.clear();
+      out.clear();
+      for (int64_t q = q0; q < q1; ++q)
+        for (int64_t p = 0; p < k.ow; ++p) {
+          px.push_back(buf.data() + ((q - q0) * k.sy * cols + p * k.sx) * k.c);
+          out.push_back(k.out + img * k.out_n + q * k.out_q + p * k.out_p);
+        }
+      const int64_t pixels = static_cast<int64_t>(px.size());
+      for (int64_t ob = 0; ob < k.oc; ob += kBlockOut) {
+        const ChannelBlock cb = channel_block(ob, k.oc);
+        const int64_t tile = kTile[cb.nv];
+        const int64_t chunk =
+            std::max<int64_t>(kLanes, kWeightChunkBytes / (cb.nv * kLanes * 4));
+        for (int64_t r0 = 0; r0 < red; r0 += chunk) {
+          const int64_t kc = std::min(chunk, red - r0);
+          const Start start = r0 > 0 ? kAccumulate : k.bias ? kBias : kZero;
+          for (int64_t p0 = 0; p0 < pixels; p0 += tile) {
+            const int64_t np = std::min(tile, pixels - p0);
+            kCorrTiles[cb.nv][np - 1](px.data() + p0, roff.data() + r0, kc,
+                                      k.weights + r0 * k.ldw + ob, k.ldw,
+                                      k.bias ? k.bias + ob : nullptr, start,
+                                      out.data() + p0, ob, cb.tail);
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- the filter gradient
+// -----------------------------------------------------
+
+// gw[(i*kw + j)*c + c][o] = sum over n, q, p of
+// in[n][q*sy + i*dy - top][p*sx + j*dx - left][c] * g[n][q][p][o].
+struct FilterGrad {
+  const float *in;
+  int64_t n, h, w, c;
+  int64_t top, left;
+  const float *g;
+  int64_t oh, ow, oc, sy, sx;
+  int64_t kh, kw, dy, dx;
+  float *gw; // (kh*kw*c, oc)
+};
+
+void filter_gradient(const FilterGrad &k) {
+  const int64_t cols = (k.ow - 1) * k.sx + (k.kw - 1) * k.dx + 1;
+  const int64_t red = k.kh * k.kw * k.c, ldw = round_up(k.oc, kLanes);
+  std::vector<int64_t> roff(static_cast<size_t>(red));
+  for (int64_t i = 0; i < k.kh; ++i)
+    for (int64_t j = 0; j < k.kw; ++j)
+      for (int64_t ch = 0; ch < k.c; ++ch)
+        roff[(i * k.kw + j) * k.c + ch] =
+            (i * k.dy * cols + j * k.dx) * k.c + ch;
+  // Bands of output rows whose gradient fits in L1. The bands are dealt to a
+  // fixed number of slots, each summing its bands in order into a partial
+  // gradient of its own, and the partials are added in slot order: the
+  // result does not depend on how the pool splits the work.
+  const int64_t rows = std::clamp<int64_t>(
+      kBandBytes / std::max<int64_t>(k.ow * k.oc * 4, 1), 1, k.oh);
+  const int64_t bands = (k.oh + rows - 1) / rows, units = k.n * bands;
+  const int64_t slots = std::min<int64_t>(units, kFilterSlots);
+  std::vector<std::vector<float>> partial(static_cast<size_t>(slots));
+  parallel_for(slots, 1, [&](int64_t s0, int64_t s1) {
+    std::vector<float> buf;
+    std::vector<int64_t> xoff;
+    for (int64_t s = s0; s < s1; ++s) {
+      std::vector<float> &acc = partial[static_cast<size_t>(s)];
+      acc.assign(static_cast<size_t>(red * ldw), 0.0f);
+      for (int64_t u = s * units / slots; u < (s + 1) * units / slots; ++u) {
+        const int64_t img = u / bands, q0 = u % bands * rows;
+        const int64_t q1 = std::min(k.oh, q0 + rows);
+        const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
+        buf.resize(static_cast<size_t>(in_rows * cols * k.c));
+        pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
+                 q0 * k.sy, in_rows, cols, buf.data());
+        xoff.clear();
+        for (int64_t q = q0; q < q1; ++q)
+          for (int64_t p = 0; p < k.ow; ++p)
+            xoff.push_back(((q - q0) * k.sy * cols + p * k.sx) * k.c);
+        const float *g = k.g + (img * k.oh + q0) * k.ow * k.oc;
+        const int64_t pixels = static_cast<int64_t>(xoff.size());
+        for (int64_t ob = 0; ob < k.oc; ob += kBlockOut) {
+          const ChannelBlock cb = channel_block(ob, k.oc);
+          const int64_t tile = kTile[cb.nv];
+          for (int64_t r0 = 0; r0 < red; r0 += tile) {
+            const int64_t nr = std::min(tile, red - r0);
+            kFilterTiles[cb.nv][nr - 1](
+                buf.data(), xoff.data(), roff.data() + r0, g + ob, k.oc, pixels,
+                acc.data() + r0 * ldw + ob, ldw, cb.tail);
+          }
+        }
+      }
+    }
+  });
+  parallel_for(red, std::max<int64_t>(1, kGrainCheap / (ldw * slots + 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r) {
+                   float *dst = k.gw + r * k.oc;
+                   const float *src = partial[0].data() + r * ldw;
+                   std::copy(src, src + k.oc, dst);
+                   for (int64_t s = 1; s < slots; ++s) {
+                     src = partial[static_cast<size_t>(s)].data() + r * ldw;
+                     for (int64_t o = 0; o < k.oc; ++o)
+                       dst[o] += src[o];
+                   }
+                 }
+               });
+}
+
+// ---- the kernels
+// -------------------------------------------------------------
+
+struct Geometry {
+  int64_t sy, sx, py, px, dy, dx;
+};
+
+Geometry read_geometry(const devrt_kernel_call &call) {
+  auto pair = [&](int i) {
+    const devrt_attr &a = attr(call, i, DEVRT_ATTR_INTS);
+    if (a.count != 2)
+      fail(DEVRT_ERROR_RUNTIME, "expected two values per geometry attribute");
+    return a.ints;
+  };
+  const int64_t *s = pair(0), *p = pair(1), *d = pair(2);
+  Geometry g{s[0], s[1], p[0], p[1], d[0], d[1]};
+  if (g.sy <= 0 || g.sx <= 0 || g.dy <= 0 || g.dx <= 0 || g.py < 0 || g.px < 0)
+    fail(DEVRT_ERROR_RUNTIME, "bad stride, padding or dilation");
+  return g;
+}
+
+void expect_float_contiguous(const devrt_view &v, const char *what) {
+  expect_dtype(v, DEVRT_FLOAT32, what);
+  if (v.ndim != 4)
+    fail(DEVRT_ERROR_RUNTIME, std::string(what) + " must be 4-D");
+  if (numel(v) == 0) // any strides will do
+    return;
+  int64_t expected = 1;
+  for (int32_t d = 3; d >= 0; --d) {
+    if (v.shape[d] != 1 && v.strides[d] != expected)
+      fail(DEVRT_ERROR_RUNTIME, std::string(what) + " must be contiguous");
+    expected *= v.shape[d];
+  }
+}
+
+// The shapes of one call: x (N, H, W, C), filter (KH, KW, C, OC),
+// y (N, OH, OW, OC), checked against each other and the geometry.
+struct Shapes {
+  int64_t n, h, w, c, kh, kw, oc, oh, ow;
+};
+
+Shapes check_shapes(const devrt_view &x, const devrt_view &f,
+                    const devrt_view &y, const Geometry &g) {
+  expect_float_contiguous(x, "input");
+  expect_float_contiguous(f, "filter");
+  expect_float_contiguous(y, "output");
+  Shapes s{x.shape[0], x.shape[1], x.shape[2], x.shape[3], f.shape[0],
+           f.shape[1], f.shape[3], y.shape[1], y.shape[2]};
+  const int64_t span_h = s.h + 2 * g.py - g.dy * (s.kh - 1) - 1;
+  const int64_t span_w = s.w + 2 * g.px - g.dx * (s.kw - 1) - 1;
+  if (f.shape[2] != s.c || y.shape[0] != s.n || y.shape[3] != s.oc ||
+      span_h < 0 || span_w < 0 || s.oh != span_h / g.sy + 1 ||
+      s.ow != span_w / g.sx + 1)
+    fail(DEVRT_ERROR_RUNTIME, "input, filter and output shapes do not match");
+  return s;
+}
+
+bool empty(const Shapes &s) {
+  return s.n * s.h * s.w * s.c * s.kh * s.kw * s.oc * s.oh * s.ow == 0;
+}
+
+// m (rows, cols) copied into a zeroed (rows, round_up(cols, 16)) matrix.
+std::vector<float> padded_rows(const float *m, int64_t rows, int64_t cols) {
+  const int64_t ld = round_up(cols, kLanes);
+  std::vector<float> out(static_cast<size_t>(rows * ld), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy(m + r * cols, m + (r + 1) * cols, out.data() + r * ld);
+  return out;
+}
+
+void conv2d_nhwc(const devrt_kernel_call &call) {
+  if (call.n_inputs != 2 && call.n_inputs != 3)
+    expect_arity(call, 2, 1);
+  expect_arity(call, call.n_inputs, 1);
+  const devrt_view &x = call.inputs[0], &f = call.inputs[1];
+  const devrt_view &y = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  const Shapes s = check_shapes(x, f, y, g);
+  if (s.n * s.oh * s.ow * s.oc == 0)
+    return;
+  const float *bias = nullptr;
+  std::vector<float> bias_padded;
+  if (call.n_inputs == 3) {
+    const devrt_view &b = call.inputs[2];
+    expect_dtype(b, DEVRT_FLOAT32, "bias");
+    if (b.ndim != 1 || b.shape[0] != s.oc || (s.oc > 1 && b.strides[0] != 1))
+      fail(DEVRT_ERROR_RUNTIME, "bias must be a contiguous (OC,) vector");
+    bias_padded = padded_rows(static_cast<const float *>(b.data), 1, s.oc);
+    bias = bias_padded.data();
+  }
+  float *out = static_cast<float *>(y.data);
+  if (empty(s)) { // no input channels: the bias, or sums of nothing
+    for (int64_t i = 0; i < s.n * s.oh * s.ow; ++i)
+      for (int64_t o = 0; o < s.oc; ++o)
+        out[i * s.oc + o] = bias ? bias[o] : 0.0f;
+    return;
+  }
+  const int64_t red = s.kh * s.kw * s.c;
+  const float *w = static_cast<const float *>(f.data);
+  std::vector<float> packed;
+  if (s.oc % kLanes) {
+    packed = padded_rows(w, red, s.oc);
+    w = packed.data();
+  }
+  Corr k{static_cast<const float *>(x.data),
+         s.n,
+         s.h,
+         s.w,
+         s.c,
+         g.py,
+         g.px,
+         s.oh,
+         s.ow,
+         g.sy,
+         g.sx,
+         s.kh,
+         s.kw,
+         g.dy,
+         g.dx,
+         w,
+         round_up(s.oc, kLanes),
+         bias,
+         out,
+         s.oc,
+         s.oh * s.ow * s.oc,
+         s.ow * s.oc,
+         s.oc};
+  correlate(k);
+}
+
+int64_t floor_div(int64_t a, int64_t b) { // b > 0
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Note: the input gradient gx[y][x] sums g[oy][ox] * f[i][j]^T over the taps
+// with y + py = oy*sy + i*dy (and likewise along x). For one phase ry of the
+// rows (y + py = q*sy + ry), the taps are those with i*dy = ry (mod sy): an
+// arithmetic progression i = i0 + m*step, reading g's row q - (i*dy - ry)/sy.
+// In reverse order of m these are a correlation over g's rows with
+// dilation dy*step/sy, so each phase is one correlate with the flipped,
+// transposed filter restricted to its taps. At stride 1 there is one phase
+// with every tap.
+struct Phase {
+  int64_t first, count, step; // taps first + m*step, m < count
+  int64_t q0, rows;           // output rows q0, q0 + 1, ... (q = (y+py-ry)/sy)
+  int64_t top, dil;           // correlate's top (or left) and dilation
+};
+
+Phase phase_of(int64_t r, int64_t stride, int64_t pad, int64_t dil,
+               int64_t taps, int64_t extent) {
+  Phase ph{0, 0, stride / std::gcd(stride, dil), 0, 0, 0, 0};
+  while (ph.first < taps && (ph.first * dil - r) % stride != 0)
+    ++ph.first;
+  if (ph.first < taps)
+    ph.count = (taps - 1 - ph.first) / ph.step + 1;
+  // rows y = q*stride + r - pad inside [0, extent)
+  ph.q0 = floor_div(pad - r + stride - 1, stride);
+  const int64_t q1 = floor_div(extent - 1 + pad - r, stride) + 1;
+  ph.rows = std::max<int64_t>(0, q1 - ph.q0);
+  if (ph.count > 0) {
+    const int64_t a_last = (ph.first + (ph.count - 1) * ph.step) * dil - r;
+    ph.top = a_last / stride - ph.q0; // the last tap reads g's row q - a/s
+    ph.dil = ph.step * dil / stride;
+  }
+  return ph;
+}
+
+// Note: with fewer input channels than a vector holds, the correlation above
+// would fill a fraction of each vector (1/16 for one channel). The input
+// gradient is then computed per output pixel instead: the pixel's gradient
+// times the transposed filter is the gradient of its (kh, kw, C) patch, a
+// correlate tile vectorised over the patch, and the patches are summed into
+// a padded copy of each image, which is cropped into gx.
+void input_gradient_by_patches(const float *gy, const float *f, const Shapes &s,
+                               const Geometry &g, float *gx) {
+  const int64_t red = s.kh * s.kw * s.c, ldk = round_up(red, kLanes);
+  std::vector<float> wt(static_cast<size_t>(s.oc * ldk), 0.0f);
+  for (int64_t k = 0; k < red; ++k)
+    for (int64_t o = 0; o < s.oc; ++o)
+      wt[static_cast<size_t>(o * ldk + k)] = f[k * s.oc + o];
+  std::vector<int64_t> roff(static_cast<size_t>(s.oc));
+  std::iota(roff.begin(), roff.end(), int64_t{0});
+  const int64_t hp = std::max((s.oh - 1) * g.sy + (s.kh - 1) * g.dy + 1,
+                              s.h + g.py),
+                wp = std::max((s.ow - 1) * g.sx + (s.kw - 1) * g.dx + 1,
+                              s.w + g.px);
+  constexpr int64_t kPixels = 12;
+  const int64_t pixels = s.oh * s.ow;
+  parallel_for(s.n, 1, [&](int64_t n0, int64_t n1) {
+    std::vector<float> pad(static_cast<size_t>(hp * wp * s.c));
+    std::vector<float> cols(static_cast<size_t>(kPixels * ldk));
+    const float *px[kPixels];
+    float *out[kPixels];
+    for (int64_t i = 0; i < kPixels; ++i)
+      out[i] = cols.data() + i * ldk;
+    for (int64_t img = n0; img < n1; ++img) {
+      std::fill(pad.begin(), pad.end(), 0.0f);
+      for (int64_t p0 = 0; p0 < pixels; p0 += kPixels) {
+        const int64_t np = std::min(kPixels, pixels - p0);
+        for (int64_t i = 0; i < np; ++i)
+          px[i] = gy + (img * pixels + p0 + i) * s.oc;
+        for (int64_t ob = 0; ob < red; ob += kBlockOut) {
+          const ChannelBlock cb = channel_block(ob, red);
+          const int64_t tile = kTile[cb.nv];
+          for (int64_t i0 = 0; i0 < np; i0 += tile)
+            kCorrTiles[cb.nv][std::min(tile, np - i0) - 1](
+                px + i0, roff.data(), s.oc, wt.data() + ob, ldk, nullptr, kZero,
+                out + i0, ob, cb.tail);
+        }
+        for (int64_t i = 0; i < np; ++i) {
+          const int64_t oy = (p0 + i) / s.ow, ox = (p0 + i) % s.ow;
+          for (int64_t ti = 0; ti < s.kh; ++ti)
+            for (int64_t tj = 0; tj < s.kw; ++tj) {
+              float *d =
+                  pad.data() +
+                  ((oy * g.sy + ti * g.dy) * wp + ox * g.sx + tj * g.dx) * s.c;
+              const float *src = out[i] + (ti * s.kw + tj) * s.c;
+              for (int64_t ch = 0; ch < s.c; ++ch)
+                d[ch] += src[ch];
+            }
+        }
+      }
+      for (int64_t y = 0; y < s.h; ++y)
+        std::memcpy(gx + (img * s.h + y) * s.w * s.c,
+                    pad.data() + ((y + g.py) * wp + g.px) * s.c,
+                    static_cast<size_t>(s.w * s.c) * sizeof(float));
+    }
+  });
+}
+
+void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &gy = call.inputs[0], &f = call.inputs[1];
+  const devrt_view &gx = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  const Shapes s = check_shapes(gx, f, gy, g);
+  float *out = static_cast<float *>(gx.data);
+  if (!empty(s) && s.c < kLanes) {
+    input_gradient_by_patches(static_cast<const float *>(gy.data),
+                              static_cast<const float *>(f.data), s, g, out);
+    return;
+  }
+  if (empty(s) || g.sy > 1 || g.sx > 1) // positions no phase may reach
+    std::fill(out, out + s.n * s.h * s.w * s.c, 0.0f);
+  if (empty(s))
+    return;
+  const float *fw = static_cast<const float *>(f.data);
+  const int64_t ldw = round_up(s.c, kLanes);
+  for (int64_t ry = 0; ry < g.sy; ++ry)
+    for (int64_t rx = 0; rx < g.sx; ++rx) {
+      const Phase py = phase_of(ry, g.sy, g.py, g.dy, s.kh, s.h);
+      const Phase px = phase_of(rx, g.sx, g.px, g.dx, s.kw, s.w);
+      if (py.count == 0 || px.count == 0 || py.rows == 0 || px.rows == 0)
+        continue;
+      // Row ((mi*kw' + mj)*oc + o) of the phase's filter: tap
+      // (first + (count-1-m)*step) of f, transposed.
+      std::vector<float> w(
+          static_cast<size_t>(py.count * px.count * s.oc * ldw), 0.0f);
+      for (int64_t mi = 0; mi < py.count; ++mi)
+        for (int64_t mj = 0; mj < px.count; ++mj) {
+          const int64_t i = py.first + (py.count - 1 - mi) * py.step;
+          const int64_t j = px.first + (px.count - 1 - mj) * px.step;
+          const float *tap = fw + (i * s.kw + j) * s.c * s.oc;
+          float *rows = w.data() + (mi * px.count + mj) * s.oc * ldw;
+          for (int64_t ch = 0; ch < s.c; ++ch)
+            for (int64_t o = 0; o < s.oc; ++o)
+              rows[o * ldw + ch] = tap[ch * s.oc + o];
+        }
+      const int64_t y0 = py.q0 * g.sy + ry - g.py;
+      const int64_t x0 = px.q0 * g.sx + rx - g.px;
+      Corr k{static_cast<const float *>(gy.data),
+             s.n,
+             s.oh,
+             s.ow,
+             s.oc,
+             py.top,
+             px.top,
+             py.rows,
+             px.rows,
+             1,
+             1,
+             py.count,
+             px.count,
+             py.dil,
+             px.dil,
+             w.data(),
+             ldw,
+             nullptr,
+             out + (y0 * s.w + x0) * s.c,
+             s.c,
+             s.h * s.w * s.c,
+             g.sy * s.w * s.c,
+             g.sx * s.c};
+      correlate(k);
+    }
+}
+
+void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &x = call.inputs[0], &gy = call.inputs[1];
+  const devrt_view &gf = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  const Shapes s = check_shapes(x, gf, gy, g);
+  float *out = static_cast<float *>(gf.data);
+  if (empty(s)) {
+    std::fill(out, out + s.kh * s.kw * s.c * s.oc, 0.0f);
+    return;
+  }
+  FilterGrad k{static_cast<const float *>(x.data),
+               s.n,
+               s.h,
+               s.w,
+               s.c,
+               g.py,
+               g.px,
+               static_cast<const float *>(gy.data),
+               s.oh,
+               s.ow,
+               s.oc,
+               g.sy,
+               g.sx,
+               s.kh,
+               s.kw,
+               g.dy,
+               g.dx,
+               out};
+  filter_gradient(k);
+}
+
+} // namespace
+
+void register_conv_direct_kernels() {
+  if (!__builtin_cpu_supports("avx512f"))
+    return; // the core convolves through im2col and matmul
+  constexpr uint32_t f32 = 1u << DEVRT_FLOAT32;
+  register_kernel("conv2d_nhwc", f32, kernel_entry<conv2d_nhwc>);
+  register_kernel("conv2d_nhwc_backward_input", f32,
+                  kernel_entry<conv2d_nhwc_backward_input>);
+  register_kernel("conv2d_nhwc_backward_filter", f32,
+                  kernel_entry<conv2d_nhwc_backward_filter>);
+}
+
+} // namespace devrt_cpu
+
+#else
+
+namespace devrt_cpu {
+void register_conv_direct_kernels() {} // the core uses im2col and matmul
+} // namespace devrt_cpu
+
+#endif
