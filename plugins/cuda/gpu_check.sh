@@ -53,7 +53,7 @@ $PY -m pip install -q --no-build-isolation --no-deps ./plugins/cuda || { fail "d
 step "libraries through RUNPATH (no LD_LIBRARY_PATH)"
 LIB=$($PY -c "import devrt_cuda; print(devrt_cuda.library_path())")
 readelf -d "$LIB" | grep -E "NEEDED|RUNPATH"
-env -u LD_LIBRARY_PATH ldd "$LIB" | grep -E "cudart|cublas|devrt_core"
+env -u LD_LIBRARY_PATH ldd "$LIB" | grep -E "cudart|cublas|cudnn|devrt_core"
 env -u LD_LIBRARY_PATH ldd "$LIB" | grep -v devrt_core | grep -q "not found" && fail "a library is not found"
 $PY -m devrt backends
 
