@@ -17,8 +17,9 @@
 # backends`; the conformance suite on cuda under DEVRT_REQUIRE_CUDA=1 (a
 # skip is a failure) and tests/plugins/test_cuda.py; the lecture's programs
 # (`devrt demo`: eager, graph and Keras on every device); bench/bench_cuda.py
-# (SGEMM n=4096 against CuPy and PyTorch, two-layer and CNN steps against
-# PyTorch CUDA); `devrt bench`, whose chart lands in $OUT/devrt_bench.png.
+# (SGEMM n=4096 against CuPy and PyTorch, two-layer and CNN steps and the
+# cuDNN NHWC convolution against PyTorch CUDA); `devrt bench`, whose chart
+# lands in $OUT/devrt_bench.png.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 WHEELS=${1:-build/gpu_wheels}
@@ -53,7 +54,7 @@ $PY -m pip install -q --no-build-isolation --no-deps ./plugins/cuda || { fail "d
 step "libraries through RUNPATH (no LD_LIBRARY_PATH)"
 LIB=$($PY -c "import devrt_cuda; print(devrt_cuda.library_path())")
 readelf -d "$LIB" | grep -E "NEEDED|RUNPATH"
-env -u LD_LIBRARY_PATH ldd "$LIB" | grep -E "cudart|cublas|devrt_core"
+env -u LD_LIBRARY_PATH ldd "$LIB" | grep -E "cudart|cublas|cudnn|devrt_core"
 env -u LD_LIBRARY_PATH ldd "$LIB" | grep -v devrt_core | grep -q "not found" && fail "a library is not found"
 $PY -m devrt backends
 

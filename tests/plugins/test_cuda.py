@@ -67,6 +67,24 @@ def test_without_the_package_devrt_cuda_says_how_to_get_it():
     assert error == f"[synchronize] CUDA unavailable: {reason}"
 
 
+def test_package_pins_the_devrt_of_its_tree():
+    # devrt-cuda builds against the installed devrt of the same tree: the pin
+    # lets pip find that one installed, and never search the index for others.
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the parser pip carries
+        from pip._vendor import tomli as tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    devrt_version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    package = tomllib.loads((root / "plugins" / "cuda" / "pyproject.toml").read_text())
+    devrt_pins = [d for d in package["project"]["dependencies"] if d.startswith("devrt")]
+    assert devrt_pins == [f"devrt=={devrt_version}"]
+    # The wheels the library links are build requirements too, at the same pins.
+    wheels = [d for d in package["project"]["dependencies"] if d.startswith("nvidia-")]
+    assert len(wheels) == 3 and set(wheels) <= set(package["build-system"]["requires"])
+
+
 def test_cuda_calls_without_a_gpu_raise_with_the_reason():
     if devrt.cuda.is_available():
         pytest.skip("checks a machine without a usable GPU")
@@ -94,15 +112,27 @@ def test_backend_registers_without_devices_and_backends_says_why():
     assert "    unavailable: " in out and f"cuda: not available ({reason})" in out
 
 
+# Optional kernels (the core falls back where a device lacks them) that the
+# two backends offer differently: the CPU's channels-last max pooling (on
+# cuda the core pools a channels-first copy) and the direct convolutions,
+# on the CPU for float32 where it has AVX-512, on cuda (cuDNN) for every
+# float dtype.
+CPU_ONLY_OPTIONAL = {"max_pool2d_nhwc", "max_pool2d_nhwc_backward"}
+CONV_DIRECT = {"conv2d_nhwc", "conv2d_nhwc_backward_input", "conv2d_nhwc_backward_filter"}
+
+
 @needs_package
 def test_capability_manifest_is_the_cpus_plus_16_bit_floats():
     cpu = {op["name"]: set(op["kernels"].get("cpu", [])) for op in devrt.catalogue()}
     cuda = {op["name"]: set(op["kernels"].get("cuda", [])) for op in devrt.catalogue()}
-    assert {op for op, d in cpu.items() if d} == {op for op, d in cuda.items() if d}
-    for op in cpu:
+    cpu_ops = {op for op, d in cpu.items() if d} - CPU_ONLY_OPTIONAL - CONV_DIRECT
+    assert cpu_ops == {op for op, d in cuda.items() if d} - CONV_DIRECT
+    for op in cpu_ops:
         assert cpu[op] <= cuda[op], op
     for op in ("add", "mul", "exp", "eq", "matmul"):
         assert {"float16", "bfloat16"} <= cuda[op], op
+    for op in CONV_DIRECT:
+        assert cuda[op] == {"float16", "bfloat16", "float32", "float64"}, op
 
 
 @needs_package
@@ -111,15 +141,31 @@ def test_library_finds_the_nvidia_wheels_through_runpath():
 
     lib = devrt_cuda.library_path()
     dynamic = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
-    assert "Library runpath: [$ORIGIN/../nvidia/cu13/lib]" in dynamic
+    runpath = "$ORIGIN/../nvidia/cu13/lib:$ORIGIN/../nvidia/cudnn/lib:$ORIGIN/../devrt/lib"
+    assert f"Library runpath: [{runpath}]" in dynamic
+    assert "Shared library: [libcudnn.so.9]" in dynamic
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     ldd = subprocess.run(["ldd", str(lib)], capture_output=True, text=True, env=env).stdout
-    wheels = (Path(lib).parent.parent / "nvidia" / "cu13" / "lib").resolve()
-    for name in ("libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13"):
+
+    def resolved(name: str) -> Path:
         line = next(line for line in ldd.splitlines() if line.strip().startswith(name))
-        assert Path(line.split("=>")[1].split("(")[0].strip()).resolve().parent == wheels
+        return Path(line.split("=>")[1].split("(")[0].strip()).resolve()
+
+    nvidia = Path(lib).parent.parent / "nvidia"
+    for name, wheel in [
+        ("libcudart.so.13", "cu13"),
+        ("libcublas.so.13", "cu13"),
+        ("libcublasLt.so.13", "cu13"),
+        ("libcudnn.so.9", "cudnn"),
+    ]:
+        assert resolved(name).parent == (nvidia / wheel / "lib").resolve(), name
     # libdevrt_core resolves to the copy devrt has loaded, never a second one.
-    assert "libdevrt_core.so => not found" in ldd
+    loaded = {
+        Path(line.split()[-1]).resolve()
+        for line in Path("/proc/self/maps").read_text().splitlines()
+        if line.endswith("/libdevrt_core.so")
+    }
+    assert loaded == {resolved("libdevrt_core.so")}
 
 
 def test_tf32_switch_is_off_by_default_and_round_trips():
@@ -238,3 +284,99 @@ def test_dlpack_both_ways_with_torch_cuda_tensors(gpu):
     d = devrt.from_dlpack(source)
     assert d.device.type == "cuda" and d.data_ptr() == source.data_ptr()
     assert d.cpu().numpy().tolist() == [0, 2, 4, 6, 8]
+
+
+# --- convolutions on cuDNN ------------------------------------------------------------
+
+# (input NHWC, filter HWIO, strides, padding, dilations): devrt.graph's Conv2D
+# runs these on the direct kernels (conv2d_nhwc and its gradients), which the
+# cuda backend runs on cuDNN.
+CONV_CASES = [
+    ((3, 9, 8, 5), (3, 3, 5, 7), (1, 1), "SAME", (1, 1)),  # symmetric: cuDNN pads
+    ((2, 9, 7, 4), (3, 2, 4, 6), (2, 1), "VALID", (1, 1)),
+    ((2, 8, 9, 3), (3, 3, 3, 4), (2, 2), "SAME", (1, 1)),  # asymmetric: padded first
+    ((2, 11, 9, 4), (3, 3, 4, 5), (1, 1), "SAME", (2, 1)),  # dilated rows
+    ((1, 5, 5, 3), (5, 5, 3, 2), (1, 1), "VALID", (1, 1)),  # one output pixel
+    # 576 products per output: TF32 (10-bit mantissas) would miss float32's bound
+    ((4, 12, 12, 64), (3, 3, 64, 32), (1, 1), "SAME", (1, 1)),
+]
+# Errors relative to the largest reference value: the 16-bit floats round
+# their result once (cuDNN accumulates in float32), float32 runs without TF32.
+CONV_TOL = {"float16": 4e-3, "bfloat16": 3e-2, "float32": 2e-5, "float64": 1e-12}
+
+
+def conv2d_and_gradients(device, case, dtype):
+    """Conv2D of `case` in `dtype` on `device` and its gradients for the input
+    and the filter, beside PyTorch's in float64 from the same rounded values."""
+    torch = pytest.importorskip("torch")
+    import devrt.graph as tf
+
+    xs, fs, strides, padding, dilations = case
+    rng = np.random.default_rng(0)
+
+    def rounded(shape):  # values `dtype` holds exactly, as float64
+        a = torch.tensor(rng.standard_normal(shape)).to(getattr(torch, dtype))
+        return a.to(torch.float64).numpy()
+
+    x_np, f_np = rounded(xs), rounded(fs)
+    with tf.Graph().as_default(), tf.device(device):
+        x = tf.placeholder(tf.float64, list(xs))
+        f = tf.placeholder(tf.float64, list(fs))
+        xd, fd = tf.cast(x, dtype), tf.cast(f, dtype)
+        y = tf.nn.conv2d(xd, fd, [1, *strides, 1], padding, dilations=[1, *dilations, 1])
+        seed = tf.placeholder(tf.float64)
+        gx, gf = tf.gradients(tf.reduce_sum(tf.cast(y, tf.float64) * seed), [xd, fd])
+        fetches = [tf.cast(t, tf.float64) for t in (y, gx, gf)]
+        assert y.dtype.name == dtype
+        with tf.Session() as sess:
+            y_shape = sess.run(tf.shape(y), {x: x_np, f: f_np})
+            g_np = rounded(tuple(y_shape))
+            got = sess.run(fetches, {x: x_np, f: f_np, seed: g_np})
+    xt = torch.tensor(x_np, requires_grad=True)
+    ft = torch.tensor(f_np, requires_grad=True)
+    xp = xt.permute(0, 3, 1, 2)
+    if padding == "SAME":
+        pads = []
+        for n, k, s, d in zip(xs[1:3], fs[:2], strides, dilations):
+            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        xp = torch.nn.functional.pad(xp, (*pads[1], *pads[0]))
+    want = torch.nn.functional.conv2d(
+        xp, ft.permute(3, 2, 0, 1), stride=strides, dilation=dilations
+    ).permute(0, 2, 3, 1)
+    want.backward(torch.tensor(g_np))
+    return got, [want.detach().numpy(), xt.grad.numpy(), ft.grad.numpy()]
+
+
+@pytest.mark.parametrize("dtype", list(CONV_TOL))
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv2d_on_cudnn_matches_pytorch(gpu, case, dtype):
+    got, want = conv2d_and_gradients("/gpu:0", case, dtype)
+    for name, g, w in zip(("y", "gx", "gf"), got, want):
+        assert g.shape == w.shape, name
+        np.testing.assert_allclose(
+            g, w, rtol=0, atol=CONV_TOL[dtype] * np.abs(w).max(), err_msg=name
+        )
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_conv2d_on_cudnn_of_empty_operands(gpu, dtype):
+    import devrt.graph as tf
+
+    def run(xs, fs):
+        with tf.Graph().as_default(), tf.device("/gpu:0"):
+            x = tf.placeholder(dtype, [None, *xs[1:]])
+            f = tf.placeholder(dtype, list(fs))
+            y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+            gx, gf = tf.gradients(tf.reduce_sum(y), [x, f])
+            with tf.Session() as sess:
+                return sess.run([y, gx, gf], {x: np.ones(xs, dtype), f: np.ones(fs, dtype)})
+
+    # An empty batch (no work, a zero filter gradient) and no input channels
+    # (a zero output): cuDNN takes neither, the kernels answer them.
+    y, gx, gf = run((0, 6, 6, 3), (3, 3, 3, 4))
+    assert y.shape == (0, 6, 6, 4) and gx.shape == (0, 6, 6, 3)
+    np.testing.assert_array_equal(gf, np.zeros((3, 3, 3, 4), dtype))
+    y, gx, gf = run((2, 6, 6, 0), (3, 3, 0, 4))
+    np.testing.assert_array_equal(y, np.zeros((2, 6, 6, 4), dtype))
+    assert gx.shape == (2, 6, 6, 0) and gf.shape == (3, 3, 0, 4)

@@ -65,6 +65,7 @@ def _load() -> ctypes.CDLL:
             "devrt_cuda_event_elapsed": ([vp, vp, ctypes.POINTER(ctypes.c_float)], i),
             "devrt_cuda_set_allow_tf32": ([i], None),
             "devrt_cuda_get_allow_tf32": ([], i),
+            "devrt_cuda_cudnn_version": ([], i),
         }
         for name, (args, res) in signatures.items():
             fn = getattr(lib, name)
@@ -115,6 +116,12 @@ def versions() -> tuple[int, int]:
     runtime, driver = ctypes.c_int(), ctypes.c_int()
     _load().devrt_cuda_versions(ctypes.byref(runtime), ctypes.byref(driver))
     return runtime.value, driver.value
+
+
+def cudnn_version() -> str:
+    """The loaded cuDNN's version, as "9.19.0"."""
+    v = _load().devrt_cuda_cudnn_version()
+    return f"{v // 10000}.{v % 10000 // 100}.{v % 100}"
 
 
 def set_device(device: int) -> None:
@@ -211,6 +218,7 @@ def devrt_describe() -> dict:
         "library": os.fspath(library_path()),
         "cuda runtime": f"{runtime // 1000}.{runtime % 1000 // 10}",
         "driver": f"{driver // 1000}.{driver % 1000 // 10}" if driver else "none",
+        "cudnn": cudnn_version(),
     }
     reason = unavailable_reason()
     if reason is not None:

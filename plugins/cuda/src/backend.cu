@@ -445,6 +445,7 @@ DEVRT_EXPORT int devrt_plugin_init(uint32_t abi_version) {
     register_random_kernels();
     register_indexing_kernels();
     register_conv_kernels();
+    register_conv_direct_kernels();
     register_scan_kernels();
     register_optimizer_kernels();
     return DEVRT_OK;

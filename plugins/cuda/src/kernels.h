@@ -13,6 +13,7 @@ void register_copy_kernels();
 void register_random_kernels();
 void register_indexing_kernels();
 void register_conv_kernels();
+void register_conv_direct_kernels();
 void register_scan_kernels();
 void register_optimizer_kernels();
 
