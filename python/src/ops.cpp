@@ -564,10 +564,12 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
           fail(ErrorKind::Type, "[", name,
                "] got an unexpected keyword argument '", key, "'");
       }
-      if (!dim.is_none() && !py::isinstance<TensorImpl>(dim) &&
-          (!py::isinstance<py::int_>(dim) || py::isinstance<py::bool_>(dim)))
-        fail(ErrorKind::Type, "[", name, "] dim must be an int, got ",
-             py::type::of(dim).attr("__name__").cast<std::string>());
+      if (!dim.is_none() && !py::isinstance<TensorImpl>(dim)) {
+        if (!is_index(dim)) // (an int or a NumPy integer, not a bool)
+          fail(ErrorKind::Type, "[", name, "] dim must be an int, got ",
+               py::type::of(dim).attr("__name__").cast<std::string>());
+        dim = py::reinterpret_steal<py::object>(PyNumber_Index(dim.ptr()));
+      }
       if (!py::isinstance<py::bool_>(keepdim))
         fail(ErrorKind::Type, "[", name, "] keepdim must be a bool, got ",
              py::type::of(keepdim).attr("__name__").cast<std::string>());

@@ -639,12 +639,12 @@ DEVIATIONS: list = [
     (
         "var and std with a correction beyond the count",
         "docs/eager.md: Where the `correction` of `var` or `std` (1 when not given) is at least "
-        "the number of elements reduced, the value is inf or NaN as in PyTorch, and the gradient "
-        "may differ from PyTorch's (which is not the derivative of that value either).",
+        "the number of elements reduced, or NaN, the value is inf or NaN as in PyTorch, and the "
+        "gradient may differ from PyTorch's (which is not the derivative of that value either).",
         lambda call, outcome: (
             call.name in ("var", "std")
             and isinstance(_kw(call, "correction", 1), (int, float))
-            and _kw(call, "correction", 1) >= _reduced_count(call)
+            and not _kw(call, "correction", 1) < _reduced_count(call)  # (NaN too)
             and outcome.startswith("grad")
         ),
     ),

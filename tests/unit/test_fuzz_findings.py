@@ -1410,3 +1410,14 @@ def test_gather_v2_shape_is_the_shared_take_shape():
         np.testing.assert_array_equal(_run(y, {p: a, i: idx}), np.take(a, idx, axis=1))
         with pytest.raises(IndexError, match=r"axis 3 is out of range"):
             tf.gather(p, tf.placeholder(tf.int32), axis=3)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_take_a_numpy_integer_dim(name):
+    x = np.arange(18.0, dtype=np.float32).reshape(3, 2, 3)
+    got = getattr(devrt, name)(devrt.tensor(x), dim=np.int64(2))
+    want = getattr(torch, name)(torch.tensor(x), dim=np.int64(2))
+    np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+    np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    with pytest.raises(TypeError, match=rf"^\[{name}\] dim must be an int, got bool"):
+        getattr(devrt, name)(devrt.tensor(x), True)
