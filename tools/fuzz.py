@@ -64,7 +64,11 @@ def main() -> int:
         print(f"seed {seed}: {ns.examples} examples, {wall:.0f} s, rc {rc}", flush=True)
     families: collections.Counter = collections.Counter()
     example: dict = {}
-    for path in sorted(ns.out.glob(f"{kind}-seed*.jsonl")):
+    # (this run's seeds only: the folder may hold logs of earlier runs)
+    for seed in ns.seeds:
+        path = ns.out / f"{kind}-seed{seed}.jsonl"
+        if not path.exists():
+            continue
         for line in path.read_text().splitlines():
             record = json.loads(line)
             key = family_key(record)
