@@ -100,7 +100,9 @@ def test_every_piece_runs_once_whatever_the_seats(restore_threads, rng, threads)
         t = devrt.from_numpy(x)
         np.testing.assert_array_equal((t * 2 + 1).numpy(), x * 2 + 1)
         assert float(t.sum()) == pytest.approx(float(x.astype(np.float64).sum()), abs=1e-1)
-    a = rng.standard_normal((700, 300)).astype(np.float32)
-    b = rng.standard_normal((300, 500)).astype(np.float32)
-    got = (devrt.from_numpy(a) @ devrt.from_numpy(b)).numpy()
-    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    # bands of rows, and slices of K whose partial products are summed
+    for m, k, n in ((700, 300, 500), (64, 1000, 100), (33, 2500, 17)):
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        got = (devrt.from_numpy(a) @ devrt.from_numpy(b)).numpy()
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=2e-3)
