@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -123,18 +124,19 @@ bool split_k_matmul(const T *a, const T *b, T *y, const Dims &d,
     return false;
   const int64_t slice = (d.k + parts - 1) / parts;
   const int64_t mn = d.m * d.n;
-  std::vector<T> partial(static_cast<size_t>((parts - 1) * mn));
+  // Every element is written by its slice's GEMM: no zeroing here.
+  std::unique_ptr<T[]> partial(new T[static_cast<size_t>((parts - 1) * mn)]);
   parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
     std::vector<T> sa, sb;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t k0 = p * slice, k = std::min(slice, d.k - k0);
-      T *out = p == 0 ? y : partial.data() + (p - 1) * mn;
+      T *out = p == 0 ? y : partial.get() + (p - 1) * mn;
       gemm_block(a + k0 * d.acs, b + k0 * d.brs, out, d.m, d.n, k,
                  p == 0 ? d.yrs : d.n, d, sa, sb);
     }
   });
   for (int64_t p = 1; p < parts; ++p) {
-    const T *src = partial.data() + (p - 1) * mn;
+    const T *src = partial.get() + (p - 1) * mn;
     for (int64_t i = 0; i < d.m; ++i)
       for (int64_t j = 0; j < d.n; ++j)
         y[i * d.yrs + j] += src[i * d.n + j];

@@ -84,10 +84,39 @@ void adam_step(const devrt_kernel_call &call) {
   });
 }
 
+// param -= grad * lr, the product rounded before the difference (no fused
+// multiply-add, as above). grad may be param itself (an identical view).
+template <typename T>
+DEVRT_CPU_CLONES void sgd_loop(int64_t n, const T *g, T *p, T lr) {
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = p[i] - g[i] * lr;
+}
+
+void sgd_step(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &grad = call.inputs[0], &param = call.outputs[0];
+  expect_dtype(param, grad.dtype, "param");
+  expect_dtype(call.inputs[1], grad.dtype, "lr");
+  const int64_t n = numel(grad);
+  if (numel(param) != n || !is_contiguous(param) || !is_contiguous(grad))
+    fail(DEVRT_ERROR_RUNTIME,
+         "param and grad must be contiguous and of one size");
+  Floating::dispatch(grad.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T lr = *static_cast<const T *>(call.inputs[1].data);
+    const T *g = static_cast<const T *>(grad.data);
+    T *p = static_cast<T *>(param.data);
+    parallel_for(n, kGrainCheap, [&](int64_t b, int64_t e) {
+      sgd_loop<T>(e - b, g + b, p + b, lr);
+    });
+  });
+}
+
 } // namespace
 
 void register_optimizer_kernels() {
   register_kernel("adam_step", Floating::mask, kernel_entry<adam_step>);
+  register_kernel("sgd_step", Floating::mask, kernel_entry<sgd_step>);
 }
 
 } // namespace devrt_cpu

@@ -1108,6 +1108,32 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
              "kernel where the device has it, the same core ops elsewhere; "
              "not recorded by autograd. Returns param (docs/kernels.md).")
           .c_str());
+  m.def(
+      "sgd_step",
+      [](const Tensor &param, const Tensor &grad, py::handle lr) {
+        Tensor rate;
+        if (py::isinstance<TensorImpl>(lr)) {
+          rate = lr.cast<Tensor>();
+        } else {
+          // A Python number becomes a wrapped number, which the core gives
+          // param's dtype and device once the operands are checked.
+          Scalar s;
+          if (!to_scalar(lr, &s))
+            fail(
+                ErrorKind::Type,
+                "[sgd_step] lr must be a number or a 0-d tensor, got ",
+                py::str(py::type::of(lr).attr("__name__")).cast<std::string>());
+          rate = scalar_tensor(s, DType::Float64, kCPU);
+        }
+        sgd_step(param, grad, rate);
+        return param;
+      },
+      py::arg("param"), py::arg("grad"), py::arg("lr"),
+      op_doc(OpId::sgd_step,
+             "lr is a number or a 0-d tensor on param's device. One kernel "
+             "where the device has it, the same core ops elsewhere; not "
+             "recorded by autograd. Returns param (docs/kernels.md).")
+          .c_str());
 }
 
 } // namespace devrt::bind

@@ -313,6 +313,7 @@ def test_malformed_device_string(spec):
             ),
             "adam_step",
         ),
+        (lambda a, b: devrt._C.sgd_step(a, b, 0.1), "sgd_step"),
     ),
 )
 def test_inputs_on_two_devices(fn, op):

@@ -86,3 +86,23 @@ def test_a_worker_never_keeps_the_callers_cpu():
         env={**os.environ, "DEVRT_NUM_THREADS": "2"},
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_every_piece_runs_once_whatever_the_seats(restore_threads, rng, threads):
+    # Each seat of the pool owns a run of the pieces and the others finish
+    # what it leaves; sizes around the piece boundaries (32768 elements per
+    # piece for cheap ops, up to 4 pieces a thread) give runs of unequal
+    # length, and more threads than CPUs leave some workers late.
+    devrt.set_num_threads(threads)
+    for n in (32769, 5 * 32768 + 7, 8 * 32768, 12 * 32768 + 1, 40 * 32768 - 3):
+        x = rng.standard_normal(n).astype(np.float32)
+        t = devrt.from_numpy(x)
+        np.testing.assert_array_equal((t * 2 + 1).numpy(), x * 2 + 1)
+        assert float(t.sum()) == pytest.approx(float(x.astype(np.float64).sum()), abs=1e-1)
+    # bands of rows, and slices of K whose partial products are summed
+    for m, k, n in ((700, 300, 500), (64, 1000, 100), (33, 2500, 17)):
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        got = (devrt.from_numpy(a) @ devrt.from_numpy(b)).numpy()
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=2e-3)

@@ -209,6 +209,13 @@ void adam_step(const Tensor &param, const Tensor &grad, const Tensor &m,
                const Tensor &v, const Tensor &v_max, const Tensor &step_size,
                const Tensor &root_divisor, double beta1, double beta2,
                double eps);
+// One gradient-descent step, in place: param -= grad * lr, the product
+// rounded to param's dtype before the difference. grad has param's shape,
+// dtype and device; lr is a 0-d floating tensor on that device or a wrapped
+// number, as adam_step's step_size. One kernel where the device has it and
+// the operands are contiguous float32/float64, else the same two core ops.
+// Never recorded by autograd; bumps param's version.
+void sgd_step(const Tensor &param, const Tensor &grad, const Tensor &lr);
 
 // --- memory ---------------------------------------------------------------
 Tensor cast(const Tensor &x, DType dtype); // x itself when already dtype

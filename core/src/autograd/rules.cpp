@@ -240,9 +240,11 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
 
   // --- binary (broadcasting sums back to each operand's shape) -------------
   case OpId::add:
-    return {sum_to(g, n.inputs[0].shape), sum_to(g, n.inputs[1].shape)};
+    return {n.wants(0) ? sum_to(g, n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(g, n.inputs[1].shape) : nullptr};
   case OpId::sub:
-    return {sum_to(g, n.inputs[0].shape), sum_to(neg(g), n.inputs[1].shape)};
+    return {n.wants(0) ? sum_to(g, n.inputs[0].shape) : nullptr,
+            n.wants(1) ? sum_to(neg(g), n.inputs[1].shape) : nullptr};
   case OpId::mul: {
     Tensor a = n.input(0), b = n.input(1);
     return {n.wants(0) ? sum_to(mul(g, b), n.inputs[0].shape) : nullptr,
@@ -307,16 +309,16 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::minimum: {
     // Ties split the gradient evenly, as the subgradient midpoint. Only
     // the side that loses gets none: where a NaN is the result, g goes to
-    // both sides, as PyTorch's.
+    // both sides, as PyTorch's. `shared` is what a side that does not lose
+    // gets, so each side costs a comparison and a select.
     Tensor a = n.input(0), b = n.input(1);
     OpId wins = n.op == OpId::maximum ? OpId::gt : OpId::lt;
-    Tensor tie = binary(OpId::eq, a, b), zero = num(g, 0.0);
-    Tensor half = mul(masked(tie, g), 0.5), untied = where(tie, zero, g);
+    Tensor shared = where(binary(OpId::eq, a, b), mul(g, 0.5), g);
     auto side = [&](int i, const Tensor &x, const Tensor &y) -> Tensor {
       if (!n.wants(i))
         return nullptr;
-      Tensor full = where(binary(wins, y, x), zero, untied); // x loses: none
-      return sum_to(add(full, half), n.inputs[i].shape);
+      return sum_to(where(binary(wins, y, x), num(g, 0.0), shared),
+                    n.inputs[i].shape); // x loses: none
     };
     return {side(0, a, b), side(1, b, a)};
   }

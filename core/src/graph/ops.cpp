@@ -156,6 +156,41 @@ Vals eval_apply_adam(const Node &, const Vals &in, EvalContext &) {
   return {in[0], in[1], in[2]};
 }
 
+// ApplyGradientDescent(var, alpha, delta): var -= alpha * delta in place
+// (TensorFlow's op of that name); its output is the variable's new value.
+void infer_apply_gradient_descent(Node &n) {
+  const Node *var = n.inputs[0].node;
+  const DType t = n.input_dtype(0);
+  if (var->def->kind != OpKind::Variable)
+    bad(n, ErrorKind::Type,
+        "input 0 (var) must be a variable, got the output of '" + var->name +
+            "' (" + var->op + ")");
+  if (t != DType::Float32 && t != DType::Float64)
+    bad(n, ErrorKind::Type,
+        std::string("variable of dtype ") + dtype_name(t) +
+            ": float32 or float64 expected");
+  static const char *const names[] = {"var", "alpha", "delta"};
+  for (size_t i = 1; i < 3; ++i) {
+    if (n.input_dtype(i) != t)
+      bad(n, ErrorKind::Type,
+          std::string(names[i]) + " of dtype " + dtype_name(n.input_dtype(i)) +
+              " for a variable of dtype " + dtype_name(t));
+    const PartialShape &s = n.input_shape(i);
+    if (i == 1 ? (s.known_rank && s.rank() != 0)
+               : !s.compatible(n.input_shape(0)))
+      bad(n, ErrorKind::Value,
+          std::string(names[i]) + " of shape " + s.str() +
+              (i == 1 ? ": a scalar expected"
+                      : " for a variable of shape " + n.input_shape(0).str()));
+  }
+  set_output(n, n.input_shape(0), t);
+}
+// in[0] is the variable's stored value (the executor's doing).
+Vals eval_apply_gradient_descent(const Node &, const Vals &in, EvalContext &) {
+  sgd_step(in[0], in[2], reshape(in[1], Dims{}));
+  return {in[0]};
+}
+
 // tf.cond's predicate: a bool scalar (or of unknown shape, checked when it
 // runs).
 void check_predicate(const Node &n, size_t i) {
@@ -1206,6 +1241,8 @@ const OpDef kOps[] = {
     {"AssignSub", 2, 2, infer_assign, nullptr, OpKind::Assign, ID(sub)},
     {"ApplyAdam", 8, 8, infer_apply_adam, eval_apply_adam, OpKind::Assign,
      ID(adam_step), 3},
+    {"ApplyGradientDescent", 3, 3, infer_apply_gradient_descent,
+     eval_apply_gradient_descent, OpKind::Assign, ID(sgd_step), 1},
     {"Identity", 1, 1, infer_identity, eval_identity},
     {"StopGradient", 1, 1, infer_identity, eval_stop_gradient},
     {"PlaceholderWithDefault", 1, 1, infer_placeholder_with_default,

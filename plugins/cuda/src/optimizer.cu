@@ -92,10 +92,41 @@ void adam_step(const devrt_kernel_call &call) {
   });
 }
 
+// param -= grad * lr, the product rounded before the difference; grad may
+// be param itself (an identical view).
+template <typename T>
+__global__ void sgd_kernel(int64_t n, const T *g, T *p,
+                           const T *__restrict__ lr) {
+  const T rate = *lr;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    p[i] = sub_rn(p[i], mul_rn(g[i], rate));
+}
+
+void sgd_step(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &grad = call.inputs[0], &param = call.outputs[0];
+  expect_dtype(param, grad.dtype, "param");
+  expect_dtype(call.inputs[1], grad.dtype, "lr");
+  const int64_t n = numel(grad);
+  if (numel(param) != n)
+    fail(DEVRT_ERROR_RUNTIME, "param and grad must have one size");
+  if (n == 0)
+    return;
+  Floating::dispatch(grad.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(call)>>>(
+        n, static_cast<const T *>(grad.data), static_cast<T *>(param.data),
+        static_cast<const T *>(call.inputs[1].data));
+    check_launch("launching sgd_step");
+  });
+}
+
 } // namespace
 
 void register_optimizer_kernels() {
   register_kernel("adam_step", Floating::mask, kernel_entry<adam_step>);
+  register_kernel("sgd_step", Floating::mask, kernel_entry<sgd_step>);
 }
 
 } // namespace devrt_cuda

@@ -159,6 +159,18 @@ class EagerOps(Ops):
         return ref.mul_(scale).sub_(value)
 
     @staticmethod
+    def sgd_step(param: Any, grad: Any, lr: Any, name: str | None = None) -> Any:
+        # The catalogue's sgd_step: one pass over the parameter where the
+        # device has the kernel. A gradient of another dtype goes through
+        # the primitives, which promote, and so does a write that autograd
+        # would record (the fused op never is).
+        if not isinstance(grad, Tensor) or grad.dtype is not param.dtype:
+            return None
+        if (grad.requires_grad or param.requires_grad) and _C.is_grad_enabled():
+            return None
+        return (_C.sgd_step(param, grad, lr),)
+
+    @staticmethod
     def adam_step(
         param: Any,
         grad: Any,
@@ -291,7 +303,7 @@ class KerasSymbolicOps(EagerOps):
         )
 
     assign = assign_add = assign_sub = assign_mul = assign_mul_add = assign_mul_sub = _no_write
-    adam_step = None  # the rule's primitives refuse the writes
+    adam_step = sgd_step = None  # the rules' primitives refuse the writes
 
 
 KERAS_SYMBOLIC = KerasSymbolicOps()

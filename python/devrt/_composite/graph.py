@@ -1,7 +1,8 @@
 """The protocol on graph tensors (``GRAPH``): each primitive adds an IR
 node; writes are ``Assign``/``AssignAdd``/``AssignSub`` nodes whose output
-is the new value, as ``tf.assign`` gives it, and Adam's fused update an
-``ApplyAdam`` node that writes its three variables. A number next to a tensor
+is the new value, as ``tf.assign`` gives it, and the fused updates an
+``ApplyGradientDescent`` node that writes its variable and an ``ApplyAdam``
+node that writes its three. A number next to a tensor
 becomes a constant of the tensor's dtype; two numbers compute on the host.
 """
 
@@ -193,6 +194,24 @@ class GraphOps(Ops):
     @staticmethod
     def assign_mul_sub(ref: Any, scale: Any, value: Any, name: str | None = None) -> Any:
         return assign(ref, GRAPH.sub(GRAPH.mul(ref.value(), scale), value), name=name)
+
+    @staticmethod
+    def sgd_step(param: Any, grad: Any, lr: Any, name: str | None = None) -> Any:
+        # One ApplyGradientDescent node writing the variable in place, as
+        # TensorFlow's kernel does; other dtypes take the primitives.
+        var = _ref_tensor(param, "ApplyGradientDescent")
+        dtype = var.dtype
+        if dtype.name not in ("float32", "float64"):
+            return None
+        if not _is_tensor(grad) or _t(grad, _WHAT).dtype != dtype:
+            return None
+        if _is_tensor(lr) and _t(lr, _WHAT).dtype != dtype:
+            return None
+        inputs = [var, _t(lr, _WHAT, dtype), _t(grad, _WHAT)]
+        op = var.graph._create_op(
+            "ApplyGradientDescent", inputs, {}, name or "ApplyGradientDescent"
+        )
+        return (op.outputs[0],)
 
     @staticmethod
     def adam_step(

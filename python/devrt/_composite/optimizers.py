@@ -30,7 +30,18 @@ def decoupled_decay_factor(ops: Ops, lr: Any, weight_decay: Any) -> Any:
 
 
 def sgd(ops: Ops, param: Any, grad: Any, lr: Any, name: str | None = None) -> tuple:
-    """``param -= grad * lr``."""
+    """``param -= grad * lr``.
+
+    An implementation with ``sgd_step`` (eager: the catalogue's fused op, one
+    pass in place; graph: an ``ApplyGradientDescent`` node) does it in one
+    go, with the same roundings; it returns None for what it does not take,
+    and the rule then runs as primitives.
+    """
+    fused = getattr(ops, "sgd_step", None)
+    if fused is not None:
+        written = fused(param, grad, lr, **named(name))
+        if written is not None:
+            return written
     return (ops.assign_sub(param, ops.mul(grad, lr), **named(name)),)
 
 

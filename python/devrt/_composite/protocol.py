@@ -55,9 +55,10 @@ The primitives (all return a new value unless they write):
   ref * scale - value``); ``read(ref)`` is a variable's current value as a
   tensor.
 - optional fused updates, absent or None where an implementation has none:
-  ``adam_step(param, grad, m, v, *, beta1, beta2, eps, step_size,
-  root_divisor, v_max, name)``, one Adam step written in place (see
-  ``optimizers.adam``); it returns the written values, or None for
+  ``sgd_step(param, grad, lr, name)``, one gradient-descent step written in
+  place (see ``optimizers.sgd``), and ``adam_step(param, grad, m, v, *,
+  beta1, beta2, eps, step_size, root_divisor, v_max, name)``, one Adam step
+  (see ``optimizers.adam``); each returns the written values, or None for
   arguments it does not take.
 """
 

@@ -47,7 +47,7 @@ _JOB_PARTS = re.compile(r"/(job|replica|task):[^/]*")
 
 
 # The ops that write variables, with how many leading inputs name them.
-_WRITES = {"Assign": 1, "AssignAdd": 1, "AssignSub": 1, "ApplyAdam": 3}
+_WRITES = {"Assign": 1, "AssignAdd": 1, "AssignSub": 1, "ApplyGradientDescent": 1, "ApplyAdam": 3}
 
 
 class GraphKeys:

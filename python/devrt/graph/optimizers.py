@@ -3,9 +3,11 @@ Adagrad, with TF1's ``minimize`` / ``compute_gradients`` /
 ``apply_gradients`` and slot variables.
 
 An update is graph ops only: ``apply_gradients`` builds, for each variable
-with a gradient, Assign/AssignSub nodes under "<Name>/update_<var>/", and
-groups them with a NoOp named like the optimizer ("Adam"), so a training
-step is one ``Session.run`` of that op inside the executor. Slot variables
+with a gradient, its write nodes under "<Name>/update_<var>/" (the fused
+ApplyGradientDescent and ApplyAdam, which update their variables in place
+in one pass, or Assign/AssignSub nodes), and groups them with a NoOp named
+like the optimizer ("Adam"), so a training step is one ``Session.run`` of
+that op inside the executor. Slot variables
 ("w/Adam", "w/Adam_1") and non-slot variables ("beta1_power") are
 non-trainable Variables in ``GLOBAL_VARIABLES``, so
 ``global_variables_initializer`` initialises them; create the

@@ -61,7 +61,7 @@ def _dispatch_dtype(op: str, inputs, outputs) -> str:
 def _kernel(op: str):
     def trace(inputs, outputs, attrs):
         _recorder.record(op, _dispatch_dtype(op, inputs, outputs))
-        if op not in ("index_put", "adam_step"):  # these write into existing data
+        if op not in ("index_put", "adam_step", "sgd_step"):  # these write into existing data
             for out in outputs:
                 out[...] = 0
 

@@ -1,4 +1,4 @@
-"""The fused optimizer updates (``adam_step``) against NumPy, on every
+"""The fused optimizer updates (``adam_step``, ``sgd_step``) against NumPy, on every
 device: through the device's kernel where it has one, through the core's
 sequence of ops elsewhere and for operands the kernel does not take
 (non-contiguous ones), with the same roundings either way."""
@@ -199,3 +199,129 @@ def test_adam_step_refuses_bad_operands(device):
     with pytest.raises(ValueError, match=r"^\[adam_step\] the tensors it writes .* share memory"):
         base = t((2, 6))
         step(t(), t(), base[:, :3], base[:, 2:5])
+
+
+# --- sgd_step ------------------------------------------------------------------------------
+
+
+def need_sgd(device, need, dtype):
+    """The kernel where the device has it, else the core's mul and sub."""
+    if supports(device, "sgd_step", dtype):
+        need("sgd_step", dtype=dtype)
+    else:
+        need("mul", "sub", dtype=dtype)
+
+
+def sgd_reference(p, g, lr):
+    """param - grad * lr in p's dtype: the product rounded, then the difference."""
+    t = p.dtype.type
+    return p - g * t(lr)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_step_matches_numpy(device, need, rng, dtype):
+    need_sgd(device, need, dtype)
+    p0, g0 = (rng.standard_normal((37, 129)).astype(dtype) for _ in range(2))
+    p, g = (devrt.tensor(a, device=device) for a in (p0, g0))
+    before = p._version
+    out = _C.sgd_step(p, g, 0.0125)
+    assert out is p and p._version > before
+    np.testing.assert_array_equal(p.cpu().numpy(), sgd_reference(p0, g0, 0.0125))
+    np.testing.assert_array_equal(g.cpu().numpy(), g0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_step_kernel_rounds_as_the_ops_do(device, need, rng, dtype):
+    # Contiguous operands take the kernel (where the device has it), strided
+    # views of the same values the core's mul and sub: bit for bit the same,
+    # and the same as the unfused update p -= g * lr.
+    need_sgd(device, need, dtype)
+    need("mul", "sub", "copy", dtype=dtype)
+    p0, g0 = (rng.standard_normal((1000, 67)).astype(dtype) for _ in range(2))
+    contiguous = [devrt.tensor(a, device=device) for a in (p0, g0)]
+    strided = []
+    for a in (p0, g0):
+        wide = devrt.tensor(np.zeros((a.shape[0], 2 * a.shape[1]), a.dtype), device=device)
+        view = wide[:, ::2]
+        view.copy_(devrt.tensor(a, device=device))
+        strided.append(view)
+    lr = devrt.tensor(3e-3, dtype=dtype, device=device)
+    for p, g in (contiguous, strided):
+        _C.sgd_step(p, g, lr)
+    unfused = devrt.tensor(p0, device=device)
+    unfused -= devrt.tensor(g0, device=device) * lr
+    np.testing.assert_array_equal(contiguous[0].cpu().numpy(), strided[0].cpu().numpy())
+    np.testing.assert_array_equal(contiguous[0].cpu().numpy(), unfused.cpu().numpy())
+
+
+def test_sgd_step_reads_a_gradient_that_shares_memory(device, need, rng):
+    need_sgd(device, need, "float64")
+    need("copy", dtype="float64")
+    p0 = rng.standard_normal((6, 8))
+    # grad is param itself: p - p * lr
+    p = devrt.tensor(p0, device=device)
+    _C.sgd_step(p, p, 0.25)
+    np.testing.assert_array_equal(p.cpu().numpy(), sgd_reference(p0, p0, 0.25))
+    # grad overlaps param shifted by one column: it is read before the write
+    base = devrt.tensor(p0, device=device)
+    _C.sgd_step(base[:, :7], base[:, 1:], 0.5)
+    expected = p0.copy()
+    expected[:, :7] = sgd_reference(p0[:, :7], p0[:, 1:], 0.5)
+    np.testing.assert_array_equal(base.cpu().numpy(), expected)
+
+
+def test_sgd_step_takes_lr_as_a_tensor(device, need, rng):
+    # A schedule's value stays a tensor (no host read); other dtypes are cast.
+    need_sgd(device, need, "float32")
+    need("copy", dtype="float64")
+    p0, g0 = (rng.standard_normal(64).astype(np.float32) for _ in range(2))
+    p, g = (devrt.tensor(a, device=device) for a in (p0, g0))
+    _C.sgd_step(p, g, devrt.tensor(0.02, dtype=devrt.float64, device=device))
+    np.testing.assert_array_equal(p.cpu().numpy(), sgd_reference(p0, g0, np.float32(0.02)))
+
+
+def test_sgd_step_on_non_contiguous_operands(device, need, rng):
+    need_sgd(device, need, "float32")
+    need("mul", "sub", "copy", dtype="float32")
+    p0, g0 = (rng.standard_normal((12, 9)).astype(np.float32) for _ in range(2))
+    p = devrt.tensor(np.ascontiguousarray(p0.T), device=device).t()
+    g = devrt.tensor(np.repeat(g0, 2, axis=1), device=device)[:, ::2]
+    assert not p.is_contiguous() and not g.is_contiguous()
+    _C.sgd_step(p, g, 0.1)
+    np.testing.assert_array_equal(p.cpu().numpy(), sgd_reference(p0, g0, 0.1))
+
+
+def test_sgd_step_is_not_recorded(device, need, rng):
+    need_sgd(device, need, "float32")
+    p0, g0 = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2))
+    p = devrt.tensor(p0, device=device, requires_grad=True)
+    g = devrt.tensor(g0, device=device, requires_grad=True)
+    _C.sgd_step(p, g, 0.1)
+    assert p.grad_fn is None and p.requires_grad and p.is_leaf
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), sgd_reference(p0, g0, 0.1))
+
+
+def test_sgd_step_on_empty_tensors(device, need):
+    need_sgd(device, need, "float32")
+    p, g = (devrt.tensor(np.zeros((0, 3), np.float32), device=device) for _ in range(2))
+    _C.sgd_step(p, g, 0.1)
+    assert p.shape == (0, 3)
+
+
+def test_sgd_step_refuses_bad_operands(device):
+    def t(shape=(2, 3), dtype="float32"):
+        # copied to the device: no kernel of its own is needed
+        return devrt.tensor(np.zeros(shape, dtype), device=device)
+
+    with pytest.raises(ValueError, match=r"^\[sgd_step\] grad has shape \[2, 4\], param \[2, 3\]"):
+        _C.sgd_step(t(), t((2, 4)), 0.1)
+    with pytest.raises(TypeError, match=r"^\[sgd_step\] grad has dtype float64, param float32"):
+        _C.sgd_step(t(), t(dtype="float64"), 0.1)
+    with pytest.raises(TypeError, match=r"^\[sgd_step\] param must be floating, got int64"):
+        _C.sgd_step(t(dtype="int64"), t(dtype="int64"), 1)
+    with pytest.raises(ValueError, match=r"^\[sgd_step\] lr must be a 0-d tensor, got shape \[2\]"):
+        _C.sgd_step(t(), t(), t((2,)))
+    with pytest.raises(TypeError, match=r"^\[sgd_step\] lr must be floating, got int64"):
+        _C.sgd_step(t(), t(), t((), "int64"))
+    with pytest.raises(TypeError, match=r"^\[sgd_step\] lr must be a number.*str"):
+        _C.sgd_step(t(), t(), "0.1")
