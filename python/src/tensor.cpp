@@ -452,15 +452,18 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                py::str(steps_arg).cast<std::string>(),
                " does not fit in int64");
         const DType t = dt(dtype, DType::Float32);
-        auto end_point = [t, steps](py::handle h) {
+        // Each end the result holds must fit its dtype (one step holds
+        // start only, none holds neither), as PyTorch checks them.
+        auto end_point = [t](py::handle h, bool held) {
           Scalar s;
           if (!to_scalar(h, &s))
             s = Scalar::from_double(h.cast<double>());
-          if (steps > 0)
+          if (held)
             check_fill_value("linspace", s, t);
           return s.f;
         };
-        const double start = end_point(start_arg), end = end_point(end_arg);
+        const double start = end_point(start_arg, steps > 0),
+                     end = end_point(end_arg, steps > 1);
         return grad_if(requires_grad,
                        linspace(start, end, steps, t, dev(device)));
       },

@@ -1421,3 +1421,24 @@ def test_max_and_min_take_a_numpy_integer_dim(name):
     np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
     with pytest.raises(TypeError, match=rf"^\[{name}\] dim must be an int, got bool"):
         getattr(devrt, name)(devrt.tensor(x), True)
+
+
+def test_linspace_of_one_step_checks_only_its_start():
+    _same(lambda lib: lib.linspace(-1.5, math.nan, 1, dtype=lib.int32).numpy())
+    for steps in (2, 3):
+        with pytest.raises(RuntimeError):
+            torch.linspace(-1.5, math.nan, steps, dtype=torch.int32)
+        with pytest.raises(ValueError, match=r"^\[linspace\] value nan .* int32"):
+            devrt.linspace(-1.5, math.nan, steps, dtype=devrt.int32)
+    with pytest.raises(ValueError, match=r"^\[linspace\] value nan .* int32"):
+        devrt.linspace(math.nan, 1, 1, dtype=devrt.int32)
+
+
+def test_clamp_with_a_nan_bound_is_nan_before_the_other_bound_is_checked():
+    def call(lib):
+        x = lib.ones(3, 1, dtype=lib.float16).expand(3, 2)
+        return x.clamp(min=-(2**40), max=math.nan).float().numpy()
+
+    _same(call)
+    with pytest.raises(ValueError, match=r"^\[clamp\] value -1099511627776 .* float16"):
+        devrt.ones(3, dtype=devrt.float16).clamp(min=-(2**40))

@@ -191,11 +191,6 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   if (t == DType::Bool)
     fail(ErrorKind::NotImplemented,
          "[clamp] is not defined for a bool tensor with bool bounds");
-  // A bound the computing dtype cannot hold is refused, as PyTorch does
-  // (min=-2**40 on an int32 tensor, 1e300 on a float32 one), not wrapped.
-  for (const std::optional<Scalar> *b : {&lo, &hi})
-    if (*b && (*b)->kind != Scalar::Bool)
-      check_fill_value("clamp", **b, t);
   // A NaN bound makes every element NaN, as in PyTorch (the kernel's
   // comparisons would let every element through instead).
   auto is_nan = [](const std::optional<Scalar> &s) {
@@ -205,6 +200,12 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> lo,
   if (is_floating(t) && (is_nan(lo) || is_nan(hi))) {
     y = full(x->shape, *(is_nan(lo) ? lo : hi), t, x->device);
   } else {
+    // A bound the computing dtype cannot hold is refused, as PyTorch does
+    // (min=-2**40 on an int32 tensor, 1e300 on a float32 one), not wrapped;
+    // a NaN bound above decides before any such check, as there.
+    for (const std::optional<Scalar> *b : {&lo, &hi})
+      if (*b && (*b)->kind != Scalar::Bool)
+        check_fill_value("clamp", **b, t);
     Tensor src = cast(x, t);
     Launch k(OpId::clamp, x->device, t);
     y = empty(x->shape, t, x->device);
