@@ -179,9 +179,7 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::round:
     return {zeros_of(g)};
   case OpId::relu: // only out <= 0 stops g: at NaN it passes, as PyTorch's
-    return {
-        where(binary_scalar(OpId::le, n.output(), Scalar::from_int(0), false),
-              num(g, 0.0), g)};
+    return {relu_backward(g, n.output())};
   case OpId::exp:
     return {mul(g, n.output())};
   case OpId::log:
