@@ -394,7 +394,7 @@ void max_pool2d_backward(const devrt_kernel_call &call) {
 struct Taps {
   int64_t y0, y1, x0, x1;
 };
-Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
+inline Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
   auto range = [](int64_t start, int64_t k, int64_t d, int64_t extent) {
     // taps t in [0, k) with 0 <= start + t * d < extent
     int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
@@ -406,37 +406,49 @@ Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
   return {y0, std::max(y0, y1), x0, std::max(x0, x1)};
 }
 
+// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
+// n, the offset being the tap's (n, iy, ix, 0) element.
+template <typename F>
+inline void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
+                              int64_t ox, F &&f) {
+  const Taps t = window_taps(g, oy, ox);
+  for (int64_t i = t.y0; i < t.y1; ++i) {
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+    for (int64_t j = t.x0; j < t.x1; ++j) {
+      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+      f(((n * g.h + iy) * g.w + ix) * c);
+    }
+  }
+}
+
+// Note: each output row (image r / oh, row r % oh) is one call of a
+// function compiled per instruction set, its loops over channels inlined
+// and vectorised; a call per tap and window of C = 32 channels (two
+// vectors) cost more than the arithmetic.
 template <typename T>
-DEVRT_CPU_CLONES void max_channels(T *__restrict out, const T *__restrict src,
-                                   int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    out[k] = nan_extreme<true>(out[k], src[k]);
+DEVRT_CPU_CLONES void max_pool_nhwc_row(const T *__restrict x, T *__restrict y,
+                                        const Patch &g, int64_t r, int64_t c) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    T *__restrict out = y + (r * g.ow + ox) * c;
+    for (int64_t k = 0; k < c; ++k)
+      out[k] = -std::numeric_limits<T>::infinity();
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      const T *__restrict src = x + at;
+      for (int64_t k = 0; k < c; ++k)
+        out[k] = nan_extreme<true>(out[k], src[k]);
+    });
+  }
 }
 
 template <typename T>
-DEVRT_CPU_CLONES void count_channels(T *__restrict count,
-                                     const T *__restrict src,
-                                     const T *__restrict y, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    count[k] += keep_if(maximal(src[k], y[k]), T(1));
-}
-
-template <typename T>
-DEVRT_CPU_CLONES void share_channels(T *__restrict gx, const T *__restrict src,
-                                     const T *__restrict y,
-                                     const T *__restrict share, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    gx[k] += keep_if(maximal(src[k], y[k]), share[k]);
-}
-
-// gx = the share at maximal taps, 0 elsewhere: share_channels for a gx
-// that no other window writes.
-template <typename T>
-DEVRT_CPU_CLONES void set_channels(T *__restrict gx, const T *__restrict src,
-                                   const T *__restrict y,
-                                   const T *__restrict share, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    gx[k] = keep_if(maximal(src[k], y[k]), share[k]);
+void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
+  parallel_for(n * g.oh,
+               std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * g.ow * c + 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r)
+                   max_pool_nhwc_row(x, y, g, r, c);
+               });
 }
 
 // Which of `extent` input positions some window's tap reads, along one
@@ -453,38 +465,35 @@ std::vector<char> read_by_windows(int64_t extent, int64_t outs, int64_t k,
   return read;
 }
 
-// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
-// n, the offset being the tap's (n, iy, ix, 0) element.
-template <typename F>
-void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
-                       int64_t ox, F &&f) {
-  const Taps t = window_taps(g, oy, ox);
-  for (int64_t i = t.y0; i < t.y1; ++i) {
-    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-    for (int64_t j = t.x0; j < t.x1; ++j) {
-      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-      f(((n * g.h + iy) * g.w + ix) * c);
-    }
-  }
-}
-
+// One output row's gradient (see max_pool_nhwc_row): each window's
+// gradient shared among its maximal taps, written into gx where windows
+// are disjoint, added where they may overlap. share holds c values.
 template <typename T>
-void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
-  const int64_t rows = n * g.oh;
-  parallel_for(
-      rows, std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * g.ow * c + 1)),
-      [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t img = r / g.oh, oy = r % g.oh;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            T *out = y + (r * g.ow + ox) * c;
-            std::fill(out, out + c, -std::numeric_limits<T>::infinity());
-            for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-              max_channels(out, x + at, c);
-            });
-          }
-        }
-      });
+DEVRT_CPU_CLONES void
+max_pool_nhwc_backward_row(const T *__restrict gy, const T *__restrict x,
+                           const T *__restrict y, T *__restrict gx,
+                           const Patch &g, int64_t r, int64_t c, bool disjoint,
+                           T *__restrict share) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    for (int64_t k = 0; k < c; ++k)
+      share[k] = T(0);
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      for (int64_t k = 0; k < c; ++k)
+        share[k] += keep_if(maximal(x[at + k], y[o + k]), T(1));
+    });
+    for (int64_t k = 0; k < c; ++k) // none where wholly on padding
+      share[k] = gy[o + k] / std::max(share[k], T(1));
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      if (disjoint)
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] = keep_if(maximal(x[at + k], y[o + k]), share[k]);
+      else
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] += keep_if(maximal(x[at + k], y[o + k]), share[k]);
+    });
+  }
 }
 
 // Windows overlap across output rows, so each task owns whole images.
@@ -519,21 +528,8 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
                 }
           }
           for (int64_t oy = 0; oy < g.oh; ++oy)
-            for (int64_t ox = 0; ox < g.ow; ++ox) {
-              const int64_t o = ((img * g.oh + oy) * g.ow + ox) * c;
-              std::fill(share.begin(), share.end(), T(0));
-              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-                count_channels(share.data(), x + at, y + o, c);
-              });
-              for (int64_t k = 0; k < c; ++k) // none where wholly on padding
-                share[k] = gy[o + k] / std::max(share[k], T(1));
-              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-                if (disjoint)
-                  set_channels(gx + at, x + at, y + o, share.data(), c);
-                else
-                  share_channels(gx + at, x + at, y + o, share.data(), c);
-              });
-            }
+            max_pool_nhwc_backward_row(gy, x, y, gx, g, img * g.oh + oy, c,
+                                       disjoint, share.data());
         }
       });
 }
