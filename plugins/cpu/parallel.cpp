@@ -132,10 +132,12 @@ public:
     const int64_t threads = devrt_num_threads();
     const int64_t pieces =
         std::min(threads * kPiecesPerThread, (n + grain - 1) / grain);
-    if (pieces <= 1 || overlap_.solo())
+    if (pieces <= 1)
       return false;
     grow(static_cast<int>(threads - 1));
-    make_room_for_caller();
+    make_room_for_caller(); // also for a solo job: the next may use them
+    if (overlap_.solo())
+      return false;
 
     {
       std::unique_lock<std::mutex> lk(m_);
@@ -176,16 +178,16 @@ public:
 private:
   // Runs pieces until none is left; returns the thread's CPU time in them
   // (ns). A worker adds each piece's to worker_cpu_ before counting it
-  // done, so that the caller reads them all once every piece is.
+  // done, so that the caller reads all of it once every piece is.
   int64_t work(RangeFn fn, void *ctx, int64_t n, int64_t pieces,
                int64_t piece_size, bool worker) {
     t_in_parallel = true;
-    int64_t cpu = 0;
+    const int64_t start = thread_cpu_ns();
+    int64_t last = start;
     for (int64_t p;
          (p = next_.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
       const int64_t b = p * piece_size;
       const int64_t e = std::min(n, b + piece_size);
-      const int64_t c0 = thread_cpu_ns();
       try {
         if (b < e)
           fn(ctx, b, e);
@@ -194,17 +196,18 @@ private:
         if (!error_)
           error_ = std::current_exception();
       }
-      const int64_t spent = thread_cpu_ns() - c0;
-      cpu += spent;
-      if (worker)
-        worker_cpu_.fetch_add(spent, std::memory_order_relaxed);
+      if (worker) {
+        const int64_t now = thread_cpu_ns();
+        worker_cpu_.fetch_add(now - last, std::memory_order_relaxed);
+        last = now;
+      }
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == pieces) {
         std::lock_guard<std::mutex> lk(m_);
         left_cv_.notify_all();
       }
     }
     t_in_parallel = false;
-    return cpu;
+    return worker ? last - start : thread_cpu_ns() - start;
   }
 
   void worker() {
