@@ -84,6 +84,8 @@ const char *family_name(OpFamily f) {
     return "view";
   case OpFamily::Optimizer:
     return "optimizer";
+  case OpFamily::Fused:
+    return "fused";
   }
   return "?";
 }

@@ -1,4 +1,4 @@
-// Elementwise binary ops and where.
+// Elementwise binary ops, where and the fused elementwise gradients.
 #include "kernels.h"
 #include "strided.h"
 
@@ -176,6 +176,12 @@ struct BitOr {
 struct BitXor {
   template <typename T> T operator()(T a, T b) const { return a ^ b; }
 };
+// relu_backward(g, y): only y <= 0 stops g (a NaN y passes it).
+struct ReluBackward {
+  template <typename T> T operator()(T g, T y) const {
+    return y <= T(0) ? T(0) : g;
+  }
+};
 
 // `Predicate` ops write bool; the others write the input dtype.
 template <typename Op, typename List, bool Predicate, int64_t Grain>
@@ -292,6 +298,8 @@ void register_binary_kernels() {
   add_kernel<BitXor, Bitwise>("bitwise_xor");
 
   register_kernel("where", AllTypes::mask, kernel_entry<where>);
+
+  add_kernel<ReluBackward, Floating>("relu_backward");
 }
 
 } // namespace devrt_cpu

@@ -294,6 +294,122 @@ share_rows(T *__restrict gx, const T *__restrict src, const T *__restrict y,
   }
 }
 
+// Note: float 2x2 windows at stride 2 without padding or dilation
+// (max_pool2d(2), the common case) are one pass over each output row: the four
+// taps of a window read as two pairs of adjacent elements, each window's maxima
+// found and its share written into its four gx elements at once (no gx element
+// is in two windows), with the general kernels' tie and NaN rules.
+inline bool pool_2x2(const Patch &g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 &&
+         g.pw == 0 && g.dh == 1 && g.dw == 1 && 2 * g.oh <= g.h &&
+         2 * g.ow <= g.w; // every window inside the image (no ceil_mode tail)
+}
+
+// Eight windows of a 2x2, stride-2 pooling at a time (float): each pair of
+// input rows loaded as 16 adjacent elements and split into the windows'
+// left and right taps, so that the work is whole vectors; the same tie and
+// NaN rules, element for element, as nan_extreme, maximal and keep_if.
+typedef float Floats8 __attribute__((vector_size(32)));
+typedef int32_t Mask8 __attribute__((vector_size(32)));
+[[gnu::always_inline]] inline Floats8 load8(const float *p) {
+  Floats8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+[[gnu::always_inline]] inline void store8(float *p, Floats8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+[[gnu::always_inline]] inline Floats8 even8(Floats8 a, Floats8 b) {
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+}
+[[gnu::always_inline]] inline Floats8 odd8(Floats8 a, Floats8 b) {
+  return __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+}
+[[gnu::always_inline]] inline Floats8 nan_max8(Floats8 a, Floats8 b) {
+  return ((a >= b) | (a != a)) ? a : b;
+}
+[[gnu::always_inline]] inline Mask8 maximal8(Floats8 v, Floats8 m) {
+  return (v == m) | (v != v);
+}
+
+// Eight windows' maxima from their rows' 16 elements each.
+[[gnu::always_inline]] inline void
+max_2x2_block(const float *top, const float *bottom, float *out) {
+  const Floats8 t0 = load8(top), t1 = load8(top + 8);
+  const Floats8 b0 = load8(bottom), b1 = load8(bottom + 8);
+  store8(out, nan_max8(nan_max8(even8(t0, t1), odd8(t0, t1)),
+                       nan_max8(even8(b0, b1), odd8(b0, b1))));
+}
+
+// Eight windows' gradients: each window's g shared among its maximal taps.
+[[gnu::always_inline]] inline void
+max_2x2_backward_block(const float *top, const float *bottom, const float *m,
+                       const float *g, float *gtop, float *gbottom) {
+  const Floats8 zero = {}, one = zero + 1.0f;
+  const Floats8 t0 = load8(top), t1 = load8(top + 8);
+  const Floats8 b0 = load8(bottom), b1 = load8(bottom + 8);
+  const Floats8 mx = load8(m);
+  const Mask8 k0 = maximal8(even8(t0, t1), mx), k1 = maximal8(odd8(t0, t1), mx),
+              k2 = maximal8(even8(b0, b1), mx), k3 = maximal8(odd8(b0, b1), mx);
+  const Floats8 count = (k0 ? one : zero) + (k1 ? one : zero) +
+                        (k2 ? one : zero) + (k3 ? one : zero);
+  const Floats8 share = load8(g) / (count >= one ? count : one);
+  const Floats8 s0 = k0 ? share : zero, s1 = k1 ? share : zero,
+                s2 = k2 ? share : zero, s3 = k3 ? share : zero;
+  store8(gtop, __builtin_shufflevector(s0, s1, 0, 8, 1, 9, 2, 10, 3, 11));
+  store8(gtop + 8, __builtin_shufflevector(s0, s1, 4, 12, 5, 13, 6, 14, 7, 15));
+  store8(gbottom, __builtin_shufflevector(s2, s3, 0, 8, 1, 9, 2, 10, 3, 11));
+  store8(gbottom + 8,
+         __builtin_shufflevector(s2, s3, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
+// Output row oy of one plane of a 2x2, stride-2 pooling (float): blocks of
+// eight windows, the last block through padded copies (rows of 7 or 14
+// windows are common, and a scalar tail branches on NaN).
+DEVRT_CPU_CLONES void max_pool_2x2_row(const float *__restrict x,
+                                       float *__restrict y, const Patch &g,
+                                       int64_t oy) {
+  const float *top = x + 2 * oy * g.w, *bottom = top + g.w;
+  float *out = y + oy * g.ow;
+  int64_t ox = 0;
+  for (; ox + 8 <= g.ow; ox += 8)
+    max_2x2_block(top + 2 * ox, bottom + 2 * ox, out + ox);
+  if (const int64_t rest = g.ow - ox; rest > 0) {
+    float t[16] = {}, b[16] = {}, o[8];
+    std::memcpy(t, top + 2 * ox, sizeof(float) * 2 * rest);
+    std::memcpy(b, bottom + 2 * ox, sizeof(float) * 2 * rest);
+    max_2x2_block(t, b, o);
+    std::memcpy(out + ox, o, sizeof(float) * rest);
+  }
+}
+
+// The gradient of output row oy: gx rows 2 oy and 2 oy + 1, both written.
+DEVRT_CPU_CLONES void max_pool_2x2_backward_row(const float *__restrict gy,
+                                                const float *__restrict x,
+                                                const float *__restrict y,
+                                                float *__restrict gx,
+                                                const Patch &g, int64_t oy) {
+  const int64_t r0 = 2 * oy * g.w, r1 = r0 + g.w;
+  const float *m = y + oy * g.ow, *gr = gy + oy * g.ow;
+  int64_t ox = 0;
+  for (; ox + 8 <= g.ow; ox += 8)
+    max_2x2_backward_block(x + r0 + 2 * ox, x + r1 + 2 * ox, m + ox, gr + ox,
+                           gx + r0 + 2 * ox, gx + r1 + 2 * ox);
+  if (const int64_t rest = g.ow - ox; rest > 0) {
+    float t[16] = {}, b[16] = {}, mm[8] = {}, gg[8] = {}, gt[16], gb[16];
+    const size_t pair = sizeof(float) * 2 * rest, one = sizeof(float) * rest;
+    std::memcpy(t, x + r0 + 2 * ox, pair);
+    std::memcpy(b, x + r1 + 2 * ox, pair);
+    std::memcpy(mm, m + ox, one);
+    std::memcpy(gg, gr + ox, one);
+    max_2x2_backward_block(t, b, mm, gg, gt, gb);
+    std::memcpy(gx + r0 + 2 * ox, gt, pair);
+    std::memcpy(gx + r1 + 2 * ox, gb, pair);
+  }
+  for (int64_t c = 2 * g.ow; c < g.w; ++c) // an odd last column: no window
+    gx[r0 + c] = gx[r1 + c] = 0.0f;
+}
+
 template <typename T>
 void max_pool_planes(const T *x, T *y, const Patch &g, int64_t planes) {
   const int64_t plane = g.h * g.w, L = g.oh * g.ow;
@@ -303,6 +419,12 @@ void max_pool_planes(const T *x, T *y, const Patch &g, int64_t planes) {
                  for (int64_t p = p0; p < p1; ++p) {
                    const T *src = x + p * plane;
                    T *out = y + p * L;
+                   if constexpr (std::is_same_v<T, float>)
+                     if (pool_2x2(g)) {
+                       for (int64_t oy = 0; oy < g.oh; ++oy)
+                         max_pool_2x2_row(src, out, g, oy);
+                       continue;
+                     }
                    std::fill(out, out + L, -std::numeric_limits<T>::infinity());
                    for_each_tap(g, [&](int64_t, int64_t o, int64_t s,
                                        int64_t rows, int64_t offset, Span xs) {
@@ -324,6 +446,14 @@ void max_pool_backward_planes(const T *gy, const T *x, const T *y, T *gx,
         for (int64_t p = p0; p < p1; ++p) {
           const T *src = x + p * plane, *yp = y + p * L, *gp = gy + p * L;
           T *dst = gx + p * plane;
+          if constexpr (std::is_same_v<T, float>)
+            if (pool_2x2(g)) {
+              for (int64_t oy = 0; oy < g.oh; ++oy)
+                max_pool_2x2_backward_row(gp, src, yp, dst, g, oy);
+              // an odd last row: no window
+              std::fill(dst + 2 * g.oh * g.w, dst + plane, T(0));
+              continue;
+            }
           std::fill(share.begin(), share.end(), T(0));
           for_each_tap(g, [&](int64_t, int64_t o, int64_t s, int64_t rows,
                               int64_t offset, Span xs) {
@@ -394,7 +524,7 @@ void max_pool2d_backward(const devrt_kernel_call &call) {
 struct Taps {
   int64_t y0, y1, x0, x1;
 };
-Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
+inline Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
   auto range = [](int64_t start, int64_t k, int64_t d, int64_t extent) {
     // taps t in [0, k) with 0 <= start + t * d < extent
     int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
@@ -406,37 +536,49 @@ Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
   return {y0, std::max(y0, y1), x0, std::max(x0, x1)};
 }
 
+// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
+// n, the offset being the tap's (n, iy, ix, 0) element.
+template <typename F>
+inline void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
+                              int64_t ox, F &&f) {
+  const Taps t = window_taps(g, oy, ox);
+  for (int64_t i = t.y0; i < t.y1; ++i) {
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+    for (int64_t j = t.x0; j < t.x1; ++j) {
+      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+      f(((n * g.h + iy) * g.w + ix) * c);
+    }
+  }
+}
+
+// Note: each output row (image r / oh, row r % oh) is one call of a
+// function compiled per instruction set, its loops over channels inlined
+// and vectorised; a call per tap and window of C = 32 channels (two
+// vectors) cost more than the arithmetic.
 template <typename T>
-DEVRT_CPU_CLONES void max_channels(T *__restrict out, const T *__restrict src,
-                                   int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    out[k] = nan_extreme<true>(out[k], src[k]);
+DEVRT_CPU_CLONES void max_pool_nhwc_row(const T *__restrict x, T *__restrict y,
+                                        const Patch &g, int64_t r, int64_t c) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    T *__restrict out = y + (r * g.ow + ox) * c;
+    for (int64_t k = 0; k < c; ++k)
+      out[k] = -std::numeric_limits<T>::infinity();
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      const T *__restrict src = x + at;
+      for (int64_t k = 0; k < c; ++k)
+        out[k] = nan_extreme<true>(out[k], src[k]);
+    });
+  }
 }
 
 template <typename T>
-DEVRT_CPU_CLONES void count_channels(T *__restrict count,
-                                     const T *__restrict src,
-                                     const T *__restrict y, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    count[k] += keep_if(maximal(src[k], y[k]), T(1));
-}
-
-template <typename T>
-DEVRT_CPU_CLONES void share_channels(T *__restrict gx, const T *__restrict src,
-                                     const T *__restrict y,
-                                     const T *__restrict share, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    gx[k] += keep_if(maximal(src[k], y[k]), share[k]);
-}
-
-// gx = the share at maximal taps, 0 elsewhere: share_channels for a gx
-// that no other window writes.
-template <typename T>
-DEVRT_CPU_CLONES void set_channels(T *__restrict gx, const T *__restrict src,
-                                   const T *__restrict y,
-                                   const T *__restrict share, int64_t c) {
-  for (int64_t k = 0; k < c; ++k)
-    gx[k] = keep_if(maximal(src[k], y[k]), share[k]);
+void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
+  parallel_for(n * g.oh,
+               std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * g.ow * c + 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r)
+                   max_pool_nhwc_row(x, y, g, r, c);
+               });
 }
 
 // Which of `extent` input positions some window's tap reads, along one
@@ -453,38 +595,35 @@ std::vector<char> read_by_windows(int64_t extent, int64_t outs, int64_t k,
   return read;
 }
 
-// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
-// n, the offset being the tap's (n, iy, ix, 0) element.
-template <typename F>
-void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
-                       int64_t ox, F &&f) {
-  const Taps t = window_taps(g, oy, ox);
-  for (int64_t i = t.y0; i < t.y1; ++i) {
-    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-    for (int64_t j = t.x0; j < t.x1; ++j) {
-      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-      f(((n * g.h + iy) * g.w + ix) * c);
-    }
-  }
-}
-
+// One output row's gradient (see max_pool_nhwc_row): each window's
+// gradient shared among its maximal taps, written into gx where windows
+// are disjoint, added where they may overlap. share holds c values.
 template <typename T>
-void max_pool_nhwc(const T *x, T *y, const Patch &g, int64_t n, int64_t c) {
-  const int64_t rows = n * g.oh;
-  parallel_for(
-      rows, std::max<int64_t>(1, kGrainCheap / (g.kh * g.kw * g.ow * c + 1)),
-      [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t img = r / g.oh, oy = r % g.oh;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            T *out = y + (r * g.ow + ox) * c;
-            std::fill(out, out + c, -std::numeric_limits<T>::infinity());
-            for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-              max_channels(out, x + at, c);
-            });
-          }
-        }
-      });
+DEVRT_CPU_CLONES void
+max_pool_nhwc_backward_row(const T *__restrict gy, const T *__restrict x,
+                           const T *__restrict y, T *__restrict gx,
+                           const Patch &g, int64_t r, int64_t c, bool disjoint,
+                           T *__restrict share) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    for (int64_t k = 0; k < c; ++k)
+      share[k] = T(0);
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      for (int64_t k = 0; k < c; ++k)
+        share[k] += keep_if(maximal(x[at + k], y[o + k]), T(1));
+    });
+    for (int64_t k = 0; k < c; ++k) // none where wholly on padding
+      share[k] = gy[o + k] / std::max(share[k], T(1));
+    for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
+      if (disjoint)
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] = keep_if(maximal(x[at + k], y[o + k]), share[k]);
+      else
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] += keep_if(maximal(x[at + k], y[o + k]), share[k]);
+    });
+  }
 }
 
 // Windows overlap across output rows, so each task owns whole images.
@@ -519,21 +658,8 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
                 }
           }
           for (int64_t oy = 0; oy < g.oh; ++oy)
-            for (int64_t ox = 0; ox < g.ow; ++ox) {
-              const int64_t o = ((img * g.oh + oy) * g.ow + ox) * c;
-              std::fill(share.begin(), share.end(), T(0));
-              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-                count_channels(share.data(), x + at, y + o, c);
-              });
-              for (int64_t k = 0; k < c; ++k) // none where wholly on padding
-                share[k] = gy[o + k] / std::max(share[k], T(1));
-              for_each_nhwc_tap(g, c, img, oy, ox, [&](int64_t at) {
-                if (disjoint)
-                  set_channels(gx + at, x + at, y + o, share.data(), c);
-                else
-                  share_channels(gx + at, x + at, y + o, share.data(), c);
-              });
-            }
+            max_pool_nhwc_backward_row(gy, x, y, gx, g, img * g.oh + oy, c,
+                                       disjoint, share.data());
         }
       });
 }

@@ -55,9 +55,55 @@ template <typename To, typename From> storage_t<To> convert(storage_t<From> v) {
   }
 }
 
+// dst row r, columns [0, 8) = src[c * scs + r] for c in [0, 8), r in
+// [0, 8): one 8x8 block of 4-byte elements transposed in registers (eight
+// loads along the source's unit stride, three rounds of shuffles, eight
+// stores along the destination's), for any 4-byte dtype copied unchanged.
+typedef uint32_t Lanes8 __attribute__((vector_size(32)));
+[[gnu::always_inline]] inline void transpose8x8(char *dst, int64_t drs,
+                                                const char *src, int64_t scs) {
+  Lanes8 r[8], t[8], u[8];
+  for (int c = 0; c < 8; ++c)
+    std::memcpy(&r[c], src + c * scs, sizeof(Lanes8));
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] =
+        __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int k = 0; k < 2; ++k) {
+      u[i + 2 * k] = __builtin_shufflevector(t[i + k], t[i + k + 2], 0, 1, 8, 9,
+                                             4, 5, 12, 13);
+      u[i + 2 * k + 1] = __builtin_shufflevector(t[i + k], t[i + k + 2], 2, 3,
+                                                 10, 11, 6, 7, 14, 15);
+    }
+  for (int j = 0; j < 4; ++j) {
+    const Lanes8 lo =
+        __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    const Lanes8 hi =
+        __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    std::memcpy(dst + j * drs, &lo, sizeof(Lanes8));
+    std::memcpy(dst + (j + 4) * drs, &hi, sizeof(Lanes8));
+  }
+}
+
+// One tile (rows x cols, at most 32 x 32) of a transposing copy of 4-byte
+// elements: 8x8 blocks in registers, the edges element by element.
+DEVRT_CPU_CLONES void transpose_tile4(char *dst, int64_t drs, const char *src,
+                                      int64_t scs, int64_t rows, int64_t cols) {
+  const int64_t r8 = rows - rows % 8, c8 = cols - cols % 8;
+  for (int64_t r = 0; r < r8; r += 8)
+    for (int64_t c = 0; c < c8; c += 8)
+      transpose8x8(dst + r * drs + c * 4, drs, src + c * scs + r * 4, scs);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = r < r8 ? c8 : 0; c < cols; ++c)
+      std::memcpy(dst + r * drs + c * 4, src + c * scs + r * 4, 4);
+}
+
 // Copies a source that runs down the destination's columns (a transpose)
-// tile by tile, so both sides stay in cache.
-template <typename Out, typename In, typename F>
+// tile by tile, so both sides stay in cache; Plain: 4-byte elements copied
+// unchanged, a tile transposed in registers.
+template <typename Out, typename In, bool Plain = false, typename F>
 void copy_tiles(const Layout<2> &l, char *const *base, F f) {
   constexpr int64_t kTile = 32;
   const int nd = l.ndim;
@@ -73,29 +119,34 @@ void copy_tiles(const Layout<2> &l, char *const *base, F f) {
   }
   outer.coalesce();
   const int64_t bands = (rows + kTile - 1) / kTile;
-  parallel_for(outer.numel * bands,
-               std::max<int64_t>(1, kGrainCheap / (kTile * cols)),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t item = b; item < e; ++item) {
-                   char *p[2];
-                   seek(outer, base, item / bands, p);
-                   const int64_t r0 = (item % bands) * kTile;
-                   const int64_t r1 = std::min(rows, r0 + kTile);
-                   for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-                     const int64_t c1 = std::min(cols, c0 + kTile);
-                     for (int64_t r = r0; r < r1; ++r) {
-                       Out *d = reinterpret_cast<Out *>(p[0] + r * drs);
-                       const char *s = p[1] + r * int64_t{sizeof(In)};
-                       for (int64_t c = c0; c < c1; ++c)
-                         d[c] = f(*reinterpret_cast<const In *>(s + c * scs));
-                     }
-                   }
-                 }
-               });
+  parallel_for(
+      outer.numel * bands, std::max<int64_t>(1, kGrainCheap / (kTile * cols)),
+      [&](int64_t b, int64_t e) {
+        for (int64_t item = b; item < e; ++item) {
+          char *p[2];
+          seek(outer, base, item / bands, p);
+          const int64_t r0 = (item % bands) * kTile;
+          const int64_t r1 = std::min(rows, r0 + kTile);
+          for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+            const int64_t c1 = std::min(cols, c0 + kTile);
+            if constexpr (Plain) {
+              transpose_tile4(p[0] + r0 * drs + c0 * 4, drs,
+                              p[1] + r0 * 4 + c0 * scs, scs, r1 - r0, c1 - c0);
+              continue;
+            }
+            for (int64_t r = r0; r < r1; ++r) {
+              Out *d = reinterpret_cast<Out *>(p[0] + r * drs);
+              const char *s = p[1] + r * int64_t{sizeof(In)};
+              for (int64_t c = c0; c < c1; ++c)
+                d[c] = f(*reinterpret_cast<const In *>(s + c * scs));
+            }
+          }
+        }
+      });
 }
 
-// dst = f(src) for storage types Out, In.
-template <typename Out, typename In, typename F>
+// dst = f(src) for storage types Out, In; Plain: f is the identity.
+template <typename Out, typename In, bool Plain = false, typename F>
 void convert_views(const devrt_view &src, const devrt_view &dst, F f) {
   const Layout<2> l = make_layout<2>({&dst, &src});
   if (l.numel == 0)
@@ -105,7 +156,8 @@ void convert_views(const devrt_view &src, const devrt_view &dst, F f) {
       l.inner_stride(1) != int64_t{sizeof(In)}) {
     char *base[2] = {static_cast<char *>(dst.data),
                      static_cast<char *>(src.data)};
-    copy_tiles<Out, In>(l, base, f);
+    copy_tiles<Out, In, Plain && sizeof(Out) == 4 && sizeof(In) == 4>(l, base,
+                                                                      f);
     return;
   }
   map<Out, In>(kGrainCheap, f, dst, src);
@@ -126,7 +178,7 @@ void copy(const devrt_kernel_call &call) {
     }
     dispatch_bytes(dst.dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      convert_views<T, T>(src, dst, [](T v) { return v; });
+      convert_views<T, T, true>(src, dst, [](T v) { return v; });
     });
     return;
   }

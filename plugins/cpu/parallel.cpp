@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,6 +53,73 @@ bool spin_until(Pred pred, Duration limit) {
   }
 }
 
+int64_t thread_cpu_ns() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
+}
+
+int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Note: on a machine shared with other work, the pool's threads share its
+// CPUs too: a worker may wait for its CPU while the caller runs, or take
+// turns with the caller on one CPU, and then a job's pieces run one after
+// another at a fork-join's cost (on two busy cores the Deep MNIST graph
+// step took 170 ms on two threads and 125 ms on one). So the pool measures
+// what it gets: per job, the CPU time its threads spent in pieces less the
+// job's wall time, the time they ran at once. While the average of that
+// overlap is positive, jobs use the workers; otherwise the next ones run on
+// the caller alone, and then a probe of kProbe jobs tries the workers
+// again (its first job wakes them and is not counted): a probe with
+// overlap goes back to the workers, one without doubles the solo run
+// (kSoloMin to kSoloMax jobs).
+class Overlap {
+public:
+  bool solo() {
+    if (solo_left_ == 0)
+      return false;
+    --solo_left_;
+    if (solo_left_ == 0)
+      probe_left_ = kProbe;
+    return true;
+  }
+  void add(int64_t overlap_ns) {
+    const double o = static_cast<double>(overlap_ns);
+    if (probe_left_ > 0) {
+      if (probe_left_-- < kProbe)
+        probe_sum_ += o;
+      if (probe_left_ > 0)
+        return;
+      const bool helps = probe_sum_ > 0;
+      average_ = probe_sum_ / (kProbe - 1);
+      probe_sum_ = 0;
+      if (helps) {
+        solo_run_ = kSoloMin;
+      } else {
+        solo_run_ = std::min(solo_run_ * 2, kSoloMax);
+        solo_left_ = solo_run_;
+      }
+      return;
+    }
+    average_ += (o - average_) * kWeight;
+    if (average_ <= 0)
+      solo_left_ = solo_run_;
+  }
+
+private:
+  static constexpr double kWeight = 0.25;
+  static constexpr int64_t kProbe = 8, kSoloMin = 16, kSoloMax = 256;
+  double average_ = 0;     // ns the threads ran at once, per job
+  double probe_sum_ = 0;   // the same, summed over a probe
+  int64_t solo_left_ = 0;  // jobs still to run on the caller alone
+  int64_t probe_left_ = 0; // jobs of the probe still to run
+  int64_t solo_run_ = kSoloMin;
+};
+
 // Note: one job at a time. A caller publishes the job under m_ and bumps
 // generation_; workers that wake join it (joined_), claim pieces and leave.
 // A new job is only published once joined_ is back to zero, so a worker
@@ -79,7 +147,9 @@ public:
     if (pieces <= 1)
       return false;
     grow(static_cast<int>(threads - 1));
-    make_room_for_caller();
+    make_room_for_caller(); // also for a solo job: the next may use them
+    if (overlap_.solo())
+      return false;
 
     const int seats = static_cast<int>(std::min(threads, pieces));
     {
@@ -100,12 +170,14 @@ public:
         runs_[k].end = pieces * (k + 1) / seats;
       }
       done_.store(0, std::memory_order_relaxed);
+      worker_cpu_.store(0, std::memory_order_relaxed);
       error_ = nullptr;
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
 
-    work(0, fn, ctx, n, pieces, seats, piece_size_);
+    const int64_t start = wall_ns();
+    const int64_t own = work(0, fn, ctx, n, pieces, seats, piece_size_, false);
 
     auto finished = [&] {
       return done_.load(std::memory_order_acquire) == pieces;
@@ -113,6 +185,8 @@ public:
     spin_until(finished, kCallerSpin);
     std::unique_lock<std::mutex> lk(m_);
     left_cv_.wait(lk, finished);
+    overlap_.add(own + worker_cpu_.load(std::memory_order_relaxed) -
+                 (wall_ns() - start));
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
@@ -128,10 +202,15 @@ private:
     int64_t end = 0;
   };
 
-  // Runs the pieces of seat `seat`, then those left in the other seats'.
-  void work(int seat, RangeFn fn, void *ctx, int64_t n, int64_t pieces,
-            int seats, int64_t piece_size) {
+  // Runs the pieces of seat `seat`, then those left in the other seats';
+  // returns the thread's CPU time in them (ns). A worker adds each piece's
+  // to worker_cpu_ before counting it done, so that the caller reads all of
+  // it once every piece is.
+  int64_t work(int seat, RangeFn fn, void *ctx, int64_t n, int64_t pieces,
+               int seats, int64_t piece_size, bool worker) {
     t_in_parallel = true;
+    const int64_t start = thread_cpu_ns();
+    int64_t last = start;
     for (int k = 0; k < seats; ++k) {
       Run &run = runs_[(seat + k) % seats];
       for (;;) {
@@ -150,6 +229,11 @@ private:
           if (!error_)
             error_ = std::current_exception();
         }
+        if (worker) {
+          const int64_t now = thread_cpu_ns();
+          worker_cpu_.fetch_add(now - last, std::memory_order_relaxed);
+          last = now;
+        }
         if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == pieces) {
           std::lock_guard<std::mutex> lk(m_);
           left_cv_.notify_all();
@@ -157,6 +241,7 @@ private:
       }
     }
     t_in_parallel = false;
+    return worker ? last - start : thread_cpu_ns() - start;
   }
 
   void worker(int seat) {
@@ -177,7 +262,7 @@ private:
       const int64_t n = n_, pieces = pieces_, piece_size = piece_size_;
       const int seats = seats_;
       lk.unlock();
-      work(seat, fn, ctx, n, pieces, seats, piece_size);
+      work(seat, fn, ctx, n, pieces, seats, piece_size, true);
       lk.lock();
       if (--joined_ == 0)
         left_cv_.notify_all();
@@ -264,6 +349,8 @@ private:
   std::unique_ptr<Run[]> runs_; // per seat, capacity_ of them
   int capacity_ = 0;
   std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> worker_cpu_{0}; // the workers' CPU time in this job
+  Overlap overlap_;                    // guarded by use_
   std::exception_ptr error_;
   int workers_ = 0;
   // Placement, guarded by use_: each worker's thread and CPU (-1: unpinned),

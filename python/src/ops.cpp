@@ -1134,6 +1134,11 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
              "where the device has it, the same core ops elsewhere; not "
              "recorded by autograd. Returns param (docs/kernels.md).")
           .c_str());
+  m.def("relu_backward", &relu_backward, py::arg("grad"), py::arg("output"),
+        op_doc(OpId::relu_backward,
+               "grad is g and output y. One kernel where the device has it; "
+               "where(y <= 0, 0, g) elsewhere and when autograd records it.")
+            .c_str());
 }
 
 } // namespace devrt::bind

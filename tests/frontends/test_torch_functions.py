@@ -382,7 +382,7 @@ def test_edge_cases_match_pytorch():
     assert [t.tolist() for t in devrt.where(devrt.tensor(True))] == [[0]]
     top = devrt.topk(devrt.tensor(2.5), 1)
     assert top.values.shape == () and top.indices.item() == 0
-    with pytest.raises(IndexError, match=r"^\[topk\] dim 5 is out of range"):
+    with pytest.raises(IndexError, match=r"^\[topk\] axis 5 is out of range"):
         devrt.topk(devrt.ones(3), 1, dim=5)
     with pytest.raises(IndexError, match=r"^\[sort\] dim 4 is out of range"):
         devrt.sort(devrt.ones(3), dim=4)

@@ -41,6 +41,7 @@ enum class OpFamily : int8_t {
   Composite, // no kernel: built from other ops
   View,      // no kernel: a new view of the input's storage
   Optimizer, // optional: one in-place update of a parameter and its state
+  Fused,     // optional: one pass for what the core otherwise does in several
 };
 
 struct OpDef {

@@ -40,6 +40,11 @@ Tensor binary_scalar(OpId op, const Tensor &a, Scalar s, bool scalar_first);
 void binary_inplace(OpId op, const Tensor &a, const Tensor &b);
 void binary_inplace(OpId op, const Tensor &a, Scalar s);
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
+// relu's gradient: g where y (relu's output) is above 0 or NaN, 0 where y
+// <= 0, in g's dtype; g (floating) and y of one shape and device. One
+// relu_backward kernel where the device has it for g's dtype, y has that
+// dtype and nothing records; else where(y <= 0, 0, g), recorded as usual.
+Tensor relu_backward(const Tensor &g, const Tensor &y);
 // One operand of a binary op as the user gave it: a tensor, or a number
 // (which promotes weakly).
 struct Operand {

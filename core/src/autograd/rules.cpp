@@ -179,9 +179,7 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::round:
     return {zeros_of(g)};
   case OpId::relu: // only out <= 0 stops g: at NaN it passes, as PyTorch's
-    return {
-        where(binary_scalar(OpId::le, n.output(), Scalar::from_int(0), false),
-              num(g, 0.0), g)};
+    return {relu_backward(g, n.output())};
   case OpId::exp:
     return {mul(g, n.output())};
   case OpId::log:
@@ -403,7 +401,18 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
         gb = sum_to(matmul(tr(a), unsqueeze(g, -1)), Dims{b->shape[0], 1});
       else if (a->ndim() == 1)
         gb = sum_to(matmul(unsqueeze(a, -1), unsqueeze(g, -2)), b->shape);
-      else
+      else if (b->ndim() == 2 && !b->is_contiguous() && b->strides[0] == 1 &&
+               b->strides[1] == b->shape[0] && a->numel() > 0) {
+        // b is the transpose of a contiguous matrix (nn.Linear's weight.T):
+        // g^T @ a over all rows of the batch, transposed back, comes out in
+        // the layout of the matrix behind the view (contiguous again after
+        // the view's rule), where a^T @ g would be copied into .grad.
+        const int64_t k = a->shape.back(), n_out = g->shape.back();
+        const int64_t rows = a->numel() / k;
+        gb = transpose(matmul(tr(reshape(g, Dims{rows, n_out})),
+                              reshape(a, Dims{rows, k})),
+                       0, 1);
+      } else
         // a^T @ g: BLAS reads a transposed in place and the result comes
         // out contiguous, ready to be accumulated and used by an optimizer.
         gb = sum_to(matmul(tr(a), g), b->shape);

@@ -375,4 +375,23 @@ Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   return y;
 }
 
+Tensor relu_backward(const Tensor &g, const Tensor &y) {
+  check_same_device(OpId::relu_backward, g, y);
+  if (!is_floating(g->dtype))
+    fail(ErrorKind::Type, "[relu_backward] g must be floating, got ",
+         dtype_name(g->dtype));
+  if (g->shape != y->shape)
+    fail(ErrorKind::Value, "[relu_backward] g has shape ", g->shape, ", y ",
+         y->shape, ": they must match");
+  const DType t = g->dtype;
+  if (y->dtype != t || !has_kernel(OpId::relu_backward, g->device.type, t) ||
+      autograd::should_record(g, y))
+    return where(binary_scalar(OpId::le, y, Scalar::from_int(0), false),
+                 Operand(Scalar::from_int(0)), Operand(g));
+  Tensor out = empty(g->shape, t, g->device);
+  Launch k(OpId::relu_backward, g->device, t);
+  k.input(g).input(y).output(out).run();
+  return out;
+}
+
 } // namespace devrt

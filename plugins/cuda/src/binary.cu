@@ -1,4 +1,4 @@
-// Elementwise binary ops and where.
+// Elementwise binary ops, where and the fused elementwise gradients.
 #include "kernel_util.cuh"
 #include "kernels.h"
 
@@ -233,6 +233,12 @@ struct BitXor {
     return a ^ b;
   }
 };
+// relu_backward(g, y): only y <= 0 stops g (a NaN y passes it).
+struct ReluBackward {
+  template <typename T> __device__ T operator()(T g, T y, DeviceError *) const {
+    return y <= T(0) ? T(0) : g;
+  }
+};
 
 // `Predicate` ops write bool, the others the input dtype. `Checked` ops on
 // integers read the error slot back after the kernel (a synchronisation).
@@ -352,6 +358,8 @@ void register_binary_kernels() {
   add_kernel<BitXor, Bitwise>("bitwise_xor");
 
   register_kernel("where", AllTypes::mask, kernel_entry<where>);
+
+  add_kernel<ReluBackward, FloatingH>("relu_backward");
 }
 
 } // namespace devrt_cuda

@@ -307,6 +307,25 @@ def test_max_pool2d_ties_share_the_gradient(device, need, rng, args):
     np.testing.assert_allclose(t.grad.cpu().numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("hw", [(14, 14), (28, 28), (7, 9), (4, 34), (5, 16)])
+def test_max_pool2d_2x2_float32(device, need, rng, hw):
+    """max_pool2d(2) in float32 (rows of 7, 14, 17 and 8 windows, odd
+    heights and widths): the maxima and the gradient shared among tied
+    taps, a NaN tap being its window's maximum, exactly as the reference."""
+    need(*POOL_GRAD_OPS, "copy", dtype="float32")
+    x = rng.integers(-2, 3, (2, 3, *hw)).astype(np.float32)
+    x.reshape(-1)[::23] = np.nan
+    t = devrt.tensor(x, device=device, requires_grad=True)
+    y = _C.max_pool2d(t, kernel_size=2)
+    win = patches(x, 2, 2, (2, 2), (0, 0), (1, 1), pad_value=-np.inf)
+    expected_y = np.where(np.isnan(win).any(axis=(4, 5)), np.nan, win.max(axis=(4, 5)))
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), expected_y)
+    g = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    y.backward(devrt.tensor(g, device=device))
+    expected = max_pool_grad_reference(x.astype(np.float64), g, 2, 2, (2, 2), (0, 0))
+    np.testing.assert_allclose(t.grad.cpu().numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
 def test_unfold_fold_are_adjoint(device, need, rng):
     need("im2col", "col2im", "mul", "sum", dtype="float64")
     x = rng.standard_normal((2, 3, 6, 7))

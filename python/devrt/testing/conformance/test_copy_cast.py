@@ -252,6 +252,30 @@ def test_contiguous(device, need, rng, dtype, layout):
     assert_close(c, x)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float64"])
+@pytest.mark.parametrize(
+    "shape, dims",
+    [
+        ((8, 8), (1, 0)),  # one block
+        ((67, 45), (1, 0)),  # tiles of 32, blocks of 8 and the edges
+        ((3, 40, 17), (0, 2, 1)),  # per batch element
+        ((4, 9, 11, 32), (0, 3, 1, 2)),  # channels-last to first
+        ((4, 32, 9, 11), (0, 2, 3, 1)),  # and back
+        ((2, 6, 7, 3), (0, 3, 1, 2)),  # fewer than 8 channels
+    ],
+)
+def test_transposing_copy(device, need, rng, dtype, shape, dims):
+    """contiguous() of permuted views, whose rows run down the source's
+    columns: exact for every element, across blocks, tiles and edges."""
+    need("copy", dtype=dtype)
+    x = make(rng, shape, dtype, -1000, 1000)
+    t = to_device(x, device).permute(*dims)
+    assert not t.is_contiguous()
+    c = t.contiguous()
+    assert c.is_contiguous()
+    np.testing.assert_array_equal(to_numpy(c), x.transpose(dims))
+
+
 def test_contiguous_of_contiguous_is_self(device, rng):
     t = to_device(make(rng, (3, 4), "float32"), device)
     c = t.contiguous()

@@ -32,7 +32,7 @@ TOL32 = {"eps": 1e-3, "atol": 2e-3, "rtol": 2e-3}
 RULE_OPS = {
     "neg": ["neg"],
     "abs": ["sign", "mul"],
-    "relu": ["gt", "where", "fill"],
+    "relu": ["le", "where", "fill"],  # relu_backward where the device has it
     "exp": ["mul"],
     "log": ["div"],
     "sqrt": ["div", "mul"],
@@ -584,6 +584,22 @@ def test_matmul_forms(device, need, rng, form):
             "method_mm": lambda a, b: a.mm(b),
         }[form]
     assert gradcheck(fn, (ta, tb), **TOL)
+
+
+@pytest.mark.parametrize("batch", [(), (2,), (2, 3)])
+def test_matmul_by_a_transposed_weight(device, need, rng, batch):
+    """x @ w.t() (nn.Linear): w's gradient, computed transposed, is right
+    and lands in .grad in w's own (contiguous) layout."""
+    need_grad(need, "matmul", "permute")
+    tx = leaf(uniform(rng, (*batch, 4, 5), -2, 2), device)
+    tw = leaf(uniform(rng, (3, 5), -2, 2), device)
+    assert gradcheck(lambda x, w: x @ w.t(), (tx, tw), **TOL)
+    (tx @ tw.t()).sum().backward()
+    assert tw.grad.is_contiguous() and tw.grad.stride() == (5, 1)
+    x = to_numpy(tx).reshape(-1, 5)
+    np.testing.assert_allclose(
+        to_numpy(tw.grad), np.ones((x.shape[0], 3)).T @ x, rtol=1e-12, atol=1e-12
+    )
 
 
 # --- casts and copies ----------------------------------------------------------------------
