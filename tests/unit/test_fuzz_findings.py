@@ -1442,3 +1442,14 @@ def test_clamp_with_a_nan_bound_is_nan_before_the_other_bound_is_checked():
     _same(call)
     with pytest.raises(ValueError, match=r"^\[clamp\] value -1099511627776 .* float16"):
         devrt.ones(3, dtype=devrt.float16).clamp(min=-(2**40))
+
+
+def test_a_float_alpha_is_refused_for_two_integer_numbers():
+    """The first of two numbers becomes a tensor (PyTorch makes a NumPy
+    integer one), so an integer result takes no float alpha there either."""
+    with pytest.raises(RuntimeError, match="alpha must not be"):
+        torch.add(np.int64(2), 2, alpha=0.5)
+    for a in (np.int64(2), 2):
+        with pytest.raises(TypeError, match=r"^\[add\] alpha must be an integer .* int64, got 0.5"):
+            devrt.add(a, 2, alpha=0.5)
+    _same(lambda lib: lib.add(np.float64(2.0), 2, alpha=0.5).numpy())

@@ -41,11 +41,13 @@ void check_alpha(OpId op, const Operand &a, const Operand &b,
     fail(ErrorKind::Type, "[sub] is not defined for bool operands, got ",
          dtype_name(ta), " and ", dtype_name(tb),
          " (logical_not inverts a mask), as in PyTorch");
-  if (alpha.kind == Scalar::Int || (!a.is_tensor() && !b.is_tensor()))
-    return; // (two numbers: the op itself says what it takes)
+  if (alpha.kind == Scalar::Int)
+    return;
+  // (Of two numbers the first becomes a tensor, as a NumPy number does in
+  // PyTorch, so an int one takes no float alpha either.)
   const bool floating = is_floating(ta) || (!in_place && is_floating(tb));
   const bool boolean = ta == DType::Bool && (in_place || tb == DType::Bool);
-  const DType got = a.is_tensor() ? ta : tb;
+  const DType got = a.is_tensor() || !b.is_tensor() ? ta : tb;
   if (alpha.kind == Scalar::Float && !floating)
     fail(ErrorKind::Type, "[", op_name(op),
          "] alpha must be an integer for a tensor of dtype ", dtype_name(got),
