@@ -140,6 +140,9 @@ py::tuple dims_tuple(const Dims &d);
 Tensor tensor_arg(const char *op, const char *name, py::handle h);
 // The name of h's Python type, for error messages.
 std::string type_name(py::handle h);
+// The default of an argument whose omission differs from an explicit None
+// (arange's end): one private object, compared by identity.
+py::handle unset_arg();
 
 // The docstring of a binding that runs catalogue op `op`: the op's doc line
 // from ops.def (what it computes), then `notes` on what the binding adds to

@@ -248,6 +248,13 @@ std::string type_name(py::handle h) {
   return py::type::handle_of(h).attr("__name__").cast<std::string>();
 }
 
+py::handle unset_arg() {
+  // Created once and never freed, as the module's own objects are.
+  static PyObject *marker =
+      PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type));
+  return marker;
+}
+
 Tensor tensor_arg(const char *op, const char *name, py::handle h) {
   if (!py::isinstance<TensorImpl>(h))
     fail(ErrorKind::Type, "[", op, "] argument '", name,

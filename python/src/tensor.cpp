@@ -404,18 +404,34 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
   }
   m.def(
       "arange",
-      [=](py::object a, py::object b, py::object step, py::object dtype,
-          py::object device, bool requires_grad) {
-        Scalar start, end, st;
-        if (b.is_none()) {
-          start = Scalar::from_int(0);
-          if (!to_scalar(a, &end))
-            fail(ErrorKind::Type, "[arange] end must be a number");
-        } else if (!to_scalar(a, &start) || !to_scalar(b, &end)) {
-          fail(ErrorKind::Type, "[arange] start and end must be numbers");
-        }
+      [=](py::object first, py::object end_arg, py::object step,
+          py::object start_arg, py::object dtype, py::object device,
+          bool requires_grad) {
+        // arange(end), arange(start, end[, step]), arange(end=...) and
+        // arange(start=..., end=...). The first positional number is the
+        // end when no end follows it, else the start. The unset marker
+        // tells an omitted argument from an explicit None, which is
+        // refused, as arange(start=2) without an end is (PyTorch's and
+        // NumPy's reading).
+        auto unset = [](const py::object &o) { return o.is(unset_arg()); };
+        if (!unset(first) && !unset(start_arg))
+          fail(ErrorKind::Type, "[arange] got start both by position and "
+                                "as a keyword");
+        py::object s = unset(start_arg) ? first : start_arg, e = end_arg;
+        if (unset(e) && unset(start_arg))
+          std::swap(s, e);
+        if (unset(e))
+          fail(ErrorKind::Type, "[arange] missing argument 'end'");
+        Scalar start = Scalar::from_int(0), end, st;
+        if (!to_scalar(e, &end))
+          fail(ErrorKind::Type, "[arange] end must be a number, got ",
+               type_name(e));
+        if (!unset(s) && !to_scalar(s, &start))
+          fail(ErrorKind::Type, "[arange] start must be a number, got ",
+               type_name(s));
         if (!to_scalar(step, &st))
-          fail(ErrorKind::Type, "[arange] step must be a number");
+          fail(ErrorKind::Type, "[arange] step must be a number, got ",
+               type_name(step));
         bool floating = start.kind == Scalar::Float ||
                         end.kind == Scalar::Float || st.kind == Scalar::Float;
         return grad_if(requires_grad, arange(start, end, st,
@@ -423,9 +439,11 @@ void init_tensor(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                                                                 : DType::Int64),
                                              dev(device)));
       },
-      py::arg("start"), py::arg("end") = py::none(), py::arg("step") = 1,
-      py::kw_only(), py::arg("dtype") = py::none(),
-      py::arg("device") = py::none(), py::arg("requires_grad") = false,
+      py::arg_v("start_or_end", unset_arg(), "<unset>"), py::pos_only(),
+      py::arg_v("end", unset_arg(), "<unset>"), py::arg("step") = 1,
+      py::kw_only(), py::arg_v("start", unset_arg(), "0"),
+      py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+      py::arg("requires_grad") = false,
       op_doc(OpId::arange,
              "arange(end) counts from 0. dtype defaults to float32 when any "
              "of start, end and step is a float, else int64; an integer dtype "

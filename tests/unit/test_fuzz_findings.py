@@ -882,6 +882,36 @@ def test_ranges_refuse_what_pytorch_refuses(call):
     _same(lambda lib: lib.linspace(-2, 2, 3, dtype=lib.uint8).numpy())
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.arange(0, None, dtype=lib.float64),
+        lambda lib: lib.arange(None),
+        lambda lib: lib.arange(None, 3),
+        lambda lib: lib.arange(2, None, 1),
+    ],
+)
+def test_arange_refuses_an_explicit_none(call):
+    with pytest.raises(TypeError):
+        call(torch)
+    with pytest.raises(TypeError, match=r"^\[arange\] (start|end) must be a number, got NoneType"):
+        call(devrt)
+
+
+def test_arange_counts_to_a_lone_end_by_position_or_keyword():
+    _same(lambda lib: lib.arange(4).numpy())
+    _same(lambda lib: lib.arange(end=4).numpy())
+    _same(lambda lib: lib.arange(start=1, end=4).numpy())
+    _same(lambda lib: lib.arange(1, 7, step=2).numpy())
+    for call in (lambda lib: lib.arange(), lambda lib: lib.arange(start=3)):
+        with pytest.raises(TypeError):
+            call(torch)
+        with pytest.raises(TypeError, match=r"^\[arange\] missing argument 'end'"):
+            call(devrt)
+    with pytest.raises(TypeError, match=r"^\[arange\] got start both"):
+        devrt.arange(1, 4, start=0)
+
+
 def test_add_with_alpha_scales_in_the_dtype_it_computes_in():
     _same(
         lambda lib: (
