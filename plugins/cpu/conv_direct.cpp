@@ -228,7 +228,21 @@ struct Corr {
   const float *bias; // oc values padded to ldw, or null
   float *out;
   int64_t oc, out_n, out_q, out_p;
+  bool relu; // relu applied to the band while it is in cache
 };
+
+// relu over n floats in place, as the unary kernel's (NaN and -0.0 stay):
+// max(0, v) returns its second operand where the two compare equal or
+// either is NaN.
+DEVRT_AVX512 void relu_inplace(float *v, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    _mm512_storeu_ps(v + i, _mm512_max_ps(zero, _mm512_loadu_ps(v + i)));
+  const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+  _mm512_mask_storeu_ps(v + i, m,
+                        _mm512_max_ps(zero, _mm512_maskz_loadu_ps(m, v + i)));
+}
 
 // Output rows per task: whole images when there are enough of them.
 int64_t band_rows(int64_t n, int64_t rows) {
@@ -286,6 +300,9 @@ void correlate(const Corr &k) {
           }
         }
       }
+      if (k.relu)
+        for (float *row : out)
+          relu_inplace(row, k.oc);
     }
   });
 }
@@ -440,7 +457,8 @@ std::vector<float> padded_rows(const float *m, int64_t rows, int64_t cols) {
   return out;
 }
 
-void conv2d_nhwc(const devrt_kernel_call &call) {
+// conv2d_nhwc, and conv2d_nhwc_relu (the same with relu on the result).
+template <bool Relu> void conv2d_nhwc(const devrt_kernel_call &call) {
   if (call.n_inputs != 2 && call.n_inputs != 3)
     expect_arity(call, 2, 1);
   expect_arity(call, call.n_inputs, 1);
@@ -464,7 +482,8 @@ void conv2d_nhwc(const devrt_kernel_call &call) {
   if (empty(s)) { // no input channels: the bias, or sums of nothing
     for (int64_t i = 0; i < s.n * s.oh * s.ow; ++i)
       for (int64_t o = 0; o < s.oc; ++o)
-        out[i * s.oc + o] = bias ? bias[o] : 0.0f;
+        out[i * s.oc + o] =
+            bias ? (Relu ? std::max(bias[o], 0.0f) : bias[o]) : 0.0f;
     return;
   }
   const int64_t red = s.kh * s.kw * s.c;
@@ -496,7 +515,8 @@ void conv2d_nhwc(const devrt_kernel_call &call) {
          s.oc,
          s.oh * s.ow * s.oc,
          s.ow * s.oc,
-         s.oc};
+         s.oc,
+         Relu};
   correlate(k);
 }
 
@@ -662,7 +682,8 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
              s.c,
              s.h * s.w * s.c,
              g.sy * s.w * s.c,
-             g.sx * s.c};
+             g.sx * s.c,
+             false};
       correlate(k);
     }
 }
@@ -705,7 +726,8 @@ void register_conv_direct_kernels() {
   if (!__builtin_cpu_supports("avx512f"))
     return; // the core convolves through im2col and matmul
   constexpr uint32_t f32 = 1u << DEVRT_FLOAT32;
-  register_kernel("conv2d_nhwc", f32, kernel_entry<conv2d_nhwc>);
+  register_kernel("conv2d_nhwc", f32, kernel_entry<conv2d_nhwc<false>>);
+  register_kernel("conv2d_nhwc_relu", f32, kernel_entry<conv2d_nhwc<true>>);
   register_kernel("conv2d_nhwc_backward_input", f32,
                   kernel_entry<conv2d_nhwc_backward_input>);
   register_kernel("conv2d_nhwc_backward_filter", f32,

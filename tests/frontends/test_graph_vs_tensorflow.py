@@ -151,6 +151,22 @@ def test_convnet_with_the_tutorials_unit_normal_weights(tf1):
     assert_same_training(tf1, convnet, values, batches, rtol=2e-3)
 
 
+def test_convnet_runs_its_convolution_chains_fused():
+    """The tests above train the network's conv2d + bias_add + relu +
+    max_pool chains as Session steps of their own (one fused convolution
+    each way), which TensorFlow's remapper also fuses."""
+    g = dtf.Graph()
+    with g.as_default():
+        model = convnet(dtf)
+        init = dtf.global_variables_initializer()
+    batch = mnist_batches(np.random.default_rng(3), steps=1, batch=4)[0]
+    with dtf.Session(graph=g) as sess:
+        sess.run(init)
+        assert sess.stats["fused"] == 0
+        sess.run(model["train"], feed_dict={model["x"]: batch["x"], model["y"]: batch["y"]})
+        assert sess.stats["fused"] == 2
+
+
 # --- the layers API and SGD with momentum -------------------------------------------
 
 

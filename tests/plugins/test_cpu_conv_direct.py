@@ -12,7 +12,12 @@ import devrt
 from devrt import _C
 from devrt.testing import supports
 
-OPS = ["conv2d_nhwc", "conv2d_nhwc_backward_input", "conv2d_nhwc_backward_filter"]
+OPS = [
+    "conv2d_nhwc",
+    "conv2d_nhwc_backward_input",
+    "conv2d_nhwc_backward_filter",
+    "conv2d_nhwc_relu",
+]
 
 
 def avx512() -> bool:

@@ -179,6 +179,16 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                          const Tensor &filter,
                                          const Conv2dGeometry &geo, bool want_x,
                                          bool want_filter);
+// relu(conv2d_nhwc(x, filter) + bias), bias (OC) optional: the graph's
+// Conv2D, BiasAdd and Relu as one op, written once (the conv2d_nhwc_relu
+// kernel where the device has it, else the convolution with its bias and
+// relu in place). Recorded as one conv2d_nhwc_relu node. seed_masked: the
+// caller guarantees that the gradient arriving at the output is already 0
+// where the output is at most 0 (a max pooling of it records a relu), so
+// the derivative skips relu's mask.
+Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
+                        const std::optional<Tensor> &bias,
+                        const Conv2dGeometry &g, bool seed_masked = false);
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g);
 // max_pool2d's gradient on a device with pooling kernels: g shared among

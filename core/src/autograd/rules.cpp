@@ -144,6 +144,8 @@ uint32_t saved_for_backward(OpId op) {
   case OpId::maximum:
   case OpId::minimum:
     return X | Y;
+  case OpId::conv2d_nhwc_relu:
+    return X | Y | OUT;
   case OpId::div:
     return Y | OUT;
   case OpId::atan2:
@@ -455,6 +457,17 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
                               n.wants(0), n.wants(1));
     if (n.inputs.size() == 3) // a bias added by the kernel (NCHW)
       r.push_back(n.wants(2) ? reduce(OpId::sum, g, Dims{0, 2, 3}, false)
+                             : nullptr);
+    return r;
+  }
+  case OpId::conv2d_nhwc_relu: {
+    // relu's gradient (unless the seed comes masked: attrs.flag), then the
+    // convolution's and the bias's (its sum over the batch and the pixels).
+    Tensor gy = n.attrs.flag ? g : relu_backward(g, n.output());
+    std::vector<Tensor> r = conv2d_nhwc_backward(
+        gy, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
+    if (n.inputs.size() == 3)
+      r.push_back(n.wants(2) ? reduce(OpId::sum, gy, Dims{0, 1, 2}, false)
                              : nullptr);
     return r;
   }

@@ -9,6 +9,7 @@
 #include "devrt/error.h"
 #include "devrt/ops.h"
 #include "devrt/registry.h"
+#include "fusion.h"
 #include "op_defs.h"
 
 namespace devrt::graph {
@@ -47,6 +48,7 @@ struct Session::Plan {
   bool conditional = false;    // has Switch steps: values may be dead
   std::vector<bool> is_ref;    // per slot: a Variable's output (read late)
   std::vector<bool> fetched;   // per slot
+  Fusions fusions;             // the nodes run in place of fused chains
 };
 
 namespace {
@@ -125,10 +127,12 @@ Tensor snapshot(const Tensor &t) {
   return to_device(to_device(t, kCPU), t->device);
 }
 
-// The common VJPs: the node passed an input through, or recorded one op
-// straight from the leaves. The op's rule runs directly, without the
-// engine's bookkeeping (and without its copy of the seed). False when the
-// recorded history is anything else.
+// The common VJPs: the node passed an input through, or recorded a chain
+// of ops from the leaves, each after the first reading only the one before
+// (one op, or a fused MaxPool's pooling and the relu it records after it).
+// The ops' rules run directly, without the engine's bookkeeping (and
+// without its copy of the seed). False when the recorded history is
+// anything else.
 bool apply_single_op(const Tensor &root, const Tensor &seed,
                      const std::vector<Tensor> &xs, bool create_graph,
                      std::vector<Tensor> *grads) {
@@ -143,30 +147,45 @@ bool apply_single_op(const Tensor &root, const Tensor &seed,
       return true;
     }
   const AutogradMeta &m = *root->autograd;
-  const std::shared_ptr<autograd::Node> &fn = m.grad_fn;
+  std::shared_ptr<autograd::Node> fn = m.grad_fn;
   if (!fn || m.output_nr != 0 || fn->outputs.size() != 1)
     return false;
-  std::vector<int> slot(fn->next_edges.size(), -1);
-  for (size_t i = 0; i < fn->next_edges.size(); ++i) {
-    const autograd::Edge &e = fn->next_edges[i];
-    if (!e.fn)
-      continue;
-    for (size_t q = 0; q < xs.size() && slot[i] < 0; ++q)
-      if (autograd::gradient_edge(xs[q]).fn == e.fn)
-        slot[i] = static_cast<int>(q);
-    if (slot[i] < 0)
-      return false;
-  }
   GradMode mode(create_graph);
-  std::vector<Tensor> out = fn->apply({seed});
-  grads->assign(xs.size(), nullptr);
-  for (size_t i = 0; i < slot.size() && i < out.size(); ++i) {
-    if (slot[i] < 0 || !out[i])
+  Tensor g = seed;
+  for (;;) {
+    std::vector<int> slot(fn->next_edges.size(), -1);
+    std::shared_ptr<autograd::Node> inner; // the op before, in a chain
+    for (size_t i = 0; i < fn->next_edges.size(); ++i) {
+      const autograd::Edge &e = fn->next_edges[i];
+      if (!e.fn)
+        continue;
+      for (size_t q = 0; q < xs.size() && slot[i] < 0; ++q)
+        if (autograd::gradient_edge(xs[q]).fn == e.fn)
+          slot[i] = static_cast<int>(q);
+      if (slot[i] >= 0)
+        continue;
+      if (fn->next_edges.size() != 1 || e.input_nr != 0 ||
+          e.fn->outputs.size() != 1)
+        return false;
+      inner = e.fn;
+    }
+    std::vector<Tensor> out = fn->apply({g});
+    if (inner) {
+      if (out.empty() || !out[0])
+        return false;
+      g = out[0];
+      fn = inner;
       continue;
-    Tensor &g = (*grads)[slot[i]];
-    g = g ? binary(OpId::add, g, out[i]) : out[i];
+    }
+    grads->assign(xs.size(), nullptr);
+    for (size_t i = 0; i < slot.size() && i < out.size(); ++i) {
+      if (slot[i] < 0 || !out[i])
+        continue;
+      Tensor &gi = (*grads)[slot[i]];
+      gi = gi ? binary(OpId::add, gi, out[i]) : out[i];
+    }
+    return true;
   }
-  return true;
 }
 
 // The value of tf.cond's predicate.
@@ -351,6 +370,8 @@ Session::make_plan(const std::vector<Output> &fetches,
   if (order.size() != needed.size())
     fail(ErrorKind::Value,
          "[Session.run] the graph has a cycle among the nodes to run");
+  fuse_conv_bias_relu(&order, fetches, fed, reads, &plan->fusions);
+  stats_.fused += plan->fusions.count;
 
   // Steps, slots and devices.
   std::vector<Device> slot_device(plan->slots, kCPU);
@@ -376,10 +397,16 @@ Session::make_plan(const std::vector<Output> &fetches,
       if (slot >= 0)
         in_devices.push_back(slot_device[slot]);
     }
+    auto fused = plan->fusions.originals.find(n);
     if (n->def->kind == OpKind::Assign) {
       // A write runs where its variable lives.
       s.device = place(*n->inputs[0].node, {});
       log_placement(*n, s.device, " (where its variable lives)");
+    } else if (fused != plan->fusions.originals.end()) {
+      // Where the first node it stands for runs; all of them are logged.
+      s.device = place(*fused->second[0], in_devices);
+      for (const Node *o : fused->second)
+        log_placement(*o, s.device, "");
     } else {
       s.device = place(*n, in_devices);
     }
@@ -389,6 +416,10 @@ Session::make_plan(const std::vector<Output> &fetches,
       slot_device.push_back(s.device);
       producer.push_back(static_cast<int>(plan->steps.size()));
     }
+    if (fused != plan->fusions.originals.end())
+      for (const auto &[original, by] : plan->fusions.aliases)
+        if (by.node == n)
+          slot_of[output_key(original)] = slot_of.at(output_key(by));
     plan->steps.push_back(std::move(s));
   }
   // tf.cond: a node reading a dead value (the output of a Switch its

@@ -50,6 +50,17 @@ struct OpDef {
 // Null for an unknown op.
 const OpDef *find_op_def(const std::string &name);
 
+// The executor's fused Conv2D + bias Add + Relu: inputs x, filter and bias,
+// the Conv2D's attributes; one conv2d_nhwc_relu.
+const OpDef &conv2d_bias_relu_def();
+// The executor's MaxPool of a fused chain's output: the pooled values with
+// a relu recorded after them, so that the chain's gradient may skip its own
+// relu mask (its attribute seed_masked).
+const OpDef &max_pool_relu_def();
+// Whether Conv2D node n runs channels-last throughout (dilation 1 along the
+// width), as its fused form does.
+bool conv2d_runs_nhwc(const Node &n);
+
 // Whether input i of n names a while_loop's sub-graph (its Arg nodes and
 // results, which the loop runs itself) rather than a value n reads: the
 // inputs of a While past its loop variables and captures, and the same

@@ -1161,6 +1161,16 @@ Vals eval_conv2d(const Node &n, const Vals &in, EvalContext &) {
   return {to_nhwc(conv2d(x, weight, std::nullopt, g, 1))};
 }
 
+// The executor's fusion of Conv2D, its bias Add and Relu (see
+// fuse_conv_bias_relu): inputs x, filter and bias, Conv2D's attributes.
+Vals eval_conv2d_bias_relu(const Node &n, const Vals &in, EvalContext &) {
+  const Tensor &f = in[1];
+  Window w = window_of(n, f->shape[0], f->shape[1]);
+  Conv2dGeometry g;
+  Tensor x = with_padding(n, in[0], in[0], 1, w, 0.0, &g);
+  return {conv2d_nhwc_relu(x, f, in[2], g, n.attr_bool("seed_masked", false))};
+}
+
 void infer_pool(Node &n) {
   std::vector<int64_t> k = pair_attr(n, "ksize");
   const PartialShape &x = n.input_shape(0);
@@ -1188,6 +1198,14 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   Tensor sum = avg_pool2d(x, k[0], k[1], g, true);
   Tensor count = avg_pool2d(mask, k[0], k[1], gm, true);
   return {to_nhwc(binary(OpId::div, sum, count))};
+}
+
+// The executor's MaxPool of a fused Conv2D + bias + Relu's output: relu of
+// the pooled values, which leaves them as they are (a window's greatest
+// relu output is at least 0, or NaN) but records a relu, so that the pooled
+// gradient is masked before max pooling's backward spreads it.
+Vals eval_max_pool_relu(const Node &n, const Vals &in, EvalContext &ctx) {
+  return {unary(OpId::relu, eval_pool(n, in, ctx)[0])};
 }
 
 // --- random -----------------------------------------------------------------
@@ -1391,6 +1409,24 @@ bool loop_body_input(const Node &n, size_t i) {
   const int64_t n_in = n.attr_int("n_in");
   return static_cast<int64_t>(i) < n_in &&
          loop_body_input(*n.inputs[n_in].node, i);
+}
+
+const OpDef &conv2d_bias_relu_def() {
+  static const OpDef def{"Conv2D", 3, 3, nullptr, eval_conv2d_bias_relu};
+  return def;
+}
+
+const OpDef &max_pool_relu_def() {
+  static const OpDef def{
+      "MaxPool", 1, 1, nullptr, eval_max_pool_relu, OpKind::Compute, kMaxPool};
+  return def;
+}
+
+bool conv2d_runs_nhwc(const Node &n) {
+  if (n.op != "Conv2D" || n.input_shape(1).rank() != 4)
+    return false;
+  const PartialShape &f = n.input_shape(1);
+  return window_of(n, f.dims[0], f.dims[1]).dw == 1;
 }
 
 const OpDef *find_op_def(const std::string &name) {

@@ -433,6 +433,61 @@ Tensor conv2d_nhwc(const Tensor &x, const Tensor &filter,
   return y;
 }
 
+Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
+                        const std::optional<Tensor> &bias,
+                        const Conv2dGeometry &g, bool seed_masked) {
+  const NhwcPlan p = nhwc_plan(x, filter, g);
+  if (bias && ((*bias)->ndim() != 1 || (*bias)->shape[0] != p.oc))
+    fail(ErrorKind::Value, "[conv2d_nhwc_relu] bias of shape ", (*bias)->shape,
+         " for a filter of ", p.oc, " output channels");
+  const DType t = conv_dtype(x, filter);
+  if (!is_floating(t))
+    fail(ErrorKind::Type, "[conv2d_nhwc_relu] expects floating operands, got ",
+         dtype_name(t));
+  std::vector<Tensor> inputs{x, filter};
+  if (bias)
+    inputs.push_back(*bias);
+  bool record = false;
+  for (const Tensor &v : inputs) {
+    if (v->device != x->device)
+      fail(ErrorKind::Value,
+           "[conv2d_nhwc_relu] expected all tensors on one device, got ",
+           device_str(x->device), " and ", device_str(v->device));
+    record = record || autograd::should_record(v);
+  }
+  Tensor y;
+  {
+    autograd::NoGradGuard no_grad;
+    if (has_kernel(OpId::conv2d_nhwc_relu, x->device.type, t) &&
+        direct_kernels(x->device, t)) {
+      y = empty(Dims{p.n, p.oh, p.ow, p.oc}, t, x->device);
+      Launch k(OpId::conv2d_nhwc_relu, x->device, t);
+      for (const Tensor &v : inputs)
+        k.input(contiguous(cast(v, t)));
+      k.output(y);
+      direct_attrs(k, g);
+      k.run();
+    } else {
+      // The convolution with its bias, then relu over the fresh result in
+      // place (elementwise kernels may write over their input).
+      y = direct_kernels(x->device, t)
+              ? conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t)
+              : conv2d_nhwc_impl(x, filter, g);
+      if (bias && !direct_kernels(x->device, t))
+        binary_inplace(OpId::add, y, cast(*bias, t));
+      Launch k(OpId::relu, y->device, t);
+      k.input(y).output(y).run();
+    }
+  }
+  if (record) {
+    autograd::OpAttrs a =
+        record_geometry(filter->shape[0], filter->shape[1], g);
+    a.flag = seed_masked;
+    autograd::record(OpId::conv2d_nhwc_relu, inputs, y, std::move(a));
+  }
+  return y;
+}
+
 std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                          const Tensor &filter,
                                          const Conv2dGeometry &geo, bool want_x,

@@ -292,7 +292,8 @@ class Session:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """The core's counters: runs, plans, fetched_bytes (devrt only)."""
+        """The core's counters: runs, plans, fetched_bytes, and fused (the
+        Conv2D + bias + Relu chains its plans run as one step; devrt only)."""
         return dict(self._c.stats)
 
     # --- running -------------------------------------------------------------------------

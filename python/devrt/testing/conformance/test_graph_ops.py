@@ -1497,6 +1497,131 @@ def test_pool_gradient(device, need, rng, op, case):
     graph_gradcheck(net, out, [x], {x: distinct(rng, shape, 0.1)}, rng)
 
 
+# --- the executor's fused Conv2D + bias Add + Relu (and the MaxPool after it) ----------------
+
+
+def conv_chain(device, dtype, channels, oc, pool, strides=(1, 1), padding="SAME"):
+    """Conv2D -> Add of a per-channel bias -> Relu (-> 2x2 MaxPool), the chain
+    a Session runs as one conv2d_nhwc_relu step; returns the net, its
+    placeholders (x, f, b), the Add and the output."""
+    net = Net(device)
+    x = net.ph(dtype, [None, None, None, channels], name="x")
+    f = net.ph(dtype, [3, 3, channels, oc], name="f")
+    b = net.ph(dtype, [oc], name="b")
+    c = net.add("Conv2D", x, f, strides=list(strides), padding=padding, name="conv")
+    a = net.add("Add", c, b, name="add")
+    out = net.add("Relu", a, name="relu")
+    if pool:
+        out = net.add("MaxPool", out, ksize=[2, 2], strides=[2, 2], padding="SAME", name="pool")
+    return net, (x, f, b), a, out
+
+
+def conv_chain_ref(x, f, b, strides, padding, pool):
+    y = np.maximum(conv_ref(x, f, strides, padding) + b, 0.0)
+    return pool_ref("MaxPool", y, (2, 2), (2, 2), "SAME") if pool else y
+
+
+FUSED_OPS = [*CONV_OPS, "add", "relu"]
+
+
+@pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
+@pytest.mark.parametrize("case", [((2, 6, 5, 3), (1, 1), "SAME"), ((1, 7, 8, 17), (2, 1), "VALID")])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_conv_bias_relu(device, need, rng, case, pool, dtype):
+    need(*FUSED_OPS, *(POOL_OPS["MaxPool"] if pool else []), dtype=dtype)
+    shape, strides, padding = case
+    net, (x, f, b), add, out = conv_chain(device, dtype, shape[3], 20, pool, strides, padding)
+    feeds = {
+        x: rng.standard_normal(shape).astype(dtype),
+        f: rng.standard_normal((3, 3, shape[3], 20)).astype(dtype),
+        b: rng.standard_normal(20).astype(dtype),
+    }
+    expected = conv_chain_ref(*(np.float64(feeds[k]) for k in (x, f, b)), strides, padding, pool)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    fused = _C.Session(net.g)
+    assert_close(run(net, [out], feeds, fused)[0], expected.astype(dtype), **tol)
+    assert fused.stats["fused"] == 1
+    # Fetching the Add's value keeps the chain's nodes (the same values).
+    separate = _C.Session(net.g)
+    got, _ = run(net, [out, add], feeds, separate)
+    assert separate.stats["fused"] == 0
+    assert_close(got, expected.astype(dtype), **tol)
+
+
+@pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
+def test_fused_conv_bias_relu_gradient(device, need, rng, pool):
+    need_grad(
+        need, *FUSED_OPS, "le", "where", *(POOL_OPS["MaxPool"] + ["col2im", "eq"] if pool else [])
+    )
+    net, (x, f, b), _, out = conv_chain(device, "float64", 2, 3, pool)
+    feeds = {
+        x: distinct(rng, (2, 5, 4, 2), 0.1),
+        f: rng.standard_normal((3, 3, 2, 3)),
+        b: rng.standard_normal(3),
+    }
+    graph_gradcheck(net, out, [x, f, b], feeds, rng)
+
+
+@pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
+def test_fused_conv_bias_relu_gradient_is_the_chains(device, need, rng, pool):
+    """With a zero bias the fused step computes what the separate nodes do,
+    to the bit: forward, the chain's gradients (the MaxPool's masked at the
+    pooled size instead of relu's mask over the full size, where windows
+    whose greatest value is 0 pass nothing either way) and the bias's."""
+    need(*FUSED_OPS, "sum", "mul", "fill", "copy", "le", "where", dtype="float32")
+    if pool:
+        need(*POOL_OPS["MaxPool"], "col2im", "eq", "where", dtype="float32")
+    net, (x, f, b), add, out = conv_chain(device, "float32", 3, 16, pool)
+    w = rng.uniform(-1.0, 1.0, (2, 3, 3, 16) if pool else (2, 6, 6, 16)).astype(np.float32)
+    loss = net.add("Sum", net.add("Mul", out, net.const(w)), axes=None, keepdims=False)
+    grads = net.g.add_gradients([(loss, 0)], [(x, 0), (f, 0), (b, 0)], [], "gradients")
+    # Mostly negative pre-activations: many windows whose greatest value is 0.
+    feeds = {
+        x: np.abs(rng.standard_normal((2, 6, 6, 3))).astype(np.float32),
+        f: (rng.standard_normal((3, 3, 3, 16)) - 0.5).astype(np.float32),
+        b: np.zeros(16, np.float32),
+    }
+    fused, separate = _C.Session(net.g), _C.Session(net.g)
+    one = run(net, [out, *grads], feeds, fused)
+    two = run(net, [out, *grads, add], feeds, separate)[:-1]
+    assert fused.stats["fused"] == 1 and separate.stats["fused"] == 0
+    assert (to_numpy(one[0]) == 0).mean() > 0.2
+    for got, want in zip(one, two, strict=True):
+        np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+
+
+def test_fusion_keeps_chains_it_cannot_fuse(device, need, rng):
+    """A chain whose Conv2D value has another reader, or whose bias is not
+    one value per channel, runs node by node, with the same results."""
+    need(*FUSED_OPS, "neg", dtype="float32")
+    net, (x, f, b), _, out = conv_chain(device, "float32", 2, 4, False)
+    c2 = net.add("Conv2D", x, f, strides=[1, 1], padding="SAME", name="conv2")
+    read_twice = net.add("Relu", net.add("Add", c2, b))
+    other = net.add("Neg", c2)
+    b3 = net.ph("float32", [1, 1, 1, 4], name="b3")
+    c3 = net.add("Conv2D", x, f, strides=[1, 1], padding="SAME", name="conv3")
+    wide_bias = net.add("Relu", net.add("Add", c3, b3))
+    feeds = {
+        x: rng.standard_normal((1, 4, 4, 2)).astype(np.float32),
+        f: rng.standard_normal((3, 3, 2, 4)).astype(np.float32),
+        b: rng.standard_normal(4).astype(np.float32),
+        b3: rng.standard_normal((1, 1, 1, 4)).astype(np.float32),
+    }
+    sess = _C.Session(net.g)
+    got = run(net, [out, read_twice, other, wide_bias], feeds, sess)
+    assert sess.stats["fused"] == 1
+    xs, fs = np.float64(feeds[x]), np.float64(feeds[f])
+    conv = conv_ref(xs, fs, (1, 1), "SAME")
+    expected = [
+        np.maximum(conv + feeds[b], 0.0),
+        np.maximum(conv + feeds[b], 0.0),
+        -conv,
+        np.maximum(conv + feeds[b3], 0.0),
+    ]
+    for g, e in zip(got, expected, strict=True):
+        assert_close(g, e.astype(np.float32), rtol=1e-4, atol=1e-4)
+
+
 # --- Where, Range (sizes known at run time) ---------------------------------------------------
 
 

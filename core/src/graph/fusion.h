@@ -1,0 +1,38 @@
+// The executor's fusions: chains of graph nodes a plan runs as one step.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "devrt/graph.h"
+
+namespace devrt::graph {
+
+// Nodes a plan runs in place of graph nodes. Each alias maps an output of
+// a replaced node to the output of a fused node that now computes it (the
+// plan gives both one slot); `originals` lists the graph nodes each fused
+// node stands for, the first giving its device.
+struct Fusions {
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<std::pair<Output, Output>> aliases;
+  std::unordered_map<const Node *, std::vector<const Node *>> originals;
+  int count = 0; // chains fused
+};
+
+// Rewrites `order` (the nodes to run, in order) so that each chain
+// Conv2D -> Add of a per-channel bias -> Relu whose intermediate values
+// nothing else reads runs as one conv2d_nhwc_relu step (TensorFlow's
+// _FusedConv2D), in the Relu's place. Where the plan differentiates the
+// chain, its three VJP nodes become one, in the place of the Relu's VJP:
+// the gradient of the fused op, from the Relu's output gradient to the
+// input, filter and bias. `reads(n, i)`: whether n reads input i as a value.
+void fuse_conv_bias_relu(std::vector<const Node *> *order,
+                         const std::vector<Output> &fetches,
+                         const std::vector<Output> &fed,
+                         const std::function<bool(const Node &, size_t)> &reads,
+                         Fusions *out);
+
+} // namespace devrt::graph
