@@ -166,6 +166,7 @@ POOLS = [
     # windows that cannot overlap: the gradient is written window by window,
     # and the rows and columns no window reads get 0
     ((2, 7, 9, 3), (2, 2), (2, 2), "VALID"),
+    ((2, 7, 9, 16), (2, 2), (2, 2), "VALID"),  # 2x2 over whole vectors of channels
     ((2, 8, 8, 3), (2, 2), (3, 3), "VALID"),
     ((1, 5, 7, 2), (2, 3), (2, 3), "SAME"),
 ]
@@ -192,24 +193,28 @@ def test_max_pool_values_and_gradients_match_pytorch(case, dtype):
     np.testing.assert_allclose(got_gx, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_max_pool_ties_share_and_nan_wins():
+@pytest.mark.parametrize("repeat", [1, 8], ids=["2 channels", "16 channels"])
+def test_max_pool_ties_share_and_nan_wins(repeat):
     # The channels-first kernels' rules: a window's gradient shared equally
     # among its maximal taps; a NaN tap is the maximum and takes it all.
-    x_np = np.zeros((1, 4, 4, 2), np.float32)  # channel 0: all ties
-    x_np[0, :, :, 1] = [[1, 3, 3, 0], [3, 2, 0, 5], [7, 7, 7, 1], [0, 7, 2, 2]]
-    x_np[0, 0, 0, 0] = np.nan
-    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    # Sixteen channels (the pair repeated) take the whole-vector 2x2 path.
+    pair = np.zeros((1, 4, 4, 2), np.float32)  # channel 0: all ties
+    pair[0, :, :, 1] = [[1, 3, 3, 0], [3, 2, 0, 5], [7, 7, 7, 1], [0, 7, 2, 2]]
+    pair[0, 0, 0, 0] = np.nan
+    x_np = np.tile(pair, (1, 1, 1, repeat))
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2 * repeat])
     y = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
     (gx,) = tf.gradients(tf.reduce_sum(y * 12.0), [x])
     with tf.Session() as sess:
         got, got_gx = sess.run([y, gx], {x: x_np})
-    assert np.isnan(got[0, 0, 0, 0])
-    np.testing.assert_array_equal(got[0, :, :, 1], [[3, 5], [7, 7]])
     want0 = np.full((4, 4), 3.0, np.float32)  # 12 shared by 4 zero taps
     want0[:2, :2] = [[12, 0], [0, 0]]  # the NaN takes its window's
-    np.testing.assert_array_equal(got_gx[0, :, :, 0], want0)
     want1 = np.array([[0, 6, 0, 0], [6, 0, 0, 12], [4, 4, 12, 0], [0, 4, 0, 0]], np.float32)
-    np.testing.assert_array_equal(got_gx[0, :, :, 1], want1)
+    for c in range(0, 2 * repeat, 2):
+        assert np.isnan(got[0, 0, 0, c])
+        np.testing.assert_array_equal(got[0, :, :, c + 1], [[3, 5], [7, 7]])
+        np.testing.assert_array_equal(got_gx[0, :, :, c], want0)
+        np.testing.assert_array_equal(got_gx[0, :, :, c + 1], want1)
 
 
 def test_max_pool_second_derivative_matches_pytorch():
