@@ -1139,6 +1139,18 @@ void init_ops(py::module_ &m, py::class_<TensorImpl, Tensor> &cls) {
                "grad is g and output y. One kernel where the device has it; "
                "where(y <= 0, 0, g) elsewhere and when autograd records it.")
             .c_str());
+  m.def(
+      "binary_cross_entropy",
+      [](py::handle input, py::handle target) {
+        return binary_cross_entropy(
+            tensor_arg("binary_cross_entropy", "input", input),
+            tensor_arg("binary_cross_entropy", "target", target));
+      },
+      py::arg("input"), py::arg("target"),
+      op_doc(OpId::binary_cross_entropy,
+             "Elementwise, before any reduction (nn.functional's "
+             "binary_cross_entropy reduces it).")
+          .c_str());
 }
 
 } // namespace devrt::bind

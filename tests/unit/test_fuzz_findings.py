@@ -912,6 +912,32 @@ def test_arange_counts_to_a_lone_end_by_position_or_keyword():
         devrt.arange(1, 4, start=0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropy_at_the_ends_of_0_1_as_pytorch(dtype):
+    # The floored logs' own derivatives vanish where the log is floored:
+    # PyTorch's gradients are (x - y) / max(x (1 - x), 1e-12) and -logit(x),
+    # and log(1 - x) is log1p(-x) (a loss of 1e-300 at x = 1e-300, y = 0).
+    points = [0.0, 1.0, 0.5, 1e-300, 1e-8, 0.999, 1 - 1e-16]
+    for x_value in points:
+        for y_value in (0.0, 1.0, 0.3):
+            got = []
+            for lib in (devrt, torch):
+                x = lib.tensor(x_value, dtype=getattr(lib, dtype), requires_grad=True)
+                y = lib.tensor(y_value, dtype=getattr(lib, dtype), requires_grad=True)
+                loss = lib.nn.functional.binary_cross_entropy(x, y)
+                loss.backward()
+                got.append((loss.item(), x.grad.item(), y.grad.item()))
+            assert got[0] == got[1], (x_value, y_value, got)
+
+
+@pytest.mark.parametrize("value", [1.5, -0.25, float("nan")])
+def test_binary_cross_entropy_refuses_what_is_not_a_probability(value):
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([value]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"^\[binary_cross_entropy\] the input's values"):
+        devrt.nn.functional.binary_cross_entropy(devrt.tensor([value]), devrt.tensor([1.0]))
+
+
 def test_add_with_alpha_scales_in_the_dtype_it_computes_in():
     _same(
         lambda lib: (

@@ -189,6 +189,12 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
 Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
                         const std::optional<Tensor> &bias,
                         const Conv2dGeometry &g, bool seed_masked = false);
+// PyTorch's binary_cross_entropy before reduction: (y - 1) * max(log1p(-x),
+// -100) - y * max(log(x), -100), for x (probabilities, checked to lie in
+// [0, 1]) and y of one shape, in their promoted floating dtype. Recorded as
+// one node whose rule gives PyTorch's gradients, finite where the floored
+// logs' own derivatives are not.
+Tensor binary_cross_entropy(const Tensor &x, const Tensor &y);
 Tensor max_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g);
 // max_pool2d's gradient on a device with pooling kernels: g shared among

@@ -146,6 +146,8 @@ uint32_t saved_for_backward(OpId op) {
     return X | Y;
   case OpId::conv2d_nhwc_relu:
     return X | Y | OUT;
+  case OpId::binary_cross_entropy:
+    return X | Y;
   case OpId::div:
     return Y | OUT;
   case OpId::atan2:
@@ -470,6 +472,24 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
       r.push_back(n.wants(2) ? reduce(OpId::sum, gy, Dims{0, 1, 2}, false)
                              : nullptr);
     return r;
+  }
+  case OpId::binary_cross_entropy: {
+    // PyTorch's: (x - y) / max(x (1 - x), 1e-12) for x, finite where the
+    // floored logs are flat, and -logit(x) = -log(x / (1 - x)) for y. The
+    // floor is the float 1e-12 in every dtype, as PyTorch's.
+    const Tensor &x = n.input(0), &y = n.input(1);
+    Tensor gx, gy;
+    if (n.wants(0)) {
+      Tensor spread = mul(x, binary_scalar(OpId::sub, x, Scalar::from_int(1),
+                                           true)); // x (1 - x)
+      const Scalar floor = Scalar::from_double(static_cast<double>(1e-12f));
+      gx = mul(g, div(sub(x, y), clamp(spread, floor, std::nullopt)));
+    }
+    if (n.wants(1))
+      gy = mul(g, neg(unary(OpId::log,
+                            div(x, binary_scalar(OpId::sub, x,
+                                                 Scalar::from_int(1), true)))));
+    return {gx, gy};
   }
   case OpId::cumsum: {
     // Each input feeds every later output: the sum of g from i onwards, a

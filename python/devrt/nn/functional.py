@@ -603,20 +603,15 @@ def binary_cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """``-(t log x + (1-t) log(1-x))`` on probabilities `input`; each log is
-    clamped to >= -100, as torch does."""
+    clamped to >= -100, and the gradients are torch's (the core's
+    binary_cross_entropy)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _check_same_size("binary_cross_entropy", input, target)
-    loss = _loss.binary_cross_entropy(EAGER, target, _clamped_log(input), _clamped_log(1.0 - input))
+    loss = _C.binary_cross_entropy(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
-
-
-def _clamped_log(x: Tensor) -> Tensor:
-    # log(x) floored at -100; the where() keeps log's gradient finite at 0.
-    positive = x > 0
-    return devrt.where(positive, devrt.log(devrt.where(positive, x, 1.0)), -100.0).clamp(min=-100.0)
 
 
 @_public_op

@@ -800,6 +800,26 @@ def test_cross_entropy_mlp(device, need, rng):
     assert gradcheck(loss, (w1, b1, w2), **TOL)
 
 
+def test_binary_cross_entropy(device, need, rng):
+    """The core's binary_cross_entropy against NumPy, its gradients by
+    finite differences inside (0, 1); at 0 and 1, where the floored logs
+    are flat or infinite, PyTorch's gradients."""
+    need_grad(need, "log", "log1p", "neg", "clamp", "sub", "mul", "div", "ge", "le")
+    need("logical_and", "logical_not", "any", dtype="bool")
+    x, y = uniform(rng, (3, 4), 0.05, 0.95), uniform(rng, (3, 4), 0.0, 1.0)
+    tx, ty = leaf(x, device), leaf(y, device)
+    want = -(y * np.log(x) + (1 - y) * np.log1p(-x))
+    np.testing.assert_allclose(to_numpy(devrt._C.binary_cross_entropy(tx, ty)), want, rtol=1e-12)
+    assert gradcheck(devrt._C.binary_cross_entropy, (tx, ty), **TOL)
+    bx, by = leaf([0.0, 1.0, 0.0, 1.0], device), leaf([0.0, 1.0, 1.0, 0.0], device)
+    loss = devrt._C.binary_cross_entropy(bx, by)
+    loss.sum().backward()
+    np.testing.assert_array_equal(to_numpy(loss), [0.0, 0.0, 100.0, 100.0])
+    floor = float(np.float32(1e-12))  # max(x (1 - x), 1e-12): the float 1e-12
+    np.testing.assert_allclose(to_numpy(bx.grad), [0.0, 0.0, -1 / floor, 1 / floor], rtol=1e-12)
+    np.testing.assert_array_equal(to_numpy(by.grad), [np.inf, -np.inf, np.inf, -np.inf])
+
+
 def test_diamond_graph(device, need, rng):
     """One intermediate feeding several branches of different lengths."""
     need_grad(need, "mul", "exp", "sin", "add", "tanh", "sum")
