@@ -314,6 +314,19 @@ void correlate(const Corr &k) {
 // ---- the filter gradient
 // -----------------------------------------------------
 
+// sum[o] += the rows' values in column o, for `rows` rows of `cols` values.
+DEVRT_AVX512 void sum_rows(const float *g, int64_t rows, int64_t cols,
+                           float *sum) {
+  for (int64_t o = 0; o < cols; o += kLanes) {
+    const __mmask16 m = static_cast<__mmask16>(
+        cols - o >= kLanes ? 0xFFFF : (1u << (cols - o)) - 1u);
+    __m512 acc = _mm512_maskz_loadu_ps(m, sum + o);
+    for (int64_t p = 0; p < rows; ++p)
+      acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, g + p * cols + o));
+    _mm512_mask_storeu_ps(sum + o, m, acc);
+  }
+}
+
 // gw[(i*kw + j)*c + c][o] = sum over n, q, p of
 // in[n][q*sy + i*dy - top][p*sx + j*dx - left][c] * g[n][q][p][o].
 struct FilterGrad {
@@ -324,6 +337,7 @@ struct FilterGrad {
   int64_t oh, ow, oc, sy, sx;
   int64_t kh, kw, dy, dx;
   float *gw; // (kh*kw*c, oc)
+  float *gb; // (oc): g summed over the pixels, or null
 };
 
 void filter_gradient(const FilterGrad &k) {
@@ -343,13 +357,18 @@ void filter_gradient(const FilterGrad &k) {
       kBandBytes / std::max<int64_t>(k.ow * k.oc * 4, 1), 1, k.oh);
   const int64_t bands = (k.oh + rows - 1) / rows, units = k.n * bands;
   const int64_t slots = std::min<int64_t>(units, kFilterSlots);
-  std::vector<std::vector<float>> partial(static_cast<size_t>(slots));
+  // The bias's gradient, where asked, from the same bands of g while they
+  // are in L1: a partial sum per slot, added in slot order as well.
+  std::vector<std::vector<float>> partial(static_cast<size_t>(slots)),
+      bias(static_cast<size_t>(k.gb ? slots : 0));
   parallel_for(slots, 1, [&](int64_t s0, int64_t s1) {
     std::vector<float> buf;
     std::vector<int64_t> xoff;
     for (int64_t s = s0; s < s1; ++s) {
       std::vector<float> &acc = partial[static_cast<size_t>(s)];
       acc.assign(static_cast<size_t>(red * ldw), 0.0f);
+      if (k.gb)
+        bias[static_cast<size_t>(s)].assign(static_cast<size_t>(k.oc), 0.0f);
       for (int64_t u = s * units / slots; u < (s + 1) * units / slots; ++u) {
         const int64_t img = u / bands, q0 = u % bands * rows;
         const int64_t q1 = std::min(k.oh, q0 + rows);
@@ -373,9 +392,17 @@ void filter_gradient(const FilterGrad &k) {
                 acc.data() + r0 * ldw + ob, ldw, cb.tail);
           }
         }
+        if (k.gb)
+          sum_rows(g, pixels, k.oc, bias[static_cast<size_t>(s)].data());
       }
     }
   });
+  if (k.gb) {
+    std::copy(bias[0].begin(), bias[0].end(), k.gb);
+    for (int64_t s = 1; s < slots; ++s)
+      for (int64_t o = 0; o < k.oc; ++o)
+        k.gb[o] += bias[static_cast<size_t>(s)][static_cast<size_t>(o)];
+  }
   parallel_for(red, std::max<int64_t>(1, kGrainCheap / (ldw * slots + 1)),
                [&](int64_t r0, int64_t r1) {
                  for (int64_t r = r0; r < r1; ++r) {
@@ -692,15 +719,33 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
     }
 }
 
+// conv2d_nhwc_backward_filter, and conv2d_nhwc_backward_filter_bias (the
+// bias's gradient too, from the same pass over g).
+template <bool Bias>
 void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
-  expect_arity(call, 2, 1);
+  expect_arity(call, 2, Bias ? 2 : 1);
   const devrt_view &x = call.inputs[0], &gy = call.inputs[1];
   const devrt_view &gf = call.outputs[0];
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(x, gf, gy, g);
   float *out = static_cast<float *>(gf.data);
-  if (empty(s)) {
+  float *gb = nullptr;
+  if constexpr (Bias) {
+    const devrt_view &b = call.outputs[1];
+    expect_dtype(b, DEVRT_FLOAT32, "bias gradient");
+    if (b.ndim != 1 || b.shape[0] != s.oc || (s.oc > 1 && b.strides[0] != 1))
+      fail(DEVRT_ERROR_RUNTIME,
+           "bias gradient must be a contiguous (OC,) vector");
+    gb = static_cast<float *>(b.data);
+  }
+  if (empty(s)) { // no taps: a zero filter gradient; the bias's is g's sum
     std::fill(out, out + s.kh * s.kw * s.c * s.oc, 0.0f);
+    if (gb) {
+      std::fill(gb, gb + s.oc, 0.0f);
+      if (s.oc > 0)
+        sum_rows(static_cast<const float *>(gy.data), s.n * s.oh * s.ow, s.oc,
+                 gb);
+    }
     return;
   }
   FilterGrad k{static_cast<const float *>(x.data),
@@ -720,7 +765,8 @@ void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
                s.kw,
                g.dy,
                g.dx,
-               out};
+               out,
+               gb};
   filter_gradient(k);
 }
 
@@ -735,7 +781,9 @@ void register_conv_direct_kernels() {
   register_kernel("conv2d_nhwc_backward_input", f32,
                   kernel_entry<conv2d_nhwc_backward_input>);
   register_kernel("conv2d_nhwc_backward_filter", f32,
-                  kernel_entry<conv2d_nhwc_backward_filter>);
+                  kernel_entry<conv2d_nhwc_backward_filter<false>>);
+  register_kernel("conv2d_nhwc_backward_filter_bias", f32,
+                  kernel_entry<conv2d_nhwc_backward_filter<true>>);
 }
 
 } // namespace devrt_cpu

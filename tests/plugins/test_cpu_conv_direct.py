@@ -17,6 +17,7 @@ OPS = [
     "conv2d_nhwc_backward_input",
     "conv2d_nhwc_backward_filter",
     "conv2d_nhwc_relu",
+    "conv2d_nhwc_backward_filter_bias",
 ]
 
 
@@ -49,3 +50,30 @@ def test_float32_agrees_with_the_float64_im2col_path():
     for got, want in zip(out["float32"], out["float64"], strict=True):
         assert got.dtype == np.float32 and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+def test_fused_chain_without_taps_still_gives_the_bias_gradient():
+    # No input channels: the convolution is 0, the chain's output relu(b),
+    # the filter's gradient empty and the bias's the masked sum of g (the
+    # kernel's pass without taps); an empty batch gives a zero bias gradient.
+    import devrt.graph as tf
+
+    b_np = np.array([0.5, -1.0, 2.0], np.float32)
+    for shape in [(2, 4, 5, 0), (0, 4, 5, 2)]:
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [None, 4, 5, shape[3]])
+            f = tf.Variable(np.ones((3, 3, shape[3], 3), np.float32))
+            b = tf.Variable(b_np)
+            y = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
+            seed = tf.placeholder(tf.float32, [None, 4, 5, 3])
+            gf, gb = tf.gradients(tf.reduce_sum(y * seed), [f, b])
+            init = tf.global_variables_initializer()
+        s = np.arange(shape[0] * 60, dtype=np.float32).reshape(shape[0], 4, 5, 3)
+        with tf.Session(graph=g) as sess:
+            sess.run(init)
+            got_y, got_gf, got_gb = sess.run([y, gf, gb], {x: np.zeros(shape, np.float32), seed: s})
+            assert sess.stats["fused"] == 1
+        np.testing.assert_array_equal(got_y, np.broadcast_to(np.maximum(b_np, 0), got_y.shape))
+        assert got_gf.shape == (3, 3, shape[3], 3) and not got_gf.any()
+        np.testing.assert_allclose(got_gb, s.sum(axis=(0, 1, 2)) * (b_np > 0), rtol=1e-6)

@@ -179,6 +179,15 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                          const Tensor &filter,
                                          const Conv2dGeometry &geo, bool want_x,
                                          bool want_filter);
+// conv2d_nhwc_backward and the gradient of a bias added to its output (g
+// summed over the batch and the pixels): the filter's and the bias's from
+// one pass over g where the device has conv2d_nhwc_backward_filter_bias.
+// Three results, each null when not wanted.
+std::vector<Tensor> conv2d_nhwc_bias_backward(const Tensor &g, const Tensor &x,
+                                              const Tensor &filter,
+                                              const Conv2dGeometry &geo,
+                                              bool want_x, bool want_filter,
+                                              bool want_bias);
 // relu(conv2d_nhwc(x, filter) + bias), bias (OC) optional: the graph's
 // Conv2D, BiasAdd and Relu as one op, written once (the conv2d_nhwc_relu
 // kernel where the device has it, else the convolution with its bias and

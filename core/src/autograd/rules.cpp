@@ -466,11 +466,12 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     // relu's gradient (unless the seed comes masked: attrs.flag), then the
     // convolution's and the bias's (its sum over the batch and the pixels).
     Tensor gy = n.attrs.flag ? g : relu_backward(g, n.output());
-    std::vector<Tensor> r = conv2d_nhwc_backward(
-        gy, n.input(0), n.input(1), geometry_of(n), n.wants(0), n.wants(1));
-    if (n.inputs.size() == 3)
-      r.push_back(n.wants(2) ? reduce(OpId::sum, gy, Dims{0, 1, 2}, false)
-                             : nullptr);
+    const bool bias = n.inputs.size() == 3;
+    std::vector<Tensor> r =
+        conv2d_nhwc_bias_backward(gy, n.input(0), n.input(1), geometry_of(n),
+                                  n.wants(0), n.wants(1), bias && n.wants(2));
+    if (!bias)
+      r.pop_back();
     return r;
   }
   case OpId::binary_cross_entropy: {

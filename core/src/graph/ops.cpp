@@ -1200,12 +1200,19 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   return {to_nhwc(binary(OpId::div, sum, count))};
 }
 
-// The executor's MaxPool of a fused Conv2D + bias + Relu's output: relu of
-// the pooled values, which leaves them as they are (a window's greatest
-// relu output is at least 0, or NaN) but records a relu, so that the pooled
-// gradient is masked before max pooling's backward spreads it.
+// The executor's MaxPool of a fused Conv2D + bias + Relu's output: the
+// pooled values with a relu recorded after them, so that the pooled
+// gradient is masked before max pooling's backward spreads it. relu would
+// leave the values as they are (a window's greatest relu output is at least
+// 0, or NaN, and relu keeps -0.0), so it is recorded on an alias of them
+// rather than run.
 Vals eval_max_pool_relu(const Node &n, const Vals &in, EvalContext &ctx) {
-  return {unary(OpId::relu, eval_pool(n, in, ctx)[0])};
+  Tensor pooled = eval_pool(n, in, ctx)[0];
+  if (!autograd::should_record(pooled))
+    return {pooled};
+  Tensor y = detach(pooled);
+  autograd::record(OpId::relu, {pooled}, y);
+  return {y};
 }
 
 // --- random -----------------------------------------------------------------

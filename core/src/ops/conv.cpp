@@ -433,6 +433,32 @@ Tensor conv2d_nhwc(const Tensor &x, const Tensor &filter,
   return y;
 }
 
+std::vector<Tensor> conv2d_nhwc_bias_backward(const Tensor &g, const Tensor &x,
+                                              const Tensor &filter,
+                                              const Conv2dGeometry &geo,
+                                              bool want_x, bool want_filter,
+                                              bool want_bias) {
+  const DType t = g->dtype;
+  if (want_filter && want_bias && !autograd::grad_enabled() &&
+      direct_kernels(x->device, t) &&
+      has_kernel(OpId::conv2d_nhwc_backward_filter_bias, x->device.type, t)) {
+    nhwc_plan(x, filter, geo); // its checks
+    std::vector<Tensor> r =
+        conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, false);
+    Tensor gf = empty(filter->shape, t, x->device);
+    Tensor gb = empty(Dims{filter->shape[3]}, t, x->device);
+    Launch k(OpId::conv2d_nhwc_backward_filter_bias, x->device, t);
+    k.input(contiguous(cast(x, t))).input(contiguous(g)).output(gf).output(gb);
+    direct_attrs(k, geo);
+    k.run();
+    return {r[0], gf, gb};
+  }
+  std::vector<Tensor> r =
+      conv2d_nhwc_backward(g, x, filter, geo, want_x, want_filter);
+  r.push_back(want_bias ? reduce(OpId::sum, g, Dims{0, 1, 2}, false) : nullptr);
+  return r;
+}
+
 Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
                         const std::optional<Tensor> &bias,
                         const Conv2dGeometry &g, bool seed_masked) {

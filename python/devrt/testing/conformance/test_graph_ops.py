@@ -1565,9 +1565,11 @@ def test_fused_conv_bias_relu_gradient(device, need, rng, pool):
 @pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
 def test_fused_conv_bias_relu_gradient_is_the_chains(device, need, rng, pool):
     """With a zero bias the fused step computes what the separate nodes do,
-    to the bit: forward, the chain's gradients (the MaxPool's masked at the
-    pooled size instead of relu's mask over the full size, where windows
-    whose greatest value is 0 pass nothing either way) and the bias's."""
+    to the bit: forward and the input's and filter's gradients (the
+    MaxPool's masked at the pooled size instead of relu's mask over the full
+    size, where windows whose greatest value is 0 pass nothing either way).
+    The bias's gradient is the same sum, in another order where the device
+    takes it from the filter gradient's pass."""
     need(*FUSED_OPS, "sum", "mul", "fill", "copy", "le", "where", dtype="float32")
     if pool:
         need(*POOL_OPS["MaxPool"], "col2im", "eq", "where", dtype="float32")
@@ -1586,8 +1588,9 @@ def test_fused_conv_bias_relu_gradient_is_the_chains(device, need, rng, pool):
     two = run(net, [out, *grads, add], feeds, separate)[:-1]
     assert fused.stats["fused"] == 1 and separate.stats["fused"] == 0
     assert (to_numpy(one[0]) == 0).mean() > 0.2
-    for got, want in zip(one, two, strict=True):
+    for got, want in zip(one[:3], two[:3], strict=True):
         np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+    np.testing.assert_allclose(to_numpy(one[3]), to_numpy(two[3]), rtol=1e-6, atol=1e-6)
 
 
 def test_fusion_keeps_chains_it_cannot_fuse(device, need, rng):
