@@ -57,10 +57,6 @@ std::string output_name(const Output &o) {
   return o.node->name + ":" + std::to_string(o.index);
 }
 
-int64_t output_key(const Output &o) {
-  return (static_cast<int64_t>(o.node->id) << 16) | o.index;
-}
-
 // TensorFlow's device specs ("/cpu:0", "/gpu:1", "/device:GPU:0",
 // "/job:localhost/replica:0/task:0/device:CPU:0", "/device:mydev:0") and
 // devrt's own ("cuda:0") as a devrt device string.

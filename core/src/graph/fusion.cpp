@@ -11,10 +11,6 @@ namespace devrt::graph {
 
 namespace {
 
-int64_t key(const Output &o) {
-  return (static_cast<int64_t>(o.node->id) << 16) | o.index;
-}
-
 bool is_vjp(const Node &n) { return n.def->kind == OpKind::VJP; }
 
 // The node a VJP node differentiates (its first output input).
@@ -32,9 +28,9 @@ struct Uses {
 
   bool read_only_by(const Output &o,
                     std::initializer_list<const Node *> allowed) const {
-    if (pinned.count(key(o)))
+    if (pinned.count(output_key(o)))
       return false;
-    auto it = readers.find(key(o));
+    auto it = readers.find(output_key(o));
     if (it == readers.end())
       return true;
     for (const Node *r : it->second)
@@ -55,13 +51,13 @@ Uses uses_of(const std::vector<const Node *> &order,
              const std::function<bool(const Node &, size_t)> &reads) {
   Uses u;
   for (const Output &f : fetches)
-    u.pinned[key(f)] = true;
+    u.pinned[output_key(f)] = true;
   for (const Output &f : fed)
-    u.pinned[key(f)] = true;
+    u.pinned[output_key(f)] = true;
   for (const Node *n : order) {
     for (size_t i = 0; i < n->inputs.size(); ++i)
       if (reads(*n, i))
-        u.readers[key(n->inputs[i])].push_back(n);
+        u.readers[output_key(n->inputs[i])].push_back(n);
     for (const Node *c : n->control_inputs)
       u.controls[c] = true;
     if (is_vjp(*n))
@@ -152,7 +148,7 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
       return; // tf.cond plans keep their nodes
   const Uses u = uses_of(*order, fetches, fed, reads);
   auto single_reader = [&](const Node *n, const char *op) -> const Node * {
-    auto it = u.readers.find(key({const_cast<Node *>(n), 0}));
+    auto it = u.readers.find(output_key({const_cast<Node *>(n), 0}));
     const Node *r = nullptr;
     if (it == u.readers.end())
       return nullptr;

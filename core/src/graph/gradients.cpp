@@ -49,10 +49,6 @@ bool passes(const Node &n) {
   return true;
 }
 
-int64_t key(const Output &o) {
-  return (static_cast<int64_t>(o.node->id) << 16) | o.index;
-}
-
 std::string unique_name(const Graph &g, const std::string &base) {
   if (!g.find(base))
     return base;
@@ -81,7 +77,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
   std::vector<const Node *> stack;
   for (const Output &y : ys)
     if (is_floating(y.node->dtypes[y.index])) {
-      reaches.insert(key(y));
+      reaches.insert(output_key(y));
       stack.push_back(y.node);
     }
   while (!stack.empty()) {
@@ -96,7 +92,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       if (blocked(*n, i) || !is_floating(n->input_dtype(i)))
         continue;
-      reaches.insert(key(n->inputs[i]));
+      reaches.insert(output_key(n->inputs[i]));
       stack.push_back(n->inputs[i].node);
     }
   }
@@ -104,10 +100,10 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
   // Nodes that depend on an x.
   std::unordered_set<int64_t> x_keys;
   for (const Output &x : xs)
-    x_keys.insert(key(x));
+    x_keys.insert(output_key(x));
   std::vector<char> depends(count, 0);
   auto from_x = [&](const Output &in) {
-    return x_keys.count(key(in)) || depends[in.node->id];
+    return x_keys.count(output_key(in)) || depends[in.node->id];
   };
   for (size_t id = 0; id < count; ++id)
     for (const Output &in : node(id)->inputs)
@@ -129,7 +125,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
 
   for (size_t i = 0; i < ys.size(); ++i) {
     const Output &y = ys[i];
-    if (!reaches.count(key(y)))
+    if (!reaches.count(output_key(y)))
       continue;
     Output seed = i < grad_ys.size() ? grad_ys[i] : Output{};
     if (!seed.node)
@@ -138,7 +134,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
                      unique_name(g, scope + "/grad_ys_" + std::to_string(i)),
                      y.node->device, {}),
           0};
-    grads[key(y)].push_back(seed);
+    grads[output_key(y)].push_back(seed);
   }
 
   // Newest first: every consumer of a node comes after it, so its
@@ -149,7 +145,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
       continue;
     std::vector<int64_t> outs, ins;
     for (int k = 0; k < f->num_outputs(); ++k)
-      if (grads.count(key({f, k})))
+      if (grads.count(output_key({f, k})))
         outs.push_back(k);
     for (size_t i = 0; i < f->inputs.size(); ++i)
       if (!blocked(*f, i) && is_floating(f->input_dtype(i)) &&
@@ -159,7 +155,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
       continue;
     const std::string at = unique_name(g, scope + "/" + f->name + "_grad");
     auto gradient_of = [&](int k) {
-      return total(grads[key({f, k})], f->name + "_grad", f->device);
+      return total(grads[output_key({f, k})], f->name + "_grad", f->device);
     };
     if (f->def->kind == OpKind::Switch) {
       // The gradient of the branch taken: a Merge on the same predicate
@@ -167,7 +163,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
       // gives data no gradient).
       Output branch[2];
       for (int k = 0; k < 2; ++k)
-        branch[k] = grads.count(key({f, k}))
+        branch[k] = grads.count(output_key({f, k}))
                         ? gradient_of(k)
                         : Output{g.add_node("ZerosLike", {f->inputs[0]}, {},
                                             at + "/zeros_" + std::to_string(k),
@@ -175,7 +171,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
                                  0};
       Node *m = g.add_node("Merge", {branch[0], branch[1], f->inputs[1]}, {},
                            at, f->device, {});
-      grads[key(f->inputs[0])].push_back({m, 0});
+      grads[output_key(f->inputs[0])].push_back({m, 0});
       continue;
     }
     if (f->def->kind == OpKind::Merge) {
@@ -184,14 +180,14 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
       Node *s = g.add_node("Switch", {gradient_of(0), f->inputs[2]}, {}, at,
                            f->device, {});
       for (int64_t i : ins)
-        grads[key(f->inputs[i])].push_back({s, static_cast<int>(i)});
+        grads[output_key(f->inputs[i])].push_back({s, static_cast<int>(i)});
       continue;
     }
     std::vector<Output> inputs = f->inputs;
     for (int64_t k : outs)
       inputs.push_back({f, static_cast<int>(k)});
     for (int64_t k : outs)
-      inputs.push_back(total(grads[key({f, static_cast<int>(k)})],
+      inputs.push_back(total(grads[output_key({f, static_cast<int>(k)})],
                              f->name + "_grad", f->device));
     Attrs attrs;
     attrs["n_in"].kind = AttrValue::Int;
@@ -203,12 +199,13 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
     Node *vjp = g.add_node("VJP", std::move(inputs), std::move(attrs), at,
                            f->device, {});
     for (size_t j = 0; j < ins.size(); ++j)
-      grads[key(f->inputs[ins[j]])].push_back({vjp, static_cast<int>(j)});
+      grads[output_key(f->inputs[ins[j]])].push_back(
+          {vjp, static_cast<int>(j)});
   }
 
   std::vector<Output> result;
   for (const Output &x : xs) {
-    auto it = grads.find(key(x));
+    auto it = grads.find(output_key(x));
     result.push_back(it == grads.end()
                          ? Output{}
                          : total(it->second, x.node->name, x.node->device));

@@ -50,6 +50,11 @@ struct OpDef {
 // Null for an unknown op.
 const OpDef *find_op_def(const std::string &name);
 
+// A key for output o in maps over one graph's outputs (node id, index).
+inline int64_t output_key(const Output &o) {
+  return (static_cast<int64_t>(o.node->id) << 16) | o.index;
+}
+
 // The executor's fused Conv2D + bias Add + Relu: inputs x, filter and bias,
 // the Conv2D's attributes; one conv2d_nhwc_relu.
 const OpDef &conv2d_bias_relu_def();
