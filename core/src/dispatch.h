@@ -12,6 +12,10 @@
 
 namespace devrt {
 
+// ValueError "[op] expected all tensors on one device, got A and B" unless
+// a and b share a device.
+void check_same_device(OpId op, const Tensor &a, const Tensor &b);
+
 class Launch {
 public:
   // Finds the kernel for (op, device, dtype); throws NotImplementedError.

@@ -479,17 +479,15 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
     // floored logs are flat, and -logit(x) = -log(x / (1 - x)) for y. The
     // floor is the float 1e-12 in every dtype, as PyTorch's.
     const Tensor &x = n.input(0), &y = n.input(1);
+    const Tensor not_x =
+        binary_scalar(OpId::sub, x, Scalar::from_int(1), true); // 1 - x
     Tensor gx, gy;
     if (n.wants(0)) {
-      Tensor spread = mul(x, binary_scalar(OpId::sub, x, Scalar::from_int(1),
-                                           true)); // x (1 - x)
       const Scalar floor = Scalar::from_double(static_cast<double>(1e-12f));
-      gx = mul(g, div(sub(x, y), clamp(spread, floor, std::nullopt)));
+      gx = mul(g, div(sub(x, y), clamp(mul(x, not_x), floor, std::nullopt)));
     }
     if (n.wants(1))
-      gy = mul(g, neg(unary(OpId::log,
-                            div(x, binary_scalar(OpId::sub, x,
-                                                 Scalar::from_int(1), true)))));
+      gy = mul(g, neg(unary(OpId::log, div(x, not_x))));
     return {gx, gy};
   }
   case OpId::cumsum: {

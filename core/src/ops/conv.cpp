@@ -121,13 +121,15 @@ void direct_attrs(Launch &k, const Conv2dGeometry &g) {
 }
 
 // y (N, oh, ow, OC) = x (N, H, W, C) correlated with filter (kh, kw, C, OC),
-// plus bias: the direct kernel on contiguous operands of dtype t.
+// plus bias: the direct kernel `op` (conv2d_nhwc, or conv2d_nhwc_relu with
+// the same operands) on contiguous operands of dtype t.
 Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
                           const std::optional<Tensor> &bias,
-                          const Conv2dGeometry &g, const Grid &o, DType t) {
+                          const Conv2dGeometry &g, const Grid &o, DType t,
+                          OpId op = OpId::conv2d_nhwc) {
   Tensor y =
       empty(Dims{x->shape[0], o.oh, o.ow, filter->shape[3]}, t, x->device);
-  Launch k(OpId::conv2d_nhwc, x->device, t);
+  Launch k(op, x->device, t);
   k.input(contiguous(cast(x, t))).input(contiguous(cast(filter, t)));
   if (bias)
     k.input(contiguous(cast(*bias, t)));
@@ -137,15 +139,18 @@ Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
   return y;
 }
 
-// The gradients of conv2d_nhwc_direct for x and filter (each null when not
-// wanted), from g (N, oh, ow, OC) of dtype t.
+// The gradients of conv2d_nhwc_direct for x, filter and a bias (each null
+// when not wanted), from g (N, oh, ow, OC) of dtype t. want_bias only with
+// want_filter, where the device has conv2d_nhwc_backward_filter_bias: the
+// filter's and the bias's from one kernel.
 std::vector<Tensor> conv2d_nhwc_direct_backward(const Tensor &g,
                                                 const Tensor &x,
                                                 const Tensor &filter,
                                                 const Conv2dGeometry &geo,
-                                                bool want_x, bool want_filter) {
+                                                bool want_x, bool want_filter,
+                                                bool want_bias = false) {
   const DType t = g->dtype;
-  Tensor gy = contiguous(g), gx, gf;
+  Tensor gy = contiguous(g), gx, gf, gb;
   if (want_x) {
     gx = empty(x->shape, t, x->device);
     Launch k(OpId::conv2d_nhwc_backward_input, x->device, t);
@@ -155,12 +160,18 @@ std::vector<Tensor> conv2d_nhwc_direct_backward(const Tensor &g,
   }
   if (want_filter) {
     gf = empty(filter->shape, t, x->device);
-    Launch k(OpId::conv2d_nhwc_backward_filter, x->device, t);
+    Launch k(want_bias ? OpId::conv2d_nhwc_backward_filter_bias
+                       : OpId::conv2d_nhwc_backward_filter,
+             x->device, t);
     k.input(contiguous(cast(x, t))).input(gy).output(gf);
+    if (want_bias) {
+      gb = empty(Dims{filter->shape[3]}, t, x->device);
+      k.output(gb);
+    }
     direct_attrs(k, geo);
     k.run();
   }
-  return {gx, gf};
+  return {gx, gf, gb};
 }
 
 Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
@@ -443,15 +454,7 @@ std::vector<Tensor> conv2d_nhwc_bias_backward(const Tensor &g, const Tensor &x,
       direct_kernels(x->device, t) &&
       has_kernel(OpId::conv2d_nhwc_backward_filter_bias, x->device.type, t)) {
     nhwc_plan(x, filter, geo); // its checks
-    std::vector<Tensor> r =
-        conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, false);
-    Tensor gf = empty(filter->shape, t, x->device);
-    Tensor gb = empty(Dims{filter->shape[3]}, t, x->device);
-    Launch k(OpId::conv2d_nhwc_backward_filter_bias, x->device, t);
-    k.input(contiguous(cast(x, t))).input(contiguous(g)).output(gf).output(gb);
-    direct_attrs(k, geo);
-    k.run();
-    return {r[0], gf, gb};
+    return conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, true, true);
   }
   std::vector<Tensor> r =
       conv2d_nhwc_backward(g, x, filter, geo, want_x, want_filter);
@@ -475,31 +478,22 @@ Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
     inputs.push_back(*bias);
   bool record = false;
   for (const Tensor &v : inputs) {
-    if (v->device != x->device)
-      fail(ErrorKind::Value,
-           "[conv2d_nhwc_relu] expected all tensors on one device, got ",
-           device_str(x->device), " and ", device_str(v->device));
+    check_same_device(OpId::conv2d_nhwc_relu, x, v);
     record = record || autograd::should_record(v);
   }
   Tensor y;
   {
     autograd::NoGradGuard no_grad;
-    if (has_kernel(OpId::conv2d_nhwc_relu, x->device.type, t) &&
-        direct_kernels(x->device, t)) {
-      y = empty(Dims{p.n, p.oh, p.ow, p.oc}, t, x->device);
-      Launch k(OpId::conv2d_nhwc_relu, x->device, t);
-      for (const Tensor &v : inputs)
-        k.input(contiguous(cast(v, t)));
-      k.output(y);
-      direct_attrs(k, g);
-      k.run();
+    const bool direct = direct_kernels(x->device, t);
+    if (direct && has_kernel(OpId::conv2d_nhwc_relu, x->device.type, t)) {
+      y = conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t,
+                             OpId::conv2d_nhwc_relu);
     } else {
       // The convolution with its bias, then relu over the fresh result in
       // place (elementwise kernels may write over their input).
-      y = direct_kernels(x->device, t)
-              ? conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t)
-              : conv2d_nhwc_impl(x, filter, g);
-      if (bias && !direct_kernels(x->device, t))
+      y = direct ? conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t)
+                 : conv2d_nhwc_impl(x, filter, g);
+      if (bias && !direct)
         binary_inplace(OpId::add, y, cast(*bias, t));
       Launch k(OpId::relu, y->device, t);
       k.input(y).output(y).run();
@@ -530,8 +524,12 @@ std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
   const NhwcPlan p = nhwc_plan(x, filter, geo);
   const DType t = g->dtype;
   const int64_t l = p.oh * p.ow;
-  if (direct_kernels(x->device, t))
-    return conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, want_filter);
+  if (direct_kernels(x->device, t)) {
+    std::vector<Tensor> r =
+        conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, want_filter);
+    r.pop_back(); // no bias
+    return r;
+  }
   if (p.k == 0) // no input channels: both gradients are empty
     return {want_x ? empty(x->shape, t, x->device) : nullptr,
             want_filter ? empty(filter->shape, t, x->device) : nullptr};

@@ -8,14 +8,14 @@
 
 namespace devrt {
 
-namespace {
-
 void check_same_device(OpId op, const Tensor &a, const Tensor &b) {
   if (a->device != b->device) [[unlikely]]
     fail(ErrorKind::Value, "[", op_name(op),
          "] expected all tensors on one device, got ", device_str(a->device),
          " and ", device_str(b->device));
 }
+
+namespace {
 
 bool bitwise_ok(DType t) { return t == DType::Bool || is_integral(t); }
 

@@ -1,4 +1,5 @@
 // Losses the core builds from other ops, with derivative rules of their own.
+#include "../dispatch.h"
 #include "devrt/autograd.h"
 #include "devrt/error.h"
 #include "devrt/ops.h"
@@ -6,10 +7,7 @@
 namespace devrt {
 
 Tensor binary_cross_entropy(const Tensor &x, const Tensor &y) {
-  if (x->device != y->device)
-    fail(ErrorKind::Value,
-         "[binary_cross_entropy] expected all tensors on one device, got ",
-         device_str(x->device), " and ", device_str(y->device));
+  check_same_device(OpId::binary_cross_entropy, x, y);
   if (x->shape != y->shape)
     fail(ErrorKind::Value, "[binary_cross_entropy] input of shape ", x->shape,
          " and target of shape ", y->shape, " must have one shape");
@@ -21,13 +19,10 @@ Tensor binary_cross_entropy(const Tensor &x, const Tensor &y) {
   Tensor out;
   {
     autograd::NoGradGuard no_grad;
-    const Tensor outside =
-        unary(OpId::logical_not,
-              binary(OpId::logical_and,
-                     binary_scalar(OpId::ge, xt, Scalar::from_int(0), false),
-                     binary_scalar(OpId::le, xt, Scalar::from_int(1), false)));
+    // Probabilities only, as PyTorch (a NaN fails both comparisons).
     if (x->numel() > 0 &&
-        item(reduce(OpId::any, outside, std::nullopt, false)).i != 0)
+        !(item(reduce(OpId::min, xt, std::nullopt, false)).f >= 0.0 &&
+          item(reduce(OpId::max, xt, std::nullopt, false)).f <= 1.0))
       fail(ErrorKind::Value, "[binary_cross_entropy] the input's values must "
                              "be probabilities between 0 and 1");
     const Scalar floor = Scalar::from_double(-100.0);
