@@ -60,6 +60,22 @@ constexpr int kTile[5] = {0, 12, 8, 8, 6};
 // already in the output (a later chunk of the reduction).
 enum Start { kZero, kBias, kAccumulate };
 
+// acc[i][v] += a[i][o] * b[v] for M pointers a: the outer product each tile
+// below adds once per step of its reduction (a reduction row of the
+// correlation, a pixel of the filter gradient).
+template <int M, int NV>
+[[gnu::always_inline]] DEVRT_AVX512 inline void
+outer_product(__m512 (&acc)[M][NV], const float *const (&a)[M], int64_t o,
+              const __m512 (&b)[NV]) {
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const __m512 s = _mm512_set1_ps(a[i][o]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v)
+      acc[i][v] = _mm512_fmadd_ps(s, b[v], acc[i][v]);
+  }
+}
+
 // P output pixels x NV vectors of channels: out[p][v] (+)= sum over the k
 // rows of px[p][roff[r]] * w[r][v]. w has row stride ldw and is padded so
 // that full vectors may be read; only the last vector is masked on output.
@@ -89,13 +105,7 @@ DEVRT_AVX512 void corr_tile(const float *const *px, const int64_t *roff,
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v)
       wv[v] = _mm512_loadu_ps(w + v * kLanes);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      const __m512 b = _mm512_set1_ps(base[p][o]);
-#pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v)
-        acc[p][v] = _mm512_fmadd_ps(b, wv[v], acc[p][v]);
-    }
+    outer_product(acc, base, o, wv);
   }
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
@@ -132,13 +142,7 @@ DEVRT_AVX512 void filter_tile(const float *x, const int64_t *xoff,
     for (int v = 0; v < NV - 1; ++v)
       gv[v] = _mm512_loadu_ps(g + v * kLanes);
     gv[NV - 1] = _mm512_maskz_loadu_ps(tail, g + (NV - 1) * kLanes);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const __m512 b = _mm512_set1_ps(row[r][o]);
-#pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v)
-        acc[r][v] = _mm512_fmadd_ps(b, gv[v], acc[r][v]);
-    }
+    outer_product(acc, row, o, gv);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
