@@ -690,6 +690,41 @@ struct Call {
 // once, then per chunk of images (through channels-first copies in scratch
 // for float64) one cuDNN call.
 
+// One image's sizes, NHWC.
+struct Image {
+  int64_t h, w, c;
+  int64_t size() const { return h * w * c; }
+};
+
+// The forward and input-gradient passes: images `from` (each of sizes a)
+// read and images `to` (each of sizes b) written with the filter f, chunk
+// by chunk. conv(descriptors, candidate, workspace, filter, in, out) runs
+// the chunk's cuDNN call on the filter in cuDNN's layout and the chunk's
+// images in the call's layout, returning cuDNN's status.
+template <typename Conv>
+void image_pass(Call &cx, const devrt_view &f, const devrt_view &from, Image a,
+                const devrt_view &to, Image b, const char *what, Conv conv) {
+  const Shapes &s = cx.s;
+  const int32_t t = cx.t;
+  const size_t f_bytes = aligned(numel(f) * cx.item);
+  const size_t a_bytes = cx.nchw ? aligned(cx.chunk * a.size() * cx.item) : 0;
+  const size_t b_bytes = cx.nchw ? aligned(cx.chunk * b.size() * cx.item) : 0;
+  cx.reserve(f_bytes + a_bytes + b_bytes);
+  char *fk = cx.scratch, *ac = fk + f_bytes, *bc = ac + a_bytes;
+  permute(f.data, fk, t, hwio_to_dnn(s, cx.nchw), cx.stream);
+  for (int64_t n0 = 0; n0 < s.n; n0 += cx.chunk) {
+    const int64_t nb = std::min(cx.chunk, s.n - n0);
+    char *pa = cx.images(from, n0, a.size()), *pb = cx.images(to, n0, b.size());
+    if (cx.nchw)
+      permute(pa, ac, t, nhwc_to_nchw(nb, a.h, a.w, a.c), cx.stream);
+    cx.run_chunk(n0, what, [&](Descriptors &d, const Candidate &c, void *ws) {
+      return conv(d, c, ws, fk, cx.nchw ? ac : pa, cx.nchw ? bc : pb);
+    });
+    if (cx.nchw)
+      permute(bc, pb, t, nchw_to_nhwc(nb, b.h, b.w, b.c), cx.stream);
+  }
+}
+
 void conv2d_nhwc(const devrt_kernel_call &call) {
   if (call.n_inputs != 2 && call.n_inputs != 3)
     expect_arity(call, 2, 1);
@@ -720,29 +755,15 @@ void conv2d_nhwc(const devrt_kernel_call &call) {
     return;
   }
   Call cx(call, s, t, Op::forward);
-  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.oc;
-  const size_t f_bytes = aligned(numel(f) * cx.item);
-  const size_t x_bytes = cx.nchw ? aligned(cx.chunk * in_image * cx.item) : 0;
-  const size_t y_bytes = cx.nchw ? aligned(cx.chunk * out_image * cx.item) : 0;
-  cx.reserve(f_bytes + x_bytes + y_bytes);
-  char *fk = cx.scratch, *xc = fk + f_bytes, *yc = xc + x_bytes;
-  permute(f.data, fk, t, hwio_to_dnn(s, cx.nchw), cx.stream);
-  for (int64_t n0 = 0; n0 < s.n; n0 += cx.chunk) {
-    const int64_t nb = std::min(cx.chunk, s.n - n0);
-    char *px = cx.images(x, n0, in_image), *py = cx.images(y, n0, out_image);
-    if (cx.nchw)
-      permute(px, xc, t, nhwc_to_nchw(nb, s.h, s.w, s.c), cx.stream);
-    cx.run_chunk(n0, "cudnnConvolutionForward",
-                 [&](Descriptors &d, const Candidate &c, void *ws) {
-                   return cudnnConvolutionForward(
-                       handle(*cx.dd), kOne.of(t), d.x.d, cx.nchw ? xc : px,
-                       d.f.d, fk, d.conv.d,
-                       static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), ws,
-                       c.bytes, kZero.of(t), d.y.d, cx.nchw ? yc : py);
-                 });
-    if (cx.nchw)
-      permute(yc, py, t, nchw_to_nhwc(nb, s.oh, s.ow, s.oc), cx.stream);
-  }
+  image_pass(cx, f, x, {s.h, s.w, s.c}, y, {s.oh, s.ow, s.oc},
+             "cudnnConvolutionForward",
+             [&](Descriptors &d, const Candidate &c, void *ws, const void *fk,
+                 const void *in, void *out) {
+               return cudnnConvolutionForward(
+                   handle(*cx.dd), kOne.of(t), d.x.d, in, d.f.d, fk, d.conv.d,
+                   static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), ws, c.bytes,
+                   kZero.of(t), d.y.d, out);
+             });
   if (bias)
     apply_bias(y.data, bias, t, total, s.oc, true, cx.stream);
 }
@@ -762,29 +783,15 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
     return;
   }
   Call cx(call, s, t, Op::backward_input);
-  const int64_t in_image = s.h * s.w * s.c, out_image = s.oh * s.ow * s.oc;
-  const size_t f_bytes = aligned(numel(f) * cx.item);
-  const size_t g_bytes = cx.nchw ? aligned(cx.chunk * out_image * cx.item) : 0;
-  const size_t x_bytes = cx.nchw ? aligned(cx.chunk * in_image * cx.item) : 0;
-  cx.reserve(f_bytes + g_bytes + x_bytes);
-  char *fk = cx.scratch, *gc = fk + f_bytes, *gxc = gc + g_bytes;
-  permute(f.data, fk, t, hwio_to_dnn(s, cx.nchw), cx.stream);
-  for (int64_t n0 = 0; n0 < s.n; n0 += cx.chunk) {
-    const int64_t nb = std::min(cx.chunk, s.n - n0);
-    char *pg = cx.images(g, n0, out_image), *pgx = cx.images(gx, n0, in_image);
-    if (cx.nchw)
-      permute(pg, gc, t, nhwc_to_nchw(nb, s.oh, s.ow, s.oc), cx.stream);
-    cx.run_chunk(n0, "cudnnConvolutionBackwardData",
-                 [&](Descriptors &d, const Candidate &c, void *ws) {
-                   return cudnnConvolutionBackwardData(
-                       handle(*cx.dd), kOne.of(t), d.f.d, fk, d.y.d,
-                       cx.nchw ? gc : pg, d.conv.d,
-                       static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), ws,
-                       c.bytes, kZero.of(t), d.x.d, cx.nchw ? gxc : pgx);
-                 });
-    if (cx.nchw)
-      permute(gxc, pgx, t, nchw_to_nhwc(nb, s.h, s.w, s.c), cx.stream);
-  }
+  image_pass(cx, f, g, {s.oh, s.ow, s.oc}, gx, {s.h, s.w, s.c},
+             "cudnnConvolutionBackwardData",
+             [&](Descriptors &d, const Candidate &c, void *ws, const void *fk,
+                 const void *in, void *out) {
+               return cudnnConvolutionBackwardData(
+                   handle(*cx.dd), kOne.of(t), d.f.d, fk, d.y.d, in, d.conv.d,
+                   static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), ws,
+                   c.bytes, kZero.of(t), d.x.d, out);
+             });
 }
 
 void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
