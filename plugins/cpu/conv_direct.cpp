@@ -261,15 +261,41 @@ int64_t band_rows(int64_t n, int64_t rows) {
   return (rows + bands - 1) / bands;
 }
 
-void correlate(const Corr &k) {
-  const int64_t cols = (k.ow - 1) * k.sx + (k.kw - 1) * k.dx + 1;
-  const int64_t red = k.kh * k.kw * k.c;
-  std::vector<int64_t> roff(static_cast<size_t>(red));
+// The two engines' bands of input rows (K is Corr or FilterGrad: the input
+// image, its padding and the window geometry):
+
+// The width of a band: the input columns one output row's windows span.
+template <class K> int64_t band_cols(const K &k) {
+  return (k.ow - 1) * k.sx + (k.kw - 1) * k.dx + 1;
+}
+
+// Where reduction row (tap i, j, channel ch) reads in a band `cols` wide,
+// from the band's pixel of the window's first tap.
+template <class K> std::vector<int64_t> tap_offsets(const K &k, int64_t cols) {
+  std::vector<int64_t> roff(static_cast<size_t>(k.kh * k.kw * k.c));
   for (int64_t i = 0; i < k.kh; ++i)
     for (int64_t j = 0; j < k.kw; ++j)
       for (int64_t ch = 0; ch < k.c; ++ch)
-        roff[(i * k.kw + j) * k.c + ch] =
+        roff[static_cast<size_t>((i * k.kw + j) * k.c + ch)] =
             (i * k.dy * cols + j * k.dx) * k.c + ch;
+  return roff;
+}
+
+// The input rows that output rows [q0, q1) of image img read, zero-padded
+// into buf as a (rows, cols, c) block.
+template <class K>
+void load_band(const K &k, int64_t img, int64_t q0, int64_t q1, int64_t cols,
+               std::vector<float> &buf) {
+  const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
+  buf.resize(static_cast<size_t>(in_rows * cols * k.c));
+  pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
+           q0 * k.sy, in_rows, cols, buf.data());
+}
+
+void correlate(const Corr &k) {
+  const int64_t cols = band_cols(k);
+  const int64_t red = k.kh * k.kw * k.c;
+  const std::vector<int64_t> roff = tap_offsets(k, cols);
   const int64_t rows = band_rows(k.n, k.oh);
   const int64_t bands = (k.oh + rows - 1) / rows;
   parallel_for(k.n * bands, 1, [&](int64_t u0, int64_t u1) {
@@ -279,10 +305,7 @@ void correlate(const Corr &k) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t img = u / bands, q0 = u % bands * rows;
       const int64_t q1 = std::min(k.oh, q0 + rows);
-      const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
-      buf.resize(static_cast<size_t>(in_rows * cols * k.c));
-      pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
-               q0 * k.sy, in_rows, cols, buf.data());
+      load_band(k, img, q0, q1, cols, buf);
       px.clear();
       out.clear();
       for (int64_t q = q0; q < q1; ++q)
@@ -345,14 +368,9 @@ struct FilterGrad {
 };
 
 void filter_gradient(const FilterGrad &k) {
-  const int64_t cols = (k.ow - 1) * k.sx + (k.kw - 1) * k.dx + 1;
+  const int64_t cols = band_cols(k);
   const int64_t red = k.kh * k.kw * k.c, ldw = round_up(k.oc, kLanes);
-  std::vector<int64_t> roff(static_cast<size_t>(red));
-  for (int64_t i = 0; i < k.kh; ++i)
-    for (int64_t j = 0; j < k.kw; ++j)
-      for (int64_t ch = 0; ch < k.c; ++ch)
-        roff[(i * k.kw + j) * k.c + ch] =
-            (i * k.dy * cols + j * k.dx) * k.c + ch;
+  const std::vector<int64_t> roff = tap_offsets(k, cols);
   // Bands of output rows whose gradient fits in L1. The bands are dealt to a
   // fixed number of slots, each summing its bands in order into a partial
   // gradient of its own, and the partials are added in slot order: the
@@ -376,10 +394,7 @@ void filter_gradient(const FilterGrad &k) {
       for (int64_t u = s * units / slots; u < (s + 1) * units / slots; ++u) {
         const int64_t img = u / bands, q0 = u % bands * rows;
         const int64_t q1 = std::min(k.oh, q0 + rows);
-        const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
-        buf.resize(static_cast<size_t>(in_rows * cols * k.c));
-        pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
-                 q0 * k.sy, in_rows, cols, buf.data());
+        load_band(k, img, q0, q1, cols, buf);
         xoff.clear();
         for (int64_t q = q0; q < q1; ++q)
           for (int64_t p = 0; p < k.ow; ++p)
