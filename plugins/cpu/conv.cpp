@@ -536,19 +536,27 @@ inline Taps window_taps(const Patch &g, int64_t oy, int64_t ox) {
   return {y0, std::max(y0, y1), x0, std::max(x0, x1)};
 }
 
-// f(tap pointer offset) for each in-image tap of output (oy, ox) of image
-// n, the offset being the tap's (n, iy, ix, 0) element.
+// f(tap pointer offset, tap index i * kw + j) for each in-image tap (i, j)
+// of output (oy, ox) of image n, the offset being the tap's (n, iy, ix, 0)
+// element.
 template <typename F>
-inline void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
-                              int64_t ox, F &&f) {
+inline void for_each_indexed_nhwc_tap(const Patch &g, int64_t c, int64_t n,
+                                      int64_t oy, int64_t ox, F &&f) {
   const Taps t = window_taps(g, oy, ox);
   for (int64_t i = t.y0; i < t.y1; ++i) {
     const int64_t iy = oy * g.sh - g.ph + i * g.dh;
     for (int64_t j = t.x0; j < t.x1; ++j) {
       const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-      f(((n * g.h + iy) * g.w + ix) * c);
+      f(((n * g.h + iy) * g.w + ix) * c, static_cast<int>(i * g.kw + j));
     }
   }
+}
+
+// f(tap pointer offset) for each in-image tap of output (oy, ox) of image n.
+template <typename F>
+inline void for_each_nhwc_tap(const Patch &g, int64_t c, int64_t n, int64_t oy,
+                              int64_t ox, F &&f) {
+  for_each_indexed_nhwc_tap(g, c, n, oy, ox, [&](int64_t at, int) { f(at); });
 }
 
 // Note: each output row (image r / oh, row r % oh) is one call of a
@@ -665,10 +673,11 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_backward_row(const float *__restrict gy,
 // Note: where windows cannot overlap (a stride at least the window's span,
 // as in 2x2 pooling at stride 2) each element of gx is written once,
 // by its window or as 0 when no window reads it, instead of being zeroed
-// and then summed into.
-template <typename T>
-void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
-                            const Patch &g, int64_t n, int64_t c) {
+// and then summed into. row(r, disjoint, share) writes output row r's
+// windows (share: c values of scratch).
+template <typename T, typename Row>
+void nhwc_pool_backward(T *gx, const Patch &g, int64_t n, int64_t c,
+                        Row &&row) {
   const int64_t image = g.h * g.w * c, outs = g.oh * g.ow;
   const bool disjoint =
       g.sh >= (g.kh - 1) * g.dh + 1 && g.sw >= (g.kw - 1) * g.dw + 1;
@@ -692,18 +701,221 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
                   std::fill(at, at + c, T(0));
                 }
           }
-          for (int64_t oy = 0; oy < g.oh; ++oy) {
-            if constexpr (std::is_same_v<T, float>)
-              if (pool_2x2(g) && c % 8 == 0) {
-                max_pool_nhwc_2x2_backward_row(gy, x, y, gx, g, img * g.oh + oy,
-                                               c);
-                continue;
-              }
-            max_pool_nhwc_backward_row(gy, x, y, gx, g, img * g.oh + oy, c,
-                                       disjoint, share.data());
-          }
+          for (int64_t oy = 0; oy < g.oh; ++oy)
+            row(img * g.oh + oy, disjoint, share.data());
         }
       });
+}
+
+template <typename T>
+void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
+                            const Patch &g, int64_t n, int64_t c) {
+  nhwc_pool_backward(gx, g, n, c, [&](int64_t r, bool disjoint, T *share) {
+    if constexpr (std::is_same_v<T, float>)
+      if (pool_2x2(g) && c % 8 == 0) {
+        max_pool_nhwc_2x2_backward_row(gy, x, y, gx, g, r, c);
+        return;
+      }
+    max_pool_nhwc_backward_row(gy, x, y, gx, g, r, c, disjoint, share);
+  });
+}
+
+// ---- max pooling, channels last, with the maximal taps ---------------------
+// max_pool2d_nhwc_taps writes beside y a byte per output element whose bit
+// i * kw + j is set where tap (i, j) of the window is maximal (maximal's
+// rule: equal to y, or NaN), none where relu is asked and y <= 0 (relu's
+// gradient after the pooling: only y <= 0 stops it). The backward kernel
+// spreads g from those bits alone, each window's g shared evenly among its
+// set taps: the gradient of max_pool_nhwc_backward without reading x and y
+// again.
+
+typedef uint8_t Bytes8 __attribute__((vector_size(8)));
+typedef uint8_t Bytes32 __attribute__((vector_size(32)));
+
+// Output row r's taps, its y already written by max_pool_nhwc_row.
+template <typename T>
+DEVRT_CPU_CLONES void
+max_pool_nhwc_taps_row(const T *__restrict x, const T *__restrict y,
+                       uint8_t *__restrict taps, const Patch &g, int64_t r,
+                       int64_t c, bool relu) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    uint8_t *__restrict bits = taps + o;
+    const T *__restrict m = y + o;
+    for (int64_t k = 0; k < c; ++k)
+      bits[k] = 0;
+    for_each_indexed_nhwc_tap(g, c, img, oy, ox, [&](int64_t at, int t) {
+      for (int64_t k = 0; k < c; ++k)
+        bits[k] |= static_cast<uint8_t>(maximal(x[at + k], m[k]) << t);
+    });
+    if (relu)
+      for (int64_t k = 0; k < c; ++k)
+        bits[k] = m[k] <= T(0) ? uint8_t(0) : bits[k];
+  }
+}
+
+// max_pool_nhwc_row and max_pool_nhwc_taps_row in one pass over a float
+// row of 2x2 windows at stride 2 (pool_2x2), eight channels at a time:
+// the maximum taken tap after tap as nan_extreme takes it.
+DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
+                                                 float *__restrict y,
+                                                 uint8_t *__restrict taps,
+                                                 const Patch &g, int64_t r,
+                                                 int64_t c, bool relu) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
+  const Floats8 zero = {};
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
+                           row + below + 2 * ox * c,
+                           row + below + (2 * ox + 1) * c};
+    for (int64_t k = 0; k < c; k += 8) {
+      Floats8 v[4];
+      for (int t = 0; t < 4; ++t)
+        v[t] = load8(x + at[t] + k);
+      const Floats8 mx = nan_max8(nan_max8(nan_max8(v[0], v[1]), v[2]), v[3]);
+      store8(y + o + k, mx);
+      Mask8 bits = {};
+      for (int t = 0; t < 4; ++t)
+        bits |= maximal8(v[t], mx) & (1 << t);
+      if (relu)
+        bits &= ~(mx <= zero);
+      Bytes32 lanes; // the low byte of each lane
+      std::memcpy(&lanes, &bits, sizeof lanes);
+      const Bytes8 b =
+          __builtin_shufflevector(lanes, lanes, 0, 4, 8, 12, 16, 20, 24, 28);
+      std::memcpy(taps + o + k, &b, sizeof b);
+    }
+  }
+}
+
+// One output row's gradient from its taps (see max_pool_nhwc_backward_row).
+template <typename T>
+DEVRT_CPU_CLONES void max_pool_nhwc_taps_backward_row(
+    const T *__restrict gy, const uint8_t *__restrict taps, T *__restrict gx,
+    const Patch &g, int64_t r, int64_t c, bool disjoint, T *__restrict share) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    const uint8_t *__restrict bits = taps + o;
+    for (int64_t k = 0; k < c; ++k) // none where wholly on padding
+      share[k] = gy[o + k] /
+                 std::max(static_cast<T>(__builtin_popcount(bits[k])), T(1));
+    for_each_indexed_nhwc_tap(g, c, img, oy, ox, [&](int64_t at, int t) {
+      if (disjoint)
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] = keep_if(((bits[k] >> t) & 1) != 0, share[k]);
+      else
+        for (int64_t k = 0; k < c; ++k)
+          gx[at + k] += keep_if(((bits[k] >> t) & 1) != 0, share[k]);
+    });
+  }
+}
+
+// The same for a float row of 2x2 windows at stride 2, eight channels at a
+// time (as max_pool_nhwc_2x2_backward_row).
+DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_backward_row(
+    const float *__restrict gy, const uint8_t *__restrict taps,
+    float *__restrict gx, const Patch &g, int64_t r, int64_t c) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
+  const Floats8 zero = {}, one = zero + 1.0f;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t o = (r * g.ow + ox) * c;
+    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
+                           row + below + 2 * ox * c,
+                           row + below + (2 * ox + 1) * c};
+    for (int64_t k = 0; k < c; k += 8) {
+      // Channel i's taps are byte i % 4 of the low (i < 4) or high word.
+      uint64_t w;
+      std::memcpy(&w, taps + o + k, sizeof w);
+      const int32_t lo = static_cast<int32_t>(w & 0xffffffffu),
+                    hi = static_cast<int32_t>(w >> 32);
+      const Mask8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
+      const Mask8 byte0 = {1, 1 << 8, 1 << 16, 1 << 24,
+                           1, 1 << 8, 1 << 16, 1 << 24};
+      Mask8 hit[4];
+      Floats8 count = zero;
+      for (int t = 0; t < 4; ++t) {
+        hit[t] = (words & (byte0 << t)) != 0;
+        count += hit[t] ? one : zero;
+      }
+      const Floats8 share = load8(gy + o + k) / (count >= one ? count : one);
+      for (int t = 0; t < 4; ++t)
+        store8(gx + at[t] + k, hit[t] ? share : zero);
+    }
+  }
+}
+
+// The taps' checks: a contiguous uint8 of y's shape, windows of at most 8
+// taps (a bit each).
+void check_taps(const devrt_view &taps, const devrt_view &y, const Patch &g) {
+  expect_dtype(taps, DEVRT_UINT8, "taps");
+  check_contiguous(taps, "taps");
+  for (int d = 0; d < 4; ++d)
+    if (taps.shape[d] != y.shape[d])
+      fail(DEVRT_ERROR_RUNTIME, "taps must match y");
+  if (g.kh * g.kw > 8)
+    fail(DEVRT_ERROR_RUNTIME, "taps hold windows of at most 8 taps, got " +
+                                  std::to_string(g.kh) + "x" +
+                                  std::to_string(g.kw));
+}
+
+void max_pool2d_nhwc_taps(const devrt_kernel_call &call) {
+  expect_arity(call, 1, 2);
+  const devrt_view &x = call.inputs[0], &y = call.outputs[0],
+                   &taps = call.outputs[1];
+  const Patch g = pool_geometry(call, x, y, true);
+  check_taps(taps, y, g);
+  const bool relu = attr(call, 4, DEVRT_ATTR_BOOL).i != 0;
+  const int64_t c = x.shape[3];
+  uint8_t *bits = static_cast<uint8_t *>(taps.data);
+  Floating::dispatch(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *src = static_cast<const T *>(x.data);
+    T *out = static_cast<T *>(y.data);
+    parallel_for(
+        x.shape[0] * g.oh,
+        std::max<int64_t>(1, kGrainCheap / (2 * g.kh * g.kw * g.ow * c + 1)),
+        [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            if constexpr (std::is_same_v<T, float>)
+              if (pool_2x2(g) && c % 8 == 0) {
+                max_pool_nhwc_2x2_taps_row(src, out, bits, g, r, c, relu);
+                continue;
+              }
+            max_pool_nhwc_row(src, out, g, r, c);
+            max_pool_nhwc_taps_row(src, out, bits, g, r, c, relu);
+          }
+        });
+  });
+}
+
+void max_pool2d_nhwc_taps_backward(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &gy = call.inputs[0], &taps = call.inputs[1],
+                   &gx = call.outputs[0];
+  const Patch g = pool_geometry(call, gx, gy, true);
+  check_taps(taps, gy, g);
+  const int64_t c = gx.shape[3];
+  const uint8_t *bits = static_cast<const uint8_t *>(taps.data);
+  Floating::dispatch(gx.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *grad = static_cast<const T *>(gy.data);
+    T *out = static_cast<T *>(gx.data);
+    nhwc_pool_backward(
+        out, g, gx.shape[0], c, [&](int64_t r, bool disjoint, T *share) {
+          if constexpr (std::is_same_v<T, float>)
+            if (pool_2x2(g) && c % 8 == 0) {
+              max_pool_nhwc_2x2_taps_backward_row(grad, bits, out, g, r, c);
+              return;
+            }
+          max_pool_nhwc_taps_backward_row(grad, bits, out, g, r, c, disjoint,
+                                          share);
+        });
+  });
 }
 
 void max_pool2d_nhwc(const devrt_kernel_call &call) {
@@ -742,6 +954,10 @@ void register_conv_kernels() {
                   kernel_entry<max_pool2d_nhwc>);
   register_kernel("max_pool2d_nhwc_backward", Floating::mask,
                   kernel_entry<max_pool2d_nhwc_backward>);
+  register_kernel("max_pool2d_nhwc_taps", Floating::mask,
+                  kernel_entry<max_pool2d_nhwc_taps>);
+  register_kernel("max_pool2d_nhwc_taps_backward", Floating::mask,
+                  kernel_entry<max_pool2d_nhwc_taps_backward>);
 }
 
 } // namespace devrt_cpu

@@ -217,6 +217,84 @@ def test_max_pool_ties_share_and_nan_wins(repeat):
         np.testing.assert_array_equal(got_gx[0, :, :, c + 1], want1)
 
 
+TAPS_POOLS = [
+    # (input NHWC, ksize, strides): windows of at most 8 taps keep their
+    # maximal taps for the gradient where the device has max_pool2d_nhwc_taps
+    ((2, 6, 8, 16), (2, 2), (2, 2)),  # 2x2 over whole vectors of channels
+    ((2, 7, 9, 3), (2, 2), (2, 2)),  # the general rows, an unread row and column
+    ((2, 6, 7, 5), (2, 3), (1, 2)),  # overlapping windows: shares summed
+    ((1, 5, 6, 4), (3, 2), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", TAPS_POOLS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_gradient_from_kept_taps_is_the_kernels(case, dtype):
+    # Few distinct values (many ties), a NaN, a -0.0 and an inf: the graph's
+    # gradient (kept taps where the device has them) is the channels-first
+    # kernels' (devrt.nn.functional.max_pool2d), bit for bit where windows do
+    # not overlap (where they do, the shares are summed in another order).
+    import devrt
+    import devrt.nn.functional as DF
+
+    xs, ksize, strides = case
+    rng = np.random.default_rng(5)
+    x_np = rng.integers(-2, 3, xs).astype(dtype)
+    x_np[0, 0, 0, 0] = np.nan
+    x_np[0, 1, 1, 1] = -0.0
+    x_np[-1, -1, 0, -1] = np.inf
+    x = tf.placeholder(dtype, [None, None, None, xs[3]])
+    y = tf.nn.max_pool(x, [1, *ksize, 1], [1, *strides, 1], "VALID")
+    seed = tf.placeholder(dtype)
+    (gx,) = tf.gradients(tf.reduce_sum(y * seed), [x])
+    xt = devrt.tensor(x_np.transpose(0, 3, 1, 2).copy(), requires_grad=True)
+    want = DF.max_pool2d(xt, ksize, strides)
+    g_np = rng.standard_normal(tuple(want.shape)).astype(dtype)
+    want.backward(devrt.tensor(g_np))
+    with tf.Session() as sess:
+        got, got_gx = sess.run([y, gx], {x: x_np, seed: g_np.transpose(0, 2, 3, 1)})
+    np.testing.assert_array_equal(got, want.detach().numpy().transpose(0, 2, 3, 1))
+    want_gx = xt.grad.numpy().transpose(0, 2, 3, 1)
+    if all(s >= k for s, k in zip(strides, ksize, strict=True)):
+        np.testing.assert_array_equal(got_gx, want_gx)
+    else:
+        tol = 1e-6 if dtype == "float32" else 1e-14
+        np.testing.assert_allclose(got_gx, want_gx, rtol=tol, atol=tol)
+        assert np.isnan(got_gx).sum() == np.isnan(want_gx).sum()
+
+
+@pytest.mark.parametrize("channels", [16, 3], ids=["16 channels", "3 channels"])
+def test_fused_chain_pool_gradient_with_nan_and_dead_windows(channels):
+    # Conv2D + bias + Relu + MaxPool as one step (relu's mask kept with the
+    # pooling's taps) against the same nodes run one by one (the value before
+    # relu fetched): windows whose greatest value is NaN (from the NaN in the
+    # input) pass their gradient to the NaN taps, those whose greatest value
+    # is 0 pass none, the same to the bit.
+    rng = np.random.default_rng(6)
+    x_np = np.abs(rng.standard_normal((2, 6, 6, 3))).astype(np.float32)
+    x_np[1, 2, 3, 0] = np.nan
+    x = tf.placeholder(tf.float32, [None, 6, 6, 3])
+    f = tf.Variable((rng.standard_normal((3, 3, 3, channels)) - 0.5).astype(np.float32))
+    b = tf.Variable(np.zeros(channels, np.float32))
+    pre = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b
+    h = tf.nn.relu(pre)
+    y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    w = rng.uniform(-1.0, 1.0, (2, 3, 3, channels)).astype(np.float32)
+    grads = tf.gradients(tf.reduce_sum(y * w), [x, f])
+    with tf.Session() as fused:
+        fused.run(tf.global_variables_initializer())
+        one = fused.run([y, *grads], {x: x_np})
+        assert fused.stats["fused"] == 1
+    with tf.Session() as separate:
+        separate.run(tf.global_variables_initializer())
+        two = separate.run([y, *grads, pre], {x: x_np})[:-1]
+        assert separate.stats["fused"] == 0
+    assert np.isnan(one[0]).any() and (one[0] == 0).mean() > 0.2
+    assert np.isnan(one[2]).any() and not np.isnan(one[1]).any()
+    for got, want in zip(one, two, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_max_pool_second_derivative_matches_pytorch():
     # The gradient of the pool's gradient (the recorded form of the rule).
     rng = np.random.default_rng(3)

@@ -212,12 +212,21 @@ Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
                            int64_t kh, int64_t kw, const Conv2dGeometry &geo);
 // max_pool2d of a channels-last (N, H, W, C) input, giving (N, oh, ow, C):
 // one pass each way where the device has the _nhwc pooling kernels, else
-// max_pool2d of a channels-first copy. Recorded as a max_pool2d node.
+// max_pool2d of a channels-first copy. Recorded as a max_pool2d node, which
+// keeps the maximal taps for its gradient where the device has the
+// max_pool2d_nhwc_taps pair (windows of at most 8 taps). relu: relu of the
+// pooling, in the same pass where the taps are kept (the graph's pooling
+// of a fused Conv2D + bias + Relu).
 Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
-                       const Conv2dGeometry &g);
+                       const Conv2dGeometry &g, bool relu = false);
 Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                 const Tensor &y, int64_t kh, int64_t kw,
                                 const Conv2dGeometry &geo);
+// The same gradient from the taps max_pool2d_nhwc_taps kept; x gives the
+// shape and dtype.
+Tensor max_pool2d_nhwc_taps_backward(const Tensor &g, const Tensor &taps,
+                                     const Tensor &x, int64_t kh, int64_t kw,
+                                     const Conv2dGeometry &geo);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 

@@ -500,14 +500,23 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   case OpId::max_pool2d: {
     const Dims &a = n.attrs.shape;
     const bool nhwc = n.attrs.flag; // channels last
+    // max_pool2d_nhwc's relu after the pooling, kept with its taps
+    const bool relu = n.attrs.i0 != 0;
     if (grad_enabled()) {
       // Recording (create_graph): the backward kernel is not differentiable,
       // so route g through the same selection built from recorded ops: each
       // window's maxima (ties share, a NaN is the maximum) via im2col.
       const Dims nchw_dims{0, 3, 1, 2}, nhwc_dims{0, 2, 3, 1};
+      Tensor pooled = n.output();
+      Tensor seed = g;
+      if (relu) { // relu's rule first, then the maxima before the relu
+        seed = relu_backward(g, pooled);
+        NoGradGuard no_grad;
+        pooled = max_pool2d_nhwc(n.input(0), a[0], a[1], geometry_of(n));
+      }
       Tensor x = nhwc ? permute(n.input(0), nchw_dims) : n.input(0);
-      Tensor y = nhwc ? permute(n.output(), nchw_dims) : n.output();
-      Tensor gy = nhwc ? permute(g, nchw_dims) : g;
+      Tensor y = nhwc ? permute(pooled, nchw_dims) : pooled;
+      Tensor gy = nhwc ? permute(seed, nchw_dims) : seed;
       const Dims &xs = x->shape;
       const Conv2dGeometry geo = geometry_of(n);
       const int64_t planes = xs[0] * xs[1], l = y->shape[2] * y->shape[3];
@@ -524,6 +533,9 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
           reshape(col2im(mul(hit, share), xs[2], xs[3], a[0], a[1], geo), xs);
       return {nhwc ? permute(gx, nhwc_dims) : gx};
     }
+    if (!n.attrs.indices.empty())
+      return {max_pool2d_nhwc_taps_backward(g, *n.attrs.indices[0], n.input(0),
+                                            a[0], a[1], geometry_of(n))};
     if (nhwc)
       return {max_pool2d_nhwc_backward(g, n.input(0), n.output(), a[0], a[1],
                                        geometry_of(n))};

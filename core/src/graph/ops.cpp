@@ -1179,14 +1179,20 @@ void infer_pool(Node &n) {
 
 constexpr int kMaxPool = 0, kAvgPool = 1;
 
-Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
+// MaxPool and AvgPool; relu: the executor's MaxPool of a fused Conv2D +
+// bias + Relu's output (max_pool_relu_def), relu of the pooling, which
+// leaves its values as they are (a window's greatest relu output is at
+// least 0, or NaN, and relu keeps -0.0) and masks the pooled gradient
+// before max pooling's backward spreads it, in the same pass where the
+// device keeps the maximal taps.
+Vals run_pool(const Node &n, const Vals &in, bool relu) {
   std::vector<int64_t> k = pair_attr(n, "ksize");
   Window w = window_of(n, k[0], k[1]);
   Conv2dGeometry g;
   if (n.def->code == kMaxPool) {
     const double pad = -std::numeric_limits<double>::infinity();
     return {max_pool2d_nhwc(with_padding(n, in[0], in[0], 1, w, pad, &g), k[0],
-                            k[1], g)};
+                            k[1], g, relu)};
   }
   // Average over the taps inside the image, as TensorFlow: the windowed
   // sum of the zero-padded input over the windowed count of image taps.
@@ -1200,19 +1206,11 @@ Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
   return {to_nhwc(binary(OpId::div, sum, count))};
 }
 
-// The executor's MaxPool of a fused Conv2D + bias + Relu's output: the
-// pooled values with a relu recorded after them, so that the pooled
-// gradient is masked before max pooling's backward spreads it. relu would
-// leave the values as they are (a window's greatest relu output is at least
-// 0, or NaN, and relu keeps -0.0), so it is recorded on an alias of them
-// rather than run.
-Vals eval_max_pool_relu(const Node &n, const Vals &in, EvalContext &ctx) {
-  Tensor pooled = eval_pool(n, in, ctx)[0];
-  if (!autograd::should_record(pooled))
-    return {pooled};
-  Tensor y = detach(pooled);
-  autograd::record(OpId::relu, {pooled}, y);
-  return {y};
+Vals eval_pool(const Node &n, const Vals &in, EvalContext &) {
+  return run_pool(n, in, false);
+}
+Vals eval_max_pool_relu(const Node &n, const Vals &in, EvalContext &) {
+  return run_pool(n, in, true);
 }
 
 // --- random -----------------------------------------------------------------

@@ -711,36 +711,62 @@ Tensor max_pool2d_backward(const Tensor &g, const Tensor &x, const Tensor &y,
 }
 
 Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
-                       const Conv2dGeometry &g) {
+                       const Conv2dGeometry &g, bool relu) {
   if (x->ndim() != 4)
     fail(ErrorKind::Value,
          "[max_pool2d] expects a 4-D (N, H, W, C) input for NHWC, got shape ",
          x->shape);
-  if (!pool_nhwc_kernels(x)) // pools a channels-first copy
-    return permute(
-        max_pool2d(contiguous(permute(x, Dims{0, 3, 1, 2})), kh, kw, g),
-        Dims{0, 2, 3, 1});
+  const bool taps =
+      kh * kw <= 8 && autograd::should_record(x) &&
+      has_kernel(OpId::max_pool2d_nhwc_taps, x->device.type, x->dtype) &&
+      has_kernel(OpId::max_pool2d_nhwc_taps_backward, x->device.type, x->dtype);
+  if (!taps && !pool_nhwc_kernels(x)) { // pools a channels-first copy
+    Tensor y =
+        permute(max_pool2d(contiguous(permute(x, Dims{0, 3, 1, 2})), kh, kw, g),
+                Dims{0, 2, 3, 1});
+    return relu ? unary(OpId::relu, y) : y;
+  }
   check_pool_padding("max_pool2d", kh, kw, g);
   Grid o = output_grid("max_pool2d", nchw(x->shape), kh, kw, g);
   Tensor src = contiguous(x); // kept by the node, as in max_pool2d
-  Tensor y =
-      empty(Dims{x->shape[0], o.oh, o.ow, x->shape[3]}, x->dtype, x->device);
-  Launch k(OpId::max_pool2d_nhwc, x->device, x->dtype);
-  k.input(src).output(y);
-  geometry_attrs(k, kh, kw, g);
-  k.run();
-  if (autograd::should_record(src)) {
-    autograd::OpAttrs a = record_geometry(kh, kw, g);
-    a.flag = true; // channels last
-    autograd::record(OpId::max_pool2d, {src}, y, std::move(a));
+  const Dims shape{x->shape[0], o.oh, o.ow, x->shape[3]};
+  Tensor y = empty(shape, x->dtype, x->device);
+  autograd::OpAttrs a = record_geometry(kh, kw, g);
+  a.flag = true; // channels last
+  if (taps) {
+    Tensor bits = empty(shape, DType::UInt8, x->device);
+    Launch k(OpId::max_pool2d_nhwc_taps, x->device, x->dtype);
+    k.input(src).output(y).output(bits);
+    geometry_attrs(k, kh, kw, g);
+    k.attr_bool(relu).run();
+    a.indices = {bits};
+    a.i0 = relu;
+  } else {
+    Launch k(OpId::max_pool2d_nhwc, x->device, x->dtype);
+    k.input(src).output(y);
+    geometry_attrs(k, kh, kw, g);
+    k.run();
   }
-  return y;
+  if (autograd::should_record(src))
+    autograd::record(OpId::max_pool2d, {src}, y, std::move(a));
+  return relu && !taps ? unary(OpId::relu, y) : y;
 }
 
 Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                 const Tensor &y, int64_t kh, int64_t kw,
                                 const Conv2dGeometry &geo) {
   return pool_backward(OpId::max_pool2d_nhwc_backward, g, x, y, kh, kw, geo);
+}
+
+Tensor max_pool2d_nhwc_taps_backward(const Tensor &g, const Tensor &taps,
+                                     const Tensor &x, int64_t kh, int64_t kw,
+                                     const Conv2dGeometry &geo) {
+  Tensor gx = empty(x->shape, x->dtype, x->device);
+  Launch k(OpId::max_pool2d_nhwc_taps_backward, x->device, x->dtype);
+  k.input(contiguous(cast(g, x->dtype))).input(contiguous(taps)).output(gx);
+  geometry_attrs(k, kh, kw, geo);
+  k.run();
+  return gx;
 }
 
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
