@@ -634,6 +634,22 @@ max_pool_nhwc_backward_row(const T *__restrict gy, const T *__restrict x,
   }
 }
 
+// f(o, at) for each window of output row r of a channels-last 2x2 pooling
+// at stride 2 (pool_2x2): o the window's output offset, at its four taps'
+// (0, 0), (0, 1), (1, 0) and (1, 1).
+template <typename F>
+[[gnu::always_inline]] inline void
+for_each_2x2_window(const Patch &g, int64_t r, int64_t c, F &&f) {
+  const int64_t img = r / g.oh, oy = r % g.oh;
+  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
+  for (int64_t ox = 0; ox < g.ow; ++ox) {
+    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
+                           row + below + 2 * ox * c,
+                           row + below + (2 * ox + 1) * c};
+    f((r * g.ow + ox) * c, at);
+  }
+}
+
 // Note: channels-last 2x2 windows at stride 2 without padding (pool_2x2)
 // over a multiple of 8 channels are one pass per output row, as the
 // channels-first ones: a window's four taps are four runs of C adjacent
@@ -646,14 +662,8 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_backward_row(const float *__restrict gy,
                                                      float *__restrict gx,
                                                      const Patch &g, int64_t r,
                                                      int64_t c) {
-  const int64_t img = r / g.oh, oy = r % g.oh;
-  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
   const Floats8 zero = {}, one = zero + 1.0f;
-  for (int64_t ox = 0; ox < g.ow; ++ox) {
-    const int64_t o = (r * g.ow + ox) * c;
-    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
-                           row + below + 2 * ox * c,
-                           row + below + (2 * ox + 1) * c};
+  for_each_2x2_window(g, r, c, [&](int64_t o, const int64_t (&at)[4]) {
     for (int64_t k = 0; k < c; k += 8) {
       const Floats8 mx = load8(y + o + k);
       Mask8 hit[4];
@@ -666,7 +676,7 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_backward_row(const float *__restrict gy,
       for (int t = 0; t < 4; ++t)
         store8(gx + at[t] + k, hit[t] ? share : zero);
     }
-  }
+  });
 }
 
 // Windows overlap across output rows, so each task owns whole images.
@@ -763,14 +773,8 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
                                                  uint8_t *__restrict taps,
                                                  const Patch &g, int64_t r,
                                                  int64_t c, bool relu) {
-  const int64_t img = r / g.oh, oy = r % g.oh;
-  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
   const Floats8 zero = {};
-  for (int64_t ox = 0; ox < g.ow; ++ox) {
-    const int64_t o = (r * g.ow + ox) * c;
-    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
-                           row + below + 2 * ox * c,
-                           row + below + (2 * ox + 1) * c};
+  for_each_2x2_window(g, r, c, [&](int64_t o, const int64_t (&at)[4]) {
     for (int64_t k = 0; k < c; k += 8) {
       Floats8 v[4];
       for (int t = 0; t < 4; ++t)
@@ -788,7 +792,7 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
           __builtin_shufflevector(lanes, lanes, 0, 4, 8, 12, 16, 20, 24, 28);
       std::memcpy(taps + o + k, &b, sizeof b);
     }
-  }
+  });
 }
 
 // One output row's gradient from its taps (see max_pool_nhwc_backward_row).
@@ -819,14 +823,8 @@ DEVRT_CPU_CLONES void max_pool_nhwc_taps_backward_row(
 DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_backward_row(
     const float *__restrict gy, const uint8_t *__restrict taps,
     float *__restrict gx, const Patch &g, int64_t r, int64_t c) {
-  const int64_t img = r / g.oh, oy = r % g.oh;
-  const int64_t row = (img * g.h + 2 * oy) * g.w * c, below = g.w * c;
   const Floats8 zero = {}, one = zero + 1.0f;
-  for (int64_t ox = 0; ox < g.ow; ++ox) {
-    const int64_t o = (r * g.ow + ox) * c;
-    const int64_t at[4] = {row + 2 * ox * c, row + (2 * ox + 1) * c,
-                           row + below + 2 * ox * c,
-                           row + below + (2 * ox + 1) * c};
+  for_each_2x2_window(g, r, c, [&](int64_t o, const int64_t (&at)[4]) {
     for (int64_t k = 0; k < c; k += 8) {
       // Channel i's taps are byte i % 4 of the low (i < 4) or high word.
       uint64_t w;
@@ -846,7 +844,7 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_backward_row(
       for (int t = 0; t < 4; ++t)
         store8(gx + at[t] + k, hit[t] ? share : zero);
     }
-  }
+  });
 }
 
 // The taps' checks: a contiguous uint8 of y's shape, windows of at most 8

@@ -604,6 +604,20 @@ def test_a_read_that_does_not_depend_on_a_write_sees_the_old_value():
     assert values(run(sess, [y, inc])) == [[10.0, 20.0], [11.0, 21.0]]
 
 
+@pytest.mark.parametrize("first", ["add", "set"])
+def test_writes_to_one_variable_without_dependencies_run_in_creation_order(first):
+    net = Net()
+    v = net.var([1], name="v")
+    writes = {}
+    for kind in (first, "set" if first == "add" else "add"):
+        op, value = ("AssignAdd", 1.0) if kind == "add" else ("Assign", 5.0)
+        writes[kind] = net.add(op, v, net.const([value]), name=kind)
+    sess = _C.Session(net.g)
+    sess.set_variable(v, tensor([0.0]))
+    run(sess, targets=[writes["set"], writes["add"]])
+    assert sess.variable(v).tolist() == ([5.0] if first == "add" else [6.0])
+
+
 @pytest.mark.parametrize("write", ["AssignAdd", "Assign"])
 def test_fetched_values_are_not_changed_by_later_runs(write):
     """A value handed back by Session.run is the variable's value at that run:
