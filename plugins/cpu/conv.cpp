@@ -742,17 +742,19 @@ void max_pool_nhwc_backward(const T *gy, const T *x, const T *y, T *gx,
 typedef uint8_t Bytes8 __attribute__((vector_size(8)));
 typedef uint8_t Bytes32 __attribute__((vector_size(32)));
 
-// Output row r's taps, its y already written by max_pool_nhwc_row.
+// Output row r's taps, its maxima already written into y by
+// max_pool_nhwc_row (with relu: then relu applied to them, y < 0 ? 0 : y,
+// so that NaN and -0.0 stay).
 template <typename T>
 DEVRT_CPU_CLONES void
-max_pool_nhwc_taps_row(const T *__restrict x, const T *__restrict y,
+max_pool_nhwc_taps_row(const T *__restrict x, T *__restrict y,
                        uint8_t *__restrict taps, const Patch &g, int64_t r,
                        int64_t c, bool relu) {
   const int64_t img = r / g.oh, oy = r % g.oh;
   for (int64_t ox = 0; ox < g.ow; ++ox) {
     const int64_t o = (r * g.ow + ox) * c;
     uint8_t *__restrict bits = taps + o;
-    const T *__restrict m = y + o;
+    T *__restrict m = y + o;
     for (int64_t k = 0; k < c; ++k)
       bits[k] = 0;
     for_each_indexed_nhwc_tap(g, c, img, oy, ox, [&](int64_t at, int t) {
@@ -760,14 +762,17 @@ max_pool_nhwc_taps_row(const T *__restrict x, const T *__restrict y,
         bits[k] |= static_cast<uint8_t>(maximal(x[at + k], m[k]) << t);
     });
     if (relu)
-      for (int64_t k = 0; k < c; ++k)
+      for (int64_t k = 0; k < c; ++k) {
         bits[k] = m[k] <= T(0) ? uint8_t(0) : bits[k];
+        m[k] = m[k] < T(0) ? T(0) : m[k];
+      }
   }
 }
 
 // max_pool_nhwc_row and max_pool_nhwc_taps_row in one pass over a float
 // row of 2x2 windows at stride 2 (pool_2x2), eight channels at a time:
-// the maximum taken tap after tap as nan_extreme takes it.
+// the maximum taken tap after tap as nan_extreme takes it (the maximal taps
+// found against it before relu).
 DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
                                                  float *__restrict y,
                                                  uint8_t *__restrict taps,
@@ -780,7 +785,7 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
       for (int t = 0; t < 4; ++t)
         v[t] = load8(x + at[t] + k);
       const Floats8 mx = nan_max8(nan_max8(nan_max8(v[0], v[1]), v[2]), v[3]);
-      store8(y + o + k, mx);
+      store8(y + o + k, relu ? (mx < zero ? zero : mx) : mx);
       Mask8 bits = {};
       for (int t = 0; t < 4; ++t)
         bits |= maximal8(v[t], mx) & (1 << t);
@@ -941,6 +946,19 @@ void max_pool2d_nhwc_backward(const devrt_kernel_call &call) {
 }
 
 } // namespace
+
+void max_pool_2x2_relu_taps(const float *x, int64_t rows, int64_t cols,
+                            int64_t c, float *y, uint8_t *taps) {
+  const Patch g{2, 2, 2, 2, 0, 0, 1, 1, rows, cols, rows / 2, cols / 2};
+  for (int64_t r = 0; r < g.oh; ++r) {
+    if (c % 8 == 0) {
+      max_pool_nhwc_2x2_taps_row(x, y, taps, g, r, c, true);
+    } else {
+      max_pool_nhwc_row(x, y, g, r, c);
+      max_pool_nhwc_taps_row(x, y, taps, g, r, c, true);
+    }
+  }
+}
 
 void register_conv_kernels() {
   register_kernel("im2col", Floating::mask, kernel_entry<im2col>);

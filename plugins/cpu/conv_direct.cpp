@@ -19,6 +19,7 @@
 #include "kernel_util.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "strided.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -237,6 +238,10 @@ struct Corr {
   float *out;
   int64_t oc, out_n, out_q, out_p;
   bool relu; // relu applied to the band while it is in cache
+  // With pooled: each band is computed into a buffer and pooled into
+  // pooled and taps (max_pool_2x2_relu_taps) instead of written to out.
+  float *pooled = nullptr;
+  uint8_t *taps = nullptr;
 };
 
 // relu over n floats in place, as the unary kernel's (NaN and -0.0 stay):
@@ -296,22 +301,27 @@ void correlate(const Corr &k) {
   const int64_t cols = band_cols(k);
   const int64_t red = k.kh * k.kw * k.c;
   const std::vector<int64_t> roff = tap_offsets(k, cols);
-  const int64_t rows = band_rows(k.n, k.oh);
+  const int64_t rows =
+      k.pooled ? round_up(band_rows(k.n, k.oh), 2) : band_rows(k.n, k.oh);
   const int64_t bands = (k.oh + rows - 1) / rows;
   parallel_for(k.n * bands, 1, [&](int64_t u0, int64_t u1) {
-    std::vector<float> buf;
+    std::vector<float> buf, band_out;
     std::vector<const float *> px;
     std::vector<float *> out;
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t img = u / bands, q0 = u % bands * rows;
       const int64_t q1 = std::min(k.oh, q0 + rows);
       load_band(k, img, q0, q1, cols, buf);
+      if (k.pooled)
+        band_out.resize(static_cast<size_t>((q1 - q0) * k.ow * k.oc));
       px.clear();
       out.clear();
       for (int64_t q = q0; q < q1; ++q)
         for (int64_t p = 0; p < k.ow; ++p) {
           px.push_back(buf.data() + ((q - q0) * k.sy * cols + p * k.sx) * k.c);
-          out.push_back(k.out + img * k.out_n + q * k.out_q + p * k.out_p);
+          out.push_back(
+              k.pooled ? band_out.data() + ((q - q0) * k.ow + p) * k.oc
+                       : k.out + img * k.out_n + q * k.out_q + p * k.out_p);
         }
       const int64_t pixels = static_cast<int64_t>(px.size());
       for (int64_t ob = 0; ob < k.oc; ob += kBlockOut) {
@@ -334,6 +344,11 @@ void correlate(const Corr &k) {
       if (k.relu)
         for (float *row : out)
           relu_inplace(row, k.oc);
+      if (k.pooled) {
+        const int64_t at = (img * (k.oh / 2) + q0 / 2) * (k.ow / 2) * k.oc;
+        max_pool_2x2_relu_taps(band_out.data(), q1 - q0, k.ow, k.oc,
+                               k.pooled + at, k.taps + at);
+      }
     }
   });
 }
@@ -479,12 +494,13 @@ struct Shapes {
 };
 
 Shapes check_shapes(const devrt_view &x, const devrt_view &f,
-                    const devrt_view &y, const Geometry &g) {
+                    const devrt_view &y, const Geometry &g, int64_t pool = 1) {
   expect_float_contiguous(x, "input");
   expect_float_contiguous(f, "filter");
   expect_float_contiguous(y, "output");
-  Shapes s{x.shape[0], x.shape[1], x.shape[2], x.shape[3], f.shape[0],
-           f.shape[1], f.shape[3], y.shape[1], y.shape[2]};
+  Shapes s{x.shape[0], x.shape[1],        x.shape[2],
+           x.shape[3], f.shape[0],        f.shape[1],
+           f.shape[3], y.shape[1] * pool, y.shape[2] * pool};
   const int64_t span_h = s.h + 2 * g.py - g.dy * (s.kh - 1) - 1;
   const int64_t span_w = s.w + 2 * g.px - g.dx * (s.kw - 1) - 1;
   if (f.shape[2] != s.c || y.shape[0] != s.n || y.shape[3] != s.oc ||
@@ -507,15 +523,30 @@ std::vector<float> padded_rows(const float *m, int64_t rows, int64_t cols) {
   return out;
 }
 
-// conv2d_nhwc, and conv2d_nhwc_relu (the same with relu on the result).
-template <bool Relu> void conv2d_nhwc(const devrt_kernel_call &call) {
+// conv2d_nhwc, conv2d_nhwc_relu (the same with relu on the result) and
+// conv2d_nhwc_relu_pool (then max pooling in 2x2 windows with its taps, each
+// band of the output pooled from a buffer: the full output is never
+// written).
+template <bool Relu, bool Pool = false>
+void conv2d_nhwc(const devrt_kernel_call &call) {
+  constexpr int32_t outputs = Pool ? 2 : 1;
   if (call.n_inputs != 2 && call.n_inputs != 3)
-    expect_arity(call, 2, 1);
-  expect_arity(call, call.n_inputs, 1);
+    expect_arity(call, 2, outputs);
+  expect_arity(call, call.n_inputs, outputs);
   const devrt_view &x = call.inputs[0], &f = call.inputs[1];
   const devrt_view &y = call.outputs[0];
   const Geometry g = read_geometry(call);
-  const Shapes s = check_shapes(x, f, y, g);
+  const Shapes s = check_shapes(x, f, y, g, Pool ? 2 : 1);
+  uint8_t *taps = nullptr;
+  if constexpr (Pool) {
+    const devrt_view &t = call.outputs[1];
+    expect_dtype(t, DEVRT_UINT8, "taps");
+    if (t.ndim != 4 || !is_contiguous(t) || t.shape[0] != y.shape[0] ||
+        t.shape[1] != y.shape[1] || t.shape[2] != y.shape[2] ||
+        t.shape[3] != y.shape[3])
+      fail(DEVRT_ERROR_RUNTIME, "taps must be contiguous and of y's shape");
+    taps = static_cast<uint8_t *>(t.data);
+  }
   if (s.n * s.oh * s.ow * s.oc == 0)
     return;
   const float *bias = nullptr;
@@ -530,10 +561,22 @@ template <bool Relu> void conv2d_nhwc(const devrt_kernel_call &call) {
   }
   float *out = static_cast<float *>(y.data);
   if (empty(s)) { // no input channels: the bias, or sums of nothing
+    std::vector<float> full;
+    float *to = out;
+    if constexpr (Pool) {
+      full.resize(static_cast<size_t>(s.n * s.oh * s.ow * s.oc));
+      to = full.data();
+    }
     for (int64_t i = 0; i < s.n * s.oh * s.ow; ++i)
       for (int64_t o = 0; o < s.oc; ++o)
-        out[i * s.oc + o] =
+        to[i * s.oc + o] =
             bias ? (Relu ? std::max(bias[o], 0.0f) : bias[o]) : 0.0f;
+    if constexpr (Pool)
+      for (int64_t i = 0; i < s.n; ++i) {
+        const int64_t at = i * (s.oh / 2) * (s.ow / 2) * s.oc;
+        max_pool_2x2_relu_taps(to + i * s.oh * s.ow * s.oc, s.oh, s.ow, s.oc,
+                               out + at, taps + at);
+      }
     return;
   }
   const int64_t red = s.kh * s.kw * s.c;
@@ -561,12 +604,14 @@ template <bool Relu> void conv2d_nhwc(const devrt_kernel_call &call) {
          w,
          round_up(s.oc, kLanes),
          bias,
-         out,
+         Pool ? nullptr : out,
          s.oc,
          s.oh * s.ow * s.oc,
          s.ow * s.oc,
          s.oc,
-         Relu};
+         Relu,
+         Pool ? out : nullptr,
+         taps};
   correlate(k);
 }
 
@@ -797,6 +842,8 @@ void register_conv_direct_kernels() {
   constexpr uint32_t f32 = 1u << DEVRT_FLOAT32;
   register_kernel("conv2d_nhwc", f32, kernel_entry<conv2d_nhwc<false>>);
   register_kernel("conv2d_nhwc_relu", f32, kernel_entry<conv2d_nhwc<true>>);
+  register_kernel("conv2d_nhwc_relu_pool", f32,
+                  kernel_entry<conv2d_nhwc<true, true>>);
   register_kernel("conv2d_nhwc_backward_input", f32,
                   kernel_entry<conv2d_nhwc_backward_input>);
   register_kernel("conv2d_nhwc_backward_filter", f32,

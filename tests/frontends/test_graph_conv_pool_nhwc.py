@@ -263,36 +263,53 @@ def test_max_pool_gradient_from_kept_taps_is_the_kernels(case, dtype):
         assert np.isnan(got_gx).sum() == np.isnan(want_gx).sum()
 
 
-@pytest.mark.parametrize("channels", [16, 3], ids=["16 channels", "3 channels"])
-def test_fused_chain_pool_gradient_with_nan_and_dead_windows(channels):
-    # Conv2D + bias + Relu + MaxPool as one step (relu's mask kept with the
-    # pooling's taps) against the same nodes run one by one (the value before
-    # relu fetched): windows whose greatest value is NaN (from the NaN in the
-    # input) pass their gradient to the NaN taps, those whose greatest value
-    # is 0 pass none, the same to the bit.
+CHAIN_POOLS = [
+    # (input NHWC, output channels, pool padding, dtype): 2x2 pools over an
+    # even grid join the fused step (conv2d_nhwc_relu_pool where the device
+    # has it), over an odd one or in float64 they follow it
+    ((2, 6, 6, 3), 16, "SAME", "float32"),
+    ((2, 6, 6, 3), 3, "SAME", "float32"),  # channels not a multiple of 8
+    ((1, 10, 6, 2), 8, "VALID", "float32"),  # one image: bands of rows
+    ((3, 7, 5, 3), 16, "SAME", "float32"),  # odd grid: padded pooling
+    ((2, 6, 6, 3), 16, "SAME", "float64"),
+]
+
+
+@pytest.mark.parametrize("case", CHAIN_POOLS, ids=str)
+def test_fused_chain_pool_gradient_with_nan_and_dead_windows(case):
+    # Conv2D + bias + Relu + MaxPool as one step against the same nodes run
+    # one by one (the value before relu fetched): windows whose greatest
+    # value is NaN (from the NaN in the input) pass their gradient to the
+    # NaN taps, those whose greatest value is 0 pass none, the same to the
+    # bit.
+    shape, channels, padding, dtype = case
     rng = np.random.default_rng(6)
-    x_np = np.abs(rng.standard_normal((2, 6, 6, 3))).astype(np.float32)
-    x_np[1, 2, 3, 0] = np.nan
-    x = tf.placeholder(tf.float32, [None, 6, 6, 3])
-    f = tf.Variable((rng.standard_normal((3, 3, 3, channels)) - 0.5).astype(np.float32))
-    b = tf.Variable(np.zeros(channels, np.float32))
+    x_np = np.abs(rng.standard_normal(shape)).astype(dtype)
+    x_np[-1, 2, 3, 0] = np.nan
+    x = tf.placeholder(dtype, [None, *shape[1:]])
+    f = tf.Variable((rng.standard_normal((3, 3, shape[3], channels)) - 0.5).astype(dtype))
+    b = tf.Variable(np.zeros(channels, dtype))
     pre = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b
     h = tf.nn.relu(pre)
-    y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
-    w = rng.uniform(-1.0, 1.0, (2, 3, 3, channels)).astype(np.float32)
-    grads = tf.gradients(tf.reduce_sum(y * w), [x, f])
+    y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], padding)
+    w = rng.uniform(-1.0, 1.0, (shape[0], *y.shape.as_list()[1:])).astype(dtype)
+    grads = tf.gradients(tf.reduce_sum(y * w), [x, f, b])
     with tf.Session() as fused:
         fused.run(tf.global_variables_initializer())
         one = fused.run([y, *grads], {x: x_np})
         assert fused.stats["fused"] == 1
-    with tf.Session() as separate:
-        separate.run(tf.global_variables_initializer())
-        two = separate.run([y, *grads, pre], {x: x_np})[:-1]
-        assert separate.stats["fused"] == 0
-    assert np.isnan(one[0]).any() and (one[0] == 0).mean() > 0.2
-    assert np.isnan(one[2]).any() and not np.isnan(one[1]).any()
-    for got, want in zip(one, two, strict=True):
-        np.testing.assert_array_equal(got, want)
+    for unfused in ([pre], [h]):  # the Relu's value fetched keeps the pool
+        with tf.Session() as separate:
+            separate.run(tf.global_variables_initializer())
+            two = separate.run([y, *grads, *unfused], {x: x_np})[:-1]
+            assert separate.stats["fused"] == (0 if unfused == [pre] else 1)
+        assert np.isnan(one[0]).any() and (one[0] == 0).mean() > 0.2
+        assert np.isnan(one[2]).any() and not np.isnan(one[1]).any()
+        for got, want in zip(one[:3], two[:3], strict=True):
+            np.testing.assert_array_equal(got, want)
+        # the bias's gradient: the same sum, in another order where the
+        # device takes it from the filter gradient's pass
+        np.testing.assert_allclose(one[3], two[3], rtol=1e-6)
 
 
 def test_max_pool_second_derivative_matches_pytorch():

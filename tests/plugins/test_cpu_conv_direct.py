@@ -17,6 +17,7 @@ OPS = [
     "conv2d_nhwc_backward_input",
     "conv2d_nhwc_backward_filter",
     "conv2d_nhwc_relu",
+    "conv2d_nhwc_relu_pool",
     "conv2d_nhwc_backward_filter_bias",
 ]
 

@@ -198,6 +198,13 @@ std::vector<Tensor> conv2d_nhwc_bias_backward(const Tensor &g, const Tensor &x,
 Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
                         const std::optional<Tensor> &bias,
                         const Conv2dGeometry &g, bool seed_masked = false);
+// max_pool2d_nhwc(conv2d_nhwc_relu(x, filter, bias, g), 2, 2, stride 2,
+// relu) for an even output grid: one conv2d_nhwc_relu_pool where the device
+// has it (the convolution's output pooled band by band, never written
+// whole; one node whose rule spreads g from the taps), else the two ops.
+Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
+                             const std::optional<Tensor> &bias,
+                             const Conv2dGeometry &g);
 // PyTorch's binary_cross_entropy before reduction: (y - 1) * max(log1p(-x),
 // -100) - y * max(log(x), -100), for x (probabilities, checked to lie in
 // [0, 1]) and y of one shape, in their promoted floating dtype. Recorded as
@@ -222,11 +229,11 @@ Tensor max_pool2d_nhwc(const Tensor &x, int64_t kh, int64_t kw,
 Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                 const Tensor &y, int64_t kh, int64_t kw,
                                 const Conv2dGeometry &geo);
-// The same gradient from the taps max_pool2d_nhwc_taps kept; x gives the
-// shape and dtype.
+// The same gradient from the taps max_pool2d_nhwc_taps kept, for an input
+// of shape x_shape (in g's dtype).
 Tensor max_pool2d_nhwc_taps_backward(const Tensor &g, const Tensor &taps,
-                                     const Tensor &x, int64_t kh, int64_t kw,
-                                     const Conv2dGeometry &geo);
+                                     const Dims &x_shape, int64_t kh,
+                                     int64_t kw, const Conv2dGeometry &geo);
 Tensor avg_pool2d(const Tensor &x, int64_t kh, int64_t kw,
                   const Conv2dGeometry &g, bool count_include_pad);
 

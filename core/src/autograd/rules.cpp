@@ -146,6 +146,8 @@ uint32_t saved_for_backward(OpId op) {
     return X | Y;
   case OpId::conv2d_nhwc_relu:
     return X | Y | OUT;
+  case OpId::conv2d_nhwc_relu_pool:
+    return X | Y;
   case OpId::binary_cross_entropy:
     return X | Y;
   case OpId::div:
@@ -474,6 +476,28 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
       r.pop_back();
     return r;
   }
+  case OpId::conv2d_nhwc_relu_pool: {
+    // Max pooling's gradient from the kept taps (relu's mask in them), then
+    // the convolution's and the bias's. Only planned where nothing
+    // differentiates it again.
+    if (grad_enabled())
+      fail(ErrorKind::Runtime, "[conv2d_nhwc_relu_pool] has no second "
+                               "derivative: run conv2d_nhwc_relu and "
+                               "max_pool2d_nhwc instead");
+    Conv2dGeometry window;
+    window.stride[0] = window.stride[1] = 2;
+    const Dims &ys = g->shape;
+    const Tensor gr = max_pool2d_nhwc_taps_backward(
+        g, *n.attrs.indices[0], Dims{ys[0], 2 * ys[1], 2 * ys[2], ys[3]}, 2, 2,
+        window);
+    const bool bias = n.inputs.size() == 3;
+    std::vector<Tensor> r =
+        conv2d_nhwc_bias_backward(gr, n.input(0), n.input(1), geometry_of(n),
+                                  n.wants(0), n.wants(1), bias && n.wants(2));
+    if (!bias)
+      r.pop_back();
+    return r;
+  }
   case OpId::binary_cross_entropy: {
     // PyTorch's: (x - y) / max(x (1 - x), 1e-12) for x, finite where the
     // floored logs are flat, and -logit(x) = -log(x / (1 - x)) for y. The
@@ -534,8 +558,9 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
       return {nhwc ? permute(gx, nhwc_dims) : gx};
     }
     if (!n.attrs.indices.empty())
-      return {max_pool2d_nhwc_taps_backward(g, *n.attrs.indices[0], n.input(0),
-                                            a[0], a[1], geometry_of(n))};
+      return {max_pool2d_nhwc_taps_backward(
+          cast(g, n.input(0)->dtype), *n.attrs.indices[0], n.input(0)->shape,
+          a[0], a[1], geometry_of(n))};
     if (nhwc)
       return {max_pool2d_nhwc_backward(g, n.input(0), n.output(), a[0], a[1],
                                        geometry_of(n))};

@@ -136,6 +136,22 @@ bool fusable(Chain *c, const Uses &u) {
          u.read_only_by(add_out, {c->relu, c->vadd, c->vrelu});
 }
 
+// Whether MaxPool node pool takes 2x2 windows at stride 2 over an input
+// whose height and width (of `in`) are known and even: no padding either
+// way, the windows of conv2d_nhwc_relu_pool.
+bool pools_pairs(const Node &pool, const PartialShape &in) {
+  auto pair = [&](const char *key) {
+    std::vector<int64_t> v = pool.attr_ints(key);
+    return v.size() == 4 ? std::vector<int64_t>{v[1], v[2]} : v;
+  };
+  const std::string &padding = pool.attr_string("padding");
+  return pair("ksize") == std::vector<int64_t>{2, 2} &&
+         pair("strides") == std::vector<int64_t>{2, 2} &&
+         (padding == "SAME" || padding == "VALID") && in.known_rank &&
+         in.rank() == 4 && in.dims[1] > 0 && in.dims[1] % 2 == 0 &&
+         in.dims[2] > 0 && in.dims[2] % 2 == 0;
+}
+
 } // namespace
 
 void fuse_conv_bias_relu(std::vector<const Node *> *order,
@@ -187,6 +203,7 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
     f->dtypes = relu->dtypes;
     f->def = &conv2d_bias_relu_def();
     Node *fwd = f.get();
+    const size_t relu_alias = out->aliases.size();
     out->aliases.push_back({{const_cast<Node *>(relu), 0}, {fwd, 0}});
     out->originals[fwd] = {conv, add, relu};
     out->nodes.push_back(std::move(f));
@@ -230,8 +247,9 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
       out->aliases.push_back({o, {v.get(), static_cast<int>(q)}});
     }
     v->def = c.vconv->def;
-    out->originals[v.get()] = {c.vconv, c.vadd, c.vrelu};
-    replace[c.vrelu] = v.get();
+    Node *vjp = v.get();
+    out->originals[vjp] = {c.vconv, c.vadd, c.vrelu};
+    replace[c.vrelu] = vjp;
     drop[c.vconv] = drop[c.vadd] = true;
     out->nodes.push_back(std::move(v));
 
@@ -249,6 +267,24 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
         vpool->attr_ints("inputs") != std::vector<int64_t>{0} ||
         !u.read_only_by({const_cast<Node *>(vpool), 0}, {c.vrelu}))
       continue;
+    if (pools_pairs(*pool, relu->shapes[0]) &&
+        u.read_only_by({const_cast<Node *>(relu), 0}, {pool, c.vrelu})) {
+      // 2x2 windows at stride 2 over an even grid, and the chain's output
+      // read by nothing else: the pooling joins the fused op
+      // (conv2d_nhwc_relu_pool), which never writes that output whole,
+      // and its VJP joins the chain's, seeded with the pooling's gradient.
+      fwd->attrs["pool"].kind = AttrValue::Bool;
+      fwd->attrs["pool"].b = true;
+      fwd->shapes = pool->shapes;
+      fwd->dtypes = pool->dtypes;
+      out->aliases[relu_alias] = {{const_cast<Node *>(pool), 0}, {fwd, 0}};
+      const size_t pool_in = static_cast<size_t>(vpool->attr_int("n_in"));
+      vjp->inputs[4] = vpool->inputs[pool_in + 1];
+      out->originals[fwd].push_back(pool);
+      out->originals[vjp].push_back(vpool);
+      drop[pool] = drop[vpool] = true;
+      continue;
+    }
     auto p = std::make_unique<Node>(*pool);
     p->id = next_id--;
     p->def = &max_pool_relu_def();

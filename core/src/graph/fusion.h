@@ -28,7 +28,11 @@ struct Fusions {
 // _FusedConv2D), in the Relu's place. Where the plan differentiates the
 // chain, its three VJP nodes become one, in the place of the Relu's VJP:
 // the gradient of the fused op, from the Relu's output gradient to the
-// input, filter and bias. `reads(n, i)`: whether n reads input i as a value.
+// input, filter and bias. A MaxPool whose gradient is the only one arriving
+// masks it with relu at the pooled size; a 2x2 one at stride 2 over an even
+// grid, the Relu's value read by nothing else, joins the step
+// (conv2d_nhwc_relu_pool) and its VJP the chain's. `reads(n, i)`: whether n
+// reads input i as a value.
 void fuse_conv_bias_relu(std::vector<const Node *> *order,
                          const std::vector<Output> &fetches,
                          const std::vector<Output> &fed,

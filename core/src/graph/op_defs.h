@@ -58,8 +58,8 @@ inline int64_t output_key(const Output &o) {
 // The executor's fused Conv2D + bias Add + Relu: inputs x, filter and bias,
 // the Conv2D's attributes; one conv2d_nhwc_relu.
 const OpDef &conv2d_bias_relu_def();
-// The executor's MaxPool of a fused chain's output: the pooled values with
-// a relu recorded after them, so that the chain's gradient may skip its own
+// The executor's MaxPool of a fused chain's output: relu of the pooling
+// (the values unchanged), so that the chain's gradient may skip its own
 // relu mask (its attribute seed_masked).
 const OpDef &max_pool_relu_def();
 // Whether Conv2D node n runs channels-last throughout (dilation 1 along the

@@ -1162,12 +1162,15 @@ Vals eval_conv2d(const Node &n, const Vals &in, EvalContext &) {
 }
 
 // The executor's fusion of Conv2D, its bias Add and Relu (see
-// fuse_conv_bias_relu): inputs x, filter and bias, Conv2D's attributes.
+// fuse_conv_bias_relu): inputs x, filter and bias, Conv2D's attributes;
+// with `pool`, the 2x2 MaxPool after them too.
 Vals eval_conv2d_bias_relu(const Node &n, const Vals &in, EvalContext &) {
   const Tensor &f = in[1];
   Window w = window_of(n, f->shape[0], f->shape[1]);
   Conv2dGeometry g;
   Tensor x = with_padding(n, in[0], in[0], 1, w, 0.0, &g);
+  if (n.attr_bool("pool", false))
+    return {conv2d_nhwc_relu_pool(x, f, in[2], g)};
   return {conv2d_nhwc_relu(x, f, in[2], g, n.attr_bool("seed_masked", false))};
 }
 

@@ -126,14 +126,20 @@ void direct_attrs(Launch &k, const Conv2dGeometry &g) {
 Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
                           const std::optional<Tensor> &bias,
                           const Conv2dGeometry &g, const Grid &o, DType t,
-                          OpId op = OpId::conv2d_nhwc) {
+                          OpId op = OpId::conv2d_nhwc, Tensor *taps = nullptr) {
+  const int64_t pool = taps ? 2 : 1; // conv2d_nhwc_relu_pool: y pooled 2x2
   Tensor y =
-      empty(Dims{x->shape[0], o.oh, o.ow, filter->shape[3]}, t, x->device);
+      empty(Dims{x->shape[0], o.oh / pool, o.ow / pool, filter->shape[3]}, t,
+            x->device);
   Launch k(op, x->device, t);
   k.input(contiguous(cast(x, t))).input(contiguous(cast(filter, t)));
   if (bias)
     k.input(contiguous(cast(*bias, t)));
   k.output(y);
+  if (taps) {
+    *taps = empty(y->shape, DType::UInt8, x->device);
+    k.output(*taps);
+  }
   direct_attrs(k, g);
   k.run();
   return y;
@@ -462,36 +468,54 @@ std::vector<Tensor> conv2d_nhwc_bias_backward(const Tensor &g, const Tensor &x,
   return r;
 }
 
+namespace {
+
+// The operands of a fused convolution (op) checked: its plan, dtype and
+// inputs (x, filter and the bias if any), and whether it is recorded.
+struct FusedConv {
+  NhwcPlan p;
+  DType t;
+  std::vector<Tensor> inputs;
+  bool record = false;
+};
+
+FusedConv fused_conv(OpId op, const Tensor &x, const Tensor &filter,
+                     const std::optional<Tensor> &bias,
+                     const Conv2dGeometry &g) {
+  FusedConv f{nhwc_plan(x, filter, g), conv_dtype(x, filter), {x, filter}};
+  if (bias && ((*bias)->ndim() != 1 || (*bias)->shape[0] != f.p.oc))
+    fail(ErrorKind::Value, "[", op_name(op), "] bias of shape ", (*bias)->shape,
+         " for a filter of ", f.p.oc, " output channels");
+  if (!is_floating(f.t))
+    fail(ErrorKind::Type, "[", op_name(op), "] expects floating operands, got ",
+         dtype_name(f.t));
+  if (bias)
+    f.inputs.push_back(*bias);
+  for (const Tensor &v : f.inputs) {
+    check_same_device(op, x, v);
+    f.record = f.record || autograd::should_record(v);
+  }
+  return f;
+}
+
+} // namespace
+
 Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
                         const std::optional<Tensor> &bias,
                         const Conv2dGeometry &g, bool seed_masked) {
-  const NhwcPlan p = nhwc_plan(x, filter, g);
-  if (bias && ((*bias)->ndim() != 1 || (*bias)->shape[0] != p.oc))
-    fail(ErrorKind::Value, "[conv2d_nhwc_relu] bias of shape ", (*bias)->shape,
-         " for a filter of ", p.oc, " output channels");
-  const DType t = conv_dtype(x, filter);
-  if (!is_floating(t))
-    fail(ErrorKind::Type, "[conv2d_nhwc_relu] expects floating operands, got ",
-         dtype_name(t));
-  std::vector<Tensor> inputs{x, filter};
-  if (bias)
-    inputs.push_back(*bias);
-  bool record = false;
-  for (const Tensor &v : inputs) {
-    check_same_device(OpId::conv2d_nhwc_relu, x, v);
-    record = record || autograd::should_record(v);
-  }
+  const FusedConv f = fused_conv(OpId::conv2d_nhwc_relu, x, filter, bias, g);
+  const DType t = f.t;
   Tensor y;
   {
     autograd::NoGradGuard no_grad;
     const bool direct = direct_kernels(x->device, t);
     if (direct && has_kernel(OpId::conv2d_nhwc_relu, x->device.type, t)) {
-      y = conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t,
+      y = conv2d_nhwc_direct(x, filter, bias, g, {f.p.oh, f.p.ow}, t,
                              OpId::conv2d_nhwc_relu);
     } else {
       // The convolution with its bias, then relu over the fresh result in
       // place (elementwise kernels may write over their input).
-      y = direct ? conv2d_nhwc_direct(x, filter, bias, g, {p.oh, p.ow}, t)
+      y = direct ? conv2d_nhwc_direct(x, filter, bias, g, {f.p.oh, f.p.ow}, t)
                  : conv2d_nhwc_impl(x, filter, g);
       if (bias && !direct)
         binary_inplace(OpId::add, y, cast(*bias, t));
@@ -499,11 +523,38 @@ Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
       k.input(y).output(y).run();
     }
   }
-  if (record) {
+  if (f.record) {
     autograd::OpAttrs a =
         record_geometry(filter->shape[0], filter->shape[1], g);
     a.flag = seed_masked;
-    autograd::record(OpId::conv2d_nhwc_relu, inputs, y, std::move(a));
+    autograd::record(OpId::conv2d_nhwc_relu, f.inputs, y, std::move(a));
+  }
+  return y;
+}
+
+Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
+                             const std::optional<Tensor> &bias,
+                             const Conv2dGeometry &g) {
+  const FusedConv f =
+      fused_conv(OpId::conv2d_nhwc_relu_pool, x, filter, bias, g);
+  const DType t = f.t;
+  Conv2dGeometry window; // 2x2 at stride 2, no padding
+  window.stride[0] = window.stride[1] = 2;
+  if (f.p.oh % 2 || f.p.ow % 2 || !direct_kernels(x->device, t) ||
+      !has_kernel(OpId::conv2d_nhwc_relu_pool, x->device.type, t))
+    return max_pool2d_nhwc(conv2d_nhwc_relu(x, filter, bias, g, true), 2, 2,
+                           window, true);
+  Tensor y, taps;
+  {
+    autograd::NoGradGuard no_grad;
+    y = conv2d_nhwc_direct(x, filter, bias, g, {f.p.oh, f.p.ow}, t,
+                           OpId::conv2d_nhwc_relu_pool, &taps);
+  }
+  if (f.record) {
+    autograd::OpAttrs a =
+        record_geometry(filter->shape[0], filter->shape[1], g);
+    a.indices = {taps};
+    autograd::record(OpId::conv2d_nhwc_relu_pool, f.inputs, y, std::move(a));
   }
   return y;
 }
@@ -759,11 +810,11 @@ Tensor max_pool2d_nhwc_backward(const Tensor &g, const Tensor &x,
 }
 
 Tensor max_pool2d_nhwc_taps_backward(const Tensor &g, const Tensor &taps,
-                                     const Tensor &x, int64_t kh, int64_t kw,
-                                     const Conv2dGeometry &geo) {
-  Tensor gx = empty(x->shape, x->dtype, x->device);
-  Launch k(OpId::max_pool2d_nhwc_taps_backward, x->device, x->dtype);
-  k.input(contiguous(cast(g, x->dtype))).input(contiguous(taps)).output(gx);
+                                     const Dims &x_shape, int64_t kh,
+                                     int64_t kw, const Conv2dGeometry &geo) {
+  Tensor gx = empty(x_shape, g->dtype, g->device);
+  Launch k(OpId::max_pool2d_nhwc_taps_backward, g->device, g->dtype);
+  k.input(contiguous(g)).input(contiguous(taps)).output(gx);
   geometry_attrs(k, kh, kw, geo);
   k.run();
   return gx;
