@@ -800,6 +800,21 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_row(const float *__restrict x,
   });
 }
 
+// Output row r of max_pool2d_nhwc_taps: one pass for float 2x2 windows at
+// stride 2 over whole vectors of channels, else the maxima and then their
+// taps.
+template <typename T>
+void max_pool_nhwc_taps_rows(const T *x, T *y, uint8_t *taps, const Patch &g,
+                             int64_t r, int64_t c, bool relu) {
+  if constexpr (std::is_same_v<T, float>)
+    if (pool_2x2(g) && c % 8 == 0) {
+      max_pool_nhwc_2x2_taps_row(x, y, taps, g, r, c, relu);
+      return;
+    }
+  max_pool_nhwc_row(x, y, g, r, c);
+  max_pool_nhwc_taps_row(x, y, taps, g, r, c, relu);
+}
+
 // One output row's gradient from its taps (see max_pool_nhwc_backward_row).
 template <typename T>
 DEVRT_CPU_CLONES void max_pool_nhwc_taps_backward_row(
@@ -883,15 +898,8 @@ void max_pool2d_nhwc_taps(const devrt_kernel_call &call) {
         x.shape[0] * g.oh,
         std::max<int64_t>(1, kGrainCheap / (2 * g.kh * g.kw * g.ow * c + 1)),
         [&](int64_t r0, int64_t r1) {
-          for (int64_t r = r0; r < r1; ++r) {
-            if constexpr (std::is_same_v<T, float>)
-              if (pool_2x2(g) && c % 8 == 0) {
-                max_pool_nhwc_2x2_taps_row(src, out, bits, g, r, c, relu);
-                continue;
-              }
-            max_pool_nhwc_row(src, out, g, r, c);
-            max_pool_nhwc_taps_row(src, out, bits, g, r, c, relu);
-          }
+          for (int64_t r = r0; r < r1; ++r)
+            max_pool_nhwc_taps_rows(src, out, bits, g, r, c, relu);
         });
   });
 }
@@ -950,14 +958,8 @@ void max_pool2d_nhwc_backward(const devrt_kernel_call &call) {
 void max_pool_2x2_relu_taps(const float *x, int64_t rows, int64_t cols,
                             int64_t c, float *y, uint8_t *taps) {
   const Patch g{2, 2, 2, 2, 0, 0, 1, 1, rows, cols, rows / 2, cols / 2};
-  for (int64_t r = 0; r < g.oh; ++r) {
-    if (c % 8 == 0) {
-      max_pool_nhwc_2x2_taps_row(x, y, taps, g, r, c, true);
-    } else {
-      max_pool_nhwc_row(x, y, g, r, c);
-      max_pool_nhwc_taps_row(x, y, taps, g, r, c, true);
-    }
-  }
+  for (int64_t r = 0; r < g.oh; ++r)
+    max_pool_nhwc_taps_rows(x, y, taps, g, r, c, true);
 }
 
 void register_conv_kernels() {

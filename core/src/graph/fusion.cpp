@@ -140,13 +140,9 @@ bool fusable(Chain *c, const Uses &u) {
 // whose height and width (of `in`) are known and even: no padding either
 // way, the windows of conv2d_nhwc_relu_pool.
 bool pools_pairs(const Node &pool, const PartialShape &in) {
-  auto pair = [&](const char *key) {
-    std::vector<int64_t> v = pool.attr_ints(key);
-    return v.size() == 4 ? std::vector<int64_t>{v[1], v[2]} : v;
-  };
   const std::string &padding = pool.attr_string("padding");
-  return pair("ksize") == std::vector<int64_t>{2, 2} &&
-         pair("strides") == std::vector<int64_t>{2, 2} &&
+  return pair_attr(pool, "ksize") == std::vector<int64_t>{2, 2} &&
+         pair_attr(pool, "strides") == std::vector<int64_t>{2, 2} &&
          (padding == "SAME" || padding == "VALID") && in.known_rank &&
          in.rank() == 4 && in.dims[1] > 0 && in.dims[1] % 2 == 0 &&
          in.dims[2] > 0 && in.dims[2] % 2 == 0;

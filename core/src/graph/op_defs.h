@@ -65,6 +65,9 @@ const OpDef &max_pool_relu_def();
 // Whether Conv2D node n runs channels-last throughout (dilation 1 along the
 // width), as its fused form does.
 bool conv2d_runs_nhwc(const Node &n);
+// A window attribute of n (ksize, strides, dilations) as its (height,
+// width): two values, or TensorFlow's [1, h, w, 1]; refused otherwise.
+std::vector<int64_t> pair_attr(const Node &n, const char *key);
 
 // Whether input i of n names a while_loop's sub-graph (its Arg nodes and
 // results, which the loop runs itself) rather than a value n reads: the

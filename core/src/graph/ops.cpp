@@ -1016,6 +1016,8 @@ struct Window {
   bool same;
 };
 
+} // namespace
+
 std::vector<int64_t> pair_attr(const Node &n, const char *key) {
   std::vector<int64_t> v = n.attr_ints(key);
   if (v.size() == 4) // TensorFlow's [1, h, w, 1]
@@ -1025,6 +1027,8 @@ std::vector<int64_t> pair_attr(const Node &n, const char *key) {
         std::string(key) + " must be two positive numbers (or [1, h, w, 1])");
   return v;
 }
+
+namespace {
 
 Window window_of(const Node &n, int64_t kh, int64_t kw) {
   std::vector<int64_t> s = pair_attr(n, "strides");
