@@ -16,10 +16,8 @@ template <typename T> struct AdamScalars {
 // round it, in their order (the file is compiled without contraction into
 // fused multiply-adds), so the kernel gives the core's composite sequence
 // bit for bit. The core hands over contiguous operands that do not share
-// memory (grad is copied when it would). A root_divisor of 1 (TensorFlow's
-// Adam, whose bias corrections are all in step_size) is not divided by:
-// x / 1 is x, and the loop is bound by its roots and quotients.
-template <typename T, bool AMSGrad, bool Divide>
+// memory (grad is copied when it would).
+template <typename T, bool AMSGrad>
 DEVRT_CPU_CLONES void adam_loop(int64_t n, const T *__restrict__ g,
                                 T *__restrict__ p, T *__restrict__ m,
                                 T *__restrict__ v, T *__restrict__ v_max,
@@ -35,10 +33,8 @@ DEVRT_CPU_CLONES void adam_loop(int64_t n, const T *__restrict__ g,
       second = nan_extreme<true>(v_max[i], vi); // maximum: NaN propagates
       v_max[i] = second;
     }
-    T root = std::sqrt(second);
-    if constexpr (Divide)
-      root = root / s.root_divisor;
-    p[i] = p[i] - (mi * s.step_size) / (root + s.eps);
+    p[i] = p[i] -
+           (mi * s.step_size) / (std::sqrt(second) / s.root_divisor + s.eps);
   }
 }
 
@@ -81,14 +77,9 @@ void adam_step(const devrt_kernel_call &call) {
         call.n_outputs == 4 ? static_cast<T *>(call.outputs[3].data) : nullptr;
     parallel_for(n, kGrainMedium, [&](int64_t b, int64_t e) {
       if (v_max)
-        adam_loop<T, true, true>(e - b, g + b, p + b, m + b, v + b, v_max + b,
-                                 s);
-      else if (s.root_divisor != T(1))
-        adam_loop<T, false, true>(e - b, g + b, p + b, m + b, v + b, nullptr,
-                                  s);
+        adam_loop<T, true>(e - b, g + b, p + b, m + b, v + b, v_max + b, s);
       else
-        adam_loop<T, false, false>(e - b, g + b, p + b, m + b, v + b, nullptr,
-                                   s);
+        adam_loop<T, false>(e - b, g + b, p + b, m + b, v + b, nullptr, s);
     });
   });
 }
