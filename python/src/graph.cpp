@@ -343,10 +343,12 @@ void init_graph(py::module_ &m) {
             d["plans"] = s.stats().plans;
             d["fetched_bytes"] = s.stats().fetched_bytes;
             d["fused"] = s.stats().fused;
+            d["fused_pools"] = s.stats().fused_pools;
             return d;
           },
-          "The session's counters: runs, plans made, fetched_bytes, and fused "
-          "(Conv2D + bias + Relu chains its plans run as one step).");
+          "The session's counters: runs, plans made, fetched_bytes, fused "
+          "(Conv2D + bias + Relu chains its plans run as one step) and "
+          "fused_pools (those of them with their 2x2 MaxPool).");
 }
 
 } // namespace devrt::bind

@@ -265,8 +265,9 @@ def test_max_pool_gradient_from_kept_taps_is_the_kernels(case, dtype):
 
 CHAIN_POOLS = [
     # (input NHWC, output channels, pool padding, dtype): 2x2 pools over an
-    # even grid join the fused step (conv2d_nhwc_relu_pool where the device
-    # has it), over an odd one or in float64 they follow it
+    # even grid join the fused step (conv2d_nhwc_relu_pool, or its two ops
+    # where the device lacks the kernel, as for float64 on the CPU), over an
+    # odd one they follow it
     ((2, 6, 6, 3), 16, "SAME", "float32"),
     ((2, 6, 6, 3), 3, "SAME", "float32"),  # channels not a multiple of 8
     ((1, 10, 6, 2), 8, "VALID", "float32"),  # one image: bands of rows
@@ -294,15 +295,17 @@ def test_fused_chain_pool_gradient_with_nan_and_dead_windows(case):
     y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], padding)
     w = rng.uniform(-1.0, 1.0, (shape[0], *y.shape.as_list()[1:])).astype(dtype)
     grads = tf.gradients(tf.reduce_sum(y * w), [x, f, b])
+    even = shape[1] % 2 == 0 and shape[2] % 2 == 0
     with tf.Session() as fused:
         fused.run(tf.global_variables_initializer())
         one = fused.run([y, *grads], {x: x_np})
-        assert fused.stats["fused"] == 1
+        assert fused.stats["fused"] == 1 and fused.stats["fused_pools"] == even
     for unfused in ([pre], [h]):  # the Relu's value fetched keeps the pool
         with tf.Session() as separate:
             separate.run(tf.global_variables_initializer())
             two = separate.run([y, *grads, *unfused], {x: x_np})[:-1]
             assert separate.stats["fused"] == (0 if unfused == [pre] else 1)
+            assert separate.stats["fused_pools"] == 0
         assert np.isnan(one[0]).any() and (one[0] == 0).mean() > 0.2
         assert np.isnan(one[2]).any() and not np.isnan(one[1]).any()
         for got, want in zip(one[:3], two[:3], strict=True):
@@ -310,6 +313,30 @@ def test_fused_chain_pool_gradient_with_nan_and_dead_windows(case):
         # the bias's gradient: the same sum, in another order where the
         # device takes it from the filter gradient's pass
         np.testing.assert_allclose(one[3], two[3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", CHAIN_POOLS, ids=str)
+def test_fused_chain_pool_forward_only(case):
+    # A plan without gradients (inference) takes the pool into the fused
+    # step as well; the values are those of the nodes run one by one.
+    shape, channels, padding, dtype = case
+    rng = np.random.default_rng(7)
+    x_np = rng.standard_normal(shape).astype(dtype)
+    x_np[0, 1, 2, 0] = np.nan
+    x = tf.placeholder(dtype, [None, *shape[1:]])
+    f = tf.constant(rng.standard_normal((3, 3, shape[3], channels)).astype(dtype))
+    b = tf.constant(rng.standard_normal(channels).astype(dtype))
+    h = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
+    y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], padding)
+    with tf.Session() as sess:
+        one = sess.run(y, {x: x_np})
+        assert sess.stats["fused"] == 1
+        assert sess.stats["fused_pools"] == (shape[1] % 2 == 0 and shape[2] % 2 == 0)
+    with tf.Session() as sess:  # the Relu's value fetched: the pool follows
+        two, _ = sess.run([y, h], {x: x_np})
+        assert sess.stats["fused"] == 1 and sess.stats["fused_pools"] == 0
+    assert np.isnan(one).any() and (one == 0).any()
+    np.testing.assert_array_equal(one, two)
 
 
 def test_max_pool_second_derivative_matches_pytorch():

@@ -108,6 +108,7 @@ std::vector<Output> add_gradients(Graph &g, const std::vector<Output> &ys,
 struct SessionStats {
   int64_t runs = 0, plans = 0, fetched_bytes = 0;
   int64_t fused = 0; // chains the plans run as one step (Conv2D+bias+Relu)
+  int64_t fused_pools = 0; // of those, with their 2x2 MaxPool
 };
 
 // Runs a graph. Holds the values of its variables, resident on their

@@ -368,6 +368,7 @@ Session::make_plan(const std::vector<Output> &fetches,
          "[Session.run] the graph has a cycle among the nodes to run");
   fuse_conv_bias_relu(&order, fetches, fed, reads, &plan->fusions);
   stats_.fused += plan->fusions.count;
+  stats_.fused_pools += plan->fusions.pools;
 
   // Steps, slots and devices.
   std::vector<Device> slot_device(plan->slots, kCPU);

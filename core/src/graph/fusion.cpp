@@ -148,6 +148,31 @@ bool pools_pairs(const Node &pool, const PartialShape &in) {
          in.dims[2] > 0 && in.dims[2] % 2 == 0;
 }
 
+// Whether MaxPool `pool` of the chain's Relu joins the fused step: 2x2
+// windows at stride 2 over an even grid (pools_pairs), on the chain's
+// device, no control edges, and the Relu's output read by none but
+// `readers` (the pooling, and in a differentiated plan the Relu's and the
+// pooling's VJPs, which the fusion replaces).
+bool joins(const Node &pool, const Node &relu, const Node &conv, const Uses &u,
+           std::initializer_list<const Node *> readers) {
+  return pools_pairs(pool, relu.shapes[0]) && pool.control_inputs.empty() &&
+         !u.controls.count(&pool) && pool.device == conv.device &&
+         u.read_only_by({const_cast<Node *>(&relu), 0}, readers);
+}
+
+// The fused forward node `fwd` takes the pooling in (conv2d_nhwc_relu_pool,
+// which never writes the chain's output whole): it stands for the pool's
+// output instead of the Relu's (alias `relu_alias`).
+void pool_into(Node *fwd, const Node *pool, size_t relu_alias, Fusions *out) {
+  fwd->attrs["pool"].kind = AttrValue::Bool;
+  fwd->attrs["pool"].b = true;
+  fwd->shapes = pool->shapes;
+  fwd->dtypes = pool->dtypes;
+  out->aliases[relu_alias] = {{const_cast<Node *>(pool), 0}, {fwd, 0}};
+  out->originals[fwd].push_back(pool);
+  out->pools++;
+}
+
 } // namespace
 
 void fuse_conv_bias_relu(std::vector<const Node *> *order,
@@ -206,8 +231,18 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
     replace[relu] = fwd;
     drop[conv] = drop[add] = true;
     out->count++;
-    if (!c.vconv)
+    const Node *pool = single_reader(relu, "MaxPool");
+    if (!c.vconv) {
+      // A forward-only plan: a 2x2 MaxPool at stride 2 of the chain's
+      // output, read by nothing else, joins the step.
+      const Node *vpool = nullptr;
+      if (pool && u.single_vjp(pool, &vpool) && !vpool &&
+          joins(*pool, *relu, *conv, u, {pool})) {
+        pool_into(fwd, pool, relu_alias, out);
+        drop[pool] = true;
+      }
       continue;
+    }
 
     // The fused VJP takes the Relu's VJP's place; its outputs stand for
     // the convolution's VJP's and the bias's output of the Add's.
@@ -254,7 +289,6 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
     // wherever the chain's output is at most 0 (a window whose greatest
     // value is 0 passes nothing), so the chain skips relu's mask over the
     // full-size gradient. The values are bit for bit the same.
-    const Node *pool = single_reader(relu, "MaxPool");
     const Node *vpool = nullptr;
     if (!pool || !u.single_vjp(pool, &vpool) || !vpool ||
         !pool->control_inputs.empty() || u.controls.count(pool) ||
@@ -263,20 +297,12 @@ void fuse_conv_bias_relu(std::vector<const Node *> *order,
         vpool->attr_ints("inputs") != std::vector<int64_t>{0} ||
         !u.read_only_by({const_cast<Node *>(vpool), 0}, {c.vrelu}))
       continue;
-    if (pools_pairs(*pool, relu->shapes[0]) &&
-        u.read_only_by({const_cast<Node *>(relu), 0}, {pool, c.vrelu})) {
-      // 2x2 windows at stride 2 over an even grid, and the chain's output
-      // read by nothing else: the pooling joins the fused op
-      // (conv2d_nhwc_relu_pool), which never writes that output whole,
-      // and its VJP joins the chain's, seeded with the pooling's gradient.
-      fwd->attrs["pool"].kind = AttrValue::Bool;
-      fwd->attrs["pool"].b = true;
-      fwd->shapes = pool->shapes;
-      fwd->dtypes = pool->dtypes;
-      out->aliases[relu_alias] = {{const_cast<Node *>(pool), 0}, {fwd, 0}};
+    if (joins(*pool, *relu, *conv, u, {pool, c.vrelu, vpool})) {
+      // The pooling's VJP (which reads the chain's output too) joins the
+      // chain's, seeded with the pooling's gradient.
+      pool_into(fwd, pool, relu_alias, out);
       const size_t pool_in = static_cast<size_t>(vpool->attr_int("n_in"));
       vjp->inputs[4] = vpool->inputs[pool_in + 1];
-      out->originals[fwd].push_back(pool);
       out->originals[vjp].push_back(vpool);
       drop[pool] = drop[vpool] = true;
       continue;

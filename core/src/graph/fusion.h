@@ -20,6 +20,7 @@ struct Fusions {
   std::vector<std::pair<Output, Output>> aliases;
   std::unordered_map<const Node *, std::vector<const Node *>> originals;
   int count = 0; // chains fused
+  int pools = 0; // of which with their MaxPool (conv2d_nhwc_relu_pool)
 };
 
 // Rewrites `order` (the nodes to run, in order) so that each chain
@@ -30,9 +31,10 @@ struct Fusions {
 // the gradient of the fused op, from the Relu's output gradient to the
 // input, filter and bias. A MaxPool whose gradient is the only one arriving
 // masks it with relu at the pooled size; a 2x2 one at stride 2 over an even
-// grid, the Relu's value read by nothing else, joins the step
-// (conv2d_nhwc_relu_pool) and its VJP the chain's. `reads(n, i)`: whether n
-// reads input i as a value.
+// grid, the Relu's value read by nothing else (its VJP and the pooling's
+// aside), joins the step (conv2d_nhwc_relu_pool) and its VJP the chain's;
+// in a plan without gradients, the pooling joins alone. `reads(n, i)`:
+// whether n reads input i as a value.
 void fuse_conv_bias_relu(std::vector<const Node *> *order,
                          const std::vector<Output> &fetches,
                          const std::vector<Output> &fed,

@@ -292,8 +292,9 @@ class Session:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """The core's counters: runs, plans, fetched_bytes, and fused (the
-        Conv2D + bias + Relu chains its plans run as one step; devrt only)."""
+        """The core's counters: runs, plans, fetched_bytes, fused (the
+        Conv2D + bias + Relu chains its plans run as one step) and fused_pools
+        (those of them that take in their 2x2 MaxPool); devrt only."""
         return dict(self._c.stats)
 
     # --- running -------------------------------------------------------------------------
