@@ -199,10 +199,11 @@ ChannelBlock channel_block(int64_t ob, int64_t channels) {
 
 // rows [r0, r0 + rows) x columns [0, cols) of an (h, w, c) image placed at
 // row `top` and column `left` of a zero plane (either may be negative: a
-// crop), into dst (rows, cols, c).
-void pad_band(const float *img, int64_t h, int64_t w, int64_t c, int64_t top,
-              int64_t left, int64_t r0, int64_t rows, int64_t cols,
-              float *dst) {
+// crop), into dst (rows, cols, c). row(sr, x0, n, d) writes the image's
+// pixels [x0, x0 + n) of row sr to d.
+template <class Row>
+void pad_band(int64_t h, int64_t w, int64_t c, int64_t top, int64_t left,
+              int64_t r0, int64_t rows, int64_t cols, float *dst, Row &&row) {
   const int64_t lo = std::clamp<int64_t>(left, 0, cols);
   const int64_t hi = std::max(lo, std::clamp<int64_t>(left + w, 0, cols));
   for (int64_t r = 0; r < rows; ++r) {
@@ -213,10 +214,79 @@ void pad_band(const float *img, int64_t h, int64_t w, int64_t c, int64_t top,
       continue;
     }
     std::fill(d, d + lo * c, 0.0f);
-    std::memcpy(d + lo * c, img + (sr * w + lo - left) * c,
-                static_cast<size_t>((hi - lo) * c) * sizeof(float));
+    if (hi > lo)
+      row(sr, lo - left, hi - lo, d + lo * c);
     std::fill(d + hi * c, d + cols * c, 0.0f);
   }
+}
+
+// ---- the gradient of a 2x2 pooling, spread on the fly
+// --------------------------------------------------------
+// The convolutions' gradients after conv2d_nhwc_relu_pool take g as the
+// pooling's gradient and taps (N, oh/2, ow/2, OC each) and spread the rows
+// of the full gradient they need into their own buffers, as
+// max_pool2d_nhwc_taps_backward would write them: each window's gradient
+// divided by the number of its set taps, on those taps, 0 elsewhere. The
+// full gradient (four times the pooled one) is never written.
+struct PooledGrad {
+  const float *g;
+  const uint8_t *taps;
+  int64_t ph, pw, oc; // the pooled height and width, the channels
+};
+
+// Pixels [x0, x0 + n) of row r of image img of the full gradient into dst.
+// Note: a share is the window's gradient times 1, 1/2 or 1/4 (exact, as
+// the division the taps' kernel does) or divided by 3 where three taps tie.
+DEVRT_AVX512 void spread_row(const PooledGrad &p, int64_t img, int64_t r,
+                             int64_t x0, int64_t n, float *dst) {
+  const int64_t at = (img * p.ph + r / 2) * p.pw * p.oc;
+  const float *g = p.g + at;
+  const uint8_t *taps = p.taps + at;
+  const int top = static_cast<int>(r % 2) * 2; // bit of the window's tap
+  const __m512 inverse = _mm512_setr_ps(1.0f, 1.0f, 0.5f, 1.0f, 0.25f, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i one = _mm512_set1_epi32(1), three = _mm512_set1_epi32(3);
+  for (int64_t pc = x0 / 2; pc <= (x0 + n - 1) / 2; ++pc)
+    for (int64_t o = 0; o < p.oc; o += kLanes) {
+      const __mmask16 m = static_cast<__mmask16>(
+          p.oc - o >= kLanes ? 0xFFFF : (1u << (p.oc - o)) - 1u);
+      __m128i bytes = _mm_setzero_si128();
+      std::memcpy(&bytes, taps + pc * p.oc + o,
+                  static_cast<size_t>(std::min(kLanes, p.oc - o)));
+      const __m512i bits = _mm512_cvtepu8_epi32(bytes);
+      __m512i count = _mm512_and_si512(bits, one);
+      for (int b = 1; b < 4; ++b)
+        count = _mm512_add_epi32(
+            count, _mm512_and_si512(_mm512_srli_epi32(bits, b), one));
+      const __m512 gv = _mm512_maskz_loadu_ps(m, g + pc * p.oc + o);
+      __m512 share = _mm512_mul_ps(gv, _mm512_permutexvar_ps(count, inverse));
+      const __mmask16 tied = _mm512_cmpeq_epi32_mask(count, three);
+      if (tied)
+        share = _mm512_mask_div_ps(share, tied, gv, _mm512_set1_ps(3.0f));
+      for (int j = 0; j < 2; ++j) {
+        const int64_t x = 2 * pc + j;
+        if (x < x0 || x >= x0 + n)
+          continue;
+        const __mmask16 hit =
+            _mm512_test_epi32_mask(bits, _mm512_set1_epi32(1 << (top + j)));
+        _mm512_mask_storeu_ps(dst + (x - x0) * p.oc + o, m,
+                              _mm512_maskz_mov_ps(hit, share));
+      }
+    }
+}
+
+// The whole gradient (n images of (2 ph, 2 pw, oc)), for the paths that
+// read it whole.
+std::vector<float> spread_all(const PooledGrad &p, int64_t n) {
+  const int64_t row = 2 * p.pw * p.oc;
+  std::vector<float> full(static_cast<size_t>(n * 2 * p.ph * row));
+  parallel_for(n * 2 * p.ph, std::max<int64_t>(1, kGrainCheap / (row + 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r)
+                   spread_row(p, r / (2 * p.ph), r % (2 * p.ph), 0, 2 * p.pw,
+                              full.data() + r * row);
+               });
+  return full;
 }
 
 // ---- correlate
@@ -242,6 +312,9 @@ struct Corr {
   // pooled and taps (max_pool_2x2_relu_taps) instead of written to out.
   float *pooled = nullptr;
   uint8_t *taps = nullptr;
+  // With spread: in is null, and its rows are spread from a pooling's
+  // gradient.
+  const PooledGrad *spread = nullptr;
 };
 
 // relu over n floats in place, as the unary kernel's (NaN and -0.0 stay):
@@ -287,14 +360,22 @@ template <class K> std::vector<int64_t> tap_offsets(const K &k, int64_t cols) {
 }
 
 // The input rows that output rows [q0, q1) of image img read, zero-padded
-// into buf as a (rows, cols, c) block.
+// into buf as a (rows, cols, c) block; spread: where the rows come from
+// instead of k.in.
 template <class K>
 void load_band(const K &k, int64_t img, int64_t q0, int64_t q1, int64_t cols,
-               std::vector<float> &buf) {
+               std::vector<float> &buf, const PooledGrad *spread = nullptr) {
   const int64_t in_rows = (q1 - 1 - q0) * k.sy + (k.kh - 1) * k.dy + 1;
   buf.resize(static_cast<size_t>(in_rows * cols * k.c));
-  pad_band(k.in + img * k.h * k.w * k.c, k.h, k.w, k.c, k.top, k.left,
-           q0 * k.sy, in_rows, cols, buf.data());
+  const float *in = spread ? nullptr : k.in + img * k.h * k.w * k.c;
+  pad_band(k.h, k.w, k.c, k.top, k.left, q0 * k.sy, in_rows, cols, buf.data(),
+           [&](int64_t sr, int64_t x0, int64_t n, float *d) {
+             if (spread)
+               spread_row(*spread, img, sr, x0, n, d);
+             else
+               std::memcpy(d, in + (sr * k.w + x0) * k.c,
+                           static_cast<size_t>(n * k.c) * sizeof(float));
+           });
 }
 
 void correlate(const Corr &k) {
@@ -311,7 +392,7 @@ void correlate(const Corr &k) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t img = u / bands, q0 = u % bands * rows;
       const int64_t q1 = std::min(k.oh, q0 + rows);
-      load_band(k, img, q0, q1, cols, buf);
+      load_band(k, img, q0, q1, cols, buf, k.spread);
       if (k.pooled)
         band_out.resize(static_cast<size_t>((q1 - q0) * k.ow * k.oc));
       px.clear();
@@ -380,6 +461,9 @@ struct FilterGrad {
   int64_t kh, kw, dy, dx;
   float *gw; // (kh*kw*c, oc)
   float *gb; // (oc): g summed over the pixels, or null
+  // With spread: g is null, and each band of it is spread from a pooling's
+  // gradient into a buffer.
+  const PooledGrad *spread = nullptr;
 };
 
 void filter_gradient(const FilterGrad &k) {
@@ -399,7 +483,7 @@ void filter_gradient(const FilterGrad &k) {
   std::vector<std::vector<float>> partial(static_cast<size_t>(slots)),
       bias(static_cast<size_t>(k.gb ? slots : 0));
   parallel_for(slots, 1, [&](int64_t s0, int64_t s1) {
-    std::vector<float> buf;
+    std::vector<float> buf, band_g;
     std::vector<int64_t> xoff;
     for (int64_t s = s0; s < s1; ++s) {
       std::vector<float> &acc = partial[static_cast<size_t>(s)];
@@ -414,7 +498,16 @@ void filter_gradient(const FilterGrad &k) {
         for (int64_t q = q0; q < q1; ++q)
           for (int64_t p = 0; p < k.ow; ++p)
             xoff.push_back(((q - q0) * k.sy * cols + p * k.sx) * k.c);
-        const float *g = k.g + (img * k.oh + q0) * k.ow * k.oc;
+        const float *g;
+        if (k.spread) {
+          band_g.resize(static_cast<size_t>((q1 - q0) * k.ow * k.oc));
+          for (int64_t q = q0; q < q1; ++q)
+            spread_row(*k.spread, img, q, 0, k.ow,
+                       band_g.data() + (q - q0) * k.ow * k.oc);
+          g = band_g.data();
+        } else {
+          g = k.g + (img * k.oh + q0) * k.ow * k.oc;
+        }
         const int64_t pixels = static_cast<int64_t>(xoff.size());
         for (int64_t ob = 0; ob < k.oc; ob += kBlockOut) {
           const ChannelBlock cb = channel_block(ob, k.oc);
@@ -523,6 +616,17 @@ std::vector<float> padded_rows(const float *m, int64_t rows, int64_t cols) {
   return out;
 }
 
+// The taps of a 2x2 pooling whose values are y: a contiguous uint8 of y's
+// shape.
+uint8_t *taps_of(const devrt_view &t, const devrt_view &y) {
+  expect_dtype(t, DEVRT_UINT8, "taps");
+  if (t.ndim != 4 || !is_contiguous(t) || t.shape[0] != y.shape[0] ||
+      t.shape[1] != y.shape[1] || t.shape[2] != y.shape[2] ||
+      t.shape[3] != y.shape[3])
+    fail(DEVRT_ERROR_RUNTIME, "taps must be contiguous and of y's shape");
+  return static_cast<uint8_t *>(t.data);
+}
+
 // conv2d_nhwc, conv2d_nhwc_relu (the same with relu on the result) and
 // conv2d_nhwc_relu_pool (then max pooling in 2x2 windows with its taps, each
 // band of the output pooled from a buffer: the full output is never
@@ -538,15 +642,8 @@ void conv2d_nhwc(const devrt_kernel_call &call) {
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(x, f, y, g, Pool ? 2 : 1);
   uint8_t *taps = nullptr;
-  if constexpr (Pool) {
-    const devrt_view &t = call.outputs[1];
-    expect_dtype(t, DEVRT_UINT8, "taps");
-    if (t.ndim != 4 || !is_contiguous(t) || t.shape[0] != y.shape[0] ||
-        t.shape[1] != y.shape[1] || t.shape[2] != y.shape[2] ||
-        t.shape[3] != y.shape[3])
-      fail(DEVRT_ERROR_RUNTIME, "taps must be contiguous and of y's shape");
-    taps = static_cast<uint8_t *>(t.data);
-  }
+  if constexpr (Pool)
+    taps = taps_of(call.outputs[1], y);
   if (s.n * s.oh * s.ow * s.oc == 0)
     return;
   const float *bias = nullptr;
@@ -715,23 +812,23 @@ void input_gradient_by_patches(const float *gy, const float *f, const Shapes &s,
   });
 }
 
-void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
-  expect_arity(call, 2, 1);
-  const devrt_view &gy = call.inputs[0], &f = call.inputs[1];
-  const devrt_view &gx = call.outputs[0];
-  const Geometry g = read_geometry(call);
-  const Shapes s = check_shapes(gx, f, gy, g);
-  float *out = static_cast<float *>(gx.data);
+// gx (out) from the output's gradient gy, or from the spread of a 2x2
+// pooling's gradient (gy null), and the filter fw.
+void input_gradient(const float *gy, const PooledGrad *spread, const float *fw,
+                    const Shapes &s, const Geometry &g, float *out) {
   if (!empty(s) && s.c < kLanes) {
-    input_gradient_by_patches(static_cast<const float *>(gy.data),
-                              static_cast<const float *>(f.data), s, g, out);
+    std::vector<float> full;
+    if (spread) {
+      full = spread_all(*spread, s.n);
+      gy = full.data();
+    }
+    input_gradient_by_patches(gy, fw, s, g, out);
     return;
   }
   if (empty(s) || g.sy > 1 || g.sx > 1) // positions no phase may reach
     std::fill(out, out + s.n * s.h * s.w * s.c, 0.0f);
   if (empty(s))
     return;
-  const float *fw = static_cast<const float *>(f.data);
   const int64_t ldw = round_up(s.c, kLanes);
   for (int64_t ry = 0; ry < g.sy; ++ry)
     for (int64_t rx = 0; rx < g.sx; ++rx) {
@@ -755,7 +852,7 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
         }
       const int64_t y0 = py.q0 * g.sy + ry - g.py;
       const int64_t x0 = px.q0 * g.sx + rx - g.px;
-      Corr k{static_cast<const float *>(gy.data),
+      Corr k{gy,
              s.n,
              s.oh,
              s.ow,
@@ -779,8 +876,69 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
              g.sy * s.w * s.c,
              g.sx * s.c,
              false};
+      k.spread = spread;
       correlate(k);
     }
+}
+
+void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
+  expect_arity(call, 2, 1);
+  const devrt_view &gy = call.inputs[0], &f = call.inputs[1];
+  const devrt_view &gx = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  input_gradient(static_cast<const float *>(gy.data), nullptr,
+                 static_cast<const float *>(f.data), check_shapes(gx, f, gy, g),
+                 g, static_cast<float *>(gx.data));
+}
+
+// conv2d_nhwc_pool_backward_input: the same from a 2x2 pooling's gradient
+// and taps.
+void conv2d_nhwc_pool_backward_input(const devrt_kernel_call &call) {
+  expect_arity(call, 3, 1);
+  const devrt_view &gy = call.inputs[0], &f = call.inputs[2];
+  const devrt_view &gx = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  const Shapes s = check_shapes(gx, f, gy, g, 2);
+  const PooledGrad spread{static_cast<const float *>(gy.data),
+                          taps_of(call.inputs[1], gy), s.oh / 2, s.ow / 2,
+                          s.oc};
+  input_gradient(nullptr, &spread, static_cast<const float *>(f.data), s, g,
+                 static_cast<float *>(gx.data));
+}
+
+// The filter's gradient (out) and the bias's (gb, or null) from the input x
+// and the output's gradient gy, or the spread of a 2x2 pooling's gradient
+// (gy null).
+void filter_and_bias_gradient(const float *x, const float *gy,
+                              const PooledGrad *spread, const Shapes &s,
+                              const Geometry &g, float *out, float *gb) {
+  if (empty(s)) { // no taps: a zero filter gradient; the bias's is g's sum
+    std::fill(out, out + s.kh * s.kw * s.c * s.oc, 0.0f);
+    if (gb) {
+      std::fill(gb, gb + s.oc, 0.0f);
+      std::vector<float> full;
+      if (spread && s.n * s.oh * s.ow > 0) {
+        full = spread_all(*spread, s.n);
+        gy = full.data();
+      }
+      if (s.oc > 0)
+        sum_rows(gy, s.n * s.oh * s.ow, s.oc, gb);
+    }
+    return;
+  }
+  FilterGrad k{x,    s.n,  s.h,  s.w,  s.c,  g.py, g.px, gy,  s.oh, s.ow,
+               s.oc, g.sy, g.sx, s.kh, s.kw, g.dy, g.dx, out, gb,   spread};
+  filter_gradient(k);
+}
+
+// The bias gradient's output of conv2d_nhwc_backward_filter_bias and
+// conv2d_nhwc_pool_backward_filter_bias.
+float *bias_gradient_of(const devrt_view &b, int64_t oc) {
+  expect_dtype(b, DEVRT_FLOAT32, "bias gradient");
+  if (b.ndim != 1 || b.shape[0] != oc || (oc > 1 && b.strides[0] != 1))
+    fail(DEVRT_ERROR_RUNTIME,
+         "bias gradient must be a contiguous (OC,) vector");
+  return static_cast<float *>(b.data);
 }
 
 // conv2d_nhwc_backward_filter, and conv2d_nhwc_backward_filter_bias (the
@@ -792,46 +950,26 @@ void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
   const devrt_view &gf = call.outputs[0];
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(x, gf, gy, g);
-  float *out = static_cast<float *>(gf.data);
-  float *gb = nullptr;
-  if constexpr (Bias) {
-    const devrt_view &b = call.outputs[1];
-    expect_dtype(b, DEVRT_FLOAT32, "bias gradient");
-    if (b.ndim != 1 || b.shape[0] != s.oc || (s.oc > 1 && b.strides[0] != 1))
-      fail(DEVRT_ERROR_RUNTIME,
-           "bias gradient must be a contiguous (OC,) vector");
-    gb = static_cast<float *>(b.data);
-  }
-  if (empty(s)) { // no taps: a zero filter gradient; the bias's is g's sum
-    std::fill(out, out + s.kh * s.kw * s.c * s.oc, 0.0f);
-    if (gb) {
-      std::fill(gb, gb + s.oc, 0.0f);
-      if (s.oc > 0)
-        sum_rows(static_cast<const float *>(gy.data), s.n * s.oh * s.ow, s.oc,
-                 gb);
-    }
-    return;
-  }
-  FilterGrad k{static_cast<const float *>(x.data),
-               s.n,
-               s.h,
-               s.w,
-               s.c,
-               g.py,
-               g.px,
-               static_cast<const float *>(gy.data),
-               s.oh,
-               s.ow,
-               s.oc,
-               g.sy,
-               g.sx,
-               s.kh,
-               s.kw,
-               g.dy,
-               g.dx,
-               out,
-               gb};
-  filter_gradient(k);
+  filter_and_bias_gradient(
+      static_cast<const float *>(x.data), static_cast<const float *>(gy.data),
+      nullptr, s, g, static_cast<float *>(gf.data),
+      Bias ? bias_gradient_of(call.outputs[1], s.oc) : nullptr);
+}
+
+// conv2d_nhwc_pool_backward_filter_bias: both from a 2x2 pooling's gradient
+// and taps.
+void conv2d_nhwc_pool_backward_filter_bias(const devrt_kernel_call &call) {
+  expect_arity(call, 3, 2);
+  const devrt_view &x = call.inputs[0], &gy = call.inputs[1];
+  const devrt_view &gf = call.outputs[0];
+  const Geometry g = read_geometry(call);
+  const Shapes s = check_shapes(x, gf, gy, g, 2);
+  const PooledGrad spread{static_cast<const float *>(gy.data),
+                          taps_of(call.inputs[2], gy), s.oh / 2, s.ow / 2,
+                          s.oc};
+  filter_and_bias_gradient(static_cast<const float *>(x.data), nullptr, &spread,
+                           s, g, static_cast<float *>(gf.data),
+                           bias_gradient_of(call.outputs[1], s.oc));
 }
 
 } // namespace
@@ -850,6 +988,10 @@ void register_conv_direct_kernels() {
                   kernel_entry<conv2d_nhwc_backward_filter<false>>);
   register_kernel("conv2d_nhwc_backward_filter_bias", f32,
                   kernel_entry<conv2d_nhwc_backward_filter<true>>);
+  register_kernel("conv2d_nhwc_pool_backward_input", f32,
+                  kernel_entry<conv2d_nhwc_pool_backward_input>);
+  register_kernel("conv2d_nhwc_pool_backward_filter_bias", f32,
+                  kernel_entry<conv2d_nhwc_pool_backward_filter_bias>);
 }
 
 } // namespace devrt_cpu

@@ -268,11 +268,16 @@ CHAIN_POOLS = [
     # even grid join the fused step (conv2d_nhwc_relu_pool, or its two ops
     # where the device lacks the kernel, as for float64 on the CPU), over an
     # odd one they follow it
-    ((2, 6, 6, 3), 16, "SAME", "float32"),
-    ((2, 6, 6, 3), 3, "SAME", "float32"),  # channels not a multiple of 8
-    ((1, 10, 6, 2), 8, "VALID", "float32"),  # one image: bands of rows
-    ((3, 7, 5, 3), 16, "SAME", "float32"),  # odd grid: padded pooling
-    ((2, 6, 6, 3), 16, "SAME", "float64"),
+    ((2, 6, 6, 3), 16, "SAME", "float32", 1),
+    ((2, 6, 6, 3), 3, "SAME", "float32", 1),  # channels not a multiple of 8
+    ((1, 10, 6, 2), 8, "VALID", "float32", 1),  # one image: bands of rows
+    ((3, 7, 5, 3), 16, "SAME", "float32", 1),  # odd grid: padded pooling
+    ((2, 6, 6, 3), 16, "SAME", "float64", 1),
+    # 20 input channels: the input's gradient correlates the spread gradient
+    # band by band (24 output channels: a partial vector of them)
+    ((2, 8, 8, 20), 24, "VALID", "float32", 1),
+    ((2, 12, 8, 20), 24, "SAME", "float32", 2),  # stride 2: one pass per phase
+    ((1, 12, 10, 17), 40, "SAME", "float32", 2),
 ]
 
 
@@ -283,19 +288,19 @@ def test_fused_chain_pool_gradient_with_nan_and_dead_windows(case):
     # value is NaN (from the NaN in the input) pass their gradient to the
     # NaN taps, those whose greatest value is 0 pass none, the same to the
     # bit.
-    shape, channels, padding, dtype = case
+    shape, channels, padding, dtype, stride = case
     rng = np.random.default_rng(6)
     x_np = np.abs(rng.standard_normal(shape)).astype(dtype)
     x_np[-1, 2, 3, 0] = np.nan
     x = tf.placeholder(dtype, [None, *shape[1:]])
     f = tf.Variable((rng.standard_normal((3, 3, shape[3], channels)) - 0.5).astype(dtype))
     b = tf.Variable(np.zeros(channels, dtype))
-    pre = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b
+    pre = tf.nn.conv2d(x, f, [1, stride, stride, 1], "SAME") + b
     h = tf.nn.relu(pre)
     y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], padding)
     w = rng.uniform(-1.0, 1.0, (shape[0], *y.shape.as_list()[1:])).astype(dtype)
     grads = tf.gradients(tf.reduce_sum(y * w), [x, f, b])
-    even = shape[1] % 2 == 0 and shape[2] % 2 == 0
+    even = all(-(-n // stride) % 2 == 0 for n in shape[1:3])
     with tf.Session() as fused:
         fused.run(tf.global_variables_initializer())
         one = fused.run([y, *grads], {x: x_np})
@@ -319,19 +324,19 @@ def test_fused_chain_pool_gradient_with_nan_and_dead_windows(case):
 def test_fused_chain_pool_forward_only(case):
     # A plan without gradients (inference) takes the pool into the fused
     # step as well; the values are those of the nodes run one by one.
-    shape, channels, padding, dtype = case
+    shape, channels, padding, dtype, stride = case
     rng = np.random.default_rng(7)
     x_np = rng.standard_normal(shape).astype(dtype)
     x_np[0, 1, 2, 0] = np.nan
     x = tf.placeholder(dtype, [None, *shape[1:]])
     f = tf.constant(rng.standard_normal((3, 3, shape[3], channels)).astype(dtype))
     b = tf.constant(rng.standard_normal(channels).astype(dtype))
-    h = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
+    h = tf.nn.relu(tf.nn.conv2d(x, f, [1, stride, stride, 1], "SAME") + b)
     y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], padding)
     with tf.Session() as sess:
         one = sess.run(y, {x: x_np})
         assert sess.stats["fused"] == 1
-        assert sess.stats["fused_pools"] == (shape[1] % 2 == 0 and shape[2] % 2 == 0)
+        assert sess.stats["fused_pools"] == all(-(-n // stride) % 2 == 0 for n in shape[1:3])
     with tf.Session() as sess:  # the Relu's value fetched: the pool follows
         two, _ = sess.run([y, h], {x: x_np})
         assert sess.stats["fused"] == 1 and sess.stats["fused_pools"] == 0
@@ -367,3 +372,49 @@ def test_conv2d_without_input_channels_gives_zeros(kw):
         got, got_gx, got_gf = sess.run([y, gx, gf], {x: np.ones((2, 5, 5, 0), np.float32)})
     np.testing.assert_array_equal(got, np.zeros((2, 5, 5, 4), np.float32))
     assert got_gx.shape == (2, 5, 5, 0) and got_gf.shape == (3, kw, 0, 4)
+
+
+def test_fused_chain_pool_gradient_shares_ties():
+    # Windows whose greatest value is held by one to four taps: the fused
+    # step's gradients spread each window's gradient evenly among them (a
+    # third where three tie) as the separate pooling does, and with an
+    # identity 1x1 filter the input's gradient is that spread gradient.
+    rng = np.random.default_rng(8)
+    n, ph, pw, c = 2, 3, 4, 20
+    counts = rng.integers(0, 5, (n, ph, pw, c))  # 0: every tap negative
+    x_np = np.empty((n, 2 * ph, 2 * pw, c), np.float32)
+    for idx in np.ndindex(n, ph, pw, c):
+        i, y, x_, ch = idx
+        top = float(rng.integers(1, 9))
+        k = counts[idx]
+        vals = (
+            np.where(np.arange(4) < k, top, top - rng.integers(1, 4, 4))
+            if k
+            else -rng.integers(1, 4, 4)
+        )
+        vals = rng.permutation(vals.astype(np.float32))
+        x_np[i, 2 * y : 2 * y + 2, 2 * x_ : 2 * x_ + 2, ch] = vals.reshape(2, 2)
+    x = tf.placeholder(tf.float32, [None, 2 * ph, 2 * pw, c])
+    f = tf.Variable(np.eye(c, dtype=np.float32).reshape(1, 1, c, c))
+    b = tf.Variable(np.zeros(c, np.float32))
+    h = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "VALID") + b)
+    y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    w = rng.uniform(-1.0, 1.0, (n, ph, pw, c)).astype(np.float32)
+    grads = tf.gradients(tf.reduce_sum(y * w), [x, f, b])
+    with tf.Session() as fused:
+        fused.run(tf.global_variables_initializer())
+        one = fused.run(grads, {x: x_np})
+        assert fused.stats["fused_pools"] == 1
+    with tf.Session() as separate:
+        separate.run(tf.global_variables_initializer())
+        two = separate.run([*grads, h], {x: x_np})[:-1]
+        assert separate.stats["fused_pools"] == 0
+    for got, want in zip(one[:2], two[:2], strict=True):
+        np.testing.assert_array_equal(got, want)
+    windows = x_np.reshape(n, ph, 2, pw, 2, c)
+    top = windows.max(axis=(2, 4), keepdims=True)
+    hit = (windows == top) & (top > 0)
+    share = w[:, :, None, :, None, :] / np.maximum(hit.sum(axis=(2, 4), keepdims=True), 1)
+    want_gx = np.where(hit, share.astype(np.float32), np.float32(0)).reshape(x_np.shape)
+    assert {1, 2, 3, 4} <= set(np.unique(hit.sum(axis=(2, 4))))
+    np.testing.assert_array_equal(one[0], want_gx)

@@ -19,6 +19,8 @@ OPS = [
     "conv2d_nhwc_relu",
     "conv2d_nhwc_relu_pool",
     "conv2d_nhwc_backward_filter_bias",
+    "conv2d_nhwc_pool_backward_input",
+    "conv2d_nhwc_pool_backward_filter_bias",
 ]
 
 

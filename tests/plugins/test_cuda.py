@@ -116,8 +116,9 @@ def test_backend_registers_without_devices_and_backends_says_why():
 # two backends offer differently: the CPU's channels-last max pooling, with
 # and without the maximal taps kept for the gradient (on cuda the core pools
 # a channels-first copy), the CPU's kernels of the
-# graph's fused Conv2D + bias + Relu (+ 2x2 MaxPool) (on cuda the core runs
-# conv2d_nhwc, relu in place, a sum and the pooling) and the direct
+# graph's fused Conv2D + bias + Relu (+ 2x2 MaxPool, and its gradients from
+# the pooled gradient) (on cuda the core runs conv2d_nhwc, relu in place, a
+# sum and the pooling) and the direct
 # convolutions, on the CPU for
 # float32 where it has AVX-512, on cuda (cuDNN) for every float dtype.
 CPU_ONLY_OPTIONAL = {
@@ -128,6 +129,8 @@ CPU_ONLY_OPTIONAL = {
     "conv2d_nhwc_relu",
     "conv2d_nhwc_relu_pool",
     "conv2d_nhwc_backward_filter_bias",
+    "conv2d_nhwc_pool_backward_input",
+    "conv2d_nhwc_pool_backward_filter_bias",
 }
 CONV_DIRECT = {"conv2d_nhwc", "conv2d_nhwc_backward_input", "conv2d_nhwc_backward_filter"}
 

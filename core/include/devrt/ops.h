@@ -205,6 +205,14 @@ Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
 Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
                              const std::optional<Tensor> &bias,
                              const Conv2dGeometry &g);
+// conv2d_nhwc_relu_pool's gradients for x, filter and bias (three results,
+// each null when not wanted) from the pooled gradient g and the taps: the
+// conv2d_nhwc_pool_backward kernels where the device has them (the full
+// gradient never written), else conv2d_nhwc_bias_backward of the gradient
+// max_pool2d_nhwc_taps_backward spreads. Not recorded.
+std::vector<Tensor> conv2d_nhwc_relu_pool_backward(
+    const Tensor &g, const Tensor &taps, const Tensor &x, const Tensor &filter,
+    const Conv2dGeometry &geo, bool want_x, bool want_filter, bool want_bias);
 // PyTorch's binary_cross_entropy before reduction: (y - 1) * max(log1p(-x),
 // -100) - y * max(log(x), -100), for x (probabilities, checked to lie in
 // [0, 1]) and y of one shape, in their promoted floating dtype. Recorded as

@@ -466,29 +466,27 @@ std::vector<Tensor> derivative(const OpNode &n, const Tensor &g) {
   }
   case OpId::conv2d_nhwc_relu:
   case OpId::conv2d_nhwc_relu_pool: {
-    // relu's gradient (unless the seed comes masked: attrs.flag), or for
-    // the pooled op max pooling's from the kept taps (relu's mask in them;
-    // only planned where nothing differentiates it again), then the
-    // convolution's and the bias's (its sum over the batch and the pixels).
-    Tensor gy;
+    // relu's gradient (unless the seed comes masked: attrs.flag), then the
+    // convolution's and the bias's (its sum over the batch and the
+    // pixels); for the pooled op, the convolution's gradients of the one
+    // max pooling spreads from the kept taps (relu's mask in them; only
+    // planned where nothing differentiates it again).
+    const bool bias = n.inputs.size() == 3;
+    std::vector<Tensor> r;
     if (n.op == OpId::conv2d_nhwc_relu) {
-      gy = n.attrs.flag ? g : relu_backward(g, n.output());
+      r = conv2d_nhwc_bias_backward(n.attrs.flag ? g
+                                                 : relu_backward(g, n.output()),
+                                    n.input(0), n.input(1), geometry_of(n),
+                                    n.wants(0), n.wants(1), bias && n.wants(2));
     } else {
       if (grad_enabled())
         fail(ErrorKind::Runtime, "[conv2d_nhwc_relu_pool] has no second "
                                  "derivative: run conv2d_nhwc_relu and "
                                  "max_pool2d_nhwc instead");
-      Conv2dGeometry window;
-      window.stride[0] = window.stride[1] = 2;
-      const Dims &ys = g->shape;
-      gy = max_pool2d_nhwc_taps_backward(
-          g, *n.attrs.indices[0], Dims{ys[0], 2 * ys[1], 2 * ys[2], ys[3]}, 2,
-          2, window);
+      r = conv2d_nhwc_relu_pool_backward(g, *n.attrs.indices[0], n.input(0),
+                                         n.input(1), geometry_of(n), n.wants(0),
+                                         n.wants(1), bias && n.wants(2));
     }
-    const bool bias = n.inputs.size() == 3;
-    std::vector<Tensor> r =
-        conv2d_nhwc_bias_backward(gy, n.input(0), n.input(1), geometry_of(n),
-                                  n.wants(0), n.wants(1), bias && n.wants(2));
     if (!bias)
       r.pop_back();
     return r;

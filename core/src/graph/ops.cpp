@@ -34,11 +34,6 @@ void set_output(Node &n, PartialShape s, DType t) {
   n.dtypes = {t};
 }
 
-// An axis of a rank-`rank` value; a 0-d value has none, as in TensorFlow.
-int64_t norm_axis(const Node &n, int64_t axis, int64_t rank) {
-  return normalize_axis(errors(n), axis, rank, false);
-}
-
 // --- sources -----------------------------------------------------------------
 
 void infer_placeholder(Node &n) {

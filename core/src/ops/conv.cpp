@@ -559,6 +559,50 @@ Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
   return y;
 }
 
+std::vector<Tensor> conv2d_nhwc_relu_pool_backward(
+    const Tensor &g, const Tensor &taps, const Tensor &x, const Tensor &filter,
+    const Conv2dGeometry &geo, bool want_x, bool want_filter, bool want_bias) {
+  const DType t = g->dtype;
+  const Device &d = x->device;
+  const bool input_kernel =
+      want_x && has_kernel(OpId::conv2d_nhwc_pool_backward_input, d.type, t);
+  const bool filter_kernel =
+      (want_filter || want_bias) &&
+      has_kernel(OpId::conv2d_nhwc_pool_backward_filter_bias, d.type, t);
+  std::vector<Tensor> r(3);
+  if ((want_x && !input_kernel) ||
+      ((want_filter || want_bias) && !filter_kernel)) {
+    // What the device has no kernel for, from the spread gradient.
+    Conv2dGeometry window; // 2x2 at stride 2, no padding
+    window.stride[0] = window.stride[1] = 2;
+    const Dims &ys = g->shape;
+    const Tensor full = max_pool2d_nhwc_taps_backward(
+        g, taps, Dims{ys[0], 2 * ys[1], 2 * ys[2], ys[3]}, 2, 2, window);
+    r = conv2d_nhwc_bias_backward(full, x, filter, geo, want_x && !input_kernel,
+                                  want_filter && !filter_kernel,
+                                  want_bias && !filter_kernel);
+  }
+  const Tensor gy = contiguous(g), kept = contiguous(taps);
+  if (input_kernel) {
+    r[0] = empty(x->shape, t, d);
+    Launch k(OpId::conv2d_nhwc_pool_backward_input, d, t);
+    k.input(gy).input(kept).input(contiguous(cast(filter, t))).output(r[0]);
+    direct_attrs(k, geo);
+    k.run();
+  }
+  if (filter_kernel) {
+    Tensor gf = empty(filter->shape, t, d);
+    Tensor gb = empty(Dims{filter->shape[3]}, t, d);
+    Launch k(OpId::conv2d_nhwc_pool_backward_filter_bias, d, t);
+    k.input(contiguous(cast(x, t))).input(gy).input(kept).output(gf).output(gb);
+    direct_attrs(k, geo);
+    k.run();
+    r[1] = want_filter ? gf : nullptr;
+    r[2] = want_bias ? gb : nullptr;
+  }
+  return r;
+}
+
 std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
                                          const Tensor &filter,
                                          const Conv2dGeometry &geo, bool want_x,

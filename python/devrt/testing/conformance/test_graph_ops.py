@@ -1500,12 +1500,13 @@ def test_pool_gradient(device, need, rng, op, case):
 # --- the executor's fused Conv2D + bias Add + Relu (and the MaxPool after it) ----------------
 
 
-def conv_chain(device, dtype, channels, oc, pool, strides=(1, 1), padding="SAME"):
+def conv_chain(device, dtype, channels, oc, pool, strides=(1, 1), padding="SAME", hw=(None, None)):
     """Conv2D -> Add of a per-channel bias -> Relu (-> 2x2 MaxPool), the chain
-    a Session runs as one conv2d_nhwc_relu step; returns the net, its
+    a Session runs as one conv2d_nhwc_relu step (with the pooling, where the
+    input's height and width `hw` make an even grid); returns the net, its
     placeholders (x, f, b), the Add and the output."""
     net = Net(device)
-    x = net.ph(dtype, [None, None, None, channels], name="x")
+    x = net.ph(dtype, [None, *hw, channels], name="x")
     f = net.ph(dtype, [3, 3, channels, oc], name="f")
     b = net.ph(dtype, [oc], name="b")
     c = net.add("Conv2D", x, f, strides=list(strides), padding=padding, name="conv")
@@ -1563,30 +1564,35 @@ def test_fused_conv_bias_relu_gradient(device, need, rng, pool):
 
 
 @pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
-def test_fused_conv_bias_relu_gradient_is_the_chains(device, need, rng, pool):
+@pytest.mark.parametrize("channels", [(3, 16), (20, 24)], ids=["c3", "c20"])
+def test_fused_conv_bias_relu_gradient_is_the_chains(device, need, rng, pool, channels):
     """With a zero bias the fused step computes what the separate nodes do,
     to the bit: forward and the input's and filter's gradients (the
     MaxPool's masked at the pooled size instead of relu's mask over the full
-    size, where windows whose greatest value is 0 pass nothing either way).
+    size, where windows whose greatest value is 0 pass nothing either way;
+    the 2x2 pooling of the even grid joins the fused step, whose gradients
+    may spread the pooled gradient as they go instead of writing it whole).
     The bias's gradient is the same sum, in another order where the device
     takes it from the filter gradient's pass."""
     need(*FUSED_OPS, "sum", "mul", "fill", "copy", "le", "where", dtype="float32")
     if pool:
         need(*POOL_OPS["MaxPool"], "col2im", "eq", "where", dtype="float32")
-    net, (x, f, b), add, out = conv_chain(device, "float32", 3, 16, pool)
-    w = rng.uniform(-1.0, 1.0, (2, 3, 3, 16) if pool else (2, 6, 6, 16)).astype(np.float32)
+    cin, cout = channels
+    net, (x, f, b), add, out = conv_chain(device, "float32", cin, cout, pool, hw=(6, 6))
+    w = rng.uniform(-1.0, 1.0, (2, 3, 3, cout) if pool else (2, 6, 6, cout)).astype(np.float32)
     loss = net.add("Sum", net.add("Mul", out, net.const(w)), axes=None, keepdims=False)
     grads = net.g.add_gradients([(loss, 0)], [(x, 0), (f, 0), (b, 0)], [], "gradients")
     # Mostly negative pre-activations: many windows whose greatest value is 0.
     feeds = {
-        x: np.abs(rng.standard_normal((2, 6, 6, 3))).astype(np.float32),
-        f: (rng.standard_normal((3, 3, 3, 16)) - 0.5).astype(np.float32),
-        b: np.zeros(16, np.float32),
+        x: np.abs(rng.standard_normal((2, 6, 6, cin))).astype(np.float32),
+        f: (rng.standard_normal((3, 3, cin, cout)) - 0.5).astype(np.float32),
+        b: np.zeros(cout, np.float32),
     }
     fused, separate = _C.Session(net.g), _C.Session(net.g)
     one = run(net, [out, *grads], feeds, fused)
     two = run(net, [out, *grads, add], feeds, separate)[:-1]
     assert fused.stats["fused"] == 1 and separate.stats["fused"] == 0
+    assert fused.stats["fused_pools"] == pool
     assert (to_numpy(one[0]) == 0).mean() > 0.2
     for got, want in zip(one[:3], two[:3], strict=True):
         np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
