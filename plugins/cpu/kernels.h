@@ -25,4 +25,12 @@ void register_optimizer_kernels();
 void max_pool_2x2_relu_taps(const float *x, int64_t rows, int64_t cols,
                             int64_t c, float *y, uint8_t *taps);
 
+// y (m x n, row stride yrs) = a (m x k) @ b (k x n), operands with element
+// strides (ars, acs) and (brs, bcs), for a short reduction on AVX-512
+// (gemm_small_k.cpp): false, touching nothing, where the shape or the
+// processor does not call for it.
+bool small_k_matmul(const float *a, int64_t ars, int64_t acs, const float *b,
+                    int64_t brs, int64_t bcs, float *y, int64_t yrs, int64_t m,
+                    int64_t n, int64_t k);
+
 } // namespace devrt_cpu

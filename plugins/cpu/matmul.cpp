@@ -150,6 +150,13 @@ void float_matmul(const Layout<3> &batch, char *const *base, const Dims &d) {
   check_int(d.n, "N");
   check_int(d.k, "K");
   check_int(d.yrs, "the output's row stride");
+  if constexpr (std::is_same_v<T, float>)
+    if (batch.numel == 1 &&
+        small_k_matmul(reinterpret_cast<const float *>(base[0]), d.ars, d.acs,
+                       reinterpret_cast<const float *>(base[1]), d.brs, d.bcs,
+                       reinterpret_cast<float *>(base[2]), d.yrs, d.m, d.n,
+                       d.k))
+      return;
   const int64_t threads = devrt_num_threads();
   const int64_t macs = batch.numel * d.m * d.n * d.k;
   if (batch.numel == 1 && threads > 1 &&
