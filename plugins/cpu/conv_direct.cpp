@@ -891,6 +891,14 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
                  g, static_cast<float *>(gx.data));
 }
 
+// The pooled gradient gy and its taps of a call whose full gradient has
+// s's output grid.
+PooledGrad pooled_grad(const devrt_view &gy, const devrt_view &taps,
+                       const Shapes &s) {
+  return {static_cast<const float *>(gy.data), taps_of(taps, gy), s.oh / 2,
+          s.ow / 2, s.oc};
+}
+
 // conv2d_nhwc_pool_backward_input: the same from a 2x2 pooling's gradient
 // and taps.
 void conv2d_nhwc_pool_backward_input(const devrt_kernel_call &call) {
@@ -899,9 +907,7 @@ void conv2d_nhwc_pool_backward_input(const devrt_kernel_call &call) {
   const devrt_view &gx = call.outputs[0];
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(gx, f, gy, g, 2);
-  const PooledGrad spread{static_cast<const float *>(gy.data),
-                          taps_of(call.inputs[1], gy), s.oh / 2, s.ow / 2,
-                          s.oc};
+  const PooledGrad spread = pooled_grad(gy, call.inputs[1], s);
   input_gradient(nullptr, &spread, static_cast<const float *>(f.data), s, g,
                  static_cast<float *>(gx.data));
 }
@@ -964,9 +970,7 @@ void conv2d_nhwc_pool_backward_filter_bias(const devrt_kernel_call &call) {
   const devrt_view &gf = call.outputs[0];
   const Geometry g = read_geometry(call);
   const Shapes s = check_shapes(x, gf, gy, g, 2);
-  const PooledGrad spread{static_cast<const float *>(gy.data),
-                          taps_of(call.inputs[2], gy), s.oh / 2, s.ow / 2,
-                          s.oc};
+  const PooledGrad spread = pooled_grad(gy, call.inputs[2], s);
   filter_and_bias_gradient(static_cast<const float *>(x.data), nullptr, &spread,
                            s, g, static_cast<float *>(gf.data),
                            bias_gradient_of(call.outputs[1], s.oc));
