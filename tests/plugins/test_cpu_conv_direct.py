@@ -80,3 +80,32 @@ def test_fused_chain_without_taps_still_gives_the_bias_gradient():
         np.testing.assert_array_equal(got_y, np.broadcast_to(np.maximum(b_np, 0), got_y.shape))
         assert got_gf.shape == (3, 3, shape[3], 3) and not got_gf.any()
         np.testing.assert_allclose(got_gb, s.sum(axis=(0, 1, 2)) * (b_np > 0), rtol=1e-6)
+
+
+def test_fused_chain_pool_without_taps_spreads_the_bias_gradient():
+    # No input channels and a 2x2 pooling joined to the chain: every window
+    # ties on relu(b), so each pooled gradient is spread in quarters over its
+    # window, and the bias's gradient (from the pooled-gradient kernel's
+    # path for empty filters) is the masked sum of the pooled seed.
+    import devrt.graph as tf
+
+    b_np = np.array([0.5, -1.0, 2.0], np.float32)
+    for shape in [(2, 4, 6, 0), (0, 4, 6, 2)]:
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [None, 4, 6, shape[3]])
+            f = tf.Variable(np.ones((3, 3, shape[3], 3), np.float32))
+            b = tf.Variable(b_np)
+            h = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
+            y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+            seed = tf.placeholder(tf.float32, [None, 2, 3, 3])
+            gf, gb = tf.gradients(tf.reduce_sum(y * seed), [f, b])
+            init = tf.global_variables_initializer()
+        s = np.arange(shape[0] * 18, dtype=np.float32).reshape(shape[0], 2, 3, 3) + 0.25
+        with tf.Session(graph=g) as sess:
+            sess.run(init)
+            got_y, got_gf, got_gb = sess.run([y, gf, gb], {x: np.zeros(shape, np.float32), seed: s})
+            assert sess.stats["fused_pools"] == 1
+        np.testing.assert_array_equal(got_y, np.broadcast_to(np.maximum(b_np, 0), got_y.shape))
+        assert got_gf.shape == (3, 3, shape[3], 3) and not got_gf.any()
+        np.testing.assert_allclose(got_gb, s.sum(axis=(0, 1, 2)) * (b_np > 0), rtol=1e-6)

@@ -201,15 +201,15 @@ Tensor conv2d_nhwc_relu(const Tensor &x, const Tensor &filter,
 // max_pool2d_nhwc(conv2d_nhwc_relu(x, filter, bias, g), 2, 2, stride 2,
 // relu) for an even output grid: one conv2d_nhwc_relu_pool where the device
 // has it (the convolution's output pooled band by band, never written
-// whole; one node whose rule spreads g from the taps), else the two ops.
+// whole), recorded as one node where it also has the two
+// conv2d_nhwc_pool_backward kernels for the rule; else the two ops.
 Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
                              const std::optional<Tensor> &bias,
                              const Conv2dGeometry &g);
 // conv2d_nhwc_relu_pool's gradients for x, filter and bias (three results,
-// each null when not wanted) from the pooled gradient g and the taps: the
-// conv2d_nhwc_pool_backward kernels where the device has them (the full
-// gradient never written), else conv2d_nhwc_bias_backward of the gradient
-// max_pool2d_nhwc_taps_backward spreads. Not recorded.
+// each null when not wanted) from the pooled gradient g and the taps, by the
+// conv2d_nhwc_pool_backward kernels (the full gradient never written), which
+// a device that records conv2d_nhwc_relu_pool has. Not recorded.
 std::vector<Tensor> conv2d_nhwc_relu_pool_backward(
     const Tensor &g, const Tensor &taps, const Tensor &x, const Tensor &filter,
     const Conv2dGeometry &geo, bool want_x, bool want_filter, bool want_bias);

@@ -540,8 +540,13 @@ Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
   const DType t = f.t;
   Conv2dGeometry window; // 2x2 at stride 2, no padding
   window.stride[0] = window.stride[1] = 2;
+  // Recorded, the fused op's derivative needs its two gradient kernels.
+  const auto dt = x->device.type;
   if (f.p.oh % 2 || f.p.ow % 2 || !direct_kernels(x->device, t) ||
-      !has_kernel(OpId::conv2d_nhwc_relu_pool, x->device.type, t))
+      !has_kernel(OpId::conv2d_nhwc_relu_pool, dt, t) ||
+      (f.record &&
+       (!has_kernel(OpId::conv2d_nhwc_pool_backward_input, dt, t) ||
+        !has_kernel(OpId::conv2d_nhwc_pool_backward_filter_bias, dt, t))))
     return max_pool2d_nhwc(conv2d_nhwc_relu(x, filter, bias, g, true), 2, 2,
                            window, true);
   Tensor y, taps;
@@ -564,33 +569,16 @@ std::vector<Tensor> conv2d_nhwc_relu_pool_backward(
     const Conv2dGeometry &geo, bool want_x, bool want_filter, bool want_bias) {
   const DType t = g->dtype;
   const Device &d = x->device;
-  const bool input_kernel =
-      want_x && has_kernel(OpId::conv2d_nhwc_pool_backward_input, d.type, t);
-  const bool filter_kernel =
-      (want_filter || want_bias) &&
-      has_kernel(OpId::conv2d_nhwc_pool_backward_filter_bias, d.type, t);
-  std::vector<Tensor> r(3);
-  if ((want_x && !input_kernel) ||
-      ((want_filter || want_bias) && !filter_kernel)) {
-    // What the device has no kernel for, from the spread gradient.
-    Conv2dGeometry window; // 2x2 at stride 2, no padding
-    window.stride[0] = window.stride[1] = 2;
-    const Dims &ys = g->shape;
-    const Tensor full = max_pool2d_nhwc_taps_backward(
-        g, taps, Dims{ys[0], 2 * ys[1], 2 * ys[2], ys[3]}, 2, 2, window);
-    r = conv2d_nhwc_bias_backward(full, x, filter, geo, want_x && !input_kernel,
-                                  want_filter && !filter_kernel,
-                                  want_bias && !filter_kernel);
-  }
   const Tensor gy = contiguous(g), kept = contiguous(taps);
-  if (input_kernel) {
+  std::vector<Tensor> r(3);
+  if (want_x) {
     r[0] = empty(x->shape, t, d);
     Launch k(OpId::conv2d_nhwc_pool_backward_input, d, t);
     k.input(gy).input(kept).input(contiguous(cast(filter, t))).output(r[0]);
     direct_attrs(k, geo);
     k.run();
   }
-  if (filter_kernel) {
+  if (want_filter || want_bias) {
     Tensor gf = empty(filter->shape, t, d);
     Tensor gb = empty(Dims{filter->shape[3]}, t, d);
     Launch k(OpId::conv2d_nhwc_pool_backward_filter_bias, d, t);
