@@ -34,7 +34,11 @@
 namespace devrt_cpu {
 namespace {
 
-constexpr int64_t kLanes = 16;                  // floats per zmm
+constexpr int64_t kLanes = 16; // floats per zmm
+// Note: the zero-masked forms of some intrinsics (maskz_max, maskz_srli, ...)
+// under a full mask are the plain ones without GCC 12's placeholder for the
+// unused lanes, which its -Wmaybe-uninitialized reports once inlined.
+constexpr __mmask16 kAll = 0xFFFF;
 constexpr int64_t kBlockOut = 4 * kLanes;       // output channels per tile
 constexpr int64_t kWeightChunkBytes = 24 << 10; // a reduction chunk's weights
 constexpr int64_t kBandBytes = 16 << 10;        // a filter-gradient band of g
@@ -253,13 +257,15 @@ DEVRT_AVX512 void spread_row(const PooledGrad &p, int64_t img, int64_t r,
       __m128i bytes = _mm_setzero_si128();
       std::memcpy(&bytes, taps + pc * p.oc + o,
                   static_cast<size_t>(std::min(kLanes, p.oc - o)));
-      const __m512i bits = _mm512_cvtepu8_epi32(bytes);
+      const __m512i bits = _mm512_maskz_cvtepu8_epi32(kAll, bytes);
       __m512i count = _mm512_and_si512(bits, one);
       for (int b = 1; b < 4; ++b)
         count = _mm512_add_epi32(
-            count, _mm512_and_si512(_mm512_srli_epi32(bits, b), one));
+            count,
+            _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, b), one));
       const __m512 gv = _mm512_maskz_loadu_ps(m, g + pc * p.oc + o);
-      __m512 share = _mm512_mul_ps(gv, _mm512_permutexvar_ps(count, inverse));
+      __m512 share =
+          _mm512_mul_ps(gv, _mm512_maskz_permutexvar_ps(kAll, count, inverse));
       const __mmask16 tied = _mm512_cmpeq_epi32_mask(count, three);
       if (tied)
         share = _mm512_mask_div_ps(share, tied, gv, _mm512_set1_ps(3.0f));
@@ -324,10 +330,12 @@ DEVRT_AVX512 void relu_inplace(float *v, int64_t n) {
   const __m512 zero = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
-    _mm512_storeu_ps(v + i, _mm512_max_ps(zero, _mm512_loadu_ps(v + i)));
+    _mm512_storeu_ps(v + i,
+                     _mm512_maskz_max_ps(kAll, zero, _mm512_loadu_ps(v + i)));
   const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
-  _mm512_mask_storeu_ps(v + i, m,
-                        _mm512_max_ps(zero, _mm512_maskz_loadu_ps(m, v + i)));
+  _mm512_mask_storeu_ps(
+      v + i, m,
+      _mm512_maskz_max_ps(kAll, zero, _mm512_maskz_loadu_ps(m, v + i)));
 }
 
 // Output rows per task: whole images when there are enough of them.
