@@ -29,6 +29,8 @@ constexpr int64_t kLanes = 16;   // floats per zmm
 constexpr int kRows = 8;         // output rows per tile
 constexpr int kPanelVectors = 3; // a panel of B: 48 columns
 constexpr int64_t kMaxK = 256;   // the packed A tile and B panel stay in L1
+// B is packed whole: past 64 MB of it, BLAS (which packs block by block).
+constexpr int64_t kMaxPackedB = int64_t{1} << 24;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -83,7 +85,8 @@ bool small_k_matmul(const float *a, int64_t ars, int64_t acs, const float *b,
                     int64_t brs, int64_t bcs, float *y, int64_t yrs, int64_t m,
                     int64_t n, int64_t k) {
   if (k < 1 || k > kMaxK || m < 4 * kRows || n < kLanes ||
-      m * n * k < (int64_t{1} << 22) || !__builtin_cpu_supports("avx512f"))
+      m * n * k < (int64_t{1} << 22) || k * n > kMaxPackedB ||
+      !__builtin_cpu_supports("avx512f"))
     return false;
   // B packed once, panel by panel ([k][16 nv], zero past n), 64-byte
   // aligned for the tiles' loads.
