@@ -899,25 +899,34 @@ void conv2d_nhwc_backward_input(const devrt_kernel_call &call) {
                  g, static_cast<float *>(gx.data));
 }
 
-// The pooled gradient gy and its taps of a call whose full gradient has
-// s's output grid.
-PooledGrad pooled_grad(const devrt_view &gy, const devrt_view &taps,
-                       const Shapes &s) {
-  return {static_cast<const float *>(gy.data), taps_of(taps, gy), s.oh / 2,
-          s.ow / 2, s.oc};
+// A call of the pooled-gradient kernels: its geometry, its shapes (x the
+// input or its gradient, f the filter or its gradient, g the pooled
+// gradient: the full one's output grid twice g's) and the spread of g by
+// its taps.
+struct PooledCall {
+  Geometry g;
+  Shapes s;
+  PooledGrad spread;
+};
+
+PooledCall pooled_call(const devrt_kernel_call &call, const devrt_view &x,
+                       const devrt_view &f, const devrt_view &g,
+                       const devrt_view &taps) {
+  PooledCall p{read_geometry(call), {}, {}};
+  p.s = check_shapes(x, f, g, p.g, 2);
+  p.spread = {static_cast<const float *>(g.data), taps_of(taps, g), p.s.oh / 2,
+              p.s.ow / 2, p.s.oc};
+  return p;
 }
 
 // conv2d_nhwc_pool_backward_input: the same from a 2x2 pooling's gradient
 // and taps.
 void conv2d_nhwc_pool_backward_input(const devrt_kernel_call &call) {
   expect_arity(call, 3, 1);
-  const devrt_view &gy = call.inputs[0], &f = call.inputs[2];
-  const devrt_view &gx = call.outputs[0];
-  const Geometry g = read_geometry(call);
-  const Shapes s = check_shapes(gx, f, gy, g, 2);
-  const PooledGrad spread = pooled_grad(gy, call.inputs[1], s);
-  input_gradient(nullptr, &spread, static_cast<const float *>(f.data), s, g,
-                 static_cast<float *>(gx.data));
+  const devrt_view &f = call.inputs[2], &gx = call.outputs[0];
+  const PooledCall p = pooled_call(call, gx, f, call.inputs[0], call.inputs[1]);
+  input_gradient(nullptr, &p.spread, static_cast<const float *>(f.data), p.s,
+                 p.g, static_cast<float *>(gx.data));
 }
 
 // The filter's gradient (out) and the bias's (gb, or null) from the input x
@@ -974,14 +983,11 @@ void conv2d_nhwc_backward_filter(const devrt_kernel_call &call) {
 // and taps.
 void conv2d_nhwc_pool_backward_filter_bias(const devrt_kernel_call &call) {
   expect_arity(call, 3, 2);
-  const devrt_view &x = call.inputs[0], &gy = call.inputs[1];
-  const devrt_view &gf = call.outputs[0];
-  const Geometry g = read_geometry(call);
-  const Shapes s = check_shapes(x, gf, gy, g, 2);
-  const PooledGrad spread = pooled_grad(gy, call.inputs[2], s);
-  filter_and_bias_gradient(static_cast<const float *>(x.data), nullptr, &spread,
-                           s, g, static_cast<float *>(gf.data),
-                           bias_gradient_of(call.outputs[1], s.oc));
+  const devrt_view &x = call.inputs[0], &gf = call.outputs[0];
+  const PooledCall p = pooled_call(call, x, gf, call.inputs[1], call.inputs[2]);
+  filter_and_bias_gradient(static_cast<const float *>(x.data), nullptr,
+                           &p.spread, p.s, p.g, static_cast<float *>(gf.data),
+                           bias_gradient_of(call.outputs[1], p.s.oc));
 }
 
 } // namespace

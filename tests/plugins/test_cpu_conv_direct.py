@@ -7,6 +7,7 @@ PyTorch with the graph's (test_graph_conv_pool_nhwc)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import devrt
 from devrt import _C
@@ -55,57 +56,39 @@ def test_float32_agrees_with_the_float64_im2col_path():
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
 
 
-def test_fused_chain_without_taps_still_gives_the_bias_gradient():
+@pytest.mark.parametrize("pool", [False, True], ids=["relu", "relu_pool"])
+def test_fused_chain_without_taps_still_gives_the_bias_gradient(pool):
     # No input channels: the convolution is 0, the chain's output relu(b),
     # the filter's gradient empty and the bias's the masked sum of g (the
     # kernel's pass without taps); an empty batch gives a zero bias gradient.
+    # With a 2x2 pooling joined to the chain every window ties on relu(b):
+    # each pooled gradient is spread in quarters over its window, whose sum
+    # is the bias's gradient (the pooled-gradient kernel's path for empty
+    # filters).
     import devrt.graph as tf
 
     b_np = np.array([0.5, -1.0, 2.0], np.float32)
-    for shape in [(2, 4, 5, 0), (0, 4, 5, 2)]:
+    w = 6 if pool else 5
+    out = (2, 3) if pool else (4, 5)
+    for n, c in [(2, 0), (0, 2)]:
         g = tf.Graph()
         with g.as_default():
-            x = tf.placeholder(tf.float32, [None, 4, 5, shape[3]])
-            f = tf.Variable(np.ones((3, 3, shape[3], 3), np.float32))
+            x = tf.placeholder(tf.float32, [None, 4, w, c])
+            f = tf.Variable(np.ones((3, 3, c, 3), np.float32))
             b = tf.Variable(b_np)
             y = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
-            seed = tf.placeholder(tf.float32, [None, 4, 5, 3])
+            if pool:
+                y = tf.nn.max_pool(y, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+            seed = tf.placeholder(tf.float32, [None, *out, 3])
             gf, gb = tf.gradients(tf.reduce_sum(y * seed), [f, b])
             init = tf.global_variables_initializer()
-        s = np.arange(shape[0] * 60, dtype=np.float32).reshape(shape[0], 4, 5, 3)
+        s = np.arange(n * out[0] * out[1] * 3, dtype=np.float32).reshape(n, *out, 3) + 0.25
         with tf.Session(graph=g) as sess:
             sess.run(init)
-            got_y, got_gf, got_gb = sess.run([y, gf, gb], {x: np.zeros(shape, np.float32), seed: s})
-            assert sess.stats["fused"] == 1
+            got_y, got_gf, got_gb = sess.run(
+                [y, gf, gb], {x: np.zeros((n, 4, w, c), np.float32), seed: s}
+            )
+            assert sess.stats["fused"] == 1 and sess.stats["fused_pools"] == pool
         np.testing.assert_array_equal(got_y, np.broadcast_to(np.maximum(b_np, 0), got_y.shape))
-        assert got_gf.shape == (3, 3, shape[3], 3) and not got_gf.any()
-        np.testing.assert_allclose(got_gb, s.sum(axis=(0, 1, 2)) * (b_np > 0), rtol=1e-6)
-
-
-def test_fused_chain_pool_without_taps_spreads_the_bias_gradient():
-    # No input channels and a 2x2 pooling joined to the chain: every window
-    # ties on relu(b), so each pooled gradient is spread in quarters over its
-    # window, and the bias's gradient (from the pooled-gradient kernel's
-    # path for empty filters) is the masked sum of the pooled seed.
-    import devrt.graph as tf
-
-    b_np = np.array([0.5, -1.0, 2.0], np.float32)
-    for shape in [(2, 4, 6, 0), (0, 4, 6, 2)]:
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.placeholder(tf.float32, [None, 4, 6, shape[3]])
-            f = tf.Variable(np.ones((3, 3, shape[3], 3), np.float32))
-            b = tf.Variable(b_np)
-            h = tf.nn.relu(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME") + b)
-            y = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
-            seed = tf.placeholder(tf.float32, [None, 2, 3, 3])
-            gf, gb = tf.gradients(tf.reduce_sum(y * seed), [f, b])
-            init = tf.global_variables_initializer()
-        s = np.arange(shape[0] * 18, dtype=np.float32).reshape(shape[0], 2, 3, 3) + 0.25
-        with tf.Session(graph=g) as sess:
-            sess.run(init)
-            got_y, got_gf, got_gb = sess.run([y, gf, gb], {x: np.zeros(shape, np.float32), seed: s})
-            assert sess.stats["fused_pools"] == 1
-        np.testing.assert_array_equal(got_y, np.broadcast_to(np.maximum(b_np, 0), got_y.shape))
-        assert got_gf.shape == (3, 3, shape[3], 3) and not got_gf.any()
+        assert got_gf.shape == (3, 3, c, 3) and not got_gf.any()
         np.testing.assert_allclose(got_gb, s.sum(axis=(0, 1, 2)) * (b_np > 0), rtol=1e-6)
