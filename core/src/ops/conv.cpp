@@ -148,36 +148,48 @@ Tensor conv2d_nhwc_direct(const Tensor &x, const Tensor &filter,
 // The gradients of conv2d_nhwc_direct for x, filter and a bias (each null
 // when not wanted), from g (N, oh, ow, OC) of dtype t. want_bias only with
 // want_filter, where the device has conv2d_nhwc_backward_filter_bias: the
-// filter's and the bias's from one kernel.
-std::vector<Tensor> conv2d_nhwc_direct_backward(const Tensor &g,
-                                                const Tensor &x,
-                                                const Tensor &filter,
-                                                const Conv2dGeometry &geo,
-                                                bool want_x, bool want_filter,
-                                                bool want_bias = false) {
+// filter's and the bias's from one kernel. With taps, g is a 2x2 pooling's
+// gradient (N, oh/2, ow/2, OC) and taps its kept taps, and the
+// conv2d_nhwc_pool_backward kernels spread it (the filter's always with the
+// bias's, which may then be wanted alone).
+std::vector<Tensor> conv2d_nhwc_direct_backward(
+    const Tensor &g, const Tensor &x, const Tensor &filter,
+    const Conv2dGeometry &geo, bool want_x, bool want_filter,
+    bool want_bias = false, const Tensor *taps = nullptr) {
   const DType t = g->dtype;
-  Tensor gy = contiguous(g), gx, gf, gb;
+  Tensor gy = contiguous(g), kept = taps ? contiguous(*taps) : nullptr, gx, gf,
+         gb;
   if (want_x) {
     gx = empty(x->shape, t, x->device);
-    Launch k(OpId::conv2d_nhwc_backward_input, x->device, t);
-    k.input(gy).input(contiguous(cast(filter, t))).output(gx);
+    Launch k(taps ? OpId::conv2d_nhwc_pool_backward_input
+                  : OpId::conv2d_nhwc_backward_input,
+             x->device, t);
+    k.input(gy);
+    if (taps)
+      k.input(kept);
+    k.input(contiguous(cast(filter, t))).output(gx);
     direct_attrs(k, geo);
     k.run();
   }
-  if (want_filter) {
+  if (want_filter || (taps && want_bias)) {
+    const bool bias = want_bias || taps;
     gf = empty(filter->shape, t, x->device);
-    Launch k(want_bias ? OpId::conv2d_nhwc_backward_filter_bias
-                       : OpId::conv2d_nhwc_backward_filter,
+    Launch k(taps   ? OpId::conv2d_nhwc_pool_backward_filter_bias
+             : bias ? OpId::conv2d_nhwc_backward_filter_bias
+                    : OpId::conv2d_nhwc_backward_filter,
              x->device, t);
-    k.input(contiguous(cast(x, t))).input(gy).output(gf);
-    if (want_bias) {
+    k.input(contiguous(cast(x, t))).input(gy);
+    if (taps)
+      k.input(kept);
+    k.output(gf);
+    if (bias) {
       gb = empty(Dims{filter->shape[3]}, t, x->device);
       k.output(gb);
     }
     direct_attrs(k, geo);
     k.run();
   }
-  return {gx, gf, gb};
+  return {gx, want_filter ? gf : nullptr, want_bias ? gb : nullptr};
 }
 
 Tensor conv2d_one_group(const Tensor &x, const Tensor &weight, int64_t kh,
@@ -567,28 +579,8 @@ Tensor conv2d_nhwc_relu_pool(const Tensor &x, const Tensor &filter,
 std::vector<Tensor> conv2d_nhwc_relu_pool_backward(
     const Tensor &g, const Tensor &taps, const Tensor &x, const Tensor &filter,
     const Conv2dGeometry &geo, bool want_x, bool want_filter, bool want_bias) {
-  const DType t = g->dtype;
-  const Device &d = x->device;
-  const Tensor gy = contiguous(g), kept = contiguous(taps);
-  std::vector<Tensor> r(3);
-  if (want_x) {
-    r[0] = empty(x->shape, t, d);
-    Launch k(OpId::conv2d_nhwc_pool_backward_input, d, t);
-    k.input(gy).input(kept).input(contiguous(cast(filter, t))).output(r[0]);
-    direct_attrs(k, geo);
-    k.run();
-  }
-  if (want_filter || want_bias) {
-    Tensor gf = empty(filter->shape, t, d);
-    Tensor gb = empty(Dims{filter->shape[3]}, t, d);
-    Launch k(OpId::conv2d_nhwc_pool_backward_filter_bias, d, t);
-    k.input(contiguous(cast(x, t))).input(gy).input(kept).output(gf).output(gb);
-    direct_attrs(k, geo);
-    k.run();
-    r[1] = want_filter ? gf : nullptr;
-    r[2] = want_bias ? gb : nullptr;
-  }
-  return r;
+  return conv2d_nhwc_direct_backward(g, x, filter, geo, want_x, want_filter,
+                                     want_bias, &taps);
 }
 
 std::vector<Tensor> conv2d_nhwc_backward(const Tensor &g, const Tensor &x,
