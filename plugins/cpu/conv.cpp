@@ -867,14 +867,9 @@ DEVRT_CPU_CLONES void max_pool_nhwc_2x2_taps_backward_row(
   });
 }
 
-// The taps' checks: a contiguous uint8 of y's shape, windows of at most 8
-// taps (a bit each).
+// The taps' checks: taps_of's, and windows of at most 8 taps (a bit each).
 void check_taps(const devrt_view &taps, const devrt_view &y, const Patch &g) {
-  expect_dtype(taps, DEVRT_UINT8, "taps");
-  check_contiguous(taps, "taps");
-  for (int d = 0; d < 4; ++d)
-    if (taps.shape[d] != y.shape[d])
-      fail(DEVRT_ERROR_RUNTIME, "taps must match y");
+  taps_of(taps, y);
   if (g.kh * g.kw > 8)
     fail(DEVRT_ERROR_RUNTIME, "taps hold windows of at most 8 taps, got " +
                                   std::to_string(g.kh) + "x" +
@@ -960,6 +955,15 @@ void max_pool_2x2_relu_taps(const float *x, int64_t rows, int64_t cols,
   const Patch g{2, 2, 2, 2, 0, 0, 1, 1, rows, cols, rows / 2, cols / 2};
   for (int64_t r = 0; r < g.oh; ++r)
     max_pool_nhwc_taps_rows(x, y, taps, g, r, c, true);
+}
+
+uint8_t *taps_of(const devrt_view &taps, const devrt_view &y) {
+  expect_dtype(taps, DEVRT_UINT8, "taps");
+  check_contiguous(taps, "taps");
+  if (taps.ndim != 4 || y.ndim != 4 ||
+      !std::equal(taps.shape, taps.shape + 4, y.shape))
+    fail(DEVRT_ERROR_RUNTIME, "taps must be of y's shape");
+  return static_cast<uint8_t *>(taps.data);
 }
 
 void register_conv_kernels() {

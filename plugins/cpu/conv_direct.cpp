@@ -29,12 +29,9 @@
 #include <utility>
 #include <vector>
 
-#define DEVRT_AVX512 __attribute__((target("avx512f")))
-
 namespace devrt_cpu {
 namespace {
 
-constexpr int64_t kLanes = 16; // floats per zmm
 // Note: the zero-masked forms of some intrinsics (maskz_max, maskz_srli, ...)
 // under a full mask are the plain ones without GCC 12's placeholder for the
 // unused lanes, which its -Wmaybe-uninitialized reports once inlined.
@@ -43,8 +40,6 @@ constexpr int64_t kBlockOut = 4 * kLanes;       // output channels per tile
 constexpr int64_t kWeightChunkBytes = 24 << 10; // a reduction chunk's weights
 constexpr int64_t kBandBytes = 16 << 10;        // a filter-gradient band of g
 constexpr int64_t kFilterSlots = 8;             // partial filter gradients
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Pixels per correlate tile and rows per filter tile, by zmm per row: the
 // accumulators (and the weight or gradient vectors) fill the 32 registers,
@@ -622,17 +617,6 @@ std::vector<float> padded_rows(const float *m, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r)
     std::copy(m + r * cols, m + (r + 1) * cols, out.data() + r * ld);
   return out;
-}
-
-// The taps of a 2x2 pooling whose values are y: a contiguous uint8 of y's
-// shape.
-uint8_t *taps_of(const devrt_view &t, const devrt_view &y) {
-  expect_dtype(t, DEVRT_UINT8, "taps");
-  if (t.ndim != 4 || !is_contiguous(t) || t.shape[0] != y.shape[0] ||
-      t.shape[1] != y.shape[1] || t.shape[2] != y.shape[2] ||
-      t.shape[3] != y.shape[3])
-    fail(DEVRT_ERROR_RUNTIME, "taps must be contiguous and of y's shape");
-  return static_cast<uint8_t *>(t.data);
 }
 
 // conv2d_nhwc, conv2d_nhwc_relu (the same with relu on the result) and

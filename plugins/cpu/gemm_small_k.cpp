@@ -20,19 +20,14 @@
 #include <cstring>
 #include <vector>
 
-#define DEVRT_AVX512 __attribute__((target("avx512f")))
-
 namespace devrt_cpu {
 namespace {
 
-constexpr int64_t kLanes = 16;   // floats per zmm
 constexpr int kRows = 8;         // output rows per tile
 constexpr int kPanelVectors = 3; // a panel of B: 48 columns
 constexpr int64_t kMaxK = 256;   // the packed A tile and B panel stay in L1
 // B is packed whole: past 64 MB of it, BLAS (which packs block by block).
 constexpr int64_t kMaxPackedB = int64_t{1} << 24;
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // c[i][0, 16 NV) for the first `rows` rows of a tile: the packed A tile
 // ap ([k][kRows]) times the packed B panel bp ([k][16 NV]); the last vector

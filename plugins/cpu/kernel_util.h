@@ -22,7 +22,18 @@
 #define DEVRT_CPU_CLONES
 #endif
 
+// The AVX-512 kernels (direct convolutions, short-reduction products): only
+// called where the processor has AVX-512, 16 floats to a vector.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DEVRT_AVX512 __attribute__((target("avx512f")))
+#endif
+
 namespace devrt_cpu {
+
+constexpr int64_t kLanes = 16; // floats per AVX-512 vector
+
+// v rounded up to a multiple of m (> 0).
+constexpr int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Thrown by kernel bodies; kernel_entry turns it into a status and
 // "[op] message".

@@ -1,6 +1,8 @@
 // The CPU backend's kernel families; each registers its ops with the core.
 #pragma once
 
+#include <devrt/c_api.h>
+
 #include <cstdint>
 
 namespace devrt_cpu {
@@ -24,6 +26,10 @@ void register_optimizer_kernels();
 // pools each band of its output while it is in cache).
 void max_pool_2x2_relu_taps(const float *x, int64_t rows, int64_t cols,
                             int64_t c, float *y, uint8_t *taps);
+// The taps of channels-last pooled values y (4-D): checked to be a
+// contiguous uint8 of y's shape (the taps kernels' and the pooled-gradient
+// convolutions' check).
+uint8_t *taps_of(const devrt_view &taps, const devrt_view &y);
 
 // y (m x n, row stride yrs) = a (m x k) @ b (k x n), operands with element
 // strides (ars, acs) and (brs, bcs), for a short reduction on AVX-512
